@@ -1,0 +1,3 @@
+"""Userlens: self-hosted product insight — replay, analytics, frustration, feedback, roadmap."""
+
+__version__ = "0.1.0"

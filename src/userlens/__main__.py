@@ -1,0 +1,5 @@
+"""Allow `python -m userlens`."""
+
+from userlens.cli import main
+
+main()

@@ -1,0 +1,225 @@
+"""The `userlens` command: thin commands over the server, the stores and the demo generator."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from rich.console import Console
+
+from userlens.config import Settings, load_settings
+from userlens.errors import AlreadyExists, ConfigError, InvalidInput, NotFound, UserlensError
+from userlens.model.project import Role
+from userlens.store.meta import MetaStore
+
+console = Console(stderr=True)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    obj: dict[str, Any] = ctx.ensure_object(dict)
+    settings = obj.get("settings")
+    if settings is None:
+        try:
+            settings = load_settings(config_file=obj.get("config"), data_dir=obj.get("data_dir"))
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+        obj["settings"] = settings
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def _meta(ctx: click.Context) -> MetaStore:
+    settings = _settings(ctx)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return MetaStore(settings.metadata_url)
+
+
+def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    if as_json:
+        click.echo(orjson.dumps(data).decode())
+    else:
+        click.echo(text)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Overrides USERLENS_DATA_DIR.")
+@click.option("--config", type=click.Path(path_type=Path), help="A TOML settings file.")
+@click.version_option(package_name="userlens")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, config: Path | None) -> None:
+    """Userlens: self-hosted product insight. With no command, runs `serve`."""
+    ctx.ensure_object(dict)
+    ctx.obj["data_dir"] = data_dir
+    ctx.obj["config"] = config
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@cli.command()
+@click.option("--host", help="Overrides USERLENS_HOST.")
+@click.option("--port", type=int, help="Overrides USERLENS_PORT.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the server (the default command)."""
+    from userlens.cli.serve import run
+
+    obj = ctx.ensure_object(dict)
+    try:
+        settings = load_settings(
+            config_file=obj.get("config"), data_dir=obj.get("data_dir"), host=host, port=port
+        )
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    run(settings)
+
+
+@cli.group()
+def project() -> None:
+    """Manage projects."""
+
+
+@project.command("create")
+@click.argument("name")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone name.")
+@click.option("--member", "members", multiple=True, help="Email of a user to add as a member.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def project_create(
+    ctx: click.Context, name: str, timezone: str, members: tuple[str, ...], as_json: bool
+) -> None:
+    """Create a project and print its id and public capture token."""
+    meta = _meta(ctx)
+    try:
+        created = meta.create_project(name, timezone=timezone)
+        for email in members:
+            meta.add_member(created.id, email, Role.ADMIN)
+    except (InvalidInput, NotFound) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        meta.close()
+    _emit(
+        as_json,
+        {
+            "id": created.id,
+            "name": created.name,
+            "api_token": created.api_token,
+            "timezone": created.timezone,
+        },
+        f"Project {created.id} {created.name!r}\ncapture token: {created.api_token}",
+    )
+
+
+@project.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def project_list(ctx: click.Context, as_json: bool) -> None:
+    """List projects."""
+    meta = _meta(ctx)
+    try:
+        rows = meta.projects()
+    finally:
+        meta.close()
+    if as_json:
+        click.echo(
+            orjson.dumps(
+                [
+                    {"id": p.id, "name": p.name, "api_token": p.api_token, "timezone": p.timezone}
+                    for p in rows
+                ]
+            ).decode()
+        )
+        return
+    for p in rows:
+        click.echo(f"{p.id}\t{p.name}\t{p.api_token}\t{p.timezone}")
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != first:
+            raise click.ClickException("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@cli.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="Instance admin: can see every project.")
+@click.option("--project", "projects", type=int, multiple=True, help="Project id to join.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default="member")
+@click.pass_context
+def user_create(
+    ctx: click.Context, email: str, admin: bool, projects: tuple[int, ...], role: str
+) -> None:
+    """Create a user. The password is read from standard input (or prompted for)."""
+    password = _read_password()
+    meta = _meta(ctx)
+    try:
+        created = meta.create_user(email, password, is_admin=admin)
+        for project_id in projects:
+            meta.add_member(project_id, created.email, Role(role))
+    except (InvalidInput, AlreadyExists, NotFound) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        meta.close()
+    click.echo(f"User {created.id} {created.email}{' (admin)' if created.is_admin else ''}")
+
+
+@cli.group()
+def token() -> None:
+    """Manage personal API tokens."""
+
+
+@token.command("create")
+@click.argument("email")
+@click.option("--label", default="cli", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def token_create(ctx: click.Context, email: str, label: str, as_json: bool) -> None:
+    """Create a personal API token for a user. It is shown once and stored only hashed."""
+    meta = _meta(ctx)
+    try:
+        created = meta.create_api_token(email, label)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        meta.close()
+    _emit(
+        as_json,
+        {"id": created.id, "token": created.secret, "label": created.label},
+        f"{created.secret}\n(shown once: store it now)",
+    )
+
+
+@cli.command()
+@click.option("--project", "project_id", type=int, help="Project to fill (default: a new one).")
+@click.option("--persons", default=2000, show_default=True, help="How many people.")
+@click.option("--days", default=30, show_default=True, help="Days of history, ending now.")
+@click.option("--seed", default=42, show_default=True, help="Same seed, same dataset.")
+@click.option("--url", help="Server to send to (default: this machine's configured server).")
+@click.pass_context
+def demo(
+    ctx: click.Context, project_id: int | None, persons: int, days: int, seed: int, url: str | None
+) -> None:
+    """Fill a project with a realistic product dataset, sent through the capture API."""
+    from userlens.cli.demo import run_demo
+
+    settings = _settings(ctx)
+    run_demo(settings, project_id=project_id, persons=persons, days=days, seed=seed, url=url)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except UserlensError as exc:  # pragma: no cover - last resort, commands catch their own
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)

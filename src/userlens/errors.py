@@ -1,0 +1,57 @@
+"""Every domain error Userlens raises, in one leaf module that imports nothing of ours."""
+
+from __future__ import annotations
+
+
+class UserlensError(Exception):
+    """Base of every error Userlens raises on purpose."""
+
+
+class ConfigError(UserlensError):
+    """A setting has a value Userlens cannot use; the message names the setting."""
+
+
+class CaptureError(UserlensError):
+    """A capture request cannot be accepted at all.
+
+    `status` is the HTTP status to answer with and `code` a stable machine-readable name.
+    """
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+class EventRejected(UserlensError):
+    """One event of a request is invalid; the others in the request may still be stored."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class Backpressure(UserlensError):
+    """The write queue is full: the client should retry after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"write queue full, retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+class StoreUnavailable(UserlensError):
+    """The event store failed to commit a batch; nothing of it was acknowledged."""
+
+
+class NotFound(UserlensError):
+    """The thing asked for does not exist, or the caller may not see it."""
+
+
+class AlreadyExists(UserlensError):
+    """A unique name (an email, say) is already taken."""
+
+
+class InvalidInput(UserlensError):
+    """A value given to a command or API is not acceptable; the message says why."""

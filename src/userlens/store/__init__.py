@@ -1,0 +1,1 @@
+"""Storage behind small protocols: events (DuckDB, later ClickHouse), metadata, blobs."""

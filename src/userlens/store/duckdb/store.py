@@ -1,0 +1,376 @@
+"""`EventStore` on an embedded DuckDB file: one writer connection, a cursor per reader."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from userlens.model.event import (
+    CapturedEvent,
+    EventCursor,
+    EventFilter,
+    EventPage,
+    Person,
+    StoredEvent,
+    WriteResult,
+)
+from userlens.store.duckdb.schema import migrate
+from userlens.store.persons import PersonChanges, PersonProcessor, PersonRow, ProjectKey
+
+_EVENT_SCHEMA = pa.schema(
+    [
+        ("project_id", pa.int32()),
+        ("uuid", pa.string()),
+        ("event", pa.string()),
+        ("distinct_id", pa.string()),
+        ("person_id", pa.string()),
+        ("timestamp", pa.timestamp("us")),
+        ("received_at", pa.timestamp("us")),
+        ("session_id", pa.string()),
+        ("window_id", pa.string()),
+        ("current_url", pa.string()),
+        ("pathname", pa.string()),
+        ("referrer", pa.string()),
+        ("referring_domain", pa.string()),
+        ("browser", pa.string()),
+        ("browser_version", pa.string()),
+        ("os", pa.string()),
+        ("os_version", pa.string()),
+        ("device_type", pa.string()),
+        ("country", pa.string()),
+        ("lib", pa.string()),
+        ("lib_version", pa.string()),
+        ("properties", pa.string()),
+    ]
+)
+
+_READ_COLUMNS = """
+    CAST(e.uuid AS VARCHAR), e.event, e.distinct_id,
+    CAST(coalesce(o.override_person_id, e.person_id) AS VARCHAR),
+    e.timestamp, e.received_at, e.session_id, e.window_id, e.current_url, e.pathname,
+    e.referrer, e.referring_domain, e.browser, e.browser_version, e.os, e.os_version,
+    e.device_type, e.country, e.lib, e.lib_version, CAST(e.properties AS VARCHAR)
+"""
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _event_table(events: Sequence[CapturedEvent]) -> pa.Table:
+    cols: list[list[Any]] = [[] for _ in _EVENT_SCHEMA]
+    for e in events:
+        row = (
+            e.project_id,
+            e.uuid,
+            e.event,
+            e.distinct_id,
+            e.person_id,
+            e.timestamp_us,
+            e.received_at_us,
+            e.session_id,
+            e.window_id,
+            e.current_url,
+            e.pathname,
+            e.referrer,
+            e.referring_domain,
+            e.browser,
+            e.browser_version,
+            e.os,
+            e.os_version,
+            e.device_type,
+            e.country,
+            e.lib,
+            e.lib_version,
+            e.properties_json,
+        )
+        for col, value in zip(cols, row, strict=True):
+            col.append(value)
+    return pa.Table.from_arrays(
+        [pa.array(c, type=f.type) for c, f in zip(cols, _EVENT_SCHEMA, strict=True)],
+        schema=_EVENT_SCHEMA,
+    )
+
+
+class _DuckPersonSource:
+    """Committed person state, read through the writer's own connection (same transaction)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def persons_of(self, keys: Sequence[ProjectKey]) -> dict[ProjectKey, str]:
+        if not keys:
+            return {}
+        lookup = pa.table(
+            {
+                "project_id": pa.array([k[0] for k in keys], pa.int32()),
+                "distinct_id": pa.array([k[1] for k in keys], pa.string()),
+            }
+        )
+        self._con.register("_lookup_ids", lookup)
+        try:
+            rows = self._con.execute(
+                "SELECT d.project_id, d.distinct_id, CAST(d.person_id AS VARCHAR) "
+                "FROM person_distinct_ids d SEMI JOIN _lookup_ids l "
+                "ON d.project_id = l.project_id AND d.distinct_id = l.distinct_id"
+            ).fetchall()
+        finally:
+            self._con.unregister("_lookup_ids")
+        return {(int(p), str(d)): str(pid) for p, d, pid in rows}
+
+    def load_persons(self, keys: Sequence[ProjectKey]) -> dict[ProjectKey, PersonRow]:
+        out: dict[ProjectKey, PersonRow] = {}
+        for project_id, pid in keys:
+            row = self._con.execute(
+                "SELECT CAST(id AS VARCHAR), epoch_us(created_at), CAST(properties AS VARCHAR), "
+                "is_identified FROM persons WHERE project_id = ? AND id = ?",
+                [project_id, pid],
+            ).fetchone()
+            if row is not None:
+                out[(project_id, pid)] = PersonRow(
+                    id=row[0],
+                    created_at_us=int(row[1]),
+                    properties=orjson.loads(row[2]),
+                    is_identified=bool(row[3]),
+                )
+        return out
+
+    def distinct_ids_of(self, project_id: int, person_id: str) -> list[str]:
+        rows = self._con.execute(
+            "SELECT distinct_id FROM person_distinct_ids WHERE project_id = ? AND person_id = ?",
+            [project_id, person_id],
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+
+class DuckDBEventStore:
+    """Events and persons in one DuckDB file. `write` is for the single writer thread."""
+
+    def __init__(self, path: Path, *, memory_limit: str = "1GB", threads: int = 2) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = duckdb.connect(
+            str(path), config={"memory_limit": memory_limit, "threads": threads}
+        )
+        migrate(self._con)
+        self._write_lock = threading.Lock()
+        self._closed = False
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, events: Sequence[CapturedEvent]) -> WriteResult:
+        unique = _dedup_in_batch(events)
+        with self._write_lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                changes = PersonProcessor(_DuckPersonSource(con)).process(unique)
+                self._persist_persons(con, changes)
+                con.register("_batch", _event_table(unique))
+                try:
+                    row = con.execute(
+                        "INSERT OR IGNORE INTO events SELECT project_id, CAST(uuid AS UUID), "
+                        "event, distinct_id, CAST(person_id AS UUID), * EXCLUDE (project_id, uuid, "
+                        "event, distinct_id, person_id) FROM _batch"
+                    ).fetchone()
+                finally:
+                    con.unregister("_batch")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        inserted = int(row[0]) if row else 0
+        return WriteResult(received=len(events), inserted=inserted)
+
+    @staticmethod
+    def _persist_persons(con: duckdb.DuckDBPyConnection, changes: PersonChanges) -> None:
+        for project_id, pid in changes.deleted:
+            con.execute("DELETE FROM persons WHERE project_id = ? AND id = ?", [project_id, pid])
+            con.execute(
+                "UPDATE person_overrides SET override_person_id = ? "
+                "WHERE project_id = ? AND override_person_id = ?",
+                [changes.overrides[(project_id, pid)], project_id, pid],
+            )
+        if changes.upserts:
+            rows = list(changes.upserts.items())
+            table = pa.table(
+                {
+                    "project_id": pa.array([k[0] for k, _ in rows], pa.int32()),
+                    "id": pa.array([r.id for _, r in rows], pa.string()),
+                    "created_at": pa.array([r.created_at_us for _, r in rows], pa.timestamp("us")),
+                    "properties": pa.array(
+                        [orjson.dumps(r.properties).decode() for _, r in rows], pa.string()
+                    ),
+                    "is_identified": pa.array([r.is_identified for _, r in rows], pa.bool_()),
+                }
+            )
+            con.register("_persons", table)
+            con.execute(
+                "INSERT OR REPLACE INTO persons SELECT project_id, CAST(id AS UUID), created_at, "
+                "properties, is_identified FROM _persons"
+            )
+            con.unregister("_persons")
+        _upsert_pairs(con, "person_distinct_ids", "distinct_id", "person_id", changes.distinct_ids)
+        _upsert_pairs(
+            con, "person_overrides", "old_person_id", "override_person_id", changes.overrides
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _reader(self) -> duckdb.DuckDBPyConnection:
+        return self._con.cursor()
+
+    def events(
+        self,
+        project_id: int,
+        filters: EventFilter,
+        *,
+        limit: int,
+        cursor: EventCursor | None = None,
+    ) -> EventPage:
+        where = ["e.project_id = ?"]
+        params: list[Any] = [project_id]
+        if filters.event is not None:
+            where.append("e.event = ?")
+            params.append(filters.event)
+        if filters.distinct_id is not None:
+            where.append("e.distinct_id = ?")
+            params.append(filters.distinct_id)
+        if filters.after is not None:
+            where.append("e.timestamp >= ?")
+            params.append(_naive(filters.after))
+        if filters.before is not None:
+            where.append("e.timestamp < ?")
+            params.append(_naive(filters.before))
+        if cursor is not None:
+            where.append("(e.timestamp < ? OR (e.timestamp = ? AND CAST(e.uuid AS VARCHAR) < ?))")
+            at = _naive(cursor.timestamp)
+            params.extend([at, at, cursor.uuid])
+        sql = (
+            f"SELECT {_READ_COLUMNS} FROM events e LEFT JOIN person_overrides o "
+            "ON o.project_id = e.project_id AND o.old_person_id = e.person_id "
+            f"WHERE {' AND '.join(where)} "
+            "ORDER BY e.timestamp DESC, CAST(e.uuid AS VARCHAR) DESC LIMIT ?"
+        )
+        params.append(limit + 1)
+        with self._reader() as cur:
+            rows = cur.execute(sql, params).fetchall()
+        events = tuple(_stored(r) for r in rows[:limit])
+        next_cursor = (
+            EventCursor(timestamp=events[-1].timestamp, uuid=events[-1].uuid)
+            if len(rows) > limit
+            else None
+        )
+        return EventPage(events=events, next_cursor=next_cursor)
+
+    def person(self, project_id: int, distinct_id: str) -> Person | None:
+        with self._reader() as cur:
+            row = cur.execute(
+                "SELECT CAST(p.id AS VARCHAR), p.created_at, CAST(p.properties AS VARCHAR), "
+                "p.is_identified FROM person_distinct_ids d JOIN persons p "
+                "ON p.project_id = d.project_id AND p.id = d.person_id "
+                "WHERE d.project_id = ? AND d.distinct_id = ?",
+                [project_id, distinct_id],
+            ).fetchone()
+            if row is None:
+                return None
+            ids = cur.execute(
+                "SELECT distinct_id FROM person_distinct_ids WHERE project_id = ? "
+                "AND person_id = CAST(? AS UUID) ORDER BY distinct_id",
+                [project_id, row[0]],
+            ).fetchall()
+        return Person(
+            id=row[0],
+            created_at=_utc(row[1]),
+            properties=orjson.loads(row[2]),
+            distinct_ids=tuple(str(r[0]) for r in ids),
+            is_identified=bool(row[3]),
+        )
+
+    def count_events(self, project_id: int) -> int:
+        with self._reader() as cur:
+            row = cur.execute(
+                "SELECT count(*) FROM events WHERE project_id = ?", [project_id]
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        with self._write_lock:
+            if not self._closed:
+                self._closed = True
+                self._con.execute("CHECKPOINT")
+                self._con.close()
+
+
+def _dedup_in_batch(events: Sequence[CapturedEvent]) -> list[CapturedEvent]:
+    seen: set[tuple[int, str]] = set()
+    out: list[CapturedEvent] = []
+    for e in events:
+        key = (e.project_id, e.uuid)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+def _upsert_pairs(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    key_col: str,
+    value_col: str,
+    pairs: dict[ProjectKey, str],
+) -> None:
+    if not pairs:
+        return
+    items = list(pairs.items())
+    data = pa.table(
+        {
+            "project_id": pa.array([k[0] for k, _ in items], pa.int32()),
+            "k": pa.array([k[1] for k, _ in items], pa.string()),
+            "v": pa.array([v for _, v in items], pa.string()),
+        }
+    )
+    con.register("_pairs", data)
+    try:
+        con.execute(
+            f"INSERT OR REPLACE INTO {table} (project_id, {key_col}, {value_col}) "
+            "SELECT project_id, k, CAST(v AS UUID) FROM _pairs"
+        )
+    finally:
+        con.unregister("_pairs")
+
+
+def _stored(row: tuple[Any, ...]) -> StoredEvent:
+    return StoredEvent(
+        uuid=row[0],
+        event=row[1],
+        distinct_id=row[2],
+        person_id=row[3],
+        timestamp=_utc(row[4]),
+        received_at=_utc(row[5]),
+        session_id=row[6],
+        window_id=row[7],
+        current_url=row[8],
+        pathname=row[9],
+        referrer=row[10],
+        referring_domain=row[11],
+        browser=row[12],
+        browser_version=row[13],
+        os=row[14],
+        os_version=row[15],
+        device_type=row[16],
+        country=row[17],
+        lib=row[18],
+        lib_version=row[19],
+        properties=orjson.loads(row[20]),
+    )

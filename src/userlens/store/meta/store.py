@@ -1,0 +1,247 @@
+"""`MetaStore`: users, projects, memberships and API tokens over SQLAlchemy."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import zoneinfo
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from userlens.errors import AlreadyExists, InvalidInput, NotFound
+from userlens.model.project import NewApiToken, Project, Role, User
+from userlens.store.meta.tables import ApiTokenRow, MembershipRow, ProjectRow, UserRow
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+PROJECT_TOKEN_PREFIX = "ulc_"  # noqa: S105 - a prefix, not a secret
+PERSONAL_TOKEN_PREFIX = "ulx_"  # noqa: S105 - a prefix, not a secret
+_hasher = PasswordHasher()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    engine = sa.create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the metadata schema to `revision` (the newest by default)."""
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _user(row: UserRow) -> User:
+    return User(
+        id=row.id, email=row.email, is_admin=row.is_admin, created_at=_aware(row.created_at)
+    )
+
+
+def _project(row: ProjectRow) -> Project:
+    return Project(
+        id=row.id,
+        name=row.name,
+        api_token=row.api_token,
+        timezone=row.timezone,
+        created_at=_aware(row.created_at),
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _check_email(email: str) -> str:
+    email = email.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
+        raise InvalidInput(f"not an email address: {email!r}")
+    return email
+
+
+class MetaStore:
+    """Metadata in one SQL database. Thread-safe: every call uses its own session."""
+
+    def __init__(self, url: str, *, now: Callable[[], datetime] | None = None) -> None:
+        self.engine = make_engine(url)
+        migrate(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._now = now or (lambda: datetime.now(UTC))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _session(self) -> Session:
+        return self._sessions()
+
+    # -- users ------------------------------------------------------------------------------
+
+    def create_user(self, email: str, password: str, *, is_admin: bool = False) -> User:
+        email = _check_email(email)
+        if len(password) < 8:
+            raise InvalidInput("password must be at least 8 characters")
+        row = UserRow(
+            email=email,
+            password_hash=_hasher.hash(password),
+            is_admin=is_admin,
+            created_at=self._now(),
+        )
+        with self._session() as s:
+            s.add(row)
+            try:
+                s.commit()
+            except IntegrityError as exc:
+                raise AlreadyExists(f"a user with email {email} already exists") from exc
+            return _user(row)
+
+    def user_by_email(self, email: str) -> User | None:
+        with self._session() as s:
+            row = s.scalar(sa.select(UserRow).where(UserRow.email == email.strip().lower()))
+            return _user(row) if row else None
+
+    def authenticate(self, email: str, password: str) -> User | None:
+        with self._session() as s:
+            row = s.scalar(sa.select(UserRow).where(UserRow.email == email.strip().lower()))
+            if row is None:
+                _hasher.hash(password)  # same work either way: no user enumeration by timing
+                return None
+            try:
+                _hasher.verify(row.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                return None
+            if _hasher.check_needs_rehash(row.password_hash):
+                row.password_hash = _hasher.hash(password)
+                s.commit()
+            return _user(row)
+
+    # -- projects ---------------------------------------------------------------------------
+
+    def create_project(self, name: str, *, timezone: str = "UTC") -> Project:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise InvalidInput("project name must be 1-200 characters")
+        try:
+            zoneinfo.ZoneInfo(timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise InvalidInput(f"unknown time zone: {timezone!r}") from exc
+        row = ProjectRow(
+            name=name,
+            api_token=PROJECT_TOKEN_PREFIX + secrets.token_urlsafe(24),
+            timezone=timezone,
+            created_at=self._now(),
+        )
+        with self._session() as s:
+            s.add(row)
+            s.commit()
+            return _project(row)
+
+    def project(self, project_id: int) -> Project | None:
+        with self._session() as s:
+            row = s.get(ProjectRow, project_id)
+            return _project(row) if row else None
+
+    def project_by_token(self, token: str) -> Project | None:
+        with self._session() as s:
+            row = s.scalar(sa.select(ProjectRow).where(ProjectRow.api_token == token))
+            return _project(row) if row else None
+
+    def projects(self) -> list[Project]:
+        with self._session() as s:
+            return [_project(r) for r in s.scalars(sa.select(ProjectRow).order_by(ProjectRow.id))]
+
+    # -- memberships ------------------------------------------------------------------------
+
+    def add_member(self, project_id: int, email: str, role: Role = Role.MEMBER) -> None:
+        with self._session() as s:
+            user = s.scalar(sa.select(UserRow).where(UserRow.email == email.strip().lower()))
+            if user is None:
+                raise NotFound(f"no user with email {email}")
+            if s.get(ProjectRow, project_id) is None:
+                raise NotFound(f"no project {project_id}")
+            existing = s.scalar(
+                sa.select(MembershipRow).where(
+                    MembershipRow.user_id == user.id, MembershipRow.project_id == project_id
+                )
+            )
+            if existing is not None:
+                existing.role = role.value
+            else:
+                s.add(MembershipRow(user_id=user.id, project_id=project_id, role=role.value))
+            s.commit()
+
+    def role_in(self, user: User, project_id: int) -> Role | None:
+        """The user's role in the project: instance admins are admins of every project."""
+        with self._session() as s:
+            if s.get(ProjectRow, project_id) is None:
+                return None
+            if user.is_admin:
+                return Role.ADMIN
+            role = s.scalar(
+                sa.select(MembershipRow.role).where(
+                    MembershipRow.user_id == user.id, MembershipRow.project_id == project_id
+                )
+            )
+            return Role(role) if role else None
+
+    # -- personal API tokens ----------------------------------------------------------------
+
+    def create_api_token(self, email: str, label: str = "cli") -> NewApiToken:
+        secret = PERSONAL_TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self._session() as s:
+            user = s.scalar(sa.select(UserRow).where(UserRow.email == email.strip().lower()))
+            if user is None:
+                raise NotFound(f"no user with email {email}")
+            row = ApiTokenRow(
+                user_id=user.id,
+                label=label[:200],
+                secret_hash=_hash_secret(secret),
+                prefix=secret[:8],
+                created_at=self._now(),
+            )
+            s.add(row)
+            s.commit()
+            return NewApiToken(id=row.id, user_id=user.id, label=row.label, secret=secret)
+
+    def user_for_api_token(self, secret: str) -> User | None:
+        if not secret.startswith(PERSONAL_TOKEN_PREFIX):
+            return None
+        with self._session() as s:
+            row = s.scalar(
+                sa.select(ApiTokenRow).where(ApiTokenRow.secret_hash == _hash_secret(secret))
+            )
+            if row is None:
+                return None
+            user = s.get(UserRow, row.user_id)
+            return _user(user) if user else None

@@ -1,0 +1,194 @@
+"""The JSON API: health, projects, events and persons. Described by the OpenAPI document."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel
+
+from userlens import __version__
+from userlens.model.event import EventCursor, EventFilter, StoredEvent
+from userlens.model.project import User
+from userlens.web.auth import current_user, project_role
+from userlens.web.deps import services_of
+
+router = APIRouter()
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    queued_events: int
+
+
+class ProjectOut(BaseModel):
+    id: int
+    name: str
+    api_token: str
+    timezone: str
+    created_at: datetime
+
+
+class EventOut(BaseModel):
+    uuid: str
+    event: str
+    distinct_id: str
+    person_id: str | None
+    timestamp: datetime
+    received_at: datetime
+    session_id: str | None
+    window_id: str | None
+    current_url: str | None
+    pathname: str | None
+    referrer: str | None
+    referring_domain: str | None
+    browser: str | None
+    browser_version: str | None
+    os: str | None
+    os_version: str | None
+    device_type: str | None
+    country: str | None
+    lib: str | None
+    lib_version: str | None
+    properties: dict[str, Any]
+
+
+class EventsPage(BaseModel):
+    results: list[EventOut]
+    next_cursor: str | None
+
+
+class PersonOut(BaseModel):
+    id: str
+    created_at: datetime
+    is_identified: bool
+    distinct_ids: list[str]
+    properties: dict[str, Any]
+
+
+def _bad_request(code: str, detail: str) -> HTTPException:
+    return HTTPException(400, detail={"error": code, "detail": detail})
+
+
+def _encode_cursor(cursor: EventCursor) -> str:
+    raw = orjson.dumps([cursor.timestamp.isoformat(), cursor.uuid])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(text: str) -> EventCursor:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        ts, uuid = orjson.loads(raw)
+        return EventCursor(timestamp=datetime.fromisoformat(ts), uuid=str(uuid))
+    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise _bad_request("invalid_cursor", "cursor is not one this API returned") from exc
+
+
+def _event_out(e: StoredEvent) -> EventOut:
+    return EventOut(
+        uuid=e.uuid,
+        event=e.event,
+        distinct_id=e.distinct_id,
+        person_id=e.person_id,
+        timestamp=e.timestamp,
+        received_at=e.received_at,
+        session_id=e.session_id,
+        window_id=e.window_id,
+        current_url=e.current_url,
+        pathname=e.pathname,
+        referrer=e.referrer,
+        referring_domain=e.referring_domain,
+        browser=e.browser,
+        browser_version=e.browser_version,
+        os=e.os,
+        os_version=e.os_version,
+        device_type=e.device_type,
+        country=e.country,
+        lib=e.lib,
+        lib_version=e.lib_version,
+        properties=e.properties,
+    )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@router.get("/_health", response_model=Health, tags=["server"])
+def health(request: Request) -> Health:
+    """Liveness: answers once the stores are open."""
+    return Health(
+        status="ok", version=__version__, queued_events=services_of(request).writer.queued
+    )
+
+
+@router.get("/api/projects", response_model=list[ProjectOut], tags=["projects"])
+def list_projects(request: Request, user: CurrentUser) -> list[ProjectOut]:
+    """Projects the caller can read."""
+    meta = services_of(request).meta
+    return [
+        ProjectOut(
+            id=p.id,
+            name=p.name,
+            api_token=p.api_token,
+            timezone=p.timezone,
+            created_at=p.created_at,
+        )
+        for p in meta.projects()
+        if meta.role_in(user, p.id) is not None
+    ]
+
+
+@router.get("/api/projects/{project_id}/events", response_model=EventsPage, tags=["events"])
+def list_events(
+    request: Request,
+    user: CurrentUser,
+    project_id: int,
+    event: Annotated[str | None, Query(max_length=200)] = None,
+    distinct_id: Annotated[str | None, Query(max_length=200)] = None,
+    after: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
+    before: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> EventsPage:
+    """Events newest first. Follow `next_cursor` for older ones."""
+    project_role(request, user, project_id)
+    after, before = _utc(after), _utc(before)
+    if after is not None and before is not None and before <= after:
+        raise _bad_request("invalid_range", "before must be later than after")
+    page = services_of(request).events.events(
+        project_id,
+        EventFilter(event=event, distinct_id=distinct_id, after=after, before=before),
+        limit=limit,
+        cursor=_decode_cursor(cursor) if cursor else None,
+    )
+    return EventsPage(
+        results=[_event_out(e) for e in page.events],
+        next_cursor=_encode_cursor(page.next_cursor) if page.next_cursor else None,
+    )
+
+
+@router.get(
+    "/api/projects/{project_id}/persons/{distinct_id}", response_model=PersonOut, tags=["persons"]
+)
+def get_person(request: Request, user: CurrentUser, project_id: int, distinct_id: str) -> PersonOut:
+    """The person behind a distinct id, with all the ids merged into them."""
+    project_role(request, user, project_id)
+    person = services_of(request).events.person(project_id, distinct_id)
+    if person is None:
+        raise HTTPException(404, detail={"error": "not_found", "detail": "no such person"})
+    return PersonOut(
+        id=person.id,
+        created_at=person.created_at,
+        is_identified=person.is_identified,
+        distinct_ids=list(person.distinct_ids),
+        properties=person.properties,
+    )

@@ -1,0 +1,90 @@
+"""`create_app`: one ASGI app that sends capture paths to the capture app, the rest to the API."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from userlens import __version__
+from userlens.capture.app import CaptureApp, Receive, Scope, Send
+from userlens.capture.tokens import TokenCache
+from userlens.config import Settings
+from userlens.web.api import router
+from userlens.web.services import Services, open_services
+
+
+class UserlensApp:
+    """The whole server as one ASGI callable. Capture paths skip the API's routing entirely."""
+
+    def __init__(self, services: Services, api: FastAPI, capture: CaptureApp) -> None:
+        self.services = services
+        self.api = api
+        self.capture = capture
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.capture.handles(scope["path"]):
+            await self.capture(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)  # type: ignore[arg-type]
+
+
+def _error_body(exc: StarletteHTTPException) -> dict[str, Any]:
+    detail: Any = exc.detail
+    if isinstance(detail, dict):
+        return detail
+    return {"error": "http_error", "detail": str(detail)}
+
+
+def build_api(services: Services) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+
+    api = FastAPI(
+        title="Userlens",
+        version=__version__,
+        description="Self-hosted product insight. All /api routes need `Authorization: Bearer`.",
+        lifespan=lifespan,
+    )
+    api.state.services = services
+    api.include_router(router)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(_error_body(exc), status_code=exc.status_code, headers=exc.headers)
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"]), "detail": err["msg"]}
+            for err in exc.errors()
+        ]
+        return JSONResponse({"error": "invalid_request", "detail": problems}, status_code=400)
+
+    return api
+
+
+def create_app(settings: Settings, *, now_us: Callable[[], int] | None = None) -> UserlensApp:
+    """Open the stores under `settings.data_dir` and build the app. Closing happens on
+    ASGI lifespan shutdown (or `app.services.close()`)."""
+    services = open_services(settings, now_us=now_us)
+
+    def lookup(token: str) -> int | None:
+        project = services.meta.project_by_token(token)
+        return project.id if project else None
+
+    capture = CaptureApp(
+        TokenCache(lookup),
+        services.writer,
+        services.enricher,
+        now_us=services.now_us,
+        trust_proxy=settings.trust_proxy,
+    )
+    return UserlensApp(services, build_api(services), capture)

@@ -1,0 +1,64 @@
+"""Opening and closing everything the server holds: stores, the writer, the enricher."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from userlens.capture.enrich import Enricher
+from userlens.config import Settings
+from userlens.store.duckdb import DuckDBEventStore
+from userlens.store.events import EventStore
+from userlens.store.meta import MetaStore
+from userlens.store.writer import BatchWriter
+
+
+def wall_clock_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclasses.dataclass
+class Services:
+    settings: Settings
+    meta: MetaStore
+    events: EventStore
+    writer: BatchWriter
+    enricher: Enricher
+    now_us: Callable[[], int]
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.now_us() / 1_000_000, tz=UTC)
+
+    def close(self) -> None:
+        """Commit everything queued, then close the stores."""
+        self.writer.close()
+        self.events.close()
+        self.meta.close()
+        self.enricher.close()
+
+
+def open_services(settings: Settings, *, now_us: Callable[[], int] | None = None) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    clock = now_us or wall_clock_us
+    meta = MetaStore(
+        settings.metadata_url, now=lambda: datetime.fromtimestamp(clock() / 1e6, tz=UTC)
+    )
+    events = DuckDBEventStore(
+        settings.events_db_path,
+        memory_limit=settings.duckdb_memory_limit,
+        threads=settings.duckdb_threads,
+    )
+    writer = BatchWriter(
+        events, max_queued=settings.max_queued_events, max_batch=settings.max_batch_events
+    )
+    writer.start()
+    return Services(
+        settings=settings,
+        meta=meta,
+        events=events,
+        writer=writer,
+        enricher=Enricher(settings.geoip_db),
+        now_us=clock,
+    )
