@@ -138,13 +138,13 @@ class ServerProcess:
 
     def start(self) -> None:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [str(USERLENS), "serve", "--port", str(self.port)],
-            env={**os.environ, "USERLENS_DATA_DIR": str(self.data_dir)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(USERLENS), "serve", "--port", str(self.port)],
+                env={**os.environ, "USERLENS_DATA_DIR": str(self.data_dir)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

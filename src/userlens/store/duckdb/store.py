@@ -132,12 +132,12 @@ class _DuckPersonSource:
     def load_persons(self, keys: Sequence[ProjectKey]) -> dict[ProjectKey, PersonRow]:
         out: dict[ProjectKey, PersonRow] = {}
         for project_id, pid in keys:
-            row = self._con.execute(
+            rows = self._con.execute(
                 "SELECT CAST(id AS VARCHAR), epoch_us(created_at), CAST(properties AS VARCHAR), "
                 "is_identified FROM persons WHERE project_id = ? AND id = ?",
                 [project_id, pid],
-            ).fetchone()
-            if row is not None:
+            ).fetchall()
+            for row in rows:
                 out[(project_id, pid)] = PersonRow(
                     id=row[0],
                     created_at_us=int(row[1]),
@@ -157,10 +157,13 @@ class _DuckPersonSource:
 class DuckDBEventStore:
     """Events and persons in one DuckDB file. `write` is for the single writer thread."""
 
-    def __init__(self, path: Path, *, memory_limit: str = "1GB", threads: int = 2) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path | None, *, memory_limit: str = "1GB", threads: int = 2) -> None:
+        """Open (creating and migrating) the store at `path`; `None` keeps it in memory."""
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(
-            str(path), config={"memory_limit": memory_limit, "threads": threads}
+            str(path) if path is not None else ":memory:",
+            config={"memory_limit": memory_limit, "threads": threads},
         )
         migrate(self._con)
         self._write_lock = threading.Lock()
@@ -182,7 +185,7 @@ class DuckDBEventStore:
                         "INSERT OR IGNORE INTO events SELECT project_id, CAST(uuid AS UUID), "
                         "event, distinct_id, CAST(person_id AS UUID), * EXCLUDE (project_id, uuid, "
                         "event, distinct_id, person_id) FROM _batch"
-                    ).fetchone()
+                    ).fetchall()[0]
                 finally:
                     con.unregister("_batch")
                 con.execute("COMMIT")
@@ -195,8 +198,9 @@ class DuckDBEventStore:
     @staticmethod
     def _persist_persons(con: duckdb.DuckDBPyConnection, changes: PersonChanges) -> None:
         for project_id, pid in changes.deleted:
-            con.execute("DELETE FROM persons WHERE project_id = ? AND id = ?", [project_id, pid])
-            con.execute(
+            _run(con, "DELETE FROM persons WHERE project_id = ? AND id = ?", [project_id, pid])
+            _run(
+                con,
                 "UPDATE person_overrides SET override_person_id = ? "
                 "WHERE project_id = ? AND override_person_id = ?",
                 [changes.overrides[(project_id, pid)], project_id, pid],
@@ -215,7 +219,8 @@ class DuckDBEventStore:
                 }
             )
             con.register("_persons", table)
-            con.execute(
+            _run(
+                con,
                 "INSERT OR REPLACE INTO persons SELECT project_id, CAST(id AS UUID), created_at, "
                 "properties, is_identified FROM _persons"
             )
@@ -275,15 +280,16 @@ class DuckDBEventStore:
 
     def person(self, project_id: int, distinct_id: str) -> Person | None:
         with self._reader() as cur:
-            row = cur.execute(
+            found = cur.execute(
                 "SELECT CAST(p.id AS VARCHAR), p.created_at, CAST(p.properties AS VARCHAR), "
                 "p.is_identified FROM person_distinct_ids d JOIN persons p "
                 "ON p.project_id = d.project_id AND p.id = d.person_id "
                 "WHERE d.project_id = ? AND d.distinct_id = ?",
                 [project_id, distinct_id],
-            ).fetchone()
-            if row is None:
+            ).fetchall()
+            if not found:
                 return None
+            row = found[0]
             ids = cur.execute(
                 "SELECT distinct_id FROM person_distinct_ids WHERE project_id = ? "
                 "AND person_id = CAST(? AS UUID) ORDER BY distinct_id",
@@ -342,12 +348,18 @@ def _upsert_pairs(
     )
     con.register("_pairs", data)
     try:
-        con.execute(
+        _run(
+            con,
             f"INSERT OR REPLACE INTO {table} (project_id, {key_col}, {value_col}) "
             "SELECT project_id, k, CAST(v AS UUID) FROM _pairs"
         )
     finally:
         con.unregister("_pairs")
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> None:
+    """Execute a statement and drain its result, so the connection is free for the next one."""
+    con.execute(sql, params or []).fetchall()
 
 
 def _stored(row: tuple[Any, ...]) -> StoredEvent:

@@ -1,0 +1,40 @@
+"""Every `EventStore` backend, so the conformance suite runs once per backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from userlens.store.duckdb import DuckDBEventStore
+from userlens.store.events import EventStore
+
+StoreFactory = Callable[[], EventStore]
+
+BACKENDS: dict[str, Callable[[Path | None], EventStore]] = {
+    "duckdb": lambda path: DuckDBEventStore(path / "events.duckdb" if path else None),
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """A factory of fresh, empty stores of one backend (in memory where it can be)."""
+    opened: list[EventStore] = []
+    backend = BACKENDS[request.param]
+
+    def build() -> EventStore:
+        store = backend(None)
+        opened.append(store)
+        return store
+
+    yield build
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def make_file_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], EventStore]:
+    """A factory that opens the same on-disk store again each call (for reopen tests)."""
+    backend = BACKENDS[request.param]
+    return lambda: backend(tmp_path)

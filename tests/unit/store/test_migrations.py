@@ -1,0 +1,73 @@
+"""A fresh data directory and one made by an older version both start and keep their data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import httpx
+import sqlalchemy as sa
+
+from tests.conftest import ServerProcess, free_port
+from userlens.store.duckdb.schema import LATEST, current_version
+from userlens.store.duckdb.schema import migrate as migrate_events
+from userlens.store.meta.store import make_engine
+from userlens.store.meta.store import migrate as migrate_meta
+
+
+def _old_data_dir(data: Path) -> None:
+    """A data directory as the first release left it: metadata at revision 0001, one project."""
+    data.mkdir()
+    engine = make_engine(f"sqlite:///{data / 'metadata.sqlite3'}")
+    migrate_meta(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO projects (name, api_token, timezone, created_at) "
+                "VALUES ('Old', 'ulc_old_token_0123456789', 'UTC', :t)"
+            ),
+            {"t": datetime(2026, 1, 1, tzinfo=UTC)},
+        )
+    engine.dispose()
+
+
+def test_upgraded_data_dir_starts_and_keeps_projects(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _old_data_dir(data)
+    srv = ServerProcess(data_dir=data, port=free_port())
+    srv.start()
+    try:
+        resp = httpx.post(
+            srv.url + "/e/",
+            json={
+                "api_key": "ulc_old_token_0123456789",
+                "event": "after_upgrade",
+                "distinct_id": "d",
+            },  # fmt: skip
+        )
+        assert resp.status_code == 200, resp.text
+        assert "Old" in srv.cli("project", "list")
+    finally:
+        srv.stop()
+    engine = make_engine(f"sqlite:///{data / 'metadata.sqlite3'}")
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+        version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    engine.dispose()
+    assert {"memberships", "api_tokens"} <= tables
+    assert version == "0002"
+
+
+def test_fresh_data_dir_starts(server: ServerProcess) -> None:
+    assert httpx.get(server.url + "/_health").json()["status"] == "ok"
+    assert (server.data_dir / "events.duckdb").is_file()
+    assert (server.data_dir / "metadata.sqlite3").is_file()
+
+
+def test_event_schema_migrations_are_idempotent(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "e.duckdb"))
+    assert current_version(con) == 0
+    assert migrate_events(con) == LATEST
+    assert migrate_events(con) == LATEST
+    con.close()
