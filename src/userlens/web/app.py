@@ -52,6 +52,9 @@ def build_api(services: Services) -> FastAPI:
         version=__version__,
         description="Self-hosted product insight. All /api routes need `Authorization: Bearer`.",
         lifespan=lifespan,
+        # The interactive docs pages load scripts from a CDN; a self-hosted server must not.
+        docs_url=None,
+        redoc_url=None,
     )
     api.state.services = services
     api.include_router(router)
