@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 import threading
 import time
 import uuid
@@ -111,3 +112,29 @@ def test_sigkill_under_load_loses_no_acknowledged_event(server: ServerProcess) -
                 assert client.post(server.url + "/batch/", json=body).status_code == 200
         stored = _stored_uuids(server, project["id"], auth)
         assert sorted(stored) == sorted(every_sent)
+
+
+def test_sigterm_drains_and_exits_cleanly(server: ServerProcess) -> None:
+    project = json.loads(server.cli("project", "create", "Stop", "--json"))
+    server.cli("user", "create", "ops@stop.test", "--admin", stdin="s3cret-pass\n")
+    auth = {
+        "Authorization": "Bearer "
+        + json.loads(server.cli("token", "create", "ops@stop.test", "--json"))["token"]
+    }
+    load = Load(server.url, project["api_token"], seed=99)
+    threads = [threading.Thread(target=load._sender) for _ in range(SENDERS)]
+    for t in threads:
+        t.start()
+    time.sleep(0.8)
+    # uvicorn re-raises SIGTERM after a clean shutdown, as service managers expect.
+    assert server.stop() in (0, -signal.SIGTERM)
+    assert server.log_path is not None
+    assert "Application shutdown complete" in server.log_path.read_text()
+    load.stop.set()
+    for t in threads:
+        t.join(30)
+    acked = {e["uuid"] for b in load.acked for e in b["batch"]}
+    assert acked
+    server.start()
+    stored = set(_stored_uuids(server, project["id"], auth))
+    assert acked <= stored
