@@ -64,7 +64,9 @@ def _convert(name: str, raw: Any) -> Any:
             if isinstance(raw, bool):
                 raise ValueError("expected a whole number")
             return int(str(raw).strip())
-        return str(raw)
+        if not isinstance(raw, str):
+            raise ValueError(f"expected text, got {raw!r}")
+        return raw.strip().lower() if name == "log_level" else raw
     except ValueError as exc:
         raise ConfigError(f"{key}: {exc}") from exc
 
@@ -109,7 +111,7 @@ def load_settings(
             table = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"USERLENS_CONFIG: cannot read {path}: {exc.strerror}") from exc
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"USERLENS_CONFIG: {path} is not valid TOML: {exc}") from exc
         for name, raw in table.items():
             if name not in _FIELDS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -69,21 +70,46 @@ def all_events(store: EventStore, project_id: int = PROJECT, **filters: Any) -> 
 def test_write_then_read_round_trips_every_column(make_store: StoreFactory) -> None:
     store = make_store()
     e = captured(
-        "u1", event="$pageview", props={"n": 1, "nested": {"a": [1, 2]}},
-        session_id="s1", window_id="w1", current_url="https://x.test/a?b=1", pathname="/a",
-        referrer="https://r.test/", referring_domain="r.test", browser="Chrome",
-        browser_version="120.0", os="Mac OS X", os_version="14.1", device_type="Desktop",
-        country="GB", lib="web", lib_version="1.0",
-    )  # fmt: skip
+        "u1",
+        event="$pageview",
+        props={"n": 1, "nested": {"a": [1, 2]}},
+        session_id="s1",
+        window_id="w1",
+        current_url="https://x.test/a?b=1",
+        pathname="/a",
+        referrer="https://r.test/",
+        referring_domain="r.test",
+        browser="Chrome",
+        browser_version="120.0",
+        os="Mac OS X",
+        os_version="14.1",
+        device_type="Desktop",
+        country="GB",
+        lib="web",
+        lib_version="1.0",
+    )
     result = store.write([e])
     assert result.inserted == 1
     [got] = all_events(store)
     assert got.uuid == e.uuid
     assert got.timestamp == datetime.fromtimestamp(T0_US / 1e6, tz=UTC)
     assert got.properties == {"n": 1, "nested": {"a": [1, 2]}}
-    for column in ("session_id", "window_id", "current_url", "pathname", "referrer",
-                   "referring_domain", "browser", "browser_version", "os", "os_version",
-                   "device_type", "country", "lib", "lib_version"):  # fmt: skip
+    for column in (
+        "session_id",
+        "window_id",
+        "current_url",
+        "pathname",
+        "referrer",
+        "referring_domain",
+        "browser",
+        "browser_version",
+        "os",
+        "os_version",
+        "device_type",
+        "country",
+        "lib",
+        "lib_version",
+    ):
         assert getattr(got, column) == getattr(e, column), column
     assert got.person_id is not None
 
@@ -177,7 +203,7 @@ ref_events = st.builds(
 
 def _split(events: Sequence[CapturedEvent], cuts: list[int]) -> list[list[CapturedEvent]]:
     bounds = sorted({0, len(events), *(c % (len(events) + 1) for c in cuts)})
-    return [list(events[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    return [list(events[a:b]) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 @settings(
@@ -198,8 +224,9 @@ def test_persons_match_the_reference_model(
     for batch in _split(events, cuts):
         store.write(batch)
 
-    seen = {e.distinct_id for e in log} | {e.other for e in log if e.other and e.event.startswith("$")
-                                           and e.event != "$set"}  # fmt: skip
+    seen = {e.distinct_id for e in log} | {
+        e.other for e in log if e.other and e.event.startswith("$") and e.event != "$set"
+    }
     for distinct_id in sorted(seen):
         want = reference.of(distinct_id)
         got = store.person(PROJECT, distinct_id)

@@ -18,16 +18,17 @@ async function send(kind) {
   const ev = {event: "browser_" + kind, distinct_id: "visitor-1", uuid: crypto.randomUUID(),
               properties: {$current_url: location.href + "?utm_source=newsletter"}};
   if (kind === "json") {
-    const r = await fetch(api + "/e/", {method: "POST", headers: {"Content-Type": "application/json"},
-                                          body: JSON.stringify({api_key: token, batch: [ev]})});
+    const r = await fetch(api + "/e/", {
+      method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({api_key: token, batch: [ev]})});
     return [r.status, await r.json()];
   }
   if (kind === "gzip") {
     const body = new Blob([JSON.stringify({api_key: token, batch: [ev]})]).stream()
       .pipeThrough(new CompressionStream("gzip"));
     const bytes = await new Response(body).arrayBuffer();
-    const r = await fetch(api + "/i/v0/e/", {method: "POST", headers: {"Content-Type": "text/plain"},
-                                               body: bytes});
+    const r = await fetch(api + "/i/v0/e/", {
+      method: "POST", headers: {"Content-Type": "text/plain"}, body: bytes});
     return [r.status, await r.json()];
   }
   const data = btoa(JSON.stringify({api_key: token, batch: [ev]}));
@@ -53,8 +54,10 @@ def test_cross_origin_page_sends_events(
 ) -> None:
     project = json.loads(server.cli("project", "create", "Web", "--json"))
     server.cli("user", "create", "pm@web.test", "--admin", stdin="s3cret-pass\n")
-    auth = {"Authorization": "Bearer "
-            + json.loads(server.cli("token", "create", "pm@web.test", "--json"))["token"]}  # fmt: skip
+    auth = {
+        "Authorization": "Bearer "
+        + json.loads(server.cli("token", "create", "pm@web.test", "--json"))["token"]
+    }
     origin, root = static_site
     (root / "index.html").write_text(
         PAGE % {"api": json.dumps(server.url), "token": json.dumps(project["api_token"])}

@@ -31,8 +31,11 @@ def test_a_user_cannot_read_another_projects_data(env: Env) -> None:
     _send(env, {"event": "mine", "distinct_id": "d1"})
     other_body = {"api_key": other.api_token, "event": "theirs", "distinct_id": "d1"}
     assert env.client.post("/e/", json=other_body).status_code == 200
-    for path in (f"/api/projects/{other.id}/events", f"/api/projects/{other.id}/persons/d1",
-                 "/api/projects/999/events"):  # fmt: skip
+    for path in (
+        f"/api/projects/{other.id}/events",
+        f"/api/projects/{other.id}/persons/d1",
+        "/api/projects/999/events",
+    ):
         resp = env.client.get(path, headers=env.auth)
         assert resp.status_code == 404, path
         assert resp.json()["error"] == "not_found"
@@ -46,8 +49,12 @@ def test_filters_and_cursor_pagination(make_env: Callable[..., Env]) -> None:
     env = make_env(clock=clock)
     sent = []
     for i in range(25):
-        e = {"event": "a" if i % 2 else "b", "distinct_id": f"d{i % 3}", "uuid": str(uuid.uuid4()),
-             "timestamp": f"2026-11-0{1 + i % 5}T10:00:{i:02d}Z"}  # fmt: skip
+        e = {
+            "event": "a" if i % 2 else "b",
+            "distinct_id": f"d{i % 3}",
+            "uuid": str(uuid.uuid4()),
+            "timestamp": f"2026-11-0{1 + i % 5}T10:00:{i:02d}Z",
+        }
         sent.append(e)
     _send(env, *sent)
     got = env.events(event="a", distinct_id="d1", limit=2)
@@ -68,9 +75,10 @@ def test_bad_query_parameters_are_400_naming_the_field(env: Env) -> None:
     cursor = env.client.get(url, params={"cursor": "garbage!"}, headers=env.auth)
     assert cursor.status_code == 400 and cursor.json()["error"] == "invalid_cursor"
     backwards = env.client.get(
-        url, params={"after": "2026-01-02T00:00:00Z", "before": "2026-01-01T00:00:00Z"},
+        url,
+        params={"after": "2026-01-02T00:00:00Z", "before": "2026-01-01T00:00:00Z"},
         headers=env.auth,
-    )  # fmt: skip
+    )
     assert backwards.status_code == 400 and backwards.json()["error"] == "invalid_range"
 
 
@@ -83,7 +91,7 @@ def test_person_endpoint(env: Env) -> None:
             "distinct_id": "u",
             "properties": {"$anon_distinct_id": "anon"},
             "$set": {"email": "u@x.test"},
-        },  # fmt: skip
+        },
     )
     person = env.client.get(f"/api/projects/{env.project.id}/persons/anon", headers=env.auth)
     assert person.status_code == 200
@@ -97,5 +105,8 @@ def test_person_endpoint(env: Env) -> None:
 
 def test_openapi_document_describes_the_api(env: Env) -> None:
     doc = env.client.get("/openapi.json").json()
-    assert {"/api/projects/{project_id}/events", "/api/projects/{project_id}/persons/{distinct_id}",
-            "/_health"} <= set(doc["paths"])  # fmt: skip
+    assert {
+        "/api/projects/{project_id}/events",
+        "/api/projects/{project_id}/persons/{distinct_id}",
+        "/_health",
+    } <= set(doc["paths"])

@@ -35,8 +35,15 @@ def test_project_user_token_round_trip(tmp_path: Path) -> None:
     listed = json.loads(run(data, "project", "list", "--json").stdout)
     assert [p["id"] for p in listed] == [project["id"]]
 
-    made = run(data, "user", "create", "PM@Shop.test", "--project", str(project["id"]),
-               stdin="long enough password\n")  # fmt: skip
+    made = run(
+        data,
+        "user",
+        "create",
+        "PM@Shop.test",
+        "--project",
+        str(project["id"]),
+        stdin="long enough password\n",
+    )
     assert made.returncode == 0, made.stderr
     assert "pm@shop.test" in made.stdout
 

@@ -60,10 +60,19 @@ def test_environment_overrides_every_kind_of_setting(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "value"),
     [
-        ("1", True), ("true", True), ("TRUE", True), ("yes", True), ("on", True), (" On ", True),
-        ("0", False), ("false", False), ("no", False), ("off", False), ("", False),
+        ("1", True),
+        ("true", True),
+        ("TRUE", True),
+        ("yes", True),
+        ("on", True),
+        (" On ", True),
+        ("0", False),
+        ("false", False),
+        ("no", False),
+        ("off", False),
+        ("", False),
     ],
-)  # fmt: skip
+)
 def test_bool_spellings(text: str, value: bool) -> None:
     assert load_settings(env={"USERLENS_TRUST_PROXY": text}).trust_proxy is value
 
@@ -216,3 +225,7 @@ def test_invalid_toml(tmp_path: Path, content: bytes) -> None:
     with pytest.raises(ConfigError, match="USERLENS_CONFIG") as raised:
         load_settings(env={}, config_file=config)
     assert str(config) in str(raised.value)
+
+
+def test_log_level_is_case_insensitive() -> None:
+    assert load_settings(env={"USERLENS_LOG_LEVEL": "WARNING"}).log_level == "warning"

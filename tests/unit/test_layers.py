@@ -58,10 +58,8 @@ def test_imports_point_down() -> None:
             if target == "__init__" or (target not in LAYER):
                 continue
             same_tier_features = source in FEATURES and target in FEATURES
-            if (
-                LAYER[target] >= LAYER[source]
-                and target not in {"errors", "config", "model"}
-                or (same_tier_features)
+            if (LAYER[target] >= LAYER[source] and target not in {"errors", "config", "model"}) or (
+                same_tier_features
             ):
                 wrong.append(f"{path.relative_to(SRC)} imports {module}")
     assert not wrong, "\n".join(wrong)

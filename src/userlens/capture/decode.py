@@ -10,11 +10,13 @@ from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
 import orjson
-from lzstring import LZString
 
 from userlens.errors import CaptureError
 
 GZIP_MAGIC = b"\x1f\x8b"
+_LZ64_VALUES = {
+    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+}
 
 
 def gunzip(data: bytes, max_size: int) -> bytes:
@@ -49,14 +51,88 @@ def _b64(text: str | bytes) -> bytes:
         raise CaptureError(400, "invalid_base64", f"body is not valid base64: {exc}") from exc
 
 
-def _lz64(text: str) -> bytes:
-    try:
-        out = LZString().decompressFromBase64(text.strip().replace(" ", "+"))
-    except Exception as exc:  # the library raises assorted errors on garbage
-        raise CaptureError(400, "invalid_lz64", "body is not valid lz-string data") from exc
-    if not out:
-        raise CaptureError(400, "invalid_lz64", "body is not valid lz-string data")
-    return str(out).encode("utf-8")
+def _invalid_lz64(detail: str = "body is not valid lz-string data") -> CaptureError:
+    return CaptureError(400, "invalid_lz64", detail)
+
+
+def _lz64_too_large(max_size: int) -> CaptureError:
+    return CaptureError(
+        413, "decompressed_too_large", f"body decompresses to more than {max_size} bytes"
+    )
+
+
+class _LzBits:
+    """The bits of lz-string's base64 form: 6 a character, most significant first."""
+
+    def __init__(self, text: str) -> None:
+        try:
+            self._values = [_LZ64_VALUES[c] for c in text]
+        except KeyError as exc:
+            raise _invalid_lz64() from exc
+        self._index = 0
+        self._mask = 32
+
+    def read(self, count: int) -> int:
+        """The next `count` bits as a number, least significant bit first."""
+        value = 0
+        for power in range(count):
+            if self._index >= len(self._values):
+                raise _invalid_lz64("lz-string data ends early")
+            if self._values[self._index] & self._mask:
+                value |= 1 << power
+            self._mask >>= 1
+            if not self._mask:
+                self._mask = 32
+                self._index += 1
+        return value
+
+
+def _lz64(text: str, max_size: int) -> bytes:
+    """lz-string's decompressFromBase64, refusing output over `max_size` (bomb guard).
+
+    lz-string output can grow with the square of its input (a 100 kB body can stand for
+    gigabytes), so this decoder counts what it produces instead of trusting a library to.
+    """
+    bits = _LzBits(text.strip().replace(" ", "+"))
+    kind = bits.read(2)
+    if kind > 1:
+        raise _invalid_lz64()
+    w = chr(bits.read(8 if kind == 0 else 16))
+    entries = ["", "", "", w]  # codes 0-2 are markers, not entries
+    out = [w]
+    size = len(w)
+    num_bits, enlarge_in = 3, 4
+    while True:
+        code = bits.read(num_bits)
+        if code == 2:
+            break
+        if code < 2:  # a new literal character, 8 or 16 bits wide
+            entries.append(chr(bits.read(8 if code == 0 else 16)))
+            code = len(entries) - 1
+            enlarge_in -= 1
+            if enlarge_in == 0:
+                enlarge_in, num_bits = 1 << num_bits, num_bits + 1
+        if code < len(entries):
+            entry = entries[code]
+        elif code == len(entries):
+            entry = w + w[0]
+        else:
+            raise _invalid_lz64()
+        size += len(entry)
+        if size > max_size:
+            raise _lz64_too_large(max_size)
+        out.append(entry)
+        entries.append(w + entry[0])
+        enlarge_in -= 1
+        if enlarge_in == 0:
+            enlarge_in, num_bits = 1 << num_bits, num_bits + 1
+        w = entry
+    # lz-string works on UTF-16 code units: pair up surrogates before encoding as UTF-8.
+    units = "".join(out).encode("utf-16-le", "surrogatepass")
+    data = units.decode("utf-16-le", "replace").encode("utf-8")
+    if len(data) > max_size:
+        raise _lz64_too_large(max_size)
+    return data
 
 
 def parse_json(data: bytes) -> Any:
@@ -69,7 +145,7 @@ def parse_json(data: bytes) -> Any:
 def _unwrap_text(data: bytes, compression: str, max_size: int) -> bytes:
     """Apply the textual encoding named by `compression` to a payload."""
     if compression == "lz64":
-        return _lz64(data.decode("ascii", "replace"))
+        return _lz64(data.decode("ascii", "replace"), max_size)
     if compression == "base64":
         return _b64(data)
     if compression == "gzip-js" or data[:2] == GZIP_MAGIC:

@@ -72,11 +72,13 @@ def unwrap(payload: Any, query: Mapping[str, str]) -> Envelope:
         raise CaptureError(
             413, "too_many_events", f"more than {MAX_EVENTS_PER_REQUEST} events in one request"
         )
-    tokens = {envelope_token} if envelope_token is not None else set()
-    for event in events:
-        tok = _event_token(event)
-        if tok is not None:
-            tokens.add(tok if isinstance(tok, str) else repr(tok))
+    tokens: set[str] = set()
+    for tok in (envelope_token, *map(_event_token, events)):
+        if tok is None:
+            continue
+        if not isinstance(tok, str):
+            raise CaptureError(401, "invalid_token", "the project token must be a string")
+        tokens.add(tok)
     if len(tokens) > 1:
         raise CaptureError(400, "multiple_tokens", "one request may carry only one project token")
     token = check_token(tokens.pop() if tokens else query.get("token") or query.get("api_key"))

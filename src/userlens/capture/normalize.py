@@ -150,13 +150,14 @@ def normalize(
     props.pop("distinct_id", None)
     enriched = enricher.enrich(props, ctx)
     try:
-        props_json = orjson.dumps(props).decode()
+        props_bytes = orjson.dumps(props)
     except orjson.JSONEncodeError as exc:
         raise EventRejected("invalid_properties", f"properties cannot be stored: {exc}") from exc
-    if len(props_json) > MAX_PROPERTIES_BYTES:
+    if len(props_bytes) > MAX_PROPERTIES_BYTES:
         raise EventRejected(
             "properties_too_large", f"properties exceed {MAX_PROPERTIES_BYTES} bytes as JSON"
         )
+    props_json = props_bytes.decode()
     return CapturedEvent(
         project_id=project_id,
         uuid=event_uuid,
@@ -168,15 +169,15 @@ def normalize(
         session_id=_text(props.get("$session_id")),
         window_id=_text(props.get("$window_id")),
         current_url=_text(props.get("$current_url")),
-        pathname=enriched.pathname,
+        pathname=_text(enriched.pathname),
         referrer=_text(props.get("$referrer")),
-        referring_domain=enriched.referring_domain,
-        browser=enriched.browser,
-        browser_version=enriched.browser_version,
-        os=enriched.os,
-        os_version=enriched.os_version,
-        device_type=enriched.device_type,
-        country=enriched.country,
+        referring_domain=_text(enriched.referring_domain),
+        browser=_text(enriched.browser),
+        browser_version=_text(enriched.browser_version),
+        os=_text(enriched.os),
+        os_version=_text(enriched.os_version),
+        device_type=_text(enriched.device_type),
+        country=_text(enriched.country),
         lib=_text(props.get("$lib")),
         lib_version=_text(props.get("$lib_version")),
         set_props=sets,

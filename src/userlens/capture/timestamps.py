@@ -18,10 +18,14 @@ def to_us(value: Any, field: str) -> int:
     if isinstance(value, bool):
         raise EventRejected("invalid_timestamp", f"{field} must be a time, not a boolean")
     if isinstance(value, int | float):
+        if not MIN_US <= value * 1000 < MAX_US:  # also catches inf and nan
+            raise EventRejected("invalid_timestamp", f"{field} is outside the years 2000-2099")
         us = int(value * 1000)
     elif isinstance(value, str):
         text = value.strip()
         if text.isdigit():
+            if len(text) > 16:
+                raise EventRejected("invalid_timestamp", f"{field} is not a plausible time")
             us = int(text) * 1000
         else:
             try:
@@ -57,9 +61,13 @@ def event_time_us(
     """
     offset = event.get("offset")
     raw_ts = event.get("timestamp")
-    if offset is not None and raw_ts is None:
-        if isinstance(offset, bool) or not isinstance(offset, int | float):
-            raise EventRejected("invalid_offset", "offset must be a number of milliseconds")
+    if offset is not None:
+        if (
+            isinstance(offset, bool)
+            or not isinstance(offset, int | float)
+            or not abs(offset * 1000) < MAX_US  # also catches inf and nan
+        ):
+            raise EventRejected("invalid_offset", "offset must be a plausible number of ms")
         ts = now_us - int(offset * 1000)
     elif raw_ts is not None:
         ts = to_us(raw_ts, "timestamp")

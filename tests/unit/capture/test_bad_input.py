@@ -663,3 +663,30 @@ def test_mixed_batch_with_one_rejection_names_it(shared_env: Env) -> None:
     assert body["accepted"] == 1
     assert [r["index"] for r in body["rejected"]] == [1]
     assert len(stored_by(shared_env, distinct_id=distinct_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "code"),
+    [
+        ({"timestamp": 1e308}, "invalid_timestamp"),
+        ({"timestamp": "9" * 5000}, "invalid_timestamp"),
+        ({"offset": 1e308}, "invalid_offset"),
+        ({"offset": -1e300}, "invalid_offset"),
+    ],
+)
+def test_absurd_numbers_in_time_fields(shared_env: Env, extra: dict[str, Any], code: str) -> None:
+    distinct_id = new_id()
+    resp = post(shared_env, {"api_key": shared_env.project.api_token, **ev(distinct_id, **extra)})
+    assert_refused(resp, 400, code)
+    assert stored_by(shared_env, distinct_id=distinct_id) == []
+
+
+def test_long_client_supplied_columns_are_cut(shared_env: Env) -> None:
+    distinct_id = new_id()
+    long = "x" * 20_000
+    body = ev(distinct_id, properties={"$pathname": long, "$browser": long})
+    assert post(shared_env, envelope(shared_env, body)).status_code == 200
+    [stored] = stored_by(shared_env, distinct_id=distinct_id)
+    assert 0 < len(stored["pathname"]) < len(long)
+    assert 0 < len(stored["browser"]) < len(long)
+    assert stored["properties"]["$pathname"] == long  # the full value stays in the properties

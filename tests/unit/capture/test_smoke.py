@@ -6,8 +6,12 @@ from tests.conftest import Env
 def test_single_event_is_stored(env: Env) -> None:
     resp = env.client.post(
         "/e/",
-        json={"api_key": env.project.api_token, "event": "signup", "distinct_id": "u1",
-              "properties": {"plan": "pro"}},
+        json={
+            "api_key": env.project.api_token,
+            "event": "signup",
+            "distinct_id": "u1",
+            "properties": {"plan": "pro"},
+        },
     )
     assert resp.status_code == 200, resp.text
     events = env.events()

@@ -44,7 +44,7 @@ def test_upgraded_data_dir_starts_and_keeps_projects(tmp_path: Path) -> None:
                 "api_key": "ulc_old_token_0123456789",
                 "event": "after_upgrade",
                 "distinct_id": "d",
-            },  # fmt: skip
+            },
         )
         assert resp.status_code == 200, resp.text
         assert "Old" in srv.cli("project", "list")

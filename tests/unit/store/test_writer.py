@@ -112,7 +112,7 @@ def test_close_commits_everything_queued(make_env: Callable[..., Env]) -> None:
             timestamp_us=1_700_000_000_000_000,
             received_at_us=1_700_000_000_000_000,
             properties_json="{}",
-        )  # fmt: skip
+        )
         for i in range(30)
     ]
     errors: list[BaseException] = []
@@ -120,7 +120,7 @@ def test_close_commits_everything_queued(make_env: Callable[..., Env]) -> None:
     def submit(chunk: list[CapturedEvent]) -> None:
         try:
             services.writer.submit_sync(chunk)
-        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
     with store._write_lock:

@@ -222,7 +222,7 @@ class DuckDBEventStore:
             _run(
                 con,
                 "INSERT OR REPLACE INTO persons SELECT project_id, CAST(id AS UUID), created_at, "
-                "properties, is_identified FROM _persons"
+                "properties, is_identified FROM _persons",
             )
             con.unregister("_persons")
         _upsert_pairs(con, "person_distinct_ids", "distinct_id", "person_id", changes.distinct_ids)
@@ -351,7 +351,7 @@ def _upsert_pairs(
         _run(
             con,
             f"INSERT OR REPLACE INTO {table} (project_id, {key_col}, {value_col}) "
-            "SELECT project_id, k, CAST(v AS UUID) FROM _pairs"
+            "SELECT project_id, k, CAST(v AS UUID) FROM _pairs",
         )
     finally:
         con.unregister("_pairs")
