@@ -50,8 +50,13 @@ class Env:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_token}"}
 
+    def flush(self) -> None:
+        """Wait until every acknowledged event is in the store (and so queryable)."""
+        assert self.app.services.writer.flush(), "events did not reach the store"
+
     def events(self, **params: str | int) -> list[dict[str, object]]:
         """Every stored event of the project, newest first, through the public API."""
+        self.flush()
         out: list[dict[str, object]] = []
         query: dict[str, str | int] = {"limit": 1000, **params}
         while True:
@@ -64,6 +69,14 @@ class Env:
             if not body["next_cursor"]:
                 return out
             query["cursor"] = body["next_cursor"]
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait for `check` to hold: a real server loads acknowledged events a moment later."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:

@@ -35,6 +35,10 @@ class Settings:
         return self.data_dir / "events.duckdb"
 
     @property
+    def wal_dir(self) -> Path:
+        return self.data_dir / "wal"
+
+    @property
     def metadata_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, eventually
 
 SENDERS = 4
 BATCH = 20
@@ -110,6 +110,8 @@ def test_sigkill_under_load_loses_no_acknowledged_event(server: ServerProcess) -
         with httpx.Client(timeout=10) as client:
             for body in load.unacked:
                 assert client.post(server.url + "/batch/", json=body).status_code == 200
+        want = len(every_sent)
+        eventually(lambda: len(_stored_uuids(server, project["id"], auth)) >= want)  # noqa: B023
         stored = _stored_uuids(server, project["id"], auth)
         assert sorted(stored) == sorted(every_sent)
 

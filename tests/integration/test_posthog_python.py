@@ -10,7 +10,7 @@ import httpx
 import pytest
 from posthog import Posthog
 
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, eventually
 
 
 def _setup(server: ServerProcess) -> tuple[str, int, dict[str, str]]:
@@ -22,10 +22,19 @@ def _setup(server: ServerProcess) -> tuple[str, int, dict[str, str]]:
     return project["api_token"], project["id"], {"Authorization": f"Bearer {token}"}
 
 
-def _events(server: ServerProcess, project_id: int, auth: dict[str, str]) -> list[dict[str, Any]]:
-    resp = httpx.get(f"{server.url}/api/projects/{project_id}/events?limit=1000", headers=auth)
-    assert resp.status_code == 200, resp.text
-    results: list[dict[str, Any]] = resp.json()["results"]
+def _events(
+    server: ServerProcess, project_id: int, auth: dict[str, str], expect: int
+) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+
+    def loaded() -> bool:
+        url = f"{server.url}/api/projects/{project_id}/events?limit=1000"
+        resp = httpx.get(url, headers=auth)
+        assert resp.status_code == 200, resp.text
+        results[:] = resp.json()["results"]
+        return len(results) >= expect
+
+    eventually(loaded)
     return results
 
 
@@ -44,7 +53,7 @@ def test_events_identify_alias_and_set(server: ServerProcess, gzip: bool) -> Non
     client.set_once(distinct_id="user-7", properties={"first_seen_plan": "team", "plan": "x"})
     client.shutdown()
 
-    events = _events(server, project_id, auth)
+    events = _events(server, project_id, auth, 5)
     names = sorted(e["event"] for e in events)
     assert names == sorted(["viewed_pricing", "$identify", "$create_alias", "$set", "$set_once"])
     assert all(e["lib"] == "posthog-python" for e in events)
@@ -71,8 +80,10 @@ def test_historical_migration_keeps_timestamps_and_retries_dedupe(server: Server
     event_uuid = "01890f3e-7c1a-7b55-8f00-1234567890ab"
     for _ in range(3):  # a migration script run three times must not triple the data
         client.capture("imported", distinct_id="old-1", timestamp=when, uuid=event_uuid)
+    # Loaded in order: once the sentinel is stored, so is every earlier copy.
+    client.capture("sentinel", distinct_id="old-1", timestamp=when)
     client.shutdown()
-    events = _events(server, project_id, auth)
+    events = [e for e in _events(server, project_id, auth, 2) if e["event"] == "imported"]
     assert len(events) == 1
     assert datetime.fromisoformat(events[0]["timestamp"]) == when
     assert events[0]["uuid"] == event_uuid

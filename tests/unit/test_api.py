@@ -12,6 +12,7 @@ def _send(env: Env, *events: dict[str, object]) -> None:
     body = {"api_key": env.project.api_token, "batch": list(events)}
     resp = env.client.post("/batch/", json=body)
     assert resp.status_code == 200, resp.text
+    env.flush()
 
 
 def test_api_needs_a_valid_token(env: Env) -> None:

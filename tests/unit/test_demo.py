@@ -257,6 +257,7 @@ def test_clicks_rageclicks_exceptions_and_pageleaves(dataset: list[Event]) -> No
 def test_identified_people_merge_their_anonymous_ids(env: Env) -> None:
     events = list(generate_events(persons=40, days=5, seed=11, now=datetime.now(UTC)))
     send(env, events)
+    env.flush()
     identifies = [e for e in events if e["event"] == "$identify"]
     assert identifies
     for e in identifies[:5]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid as uuidlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from userlens.model.event import CapturedEvent
@@ -58,6 +58,17 @@ class PersonChanges:
     overrides: dict[ProjectKey, str] = dataclasses.field(default_factory=dict)
 
 
+def _changes_person(e: CapturedEvent) -> bool:
+    return bool(
+        e.set_props
+        or e.set_once_props
+        or e.unset_props
+        or e.anon_distinct_id
+        or e.alias
+        or e.event == "$identify"
+    )
+
+
 class PersonProcessor:
     """Applies a batch's person semantics, in event order, on top of a `PersonSource`."""
 
@@ -73,7 +84,7 @@ class PersonProcessor:
             self._apply(event)
         return self.changes
 
-    def _prefetch(self, events: Iterable[CapturedEvent]) -> None:
+    def _prefetch(self, events: Sequence[CapturedEvent]) -> None:
         keys: set[ProjectKey] = set()
         for e in events:
             keys.add((e.project_id, e.distinct_id))
@@ -81,6 +92,16 @@ class PersonProcessor:
                 if other:
                     keys.add((e.project_id, other))
         self._ids.update(self._source.persons_of(sorted(keys)))
+        # Rows of the persons this batch changes, in one lookup rather than one per person.
+        wanted: set[ProjectKey] = set()
+        for e in events:
+            if _changes_person(e):
+                for distinct_id in (e.distinct_id, e.anon_distinct_id, e.alias):
+                    pid = self._ids.get((e.project_id, distinct_id)) if distinct_id else None
+                    if pid is not None:
+                        wanted.add((e.project_id, pid))
+        if wanted:
+            self._rows.update(self._source.load_persons(sorted(wanted)))
 
     def _apply(self, event: CapturedEvent) -> None:
         project = event.project_id

@@ -1,8 +1,12 @@
-"""The single writer: a bounded queue of event batches, committed in groups by one thread.
+"""The ingestion pipeline: log first, acknowledge, then load into the event store in bulk.
 
-Request handlers `submit` their events and wait; the thread takes everything queued (up to a
-batch cap), commits it in one transaction and only then wakes the handlers, so a 200 always
-means the events are durable. A full queue refuses new work at once (`Backpressure`).
+    submit() ──> appender thread: encode, append to the write-ahead log, one fsync per group
+                   └─> wakes the submitters (their 200 is now safe) and queues the events
+             ──> loader thread: takes everything queued (up to a batch cap), writes it to the
+                 store in one transaction, then moves the log checkpoint forward
+
+A bounded count of events not yet in the store gives back-pressure: past it `submit` raises
+`Backpressure` at once. `flush` waits until everything submitted so far is queryable.
 """
 
 from __future__ import annotations
@@ -11,22 +15,29 @@ import asyncio
 import collections
 import logging
 import threading
+import time
 from collections.abc import Sequence
+from typing import Any
+
+import orjson
 
 from userlens.errors import Backpressure, StoreUnavailable
 from userlens.model.event import CapturedEvent
 from userlens.store.events import EventStore
+from userlens.store.wal import Position, SegmentLog
 
 log = logging.getLogger(__name__)
 
+RETRY_MIN_S = 0.2
+RETRY_MAX_S = 5.0
+
 
 class _Waiter:
-    """Wakes whoever submitted a batch, from the writer thread, in the submitter's loop."""
+    """Wakes whoever submitted a batch, from a worker thread, in the submitter's loop."""
 
-    __slots__ = ("count", "future", "loop", "sync_done", "sync_error")
+    __slots__ = ("future", "loop", "sync_done", "sync_error")
 
-    def __init__(self, count: int, loop: asyncio.AbstractEventLoop | None) -> None:
-        self.count = count
+    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self.loop = loop
         self.future: asyncio.Future[None] | None = loop.create_future() if loop else None
         self.sync_done = threading.Event()
@@ -49,35 +60,81 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_exception(error)
 
 
+def encode(events: Sequence[CapturedEvent]) -> bytes:
+    return orjson.dumps(list(events))
+
+
+def decode(payload: bytes) -> list[CapturedEvent]:
+    rows: list[dict[str, Any]] = orjson.loads(payload)
+    return [CapturedEvent(**row) for row in rows]
+
+
+def recover(store: EventStore, wal: SegmentLog, *, batch: int = 20_000) -> int:
+    """Load every logged event after the checkpoint into the store; return how many."""
+    pending: list[CapturedEvent] = []
+    last: Position | None = None
+    loaded = 0
+    for position, payload in wal.read_after(wal.read_checkpoint()):
+        pending.extend(decode(payload))
+        last = position
+        if len(pending) >= batch:
+            store.write(pending)
+            wal.write_checkpoint(last)
+            loaded += len(pending)
+            pending = []
+    if pending:
+        store.write(pending)
+        loaded += len(pending)
+    if last is not None:
+        wal.write_checkpoint(last)
+        wal.drop_before(last)
+    return loaded
+
+
 class BatchWriter:
-    """Group-commits submitted events into an `EventStore` from one background thread."""
+    """Acknowledges events once logged and loads them into an `EventStore` in bulk."""
 
     def __init__(
         self,
         store: EventStore,
+        wal: SegmentLog,
         *,
         max_queued: int = 200_000,
         max_batch: int = 20_000,
         retry_after_s: int = 2,
     ) -> None:
         self._store = store
+        self._wal = wal
         self._max_queued = max_queued
         self._max_batch = max_batch
         self._retry_after = retry_after_s
         self._cond = threading.Condition()
-        self._pending: collections.deque[tuple[list[CapturedEvent], _Waiter]] = collections.deque()
-        self._queued = 0
+        self._to_log: collections.deque[tuple[Sequence[CapturedEvent], _Waiter]] = (
+            collections.deque()
+        )
+        self._to_load: collections.deque[tuple[Sequence[CapturedEvent], Position]] = (
+            collections.deque()
+        )
+        self._queued = 0  # submitted, not yet in the store
+        self._submitted = 0
+        self._loaded = 0
         self._closing = False
-        self._thread = threading.Thread(target=self._run, name="userlens-writer", daemon=True)
+        self._appender_done = False
+        self._appender = threading.Thread(target=self._append_loop, name="userlens-wal")
+        self._loader = threading.Thread(target=self._load_loop, name="userlens-loader")
         self.committed_batches = 0
-        self.committed_events = 0
+        self.store_failures = 0
 
     @property
     def queued(self) -> int:
+        """Events acknowledged or in flight that are not yet in the store."""
         return self._queued
 
     def start(self) -> None:
-        self._thread.start()
+        self._appender.start()
+        self._loader.start()
+
+    # -- submitting ------------------------------------------------------------------------
 
     def _enqueue(self, events: Sequence[CapturedEvent], waiter: _Waiter) -> None:
         with self._cond:
@@ -85,66 +142,132 @@ class BatchWriter:
                 raise StoreUnavailable("the server is shutting down")
             if self._queued and self._queued + len(events) > self._max_queued:
                 raise Backpressure(self._retry_after)
-            self._pending.append((list(events), waiter))
+            self._to_log.append((events, waiter))
             self._queued += len(events)
-            self._cond.notify()
+            self._submitted += len(events)
+            self._cond.notify_all()
 
     async def submit(self, events: Sequence[CapturedEvent]) -> None:
-        """Return once `events` are committed; raise `Backpressure` or `StoreUnavailable`."""
-        waiter = _Waiter(len(events), asyncio.get_running_loop())
+        """Return once `events` are durable; raise `Backpressure` or `StoreUnavailable`."""
+        waiter = _Waiter(asyncio.get_running_loop())
         self._enqueue(events, waiter)
         assert waiter.future is not None
-        # Shield: if the client goes away the commit still happens and the queue stays right.
+        # Shielded: if the client goes away, its events are still logged and counted right.
         await asyncio.shield(waiter.future)
 
     def submit_sync(self, events: Sequence[CapturedEvent]) -> None:
         """Blocking `submit` for callers without an event loop (CLI, tests)."""
-        waiter = _Waiter(len(events), None)
+        waiter = _Waiter(None)
         self._enqueue(events, waiter)
         waiter.sync_done.wait()
         if waiter.sync_error is not None:
             raise waiter.sync_error
 
-    def _take(self) -> list[tuple[list[CapturedEvent], _Waiter]] | None:
+    def flush(self, timeout: float = 60.0) -> bool:
+        """Wait until every event submitted before this call is in the store."""
+        deadline = time.monotonic() + timeout
         with self._cond:
-            while not self._pending and not self._closing:
-                self._cond.wait()
-            if not self._pending:
-                return None
-            taken: list[tuple[list[CapturedEvent], _Waiter]] = []
-            size = 0
-            while self._pending and (
-                not taken or size + len(self._pending[0][0]) <= self._max_batch
-            ):
-                item = self._pending.popleft()
-                taken.append(item)
-                size += len(item[0])
-            return taken
+            target = self._submitted
+            while self._loaded < target:
+                left = deadline - time.monotonic()
+                if left <= 0 or (self._appender_done and not self._loader.is_alive()):
+                    return False
+                self._cond.wait(left)
+        return True
 
-    def _run(self) -> None:
+    # -- the appender thread ---------------------------------------------------------------
+
+    def _append_loop(self) -> None:
         while True:
-            taken = self._take()
-            if taken is None:
-                return
-            events = [e for batch, _ in taken for e in batch]
-            error: BaseException | None = None
-            try:
-                self._store.write(events)
-            except Exception as exc:
-                log.exception("commit of %d events failed", len(events))
-                error = StoreUnavailable(f"the event store could not commit: {exc}")
-            else:
-                self.committed_batches += 1
-                self.committed_events += len(events)
             with self._cond:
-                self._queued -= len(events)
+                while not self._to_log and not self._closing:
+                    self._cond.wait()
+                if not self._to_log:
+                    self._appender_done = True
+                    self._cond.notify_all()
+                    return
+                taken = list(self._to_log)
+                self._to_log.clear()
+            self._log_group(taken)
+
+    def _log_group(self, taken: list[tuple[Sequence[CapturedEvent], _Waiter]]) -> None:
+        positions: list[Position] = []
+        try:
+            for events, _ in taken:
+                positions.append(self._wal.append(encode(events)))
+            self._wal.sync()
+        except Exception as exc:
+            log.exception("write-ahead log append failed")
+            error = StoreUnavailable(f"the write-ahead log could not be written: {exc}")
+            with self._cond:
+                # Records that did reach the file are replayed at the next start (deduplicated).
+                self._queued -= sum(len(events) for events, _ in taken)
+                self._submitted -= sum(len(events) for events, _ in taken)
+                self._cond.notify_all()
             for _, waiter in taken:
                 waiter.resolve(error)
+            return
+        with self._cond:
+            for (events, _), position in zip(taken, positions, strict=True):
+                self._to_load.append((events, position))
+            self._cond.notify_all()
+        for _, waiter in taken:
+            waiter.resolve(None)
 
-    def close(self, timeout: float = 60.0) -> None:
-        """Stop taking work, commit everything already queued, then stop the thread."""
+    # -- the loader thread -----------------------------------------------------------------
+
+    def _take_load(self) -> tuple[list[CapturedEvent], Position] | None:
+        with self._cond:
+            while not self._to_load and not (self._closing and self._appender_done):
+                self._cond.wait()
+            if not self._to_load:
+                return None
+            events: list[CapturedEvent] = []
+            last = self._to_load[0][1]
+            while self._to_load and (
+                not events or len(events) + len(self._to_load[0][0]) <= self._max_batch
+            ):
+                batch, last = self._to_load.popleft()
+                events.extend(batch)
+            return events, last
+
+    def _load_loop(self) -> None:
+        while True:
+            taken = self._take_load()
+            if taken is None:
+                return
+            events, last = taken
+            if not self._write_with_retry(events):
+                return
+            self._wal.write_checkpoint(last)
+            self._wal.drop_before(last)
+            self.committed_batches += 1
+            with self._cond:
+                self._queued -= len(events)
+                self._loaded += len(events)
+                self._cond.notify_all()
+
+    def _write_with_retry(self, events: list[CapturedEvent]) -> bool:
+        """Write until it works; the events are safe in the log meanwhile. False: gave up."""
+        delay = RETRY_MIN_S
+        while True:
+            try:
+                self._store.write(events)
+                return True
+            except Exception:
+                self.store_failures += 1
+                log.exception("loading %d events into the store failed; retrying", len(events))
+                if self._closing:
+                    return False  # left in the log for the next start
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+
+    def close(self, timeout: float = 120.0) -> None:
+        """Stop taking work, log and load everything already submitted, stop the threads."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        for thread in (self._appender, self._loader):
+            if thread.is_alive():
+                thread.join(timeout)
+        self._wal.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -12,7 +13,10 @@ from userlens.config import Settings
 from userlens.store.duckdb import DuckDBEventStore
 from userlens.store.events import EventStore
 from userlens.store.meta import MetaStore
-from userlens.store.writer import BatchWriter
+from userlens.store.wal import SegmentLog
+from userlens.store.writer import BatchWriter, recover
+
+log = logging.getLogger(__name__)
 
 
 def wall_clock_us() -> int:
@@ -50,8 +54,12 @@ def open_services(settings: Settings, *, now_us: Callable[[], int] | None = None
         memory_limit=settings.duckdb_memory_limit,
         threads=settings.duckdb_threads,
     )
+    wal = SegmentLog(settings.wal_dir)
+    recovered = recover(events, wal, batch=settings.max_batch_events)
+    if recovered:
+        log.info("loaded %d events from the write-ahead log", recovered)
     writer = BatchWriter(
-        events, max_queued=settings.max_queued_events, max_batch=settings.max_batch_events
+        events, wal, max_queued=settings.max_queued_events, max_batch=settings.max_batch_events
     )
     writer.start()
     return Services(

@@ -130,21 +130,33 @@ class _DuckPersonSource:
         return {(int(p), str(d)): str(pid) for p, d, pid in rows}
 
     def load_persons(self, keys: Sequence[ProjectKey]) -> dict[ProjectKey, PersonRow]:
-        out: dict[ProjectKey, PersonRow] = {}
-        for project_id, pid in keys:
+        if not keys:
+            return {}
+        lookup = pa.table(
+            {
+                "project_id": pa.array([k[0] for k in keys], pa.int32()),
+                "id": pa.array([k[1] for k in keys], pa.string()),
+            }
+        )
+        self._con.register("_lookup_persons", lookup)
+        try:
             rows = self._con.execute(
-                "SELECT CAST(id AS VARCHAR), epoch_us(created_at), CAST(properties AS VARCHAR), "
-                "is_identified FROM persons WHERE project_id = ? AND id = ?",
-                [project_id, pid],
+                "SELECT p.project_id, CAST(p.id AS VARCHAR), epoch_us(p.created_at), "
+                "CAST(p.properties AS VARCHAR), p.is_identified FROM persons p "
+                "SEMI JOIN _lookup_persons l ON p.project_id = l.project_id "
+                "AND p.id = CAST(l.id AS UUID)"
             ).fetchall()
-            for row in rows:
-                out[(project_id, pid)] = PersonRow(
-                    id=row[0],
-                    created_at_us=int(row[1]),
-                    properties=orjson.loads(row[2]),
-                    is_identified=bool(row[3]),
-                )
-        return out
+        finally:
+            self._con.unregister("_lookup_persons")
+        return {
+            (int(project), pid): PersonRow(
+                id=pid,
+                created_at_us=int(created),
+                properties=orjson.loads(props),
+                is_identified=bool(identified),
+            )
+            for project, pid, created, props, identified in rows
+        }
 
     def distinct_ids_of(self, project_id: int, person_id: str) -> list[str]:
         rows = self._con.execute(

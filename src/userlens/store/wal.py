@@ -1,0 +1,163 @@
+"""Write-ahead log: encoded event batches in append-only segment files, fsynced in groups.
+
+Capture acknowledges an event once its batch is in the log and the log is fsynced; the
+loader moves logged events into the event store in large transactions and records how far it
+got in a checkpoint file. On start, everything after the checkpoint is loaded again; the
+store's (project, uuid) deduplication makes that replay harmless.
+
+A record is a 4-byte length, a 4-byte CRC-32 and the payload. A crash can leave a torn record
+at the end of the newest segment; reading stops there and the segment is cut back to the last
+whole record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+log = logging.getLogger(__name__)
+
+HEADER = struct.Struct("<II")
+SEGMENT_SUFFIX = ".wal"
+CHECKPOINT = "checkpoint"
+MAX_RECORD = 1 << 30
+
+
+@dataclasses.dataclass(frozen=True, order=True, slots=True)
+class Position:
+    """Just after a record: segment number and byte offset in it."""
+
+    segment: int
+    offset: int
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SegmentLog:
+    """The log files of one data directory. Appends come from one thread at a time."""
+
+    def __init__(self, directory: Path, *, segment_bytes: int = 64 * 1024 * 1024) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self._segment_bytes = segment_bytes
+        existing = self.segments()
+        if existing:
+            self._repair(existing[-1])
+        self._segment = existing[-1] if existing else 1
+        self._file: BinaryIO = self._open(self._segment)
+        self._size = self._file.tell()
+
+    def segments(self) -> list[int]:
+        return sorted(
+            int(p.stem) for p in self.directory.glob(f"*{SEGMENT_SUFFIX}") if p.stem.isdigit()
+        )
+
+    def _path(self, segment: int) -> Path:
+        return self.directory / f"{segment:012d}{SEGMENT_SUFFIX}"
+
+    def _open(self, segment: int) -> BinaryIO:
+        created = not self._path(segment).exists()
+        handle = self._path(segment).open("ab")
+        if created:
+            _fsync_dir(self.directory)
+        return handle
+
+    def _repair(self, segment: int) -> None:
+        """Cut a torn record off the end of the newest segment."""
+        end = 0
+        for pos, _ in self._records(segment, 0):
+            end = pos.offset
+        path = self._path(segment)
+        if path.stat().st_size != end:
+            log.warning("cutting a torn record off %s at byte %d", path.name, end)
+            with path.open("r+b") as handle:
+                handle.truncate(end)
+                handle.flush()
+                os.fsync(handle.fileno())
+
+    def append(self, payload: bytes) -> Position:
+        """Write one record (not yet durable: call `sync`)."""
+        self._file.write(HEADER.pack(len(payload), zlib.crc32(payload)))
+        self._file.write(payload)
+        self._size += HEADER.size + len(payload)
+        position = Position(self._segment, self._size)
+        if self._size >= self._segment_bytes:
+            self.sync()
+            self._file.close()
+            self._segment += 1
+            self._file = self._open(self._segment)
+            self._size = 0
+        return position
+
+    def sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def _records(self, segment: int, start: int) -> Iterator[tuple[Position, bytes]]:
+        try:
+            handle = self._path(segment).open("rb")
+        except FileNotFoundError:
+            return
+        with handle:
+            handle.seek(start)
+            offset = start
+            while True:
+                header = handle.read(HEADER.size)
+                if len(header) < HEADER.size:
+                    return
+                length, crc = HEADER.unpack(header)
+                if length > MAX_RECORD:
+                    return
+                payload = handle.read(length)
+                if len(payload) < length or zlib.crc32(payload) != crc:
+                    return
+                offset += HEADER.size + length
+                yield Position(segment, offset), payload
+
+    def read_after(self, start: Position) -> Iterator[tuple[Position, bytes]]:
+        """Every whole record after `start`, in order."""
+        for segment in self.segments():
+            if segment < start.segment:
+                continue
+            yield from self._records(segment, start.offset if segment == start.segment else 0)
+
+    def drop_before(self, position: Position) -> None:
+        """Delete segments wholly before `position` (their records are all loaded)."""
+        for segment in self.segments():
+            if segment < position.segment and segment != self._segment:
+                with contextlib.suppress(FileNotFoundError):
+                    self._path(segment).unlink()
+
+    def read_checkpoint(self) -> Position:
+        try:
+            text = (self.directory / CHECKPOINT).read_text(encoding="ascii").split()
+            return Position(int(text[0]), int(text[1]))
+        except (FileNotFoundError, IndexError, ValueError):
+            return Position(0, 0)
+
+    def write_checkpoint(self, position: Position) -> None:
+        """Record that everything up to `position` is in the store (atomic replace)."""
+        tmp = self.directory / (CHECKPOINT + ".tmp")
+        with tmp.open("w", encoding="ascii") as handle:
+            handle.write(f"{position.segment} {position.offset}\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(self.directory / CHECKPOINT)
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self.sync()
+            self._file.close()
