@@ -30,7 +30,9 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             country VARCHAR,
             lib VARCHAR,
             lib_version VARCHAR,
-            properties JSON NOT NULL,
+            -- VARCHAR, not JSON: the JSON type re-validates every value on insert, and the
+            -- capture path has already produced valid JSON. json_* functions read VARCHAR.
+            properties VARCHAR NOT NULL,
             PRIMARY KEY (project_id, uuid)
         );
         CREATE TABLE persons (

@@ -69,37 +69,33 @@ def _naive(value: datetime) -> datetime:
 
 
 def _event_table(events: Sequence[CapturedEvent]) -> pa.Table:
-    cols: list[list[Any]] = [[] for _ in _EVENT_SCHEMA]
-    for e in events:
-        row = (
-            e.project_id,
-            e.uuid,
-            e.event,
-            e.distinct_id,
-            e.person_id,
-            e.timestamp_us,
-            e.received_at_us,
-            e.session_id,
-            e.window_id,
-            e.current_url,
-            e.pathname,
-            e.referrer,
-            e.referring_domain,
-            e.browser,
-            e.browser_version,
-            e.os,
-            e.os_version,
-            e.device_type,
-            e.country,
-            e.lib,
-            e.lib_version,
-            e.properties_json,
-        )
-        for col, value in zip(cols, row, strict=True):
-            col.append(value)
+    # Column by column: one tight comprehension per column beats appending row by row.
+    columns = {
+        "project_id": [e.project_id for e in events],
+        "uuid": [e.uuid for e in events],
+        "event": [e.event for e in events],
+        "distinct_id": [e.distinct_id for e in events],
+        "person_id": [e.person_id for e in events],
+        "timestamp": [e.timestamp_us for e in events],
+        "received_at": [e.received_at_us for e in events],
+        "session_id": [e.session_id for e in events],
+        "window_id": [e.window_id for e in events],
+        "current_url": [e.current_url for e in events],
+        "pathname": [e.pathname for e in events],
+        "referrer": [e.referrer for e in events],
+        "referring_domain": [e.referring_domain for e in events],
+        "browser": [e.browser for e in events],
+        "browser_version": [e.browser_version for e in events],
+        "os": [e.os for e in events],
+        "os_version": [e.os_version for e in events],
+        "device_type": [e.device_type for e in events],
+        "country": [e.country for e in events],
+        "lib": [e.lib for e in events],
+        "lib_version": [e.lib_version for e in events],
+        "properties": [e.properties_json for e in events],
+    }
     return pa.Table.from_arrays(
-        [pa.array(c, type=f.type) for c, f in zip(cols, _EVENT_SCHEMA, strict=True)],
-        schema=_EVENT_SCHEMA,
+        [pa.array(columns[f.name], type=f.type) for f in _EVENT_SCHEMA], schema=_EVENT_SCHEMA
     )
 
 
