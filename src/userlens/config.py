@@ -24,9 +24,9 @@ class Settings:
     database_url: str = ""
     geoip_db: Path | None = None
     trust_proxy: bool = False
-    max_queued_events: int = 200_000
-    max_batch_events: int = 20_000
-    duckdb_memory_limit: str = "1GB"
+    max_queued_events: int = 50_000
+    max_batch_events: int = 10_000
+    duckdb_memory_limit: str = "512MB"
     duckdb_threads: int = 2
     log_level: str = "info"
 

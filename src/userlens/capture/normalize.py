@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid as uuidlib
 from typing import Any
 
@@ -16,6 +17,9 @@ MAX_EVENT_NAME = 200
 MAX_DISTINCT_ID = 200
 MAX_PROPERTIES_BYTES = 1_000_000
 MAX_COLUMN_TEXT = 8_192
+_CANONICAL_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 
 
 def _distinct_id(event: dict[str, Any], props: dict[str, Any]) -> str:
@@ -58,6 +62,8 @@ def _uuid(event: dict[str, Any], now_us: int) -> str:
         return str(uuid7(now_us))
     if not isinstance(raw, str):
         raise EventRejected("invalid_uuid", "uuid must be a string")
+    if _CANONICAL_UUID.fullmatch(raw):  # the usual case, without building a UUID object
+        return raw.lower()
     try:
         return str(uuidlib.UUID(raw))
     except ValueError as exc:
