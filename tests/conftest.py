@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -148,6 +150,14 @@ class ServerProcess:
             timeout=60,
         )
         return out.stdout.decode()
+
+    def project_with_admin(self, name: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """Create a project and an admin through the CLI: the project and API auth headers."""
+        project: dict[str, Any] = json.loads(self.cli("project", "create", name, "--json"))
+        email = f"admin-{project['id']}@{name.lower()}.test"
+        self.cli("user", "create", email, "--admin", stdin="s3cret-pass\n")
+        token = json.loads(self.cli("token", "create", email, "--json"))["token"]
+        return project, {"Authorization": f"Bearer {token}"}
 
     def start(self) -> None:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"

@@ -52,12 +52,7 @@ def _wait_for_events(server: ServerProcess, project_id: int, auth: dict[str, str
 def test_cross_origin_page_sends_events(
     server: ServerProcess, static_site: tuple[str, Path], page: Page
 ) -> None:
-    project = json.loads(server.cli("project", "create", "Web", "--json"))
-    server.cli("user", "create", "pm@web.test", "--admin", stdin="s3cret-pass\n")
-    auth = {
-        "Authorization": "Bearer "
-        + json.loads(server.cli("token", "create", "pm@web.test", "--json"))["token"]
-    }
+    project, auth = server.project_with_admin("Web")
     origin, root = static_site
     (root / "index.html").write_text(
         PAGE % {"api": json.dumps(server.url), "token": json.dumps(project["api_token"])}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import signal
 import threading
@@ -84,12 +83,7 @@ def _stored_uuids(server: ServerProcess, project_id: int, auth: dict[str, str]) 
 
 
 def test_sigkill_under_load_loses_no_acknowledged_event(server: ServerProcess) -> None:
-    project = json.loads(server.cli("project", "create", "Crash", "--json"))
-    server.cli("user", "create", "ops@crash.test", "--admin", stdin="s3cret-pass\n")
-    auth = {
-        "Authorization": "Bearer "
-        + json.loads(server.cli("token", "create", "ops@crash.test", "--json"))["token"]
-    }
+    project, auth = server.project_with_admin("Crash")
     all_acked: set[str] = set()
     every_sent: set[str] = set()
     for cycle in range(3):
@@ -117,12 +111,7 @@ def test_sigkill_under_load_loses_no_acknowledged_event(server: ServerProcess) -
 
 
 def test_sigterm_drains_and_exits_cleanly(server: ServerProcess) -> None:
-    project = json.loads(server.cli("project", "create", "Stop", "--json"))
-    server.cli("user", "create", "ops@stop.test", "--admin", stdin="s3cret-pass\n")
-    auth = {
-        "Authorization": "Bearer "
-        + json.loads(server.cli("token", "create", "ops@stop.test", "--json"))["token"]
-    }
+    project, auth = server.project_with_admin("Stop")
     load = Load(server.url, project["api_token"], seed=99)
     threads = [threading.Thread(target=load._sender) for _ in range(SENDERS)]
     for t in threads:
