@@ -35,6 +35,10 @@ class Settings:
         return self.data_dir / "events.duckdb"
 
     @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
     def wal_dir(self) -> Path:
         return self.data_dir / "wal"
 

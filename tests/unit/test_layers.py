@@ -1,4 +1,5 @@
-"""Imports point one way: cli -> web -> features -> store -> model (errors/config are leaves)."""
+"""Imports point one way: cli -> web -> capture/demo -> replay -> store -> model (errors and
+config are leaves)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ LAYER = {
     "errors": 0,
     "config": 0,
     "store": 1,
-    "capture": 2,
-    "demo": 2,
-    "web": 3,
-    "cli": 4,
-    "__main__": 5,
+    "replay": 2,
+    "capture": 3,
+    "demo": 3,
+    "web": 4,
+    "cli": 5,
+    "__main__": 6,
     "__init__": 0,
 }
 FEATURES = {"capture", "demo"}

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from tests.conftest import REPO, USERLENS
-from userlens.capture.app import CaptureApp
+from tests.conftest import REPO, USERLENS, Env
 from userlens.config import Settings
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -41,8 +40,8 @@ def test_every_documented_setting_exists_and_every_setting_is_documented() -> No
     assert documented == fields
 
 
-def test_capture_paths_in_the_readme_are_served() -> None:
+def test_capture_paths_in_the_readme_are_served(env: Env) -> None:
     for path in re.findall(r"`(/[a-z0-9/]+/)`", README):
         if path.startswith("/api"):
             continue
-        assert CaptureApp.handles(path), path
+        assert env.app.capture.handles(path), path

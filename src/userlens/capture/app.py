@@ -10,14 +10,17 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+import anyio.to_thread
 import orjson
 
 from userlens.capture.decode import decode_body, query_params
 from userlens.capture.enrich import Enricher, RequestContext
 from userlens.capture.envelope import unwrap
 from userlens.capture.normalize import normalize
+from userlens.capture.recordings import RecordingIngest
 from userlens.errors import Backpressure, CaptureError, EventRejected, StoreUnavailable
 from userlens.model.event import CapturedEvent
+from userlens.model.recording import RecordingChunk
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ Send = Callable[[Message], Awaitable[None]]
 MB = 1024 * 1024
 EVENT_PATHS = frozenset({"/e", "/i/v0/e", "/capture", "/track", "/engage"})
 BATCH_PATHS = frozenset({"/batch"})
+RECORDING_PATHS = frozenset({"/s"})
 MAX_REJECTIONS_LISTED = 100
 
 
@@ -37,7 +41,9 @@ class ProjectResolver(Protocol):
 
 
 class EventSink(Protocol):
-    async def submit(self, events: Sequence[CapturedEvent]) -> None: ...
+    async def submit(
+        self, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk] = ()
+    ) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -48,6 +54,8 @@ class Limits:
     events_decoded: int = 20 * MB
     batch_body: int = 20 * MB
     batch_decoded: int = 60 * MB
+    recordings_body: int = 25 * MB
+    recordings_decoded: int = 100 * MB
 
 
 def _normalize_path(path: str) -> str:
@@ -64,9 +72,11 @@ class CaptureApp:
         enricher: Enricher,
         *,
         now_us: Callable[[], int],
+        recordings: RecordingIngest | None = None,
         limits: Limits | None = None,
         trust_proxy: bool = False,
     ) -> None:
+        self._recordings = recordings
         self._resolver = resolver
         self._sink = sink
         self._enricher = enricher
@@ -74,10 +84,21 @@ class CaptureApp:
         self._limits = limits or Limits()
         self._trust_proxy = trust_proxy
 
-    @staticmethod
-    def handles(path: str) -> bool:
+    def handles(self, path: str) -> bool:
         path = _normalize_path(path)
-        return path in EVENT_PATHS or path in BATCH_PATHS
+        return (
+            path in EVENT_PATHS
+            or path in BATCH_PATHS
+            or (path in RECORDING_PATHS and self._recordings is not None)
+        )
+
+    def _caps(self, path: str) -> tuple[int, int]:
+        limits = self._limits
+        if path in BATCH_PATHS:
+            return limits.batch_body, limits.batch_decoded
+        if path in RECORDING_PATHS:
+            return limits.recordings_body, limits.recordings_decoded
+        return limits.events_body, limits.events_decoded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -111,9 +132,7 @@ class CaptureApp:
         self, scope: Scope, receive: Receive, headers: dict[str, str], method: str
     ) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
         path = _normalize_path(scope["path"])
-        is_batch = path in BATCH_PATHS
-        body_cap = self._limits.batch_body if is_batch else self._limits.events_body
-        decoded_cap = self._limits.batch_decoded if is_batch else self._limits.events_decoded
+        body_cap, decoded_cap = self._caps(path)
         query = query_params(scope.get("query_string", b""))
         body = await _read_body(receive, headers, body_cap) if method == "POST" else b""
         try:
@@ -133,6 +152,8 @@ class CaptureApp:
         project_id = await self._resolver.project_id(envelope.token)
         if project_id is None:
             raise CaptureError(401, "unknown_token", "no project has this token")
+        if path in RECORDING_PATHS and self._recordings is not None:
+            return await self._ingest_recordings(self._recordings, project_id, envelope.events)
         ctx = RequestContext(
             user_agent=headers.get("user-agent", ""), client_ip=self._client_ip(scope, headers)
         )
@@ -167,6 +188,20 @@ class CaptureApp:
         if not rejected:
             return 200, {"status": 1}, []
         return 400, _rejection_body(rejected, len(accepted)), []
+
+    async def _ingest_recordings(
+        self, ingest: RecordingIngest, project_id: int, items: list[Any]
+    ) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
+        groups, rejected = ingest.group(items)
+        if groups:
+            # Blob writes fsync: keep them off the event loop.
+            chunks = await anyio.to_thread.run_sync(
+                ingest.store, project_id, groups, self._now_us()
+            )
+            await self._sink.submit((), chunks)
+        if not rejected:
+            return 200, {"status": 1}, []
+        return 400, _rejection_body(rejected, len(items) - len(rejected)), []
 
     def _client_ip(self, scope: Scope, headers: dict[str, str]) -> str | None:
         if self._trust_proxy:

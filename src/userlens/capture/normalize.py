@@ -22,7 +22,8 @@ _CANONICAL_UUID = re.compile(
 )
 
 
-def _distinct_id(event: dict[str, Any], props: dict[str, Any]) -> str:
+def distinct_id_of(event: dict[str, Any], props: dict[str, Any]) -> str:
+    """The event's distinct id, as the protocol finds and cleans it."""
     raw = event.get("distinct_id")
     if raw is None:
         raw = event.get("$distinct_id")
@@ -143,7 +144,7 @@ def normalize(
     elif not isinstance(props, dict):
         raise EventRejected("invalid_properties", "'properties' must be an object")
     name = _event_name(raw)
-    distinct_id = _distinct_id(raw, props)
+    distinct_id = distinct_id_of(raw, props)
     event_uuid = _uuid(raw, now_us)
     ts = event_time_us(raw, props, sent_at, now_us, historical=historical)
     sets, sets_once, unset = _person_updates(raw, props)

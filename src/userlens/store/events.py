@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from userlens.model.event import (
@@ -12,6 +12,13 @@ from userlens.model.event import (
     EventPage,
     Person,
     WriteResult,
+)
+from userlens.model.recording import (
+    PersonDeletion,
+    RecordingChunk,
+    SessionCursor,
+    SessionFilter,
+    SessionPage,
 )
 
 
@@ -23,7 +30,9 @@ class EventStore(Protocol):
     concurrently with a write from other threads.
     """
 
-    def write(self, events: Sequence[CapturedEvent]) -> WriteResult: ...
+    def write(
+        self, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk] = ()
+    ) -> WriteResult: ...
 
     def events(
         self,
@@ -35,6 +44,29 @@ class EventStore(Protocol):
     ) -> EventPage: ...
 
     def person(self, project_id: int, distinct_id: str) -> Person | None: ...
+
+    def recording_chunks(self, project_id: int, session_id: str) -> list[RecordingChunk]:
+        """Chunks of one session, oldest first."""
+        ...
+
+    def sessions(
+        self,
+        project_id: int,
+        filters: SessionFilter,
+        *,
+        limit: int,
+        cursor: SessionCursor | None = None,
+    ) -> SessionPage:
+        """Recorded sessions, newest first, with what the session list shows."""
+        ...
+
+    def delete_person(
+        self, project_id: int, distinct_id: str, *, before_commit: Callable[[PersonDeletion], None]
+    ) -> PersonDeletion:
+        """Delete the person behind `distinct_id`: their events, person rows and recording
+        index, in one transaction. `before_commit` runs inside it (to delete blobs first, so a
+        crash can never leave recordings without the index that finds them)."""
+        ...
 
     def count_events(self, project_id: int) -> int: ...
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ import orjson
 
 from userlens.errors import Backpressure, StoreUnavailable
 from userlens.model.event import CapturedEvent
+from userlens.model.recording import RecordingChunk
 from userlens.store.events import EventStore
 from userlens.store.wal import Position, SegmentLog
 
@@ -60,35 +62,54 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_exception(error)
 
 
-def encode(events: Sequence[CapturedEvent]) -> bytes:
-    return orjson.dumps(list(events))
+@dataclasses.dataclass(frozen=True, slots=True)
+class LogRecord:
+    """What one request logged: its events and its recording chunks."""
+
+    events: Sequence[CapturedEvent]
+    chunks: Sequence[RecordingChunk] = ()
 
 
-def decode(payload: bytes) -> list[CapturedEvent]:
-    rows: list[dict[str, Any]] = orjson.loads(payload)
-    return [CapturedEvent(**row) for row in rows]
+def encode(record: LogRecord) -> bytes:
+    return orjson.dumps({"e": list(record.events), "c": list(record.chunks)})
+
+
+def decode(payload: bytes) -> LogRecord:
+    raw: dict[str, list[dict[str, Any]]] = orjson.loads(payload)
+    return LogRecord(
+        events=[CapturedEvent(**row) for row in raw["e"]],
+        chunks=[RecordingChunk(**row) for row in raw["c"]],
+    )
 
 
 def recover(store: EventStore, wal: SegmentLog, *, batch: int = 20_000) -> int:
     """Load every logged event after the checkpoint into the store; return how many."""
     pending: list[CapturedEvent] = []
+    chunks: list[RecordingChunk] = []
     last: Position | None = None
     loaded = 0
     for position, payload in wal.read_after(wal.read_checkpoint()):
-        pending.extend(decode(payload))
+        record = decode(payload)
+        pending.extend(record.events)
+        chunks.extend(record.chunks)
         last = position
-        if len(pending) >= batch:
-            store.write(pending)
+        if len(pending) + len(chunks) >= batch:
+            store.write(pending, chunks)
             wal.write_checkpoint(last)
             loaded += len(pending)
-            pending = []
-    if pending:
-        store.write(pending)
+            pending, chunks = [], []
+    if pending or chunks:
+        store.write(pending, chunks)
         loaded += len(pending)
     if last is not None:
         wal.write_checkpoint(last)
         wal.drop_before(last)
     return loaded
+
+
+def _size(record: LogRecord) -> int:
+    """Queue accounting: a recording chunk counts like an event."""
+    return len(record.events) + len(record.chunks)
 
 
 class BatchWriter:
@@ -109,12 +130,8 @@ class BatchWriter:
         self._max_batch = max_batch
         self._retry_after = retry_after_s
         self._cond = threading.Condition()
-        self._to_log: collections.deque[tuple[Sequence[CapturedEvent], _Waiter]] = (
-            collections.deque()
-        )
-        self._to_load: collections.deque[tuple[Sequence[CapturedEvent], Position]] = (
-            collections.deque()
-        )
+        self._to_log: collections.deque[tuple[LogRecord, _Waiter]] = collections.deque()
+        self._to_load: collections.deque[tuple[LogRecord, Position]] = collections.deque()
         self._queued = 0  # submitted, not yet in the store
         self._submitted = 0
         self._loaded = 0
@@ -136,21 +153,25 @@ class BatchWriter:
 
     # -- submitting ------------------------------------------------------------------------
 
-    def _enqueue(self, events: Sequence[CapturedEvent], waiter: _Waiter) -> None:
+    def _enqueue(self, record: LogRecord, waiter: _Waiter) -> None:
+        size = _size(record)
         with self._cond:
             if self._closing:
                 raise StoreUnavailable("the server is shutting down")
-            if self._queued and self._queued + len(events) > self._max_queued:
+            if self._queued and self._queued + size > self._max_queued:
                 raise Backpressure(self._retry_after)
-            self._to_log.append((events, waiter))
-            self._queued += len(events)
-            self._submitted += len(events)
+            self._to_log.append((record, waiter))
+            self._queued += size
+            self._submitted += size
             self._cond.notify_all()
 
-    async def submit(self, events: Sequence[CapturedEvent]) -> None:
-        """Return once `events` are durable; raise `Backpressure` or `StoreUnavailable`."""
+    async def submit(
+        self, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk] = ()
+    ) -> None:
+        """Return once `events` (and `chunks`) are durable; raise `Backpressure` or
+        `StoreUnavailable`."""
         waiter = _Waiter(asyncio.get_running_loop())
-        self._enqueue(events, waiter)
+        self._enqueue(LogRecord(events, chunks), waiter)
         assert waiter.future is not None
         # Shielded: if the client goes away, its events are still logged and counted right.
         await asyncio.shield(waiter.future)
@@ -158,7 +179,7 @@ class BatchWriter:
     def submit_sync(self, events: Sequence[CapturedEvent]) -> None:
         """Blocking `submit` for callers without an event loop (CLI, tests)."""
         waiter = _Waiter(None)
-        self._enqueue(events, waiter)
+        self._enqueue(LogRecord(events), waiter)
         waiter.sync_done.wait()
         if waiter.sync_error is not None:
             raise waiter.sync_error
@@ -190,69 +211,75 @@ class BatchWriter:
                 self._to_log.clear()
             self._log_group(taken)
 
-    def _log_group(self, taken: list[tuple[Sequence[CapturedEvent], _Waiter]]) -> None:
+    def _log_group(self, taken: list[tuple[LogRecord, _Waiter]]) -> None:
         positions: list[Position] = []
         try:
-            for events, _ in taken:
-                positions.append(self._wal.append(encode(events)))
+            for record, _ in taken:
+                positions.append(self._wal.append(encode(record)))
             self._wal.sync()
         except Exception as exc:
             log.exception("write-ahead log append failed")
             error = StoreUnavailable(f"the write-ahead log could not be written: {exc}")
             with self._cond:
                 # Records that did reach the file are replayed at the next start (deduplicated).
-                self._queued -= sum(len(events) for events, _ in taken)
-                self._submitted -= sum(len(events) for events, _ in taken)
+                self._queued -= sum(_size(record) for record, _ in taken)
+                self._submitted -= sum(_size(record) for record, _ in taken)
                 self._cond.notify_all()
             for _, waiter in taken:
                 waiter.resolve(error)
             return
         with self._cond:
-            for (events, _), position in zip(taken, positions, strict=True):
-                self._to_load.append((events, position))
+            for (record, _), position in zip(taken, positions, strict=True):
+                self._to_load.append((record, position))
             self._cond.notify_all()
         for _, waiter in taken:
             waiter.resolve(None)
 
     # -- the loader thread -----------------------------------------------------------------
 
-    def _take_load(self) -> tuple[list[CapturedEvent], Position] | None:
+    def _take_load(
+        self,
+    ) -> tuple[list[CapturedEvent], list[RecordingChunk], Position, int] | None:
         with self._cond:
             while not self._to_load and not (self._closing and self._appender_done):
                 self._cond.wait()
             if not self._to_load:
                 return None
             events: list[CapturedEvent] = []
+            chunks: list[RecordingChunk] = []
             last = self._to_load[0][1]
+            size = 0
             while self._to_load and (
-                not events or len(events) + len(self._to_load[0][0]) <= self._max_batch
+                not size or size + _size(self._to_load[0][0]) <= self._max_batch
             ):
-                batch, last = self._to_load.popleft()
-                events.extend(batch)
-            return events, last
+                record, last = self._to_load.popleft()
+                events.extend(record.events)
+                chunks.extend(record.chunks)
+                size += _size(record)
+            return events, chunks, last, size
 
     def _load_loop(self) -> None:
         while True:
             taken = self._take_load()
             if taken is None:
                 return
-            events, last = taken
-            if not self._write_with_retry(events):
+            events, chunks, last, size = taken
+            if not self._write_with_retry(events, chunks):
                 return
             self._wal.write_checkpoint(last)
             self._wal.drop_before(last)
             self.committed_batches += 1
             with self._cond:
-                self._queued -= len(events)
-                self._loaded += len(events)
+                self._queued -= size
+                self._loaded += size
                 self._cond.notify_all()
 
-    def _write_with_retry(self, events: list[CapturedEvent]) -> bool:
+    def _write_with_retry(self, events: list[CapturedEvent], chunks: list[RecordingChunk]) -> bool:
         """Write until it works; the events are safe in the log meanwhile. False: gave up."""
         delay = RETRY_MIN_S
         while True:
             try:
-                self._store.write(events)
+                self._store.write(events, chunks)
                 return True
             except Exception:
                 self.store_failures += 1

@@ -12,10 +12,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from userlens import __version__
-from userlens.capture.app import CaptureApp, Receive, Scope, Send
+from userlens.capture.app import CaptureApp, Limits, Receive, Scope, Send
+from userlens.capture.recordings import RecordingIngest
 from userlens.capture.tokens import TokenCache
 from userlens.config import Settings
 from userlens.web.api import router
+from userlens.web.recordings import router as recordings_router
 from userlens.web.services import Services, open_services
 
 
@@ -58,6 +60,7 @@ def build_api(services: Services) -> FastAPI:
     )
     api.state.services = services
     api.include_router(router)
+    api.include_router(recordings_router)
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -83,11 +86,14 @@ def create_app(settings: Settings, *, now_us: Callable[[], int] | None = None) -
         project = services.meta.project_by_token(token)
         return project.id if project else None
 
+    limits = Limits()
     capture = CaptureApp(
         TokenCache(lookup),
         services.writer,
         services.enricher,
         now_us=services.now_us,
         trust_proxy=settings.trust_proxy,
+        limits=limits,
+        recordings=RecordingIngest(services.blobs, max_decoded=limits.recordings_decoded),
     )
     return UserlensApp(services, build_api(services), capture)

@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 
 from userlens.capture.enrich import Enricher
 from userlens.config import Settings
+from userlens.store.blobs import BlobStore
 from userlens.store.duckdb import DuckDBEventStore
 from userlens.store.events import EventStore
+from userlens.store.local_blobs import LocalBlobStore
 from userlens.store.meta import MetaStore
 from userlens.store.wal import SegmentLog
 from userlens.store.writer import BatchWriter, recover
@@ -29,6 +31,7 @@ class Services:
     meta: MetaStore
     events: EventStore
     writer: BatchWriter
+    blobs: BlobStore
     enricher: Enricher
     now_us: Callable[[], int]
 
@@ -67,6 +70,7 @@ def open_services(settings: Settings, *, now_us: Callable[[], int] | None = None
         meta=meta,
         events=events,
         writer=writer,
+        blobs=LocalBlobStore(settings.blobs_dir),
         enricher=Enricher(settings.geoip_db),
         now_us=clock,
     )

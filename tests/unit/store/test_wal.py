@@ -8,7 +8,7 @@ from pathlib import Path
 from userlens.model.event import CapturedEvent
 from userlens.store.duckdb import DuckDBEventStore
 from userlens.store.wal import Position, SegmentLog
-from userlens.store.writer import decode, encode, recover
+from userlens.store.writer import LogRecord, decode, encode, recover
 
 
 def _events(n: int, tag: str) -> list[CapturedEvent]:
@@ -31,12 +31,12 @@ def test_records_round_trip_across_segments(tmp_path: Path) -> None:
     wal = SegmentLog(tmp_path, segment_bytes=2_000)
     batches = [_events(5, f"b{i}") for i in range(10)]
     for batch in batches:
-        wal.append(encode(batch))
+        wal.append(encode(LogRecord(batch)))
     wal.sync()
     wal.close()
     again = SegmentLog(tmp_path)
     assert len(again.segments()) > 1
-    read = [decode(payload) for _, payload in again.read_after(Position(0, 0))]
+    read = [decode(payload).events for _, payload in again.read_after(Position(0, 0))]
     again.close()
     assert read == batches
 
@@ -44,7 +44,7 @@ def test_records_round_trip_across_segments(tmp_path: Path) -> None:
 def test_torn_tail_is_cut_and_earlier_records_kept(tmp_path: Path) -> None:
     wal = SegmentLog(tmp_path)
     good = _events(3, "good")
-    wal.append(encode(good))
+    wal.append(encode(LogRecord(good)))
     wal.sync()
     wal.close()
     [segment] = tmp_path.glob("*.wal")
@@ -53,12 +53,12 @@ def test_torn_tail_is_cut_and_earlier_records_kept(tmp_path: Path) -> None:
         handle.write(b"\x40\x00\x00\x00\x01\x02\x03\x04partial")
     reopened = SegmentLog(tmp_path)
     assert segment.stat().st_size == whole
-    assert [decode(p) for _, p in reopened.read_after(Position(0, 0))] == [good]
+    assert [decode(p).events for _, p in reopened.read_after(Position(0, 0))] == [good]
     # Appending after the repair yields readable records again.
     more = _events(2, "more")
-    reopened.append(encode(more))
+    reopened.append(encode(LogRecord(more)))
     reopened.sync()
-    assert [decode(p) for _, p in reopened.read_after(Position(0, 0))] == [good, more]
+    assert [decode(p).events for _, p in reopened.read_after(Position(0, 0))] == [good, more]
     reopened.close()
 
 
@@ -67,8 +67,8 @@ def test_recover_loads_only_what_is_after_the_checkpoint(tmp_path: Path) -> None
     store = DuckDBEventStore(tmp_path / "events.duckdb")
     loaded, pending = _events(4, "loaded"), _events(6, "pending")
     store.write(loaded)
-    wal.write_checkpoint(wal.append(encode(loaded)))
-    wal.append(encode(pending))
+    wal.write_checkpoint(wal.append(encode(LogRecord(loaded))))
+    wal.append(encode(LogRecord(pending)))
     wal.sync()
     assert recover(store, wal) == len(pending)
     assert store.count_events(1) == len(loaded) + len(pending)

@@ -57,6 +57,28 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        2,
+        """
+        CREATE TABLE recording_chunks (
+            project_id INTEGER NOT NULL,
+            session_id VARCHAR NOT NULL,
+            window_id VARCHAR NOT NULL,
+            distinct_id VARCHAR NOT NULL,
+            blob_key VARCHAR NOT NULL,
+            first_ts TIMESTAMP NOT NULL,
+            last_ts TIMESTAMP NOT NULL,
+            event_count INTEGER NOT NULL,
+            bytes BIGINT NOT NULL,
+            has_full_snapshot BOOLEAN NOT NULL,
+            clicks INTEGER NOT NULL,
+            console_errors INTEGER NOT NULL,
+            href VARCHAR,
+            received_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (project_id, blob_key)
+        );
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,19 @@ from userlens.model.event import (
     Person,
     StoredEvent,
     WriteResult,
+)
+from userlens.model.recording import (
+    PersonDeletion,
+    RecordingChunk,
+    SessionCursor,
+    SessionFilter,
+    SessionPage,
+)
+from userlens.store.duckdb.recordings import (
+    _insert_chunks,
+    delete_person,
+    recording_chunks,
+    sessions,
 )
 from userlens.store.duckdb.schema import migrate
 from userlens.store.persons import PersonChanges, PersonProcessor, PersonRow, ProjectKey
@@ -179,7 +192,9 @@ class DuckDBEventStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def write(self, events: Sequence[CapturedEvent]) -> WriteResult:
+    def write(
+        self, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk] = ()
+    ) -> WriteResult:
         unique = _dedup_in_batch(events)
         with self._write_lock:
             con = self._con
@@ -187,6 +202,8 @@ class DuckDBEventStore:
             try:
                 changes = PersonProcessor(_DuckPersonSource(con)).process(unique)
                 self._persist_persons(con, changes)
+                if chunks:
+                    _insert_chunks(con, chunks)
                 con.register("_batch", _event_table(unique))
                 try:
                     row = con.execute(
@@ -310,6 +327,27 @@ class DuckDBEventStore:
             distinct_ids=tuple(str(r[0]) for r in ids),
             is_identified=bool(row[3]),
         )
+
+    def recording_chunks(self, project_id: int, session_id: str) -> list[RecordingChunk]:
+        with self._reader() as cur:
+            return recording_chunks(cur, project_id, session_id)
+
+    def sessions(
+        self,
+        project_id: int,
+        filters: SessionFilter,
+        *,
+        limit: int,
+        cursor: SessionCursor | None = None,
+    ) -> SessionPage:
+        with self._reader() as cur:
+            return sessions(cur, project_id, filters, limit=limit, cursor=cursor)
+
+    def delete_person(
+        self, project_id: int, distinct_id: str, *, before_commit: Callable[[PersonDeletion], None]
+    ) -> PersonDeletion:
+        with self._write_lock:
+            return delete_person(self._con, project_id, distinct_id, before_commit=before_commit)
 
     def count_events(self, project_id: int) -> int:
         with self._reader() as cur:

@@ -1,0 +1,82 @@
+"""Session recordings: chunk metadata and the session list."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+
+@dataclasses.dataclass(slots=True)
+class RecordingChunk:
+    """One stored blob of rrweb events of one window of one session."""
+
+    project_id: int
+    session_id: str
+    window_id: str
+    distinct_id: str
+    blob_key: str
+    first_ts_us: int
+    last_ts_us: int
+    event_count: int
+    bytes: int
+    has_full_snapshot: bool
+    clicks: int
+    console_errors: int
+    href: str | None
+    received_at_us: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """A recorded session as the session list shows it."""
+
+    session_id: str
+    distinct_id: str
+    person_id: str | None
+    start: datetime
+    end: datetime
+    duration_s: float
+    windows: int
+    recording_bytes: int
+    clicks: int
+    console_errors: int
+    first_url: str | None
+    pageviews: int
+    errors: int
+    rage_clicks: int
+    dead_clicks: int
+    browser: str | None
+    os: str | None
+    device_type: str | None
+    country: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionFilter:
+    distinct_id: str | None = None
+    after: datetime | None = None
+    before: datetime | None = None
+    min_duration_s: float | None = None
+    has_errors: bool | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionCursor:
+    start: datetime
+    session_id: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionPage:
+    sessions: tuple[SessionSummary, ...]
+    next_cursor: SessionCursor | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PersonDeletion:
+    """What deleting a person removed."""
+
+    events: int
+    distinct_ids: tuple[str, ...]
+    sessions: tuple[str, ...]
+    blob_prefixes: tuple[str, ...]

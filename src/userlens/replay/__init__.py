@@ -1,0 +1,1 @@
+"""Session recordings: snapshot decoding, chunk storage and assembly for the player."""

@@ -1,0 +1,51 @@
+"""Recordings out of storage: a session's chunks assembled for the player, and deletion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import zstandard
+
+from userlens.errors import NotFound
+from userlens.model.recording import PersonDeletion
+from userlens.replay.snapshots import assemble_session
+from userlens.store.blobs import BlobStore
+from userlens.store.events import EventStore
+
+
+def session_events(
+    store: EventStore, blobs: BlobStore, project_id: int, session_id: str
+) -> list[dict[str, Any]]:
+    """Every stored rrweb event of a session, decoded, merged and ordered for the Replayer.
+
+    Raises `NotFound` when the session has no recording.
+    """
+    chunks = store.recording_chunks(project_id, session_id)
+    if not chunks:
+        raise NotFound(f"no recording for session {session_id}")
+    reader = zstandard.ZstdDecompressor()
+    windows: dict[str, list[dict[str, Any]]] = {}
+    for chunk in chunks:
+        try:
+            data = blobs.get(chunk.blob_key)
+        except NotFound:
+            continue  # deleted under us (retention or a person deletion): play the rest
+        windows.setdefault(chunk.window_id, []).extend(orjson.loads(reader.decompress(data)))
+    return assemble_session(windows)
+
+
+def delete_person(
+    store: EventStore, blobs: BlobStore, project_id: int, distinct_id: str
+) -> PersonDeletion:
+    """Remove a person's events, person record and recordings now, not at a later sweep.
+
+    Blobs go first, inside the store's transaction: if anything fails the index still points
+    at whatever is left, so a retry finds and removes it.
+    """
+
+    def remove_blobs(plan: PersonDeletion) -> None:
+        for prefix in plan.blob_prefixes:
+            blobs.delete_prefix(prefix)
+
+    return store.delete_person(project_id, distinct_id, before_commit=remove_blobs)

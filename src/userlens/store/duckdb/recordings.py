@@ -1,0 +1,274 @@
+"""Recording chunk index, the session list and person deletion on DuckDB."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from userlens.model.recording import (
+    PersonDeletion,
+    RecordingChunk,
+    SessionCursor,
+    SessionFilter,
+    SessionPage,
+    SessionSummary,
+)
+
+_CHUNK_FIELDS = (
+    "project_id",
+    "session_id",
+    "window_id",
+    "distinct_id",
+    "blob_key",
+    "first_ts_us",
+    "last_ts_us",
+    "event_count",
+    "bytes",
+    "has_full_snapshot",
+    "clicks",
+    "console_errors",
+    "href",
+    "received_at_us",
+)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _insert_chunks(con: duckdb.DuckDBPyConnection, chunks: Sequence[RecordingChunk]) -> None:
+    table = pa.table({name: [getattr(c, name) for c in chunks] for name in _CHUNK_FIELDS})
+    con.register("_chunks", table)
+    try:
+        con.execute(
+            "INSERT OR IGNORE INTO recording_chunks SELECT project_id, session_id, window_id, "
+            "distinct_id, blob_key, make_timestamp(first_ts_us), make_timestamp(last_ts_us), "
+            "event_count, bytes, has_full_snapshot, clicks, console_errors, href, "
+            "make_timestamp(received_at_us) FROM _chunks"
+        ).fetchall()
+    finally:
+        con.unregister("_chunks")
+
+
+def recording_chunks(
+    cur: duckdb.DuckDBPyConnection, project_id: int, session_id: str
+) -> list[RecordingChunk]:
+    rows = cur.execute(
+        "SELECT project_id, session_id, window_id, distinct_id, blob_key, epoch_us(first_ts), "
+        "epoch_us(last_ts), event_count, bytes, has_full_snapshot, clicks, console_errors, "
+        "href, epoch_us(received_at) FROM recording_chunks "
+        "WHERE project_id = ? AND session_id = ? ORDER BY first_ts, blob_key",
+        [project_id, session_id],
+    ).fetchall()
+    return [RecordingChunk(*row) for row in rows]
+
+
+_SESSIONS_SQL = """
+WITH c AS (
+    SELECT session_id, arg_min(distinct_id, first_ts) AS distinct_id,
+           min(first_ts) AS start_ts, max(last_ts) AS end_ts,
+           count(DISTINCT window_id) AS windows, sum(bytes) AS bytes, sum(clicks) AS clicks,
+           sum(console_errors) AS console_errors, arg_min(href, first_ts) AS first_href
+    FROM recording_chunks WHERE project_id = $project GROUP BY session_id
+), e AS (
+    SELECT e.session_id,
+           count(*) FILTER (WHERE e.event = '$pageview') AS pageviews,
+           count(*) FILTER (WHERE e.event = '$exception') AS errors,
+           count(*) FILTER (WHERE e.event = '$rageclick') AS rage_clicks,
+           count(*) FILTER (WHERE e.event = '$dead_click') AS dead_clicks,
+           arg_min(e.current_url, e.timestamp) AS first_url,
+           CAST(arg_min(coalesce(o.override_person_id, e.person_id), e.timestamp) AS VARCHAR)
+               AS person_id,
+           any_value(e.browser) AS browser, any_value(e.os) AS os,
+           any_value(e.device_type) AS device_type, any_value(e.country) AS country
+    FROM events e LEFT JOIN person_overrides o
+        ON o.project_id = e.project_id AND o.old_person_id = e.person_id
+    WHERE e.project_id = $project AND e.session_id IN (SELECT session_id FROM c)
+    GROUP BY e.session_id
+)
+SELECT c.session_id, c.distinct_id, e.person_id, c.start_ts, c.end_ts, c.windows, c.bytes,
+       c.clicks, c.console_errors, coalesce(e.first_url, c.first_href),
+       coalesce(e.pageviews, 0), coalesce(e.errors, 0), coalesce(e.rage_clicks, 0),
+       coalesce(e.dead_clicks, 0), e.browser, e.os, e.device_type, e.country
+FROM c LEFT JOIN e USING (session_id)
+WHERE {where}
+ORDER BY c.start_ts DESC, c.session_id DESC
+LIMIT $limit
+"""
+
+
+def _session_where(
+    filters: SessionFilter, cursor: SessionCursor | None
+) -> tuple[str, dict[str, Any]]:
+    where = ["TRUE"]
+    params: dict[str, Any] = {}
+    if filters.distinct_id is not None:
+        where.append(
+            "c.session_id IN (SELECT session_id FROM recording_chunks "
+            "WHERE project_id = $project AND distinct_id = $distinct_id)"
+        )
+        params["distinct_id"] = filters.distinct_id
+    if filters.after is not None:
+        where.append("c.end_ts >= $after")
+        params["after"] = _naive(filters.after)
+    if filters.before is not None:
+        where.append("c.start_ts < $before")
+        params["before"] = _naive(filters.before)
+    if filters.min_duration_s is not None:
+        where.append("epoch_us(c.end_ts) - epoch_us(c.start_ts) >= $min_us")
+        params["min_us"] = int(filters.min_duration_s * 1_000_000)
+    if filters.has_errors is not None:
+        where.append(
+            ("" if filters.has_errors else "NOT ")
+            + "(coalesce(e.errors, 0) + c.console_errors > 0)"
+        )
+    if cursor is not None:
+        where.append(
+            "(c.start_ts < $cursor_ts OR (c.start_ts = $cursor_ts AND c.session_id < $cursor_id))"
+        )
+        params["cursor_ts"] = _naive(cursor.start)
+        params["cursor_id"] = cursor.session_id
+    return " AND ".join(where), params
+
+
+def sessions(
+    cur: duckdb.DuckDBPyConnection,
+    project_id: int,
+    filters: SessionFilter,
+    *,
+    limit: int,
+    cursor: SessionCursor | None,
+) -> SessionPage:
+    where, params = _session_where(filters, cursor)
+    rows = cur.execute(
+        _SESSIONS_SQL.format(where=where), {**params, "project": project_id, "limit": limit + 1}
+    ).fetchall()
+    found = tuple(_summary(r) for r in rows[:limit])
+    next_cursor = (
+        SessionCursor(start=found[-1].start, session_id=found[-1].session_id)
+        if len(rows) > limit
+        else None
+    )
+    return SessionPage(sessions=found, next_cursor=next_cursor)
+
+
+def _summary(r: tuple[Any, ...]) -> SessionSummary:
+    start, end = _utc(r[3]), _utc(r[4])
+    return SessionSummary(
+        session_id=r[0],
+        distinct_id=r[1],
+        person_id=r[2],
+        start=start,
+        end=end,
+        duration_s=(end - start).total_seconds(),
+        windows=int(r[5]),
+        recording_bytes=int(r[6]),
+        clicks=int(r[7]),
+        console_errors=int(r[8]),
+        first_url=r[9],
+        pageviews=int(r[10]),
+        errors=int(r[11]),
+        rage_clicks=int(r[12]),
+        dead_clicks=int(r[13]),
+        browser=r[14],
+        os=r[15],
+        device_type=r[16],
+        country=r[17],
+    )
+
+
+def _person_ids(
+    con: duckdb.DuckDBPyConnection, project_id: int, distinct_id: str
+) -> tuple[str | None, list[str]]:
+    row = con.execute(
+        "SELECT CAST(person_id AS VARCHAR) FROM person_distinct_ids "
+        "WHERE project_id = ? AND distinct_id = ?",
+        [project_id, distinct_id],
+    ).fetchall()
+    if not row:
+        return None, [distinct_id]
+    pid = str(row[0][0])
+    ids = con.execute(
+        "SELECT distinct_id FROM person_distinct_ids WHERE project_id = ? AND person_id = ?",
+        [project_id, pid],
+    ).fetchall()
+    return pid, sorted({distinct_id, *(str(r[0]) for r in ids)})
+
+
+def delete_person(
+    con: duckdb.DuckDBPyConnection,
+    project_id: int,
+    distinct_id: str,
+    *,
+    before_commit: Callable[[PersonDeletion], None],
+) -> PersonDeletion:
+    """Delete a person's events, person rows and recording index in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        pid, ids = _person_ids(con, project_id, distinct_id)
+        con.register("_ids", pa.table({"distinct_id": ids}))
+        sessions_found = con.execute(
+            "SELECT DISTINCT session_id FROM ("
+            "  SELECT session_id FROM recording_chunks WHERE project_id = $p"
+            "    AND distinct_id IN (SELECT distinct_id FROM _ids)"
+            "  UNION SELECT session_id FROM events WHERE project_id = $p"
+            "    AND session_id IS NOT NULL AND distinct_id IN (SELECT distinct_id FROM _ids)"
+            ") ORDER BY session_id",
+            {"p": project_id},
+        ).fetchall()
+        session_ids = tuple(str(r[0]) for r in sessions_found)
+        recorded = con.execute(
+            "SELECT DISTINCT session_id FROM recording_chunks WHERE project_id = $p "
+            "AND distinct_id IN (SELECT distinct_id FROM _ids) ORDER BY session_id",
+            {"p": project_id},
+        ).fetchall()
+        deleted = con.execute(
+            "DELETE FROM events WHERE project_id = $p "
+            "AND distinct_id IN (SELECT distinct_id FROM _ids)",
+            {"p": project_id},
+        ).fetchall()
+        con.register("_sessions", pa.table({"session_id": pa.array(session_ids, pa.string())}))
+        con.execute(
+            "DELETE FROM recording_chunks WHERE project_id = $p "
+            "AND session_id IN (SELECT session_id FROM _sessions)",
+            {"p": project_id},
+        ).fetchall()
+        con.execute(
+            "DELETE FROM person_distinct_ids WHERE project_id = $p "
+            "AND distinct_id IN (SELECT distinct_id FROM _ids)",
+            {"p": project_id},
+        ).fetchall()
+        if pid is not None:
+            con.execute(
+                "DELETE FROM persons WHERE project_id = ? AND id = ?", [project_id, pid]
+            ).fetchall()
+            con.execute(
+                "DELETE FROM person_overrides WHERE project_id = ? "
+                "AND (override_person_id = ? OR old_person_id = ?)",
+                [project_id, pid, pid],
+            ).fetchall()
+        result = PersonDeletion(
+            events=int(deleted[0][0]) if deleted else 0,
+            distinct_ids=tuple(ids),
+            sessions=session_ids,
+            blob_prefixes=tuple(f"recordings/{project_id}/{r[0]}/" for r in recorded),
+        )
+        before_commit(result)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for view in ("_ids", "_sessions"):
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(view)
+    return result

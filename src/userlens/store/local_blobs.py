@@ -1,0 +1,258 @@
+"""`BlobStore` on the local disk: one file per key under a root directory, replaced atomically.
+
+Key "a/b/c" is the file `a/b/c@blob` under the root. The '@blob' suffix cannot occur in a
+key segment, so key "a/b" (file `a/b@blob`) and key "a/b/c" (in directory `a/b`) can both
+exist, as they can in an object store. Every path is walked from the root one directory at a
+time with O_NOFOLLOW, so no symlink inside the root can lead a key out of it. Names starting
+with '.' (temp files of unfinished puts) are never keys.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import errno
+import os
+import secrets
+import stat
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from userlens.errors import NotFound
+from userlens.store.blobs import check_key, check_prefix
+
+BLOB_SUFFIX = "@blob"
+TMP_PREFIX = ".tmp-"
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+_ABSENT = (FileNotFoundError, NotADirectoryError)
+
+
+class LocalBlobStore:
+    """Blobs as files under `root`; safe for concurrent use by the threads of one process."""
+
+    def __init__(self, root: Path) -> None:
+        _make_dirs(root)
+        self.root = root
+        self._lock = _SharedLock()
+
+    def put(self, key: str, data: bytes) -> None:
+        *dirs, name = check_key(key).split("/")
+        with (
+            self._lock.hold(exclusive=False),
+            _closing(self._open_dir(dirs, create=True)) as dir_fd,
+        ):
+            _write_atomically(dir_fd, name + BLOB_SUFFIX, data)
+
+    def get(self, key: str) -> bytes:
+        *dirs, name = check_key(key).split("/")
+        try:
+            with _closing(self._open_dir(dirs, create=False)) as dir_fd:
+                fd = _open_no_symlink(name + BLOB_SUFFIX, os.O_RDONLY, dir_fd)
+        except _ABSENT as exc:
+            raise NotFound(f"no blob under key {key!r}") from exc
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
+
+    def list(self, prefix: str) -> builtins.list[str]:
+        return sorted(key for key, _, _ in self._matching(prefix))
+
+    def size(self, prefix: str) -> int:
+        return sum(
+            os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_size
+            for _, dir_fd, name in self._matching(prefix)
+        )
+
+    def delete_prefix(self, prefix: str) -> int:
+        *dirs, last = check_prefix(prefix).removesuffix("/").split("/")
+        with self._lock.hold(exclusive=True):
+            try:
+                dir_fd = self._open_dir(dirs, create=False)
+            except _ABSENT:
+                return 0
+            with _closing(dir_fd):
+                count = 0
+                if not prefix.endswith("/"):
+                    count += _unlink_if_present(dir_fd, last + BLOB_SUFFIX)
+                count += _clear_subdir(dir_fd, last)
+                os.fsync(dir_fd)
+            return count
+
+    def _matching(self, prefix: str) -> Iterator[tuple[str, int, str]]:
+        """(key, directory fd, file name) of every blob matching `prefix`."""
+        *dirs, last = check_prefix(prefix).removesuffix("/").split("/")
+        base = "".join(f"{d}/" for d in dirs)
+        with self._lock.hold(exclusive=False):
+            try:
+                dir_fd = self._open_dir(dirs, create=False)
+            except _ABSENT:
+                return
+            with _closing(dir_fd):
+                if not prefix.endswith("/") and _is_file(dir_fd, last + BLOB_SUFFIX):
+                    yield base + last, dir_fd, last + BLOB_SUFFIX
+                yield from _blobs(dir_fd, last, base)
+
+    def _open_dir(self, dirs: Sequence[str], *, create: bool) -> int:
+        """An fd of directory `dirs` under the root, made (durably) if `create` and missing."""
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for name in dirs:
+                child = _open_child(fd, name, create=create)
+                os.close(fd)
+                fd = child
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+
+def _open_child(parent_fd: int, name: str, *, create: bool) -> int:
+    try:
+        return _open_no_symlink(name, _DIR_FLAGS, parent_fd)
+    except FileNotFoundError:
+        if not create:
+            raise
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(name, 0o700, dir_fd=parent_fd)
+    os.fsync(parent_fd)
+    return _open_no_symlink(name, _DIR_FLAGS, parent_fd)
+
+
+def _open_no_symlink(name: str, flags: int, dir_fd: int) -> int:
+    """Open `name` in `dir_fd`, treating a symlink like something that is not there."""
+    try:
+        return os.open(name, flags | os.O_NOFOLLOW, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotADirectoryError(exc.errno, f"{name} is a symlink") from exc
+        raise
+
+
+def _write_atomically(dir_fd: int, name: str, data: bytes) -> None:
+    """Write a temp file, fsync it, rename it to `name` and fsync the directory."""
+    tmp = f"{TMP_PREFIX}{secrets.token_hex(8)}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    try:
+        with os.fdopen(os.open(tmp, flags, 0o600, dir_fd=dir_fd), "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+    os.fsync(dir_fd)
+
+
+def _blobs(parent_fd: int, name: str, base: str) -> Iterator[tuple[str, int, str]]:
+    """(key, directory fd, file name) of every blob in and below directory `name`."""
+    try:
+        dir_fd = _open_no_symlink(name, _DIR_FLAGS, parent_fd)
+    except _ABSENT:
+        return
+    base = f"{base}{name}/"
+    with _closing(dir_fd):
+        for entry in _entries(dir_fd):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                yield from _blobs(dir_fd, entry.name, base)
+            elif entry.name.endswith(BLOB_SUFFIX) and entry.is_file(follow_symlinks=False):
+                yield base + entry.name.removesuffix(BLOB_SUFFIX), dir_fd, entry.name
+
+
+def _entries(dir_fd: int) -> list[os.DirEntry[str]]:
+    with os.scandir(dir_fd) as scan:
+        return list(scan)
+
+
+def _clear_subdir(parent_fd: int, name: str) -> int:
+    """Delete every blob and temp file in and below directory `name`, then each directory
+    left empty; return how many blobs. The caller fsyncs `parent_fd`."""
+    try:
+        dir_fd = _open_no_symlink(name, _DIR_FLAGS, parent_fd)
+    except _ABSENT:
+        return 0
+    count = 0
+    with _closing(dir_fd):
+        for entry in _entries(dir_fd):
+            if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+                count += _clear_subdir(dir_fd, entry.name)
+            elif entry.name.endswith(BLOB_SUFFIX):
+                count += _unlink_if_present(dir_fd, entry.name)
+            elif entry.name.startswith(TMP_PREFIX):
+                _unlink_if_present(dir_fd, entry.name)
+        os.fsync(dir_fd)
+    _rmdir_if_empty(parent_fd, name)
+    return count
+
+
+def _unlink_if_present(dir_fd: int, name: str) -> int:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return 0
+    return 1
+
+
+def _rmdir_if_empty(parent_fd: int, name: str) -> None:
+    try:
+        os.rmdir(name, dir_fd=parent_fd)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+
+
+def _is_file(dir_fd: int, name: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except _ABSENT:
+        return False
+
+
+def _make_dirs(path: Path) -> None:
+    """Create `path` and missing parents, fsyncing the parent of each new directory."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+        with _closing(os.open(directory.parent, os.O_RDONLY | os.O_DIRECTORY)) as fd:
+            os.fsync(fd)
+
+
+@contextlib.contextmanager
+def _closing(fd: int) -> Iterator[int]:
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+class _SharedLock:
+    """Many shared holders (put, list, size) or one exclusive one (delete_prefix, which goes
+    first once waiting), so a delete never removes a directory a put is writing into."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._holders = 0  # -1 while held exclusively
+        self._waiting = 0  # exclusive holders waiting
+
+    @contextlib.contextmanager
+    def hold(self, *, exclusive: bool) -> Iterator[None]:
+        with self._cond:
+            self._waiting += exclusive
+            if exclusive:
+                self._cond.wait_for(lambda: self._holders == 0)
+            else:
+                self._cond.wait_for(lambda: self._holders >= 0 and not self._waiting)
+            self._waiting -= exclusive
+            self._holders += -1 if exclusive else 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._holders -= -1 if exclusive else 1
+                self._cond.notify_all()

@@ -1,0 +1,151 @@
+"""JSON API for recordings: the session list, a session's snapshots, deleting a person."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from userlens.errors import NotFound
+from userlens.model.project import Role, User
+from userlens.model.recording import SessionCursor, SessionFilter, SessionSummary
+from userlens.replay.recordings import delete_person, session_events
+from userlens.web.auth import current_user, project_role
+from userlens.web.deps import services_of
+
+router = APIRouter()
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+class SessionOut(BaseModel):
+    session_id: str
+    distinct_id: str
+    person_id: str | None
+    start: datetime
+    end: datetime
+    duration_s: float
+    windows: int
+    recording_bytes: int
+    clicks: int
+    console_errors: int
+    first_url: str | None
+    pageviews: int
+    errors: int
+    rage_clicks: int
+    dead_clicks: int
+    browser: str | None
+    os: str | None
+    device_type: str | None
+    country: str | None
+
+
+class SessionsPage(BaseModel):
+    results: list[SessionOut]
+    next_cursor: str | None
+
+
+class DeletionOut(BaseModel):
+    events: int
+    distinct_ids: list[str]
+    sessions: list[str]
+
+
+def _encode_cursor(cursor: SessionCursor) -> str:
+    raw = orjson.dumps([cursor.start.isoformat(), cursor.session_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(text: str) -> SessionCursor:
+    try:
+        ts, session_id = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        return SessionCursor(start=datetime.fromisoformat(ts), session_id=str(session_id))
+    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise HTTPException(
+            400, detail={"error": "invalid_cursor", "detail": "cursor is not one this API returned"}
+        ) from exc
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _out(s: SessionSummary) -> SessionOut:
+    return SessionOut.model_validate(s, from_attributes=True)
+
+
+@router.get("/api/projects/{project_id}/sessions", response_model=SessionsPage, tags=["sessions"])
+def list_sessions(
+    request: Request,
+    user: CurrentUser,
+    project_id: int,
+    distinct_id: Annotated[str | None, Query(max_length=200)] = None,
+    after: Annotated[datetime | None, Query(description="sessions still going at or after")] = None,
+    before: Annotated[datetime | None, Query(description="sessions started before")] = None,
+    min_duration_s: Annotated[float | None, Query(ge=0)] = None,
+    has_errors: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> SessionsPage:
+    """Recorded sessions, newest first."""
+    project_role(request, user, project_id)
+    page = services_of(request).events.sessions(
+        project_id,
+        SessionFilter(
+            distinct_id=distinct_id,
+            after=_utc(after),
+            before=_utc(before),
+            min_duration_s=min_duration_s,
+            has_errors=has_errors,
+        ),
+        limit=limit,
+        cursor=_decode_cursor(cursor) if cursor else None,
+    )
+    return SessionsPage(
+        results=[_out(s) for s in page.sessions],
+        next_cursor=_encode_cursor(page.next_cursor) if page.next_cursor else None,
+    )
+
+
+@router.get("/api/projects/{project_id}/sessions/{session_id}/snapshots", tags=["sessions"])
+def get_snapshots(
+    request: Request, user: CurrentUser, project_id: int, session_id: str
+) -> Response:
+    """Every rrweb event of the session, decoded and ordered, ready for rrweb's Replayer.
+
+    Each event carries `windowId`. Body: `{"session_id": ..., "events": [...]}`.
+    """
+    project_role(request, user, project_id)
+    services = services_of(request)
+    try:
+        events = session_events(services.events, services.blobs, project_id, session_id)
+    except NotFound as exc:
+        raise HTTPException(404, detail={"error": "not_found", "detail": str(exc)}) from exc
+    body: dict[str, Any] = {"session_id": session_id, "events": events}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.delete(
+    "/api/projects/{project_id}/persons/{distinct_id}", response_model=DeletionOut, tags=["persons"]
+)
+def remove_person(
+    request: Request, user: CurrentUser, project_id: int, distinct_id: str
+) -> DeletionOut:
+    """Delete the person behind a distinct id at once: events, person record, recordings."""
+    if project_role(request, user, project_id) is Role.VIEWER:
+        raise HTTPException(
+            403, detail={"error": "forbidden", "detail": "viewers cannot delete data"}
+        )
+    services = services_of(request)
+    services.writer.flush()  # acknowledged events of this person must be deleted too
+    done = delete_person(services.events, services.blobs, project_id, distinct_id)
+    return DeletionOut(
+        events=done.events, distinct_ids=list(done.distinct_ids), sessions=list(done.sessions)
+    )
