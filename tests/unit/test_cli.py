@@ -7,7 +7,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.conftest import USERLENS
+import httpx
+
+from tests.conftest import USERLENS, ServerProcess, free_port
 
 
 def run(
@@ -85,3 +87,24 @@ def test_passwords_are_hashed_with_argon2(tmp_path: Path) -> None:
         (stored,) = db.execute("SELECT password_hash FROM users").fetchone()
     assert stored.startswith("$argon2id$")
     assert "long enough pw" not in stored
+
+
+def test_person_delete_on_a_stopped_server(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    srv = ServerProcess(data_dir=data, port=free_port())
+    srv.start()
+    try:
+        project, _ = srv.project_with_admin("Shop")
+        batch = [{"event": "e", "distinct_id": "gone"}, {"event": "e", "distinct_id": "kept"}]
+        body = {"api_key": project["api_token"], "batch": batch}
+        assert httpx.post(srv.url + "/batch/", json=body).status_code == 200
+        busy = run(data, "person", "delete", str(project["id"]), "gone")
+        assert busy.returncode != 0 and "server running" in busy.stderr
+    finally:
+        srv.stop()
+    done = run(data, "person", "delete", str(project["id"]), "gone", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["events"] == 1
+    missing = run(data, "person", "delete", "999", "gone")
+    assert missing.returncode != 0 and "no project 999" in missing.stderr

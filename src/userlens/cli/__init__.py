@@ -200,6 +200,37 @@ def token_create(ctx: click.Context, email: str, label: str, as_json: bool) -> N
     )
 
 
+@cli.group()
+def person() -> None:
+    """Manage persons."""
+
+
+@person.command("delete")
+@click.argument("project_id", type=int)
+@click.argument("distinct_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def person_delete(ctx: click.Context, project_id: int, distinct_id: str, as_json: bool) -> None:
+    """Delete a person's events, person record and recordings now.
+
+    Works on a stopped server's data directory; while the server runs, use
+    `DELETE /api/projects/{id}/persons/{distinct_id}` instead.
+    """
+    from userlens.cli.admin import delete_person_offline  # imported on use: keeps start-up light
+
+    done = delete_person_offline(_settings(ctx), project_id, distinct_id)
+    _emit(
+        as_json,
+        {
+            "events": done.events,
+            "distinct_ids": list(done.distinct_ids),
+            "sessions": list(done.sessions),
+        },
+        f"Deleted {done.events} events and {len(done.sessions)} recorded sessions of "
+        f"{', '.join(done.distinct_ids)}",
+    )
+
+
 @cli.command()
 @click.option("--project", "project_id", type=int, help="Project to fill (default: a new one).")
 @click.option("--persons", default=2000, show_default=True, help="How many people.")

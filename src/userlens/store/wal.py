@@ -95,12 +95,18 @@ class SegmentLog:
         self._size += HEADER.size + len(payload)
         position = Position(self._segment, self._size)
         if self._size >= self._segment_bytes:
-            self.sync()
-            self._file.close()
-            self._segment += 1
-            self._file = self._open(self._segment)
-            self._size = 0
+            self.rotate()
         return position
+
+    def rotate(self) -> int:
+        """Start a new segment; return the number of the one just closed."""
+        self.sync()
+        self._file.close()
+        closed = self._segment
+        self._segment += 1
+        self._file = self._open(self._segment)
+        self._size = 0
+        return closed
 
     def sync(self) -> None:
         self._file.flush()

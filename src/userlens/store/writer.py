@@ -137,6 +137,7 @@ class BatchWriter:
         self._loaded = 0
         self._closing = False
         self._appender_done = False
+        self._wal_lock = threading.Lock()  # appends and rotations of the log
         self._appender = threading.Thread(target=self._append_loop, name="userlens-wal")
         self._loader = threading.Thread(target=self._load_loop, name="userlens-loader")
         self.committed_batches = 0
@@ -196,6 +197,19 @@ class BatchWriter:
                 self._cond.wait(left)
         return True
 
+    def purge_loaded(self, timeout: float = 60.0) -> bool:
+        """Delete every log segment whose events are all in the store.
+
+        After a person is deleted their events must not linger in the log either: start a new
+        segment, wait until everything logged before it is loaded, then drop the old ones.
+        """
+        with self._wal_lock:
+            closed = self._wal.rotate()
+        if not self.flush(timeout):
+            return False
+        self._wal.drop_before(Position(closed + 1, 0))
+        return True
+
     # -- the appender thread ---------------------------------------------------------------
 
     def _append_loop(self) -> None:
@@ -214,9 +228,10 @@ class BatchWriter:
     def _log_group(self, taken: list[tuple[LogRecord, _Waiter]]) -> None:
         positions: list[Position] = []
         try:
-            for record, _ in taken:
-                positions.append(self._wal.append(encode(record)))
-            self._wal.sync()
+            with self._wal_lock:
+                for record, _ in taken:
+                    positions.append(self._wal.append(encode(record)))
+                self._wal.sync()
         except Exception as exc:
             log.exception("write-ahead log append failed")
             error = StoreUnavailable(f"the write-ahead log could not be written: {exc}")

@@ -146,6 +146,7 @@ def remove_person(
     services = services_of(request)
     services.writer.flush()  # acknowledged events of this person must be deleted too
     done = delete_person(services.events, services.blobs, project_id, distinct_id)
+    services.writer.purge_loaded()  # their events must not linger in the write-ahead log
     return DeletionOut(
         events=done.events, distinct_ids=list(done.distinct_ids), sessions=list(done.sessions)
     )

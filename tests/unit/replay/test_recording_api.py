@@ -85,7 +85,9 @@ def post_s(env: Env, items: list[dict[str, Any]]) -> Any:
     return env.client.post("/s/", content=body, headers={"Content-Type": "text/plain"})
 
 
-def record_session(env: Env, distinct_id: str, session: str) -> list[dict[str, Any]]:
+def record_session(
+    env: Env, distinct_id: str, session: str, marker: str = "pii-marker-7"
+) -> list[dict[str, Any]]:
     """Two windows, chunks sent out of order, plus the session's analytics events."""
     w1 = [meta(T0), full(T0 + 5, "Checkout page"), click(T0 + 900), mutation(T0 + 1000, "Paid")]
     w2 = [
@@ -112,7 +114,7 @@ def record_session(env: Env, distinct_id: str, session: str) -> list[dict[str, A
             "properties": {
                 "$session_id": session,
                 "$current_url": "https://shop.test/checkout",
-                "secret": "pii-marker-7",
+                "secret": marker,
             },
         },
         {
@@ -225,7 +227,7 @@ def test_deleting_a_person_removes_events_person_and_recordings_at_once(env: Env
     }
     env.client.post("/e/", json={"api_key": env.project.api_token, **identify})
     keep_session = f"s-{uuid.uuid4().hex}"
-    record_session(env, "someone-else", keep_session)
+    record_session(env, "someone-else", keep_session, marker="kept-marker")
     blobs = env.settings.blobs_dir
     assert any(session in str(p) for p in _files_under(blobs))
 
@@ -248,6 +250,9 @@ def test_deleting_a_person_removes_events_person_and_recordings_at_once(env: Env
     assert not any(session in str(p) for p in _files_under(blobs))
     assert any(keep_session in str(p) for p in _files_under(blobs))
     assert env.events(distinct_id="someone-else")
+    # Nor do their events linger in the write-ahead log.
+    wal_files = _files_under(env.settings.wal_dir)
+    assert wal_files and not any(b"pii-marker-7" in p.read_bytes() for p in wal_files)
 
 
 def test_viewers_cannot_delete(env: Env) -> None:
