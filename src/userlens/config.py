@@ -29,6 +29,7 @@ class Settings:
     duckdb_memory_limit: str = "512MB"
     duckdb_threads: int = 2
     log_level: str = "info"
+    retention_interval_s: int = 3600
 
     @property
     def events_db_path(self) -> Path:
@@ -92,6 +93,8 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError(f"USERLENS_LOG_LEVEL: one of {', '.join(sorted(_LOG_LEVELS))}")
     if settings.geoip_db is not None and not settings.geoip_db.is_file():
         raise ConfigError(f"USERLENS_GEOIP_DB: no such file: {settings.geoip_db}")
+    if settings.retention_interval_s < 1:
+        raise ConfigError("USERLENS_RETENTION_INTERVAL_S: must be at least 1")
     if settings.duckdb_threads < 1:
         raise ConfigError("USERLENS_DUCKDB_THREADS: must be at least 1")
     if settings.data_dir.exists() and not settings.data_dir.is_dir():

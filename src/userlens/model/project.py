@@ -22,12 +22,23 @@ class User:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class RecordingSettings:
+    """Whether and how a project's sessions are recorded, and for how long they are kept."""
+
+    enabled: bool = True
+    sample_rate: float = 1.0
+    min_duration_ms: int = 0
+    retention_days: int = 30
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Project:
     id: int
     name: str
     api_token: str
     timezone: str
     created_at: datetime
+    recording: RecordingSettings = RecordingSettings()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

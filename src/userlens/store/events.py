@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from userlens.model.event import (
@@ -66,6 +67,13 @@ class EventStore(Protocol):
         """Delete the person behind `distinct_id`: their events, person rows and recording
         index, in one transaction. `before_commit` runs inside it (to delete blobs first, so a
         crash can never leave recordings without the index that finds them)."""
+        ...
+
+    def expire_recordings(
+        self, project_id: int, before: datetime, *, before_commit: Callable[[list[str]], None]
+    ) -> list[str]:
+        """Forget recording chunks that ended before `before`; `before_commit` gets their blob
+        keys inside the transaction (to delete the blobs first)."""
         ...
 
     def count_events(self, project_id: int) -> int: ...

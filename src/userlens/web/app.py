@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -16,9 +19,12 @@ from userlens.capture.app import CaptureApp, Limits, Receive, Scope, Send
 from userlens.capture.recordings import RecordingIngest
 from userlens.capture.tokens import TokenCache
 from userlens.config import Settings
+from userlens.replay.retention import expire_recordings
 from userlens.web.api import router
 from userlens.web.recordings import router as recordings_router
 from userlens.web.services import Services, open_services
+
+log = logging.getLogger(__name__)
 
 
 class UserlensApp:
@@ -43,11 +49,36 @@ def _error_body(exc: StarletteHTTPException) -> dict[str, Any]:
     return {"error": "http_error", "detail": str(detail)}
 
 
+async def _retention_loop(services: Services) -> None:
+    """Run the recording retention sweep now and then, for as long as the server runs."""
+    interval = services.settings.retention_interval_s
+    while True:
+        await asyncio.sleep(min(60, interval))
+        try:
+            expired = await anyio.to_thread.run_sync(
+                lambda: expire_recordings(
+                    services.events, services.blobs, services.meta.projects(), services.now()
+                )
+            )
+        except Exception:
+            log.exception("recording retention sweep failed; trying again later")
+        else:
+            if expired:
+                log.info("retention: deleted %d recording chunks", expired)
+        await asyncio.sleep(max(0, interval - 60))
+
+
 def build_api(services: Services) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        services.close()
+        sweeper = asyncio.create_task(_retention_loop(services))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            services.close()
 
     api = FastAPI(
         title="Userlens",

@@ -8,11 +8,12 @@ from pathlib import Path
 import duckdb
 import httpx
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
 from tests.conftest import ServerProcess, free_port
 from userlens.store.duckdb.schema import LATEST, current_version
 from userlens.store.duckdb.schema import migrate as migrate_events
-from userlens.store.meta.store import make_engine
+from userlens.store.meta.store import alembic_config, make_engine
 from userlens.store.meta.store import migrate as migrate_meta
 
 
@@ -56,7 +57,7 @@ def test_upgraded_data_dir_starts_and_keeps_projects(tmp_path: Path) -> None:
         version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     engine.dispose()
     assert {"memberships", "api_tokens"} <= tables
-    assert version == "0002"
+    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def test_fresh_data_dir_starts(server: ServerProcess) -> None:

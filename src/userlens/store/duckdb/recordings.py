@@ -272,3 +272,26 @@ def delete_person(
             with contextlib.suppress(duckdb.Error):
                 con.unregister(view)
     return result
+
+
+def expire_chunks(
+    con: duckdb.DuckDBPyConnection,
+    project_id: int,
+    before: datetime,
+    *,
+    before_commit: Callable[[list[str]], None],
+) -> list[str]:
+    """Delete the index of chunks that ended before `before`; return their blob keys."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        rows = con.execute(
+            "DELETE FROM recording_chunks WHERE project_id = ? AND last_ts < ? RETURNING blob_key",
+            [project_id, _naive(before)],
+        ).fetchall()
+        keys = sorted(str(r[0]) for r in rows)
+        before_commit(keys)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return keys

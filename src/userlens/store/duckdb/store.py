@@ -31,6 +31,7 @@ from userlens.model.recording import (
 from userlens.store.duckdb.recordings import (
     _insert_chunks,
     delete_person,
+    expire_chunks,
     recording_chunks,
     sessions,
 )
@@ -348,6 +349,12 @@ class DuckDBEventStore:
     ) -> PersonDeletion:
         with self._write_lock:
             return delete_person(self._con, project_id, distinct_id, before_commit=before_commit)
+
+    def expire_recordings(
+        self, project_id: int, before: datetime, *, before_commit: Callable[[list[str]], None]
+    ) -> list[str]:
+        with self._write_lock:
+            return expire_chunks(self._con, project_id, before, before_commit=before_commit)
 
     def count_events(self, project_id: int) -> int:
         with self._reader() as cur:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from userlens.errors import AlreadyExists, InvalidInput, NotFound
-from userlens.model.project import NewApiToken, Project, Role, User
+from userlens.model.project import NewApiToken, Project, RecordingSettings, Role, User
 from userlens.store.meta.tables import ApiTokenRow, MembershipRow, ProjectRow, UserRow
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -76,7 +76,23 @@ def _project(row: ProjectRow) -> Project:
         api_token=row.api_token,
         timezone=row.timezone,
         created_at=_aware(row.created_at),
+        recording=RecordingSettings(
+            enabled=row.recording_enabled,
+            sample_rate=row.recording_sample_rate,
+            min_duration_ms=row.recording_min_duration_ms,
+            retention_days=row.recording_retention_days,
+        ),
     )
+
+
+def check_recording(settings: RecordingSettings) -> RecordingSettings:
+    if not 0.0 <= settings.sample_rate <= 1.0:
+        raise InvalidInput("recording sample rate must be between 0 and 1")
+    if not 0 <= settings.min_duration_ms <= 3_600_000:
+        raise InvalidInput("recording minimum duration must be 0-3600000 ms")
+    if not 1 <= settings.retention_days <= 3650:
+        raise InvalidInput("recording retention must be 1-3650 days")
+    return settings
 
 
 def _aware(value: datetime) -> datetime:
@@ -164,6 +180,19 @@ class MetaStore:
         )
         with self._session() as s:
             s.add(row)
+            s.commit()
+            return _project(row)
+
+    def set_recording(self, project_id: int, settings: RecordingSettings) -> Project:
+        check_recording(settings)
+        with self._session() as s:
+            row = s.get(ProjectRow, project_id)
+            if row is None:
+                raise NotFound(f"no project {project_id}")
+            row.recording_enabled = settings.enabled
+            row.recording_sample_rate = settings.sample_rate
+            row.recording_min_duration_ms = settings.min_duration_ms
+            row.recording_retention_days = settings.retention_days
             s.commit()
             return _project(row)
 

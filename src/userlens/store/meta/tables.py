@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -30,6 +30,10 @@ class ProjectRow(Base):
     api_token: Mapped[str] = mapped_column(String(64), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recording_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    recording_sample_rate: Mapped[float] = mapped_column(Float, default=1.0)
+    recording_min_duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    recording_retention_days: Mapped[int] = mapped_column(Integer, default=30)
 
 
 class MembershipRow(Base):
