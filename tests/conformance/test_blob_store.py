@@ -6,6 +6,7 @@ import itertools
 import os
 import random
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -264,6 +265,29 @@ def test_concurrent_puts_and_gets_of_different_keys(store: BlobStore) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(work, range(8)))
     assert len(store.list("c/")) == 8 * 25
+
+
+def test_puts_racing_delete_prefix_of_their_directory_succeed(store: BlobStore) -> None:
+    done = threading.Event()
+
+    def delete_repeatedly() -> int:
+        deleted = 0
+        while not done.is_set():
+            deleted += store.delete_prefix("r/x/")
+        return deleted
+
+    def work(worker: int) -> None:
+        for i in range(40):
+            store.put(f"r/x/{worker}/{i}", b"d")
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        deleter = pool.submit(delete_repeatedly)
+        try:
+            list(pool.map(work, range(4)))
+        finally:
+            done.set()
+        deleted = deleter.result()
+    assert deleted + len(store.list("r/x/")) == 4 * 40
 
 
 SEGMENTS = ("a", "b")

@@ -16,7 +16,7 @@ from userlens.model.recording import RecordingChunk
 from userlens.replay.snapshots import SnapshotError, decode_snapshot_data, summarize
 from userlens.store.blobs import BlobStore
 
-_SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
 DEFAULT_WINDOW = "default"
 ZSTD_LEVEL = 3
 
@@ -30,7 +30,8 @@ class _Group:
 def _safe_id(value: Any, field: str) -> str:
     if not isinstance(value, str) or not _SAFE_ID.fullmatch(value):
         raise EventRejected(
-            f"invalid_{field}", f"${field} must be 1-200 letters, digits, '.', '_' or '-'"
+            f"invalid_{field}",
+            f"${field} must be 1-200 letters, digits, '.', '_' or '-', not starting with '.'",
         )
     return value
 

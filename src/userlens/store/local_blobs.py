@@ -5,6 +5,9 @@ key segment, so key "a/b" (file `a/b@blob`) and key "a/b/c" (in directory `a/b`)
 exist, as they can in an object store. Every path is walked from the root one directory at a
 time with O_NOFOLLOW, so no symlink inside the root can lead a key out of it. Names starting
 with '.' (temp files of unfinished puts) are never keys.
+
+There is no lock: a put racing a delete_prefix of its directory can only fail with ENOENT
+(the kernel refuses to create entries in a removed directory), and then simply tries again.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ from __future__ import annotations
 import builtins
 import contextlib
 import errno
+import itertools
 import os
 import secrets
 import stat
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -24,25 +27,29 @@ from userlens.store.blobs import check_key, check_prefix
 
 BLOB_SUFFIX = "@blob"
 TMP_PREFIX = ".tmp-"
+PUT_ATTEMPTS = 10
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _ABSENT = (FileNotFoundError, NotADirectoryError)
 
 
 class LocalBlobStore:
-    """Blobs as files under `root`; safe for concurrent use by the threads of one process."""
+    """Blobs as files under `root`; safe for concurrent use by many threads."""
 
     def __init__(self, root: Path) -> None:
         _make_dirs(root)
         self.root = root
-        self._lock = _SharedLock()
 
     def put(self, key: str, data: bytes) -> None:
         *dirs, name = check_key(key).split("/")
-        with (
-            self._lock.hold(exclusive=False),
-            _closing(self._open_dir(dirs, create=True)) as dir_fd,
-        ):
-            _write_atomically(dir_fd, name + BLOB_SUFFIX, data)
+        for attempt in itertools.count(1):
+            try:
+                with _closing(self._open_dir(dirs, create=True)) as dir_fd:
+                    _write_atomically(dir_fd, name + BLOB_SUFFIX, data)
+                return
+            except FileNotFoundError:
+                # A concurrent delete_prefix removed the directory or our temp file.
+                if attempt == PUT_ATTEMPTS:
+                    raise
 
     def get(self, key: str) -> bytes:
         *dirs, name = check_key(key).split("/")
@@ -58,39 +65,32 @@ class LocalBlobStore:
         return sorted(key for key, _, _ in self._matching(prefix))
 
     def size(self, prefix: str) -> int:
-        return sum(
-            os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_size
-            for _, dir_fd, name in self._matching(prefix)
-        )
+        return sum(_file_size(dir_fd, name) for _, dir_fd, name in self._matching(prefix))
 
     def delete_prefix(self, prefix: str) -> int:
         *dirs, last = check_prefix(prefix).removesuffix("/").split("/")
-        with self._lock.hold(exclusive=True):
-            try:
-                dir_fd = self._open_dir(dirs, create=False)
-            except _ABSENT:
-                return 0
-            with _closing(dir_fd):
-                count = 0
-                if not prefix.endswith("/"):
-                    count += _unlink_if_present(dir_fd, last + BLOB_SUFFIX)
-                count += _clear_subdir(dir_fd, last)
-                os.fsync(dir_fd)
-            return count
+        try:
+            dir_fd = self._open_dir(dirs, create=False)
+        except _ABSENT:
+            return 0
+        with _closing(dir_fd):
+            count = 0 if prefix.endswith("/") else _unlink_if_present(dir_fd, last + BLOB_SUFFIX)
+            count += _clear_subdir(dir_fd, last)
+            os.fsync(dir_fd)
+        return count
 
     def _matching(self, prefix: str) -> Iterator[tuple[str, int, str]]:
         """(key, directory fd, file name) of every blob matching `prefix`."""
         *dirs, last = check_prefix(prefix).removesuffix("/").split("/")
         base = "".join(f"{d}/" for d in dirs)
-        with self._lock.hold(exclusive=False):
-            try:
-                dir_fd = self._open_dir(dirs, create=False)
-            except _ABSENT:
-                return
-            with _closing(dir_fd):
-                if not prefix.endswith("/") and _is_file(dir_fd, last + BLOB_SUFFIX):
-                    yield base + last, dir_fd, last + BLOB_SUFFIX
-                yield from _blobs(dir_fd, last, base)
+        try:
+            dir_fd = self._open_dir(dirs, create=False)
+        except _ABSENT:
+            return
+        with _closing(dir_fd):
+            if not prefix.endswith("/") and _is_file(dir_fd, last + BLOB_SUFFIX):
+                yield base + last, dir_fd, last + BLOB_SUFFIX
+            yield from _blobs(dir_fd, last, base)
 
     def _open_dir(self, dirs: Sequence[str], *, create: bool) -> int:
         """An fd of directory `dirs` under the root, made (durably) if `create` and missing."""
@@ -213,6 +213,14 @@ def _is_file(dir_fd: int, name: str) -> bool:
         return False
 
 
+def _file_size(dir_fd: int, name: str) -> int:
+    """The size of file `name`, or 0 if a concurrent delete_prefix just removed it."""
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_size
+    except _ABSENT:
+        return 0
+
+
 def _make_dirs(path: Path) -> None:
     """Create `path` and missing parents, fsyncing the parent of each new directory."""
     missing = [p for p in (path, *path.parents) if not p.exists()]
@@ -229,30 +237,3 @@ def _closing(fd: int) -> Iterator[int]:
         yield fd
     finally:
         os.close(fd)
-
-
-class _SharedLock:
-    """Many shared holders (put, list, size) or one exclusive one (delete_prefix, which goes
-    first once waiting), so a delete never removes a directory a put is writing into."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._holders = 0  # -1 while held exclusively
-        self._waiting = 0  # exclusive holders waiting
-
-    @contextlib.contextmanager
-    def hold(self, *, exclusive: bool) -> Iterator[None]:
-        with self._cond:
-            self._waiting += exclusive
-            if exclusive:
-                self._cond.wait_for(lambda: self._holders == 0)
-            else:
-                self._cond.wait_for(lambda: self._holders >= 0 and not self._waiting)
-            self._waiting -= exclusive
-            self._holders += -1 if exclusive else 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._holders -= -1 if exclusive else 1
-                self._cond.notify_all()

@@ -173,6 +173,11 @@ def test_snapshots_of_unknown_session_and_other_project(env: Env) -> None:
     [
         ({"$window_id": "w", "$snapshot_data": [meta(T0)]}, "missing_session_id"),
         ({"$session_id": "../etc", "$snapshot_data": [meta(T0)]}, "invalid_session_id"),
+        ({"$session_id": "..", "$snapshot_data": [meta(T0)]}, "invalid_session_id"),
+        (
+            {"$session_id": "s1", "$window_id": ".w", "$snapshot_data": [meta(T0)]},
+            "invalid_window_id",
+        ),
         ({"$session_id": "s1", "$snapshot_data": "not a list"}, "invalid_snapshot_data"),
         ({"$session_id": "s1"}, "missing_snapshot_data"),
         (
