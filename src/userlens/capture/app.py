@@ -58,7 +58,7 @@ class Limits:
     recordings_decoded: int = 100 * MB
 
 
-def _normalize_path(path: str) -> str:
+def normalize_path(path: str) -> str:
     return path[:-1] if len(path) > 1 and path.endswith("/") else path
 
 
@@ -85,7 +85,7 @@ class CaptureApp:
         self._trust_proxy = trust_proxy
 
     def handles(self, path: str) -> bool:
-        path = _normalize_path(path)
+        path = normalize_path(path)
         return (
             path in EVENT_PATHS
             or path in BATCH_PATHS
@@ -102,13 +102,13 @@ class CaptureApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        cors = _cors_headers(headers)
+        cors = cors_headers(headers)
         method = scope["method"]
         if method == "OPTIONS":
-            await _respond(send, 200, {"status": 1}, cors)
+            await respond(send, 200, {"status": 1}, cors)
             return
         if method not in ("GET", "POST"):
-            await _respond(
+            await respond(
                 send, 405, _error("method_not_allowed", f"{method} is not supported"), cors
             )
             return
@@ -126,15 +126,15 @@ class CaptureApp:
                 _error("store_unavailable", str(exc)),
                 [(b"retry-after", b"5")],
             )
-        await _respond(send, status, body, cors + extra)
+        await respond(send, status, body, cors + extra)
 
     async def _handle(
         self, scope: Scope, receive: Receive, headers: dict[str, str], method: str
     ) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
-        path = _normalize_path(scope["path"])
+        path = normalize_path(scope["path"])
         body_cap, decoded_cap = self._caps(path)
         query = query_params(scope.get("query_string", b""))
-        body = await _read_body(receive, headers, body_cap) if method == "POST" else b""
+        body = await read_body(receive, headers, body_cap) if method == "POST" else b""
         try:
             payload = decode_body(
                 body,
@@ -233,7 +233,7 @@ def _error(code: str, detail: str) -> dict[str, Any]:
     return {"status": 0, "error": code, "detail": detail}
 
 
-async def _read_body(receive: Receive, headers: dict[str, str], cap: int) -> bytes:
+async def read_body(receive: Receive, headers: dict[str, str], cap: int) -> bytes:
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
         raise CaptureError(413, "body_too_large", f"body is larger than {cap} bytes")
@@ -252,7 +252,7 @@ async def _read_body(receive: Receive, headers: dict[str, str], cap: int) -> byt
             return b"".join(chunks)
 
 
-def _cors_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+def cors_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     origin = headers.get("origin")
     if not origin:
         return [(b"access-control-allow-origin", b"*")]
@@ -269,7 +269,7 @@ def _cors_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return out
 
 
-async def _respond(
+async def respond(
     send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]
 ) -> None:
     data = orjson.dumps(body)

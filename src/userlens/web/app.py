@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from userlens import __version__
 from userlens.capture.app import CaptureApp, Limits, Receive, Scope, Send
 from userlens.capture.recordings import RecordingIngest
+from userlens.capture.remote_config import RemoteConfigApp
 from userlens.capture.tokens import TokenCache
 from userlens.config import Settings
 from userlens.replay.retention import expire_recordings
@@ -30,14 +31,19 @@ log = logging.getLogger(__name__)
 class UserlensApp:
     """The whole server as one ASGI callable. Capture paths skip the API's routing entirely."""
 
-    def __init__(self, services: Services, api: FastAPI, capture: CaptureApp) -> None:
+    def __init__(
+        self, services: Services, api: FastAPI, capture: CaptureApp, sdk: RemoteConfigApp
+    ) -> None:
         self.services = services
         self.api = api
         self.capture = capture
+        self.sdk = sdk
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.capture.handles(scope["path"]):
             await self.capture(scope, receive, send)
+        elif scope["type"] == "http" and self.sdk.handles(scope["path"]):
+            await self.sdk(scope, receive, send)
         else:
             await self.api(scope, receive, send)  # type: ignore[arg-type]
 
@@ -113,13 +119,10 @@ def create_app(settings: Settings, *, now_us: Callable[[], int] | None = None) -
     ASGI lifespan shutdown (or `app.services.close()`)."""
     services = open_services(settings, now_us=now_us)
 
-    def lookup(token: str) -> int | None:
-        project = services.meta.project_by_token(token)
-        return project.id if project else None
-
     limits = Limits()
+    tokens = TokenCache(services.meta.project_by_token)
     capture = CaptureApp(
-        TokenCache(lookup),
+        tokens,
         services.writer,
         services.enricher,
         now_us=services.now_us,
@@ -127,4 +130,4 @@ def create_app(settings: Settings, *, now_us: Callable[[], int] | None = None) -
         limits=limits,
         recordings=RecordingIngest(services.blobs, max_decoded=limits.recordings_decoded),
     )
-    return UserlensApp(services, build_api(services), capture)
+    return UserlensApp(services, build_api(services), capture, RemoteConfigApp(tokens))
