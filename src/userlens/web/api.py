@@ -35,32 +35,8 @@ class ProjectOut(BaseModel):
     created_at: datetime
 
 
-class EventOut(BaseModel):
-    uuid: str
-    event: str
-    distinct_id: str
-    person_id: str | None
-    timestamp: datetime
-    received_at: datetime
-    session_id: str | None
-    window_id: str | None
-    current_url: str | None
-    pathname: str | None
-    referrer: str | None
-    referring_domain: str | None
-    browser: str | None
-    browser_version: str | None
-    os: str | None
-    os_version: str | None
-    device_type: str | None
-    country: str | None
-    lib: str | None
-    lib_version: str | None
-    properties: dict[str, Any]
-
-
 class EventsPage(BaseModel):
-    results: list[EventOut]
+    results: list[StoredEvent]
     next_cursor: str | None
 
 
@@ -88,32 +64,6 @@ def _decode_cursor(text: str) -> EventCursor:
         return EventCursor(timestamp=datetime.fromisoformat(ts), uuid=str(uuid))
     except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError) as exc:
         raise _bad_request("invalid_cursor", "cursor is not one this API returned") from exc
-
-
-def _event_out(e: StoredEvent) -> EventOut:
-    return EventOut(
-        uuid=e.uuid,
-        event=e.event,
-        distinct_id=e.distinct_id,
-        person_id=e.person_id,
-        timestamp=e.timestamp,
-        received_at=e.received_at,
-        session_id=e.session_id,
-        window_id=e.window_id,
-        current_url=e.current_url,
-        pathname=e.pathname,
-        referrer=e.referrer,
-        referring_domain=e.referring_domain,
-        browser=e.browser,
-        browser_version=e.browser_version,
-        os=e.os,
-        os_version=e.os_version,
-        device_type=e.device_type,
-        country=e.country,
-        lib=e.lib,
-        lib_version=e.lib_version,
-        properties=e.properties,
-    )
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -171,7 +121,7 @@ def list_events(
         cursor=_decode_cursor(cursor) if cursor else None,
     )
     return EventsPage(
-        results=[_event_out(e) for e in page.events],
+        results=list(page.events),
         next_cursor=_encode_cursor(page.next_cursor) if page.next_cursor else None,
     )
 

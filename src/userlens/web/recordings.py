@@ -23,30 +23,8 @@ router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-class SessionOut(BaseModel):
-    session_id: str
-    distinct_id: str
-    person_id: str | None
-    start: datetime
-    end: datetime
-    duration_s: float
-    windows: int
-    recording_bytes: int
-    clicks: int
-    console_errors: int
-    first_url: str | None
-    pageviews: int
-    errors: int
-    rage_clicks: int
-    dead_clicks: int
-    browser: str | None
-    os: str | None
-    device_type: str | None
-    country: str | None
-
-
 class SessionsPage(BaseModel):
-    results: list[SessionOut]
+    results: list[SessionSummary]
     next_cursor: str | None
 
 
@@ -77,10 +55,6 @@ def _utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _out(s: SessionSummary) -> SessionOut:
-    return SessionOut.model_validate(s, from_attributes=True)
-
-
 @router.get("/api/projects/{project_id}/sessions", response_model=SessionsPage, tags=["sessions"])
 def list_sessions(
     request: Request,
@@ -109,7 +83,7 @@ def list_sessions(
         cursor=_decode_cursor(cursor) if cursor else None,
     )
     return SessionsPage(
-        results=[_out(s) for s in page.sessions],
+        results=list(page.sessions),
         next_cursor=_encode_cursor(page.next_cursor) if page.next_cursor else None,
     )
 
