@@ -192,9 +192,9 @@ class CaptureApp:
     async def _ingest_recordings(
         self, ingest: RecordingIngest, project_id: int, items: list[Any]
     ) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
-        groups, rejected = ingest.group(items)
+        # Inflating snapshots and fsyncing blobs both take a while: keep them off the loop.
+        groups, rejected = await anyio.to_thread.run_sync(ingest.group, items)
         if groups:
-            # Blob writes fsync: keep them off the event loop.
             chunks = await anyio.to_thread.run_sync(
                 ingest.store, project_id, groups, self._now_us()
             )
