@@ -17,6 +17,7 @@ MAX_EVENT_NAME = 200
 MAX_DISTINCT_ID = 200
 MAX_PROPERTIES_BYTES = 1_000_000
 MAX_COLUMN_TEXT = 8_192
+_PERSON_KEYS = frozenset({"$set", "$set_once", "$unset"})
 _CANONICAL_UUID = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
@@ -91,6 +92,8 @@ def _dict_or_none(value: Any, field: str) -> dict[str, Any] | None:
 def _person_updates(
     event: dict[str, Any], props: dict[str, Any]
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, list[str] | None]:
+    if not (_PERSON_KEYS & props.keys() or _PERSON_KEYS & event.keys()):
+        return None, None, None  # the common case: nothing to do for the person
     sets: dict[str, Any] = {}
     sets_once: dict[str, Any] = {}
     for source in (props, event):
@@ -110,8 +113,8 @@ def _person_updates(
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        return value[:MAX_COLUMN_TEXT]
+    if type(value) is str:
+        return value if len(value) <= MAX_COLUMN_TEXT else value[:MAX_COLUMN_TEXT]
     if isinstance(value, int | float | bool):
         return str(value)
     return None
