@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 import uuid
 from pathlib import Path
@@ -70,6 +71,7 @@ class RemoteConfigApp:
     def __init__(self, tokens: TokenCache, *, dist: Path = POSTHOG_DIST) -> None:
         self._tokens = tokens
         self._dist = dist
+        self._bundles: dict[str, tuple[bytes, bytes]] = {}
 
     @staticmethod
     def handles(path: str) -> bool:
@@ -87,7 +89,8 @@ class RemoteConfigApp:
             return
         try:
             if static := _STATIC_PATH.fullmatch(path):
-                await self._static(send, static.group(1), cors)
+                gzip_ok = "gzip" in headers.get("accept-encoding", "")
+                await self._static(send, static.group(1), cors, gzip_ok=gzip_ok)
             elif config := _CONFIG_PATH.fullmatch(path):
                 await self._config(send, config.group(1), bool(config.group(2)), cors)
             else:
@@ -150,16 +153,28 @@ class RemoteConfigApp:
         }
         await respond(send, 200, answer, cors)
 
-    async def _static(self, send: Send, name: str, cors: list[tuple[bytes, bytes]]) -> None:
-        path = self._dist / name
-        if not path.is_file():
-            raise CaptureError(404, "not_found", f"no bundle {name} (run `make` to install them)")
+    def _bundle(self, name: str) -> tuple[bytes, bytes]:
+        """A bundle's bytes, plain and gzipped, read and compressed once."""
+        cached = self._bundles.get(name)
+        if cached is None:
+            path = self._dist / name
+            if not path.is_file():
+                raise CaptureError(
+                    404, "not_found", f"no bundle {name} (run `make` to install them)"
+                )
+            plain = path.read_bytes()
+            cached = self._bundles[name] = (plain, gzip.compress(plain, compresslevel=9))
+        return cached
+
+    async def _static(
+        self, send: Send, name: str, cors: list[tuple[bytes, bytes]], *, gzip_ok: bool
+    ) -> None:
+        plain, packed = self._bundle(name)
+        extra = [(b"cache-control", b"public, max-age=3600"), (b"vary", b"Accept-Encoding")]
+        if gzip_ok:
+            extra.append((b"content-encoding", b"gzip"))
         await _send_bytes(
-            send,
-            path.read_bytes(),
-            b"application/javascript",
-            cors,
-            extra=[(b"cache-control", b"public, max-age=3600")],
+            send, packed if gzip_ok else plain, b"application/javascript", cors, extra=extra
         )
 
 

@@ -82,3 +82,12 @@ def test_posthog_bundles_are_served_from_the_pinned_package(env: Env) -> None:
         assert len(resp.content) > 1000
     assert env.client.get("/static/no-such-bundle.js").status_code == 404
     assert env.client.get("/static/..%2f..%2fetc%2fpasswd").status_code == 404
+
+
+def test_bundles_are_gzipped_for_browsers_that_accept_it(env: Env) -> None:
+    plain = env.client.get("/static/array.js", headers={"Accept-Encoding": "identity"})
+    packed = env.client.get("/static/array.js", headers={"Accept-Encoding": "gzip, br"})
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.content == plain.content  # the client inflates it transparently
+    assert int(packed.headers["content-length"]) < len(plain.content) / 3
