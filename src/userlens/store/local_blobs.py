@@ -6,8 +6,10 @@ exist, as they can in an object store. Every path is walked from the root one di
 time with O_NOFOLLOW, so no symlink inside the root can lead a key out of it. Names starting
 with '.' (temp files of unfinished puts) are never keys.
 
-There is no lock: a put racing a delete_prefix of its directory can only fail with ENOENT
-(the kernel refuses to create entries in a removed directory), and then simply tries again.
+Within one process, puts run concurrently with each other but never with a delete_prefix (a
+shared/exclusive lock), so a delete cannot pull a directory from under a put. Across
+processes a put that still meets a removed directory fails with ENOENT (the kernel refuses
+to create entries in it) and tries again.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import itertools
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -32,15 +35,59 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _ABSENT = (FileNotFoundError, NotADirectoryError)
 
 
+class _SharedExclusive:
+    """Many holders of the shared side at once, or one of the exclusive side."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._shared = 0
+        self._waiting_shared = 0
+        self._exclusive = False
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting_shared += 1
+            while self._exclusive:
+                self._cond.wait()
+            self._waiting_shared -= 1
+            self._shared += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._shared -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            # Waiting puts go first: a stream of deletes must not starve them.
+            while self._exclusive or self._shared or self._waiting_shared:
+                self._cond.wait()
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+
 class LocalBlobStore:
     """Blobs as files under `root`; safe for concurrent use by many threads."""
 
     def __init__(self, root: Path) -> None:
         _make_dirs(root)
         self.root = root
+        self._lock = _SharedExclusive()
 
     def put(self, key: str, data: bytes) -> None:
         *dirs, name = check_key(key).split("/")
+        with self._lock.shared():
+            self._put(dirs, name, data)
+
+    def _put(self, dirs: Sequence[str], name: str, data: bytes) -> None:
         for attempt in itertools.count(1):
             try:
                 with _closing(self._open_dir(dirs, create=True)) as dir_fd:
@@ -68,6 +115,10 @@ class LocalBlobStore:
         return sum(_file_size(dir_fd, name) for _, dir_fd, name in self._matching(prefix))
 
     def delete_prefix(self, prefix: str) -> int:
+        with self._lock.exclusive():
+            return self._delete_prefix(prefix)
+
+    def _delete_prefix(self, prefix: str) -> int:
         *dirs, last = check_prefix(prefix).removesuffix("/").split("/")
         try:
             dir_fd = self._open_dir(dirs, create=False)
