@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 
@@ -16,6 +13,7 @@ from userlens.model.event import EventCursor, EventFilter, StoredEvent
 from userlens.model.project import User
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
+from userlens.web.params import aware, bad_request, decode_cursor, encode_cursor
 
 router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -46,30 +44,6 @@ class PersonOut(BaseModel):
     is_identified: bool
     distinct_ids: list[str]
     properties: dict[str, Any]
-
-
-def _bad_request(code: str, detail: str) -> HTTPException:
-    return HTTPException(400, detail={"error": code, "detail": detail})
-
-
-def _encode_cursor(cursor: EventCursor) -> str:
-    raw = orjson.dumps([cursor.timestamp.isoformat(), cursor.uuid])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(text: str) -> EventCursor:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        ts, uuid = orjson.loads(raw)
-        return EventCursor(timestamp=datetime.fromisoformat(ts), uuid=str(uuid))
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError) as exc:
-        raise _bad_request("invalid_cursor", "cursor is not one this API returned") from exc
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @router.get("/_health", response_model=Health, tags=["server"])
@@ -111,18 +85,22 @@ def list_events(
 ) -> EventsPage:
     """Events newest first. Follow `next_cursor` for older ones."""
     project_role(request, user, project_id)
-    after, before = _utc(after), _utc(before)
+    after, before = aware(after), aware(before)
     if after is not None and before is not None and before <= after:
-        raise _bad_request("invalid_range", "before must be later than after")
+        raise bad_request("invalid_range", "before must be later than after")
     page = services_of(request).events.events(
         project_id,
         EventFilter(event=event, distinct_id=distinct_id, after=after, before=before),
         limit=limit,
-        cursor=_decode_cursor(cursor) if cursor else None,
+        cursor=EventCursor(*decode_cursor(cursor)) if cursor else None,
     )
     return EventsPage(
         results=list(page.events),
-        next_cursor=_encode_cursor(page.next_cursor) if page.next_cursor else None,
+        next_cursor=(
+            encode_cursor(page.next_cursor.timestamp, page.next_cursor.uuid)
+            if page.next_cursor
+            else None
+        ),
     )
 
 

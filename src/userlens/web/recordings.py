@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -18,6 +16,7 @@ from userlens.model.recording import SessionCursor, SessionFilter, SessionSummar
 from userlens.replay.recordings import delete_person, session_events
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
+from userlens.web.params import aware, decode_cursor, encode_cursor
 
 router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -32,27 +31,6 @@ class DeletionOut(BaseModel):
     events: int
     distinct_ids: list[str]
     sessions: list[str]
-
-
-def _encode_cursor(cursor: SessionCursor) -> str:
-    raw = orjson.dumps([cursor.start.isoformat(), cursor.session_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(text: str) -> SessionCursor:
-    try:
-        ts, session_id = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        return SessionCursor(start=datetime.fromisoformat(ts), session_id=str(session_id))
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError) as exc:
-        raise HTTPException(
-            400, detail={"error": "invalid_cursor", "detail": "cursor is not one this API returned"}
-        ) from exc
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @router.get("/api/projects/{project_id}/sessions", response_model=SessionsPage, tags=["sessions"])
@@ -74,17 +52,21 @@ def list_sessions(
         project_id,
         SessionFilter(
             distinct_id=distinct_id,
-            after=_utc(after),
-            before=_utc(before),
+            after=aware(after),
+            before=aware(before),
             min_duration_s=min_duration_s,
             has_errors=has_errors,
         ),
         limit=limit,
-        cursor=_decode_cursor(cursor) if cursor else None,
+        cursor=SessionCursor(*decode_cursor(cursor)) if cursor else None,
     )
     return SessionsPage(
         results=list(page.sessions),
-        next_cursor=_encode_cursor(page.next_cursor) if page.next_cursor else None,
+        next_cursor=(
+            encode_cursor(page.next_cursor.start, page.next_cursor.session_id)
+            if page.next_cursor
+            else None
+        ),
     )
 
 

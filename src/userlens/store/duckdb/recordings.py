@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -18,6 +18,7 @@ from userlens.model.recording import (
     SessionPage,
     SessionSummary,
 )
+from userlens.store.duckdb.times import to_naive, to_utc
 
 _CHUNK_FIELDS = (
     "project_id",
@@ -35,14 +36,6 @@ _CHUNK_FIELDS = (
     "href",
     "received_at_us",
 )
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC)
-
-
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def _insert_chunks(con: duckdb.DuckDBPyConnection, chunks: Sequence[RecordingChunk]) -> None:
@@ -119,10 +112,10 @@ def _session_where(
         params["distinct_id"] = filters.distinct_id
     if filters.after is not None:
         where.append("c.end_ts >= $after")
-        params["after"] = _naive(filters.after)
+        params["after"] = to_naive(filters.after)
     if filters.before is not None:
         where.append("c.start_ts < $before")
-        params["before"] = _naive(filters.before)
+        params["before"] = to_naive(filters.before)
     if filters.min_duration_s is not None:
         where.append("epoch_us(c.end_ts) - epoch_us(c.start_ts) >= $min_us")
         params["min_us"] = int(filters.min_duration_s * 1_000_000)
@@ -135,7 +128,7 @@ def _session_where(
         where.append(
             "(c.start_ts < $cursor_ts OR (c.start_ts = $cursor_ts AND c.session_id < $cursor_id))"
         )
-        params["cursor_ts"] = _naive(cursor.start)
+        params["cursor_ts"] = to_naive(cursor.start)
         params["cursor_id"] = cursor.session_id
     return " AND ".join(where), params
 
@@ -162,7 +155,7 @@ def sessions(
 
 
 def _summary(r: tuple[Any, ...]) -> SessionSummary:
-    start, end = _utc(r[3]), _utc(r[4])
+    start, end = to_utc(r[3]), to_utc(r[4])
     return SessionSummary(
         session_id=r[0],
         distinct_id=r[1],
@@ -286,7 +279,7 @@ def expire_chunks(
     try:
         rows = con.execute(
             "DELETE FROM recording_chunks WHERE project_id = ? AND last_ts < ? RETURNING blob_key",
-            [project_id, _naive(before)],
+            [project_id, to_naive(before)],
         ).fetchall()
         keys = sorted(str(r[0]) for r in rows)
         before_commit(keys)

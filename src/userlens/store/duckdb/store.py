@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from userlens.store.duckdb.recordings import (
     sessions,
 )
 from userlens.store.duckdb.schema import migrate
+from userlens.store.duckdb.times import to_naive, to_utc
 from userlens.store.persons import PersonChanges, PersonProcessor, PersonRow, ProjectKey
 
 _EVENT_SCHEMA = pa.schema(
@@ -72,14 +73,6 @@ _READ_COLUMNS = """
     e.referrer, e.referring_domain, e.browser, e.browser_version, e.os, e.os_version,
     e.device_type, e.country, e.lib, e.lib_version, CAST(e.properties AS VARCHAR)
 """
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC)
-
-
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def _event_table(events: Sequence[CapturedEvent]) -> pa.Table:
@@ -279,13 +272,13 @@ class DuckDBEventStore:
             params.append(filters.distinct_id)
         if filters.after is not None:
             where.append("e.timestamp >= ?")
-            params.append(_naive(filters.after))
+            params.append(to_naive(filters.after))
         if filters.before is not None:
             where.append("e.timestamp < ?")
-            params.append(_naive(filters.before))
+            params.append(to_naive(filters.before))
         if cursor is not None:
             where.append("(e.timestamp < ? OR (e.timestamp = ? AND CAST(e.uuid AS VARCHAR) < ?))")
-            at = _naive(cursor.timestamp)
+            at = to_naive(cursor.timestamp)
             params.extend([at, at, cursor.uuid])
         sql = (
             f"SELECT {_READ_COLUMNS} FROM events e LEFT JOIN person_overrides o "
@@ -323,7 +316,7 @@ class DuckDBEventStore:
             ).fetchall()
         return Person(
             id=row[0],
-            created_at=_utc(row[1]),
+            created_at=to_utc(row[1]),
             properties=orjson.loads(row[2]),
             distinct_ids=tuple(str(r[0]) for r in ids),
             is_identified=bool(row[3]),
@@ -421,8 +414,8 @@ def _stored(row: tuple[Any, ...]) -> StoredEvent:
         event=row[1],
         distinct_id=row[2],
         person_id=row[3],
-        timestamp=_utc(row[4]),
-        received_at=_utc(row[5]),
+        timestamp=to_utc(row[4]),
+        received_at=to_utc(row[5]),
         session_id=row[6],
         window_id=row[7],
         current_url=row[8],

@@ -1,0 +1,36 @@
+"""Query-parameter helpers shared by the JSON API routers: times and keyset cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+
+import orjson
+from fastapi import HTTPException
+
+
+def bad_request(code: str, detail: str) -> HTTPException:
+    return HTTPException(400, detail={"error": code, "detail": detail})
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """A time from a query parameter, read as UTC when it names no zone."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def encode_cursor(at: datetime, key: str) -> str:
+    """An opaque cursor for keyset pagination over (time, key)."""
+    raw = orjson.dumps([at.isoformat(), key])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> tuple[datetime, str]:
+    """The (time, key) of a cursor this API returned; 400 for anything else."""
+    try:
+        at, key = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        return datetime.fromisoformat(at), str(key)
+    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise bad_request("invalid_cursor", "cursor is not one this API returned") from exc
