@@ -81,6 +81,18 @@ def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+def poll_json(
+    url: str, headers: dict[str, str], ready: Callable[[Any], bool], timeout: float = 30.0
+) -> Any:
+    """GET `url` until `ready(body)` holds (or time runs out); return the last body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = httpx.get(url, headers=headers).json()
+        if ready(body) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.2)
+
+
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     return load_settings(env={}, data_dir=str(data_dir), **overrides)
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
-from typing import Any
 
-import httpx
 from playwright.sync_api import Page
 
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, poll_json
 
 PAGE = """<!doctype html><html><body><h1>Shop</h1><script>
 const api = %(api)s, token = %(token)s;
@@ -39,16 +36,6 @@ async function send(kind) {
 </script></body></html>"""
 
 
-def _wait_for_events(server: ServerProcess, project_id: int, auth: dict[str, str], n: int) -> Any:
-    deadline = time.monotonic() + 15
-    while True:
-        resp = httpx.get(f"{server.url}/api/projects/{project_id}/events", headers=auth)
-        results = resp.json()["results"]
-        if len(results) >= n or time.monotonic() > deadline:
-            return results
-        time.sleep(0.2)
-
-
 def test_cross_origin_page_sends_events(
     server: ServerProcess, static_site: tuple[str, Path], page: Page
 ) -> None:
@@ -63,7 +50,8 @@ def test_cross_origin_page_sends_events(
     assert page.evaluate("send('gzip')") == [200, {"status": 1}]
     assert page.evaluate("send('beacon')")[0] is True
 
-    events = _wait_for_events(server, project["id"], auth, 3)
+    url = f"{server.url}/api/projects/{project['id']}/events"
+    events = poll_json(url, auth, lambda b: len(b["results"]) >= 3)["results"]
     assert sorted(e["event"] for e in events) == ["browser_beacon", "browser_gzip", "browser_json"]
     for e in events:
         # Enriched on the server from the real browser's user agent and URL.

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import zstandard
 from playwright.sync_api import Page
 
-from tests.conftest import REPO, ServerProcess
+from tests.conftest import REPO, ServerProcess, poll_json
 from tests.e2e.conftest import ARTIFACTS
 
 PASSWORD = "hunter2-Secret-PASS"
@@ -44,15 +42,6 @@ document.getElementById("pay").onclick = function () {
 PLAYER = """<!doctype html><html><head><meta charset="utf-8">
 <link rel="stylesheet" href="style.css"></head><body><div id="player"></div>
 <script src="replay.js"></script></body></html>"""
-
-
-def _poll(url: str, auth: dict[str, str], ready: Any, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = httpx.get(url, headers=auth).json()
-        if ready(body) or time.monotonic() > deadline:
-            return body
-        time.sleep(0.3)
 
 
 def _every_stored_byte(data_dir: Path) -> bytes:
@@ -92,7 +81,7 @@ def test_posthog_js_events_recording_and_replay(
 
     base = f"{server.url}/api/projects/{project['id']}"
     want = {"$pageview", "$autocapture", "$identify", "$exception", "checkout_viewed"}
-    events = _poll(
+    events = poll_json(
         f"{base}/events?limit=1000", auth, lambda b: want <= {e["event"] for e in b["results"]}
     )["results"]
     assert want <= {e["event"] for e in events}
@@ -106,11 +95,11 @@ def test_posthog_js_events_recording_and_replay(
     assert anonymous and anonymous <= set(person["distinct_ids"])
 
     page.close()  # leaving the page flushes the last recording data
-    sessions = _poll(f"{base}/sessions", auth, lambda b: b["results"])["results"]
+    sessions = poll_json(f"{base}/sessions", auth, lambda b: b["results"])["results"]
     assert len(sessions) == 1
     session_id = sessions[0]["session_id"]
     assert session_id == exception["session_id"]
-    snapshots = _poll(
+    snapshots = poll_json(
         f"{base}/sessions/{session_id}/snapshots",
         auth,
         lambda b: any(e["type"] == 2 for e in b.get("events", [])),
