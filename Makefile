@@ -8,19 +8,22 @@ RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 CHROMIUM := /usr/bin/chromium
 NPM_STAMP := sdk/node_modules/.installed
+SDK_STAMP := sdk/dist/.built
+SDK_SOURCES := $(shell find sdk/src -name '*.ts') sdk/build.mjs sdk/tsconfig.json
 
 .PHONY: run test lint typecheck pytest bench setup clean
 
-run: $(RUN_STAMP) $(NPM_STAMP)
+run: $(RUN_STAMP) $(SDK_STAMP)
 	$(VENV)/bin/userlens serve
 
-test: $(DEV_STAMP) $(NPM_STAMP) $(CHROMIUM)
+test: $(DEV_STAMP) $(SDK_STAMP) $(CHROMIUM)
+	sdk/node_modules/.bin/tsc -p sdk/tsconfig.json
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
-setup: $(DEV_STAMP) $(NPM_STAMP) $(CHROMIUM)
+setup: $(DEV_STAMP) $(SDK_STAMP) $(CHROMIUM)
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { PY3=$$(command -v python3); \
@@ -38,17 +41,27 @@ $(DEV_STAMP): $(VENV)/bin/python requirements/dev.lock pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(RUN_STAMP) $@
 
-# Pinned browser packages the server serves (posthog-js) or pages load (rrweb's replayer).
+# Pinned browser packages: esbuild and TypeScript to build our snippet, rrweb, and the
+# posthog-js bundles the server serves to pages that use posthog-js.
 $(NPM_STAMP): sdk/package.json sdk/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
 	cd sdk && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+# The snippet (userlens.js, userlens.esm.js) and the lazily loaded recorder, into sdk/dist.
+$(SDK_STAMP): $(NPM_STAMP) $(SDK_SOURCES) sdk/package.json
+	cd sdk && node build.mjs
 	touch $@
 
 # Browser tests drive Debian's Chromium; Playwright's own browser download is not used.
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-bench: $(DEV_STAMP)
+bench: $(DEV_STAMP) $(SDK_STAMP) $(CHROMIUM)
 	$(PY) bench/capture.py
+	$(PY) bench/sdk_size.py
+	$(PY) bench/sdk_overhead.py
 
 clean:
-	rm -rf $(VENV) sdk/node_modules .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) sdk/node_modules sdk/dist .mypy_cache .pytest_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import uuid
 from pathlib import Path
@@ -25,8 +26,12 @@ from userlens.capture.tokens import TokenCache
 from userlens.errors import CaptureError
 from userlens.model.project import Project
 
-# posthog-js's bundles, installed from the pinned npm package by `make`.
-POSTHOG_DIST = Path(__file__).resolve().parents[3] / "sdk" / "node_modules" / "posthog-js" / "dist"
+# posthog-js's bundles, installed from the pinned npm package by `make`, and our own snippet
+# and recorder, built from `sdk/src` by `make`.
+SDK_DIR = Path(__file__).resolve().parents[3] / "sdk"
+POSTHOG_DIST = SDK_DIR / "node_modules" / "posthog-js" / "dist"
+USERLENS_DIST = SDK_DIR / "dist"
+USERLENS_BUNDLES = frozenset({"userlens.js", "userlens.esm.js", "userlens-recorder.js"})
 _CONFIG_PATH = re.compile(r"/array/([^/]{1,64})/config(\.js)?")
 _STATIC_PATH = re.compile(r"/static/(?:[0-9A-Za-z.+-]{1,40}/)?([a-z0-9][a-z0-9.-]{0,80}\.js)")
 FLAG_PATHS = frozenset({"/flags", "/decide"})
@@ -46,6 +51,11 @@ def remote_config(project: Project) -> dict[str, Any]:
             "minimumDurationMilliseconds": project.recording.min_duration_ms or None,
             "linkedFlag": None,
             "networkPayloadCapture": None,
+            # Read by the Userlens snippet; posthog-js ignores them.
+            "maskAllInputs": project.recording.mask_inputs,
+            "urlAllow": list(project.recording.url_allow),
+            "urlDeny": list(project.recording.url_deny),
+            "captureNetwork": True,
         }
     return {
         "token": project.api_token,
@@ -62,16 +72,20 @@ def remote_config(project: Project) -> dict[str, Any]:
         "analytics": {"endpoint": "/i/v0/e/"},
         "elementsChainAsString": True,
         "siteApps": [],
+        "respectDnt": project.respect_dnt,
     }
 
 
 class RemoteConfigApp:
     """`/array/<token>/config[.js]`, `/flags/`, `/decide/` and `/static/<bundle>.js`."""
 
-    def __init__(self, tokens: TokenCache, *, dist: Path = POSTHOG_DIST) -> None:
+    def __init__(
+        self, tokens: TokenCache, *, dist: Path = POSTHOG_DIST, own_dist: Path = USERLENS_DIST
+    ) -> None:
         self._tokens = tokens
         self._dist = dist
-        self._bundles: dict[str, tuple[bytes, bytes]] = {}
+        self._own_dist = own_dist
+        self._bundles: dict[str, tuple[bytes, bytes, bytes]] = {}
 
     @staticmethod
     def handles(path: str) -> bool:
@@ -89,8 +103,7 @@ class RemoteConfigApp:
             return
         try:
             if static := _STATIC_PATH.fullmatch(path):
-                gzip_ok = "gzip" in headers.get("accept-encoding", "")
-                await self._static(send, static.group(1), cors, gzip_ok=gzip_ok)
+                await self._static(send, static.group(1), headers, cors)
             elif config := _CONFIG_PATH.fullmatch(path):
                 await self._config(send, config.group(1), bool(config.group(2)), cors)
             else:
@@ -153,24 +166,38 @@ class RemoteConfigApp:
         }
         await respond(send, 200, answer, cors)
 
-    def _bundle(self, name: str) -> tuple[bytes, bytes]:
-        """A bundle's bytes, plain and gzipped, read and compressed once."""
+    def _bundle(self, name: str) -> tuple[bytes, bytes, bytes]:
+        """A bundle's bytes, plain and gzipped, and its ETag, read and compressed once."""
         cached = self._bundles.get(name)
         if cached is None:
-            path = self._dist / name
+            path = (self._own_dist if name in USERLENS_BUNDLES else self._dist) / name
             if not path.is_file():
                 raise CaptureError(
-                    404, "not_found", f"no bundle {name} (run `make` to install them)"
+                    404, "not_found", f"no bundle {name} (run `make` to build and install them)"
                 )
             plain = path.read_bytes()
-            cached = self._bundles[name] = (plain, gzip.compress(plain, compresslevel=9))
+            etag = b'"' + hashlib.sha256(plain).hexdigest()[:20].encode() + b'"'
+            packed = gzip.compress(plain, compresslevel=9, mtime=0)
+            cached = self._bundles[name] = (plain, packed, etag)
         return cached
 
     async def _static(
-        self, send: Send, name: str, cors: list[tuple[bytes, bytes]], *, gzip_ok: bool
+        self, send: Send, name: str, headers: dict[str, str], cors: list[tuple[bytes, bytes]]
     ) -> None:
-        plain, packed = self._bundle(name)
-        extra = [(b"cache-control", b"public, max-age=3600"), (b"vary", b"Accept-Encoding")]
+        plain, packed, etag = self._bundle(name)
+        # The snippet's own path is stable, so browsers check back within minutes for a new
+        # build; the ETag makes that check a 304.
+        max_age = b"300" if name in USERLENS_BUNDLES else b"3600"
+        extra = [
+            (b"cache-control", b"public, max-age=" + max_age),
+            (b"vary", b"Accept-Encoding"),
+            (b"etag", etag),
+        ]
+        if etag.decode() in headers.get("if-none-match", ""):
+            await send({"type": "http.response.start", "status": 304, "headers": [*cors, *extra]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        gzip_ok = "gzip" in headers.get("accept-encoding", "")
         if gzip_ok:
             extra.append((b"content-encoding", b"gzip"))
         await _send_bytes(

@@ -29,6 +29,12 @@ class RecordingSettings:
     sample_rate: float = 1.0
     min_duration_ms: int = 0
     retention_days: int = 30
+    # Input values are masked in recordings unless a project turns this off (passwords always).
+    mask_inputs: bool = True
+    # Regular expressions over the page URL: record only where one of `url_allow` matches
+    # (when there are any) and none of `url_deny` does.
+    url_allow: tuple[str, ...] = ()
+    url_deny: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -39,6 +45,8 @@ class Project:
     timezone: str
     created_at: datetime
     recording: RecordingSettings = RecordingSettings()
+    # Browsers that send Do-Not-Track are not captured at all.
+    respect_dnt: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -18,12 +18,12 @@ from userlens import __version__
 from userlens.capture.app import CaptureApp, Limits, Receive, Scope, Send
 from userlens.capture.recordings import RecordingIngest
 from userlens.capture.remote_config import RemoteConfigApp
-from userlens.capture.tokens import TokenCache
 from userlens.config import Settings
 from userlens.replay.retention import expire_recordings
 from userlens.web.api import router
 from userlens.web.recordings import router as recordings_router
 from userlens.web.services import Services, open_services
+from userlens.web.settings import router as settings_router
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ def build_api(services: Services) -> FastAPI:
     api.state.services = services
     api.include_router(router)
     api.include_router(recordings_router)
+    api.include_router(settings_router)
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -120,7 +121,7 @@ def create_app(settings: Settings, *, now_us: Callable[[], int] | None = None) -
     services = open_services(settings, now_us=now_us)
 
     limits = Limits()
-    tokens = TokenCache(services.meta.project_by_token)
+    tokens = services.tokens
     capture = CaptureApp(
         tokens,
         services.writer,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from userlens.capture.enrich import Enricher
+from userlens.capture.tokens import TokenCache
 from userlens.config import Settings
 from userlens.store.blobs import BlobStore
 from userlens.store.duckdb import DuckDBEventStore
@@ -34,6 +35,10 @@ class Services:
     blobs: BlobStore
     enricher: Enricher
     now_us: Callable[[], int]
+    tokens: TokenCache = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = TokenCache(self.meta.project_by_token)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.now_us() / 1_000_000, tz=UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import zoneinfo
 from collections.abc import Callable
@@ -81,8 +82,16 @@ def _project(row: ProjectRow) -> Project:
             sample_rate=row.recording_sample_rate,
             min_duration_ms=row.recording_min_duration_ms,
             retention_days=row.recording_retention_days,
+            mask_inputs=row.recording_mask_inputs,
+            url_allow=tuple(row.recording_url_allow or ()),
+            url_deny=tuple(row.recording_url_deny or ()),
         ),
+        respect_dnt=row.respect_dnt,
     )
+
+
+MAX_URL_PATTERNS = 50
+MAX_URL_PATTERN_CHARS = 500
 
 
 def check_recording(settings: RecordingSettings) -> RecordingSettings:
@@ -92,6 +101,18 @@ def check_recording(settings: RecordingSettings) -> RecordingSettings:
         raise InvalidInput("recording minimum duration must be 0-3600000 ms")
     if not 1 <= settings.retention_days <= 3650:
         raise InvalidInput("recording retention must be 1-3650 days")
+    for name, patterns in (("url_allow", settings.url_allow), ("url_deny", settings.url_deny)):
+        if len(patterns) > MAX_URL_PATTERNS:
+            raise InvalidInput(f"{name}: at most {MAX_URL_PATTERNS} patterns")
+        for pattern in patterns:
+            if not pattern or len(pattern) > MAX_URL_PATTERN_CHARS:
+                raise InvalidInput(f"{name}: patterns must be 1-{MAX_URL_PATTERN_CHARS} characters")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise InvalidInput(
+                    f"{name}: {pattern!r} is not a regular expression: {exc}"
+                ) from None
     return settings
 
 
@@ -193,6 +214,18 @@ class MetaStore:
             row.recording_sample_rate = settings.sample_rate
             row.recording_min_duration_ms = settings.min_duration_ms
             row.recording_retention_days = settings.retention_days
+            row.recording_mask_inputs = settings.mask_inputs
+            row.recording_url_allow = list(settings.url_allow)
+            row.recording_url_deny = list(settings.url_deny)
+            s.commit()
+            return _project(row)
+
+    def set_respect_dnt(self, project_id: int, respect: bool) -> Project:
+        with self._session() as s:
+            row = s.get(ProjectRow, project_id)
+            if row is None:
+                raise NotFound(f"no project {project_id}")
+            row.respect_dnt = respect
             s.commit()
             return _project(row)
 

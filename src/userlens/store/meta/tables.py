@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -34,6 +43,10 @@ class ProjectRow(Base):
     recording_sample_rate: Mapped[float] = mapped_column(Float, default=1.0)
     recording_min_duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     recording_retention_days: Mapped[int] = mapped_column(Integer, default=30)
+    recording_mask_inputs: Mapped[bool] = mapped_column(Boolean, default=True)
+    recording_url_allow: Mapped[list[str]] = mapped_column(JSON, default=list)
+    recording_url_deny: Mapped[list[str]] = mapped_column(JSON, default=list)
+    respect_dnt: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class MembershipRow(Base):
