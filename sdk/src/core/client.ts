@@ -147,6 +147,7 @@ export class Userlens {
   private recording: RecordingConfig | undefined;
   private autocapture: Autocapture | undefined;
   private started = false;
+  private blocked = false; // Do-Not-Track, when the project respects it: not stored anywhere
 
   init(token: string, options: Partial<Config> = {}): Userlens {
     if (this.started) return this;
@@ -169,7 +170,10 @@ export class Userlens {
         JSON.stringify({ api_key: this.token, sent_at: new Date().toISOString(), batch }),
       { flushMs: this.config.flush_interval_ms, maxItems: 1000, batchItems: 50, maxBytes: 60_000 },
     );
-    if (this.config.respect_dnt && this.dnt()) return this;
+    if (this.config.respect_dnt && this.dnt()) {
+      this.blocked = true;
+      return this;
+    }
     this.listen();
     void this.remoteConfig();
     this.config.loaded?.(this);
@@ -247,7 +251,10 @@ export class Userlens {
     } catch {
       return;
     }
-    if (remote.respectDnt && this.dnt()) return this.opt_out_capturing();
+    if (remote.respectDnt && this.dnt()) {
+      this.blocked = true;
+      return;
+    }
     if (remote.sessionRecording) this.recording = remote.sessionRecording;
     this.maybeRecord();
   }
@@ -289,7 +296,7 @@ export class Userlens {
   }
 
   private optedOut(): boolean {
-    return !!this.store?.get("opted_out");
+    return this.blocked || !!this.store?.get("opted_out");
   }
 
   private baseProps(): Props {
@@ -371,7 +378,7 @@ export class Userlens {
     if (!this.started) return;
     const id = uuidv7();
     const device = resetDevice ? id : this.store.get("device_id");
-    this.store.clear({ device_id: device, distinct_id: id, opted_out: this.optedOut() });
+    this.store.clear({ device_id: device, distinct_id: id, opted_out: this.store.get("opted_out") });
     this.sessions.reset();
   }
 
@@ -404,6 +411,7 @@ export class Userlens {
   opt_in_capturing(): void {
     if (!this.started) return;
     this.store.set({ opted_out: false });
+    if (this.blocked) return;
     this.capture("$opt_in");
     this.maybeRecord();
   }

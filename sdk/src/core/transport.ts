@@ -54,13 +54,18 @@ export class Queue<T extends Item> {
   push(item: T): void {
     this.items.push(item);
     this.bytes += item.size || 0;
+    this.trim();
+    if (this.opts.maxBytes && this.bytes >= this.opts.maxBytes) void this.flush();
+    else this.schedule(this.opts.flushMs);
+  }
+
+  /** Over the bounds (offline for long): the oldest items go. */
+  private trim(): void {
     const cap = this.opts.maxQueuedBytes || Infinity;
     while (this.items.length > this.opts.maxItems || (this.bytes > cap && this.items.length > 1)) {
       this.bytes -= this.items.shift()!.size || 0;
       this.dropped++;
     }
-    if (this.opts.maxBytes && this.bytes >= this.opts.maxBytes) void this.flush();
-    else this.schedule(this.opts.flushMs);
   }
 
   private schedule(ms: number): void {
@@ -105,6 +110,7 @@ export class Queue<T extends Item> {
     if (retry) {
       this.items.unshift(...batch);
       this.bytes += batch.reduce((s, i) => s + (i.size || 0), 0);
+      this.trim();
       this.failures++;
       const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(this.failures, 6));
       this.pausedUntil = Date.now() + Math.max(retry, backoff * (0.5 + Math.random() / 2));

@@ -10,8 +10,7 @@ const SECRET = /token|key|secret|pass|auth|session|sig|code|credential|jwt/i;
 export function scrubUrl(raw: string): string {
   try {
     const url = new URL(raw, location.href);
-    url.username = "";
-    url.password = "";
+    url.username = url.password = "";
     for (const k of Array.from(url.searchParams.keys()))
       if (SECRET.test(k)) url.searchParams.set(k, "[redacted]");
     return url.toString().replace(/%5Bredacted%5D/g, "[redacted]");
@@ -23,12 +22,11 @@ export function scrubUrl(raw: string): string {
 function bodySize(body: unknown): number | undefined {
   if (typeof body === "string") return body.length;
   if (body instanceof Blob) return body.size;
-  if (body instanceof ArrayBuffer) return body.byteLength;
-  if (ArrayBuffer.isView(body)) return body.byteLength;
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return body.byteLength;
   return undefined;
 }
 
-export interface Request {
+export interface NetworkRequest {
   name: string;
   method: string;
   status: number;
@@ -40,66 +38,60 @@ export interface Request {
   timestamp: number;
 }
 
+type Done = (status: number, responseLength: string | null) => void;
+
 /** Wraps fetch and XMLHttpRequest; `ignore` skips our own traffic. Returns an undo function. */
 export function watchNetwork(emit: PluginEmit, ignore: (url: string) => boolean): () => void {
-  const report = (r: Request): void => emit(NETWORK_PLUGIN, { requests: [r] });
+  const start = (
+    initiatorType: NetworkRequest["initiatorType"],
+    method: string,
+    url: string,
+    body: unknown,
+  ): Done => {
+    const startTime = performance.now();
+    const timestamp = Date.now();
+    return (status, length) => {
+      if (ignore(url)) return;
+      const request: NetworkRequest = {
+        name: scrubUrl(url),
+        method: method.toUpperCase(),
+        status,
+        initiatorType,
+        startTime,
+        duration: Math.round(performance.now() - startTime),
+        requestBodySize: bodySize(body),
+        responseBodySize: length ? +length : undefined,
+        timestamp,
+      };
+      emit(NETWORK_PLUGIN, { requests: [request] });
+    };
+  };
+
   const originalFetch = window.fetch;
   window.fetch = async function (input: RequestInfo | URL, init?: RequestInit) {
-    const url = input instanceof Request ? input.url : String(input);
-    const method = (init?.method || (input instanceof Request ? input.method : "GET")).toUpperCase();
-    const t0 = performance.now();
-    const timestamp = Date.now();
-    const done = (status: number, size?: number): void => {
-      if (!ignore(url))
-        report({
-          name: scrubUrl(url),
-          method,
-          status,
-          initiatorType: "fetch",
-          startTime: t0,
-          duration: Math.round(performance.now() - t0),
-          requestBodySize: bodySize(init?.body),
-          responseBodySize: size,
-          timestamp,
-        });
-    };
+    const req = input instanceof Request ? input : undefined;
+    const done = start("fetch", init?.method || req?.method || "GET", req ? req.url : String(input), init?.body);
     try {
       const res = await originalFetch.call(window, input, init);
-      const length = res.headers.get("content-length");
-      done(res.status, length ? +length : undefined);
+      done(res.status, res.headers.get("content-length"));
       return res;
     } catch (err) {
-      done(0);
+      done(0, null);
       throw err;
     }
   };
+
   const proto = XMLHttpRequest.prototype;
-  const open = proto.open;
-  const send = proto.send;
-  type Tagged = XMLHttpRequest & { __ul?: { method: string; url: string } };
+  const { open, send } = proto;
+  type Tagged = XMLHttpRequest & { __ul?: [string, string] };
   proto.open = function (this: Tagged, method: string, url: string | URL, ...rest: unknown[]) {
-    this.__ul = { method: method.toUpperCase(), url: String(url) };
+    this.__ul = [method, String(url)];
     return (open as (...a: unknown[]) => void).call(this, method, url, ...rest);
   } as typeof proto.open;
   proto.send = function (this: Tagged, body?: Document | XMLHttpRequestBodyInit | null) {
-    const meta = this.__ul;
-    if (meta && !ignore(meta.url)) {
-      const t0 = performance.now();
-      const timestamp = Date.now();
-      this.addEventListener("loadend", () => {
-        const length = this.getResponseHeader("content-length");
-        report({
-          name: scrubUrl(meta.url),
-          method: meta.method,
-          status: this.status,
-          initiatorType: "xmlhttprequest",
-          startTime: t0,
-          duration: Math.round(performance.now() - t0),
-          requestBodySize: bodySize(body),
-          responseBodySize: length ? +length : undefined,
-          timestamp,
-        });
-      });
+    if (this.__ul) {
+      const done = start("xmlhttprequest", this.__ul[0], this.__ul[1], body);
+      this.addEventListener("loadend", () => done(this.status, this.getResponseHeader("content-length")));
     }
     return send.call(this, body);
   };

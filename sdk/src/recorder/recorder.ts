@@ -126,18 +126,8 @@ export function startRecorder(host: RecorderHost): Recorder {
     collectFonts: false,
     checkoutEveryNms: FULL_SNAPSHOT_EVERY_MS,
     sampling: { mousemove: 100, mouseInteraction: true, scroll: 150, media: 800, input: "last" },
-    slimDOMOptions: {
-      script: true,
-      comment: true,
-      headFavicon: true,
-      headWhitespace: true,
-      headMetaDescKeywords: true,
-      headMetaSocial: true,
-      headMetaRobots: true,
-      headMetaHttpEquiv: true,
-      headMetaAuthorship: true,
-      headMetaVerification: true,
-    },
+    // Scripts, comments, favicons and most head meta tags are left out of snapshots.
+    slimDOMOptions: true,
   });
 
   host.onSessionRotate(() =>

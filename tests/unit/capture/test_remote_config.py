@@ -91,3 +91,42 @@ def test_bundles_are_gzipped_for_browsers_that_accept_it(env: Env) -> None:
     assert packed.headers["content-encoding"] == "gzip"
     assert packed.content == plain.content  # the client inflates it transparently
     assert int(packed.headers["content-length"]) < len(plain.content) / 3
+
+
+def test_our_snippet_is_served_with_cors_caching_and_etag(env: Env) -> None:
+    for name in ("userlens.js", "userlens.esm.js", "userlens-recorder.js"):
+        resp = env.client.get(
+            f"/static/{name}", headers={"Origin": "https://shop.test", "Accept-Encoding": "gzip"}
+        )
+        assert resp.status_code == 200, name
+        assert resp.headers["content-type"] == "application/javascript"
+        assert resp.headers["access-control-allow-origin"] == "https://shop.test"
+        assert resp.headers["cache-control"] == "public, max-age=300"
+        assert resp.headers["content-encoding"] == "gzip"
+        etag = resp.headers["etag"]
+        again = env.client.get(f"/static/{name}", headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b""
+        assert (
+            env.client.get(f"/static/{name}", headers={"If-None-Match": '"x"'}).status_code == 200
+        )
+    core = env.client.get("/static/userlens.js").text
+    assert "userlens" in core and len(core) < 40_000  # minified
+
+
+def test_privacy_and_scope_settings_reach_the_config(env: Env) -> None:
+    meta = env.app.services.meta
+    project = meta.create_project("Scoped")
+    meta.set_recording(
+        project.id,
+        dataclasses.replace(
+            project.recording, mask_inputs=False, url_allow=("/app/",), url_deny=("/admin",)
+        ),
+    )
+    meta.set_respect_dnt(project.id, True)
+    config = env.client.get(f"/array/{project.api_token}/config").json()
+    recording = config["sessionRecording"]
+    assert recording["maskAllInputs"] is False
+    assert recording["urlAllow"] == ["/app/"] and recording["urlDeny"] == ["/admin"]
+    assert config["respectDnt"] is True
+    default = env.client.get(f"/array/{env.project.api_token}/config").json()
+    assert default["respectDnt"] is False and default["sessionRecording"]["maskAllInputs"] is True
