@@ -19,6 +19,7 @@ export interface Item {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+const KEEPALIVE_MAX = 60_000; // browsers allow 64 KB of keepalive bodies in flight
 
 export async function gzip(text: string): Promise<BodyInit> {
   if (typeof CompressionStream === "undefined") return text;
@@ -94,11 +95,14 @@ export class Queue<T extends Item> {
     const batch = this.take();
     let retry = 0;
     try {
+      const body = await gzip(this.encode(batch));
       const res = await fetch(this.url(), {
         method: "POST",
-        body: await gzip(this.encode(batch)),
+        body,
         headers: { "Content-Type": "text/plain" },
         credentials: "omit",
+        // Small requests outlive the page if it closes while they are in flight.
+        keepalive: (typeof body === "string" ? body.length : (body as ArrayBuffer).byteLength) < KEEPALIVE_MAX,
       });
       if (res.status === 200) this.failures = 0;
       else if (res.status >= 500 || res.status === 408 || res.status === 429)
