@@ -30,6 +30,8 @@ class Settings:
     duckdb_threads: int = 2
     log_level: str = "info"
     retention_interval_s: int = 3600
+    compaction_interval_s: int = 300
+    compact_after_s: int = 2400
 
     @property
     def events_db_path(self) -> Path:
@@ -95,6 +97,10 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError(f"USERLENS_GEOIP_DB: no such file: {settings.geoip_db}")
     if settings.retention_interval_s < 1:
         raise ConfigError("USERLENS_RETENTION_INTERVAL_S: must be at least 1")
+    if settings.compaction_interval_s < 1:
+        raise ConfigError("USERLENS_COMPACTION_INTERVAL_S: must be at least 1")
+    if settings.compact_after_s < 0:
+        raise ConfigError("USERLENS_COMPACT_AFTER_S: must not be negative")
     if settings.duckdb_threads < 1:
         raise ConfigError("USERLENS_DUCKDB_THREADS: must be at least 1")
     if settings.data_dir.exists() and not settings.data_dir.is_dir():

@@ -229,3 +229,23 @@ def test_invalid_toml(tmp_path: Path, content: bytes) -> None:
 
 def test_log_level_is_case_insensitive() -> None:
     assert load_settings(env={"USERLENS_LOG_LEVEL": "WARNING"}).log_level == "warning"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("USERLENS_RETENTION_INTERVAL_S", "0"),
+        ("USERLENS_COMPACTION_INTERVAL_S", "0"),
+        ("USERLENS_COMPACT_AFTER_S", "-5"),
+        ("USERLENS_COMPACT_AFTER_S", "soon"),
+    ],
+)
+def test_bad_housekeeping_intervals(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings(env={name: value})
+
+
+def test_housekeeping_defaults() -> None:
+    settings = load_settings(env={})
+    assert settings.compaction_interval_s == 300 and settings.compact_after_s == 2400
+    assert load_settings(env={"USERLENS_COMPACT_AFTER_S": "0"}).compact_after_s == 0

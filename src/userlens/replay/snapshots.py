@@ -149,7 +149,8 @@ def _canonical(event: dict[str, Any]) -> bytes:
         return json.dumps(event, sort_keys=True, default=repr).encode()
 
 
-def _sorted_unique(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def sorted_unique(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events sorted stably by timestamp, exact duplicates (as JSON) dropped."""
     seen: set[bytes] = set()
     unique: list[dict[str, Any]] = []
     for event in sorted(events, key=lambda e: e["timestamp"]):
@@ -183,7 +184,7 @@ def assemble_window(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     before it, puts a synthesized one there, modelled on the first Meta after it if any.
     Returns [] when the window has no FullSnapshot.
     """
-    unique = _sorted_unique(events)
+    unique = sorted_unique(events)
     first = next((i for i, e in enumerate(unique) if e["type"] == FULL_SNAPSHOT), None)
     if first is None:
         return []

@@ -76,6 +76,18 @@ class EventStore(Protocol):
         keys inside the transaction (to delete the blobs first)."""
         ...
 
+    def compactable_windows(
+        self, project_id: int, received_before: datetime
+    ) -> list[tuple[str, str]]:
+        """(session, window) pairs stored in more than one chunk, none received since
+        `received_before`: recordings that are over and can be merged into one blob."""
+        ...
+
+    def replace_chunks(self, project_id: int, old_keys: Sequence[str], new: RecordingChunk) -> bool:
+        """Swap the chunks `old_keys` for `new` in one transaction. False (and no change) when
+        any of them is gone already (deleted by retention or a person deletion meanwhile)."""
+        ...
+
     def count_events(self, project_id: int) -> int: ...
 
     def close(self) -> None: ...

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 import anyio.to_thread
@@ -19,6 +20,7 @@ from userlens.capture.app import CaptureApp, Limits, Receive, Scope, Send
 from userlens.capture.recordings import RecordingIngest
 from userlens.capture.remote_config import RemoteConfigApp
 from userlens.config import Settings
+from userlens.replay.compaction import compact_recordings
 from userlens.replay.retention import expire_recordings
 from userlens.web.api import router
 from userlens.web.recordings import router as recordings_router
@@ -55,35 +57,58 @@ def _error_body(exc: StarletteHTTPException) -> dict[str, Any]:
     return {"error": "http_error", "detail": str(detail)}
 
 
-async def _retention_loop(services: Services) -> None:
-    """Run the recording retention sweep now and then, for as long as the server runs."""
-    interval = services.settings.retention_interval_s
+async def _every(interval_s: int, what: str, job: Callable[[], int]) -> None:
+    """Run `job` in a worker thread about every `interval_s`, for as long as the server runs
+    (the first time after at most a minute)."""
     while True:
-        await asyncio.sleep(min(60, interval))
+        await asyncio.sleep(min(60, interval_s))
         try:
-            expired = await anyio.to_thread.run_sync(
-                lambda: expire_recordings(
-                    services.events, services.blobs, services.meta.projects(), services.now()
-                )
-            )
+            done = await anyio.to_thread.run_sync(job)
         except Exception:
-            log.exception("recording retention sweep failed; trying again later")
+            log.exception("%s failed; trying again later", what)
         else:
-            if expired:
-                log.info("retention: deleted %d recording chunks", expired)
-        await asyncio.sleep(max(0, interval - 60))
+            if done:
+                log.info("%s: %d done", what, done)
+        await asyncio.sleep(max(0, interval_s - 60))
+
+
+def _housekeeping(services: Services) -> list[Coroutine[Any, Any, None]]:
+    """The recording retention sweep and the compaction of finished recordings."""
+    settings = services.settings
+    return [
+        _every(
+            settings.retention_interval_s,
+            "recording retention (chunks deleted)",
+            lambda: expire_recordings(
+                services.events, services.blobs, services.meta.projects(), services.now()
+            ),
+        ),
+        _every(
+            settings.compaction_interval_s,
+            "recording compaction (windows merged)",
+            lambda: compact_recordings(
+                services.events,
+                services.blobs,
+                services.meta.projects(),
+                services.now(),
+                idle=timedelta(seconds=settings.compact_after_s),
+            ),
+        ),
+    ]
 
 
 def build_api(services: Services) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(_retention_loop(services))
+        jobs = [asyncio.create_task(job) for job in _housekeeping(services)]
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for job in jobs:
+                job.cancel()
+            for job in jobs:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
             services.close()
 
     api = FastAPI(

@@ -288,3 +288,45 @@ def expire_chunks(
         con.execute("ROLLBACK")
         raise
     return keys
+
+
+def compactable_windows(
+    cur: duckdb.DuckDBPyConnection, project_id: int, received_before: datetime
+) -> list[tuple[str, str]]:
+    rows = cur.execute(
+        "SELECT session_id, window_id FROM recording_chunks WHERE project_id = ? "
+        "GROUP BY session_id, window_id "
+        "HAVING count(*) > 1 AND max(received_at) < ? ORDER BY session_id, window_id",
+        [project_id, to_naive(received_before)],
+    ).fetchall()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def replace_chunks(
+    con: duckdb.DuckDBPyConnection, project_id: int, old_keys: Sequence[str], new: RecordingChunk
+) -> bool:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.register("_old", pa.table({"blob_key": pa.array(list(old_keys), pa.string())}))
+        found = con.execute(
+            "SELECT count(*) FROM recording_chunks WHERE project_id = ? "
+            "AND blob_key IN (SELECT blob_key FROM _old)",
+            [project_id],
+        ).fetchone()
+        if not found or int(found[0]) != len(set(old_keys)):
+            con.execute("ROLLBACK")
+            return False
+        con.execute(
+            "DELETE FROM recording_chunks WHERE project_id = ? "
+            "AND blob_key IN (SELECT blob_key FROM _old)",
+            [project_id],
+        ).fetchall()
+        _insert_chunks(con, [new])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("_old")
+    return True

@@ -30,9 +30,11 @@ from userlens.model.recording import (
 )
 from userlens.store.duckdb.recordings import (
     _insert_chunks,
+    compactable_windows,
     delete_person,
     expire_chunks,
     recording_chunks,
+    replace_chunks,
     sessions,
 )
 from userlens.store.duckdb.schema import migrate
@@ -348,6 +350,16 @@ class DuckDBEventStore:
     ) -> list[str]:
         with self._write_lock:
             return expire_chunks(self._con, project_id, before, before_commit=before_commit)
+
+    def compactable_windows(
+        self, project_id: int, received_before: datetime
+    ) -> list[tuple[str, str]]:
+        with self._reader() as cur:
+            return compactable_windows(cur, project_id, received_before)
+
+    def replace_chunks(self, project_id: int, old_keys: Sequence[str], new: RecordingChunk) -> bool:
+        with self._write_lock:
+            return replace_chunks(self._con, project_id, old_keys, new)
 
     def count_events(self, project_id: int) -> int:
         with self._reader() as cur:
