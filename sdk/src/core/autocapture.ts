@@ -15,7 +15,7 @@ export const RAGE = { clicks: 3, withinMs: 1000, radiusPx: 30 };
 export const DEAD_AFTER_MS = 2500;
 
 function details(el: Element, type: string): Record<string, unknown> {
-  const text = elementText(el);
+  const text = elementText(el, true);
   return { $event_type: type, $elements_chain: elementsChain(el), ...(text ? { $el_text: text } : {}) };
 }
 
@@ -35,6 +35,7 @@ export class Autocapture {
   private raged = false;
   private changedAt = 0;
   private observer: MutationObserver | undefined;
+  private pending = 0;
 
   constructor(
     private readonly emit: Emit,
@@ -101,8 +102,9 @@ export class Autocapture {
   }
 
   private dead(el: Element): void {
-    if (!this.observer) {
-      this.observer = new MutationObserver(() => this.changed());
+    // The page is watched for changes only while a click waits for its answer.
+    if (!this.pending++) {
+      this.observer = this.observer || new MutationObserver(() => this.changed());
       this.observer.observe(document, {
         subtree: true,
         childList: true,
@@ -113,6 +115,7 @@ export class Autocapture {
     const at = performance.now();
     const url = location.href;
     setTimeout(() => {
+      if (!--this.pending) this.observer!.disconnect();
       if (this.changedAt < at && location.href === url && document.visibilityState === "visible")
         this.emit("$dead_click", { ...details(el, "click"), $dead_click_delay_ms: DEAD_AFTER_MS });
     }, DEAD_AFTER_MS);

@@ -67,10 +67,7 @@ export interface RecorderHost {
   distinctId(): string;
   sessionStart(): number;
   onSessionRotate(cb: (id: string) => void): void;
-  lib: string;
-  version: string;
-  /** The client's own id maker and sender, so the recorder bundle does not ship them again. */
-  uuid: () => string;
+  /** The client's own sender, so the recorder bundle does not ship it again. */
   queue: typeof makeQueue;
 }
 
@@ -98,7 +95,7 @@ const DEFAULTS: Config = {
   disable_session_recording: false,
   persistence: "localStorage",
   respect_dnt: false,
-  flush_interval_ms: 3000,
+  flush_interval_ms: 5000,
   session_idle_timeout_ms: 30 * 60 * 1000,
 };
 
@@ -288,9 +285,6 @@ export class Userlens {
       distinctId: () => this.get_distinct_id(),
       sessionStart: () => this.sessions.start(),
       onSessionRotate: (cb) => this.sessions.onRotate(cb),
-      lib: LIB,
-      version: VERSION,
-      uuid: uuidv7,
       queue: makeQueue,
     };
   }

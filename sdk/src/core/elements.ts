@@ -19,25 +19,26 @@ function position(el: Element): [number, number] {
   return [child, ofType];
 }
 
-/** The visible text of `el` itself (not of deep descendants), unless it is private. */
-export function elementText(el: Element): string {
+/** The text of `el` itself (its own text nodes), unless it is private; for the clicked
+ * element (`deep`), the rendered text of a small element whose text sits in children. */
+export function elementText(el: Element, deep = false): string {
   if (masked(el)) return "";
   let text = "";
   el.childNodes.forEach((n) => {
     if (n.nodeType === 3) text += n.textContent || "";
   });
-  if (!text.trim() && el.children.length < 3) text = (el as HTMLElement).innerText || "";
+  if (deep && !text.trim() && el.children.length < 3) text = (el as HTMLElement).innerText || "";
   return safeText(text);
 }
 
-function describe(el: Element): string {
+function describe(el: Element, target: boolean): string {
   const tag = el.tagName.toLowerCase();
   const classes = (el.getAttribute("class") || "").split(/\s+/).filter(Boolean).sort();
   const attrs: Record<string, string> = {};
   const [child, ofType] = position(el);
   attrs["nth-child"] = String(child);
   attrs["nth-of-type"] = String(ofType);
-  const text = elementText(el);
+  const text = elementText(el, target);
   if (text) attrs.text = text;
   for (const a of Array.from(el.attributes)) {
     if (!KEPT_ATTRS.test(a.name) || (tag === "input" && a.name === "value")) continue;
@@ -58,7 +59,7 @@ export function elementsChain(target: Element): string {
   const parts: string[] = [];
   for (let e: Element | null = target; e && parts.length < MAX_DEPTH; e = e.parentElement) {
     if (e.tagName === "HTML") break;
-    parts.push(describe(e));
+    parts.push(describe(e, e === target));
   }
   return parts.join(";");
 }

@@ -21,7 +21,8 @@ export class Sessions {
       s = [uuidv7(now), now, now];
       this.store.set({ session: s });
       this.listeners.forEach((cb) => cb(s![0]));
-    } else if (activity && now - s[2] > 1000) {
+    } else if (activity && now - s[2] > Math.min(5000, this.idleMs / 4)) {
+      // Activity is written down at most every few seconds: plenty for a 30-minute timeout.
       s = [s[0], s[1], now];
       this.store.set({ session: s });
     }

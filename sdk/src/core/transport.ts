@@ -14,7 +14,6 @@ export interface QueueOptions {
 }
 
 export interface Item {
-  uuid: string;
   size?: number;
 }
 

@@ -55,9 +55,7 @@ export function watchConsole(emit: PluginEmit): () => void {
       busy = true;
       try {
         const trace =
-          level === "error" || level === "warn"
-            ? (new Error().stack || "").split("\n").slice(2, 8).map((l) => l.trim())
-            : [];
+          level === "error" ? (new Error().stack || "").split("\n").slice(2, 8).map((l) => l.trim()) : [];
         emit(CONSOLE_PLUGIN, { level, payload: args.slice(0, MAX_ARGS).map(serialise), trace });
       } finally {
         busy = false;

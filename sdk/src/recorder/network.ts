@@ -57,7 +57,7 @@ export function watchNetwork(emit: PluginEmit, ignore: (url: string) => boolean)
         method: method.toUpperCase(),
         status,
         initiatorType,
-        startTime,
+        startTime: Math.round(startTime),
         duration: Math.round(performance.now() - startTime),
         requestBodySize: bodySize(body),
         responseBodySize: length ? +length : undefined,
