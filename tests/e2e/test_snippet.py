@@ -381,3 +381,30 @@ def test_recording_follows_sampling_and_url_rules(site: Site, page: Page) -> Non
     assert page.evaluate("userlens.session_recording_started()") is False
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "snippet-page.png"))
+
+
+def test_recording_allow_list_and_minimum_duration(site: Site, page: Page) -> None:
+    site.settings({"recording": {"url_allow": ["/app/"]}})
+    page.goto(site.write("landing.html", site.page_html("<p>Landing</p>")))
+    page.evaluate("userlens.capture('landing_seen'); userlens.flush()")
+    site.events(lambda ev: "landing_seen" in names(ev))
+    page.wait_for_timeout(500)
+    assert page.evaluate("userlens.session_recording_started()") is False  # not on the list
+    (site.root / "app").mkdir()
+    page.goto(site.write("app/home.html", site.page_html("<p>In the app</p>")))
+    page.wait_for_function("userlens.session_recording_started()")
+
+    # A session shorter than the minimum duration sends no recording at all.
+    site.settings({"recording": {"url_allow": [], "min_duration_ms": 60_000}})
+    page.evaluate("userlens.reset()")
+    page.goto(site.write("short.html", site.page_html("<button id='b'>Click</button>")))
+    page.wait_for_function("userlens.session_recording_started()")
+    session = page.evaluate("userlens.get_session_id()")
+    page.click("#b")
+    page.wait_for_timeout(2500)
+    page.evaluate("userlens.capture('short_visit'); userlens.flush()")
+    site.events(lambda ev: "short_visit" in names(ev))
+    page.close()  # had the minimum been ignored, the rest would go out by sendBeacon now
+    time.sleep(3)
+    listed = httpx.get(f"{site.base}/sessions", headers=site.auth).json()["results"]
+    assert session not in {s["session_id"] for s in listed}
