@@ -15,6 +15,7 @@ LAYER = {
     "config": 0,
     "store": 1,
     "replay": 2,
+    "query": 2,
     "capture": 3,
     "demo": 3,
     "web": 4,

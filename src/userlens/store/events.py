@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from userlens.model.event import (
     CapturedEvent,
@@ -21,6 +21,7 @@ from userlens.model.recording import (
     SessionFilter,
     SessionPage,
 )
+from userlens.store.sql import Query
 
 
 class EventStore(Protocol):
@@ -86,6 +87,10 @@ class EventStore(Protocol):
     def replace_chunks(self, project_id: int, old_keys: Sequence[str], new: RecordingChunk) -> bool:
         """Swap the chunks `old_keys` for `new` in one transaction. False (and no change) when
         any of them is gone already (deleted by retention or a person deletion meanwhile)."""
+        ...
+
+    def query(self, project_id: int, query: Query) -> list[tuple[Any, ...]]:
+        """Run an insight query (see `store.sql`) over one project's data."""
         ...
 
     def count_events(self, project_id: int) -> int: ...

@@ -23,6 +23,7 @@ from userlens.config import Settings
 from userlens.replay.compaction import compact_recordings
 from userlens.replay.retention import expire_recordings
 from userlens.web.api import router
+from userlens.web.insights import router as insights_router
 from userlens.web.recordings import router as recordings_router
 from userlens.web.services import Services, open_services
 from userlens.web.settings import router as settings_router
@@ -124,6 +125,7 @@ def build_api(services: Services) -> FastAPI:
     api.include_router(router)
     api.include_router(recordings_router)
     api.include_router(settings_router)
+    api.include_router(insights_router)
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

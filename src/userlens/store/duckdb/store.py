@@ -12,6 +12,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from userlens.errors import InvalidInput
 from userlens.model.event import (
     CapturedEvent,
     EventCursor,
@@ -40,6 +41,7 @@ from userlens.store.duckdb.recordings import (
 from userlens.store.duckdb.schema import migrate
 from userlens.store.duckdb.times import to_naive, to_utc
 from userlens.store.persons import PersonChanges, PersonProcessor, PersonRow, ProjectKey
+from userlens.store.sql import Query, scope
 
 _EVENT_SCHEMA = pa.schema(
     [
@@ -360,6 +362,14 @@ class DuckDBEventStore:
     def replace_chunks(self, project_id: int, old_keys: Sequence[str], new: RecordingChunk) -> bool:
         with self._write_lock:
             return replace_chunks(self._con, project_id, old_keys, new)
+
+    def query(self, project_id: int, query: Query) -> list[tuple[Any, ...]]:
+        scoped = scope(query, project_id)
+        with self._reader() as cur:
+            try:
+                return cur.execute(scoped.sql, scoped.params).fetchall()
+            except duckdb.InvalidInputException as exc:  # e.g. a regex RE2 will not compile
+                raise InvalidInput(f"the query cannot run: {exc}") from None
 
     def count_events(self, project_id: int) -> int:
         with self._reader() as cur:

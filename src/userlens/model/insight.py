@@ -1,0 +1,140 @@
+"""Insight specs and results: what a product manager asks, as typed data.
+
+Specs are pydantic models so that a bad spec is refused with the field named, and so that the
+JSON API documents them; runners in `query/` turn them into SQL and rows into results.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Property names reach SQL only as bound parameters, but are still kept to what a product
+# would name a property: printable, no control characters, bounded.
+PROPERTY_KEY = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
+RELATIVE = re.compile(r"-(\d{1,4})([hdwmy])")
+
+
+class Interval(enum.StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+class TrendsMath(enum.StrEnum):
+    TOTAL = "total"
+    UNIQUE_PERSONS = "unique_persons"
+    UNIQUE_SESSIONS = "unique_sessions"
+
+
+class Operator(enum.StrEnum):
+    EXACT = "exact"
+    IS_NOT = "is_not"
+    CONTAINS = "contains"
+    NOT_CONTAINS = "not_contains"
+    REGEX = "regex"
+    GT = "gt"
+    LT = "lt"
+    IS_SET = "is_set"
+    IS_NOT_SET = "is_not_set"
+    IN = "in"
+
+
+Scalar = str | int | float | bool
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PropertyFilter(_Spec):
+    """One condition on an event property (`properties.<key>`)."""
+
+    key: str
+    operator: Operator = Operator.EXACT
+    value: Scalar | list[Scalar] | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, key: str) -> str:
+        if not PROPERTY_KEY.fullmatch(key):
+            raise ValueError("a property name is 1-200 printable characters")
+        return key
+
+    @model_validator(mode="after")
+    def _value_fits_operator(self) -> PropertyFilter:
+        op, value = self.operator, self.value
+        if op in (Operator.IS_SET, Operator.IS_NOT_SET):
+            if value is not None:
+                raise ValueError(f"'{op}' takes no value")
+        elif op is Operator.IN:
+            if not isinstance(value, list) or not value or len(value) > 1000:
+                raise ValueError("'in' takes a list of 1-1000 values")
+        elif value is None or isinstance(value, list):
+            raise ValueError(f"'{op}' takes one value")
+        if op in (Operator.GT, Operator.LT) and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
+            raise ValueError(f"'{op}' compares with a number")
+        if op is Operator.REGEX:
+            try:
+                re.compile(str(value))
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return self
+
+
+class DateRange(_Spec):
+    """`date_from`/`date_to`: relative (`-30d`, `-12h`, `-4w`, `-3m`, `-1y`) or ISO dates
+    (whole days in the project's time zone); `date_to` defaults to now."""
+
+    date_from: str = "-7d"
+    date_to: str | None = None
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _form(cls, value: str | None) -> str | None:
+        if value is None or RELATIVE.fullmatch(value):
+            return value
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("use -<n>h/d/w/m/y or an ISO date like 2026-11-25") from None
+        return value
+
+
+class TrendsSeries(_Spec):
+    """One line of a trends chart: an event (or any event when `event` is None) and a math."""
+
+    event: str | None = Field(default=None, min_length=1, max_length=200)
+    math: TrendsMath = TrendsMath.TOTAL
+    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+
+
+class TrendsQuery(_Spec):
+    kind: Literal["trends"] = "trends"
+    series: Annotated[list[TrendsSeries], Field(min_length=1, max_length=20)]
+    interval: Interval = Interval.DAY
+    date_range: DateRange = DateRange()
+    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+
+
+class TrendsLine(_Spec):
+    label: str
+    math: TrendsMath
+    values: list[float]
+    total: float
+
+
+class TrendsResult(_Spec):
+    kind: Literal["trends"] = "trends"
+    interval: Interval
+    timezone: str
+    # Start of each bucket, as local time in the project's time zone.
+    buckets: list[datetime]
+    series: list[TrendsLine]

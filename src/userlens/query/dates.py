@@ -1,0 +1,117 @@
+"""Date ranges and interval buckets in a project's time zone.
+
+Buckets are local wall-clock times, as the SQL computes them (`date_trunc` on the timestamp
+converted to local time): at a daylight-saving change a day has 23 or 25 hours, and the hour
+that repeats in autumn is one bucket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from userlens.errors import InvalidInput
+from userlens.model.insight import RELATIVE, DateRange, Interval
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Window:
+    """[start, end) in UTC, and the local bucket starts that cover it."""
+
+    start: datetime
+    end: datetime
+    buckets: list[datetime]
+
+
+def _add_months(day: date, months: int) -> date:
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    for d in (day.day, 30, 29, 28):  # the same day, or the month's last
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+
+
+def _point(value: str, now: datetime, tz: ZoneInfo, *, is_end: bool) -> datetime:
+    relative = RELATIVE.fullmatch(value)
+    if relative is None:
+        day = date.fromisoformat(value)
+        return _local_midnight(day + timedelta(days=1) if is_end else day, tz)
+    n, unit = int(relative.group(1)), relative.group(2)
+    if unit == "h":
+        return (now - timedelta(hours=n)).replace(minute=0, second=0, microsecond=0)
+    today = now.astimezone(tz).date()
+    if unit == "d":
+        day = today - timedelta(days=n)
+    elif unit == "w":
+        day = today - timedelta(weeks=n)
+    elif unit == "m":
+        day = _add_months(today, -n)
+    else:
+        day = _add_months(today, -12 * n)
+    return _local_midnight(day, tz)
+
+
+def truncate(local: datetime, interval: Interval) -> datetime:
+    """The start of the bucket holding a naive local time."""
+    if interval is Interval.HOUR:
+        return local.replace(minute=0, second=0, microsecond=0)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if interval is Interval.DAY:
+        return day
+    if interval is Interval.WEEK:
+        return day - timedelta(days=day.weekday())  # weeks start on Monday
+    return day.replace(day=1)
+
+
+def _next(bucket: datetime, interval: Interval) -> datetime:
+    if interval is Interval.HOUR:
+        return bucket + timedelta(hours=1)
+    if interval is Interval.DAY:
+        return bucket + timedelta(days=1)
+    if interval is Interval.WEEK:
+        return bucket + timedelta(weeks=1)
+    month0 = bucket.month
+    return bucket.replace(year=bucket.year + month0 // 12, month=month0 % 12 + 1)
+
+
+def local_naive(moment: datetime, tz: ZoneInfo) -> datetime:
+    return moment.astimezone(tz).replace(tzinfo=None)
+
+
+MAX_BUCKETS = 5000
+
+
+def _exists(local: datetime, tz: ZoneInfo) -> bool:
+    return local_naive(local.replace(tzinfo=tz).astimezone(UTC), tz) == local
+
+
+def resolve(date_range: DateRange, interval: Interval, timezone: str, now: datetime) -> Window:
+    """The UTC window of a date range and its buckets; `now` is injected (aware)."""
+    tz = ZoneInfo(timezone)
+    start = _point(date_range.date_from, now, tz, is_end=False)
+    # Open-ended ranges run up to and including now.
+    end = (
+        now + timedelta(microseconds=1)
+        if date_range.date_to is None
+        else _point(date_range.date_to, now, tz, is_end=True)
+    )
+    if end <= start:
+        raise InvalidInput("date_range: it ends before it starts")
+    buckets: list[datetime] = []
+    bucket = truncate(local_naive(start, tz), interval)
+    last = local_naive(end - timedelta(microseconds=1), tz)
+    while bucket <= last:
+        if _exists(bucket, tz):  # not the hour skipped when clocks go forward
+            buckets.append(bucket)
+        if len(buckets) > MAX_BUCKETS:
+            raise InvalidInput(f"interval: more than {MAX_BUCKETS} {interval}s in the date range")
+        bucket = _next(bucket, interval)
+    return Window(start=start, end=end, buckets=buckets)
