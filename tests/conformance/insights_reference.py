@@ -10,7 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from userlens.model.insight import Interval, Operator, PropertyFilter, TrendsMath, TrendsQuery
+from userlens.model.insight import (
+    Interval,
+    Operator,
+    PropertyFilter,
+    TrendsMath,
+    TrendsQuery,
+    TrendsSeries,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,12 +81,53 @@ def bucket_of(moment: datetime, interval: Interval, tz: str) -> datetime:
     return datetime(local.year, local.month, 1)
 
 
-def value(math: TrendsMath, group: list[Ev]) -> float:
+def number(value: Any) -> float | None:
+    v = text(value)
+    try:
+        return float(v) if v is not None else None
+    except ValueError:
+        return None
+
+
+def quantile(values: list[float], q: float) -> float:
+    """Linear interpolation between the two nearest ranks."""
+    ordered = sorted(values)
+    pos = q * (len(ordered) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+QUANTILES = {
+    TrendsMath.MEDIAN: 0.5,
+    TrendsMath.P90: 0.9,
+    TrendsMath.P95: 0.95,
+    TrendsMath.P99: 0.99,
+}
+
+
+def value(series: TrendsSeries, group: list[Ev]) -> float:
+    math = series.math
     if math is TrendsMath.TOTAL:
         return float(len(group))
     if math is TrendsMath.UNIQUE_PERSONS:
         return float(len({e.person for e in group}))
-    return float(len({e.session_id for e in group if e.session_id is not None}))
+    if math is TrendsMath.UNIQUE_SESSIONS:
+        return float(len({e.session_id for e in group if e.session_id is not None}))
+    assert series.math_property is not None
+    found = [number(e.properties.get(series.math_property)) for e in group]
+    numbers = [n for n in found if n is not None]
+    if not numbers:
+        return 0.0
+    if math is TrendsMath.SUM:
+        return sum(numbers)
+    if math is TrendsMath.AVG:
+        return sum(numbers) / len(numbers)
+    if math is TrendsMath.MIN:
+        return min(numbers)
+    if math is TrendsMath.MAX:
+        return max(numbers)
+    return quantile(numbers, QUANTILES[math])
 
 
 def trends(
@@ -99,6 +147,47 @@ def trends(
         for e in picked:
             groups[bucket_of(e.timestamp, spec.interval, tz)].append(e)
 
-        math = series.math
-        out.append(({b: value(math, g) for b, g in groups.items()}, value(math, picked)))
+        out.append(({b: value(series, g) for b, g in groups.items()}, value(series, picked)))
+    return out
+
+
+Key = tuple[bool, str | None]  # is "other", breakdown value
+
+
+def split(events: list[Ev], spec: TrendsQuery) -> dict[Key, list[Ev]]:
+    """Events by breakdown line: the top values by the series' total, "other", "(none)"."""
+    assert spec.breakdown is not None and len(spec.series) == 1
+    by_value: dict[str | None, list[Ev]] = defaultdict(list)
+    for e in events:
+        by_value[text(e.properties.get(spec.breakdown))].append(e)
+    ranked = sorted(
+        (v for v in by_value if v is not None),
+        key=lambda v: (-value(spec.series[0], by_value[v]), v),
+    )
+    top = set(ranked[: spec.breakdown_limit])
+    lines: dict[Key, list[Ev]] = defaultdict(list)
+    for v, group in by_value.items():
+        key: Key = (False, v) if v is None or v in top else (True, None)
+        lines[key].extend(group)
+    return lines
+
+
+def trends_by_line(
+    events: list[Ev], spec: TrendsQuery, tz: str, start: datetime, end: datetime
+) -> dict[Key, tuple[dict[datetime, float], float]]:
+    """A one-series spec with a breakdown: per line, what `trends` gives for one series."""
+    series = spec.series[0]
+    picked = [
+        e
+        for e in events
+        if start <= e.timestamp.astimezone(UTC) < end
+        and (series.event is None or e.event == series.event)
+        and all(matches(f, e.properties) for f in [*spec.filters, *series.filters])
+    ]
+    out = {}
+    for key, group in split(picked, spec).items():
+        buckets: dict[datetime, list[Ev]] = defaultdict(list)
+        for e in group:
+            buckets[bucket_of(e.timestamp, spec.interval, tz)].append(e)
+        out[key] = ({b: value(series, g) for b, g in buckets.items()}, value(series, group))
     return out

@@ -11,11 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conformance.conftest import StoreFactory
-from tests.conformance.insights_reference import Ev, trends
+from tests.conformance.insights_reference import Ev, trends, trends_by_line
 from tests.conformance.reference import RefEvent, RefPersons
 from tests.conformance.test_event_store import PROJECT, captured
 from userlens.errors import InvalidInput
 from userlens.model.insight import (
+    PROPERTY_MATHS,
     DateRange,
     Interval,
     Operator,
@@ -26,6 +27,7 @@ from userlens.model.insight import (
 )
 from userlens.query import trends as trends_runner
 from userlens.query.dates import resolve
+from userlens.store.events import EventStore
 
 # 2026-03-25: the logs span Europe's change to summer time (29 March).
 BASE = datetime(2026, 3, 25, tzinfo=UTC)
@@ -46,7 +48,7 @@ def logs(draw: st.DrawFn) -> list[dict[str, Any]]:
         if draw(st.booleans()):
             props["plan"] = draw(st.sampled_from(["free", "pro", "Pro Max", "team/pro"]))
         if draw(st.booleans()):
-            props["n"] = draw(st.integers(-5, 50))
+            props["n"] = draw(st.one_of(st.integers(-5, 50), st.sampled_from([0.5, 2.25, -1.75])))
         out.append(
             {
                 "event": draw(st.sampled_from(["view", "click", "buy"])),
@@ -94,12 +96,17 @@ filters = st.one_of(
     ),
 )
 
-series = st.builds(
-    TrendsSeries,
-    event=st.sampled_from([None, "view", "click", "buy", "never"]),
-    math=st.sampled_from(list(TrendsMath)),
-    filters=st.lists(filters, max_size=2),
-)
+
+@st.composite
+def series(draw: st.DrawFn) -> TrendsSeries:
+    math = draw(st.sampled_from(list(TrendsMath)))
+    return TrendsSeries(
+        event=draw(st.sampled_from([None, "view", "click", "buy", "never"])),
+        math=math,
+        # Mostly the numeric property; sometimes one that is never a number.
+        math_property=draw(st.sampled_from(["n", "n", "plan"])) if math in PROPERTY_MATHS else None,
+        filters=draw(st.lists(filters, max_size=2)),
+    )
 
 
 @st.composite
@@ -119,21 +126,15 @@ def specs(draw: st.DrawFn) -> TrendsQuery:
             )
         )
     return TrendsQuery(
-        series=draw(st.lists(series, min_size=1, max_size=3)),
+        series=draw(st.lists(series(), min_size=1, max_size=3)),
         interval=interval,
         date_range=date_range,
         filters=draw(st.lists(filters, max_size=1)),
     )
 
 
-@settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(log=logs(), spec=specs(), tz=st.sampled_from(ZONES))
-def test_trends_match_the_reference(
-    make_store: StoreFactory, log: list[dict[str, Any]], spec: TrendsQuery, tz: str
-) -> None:
-    store = make_store()
+def _write(store: EventStore, log: list[dict[str, Any]]) -> list[Ev]:
+    """Write the log to the store; the same events as the reference sees them."""
     people = RefPersons()
     written = []
     for i, item in enumerate(log):
@@ -176,6 +177,18 @@ def test_trends_match_the_reference(
         )
         for c, item in zip(written, log, strict=True)
     ]
+    return events
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(log=logs(), spec=specs(), tz=st.sampled_from(ZONES))
+def test_trends_match_the_reference(
+    make_store: StoreFactory, log: list[dict[str, Any]], spec: TrendsQuery, tz: str
+) -> None:
+    store = make_store()
+    events = _write(store, log)
     result = trends_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
     window = resolve(spec.date_range, spec.interval, tz, NOW)
     want = trends(events, spec, tz, window.start, window.end)
@@ -183,8 +196,49 @@ def test_trends_match_the_reference(
     assert result.buckets == window.buckets
     for line, (per_bucket, total) in zip(result.series, want, strict=True):
         assert set(per_bucket) <= set(result.buckets)
-        assert line.values == [per_bucket.get(b, 0.0) for b in result.buckets]
-        assert line.total == total
+        # Counts are exact; averages and quantiles agree to floating-point rounding.
+        assert line.values == pytest.approx(
+            [per_bucket.get(b, 0.0) for b in result.buckets], rel=1e-9, abs=1e-9
+        )
+        assert line.total == pytest.approx(total, rel=1e-9, abs=1e-9)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    log=logs(),
+    spec=specs(),
+    tz=st.sampled_from(ZONES),
+    breakdown=st.sampled_from(["plan", "n", "missing"]),
+    limit=st.integers(1, 3),
+)
+def test_breakdowns_match_the_reference(
+    make_store: StoreFactory,
+    log: list[dict[str, Any]],
+    spec: TrendsQuery,
+    tz: str,
+    breakdown: str,
+    limit: int,
+) -> None:
+    spec = spec.model_copy(
+        update={"series": spec.series[:1], "breakdown": breakdown, "breakdown_limit": limit}
+    )
+    store = make_store()
+    events = _write(store, log)
+    result = trends_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    window = resolve(spec.date_range, spec.interval, tz, NOW)
+    want = trends_by_line(events, spec, tz, window.start, window.end)
+
+    got = {(line.is_other, line.breakdown_value): line for line in result.series}
+    assert set(got) == set(want)
+    for key, (per_bucket, total) in want.items():
+        line = got[key]
+        assert line.values == pytest.approx(
+            [per_bucket.get(b, 0.0) for b in result.buckets], rel=1e-9, abs=1e-9
+        )
+        assert line.total == pytest.approx(total, rel=1e-9, abs=1e-9)
+    assert sum(1 for line in result.series if not line.is_other and line.breakdown_value) <= limit
 
 
 def test_another_projects_events_never_count(make_store: StoreFactory) -> None:

@@ -30,6 +30,29 @@ class TrendsMath(enum.StrEnum):
     TOTAL = "total"
     UNIQUE_PERSONS = "unique_persons"
     UNIQUE_SESSIONS = "unique_sessions"
+    # Of a numeric event property (`math_property`); events without a number there are skipped.
+    SUM = "sum"
+    AVG = "avg"
+    MIN = "min"
+    MAX = "max"
+    MEDIAN = "median"
+    P90 = "p90"
+    P95 = "p95"
+    P99 = "p99"
+
+
+PROPERTY_MATHS = frozenset(
+    {
+        TrendsMath.SUM,
+        TrendsMath.AVG,
+        TrendsMath.MIN,
+        TrendsMath.MAX,
+        TrendsMath.MEDIAN,
+        TrendsMath.P90,
+        TrendsMath.P95,
+        TrendsMath.P99,
+    }
+)
 
 
 class Operator(enum.StrEnum):
@@ -113,7 +136,19 @@ class TrendsSeries(_Spec):
 
     event: str | None = Field(default=None, min_length=1, max_length=200)
     math: TrendsMath = TrendsMath.TOTAL
+    math_property: str | None = None
     filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _property_for_math(self) -> TrendsSeries:
+        wants = self.math in PROPERTY_MATHS
+        if wants and self.math_property is None:
+            raise ValueError(f"math '{self.math}' needs math_property")
+        if not wants and self.math_property is not None:
+            raise ValueError(f"math '{self.math}' takes no math_property")
+        if self.math_property is not None and not PROPERTY_KEY.fullmatch(self.math_property):
+            raise ValueError("a property name is 1-200 printable characters")
+        return self
 
 
 class TrendsQuery(_Spec):
@@ -122,11 +157,25 @@ class TrendsQuery(_Spec):
     interval: Interval = Interval.DAY
     date_range: DateRange = DateRange()
     filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    # Split every series by this event property: its `breakdown_limit` values with the largest
+    # totals (ties: by value) get a line each, the rest one "Other" line, and events without
+    # the property a "(none)" line.
+    breakdown: str | None = None
+    breakdown_limit: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("breakdown")
+    @classmethod
+    def _breakdown(cls, key: str | None) -> str | None:
+        if key is not None and not PROPERTY_KEY.fullmatch(key):
+            raise ValueError("a property name is 1-200 printable characters")
+        return key
 
 
 class TrendsLine(_Spec):
     label: str
     math: TrendsMath
+    breakdown_value: str | None = None
+    is_other: bool = False
     values: list[float]
     total: float
 

@@ -1,8 +1,11 @@
-"""Trends: per series, a count per interval bucket in the project's time zone.
+"""Trends: per series, a number per interval bucket in the project's time zone, optionally
+broken down by an event property (its top values by total, and "other" for the rest).
 
-One SQL statement answers every series: a UNION ALL of one SELECT per series, each grouped by
-GROUPING SETS ((bucket), ()) so that a series' total is counted over the whole range (unique
-persons over the range are not the sum of unique persons per day).
+One SQL statement answers every series: per series a CTE of the matching events (with the
+person after merges, the session, the breakdown value and the math property as a number), the
+top breakdown values, and a SELECT grouped by GROUPING SETS so that each line also gets a total
+over the whole range (unique persons over a range are not the sum of unique persons per day);
+the SELECTs are joined by UNION ALL.
 """
 
 from __future__ import annotations
@@ -11,68 +14,135 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from userlens.model.insight import TrendsLine, TrendsMath, TrendsQuery, TrendsResult
+from userlens.model.insight import (
+    TrendsLine,
+    TrendsMath,
+    TrendsQuery,
+    TrendsResult,
+    TrendsSeries,
+)
 from userlens.query.dates import Window, resolve
-from userlens.query.filters import Params, all_of
+from userlens.query.filters import Params, all_of, json_pointer
 from userlens.store.sql import Query
 
-PERSON = "coalesce(o.override_person_id, e.person_id)"
 _AGGREGATE = {
     TrendsMath.TOTAL: "count(*)",
-    TrendsMath.UNIQUE_PERSONS: f"count(DISTINCT {PERSON})",
-    TrendsMath.UNIQUE_SESSIONS: "count(DISTINCT e.session_id)",
+    TrendsMath.UNIQUE_PERSONS: "count(DISTINCT person)",
+    TrendsMath.UNIQUE_SESSIONS: "count(DISTINCT session_id)",
+    # Of the property's value read as a number; quantiles interpolate linearly between values.
+    TrendsMath.SUM: "sum(x)",
+    TrendsMath.AVG: "avg(x)",
+    TrendsMath.MIN: "min(x)",
+    TrendsMath.MAX: "max(x)",
+    TrendsMath.MEDIAN: "quantile_cont(x, 0.5)",
+    TrendsMath.P90: "quantile_cont(x, 0.9)",
+    TrendsMath.P95: "quantile_cont(x, 0.95)",
+    TrendsMath.P99: "quantile_cont(x, 0.99)",
 }
+
+
+def _series_sql(
+    index: int,
+    series: TrendsSeries,
+    spec: TrendsQuery,
+    params: Params,
+    *,
+    start: str,
+    end: str,
+    tz: str,
+    part: str,
+) -> tuple[str, str]:
+    """(CTEs, SELECT) of one series."""
+    event = "true" if series.event is None else f"e.event = {params.add(series.event)}"
+    prop = (
+        f"json_extract_string(e.properties, {params.add(json_pointer(series.math_property))})"
+        if series.math_property
+        else "NULL"
+    )
+    breakdown = (
+        f"json_extract_string(e.properties, {params.add(json_pointer(spec.breakdown))})"
+        if spec.breakdown
+        else "NULL"
+    )
+    where = (
+        f"e.timestamp >= {start} AND e.timestamp < {end} AND {event} "
+        f"AND {all_of(list(spec.filters), params)} AND {all_of(list(series.filters), params)}"
+    )
+    aggregate = _AGGREGATE[series.math]
+    ctes = (
+        f"s{index} AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
+        f"e.session_id AS session_id, TRY_CAST({prop} AS DOUBLE) AS x, {breakdown} AS bv, "
+        f"date_trunc({part}, timezone({tz}, e.timestamp AT TIME ZONE 'UTC')) AS bucket "
+        "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id "
+        f"WHERE {where}), "
+        f"t{index} AS (SELECT bv FROM s{index} WHERE bv IS NOT NULL GROUP BY bv "
+        f"ORDER BY coalesce({aggregate}, 0) DESC, bv ASC "
+        f"LIMIT {params.add(spec.breakdown_limit)})"
+    )
+    select = (
+        f"SELECT {index} AS series, t.bv IS NULL AND s.bv IS NOT NULL AS is_other, "
+        "CASE WHEN t.bv IS NULL AND s.bv IS NOT NULL THEN NULL ELSE s.bv END AS breakdown, "
+        f"s.bucket AS bucket, {aggregate} AS value "
+        f"FROM s{index} s LEFT JOIN t{index} t ON t.bv = s.bv "
+        "GROUP BY GROUPING SETS ((is_other, breakdown, s.bucket), (is_other, breakdown))"
+    )
+    return ctes, select
 
 
 def build(spec: TrendsQuery, window: Window, timezone: str) -> Query:
     params = Params()
-    start = params.add(window.start.astimezone(UTC).replace(tzinfo=None))
-    end = params.add(window.end.astimezone(UTC).replace(tzinfo=None))
-    tz = params.add(timezone)
-    part = params.add(spec.interval.value)
-    common = all_of(list(spec.filters), params)
-    selects = []
-    for index, series in enumerate(spec.series):
-        event = "true" if series.event is None else f"e.event = {params.add(series.event)}"
-        selects.append(
-            f"SELECT {index} AS series, "
-            f"date_trunc({part}, timezone({tz}, e.timestamp AT TIME ZONE 'UTC')) AS bucket, "
-            f"{_AGGREGATE[series.math]} AS value "
-            "FROM {events} e "
-            "LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id "
-            f"WHERE e.timestamp >= {start} AND e.timestamp < {end} AND {event} "
-            f"AND {common} AND {all_of(list(series.filters), params)} "
-            "GROUP BY GROUPING SETS ((bucket), ())"
-        )
-    return Query(" UNION ALL ".join(selects), params.values)
+    bounds = {
+        "start": params.add(window.start.astimezone(UTC).replace(tzinfo=None)),
+        "end": params.add(window.end.astimezone(UTC).replace(tzinfo=None)),
+        "tz": params.add(timezone),
+        "part": params.add(spec.interval.value),
+    }
+    parts = [_series_sql(i, s, spec, params, **bounds) for i, s in enumerate(spec.series)]
+    ctes = ", ".join(c for c, _ in parts)
+    selects = " UNION ALL ".join(s for _, s in parts)
+    return Query(f"WITH {ctes} {selects}", params.values)
 
 
 def label(spec: TrendsQuery, index: int) -> str:
     series = spec.series[index]
-    return f"{series.event or 'Any event'} ({series.math})"
+    of = f" of {series.math_property}" if series.math_property else ""
+    return f"{series.event or 'Any event'} ({series.math}{of})"
+
+
+Line = tuple[int, bool, str | None]  # series, is "other", breakdown value
 
 
 def parse(spec: TrendsQuery, window: Window, timezone: str, rows: Sequence[Any]) -> TrendsResult:
-    per_bucket: dict[tuple[int, datetime], float] = {}
-    totals: dict[int, float] = {}
-    for series, bucket, value in rows:
+    per_bucket: dict[tuple[Line, datetime], float] = {}
+    totals: dict[Line, float] = {}
+    for series, is_other, breakdown, bucket, value in rows:
+        line: Line = (int(series), bool(is_other), None if breakdown is None else str(breakdown))
+        number = 0.0 if value is None else float(value)  # no numbers in a bucket: 0
         if bucket is None:
-            totals[int(series)] = float(value)
+            totals[line] = number
         else:
-            per_bucket[(int(series), bucket)] = float(value)
-    return TrendsResult(
-        interval=spec.interval,
-        timezone=timezone,
-        buckets=window.buckets,
-        series=[
-            TrendsLine(
-                label=label(spec, i),
-                math=s.math,
-                values=[per_bucket.get((i, b), 0.0) for b in window.buckets],
-                total=totals.get(i, 0.0),
+            per_bucket[(line, bucket)] = number
+    lines: list[TrendsLine] = []
+    for i, s in enumerate(spec.series):
+        found = [key for key in totals if key[0] == i]
+        if not spec.breakdown:
+            found = [(i, False, None)]
+        # Largest first, "other" last, as the top values were chosen.
+        found.sort(key=lambda k: (k[1], -totals.get(k, 0.0), k[2] is None, k[2] or ""))
+        for key in found:
+            name = "Other" if key[1] else ("(none)" if key[2] is None else key[2])
+            lines.append(
+                TrendsLine(
+                    label=f"{label(spec, i)} · {name}" if spec.breakdown else label(spec, i),
+                    math=s.math,
+                    breakdown_value=key[2],
+                    is_other=key[1],
+                    values=[per_bucket.get((key, b), 0.0) for b in window.buckets],
+                    total=totals.get(key, 0.0),
+                )
             )
-            for i, s in enumerate(spec.series)
-        ],
+    return TrendsResult(
+        interval=spec.interval, timezone=timezone, buckets=window.buckets, series=lines
     )
 
 

@@ -21,14 +21,24 @@ def test_trends_count_events_and_unique_persons(make_env: Callable[..., Env]) ->
     now = datetime.fromtimestamp(clock.now_us / 1e6, tz=UTC).isoformat()
     _send(
         env,
-        {"event": "signup", "distinct_id": "anon-1", "timestamp": now},
+        {
+            "event": "signup",
+            "distinct_id": "anon-1",
+            "timestamp": now,
+            "properties": {"amount": 10},
+        },
         {
             "event": "signup",
             "distinct_id": "anon-2",
             "timestamp": now,
             "properties": {"plan": "pro"},
         },
-        {"event": "signup", "distinct_id": "anon-2", "timestamp": now},
+        {
+            "event": "signup",
+            "distinct_id": "anon-2",
+            "timestamp": now,
+            "properties": {"amount": "2.5"},
+        },
         {
             "event": "$identify",
             "distinct_id": "user-1",
@@ -41,6 +51,7 @@ def test_trends_count_events_and_unique_persons(make_env: Callable[..., Env]) ->
             {"event": "signup", "math": "total"},
             {"event": "signup", "math": "unique_persons"},
             {"event": "signup", "filters": [{"key": "plan", "operator": "exact", "value": "pro"}]},
+            {"event": "signup", "math": "sum", "math_property": "amount"},
         ],
         "interval": "day",
         "date_range": {"date_from": "-7d"},
@@ -51,7 +62,7 @@ def test_trends_count_events_and_unique_persons(make_env: Callable[..., Env]) ->
     body = resp.json()
     assert len(body["buckets"]) == 8 and body["timezone"] == "UTC"
     totals = [s["total"] for s in body["series"]]
-    assert totals == [3, 2, 1]
+    assert totals == [3, 2, 1, 12.5]
     assert body["series"][0]["values"][-1] == 3 and sum(body["series"][0]["values"]) == 3
 
 
@@ -65,6 +76,8 @@ def test_bad_specs_are_400_naming_the_field(env: Env) -> None:
         ({"series": [{}], "interval": "minute"}, "interval"),
         ({"series": [{"filters": [{"key": "n", "operator": "gt", "value": "x"}]}]}, "series"),
         ({"series": [{}], "surprise": 1}, "surprise"),
+        ({"series": [{"math": "p90"}]}, "series.0"),
+        ({"series": [{"math": "total", "math_property": "n"}]}, "series.0"),
     ]
     for spec, field in cases:
         resp = env.client.post(url, json=spec, headers=env.auth)

@@ -56,6 +56,8 @@ def test_trends_sql_snapshot() -> None:
         interval=Interval.WEEK,
         date_range=DateRange(date_from="-4w"),
         filters=[PropertyFilter(key="$browser", operator=Operator.CONTAINS, value="chrome")],
+        breakdown="plan",
+        breakdown_limit=5,
     )
     window = resolve(spec.date_range, spec.interval, "Europe/Paris", NOW)
     query = trends.build(spec, window, "Europe/Paris")
