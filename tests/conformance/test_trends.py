@@ -21,12 +21,13 @@ from userlens.model.insight import (
     Interval,
     Operator,
     PropertyFilter,
+    TrendsLine,
     TrendsMath,
     TrendsQuery,
     TrendsSeries,
 )
 from userlens.query import trends as trends_runner
-from userlens.query.dates import resolve
+from userlens.query.dates import previous, resolve
 from userlens.store.events import EventStore
 
 # 2026-03-25: the logs span Europe's change to summer time (29 March).
@@ -130,6 +131,7 @@ def specs(draw: st.DrawFn) -> TrendsQuery:
         interval=interval,
         date_range=date_range,
         filters=draw(st.lists(filters, max_size=1)),
+        compare=draw(st.booleans()),
     )
 
 
@@ -194,11 +196,26 @@ def test_trends_match_the_reference(
     want = trends(events, spec, tz, window.start, window.end)
 
     assert result.buckets == window.buckets
-    for line, (per_bucket, total) in zip(result.series, want, strict=True):
-        assert set(per_bucket) <= set(result.buckets)
+    _same(result.series, result.buckets, want)
+    if spec.compare:
+        before = previous(window, spec.interval, tz)
+        assert before.end == window.start
+        assert result.previous is not None and result.previous_buckets == before.buckets
+        _same(result.previous, before.buckets, trends(events, spec, tz, before.start, before.end))
+    else:
+        assert result.previous is None
+
+
+def _same(
+    lines: list[TrendsLine],
+    buckets: list[datetime],
+    want: list[tuple[dict[datetime, float], float]],
+) -> None:
+    for line, (per_bucket, total) in zip(lines, want, strict=True):
+        assert set(per_bucket) <= set(buckets)
         # Counts are exact; averages and quantiles agree to floating-point rounding.
         assert line.values == pytest.approx(
-            [per_bucket.get(b, 0.0) for b in result.buckets], rel=1e-9, abs=1e-9
+            [per_bucket.get(b, 0.0) for b in buckets], rel=1e-9, abs=1e-9
         )
         assert line.total == pytest.approx(total, rel=1e-9, abs=1e-9)
 

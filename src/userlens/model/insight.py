@@ -162,6 +162,8 @@ class TrendsQuery(_Spec):
     # the property a "(none)" line.
     breakdown: str | None = None
     breakdown_limit: int = Field(default=10, ge=1, le=100)
+    # Also answer for the period of the same length just before, as `previous`.
+    compare: bool = False
 
     @field_validator("breakdown")
     @classmethod
@@ -187,3 +189,6 @@ class TrendsResult(_Spec):
     # Start of each bucket, as local time in the project's time zone.
     buckets: list[datetime]
     series: list[TrendsLine]
+    # With `compare`: the same lines over the period just before, and its buckets.
+    previous_buckets: list[datetime] | None = None
+    previous: list[TrendsLine] | None = None

@@ -105,6 +105,11 @@ def resolve(date_range: DateRange, interval: Interval, timezone: str, now: datet
     )
     if end <= start:
         raise InvalidInput("date_range: it ends before it starts")
+    return between(start, end, interval, tz)
+
+
+def between(start: datetime, end: datetime, interval: Interval, tz: ZoneInfo) -> Window:
+    """The window [start, end) with the local buckets that cover it."""
     buckets: list[datetime] = []
     bucket = truncate(local_naive(start, tz), interval)
     last = local_naive(end - timedelta(microseconds=1), tz)
@@ -115,3 +120,9 @@ def resolve(date_range: DateRange, interval: Interval, timezone: str, now: datet
             raise InvalidInput(f"interval: more than {MAX_BUCKETS} {interval}s in the date range")
         bucket = _next(bucket, interval)
     return Window(start=start, end=end, buckets=buckets)
+
+
+def previous(window: Window, interval: Interval, timezone: str) -> Window:
+    """The period of the same length just before `window`, to compare with."""
+    length = window.end - window.start
+    return between(window.start - length, window.start, interval, ZoneInfo(timezone))

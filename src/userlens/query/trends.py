@@ -21,7 +21,7 @@ from userlens.model.insight import (
     TrendsResult,
     TrendsSeries,
 )
-from userlens.query.dates import Window, resolve
+from userlens.query.dates import Window, previous, resolve
 from userlens.query.filters import Params, all_of, json_pointer
 from userlens.store.sql import Query
 
@@ -152,6 +152,14 @@ def run(
     now: datetime,
     execute: Callable[[Query], Sequence[Any]],
 ) -> TrendsResult:
-    """Resolve the dates against `now`, run the SQL through `execute`, shape the answer."""
+    """Resolve the dates against `now`, run the SQL through `execute`, shape the answer (and
+    the same for the period before, when the spec asks to compare)."""
     window = resolve(spec.date_range, spec.interval, timezone, now)
-    return parse(spec, window, timezone, execute(build(spec, window, timezone)))
+    result = parse(spec, window, timezone, execute(build(spec, window, timezone)))
+    if not spec.compare:
+        return result
+    before = previous(window, spec.interval, timezone)
+    earlier = parse(spec, before, timezone, execute(build(spec, before, timezone)))
+    return result.model_copy(
+        update={"previous_buckets": earlier.buckets, "previous": earlier.series}
+    )

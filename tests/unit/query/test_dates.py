@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from userlens.errors import InvalidInput
 from userlens.model.insight import DateRange, Interval
-from userlens.query.dates import resolve
+from userlens.query.dates import previous, resolve
 
 NOW = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
 
@@ -57,3 +57,10 @@ def test_a_range_ending_before_it_starts_is_refused() -> None:
 def test_bad_dates_are_refused_naming_the_field(value: str) -> None:
     with pytest.raises(ValidationError, match="date_from"):
         DateRange(date_from=value)
+
+
+def test_the_previous_period_has_the_same_length_just_before() -> None:
+    w = resolve(DateRange(date_from="2026-11-16", date_to="2026-11-22"), Interval.DAY, "UTC", NOW)
+    before = previous(w, Interval.DAY, "UTC")
+    assert before.end == w.start and before.end - before.start == w.end - w.start
+    assert before.buckets == [datetime(2026, 11, d) for d in range(9, 16)]

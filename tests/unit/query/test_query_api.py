@@ -55,6 +55,7 @@ def test_trends_count_events_and_unique_persons(make_env: Callable[..., Env]) ->
         ],
         "interval": "day",
         "date_range": {"date_from": "-7d"},
+        "compare": True,
     }
     url = f"/api/projects/{env.project.id}/query"
     resp = env.client.post(url, json=spec, headers=env.auth)
@@ -64,6 +65,9 @@ def test_trends_count_events_and_unique_persons(make_env: Callable[..., Env]) ->
     totals = [s["total"] for s in body["series"]]
     assert totals == [3, 2, 1, 12.5]
     assert body["series"][0]["values"][-1] == 3 and sum(body["series"][0]["values"]) == 3
+    # The week before had nothing.
+    assert [line["total"] for line in body["previous"]] == [0, 0, 0, 0]
+    assert len(body["previous_buckets"]) == len(body["buckets"])
 
 
 def test_bad_specs_are_400_naming_the_field(env: Env) -> None:
