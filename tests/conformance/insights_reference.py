@@ -114,6 +114,8 @@ def value(series: TrendsSeries, group: list[Ev]) -> float:
         return float(len({e.person for e in group}))
     if math is TrendsMath.UNIQUE_SESSIONS:
         return float(len({e.session_id for e in group if e.session_id is not None}))
+    if math is TrendsMath.AVG_PER_PERSON:
+        return len(group) / len({e.person for e in group}) if group else 0.0
     assert series.math_property is not None
     found = [number(e.properties.get(series.math_property)) for e in group]
     numbers = [n for n in found if n is not None]

@@ -3,6 +3,7 @@ logs: merged persons, same-time events, time zones with a daylight-saving change
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -126,12 +127,14 @@ def specs(draw: st.DrawFn) -> TrendsQuery:
                 ]
             )
         )
+    chosen = draw(st.lists(series(), min_size=1, max_size=3))
     return TrendsQuery(
-        series=draw(st.lists(series(), min_size=1, max_size=3)),
+        series=chosen,
         interval=interval,
         date_range=date_range,
         filters=draw(st.lists(filters, max_size=1)),
         compare=draw(st.booleans()),
+        formula=draw(st.sampled_from([None, *(FORMULAS if len(chosen) > 1 else ONE_SERIES)])),
     )
 
 
@@ -196,14 +199,42 @@ def test_trends_match_the_reference(
     want = trends(events, spec, tz, window.start, window.end)
 
     assert result.buckets == window.buckets
-    _same(result.series, result.buckets, want)
+    _same(result.series, result.buckets, _with_formula(spec, result.buckets, want))
     if spec.compare:
         before = previous(window, spec.interval, tz)
         assert before.end == window.start
         assert result.previous is not None and result.previous_buckets == before.buckets
-        _same(result.previous, before.buckets, trends(events, spec, tz, before.start, before.end))
+        earlier = trends(events, spec, tz, before.start, before.end)
+        _same(result.previous, before.buckets, _with_formula(spec, before.buckets, earlier))
     else:
         assert result.previous is None
+
+
+def _div(a: float, b: float) -> float:
+    return a / b if b else 0.0
+
+
+# Formulas, and what they mean in plain Python (a division by zero gives 0).
+FORMULAS: dict[str, Callable[..., float]] = {
+    "A + B": lambda a, b, *_: a + b,
+    "A / B * 100": lambda a, b, *_: _div(a, b) * 100,
+    "(A - B) / 2": lambda a, b, *_: (a - b) / 2,
+    "-A * 2 + B / (A + 1)": lambda a, b, *_: -a * 2 + _div(b, a + 1),
+}
+ONE_SERIES: dict[str, Callable[..., float]] = {
+    "A * 2.5": lambda a, *_: a * 2.5,
+    "-A": lambda a, *_: -a,
+}
+
+
+def _with_formula(
+    spec: TrendsQuery, buckets: list[datetime], want: list[tuple[dict[datetime, float], float]]
+) -> list[tuple[dict[datetime, float], float]]:
+    if spec.formula is None:
+        return want
+    fn = {**FORMULAS, **ONE_SERIES}[spec.formula]
+    per_bucket = {b: fn(*(w[0].get(b, 0.0) for w in want)) for b in buckets}
+    return [*want, (per_bucket, fn(*(w[1] for w in want)))]
 
 
 def _same(
@@ -247,6 +278,7 @@ def test_breakdowns_match_the_reference(
             "date_range": DateRange(date_from="-1m"),
             "breakdown": breakdown,
             "breakdown_limit": limit,
+            "formula": None,
         }
     )
     store = make_store()

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # would name a property: printable, no control characters, bounded.
 PROPERTY_KEY = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 RELATIVE = re.compile(r"-(\d{1,4})([hdwmy])")
+FORMULA = re.compile(r"[A-T0-9.+\-*/() ]{1,500}")
 
 
 class Interval(enum.StrEnum):
@@ -30,6 +31,8 @@ class TrendsMath(enum.StrEnum):
     TOTAL = "total"
     UNIQUE_PERSONS = "unique_persons"
     UNIQUE_SESSIONS = "unique_sessions"
+    # Events per person: count / unique persons.
+    AVG_PER_PERSON = "avg_per_person"
     # Of a numeric event property (`math_property`); events without a number there are skipped.
     SUM = "sum"
     AVG = "avg"
@@ -164,6 +167,22 @@ class TrendsQuery(_Spec):
     breakdown_limit: int = Field(default=10, ge=1, le=100)
     # Also answer for the period of the same length just before, as `previous`.
     compare: bool = False
+    # Arithmetic over the series, named A, B, C... in order: `A / B * 100`. Answered as one
+    # more line; a division by zero gives 0.
+    formula: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _formula(self) -> TrendsQuery:
+        if self.formula is not None:
+            if self.breakdown is not None:
+                raise ValueError("formula: not with a breakdown")
+            letters = set(re.findall(r"[A-Za-z]+", self.formula))
+            known = {chr(ord("A") + i) for i in range(len(self.series))}
+            if not letters <= known:
+                raise ValueError(f"formula: only the series letters {sorted(known)} may appear")
+            if not FORMULA.fullmatch(self.formula):
+                raise ValueError("formula: use series letters, numbers, + - * / and brackets")
+        return self
 
     @field_validator("breakdown")
     @classmethod
@@ -178,6 +197,7 @@ class TrendsLine(_Spec):
     math: TrendsMath
     breakdown_value: str | None = None
     is_other: bool = False
+    is_formula: bool = False
     values: list[float]
     total: float
 

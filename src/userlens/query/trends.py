@@ -21,6 +21,7 @@ from userlens.model.insight import (
     TrendsResult,
     TrendsSeries,
 )
+from userlens.query import formula
 from userlens.query.dates import Window, previous, resolve
 from userlens.query.filters import Params, all_of, json_pointer
 from userlens.store.sql import Query
@@ -29,6 +30,7 @@ _AGGREGATE = {
     TrendsMath.TOTAL: "count(*)",
     TrendsMath.UNIQUE_PERSONS: "count(DISTINCT person)",
     TrendsMath.UNIQUE_SESSIONS: "count(DISTINCT session_id)",
+    TrendsMath.AVG_PER_PERSON: "count(*) / count(DISTINCT person)",
     # Of the property's value read as a number; quantiles interpolate linearly between values.
     TrendsMath.SUM: "sum(x)",
     TrendsMath.AVG: "avg(x)",
@@ -141,8 +143,26 @@ def parse(spec: TrendsQuery, window: Window, timezone: str, rows: Sequence[Any])
                     total=totals.get(key, 0.0),
                 )
             )
+    if spec.formula:
+        lines.append(_formula_line(spec.formula, lines, len(window.buckets)))
     return TrendsResult(
         interval=spec.interval, timezone=timezone, buckets=window.buckets, series=lines
+    )
+
+
+def _formula_line(text: str, lines: list[TrendsLine], buckets: int) -> TrendsLine:
+    tree = formula.parse(text)
+    letters = [chr(ord("A") + i) for i in range(len(lines))]
+
+    def at(values: list[float]) -> float:
+        return formula.evaluate(tree, dict(zip(letters, values, strict=True)))
+
+    return TrendsLine(
+        label=text,
+        math=TrendsMath.TOTAL,
+        is_formula=True,
+        values=[at([line.values[b] for line in lines]) for b in range(buckets)],
+        total=at([line.total for line in lines]),
     )
 
 
