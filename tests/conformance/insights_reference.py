@@ -132,12 +132,46 @@ def value(series: TrendsSeries, group: list[Ev]) -> float:
     return quantile(numbers, QUANTILES[math])
 
 
+def active(
+    events: list[Ev],
+    spec: TrendsQuery,
+    series: TrendsSeries,
+    tz: str,
+    end: datetime,
+    buckets: list[datetime],
+) -> tuple[dict[datetime, float], float]:
+    """dau/wau/mau: per bucket, unique persons in the N days of 24 h before its end."""
+    days = {TrendsMath.DAU: 1, TrendsMath.WAU: 7, TrendsMath.MAU: 30}[series.math]
+    ends = [b.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC) for b in buckets[1:]] + [end]
+    matching = [
+        e
+        for e in events
+        if (series.event is None or e.event == series.event)
+        and all(matches(f, e.properties) for f in [*spec.filters, *series.filters])
+    ]
+    per_bucket = {
+        b: float(
+            len({e.person for e in matching if stop - timedelta(days=days) <= e.timestamp < stop})
+        )
+        for b, stop in zip(buckets, ends, strict=True)
+    }
+    return per_bucket, per_bucket[buckets[-1]] if buckets else 0.0
+
+
 def trends(
-    events: list[Ev], spec: TrendsQuery, tz: str, start: datetime, end: datetime
+    events: list[Ev],
+    spec: TrendsQuery,
+    tz: str,
+    start: datetime,
+    end: datetime,
+    buckets: list[datetime],
 ) -> list[tuple[dict[datetime, float], float]]:
     """Per series: {bucket: value} for buckets with events, and the total over the range."""
     out = []
     for series in spec.series:
+        if series.math in (TrendsMath.DAU, TrendsMath.WAU, TrendsMath.MAU):
+            out.append(active(events, spec, series, tz, end, buckets))
+            continue
         picked = [
             e
             for e in events

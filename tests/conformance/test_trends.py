@@ -17,6 +17,7 @@ from tests.conformance.reference import RefEvent, RefPersons
 from tests.conformance.test_event_store import PROJECT, captured
 from userlens.errors import InvalidInput
 from userlens.model.insight import (
+    ACTIVE_DAYS,
     PROPERTY_MATHS,
     DateRange,
     Interval,
@@ -196,7 +197,7 @@ def test_trends_match_the_reference(
     events = _write(store, log)
     result = trends_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
     window = resolve(spec.date_range, spec.interval, tz, NOW)
-    want = trends(events, spec, tz, window.start, window.end)
+    want = trends(events, spec, tz, window.start, window.end, window.buckets)
 
     assert result.buckets == window.buckets
     _same(result.series, result.buckets, _with_formula(spec, result.buckets, want))
@@ -204,7 +205,7 @@ def test_trends_match_the_reference(
         before = previous(window, spec.interval, tz)
         assert before.end == window.start
         assert result.previous is not None and result.previous_buckets == before.buckets
-        earlier = trends(events, spec, tz, before.start, before.end)
+        earlier = trends(events, spec, tz, before.start, before.end, before.buckets)
         _same(result.previous, before.buckets, _with_formula(spec, before.buckets, earlier))
     else:
         assert result.previous is None
@@ -273,7 +274,13 @@ def test_breakdowns_match_the_reference(
     # between breakdown values (and so the tie rule) come up often.
     spec = spec.model_copy(
         update={
-            "series": [spec.series[0].model_copy(update={"filters": []})],
+            "series": [
+                spec.series[0].model_copy(
+                    update={"filters": []}
+                    if spec.series[0].math not in ACTIVE_DAYS
+                    else {"filters": [], "math": TrendsMath.UNIQUE_PERSONS}
+                )
+            ],
             "filters": [],
             "date_range": DateRange(date_from="-1m"),
             "breakdown": breakdown,
@@ -336,3 +343,28 @@ def test_breakdown_ties_go_to_the_smaller_value(make_store: StoreFactory) -> Non
     result = trends_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
     lines = [(line.breakdown_value, line.is_other, line.total) for line in result.series]
     assert lines == [("team", False, 2), ("free", False, 1), (None, True, 1)]
+
+
+@pytest.mark.parametrize(
+    ("math", "days_ago", "counted"),
+    [
+        (TrendsMath.DAU, 0.9, True),
+        (TrendsMath.DAU, 1.1, False),
+        (TrendsMath.WAU, 6.9, True),
+        (TrendsMath.WAU, 7.1, False),
+        (TrendsMath.MAU, 29.9, True),
+        (TrendsMath.MAU, 30.1, False),
+    ],
+)
+def test_active_persons_look_back_exactly_their_days(
+    make_store: StoreFactory, math: TrendsMath, days_ago: float, counted: bool
+) -> None:
+    store = make_store()
+    ts = NOW - timedelta(days=days_ago)
+    store.write([captured("a", event="view", ts_us=int(ts.timestamp() * 1e6))])
+    spec = TrendsQuery(
+        series=[TrendsSeries(event="view", math=math)], date_range=DateRange(date_from="-1d")
+    )
+    result = trends_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    assert result.series[0].total == (1 if counted else 0)
+    assert result.series[0].values[-1] == result.series[0].total

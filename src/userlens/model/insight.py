@@ -33,6 +33,11 @@ class TrendsMath(enum.StrEnum):
     UNIQUE_SESSIONS = "unique_sessions"
     # Events per person: count / unique persons.
     AVG_PER_PERSON = "avg_per_person"
+    # Active persons: for each bucket, unique persons in the 1, 7 or 30 days (of 24 h) up to the
+    # bucket's end (or now); the total is the last bucket's value.
+    DAU = "dau"
+    WAU = "wau"
+    MAU = "mau"
     # Of a numeric event property (`math_property`); events without a number there are skipped.
     SUM = "sum"
     AVG = "avg"
@@ -43,6 +48,8 @@ class TrendsMath(enum.StrEnum):
     P95 = "p95"
     P99 = "p99"
 
+
+ACTIVE_DAYS = {TrendsMath.DAU: 1, TrendsMath.WAU: 7, TrendsMath.MAU: 30}
 
 PROPERTY_MATHS = frozenset(
     {
@@ -170,6 +177,12 @@ class TrendsQuery(_Spec):
     # Arithmetic over the series, named A, B, C... in order: `A / B * 100`. Answered as one
     # more line; a division by zero gives 0.
     formula: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _active_without_breakdown(self) -> TrendsQuery:
+        if self.breakdown is not None and any(s.math in ACTIVE_DAYS for s in self.series):
+            raise ValueError("breakdown: not with dau, wau or mau")
+        return self
 
     @model_validator(mode="after")
     def _formula(self) -> TrendsQuery:

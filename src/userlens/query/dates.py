@@ -126,3 +126,10 @@ def previous(window: Window, interval: Interval, timezone: str) -> Window:
     """The period of the same length just before `window`, to compare with."""
     length = window.end - window.start
     return between(window.start - length, window.start, interval, ZoneInfo(timezone))
+
+
+def bucket_ends(window: Window, timezone: str) -> list[datetime]:
+    """Where each bucket ends, in UTC: the next bucket's start, and the window's end last."""
+    tz = ZoneInfo(timezone)
+    starts = [b.replace(tzinfo=tz).astimezone(UTC) for b in window.buckets[1:]]
+    return [*starts, window.end]

@@ -11,10 +11,11 @@ the SELECTs are joined by UNION ALL.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from userlens.model.insight import (
+    ACTIVE_DAYS,
     TrendsLine,
     TrendsMath,
     TrendsQuery,
@@ -22,7 +23,7 @@ from userlens.model.insight import (
     TrendsSeries,
 )
 from userlens.query import formula
-from userlens.query.dates import Window, previous, resolve
+from userlens.query.dates import Window, bucket_ends, previous, resolve
 from userlens.query.filters import Params, all_of, json_pointer
 from userlens.store.sql import Query
 
@@ -91,15 +92,58 @@ def _series_sql(
     return ctes, select
 
 
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _active_sql(
+    index: int, series: TrendsSeries, spec: TrendsQuery, params: Params, window: Window, tz: str
+) -> tuple[str, str]:
+    """(CTEs, SELECT) of a dau/wau/mau series: a range join of bucket ends and events."""
+    days = ACTIVE_DAYS[series.math]
+    event = "true" if series.event is None else f"e.event = {params.add(series.event)}"
+    lookback = params.add(_utc(window.start - timedelta(days=days)))
+    end = params.add(_utc(window.end))
+    ctes = (
+        f"a{index} AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
+        "e.timestamp AS ts "
+        "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id "
+        f"WHERE e.timestamp >= {lookback} AND e.timestamp < {end} AND {event} "
+        f"AND {all_of(list(spec.filters), params)} AND {all_of(list(series.filters), params)}), "
+        f"b{index} AS (SELECT unnest({params.add(window.buckets)}) AS bucket, "
+        f"unnest({params.add([_utc(e) for e in bucket_ends(window, tz)])}) AS bend)"
+    )
+    select = (
+        f"SELECT {index} AS series, false AS is_other, CAST(NULL AS VARCHAR) AS breakdown, "
+        "b.bucket AS bucket, count(DISTINCT a.person) AS value "
+        f"FROM b{index} b LEFT JOIN a{index} a "
+        f"ON a.ts >= b.bend - to_days({params.add(days)}) AND a.ts < b.bend "
+        "GROUP BY b.bucket"
+    )
+    return ctes, select
+
+
 def build(spec: TrendsQuery, window: Window, timezone: str) -> Query:
     params = Params()
-    bounds = {
-        "start": params.add(window.start.astimezone(UTC).replace(tzinfo=None)),
-        "end": params.add(window.end.astimezone(UTC).replace(tzinfo=None)),
-        "tz": params.add(timezone),
-        "part": params.add(spec.interval.value),
-    }
-    parts = [_series_sql(i, s, spec, params, **bounds) for i, s in enumerate(spec.series)]
+    # Bound once for every counting series (and not at all when there are none: DuckDB
+    # refuses parameters that the SQL does not use).
+    counting = any(s.math not in ACTIVE_DAYS for s in spec.series)
+    bounds = (
+        {
+            "start": params.add(_utc(window.start)),
+            "end": params.add(_utc(window.end)),
+            "tz": params.add(timezone),
+            "part": params.add(spec.interval.value),
+        }
+        if counting
+        else {}
+    )
+    parts = [
+        _active_sql(i, s, spec, params, window, timezone)
+        if s.math in ACTIVE_DAYS
+        else _series_sql(i, s, spec, params, **bounds)
+        for i, s in enumerate(spec.series)
+    ]
     ctes = ", ".join(c for c, _ in parts)
     selects = " UNION ALL ".join(s for _, s in parts)
     return Query(f"WITH {ctes} {selects}", params.values)
@@ -133,14 +177,16 @@ def parse(spec: TrendsQuery, window: Window, timezone: str, rows: Sequence[Any])
         found.sort(key=lambda k: (k[1], -totals.get(k, 0.0), k[2] is None, k[2] or ""))
         for key in found:
             name = "Other" if key[1] else ("(none)" if key[2] is None else key[2])
+            values = [per_bucket.get((key, b), 0.0) for b in window.buckets]
+            active = s.math in ACTIVE_DAYS
             lines.append(
                 TrendsLine(
                     label=f"{label(spec, i)} · {name}" if spec.breakdown else label(spec, i),
                     math=s.math,
                     breakdown_value=key[2],
                     is_other=key[1],
-                    values=[per_bucket.get((key, b), 0.0) for b in window.buckets],
-                    total=totals.get(key, 0.0),
+                    values=values,
+                    total=(values[-1] if values else 0.0) if active else totals.get(key, 0.0),
                 )
             )
     if spec.formula:
