@@ -27,6 +27,7 @@ class Ev:
     person: int  # a stable number for the person (after every merge)
     session_id: str | None
     properties: dict[str, Any]
+    person_properties: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def text(value: Any) -> str | None:
@@ -38,7 +39,8 @@ def text(value: Any) -> str | None:
     return str(value)
 
 
-def matches(f: PropertyFilter, props: dict[str, Any]) -> bool:
+def matches(f: PropertyFilter, e: Ev) -> bool:
+    props = e.person_properties if f.type == "person" else e.properties
     v = text(props.get(f.key))
     want = f.value
     op = f.operator
@@ -147,7 +149,7 @@ def active(
         e
         for e in events
         if (series.event is None or e.event == series.event)
-        and all(matches(f, e.properties) for f in [*spec.filters, *series.filters])
+        and all(matches(f, e) for f in [*spec.filters, *series.filters])
     ]
     per_bucket = {
         b: float(
@@ -177,7 +179,7 @@ def trends(
             for e in events
             if start <= e.timestamp.astimezone(UTC) < end
             and (series.event is None or e.event == series.event)
-            and all(matches(f, e.properties) for f in [*spec.filters, *series.filters])
+            and all(matches(f, e) for f in [*spec.filters, *series.filters])
         ]
         groups: dict[datetime, list[Ev]] = defaultdict(list)
         for e in picked:
@@ -218,7 +220,7 @@ def trends_by_line(
         for e in events
         if start <= e.timestamp.astimezone(UTC) < end
         and (series.event is None or e.event == series.event)
-        and all(matches(f, e.properties) for f in [*spec.filters, *series.filters])
+        and all(matches(f, e) for f in [*spec.filters, *series.filters])
     ]
     out = {}
     for key, group in split(picked, spec).items():

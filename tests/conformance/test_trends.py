@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.conformance.conftest import StoreFactory
 from tests.conformance.insights_reference import Ev, trends, trends_by_line
-from tests.conformance.reference import RefEvent, RefPersons
+from tests.conformance.reference import RefEvent, RefPerson, RefPersons
 from tests.conformance.test_event_store import PROJECT, captured
 from userlens.errors import InvalidInput
 from userlens.model.insight import (
@@ -50,6 +50,11 @@ def logs(draw: st.DrawFn) -> list[dict[str, Any]]:
         props: dict[str, Any] = {}
         if draw(st.booleans()):
             props["plan"] = draw(st.sampled_from(["free", "pro", "Pro Max", "team/pro"]))
+        person_set = (
+            {"tier": draw(st.sampled_from(["gold", "silver", "Gold"]))}
+            if draw(st.integers(0, 3)) == 0
+            else None
+        )
         if draw(st.booleans()):
             props["n"] = draw(st.one_of(st.integers(-5, 50), st.sampled_from([0.5, 2.25, -1.75])))
         out.append(
@@ -60,6 +65,7 @@ def logs(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "minute": draw(st.one_of(st.integers(0, 14_400), st.sampled_from([0, 600, 2_880]))),
                 "session": draw(st.sampled_from([None, "s1", "s2", "s3"])),
                 "props": props,
+                "set": person_set,
             }
         )
     return out
@@ -90,6 +96,21 @@ filters = st.one_of(
         key=st.sampled_from(["plan", "n"]),
         operator=st.just(Operator.IN),
         value=st.lists(st.sampled_from(["free", "Pro Max", "3", "7"]), min_size=1, max_size=3),
+    ),
+    st.one_of(
+        st.builds(
+            PropertyFilter,
+            key=st.just("tier"),
+            type=st.just("person"),
+            operator=st.sampled_from([Operator.EXACT, Operator.IS_NOT, Operator.CONTAINS]),
+            value=st.sampled_from(["gold", "silver"]),
+        ),
+        st.builds(
+            PropertyFilter,
+            key=st.just("tier"),
+            type=st.just("person"),
+            operator=st.sampled_from([Operator.IS_SET, Operator.IS_NOT_SET]),
+        ),
     ),
     st.builds(
         PropertyFilter,
@@ -139,6 +160,12 @@ def specs(draw: st.DrawFn) -> TrendsQuery:
     )
 
 
+def _person(people: RefPersons, distinct_id: str) -> RefPerson:
+    person = people.of(distinct_id)
+    assert person is not None
+    return person
+
+
 def _write(store: EventStore, log: list[dict[str, Any]]) -> list[Ev]:
     """Write the log to the store; the same events as the reference sees them."""
     people = RefPersons()
@@ -156,7 +183,7 @@ def _write(store: EventStore, log: list[dict[str, Any]]) -> list[Ev]:
                 )
             )
             continue
-        people.apply(RefEvent(item["id"], item["event"]))
+        people.apply(RefEvent(item["id"], item["event"], set_props=item["set"]))
         written.append(
             captured(
                 item["id"],
@@ -164,14 +191,13 @@ def _write(store: EventStore, log: list[dict[str, Any]]) -> list[Ev]:
                 ts_us=int(ts.timestamp() * 1e6),
                 props=item["props"],
                 session_id=item["session"],
+                set_props=item["set"],
             )
         )
     store.write(written)
 
     def person_number(distinct_id: str) -> int:
-        person = people.of(distinct_id)
-        assert person is not None
-        return id(person)
+        return id(_person(people, distinct_id))
 
     events = [
         Ev(
@@ -180,6 +206,7 @@ def _write(store: EventStore, log: list[dict[str, Any]]) -> list[Ev]:
             person=person_number(c.distinct_id),
             session_id=c.session_id,
             properties=item["props"],
+            person_properties=_person(people, c.distinct_id).props,
         )
         for c, item in zip(written, log, strict=True)
     ]

@@ -86,9 +86,11 @@ class _Spec(BaseModel):
 
 
 class PropertyFilter(_Spec):
-    """One condition on an event property (`properties.<key>`)."""
+    """One condition on an event property, or (`type: "person"`) on a property of the event's
+    person as it is now."""
 
     key: str
+    type: Literal["event", "person"] = "event"
     operator: Operator = Operator.EXACT
     value: Scalar | list[Scalar] | None = None
 

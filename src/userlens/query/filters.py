@@ -1,6 +1,8 @@
 """Property filters as SQL conditions, every name and value a bound parameter.
 
 Semantics, the same on every backend and in the reference implementation:
+- person filters read the person's properties as they are now (after every `$set`), not as
+  they were when the event happened;
 - a property's value is compared in its JSON text form (`"5"` and `5` both read as `5`);
 - `exact`, `in`, `contains`, `regex` need the property to be set; `is_not` and `not_contains`
   also hold when it is not set;
@@ -41,9 +43,14 @@ class Params:
         return "$" + name
 
 
-def condition(f: PropertyFilter, params: Params, column: str = "e.properties") -> str:
-    """The DuckDB condition of one filter on the JSON text in `column`."""
-    text = f"json_extract_string({column}, {params.add(json_pointer(f.key))})"
+# Where each kind of property lives in the queries: the event's JSON, and the JSON of its
+# person (joined as `p` by queries that filter on person properties).
+COLUMNS = {"event": "e.properties", "person": "p.properties"}
+
+
+def condition(f: PropertyFilter, params: Params) -> str:
+    """The DuckDB condition of one filter."""
+    text = f"json_extract_string({COLUMNS[f.type]}, {params.add(json_pointer(f.key))})"
     op, value = f.operator, f.value
     if op is Operator.IS_SET:
         return f"({text} IS NOT NULL)"
@@ -72,3 +79,10 @@ def condition(f: PropertyFilter, params: Params, column: str = "e.properties") -
 
 def all_of(filters: list[PropertyFilter], params: Params) -> str:
     return " AND ".join(condition(f, params) for f in filters) or "true"
+
+
+def person_join(filters: list[PropertyFilter]) -> str:
+    """The join that gives person filters their `p`, when any filter needs it."""
+    if not any(f.type == "person" for f in filters):
+        return ""
+    return " LEFT JOIN {persons} p ON p.id = coalesce(o.override_person_id, e.person_id)"

@@ -24,7 +24,7 @@ from userlens.model.insight import (
 )
 from userlens.query import formula
 from userlens.query.dates import Window, bucket_ends, previous, resolve
-from userlens.query.filters import Params, all_of, json_pointer
+from userlens.query.filters import Params, all_of, json_pointer, person_join
 from userlens.store.sql import Query
 
 _AGGREGATE = {
@@ -76,7 +76,8 @@ def _series_sql(
         f"s{index} AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
         f"e.session_id AS session_id, TRY_CAST({prop} AS DOUBLE) AS x, {breakdown} AS bv, "
         f"date_trunc({part}, timezone({tz}, e.timestamp AT TIME ZONE 'UTC')) AS bucket "
-        "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id "
+        "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
+        f"{person_join([*spec.filters, *series.filters])} "
         f"WHERE {where}), "
         f"t{index} AS (SELECT bv FROM s{index} WHERE bv IS NOT NULL GROUP BY bv "
         f"ORDER BY coalesce({aggregate}, 0) DESC, bv ASC "
@@ -107,7 +108,8 @@ def _active_sql(
     ctes = (
         f"a{index} AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
         "e.timestamp AS ts "
-        "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id "
+        "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
+        f"{person_join([*spec.filters, *series.filters])} "
         f"WHERE e.timestamp >= {lookback} AND e.timestamp < {end} AND {event} "
         f"AND {all_of(list(spec.filters), params)} AND {all_of(list(series.filters), params)}), "
         f"b{index} AS (SELECT unnest({params.add(window.buckets)}) AS bucket, "
