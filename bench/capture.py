@@ -28,7 +28,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from _procs import free_port, userlens_exe
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -139,25 +140,6 @@ def run_baseline_server(port: int) -> None:
 # -- processes ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _userlens_exe() -> Path:
-    for candidate in (
-        Path(sys.executable).parent / "userlens",
-        REPO / ".venv" / "bin" / "userlens",
-    ):
-        if candidate.exists():
-            return candidate
-    found = shutil.which("userlens")
-    if found is None:
-        raise SystemExit("cannot find the `userlens` command; run `make setup` first")
-    return Path(found)
-
-
 def _clock_ticks() -> int:
     return os.sysconf("SC_CLK_TCK")
 
@@ -183,7 +165,7 @@ class Server:
 
     @classmethod
     def start(cls, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> Server:
-        port = _free_port()
+        port = free_port()
         with log_path.open("ab") as log:
             proc = subprocess.Popen(
                 [*argv, "--port", str(port)],
@@ -479,7 +461,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         duration=args.duration, warmup=args.warmup, connections=args.connections, seed=args.seed
     )
     quick_scale = 0.2 if args.quick else 1.0
-    exe = _userlens_exe()
+    exe = userlens_exe()
     workdir = Path(tempfile.mkdtemp(prefix="userlens-bench-"))
     data_dir = workdir / "data"
     env = {**os.environ, "USERLENS_DATA_DIR": str(data_dir)}

@@ -44,7 +44,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -67,6 +66,8 @@ from playwright.sync_api import (
     ViewportSize,
     sync_playwright,
 )
+
+from _procs import free_port, userlens_exe
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -223,25 +224,6 @@ def sink_server() -> Iterator[_SinkServer]:
         sink.server_close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _userlens_exe() -> Path:
-    for candidate in (
-        Path(sys.executable).parent / "userlens",
-        REPO / ".venv" / "bin" / "userlens",
-    ):
-        if candidate.exists():
-            return candidate
-    found = shutil.which("userlens")
-    if found is None:
-        raise SystemExit("cannot find the `userlens` command; run `make setup` first")
-    return Path(found)
-
-
 @dataclass
 class Userlens:
     """A `userlens serve` process on a temporary data dir, with an admin's API token."""
@@ -263,7 +245,7 @@ class Userlens:
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
         out = subprocess.run(
-            [str(_userlens_exe()), *args],
+            [str(userlens_exe()), *args],
             input=stdin.encode() if stdin is not None else None,
             env=self.env,
             capture_output=True,
@@ -278,10 +260,10 @@ class Userlens:
             self.cli("user", "create", "bench@userlens.test", "--admin", stdin="bench-pass-1234\n")
             token = json.loads(self.cli("token", "create", "bench@userlens.test", "--json"))
             self.auth = {"Authorization": f"Bearer {token['token']}"}
-        self.port = _free_port()
+        self.port = free_port()
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [str(_userlens_exe()), "serve", "--port", str(self.port)],
+                [str(userlens_exe()), "serve", "--port", str(self.port)],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
