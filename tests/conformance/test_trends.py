@@ -395,3 +395,15 @@ def test_active_persons_look_back_exactly_their_days(
     result = trends_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
     assert result.series[0].total == (1 if counted else 0)
     assert result.series[0].values[-1] == result.series[0].total
+
+
+def test_the_data_version_moves_with_the_projects_data(make_store: StoreFactory) -> None:
+    store = make_store()
+    other = PROJECT + 1
+    before, before_other = store.data_version(PROJECT), store.data_version(other)
+    store.write([captured("a", event="view")])
+    after_write = store.data_version(PROJECT)
+    assert after_write != before
+    assert store.data_version(other) == before_other  # another project's answers stay valid
+    store.delete_person(PROJECT, "a", before_commit=lambda _plan: None)
+    assert store.data_version(PROJECT) != after_write

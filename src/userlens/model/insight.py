@@ -227,3 +227,5 @@ class TrendsResult(_Spec):
     # With `compare`: the same lines over the period just before, and its buckets.
     previous_buckets: list[datetime] | None = None
     previous: list[TrendsLine] | None = None
+    # Served from the cache: computed earlier, with no new data since.
+    cached: bool = False

@@ -89,6 +89,11 @@ class EventStore(Protocol):
         any of them is gone already (deleted by retention or a person deletion meanwhile)."""
         ...
 
+    def data_version(self, project_id: int) -> int:
+        """A number that changes whenever the project's events or persons change (in this
+        process), so answers computed from them can be cached until it does."""
+        ...
+
     def query(self, project_id: int, query: Query) -> list[tuple[Any, ...]]:
         """Run an insight query (see `store.sql`) over one project's data."""
         ...

@@ -1,16 +1,17 @@
-"""JSON API for insights: a typed spec in, its result out."""
+"""JSON API for insights: a typed spec in, its result out, cached until the data changes."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from userlens.errors import InvalidInput
 from userlens.model.insight import TrendsQuery, TrendsResult
 from userlens.model.project import User
 from userlens.query import trends
 from userlens.web.auth import current_user, project_role
+from userlens.web.cache import CacheKey
 from userlens.web.deps import services_of
 
 router = APIRouter()
@@ -19,20 +20,37 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 @router.post("/api/projects/{project_id}/query", response_model=TrendsResult, tags=["insights"])
 def run_query(
-    request: Request, user: CurrentUser, project_id: int, spec: TrendsQuery
+    request: Request,
+    user: CurrentUser,
+    project_id: int,
+    spec: TrendsQuery,
+    refresh: Annotated[bool, Query(description="compute again, even if cached")] = False,
 ) -> TrendsResult:
     """Run an insight over the project's events (trends for now), in the project's time zone.
+    Answers are cached until new data arrives (or for a minute); `refresh` skips the cache.
     Events acknowledged a moment ago may take a second to be counted."""
     project_role(request, user, project_id)
     services = services_of(request)
     project = services.meta.project(project_id)
     assert project is not None  # the role check found it
+    now = services.now()
+    key: CacheKey = (
+        project_id,
+        spec.model_dump_json(),
+        project.timezone,
+        services.events.data_version(project_id),
+        now.replace(second=0, microsecond=0),
+    )
+    if not refresh and (hit := services.insight_cache.get(key)) is not None:
+        return hit.model_copy(update={"cached": True})
     try:
-        return trends.run(
+        result = trends.run(
             spec,
             project.timezone,
-            services.now(),
+            now,
             lambda query: services.events.query(project_id, query),
         )
     except InvalidInput as exc:
         raise HTTPException(400, detail={"error": "invalid_query", "detail": str(exc)}) from None
+    services.insight_cache.put(key, result)
+    return result

@@ -18,6 +18,7 @@ from userlens.store.local_blobs import LocalBlobStore
 from userlens.store.meta import MetaStore
 from userlens.store.wal import SegmentLog
 from userlens.store.writer import BatchWriter, recover
+from userlens.web.cache import ResultCache
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Services:
     enricher: Enricher
     now_us: Callable[[], int]
     tokens: TokenCache = dataclasses.field(init=False)
+    insight_cache: ResultCache = dataclasses.field(default_factory=ResultCache)
 
     def __post_init__(self) -> None:
         self.tokens = TokenCache(self.meta.project_by_token)

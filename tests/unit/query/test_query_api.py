@@ -103,3 +103,39 @@ def test_queries_need_a_member_of_the_project(env: Env) -> None:
         == 404
     )
     assert env.client.post(f"/api/projects/{env.project.id}/query", json=spec).status_code == 401
+
+
+def test_answers_are_cached_until_new_data_arrives(make_env: Callable[..., Env]) -> None:
+    clock = FakeClock()
+    env = make_env(clock=clock)
+    now = datetime.fromtimestamp(clock.now_us / 1e6, tz=UTC).isoformat()
+    _send(env, {"event": "signup", "distinct_id": "a", "timestamp": now})
+    url = f"/api/projects/{env.project.id}/query"
+    spec = {"series": [{"event": "signup"}], "date_range": {"date_from": "-1d"}}
+
+    def ask(**params: str) -> dict[str, object]:
+        resp = env.client.post(url, json=spec, headers=env.auth, params=params)
+        assert resp.status_code == 200, resp.text
+        body: dict[str, object] = resp.json()
+        return body
+
+    first = ask()
+    assert first["cached"] is False
+    again = ask()
+    assert again["cached"] is True and again["series"] == first["series"]
+    assert ask(refresh="true")["cached"] is False
+
+    _send(env, {"event": "signup", "distinct_id": "b", "timestamp": now})
+    fresh = ask()
+    assert fresh["cached"] is False
+    assert fresh["series"][0]["total"] == 2  # type: ignore[index]
+
+    # Deleting a person changes the data too.
+    resp = env.client.delete(f"/api/projects/{env.project.id}/persons/b", headers=env.auth)
+    assert resp.status_code == 200
+    after = ask()
+    assert after["cached"] is False and after["series"][0]["total"] == 1  # type: ignore[index]
+
+    # A minute later, relative ranges have moved: computed again.
+    clock.advance(60)
+    assert ask()["cached"] is False

@@ -187,6 +187,7 @@ class DuckDBEventStore:
         migrate(self._con)
         self._write_lock = threading.Lock()
         self._closed = False
+        self._versions: dict[int, int] = {}
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -215,8 +216,16 @@ class DuckDBEventStore:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            for project_id in {e.project_id for e in unique}:
+                self._bump(project_id)
         inserted = int(row[0]) if row else 0
         return WriteResult(received=len(events), inserted=inserted)
+
+    def _bump(self, project_id: int) -> None:
+        self._versions[project_id] = self._versions.get(project_id, 0) + 1
+
+    def data_version(self, project_id: int) -> int:
+        return self._versions.get(project_id, 0)
 
     @staticmethod
     def _persist_persons(con: duckdb.DuckDBPyConnection, changes: PersonChanges) -> None:
@@ -345,7 +354,12 @@ class DuckDBEventStore:
         self, project_id: int, distinct_id: str, *, before_commit: Callable[[PersonDeletion], None]
     ) -> PersonDeletion:
         with self._write_lock:
-            return delete_person(self._con, project_id, distinct_id, before_commit=before_commit)
+            try:
+                return delete_person(
+                    self._con, project_id, distinct_id, before_commit=before_commit
+                )
+            finally:
+                self._bump(project_id)
 
     def expire_recordings(
         self, project_id: int, before: datetime, *, before_commit: Callable[[list[str]], None]

@@ -1,0 +1,35 @@
+"""The cache of insight answers, one per server."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import datetime
+
+from userlens.model.insight import TrendsResult
+
+CacheKey = tuple[int, str, str, int, datetime]
+
+
+class ResultCache:
+    """Results by (project, spec, time zone, data version, minute): a new event, or a minute
+    passing (which moves relative date ranges and active-user windows), makes a new entry."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._entries: OrderedDict[CacheKey, TrendsResult] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: CacheKey) -> TrendsResult | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: CacheKey, result: TrendsResult) -> None:
+        with self._lock:
+            self._entries[key] = result
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
