@@ -44,6 +44,19 @@ _AGGREGATE = {
 }
 
 
+def _matching(series: TrendsSeries, spec: TrendsQuery, params: Params, start: str, end: str) -> str:
+    """FROM and WHERE of a series' events in [start, end): its event and every filter, with
+    persons after merges (`o`) and, when a filter needs them, their properties (`p`)."""
+    event = "true" if series.event is None else f"e.event = {params.add(series.event)}"
+    filters = [*spec.filters, *series.filters]
+    return (
+        "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
+        f"{person_join(filters)} "
+        f"WHERE e.timestamp >= {start} AND e.timestamp < {end} AND {event} "
+        f"AND {all_of(filters, params)}"
+    )
+
+
 def _series_sql(
     index: int,
     series: TrendsSeries,
@@ -56,7 +69,6 @@ def _series_sql(
     part: str,
 ) -> tuple[str, str]:
     """(CTEs, SELECT) of one series."""
-    event = "true" if series.event is None else f"e.event = {params.add(series.event)}"
     prop = (
         f"json_extract_string(e.properties, {params.add(json_pointer(series.math_property))})"
         if series.math_property
@@ -67,18 +79,12 @@ def _series_sql(
         if spec.breakdown
         else "NULL"
     )
-    where = (
-        f"e.timestamp >= {start} AND e.timestamp < {end} AND {event} "
-        f"AND {all_of(list(spec.filters), params)} AND {all_of(list(series.filters), params)}"
-    )
     aggregate = _AGGREGATE[series.math]
     ctes = (
         f"s{index} AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
         f"e.session_id AS session_id, TRY_CAST({prop} AS DOUBLE) AS x, {breakdown} AS bv, "
         f"date_trunc({part}, timezone({tz}, e.timestamp AT TIME ZONE 'UTC')) AS bucket "
-        "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
-        f"{person_join([*spec.filters, *series.filters])} "
-        f"WHERE {where}), "
+        f"{_matching(series, spec, params, start, end)}), "
         f"t{index} AS (SELECT bv FROM s{index} WHERE bv IS NOT NULL GROUP BY bv "
         f"ORDER BY coalesce({aggregate}, 0) DESC, bv ASC "
         f"LIMIT {params.add(spec.breakdown_limit)})"
@@ -102,16 +108,11 @@ def _active_sql(
 ) -> tuple[str, str]:
     """(CTEs, SELECT) of a dau/wau/mau series: a range join of bucket ends and events."""
     days = ACTIVE_DAYS[series.math]
-    event = "true" if series.event is None else f"e.event = {params.add(series.event)}"
     lookback = params.add(_utc(window.start - timedelta(days=days)))
     end = params.add(_utc(window.end))
     ctes = (
         f"a{index} AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
-        "e.timestamp AS ts "
-        "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
-        f"{person_join([*spec.filters, *series.filters])} "
-        f"WHERE e.timestamp >= {lookback} AND e.timestamp < {end} AND {event} "
-        f"AND {all_of(list(spec.filters), params)} AND {all_of(list(series.filters), params)}), "
+        f"e.timestamp AS ts {_matching(series, spec, params, lookback, end)}), "
         f"b{index} AS (SELECT unnest({params.add(window.buckets)}) AS bucket, "
         f"unnest({params.add([_utc(e) for e in bucket_ends(window, tz)])}) AS bend)"
     )
