@@ -202,11 +202,16 @@ class ServerProcess:
         return self.proc.wait(60)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    srv = ServerProcess(data_dir=tmp_path / "data", port=free_port())
+def running_server(data_dir: Path) -> Iterator[ServerProcess]:
+    """A started server on a new data dir, stopped afterwards (for fixtures of any scope)."""
+    srv = ServerProcess(data_dir=data_dir, port=free_port())
     srv.data_dir.mkdir()
     srv.start()
     yield srv
     if srv.proc is not None and srv.proc.poll() is None:
         srv.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    yield from running_server(tmp_path / "data")

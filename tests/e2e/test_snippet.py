@@ -18,20 +18,14 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
-from tests.conftest import ServerProcess, free_port, poll_json
+from tests.conftest import ServerProcess, eventually, poll_json, running_server
 from tests.e2e.conftest import ARTIFACTS
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One real server for this module; each test makes its own project."""
-    root = tmp_path_factory.mktemp("snippet")
-    srv = ServerProcess(data_dir=root / "data", port=free_port())
-    srv.data_dir.mkdir()
-    srv.start()
-    yield srv
-    if srv.proc is not None and srv.proc.poll() is None:
-        srv.stop()
+    yield from running_server(tmp_path_factory.mktemp("snippet") / "data")
 
 
 @dataclass
@@ -305,13 +299,10 @@ def test_failed_sends_are_retried_after_retry_after_with_the_same_uuids(
     url, state = sink
     page.goto(_sink_page(site, url))
     sent = page.evaluate("[1, 2, 3].map(i => userlens.capture('e' + i).uuid)")
-    deadline = time.monotonic() + 10
-    while not state.posts and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: bool(state.posts))
     with state.lock:
         state.status = 200
-    while not state.delivered() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: bool(state.delivered()))
     with state.lock:
         first_try, first_body = state.posts[0]
         retry_at = next(t for t, _ in state.posts if t > 0)
@@ -327,13 +318,10 @@ def test_the_offline_queue_is_bounded_and_keeps_the_newest(
     url, state = sink
     page.goto(_sink_page(site, url))
     sent = page.evaluate("Array.from({length: 1500}, (_, i) => userlens.capture('n' + i).uuid)")
-    deadline = time.monotonic() + 20
-    while not state.posts and time.monotonic() < deadline:
-        time.sleep(0.05)  # the first send has been refused: the visitor is "offline"
+    eventually(lambda: bool(state.posts))  # the first send was refused: "offline"
     with state.lock:
         state.status = 200
-    while len(state.delivered()) < 1000 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    eventually(lambda: len(state.delivered()) >= 1000, timeout=20)
     time.sleep(0.5)
     assert state.delivered() == sent[-1000:]
 
