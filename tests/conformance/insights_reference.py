@@ -28,6 +28,7 @@ class Ev:
     session_id: str | None
     properties: dict[str, Any]
     person_properties: dict[str, Any] = dataclasses.field(default_factory=dict)
+    distinct_ids: frozenset[str] = frozenset()  # the person's, after every merge
 
 
 def text(value: Any) -> str | None:

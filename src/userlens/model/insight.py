@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import re
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -81,11 +81,11 @@ class Operator(enum.StrEnum):
 Scalar = str | int | float | bool
 
 
-class _Spec(BaseModel):
+class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class PropertyFilter(_Spec):
+class PropertyFilter(Spec):
     """One condition on an event property, or (`type: "person"`) on a property of the event's
     person as it is now."""
 
@@ -124,7 +124,7 @@ class PropertyFilter(_Spec):
         return self
 
 
-class DateRange(_Spec):
+class DateRange(Spec):
     """`date_from`/`date_to`: relative (`-30d`, `-12h`, `-4w`, `-3m`, `-1y`) or ISO dates
     (whole days in the project's time zone); `date_to` defaults to now."""
 
@@ -143,7 +143,7 @@ class DateRange(_Spec):
         return value
 
 
-class TrendsSeries(_Spec):
+class TrendsSeries(Spec):
     """One line of a trends chart: an event (or any event when `event` is None) and a math."""
 
     event: str | None = Field(default=None, min_length=1, max_length=200)
@@ -163,7 +163,7 @@ class TrendsSeries(_Spec):
         return self
 
 
-class TrendsQuery(_Spec):
+class TrendsQuery(Spec):
     kind: Literal["trends"] = "trends"
     series: Annotated[list[TrendsSeries], Field(min_length=1, max_length=20)]
     interval: Interval = Interval.DAY
@@ -207,7 +207,7 @@ class TrendsQuery(_Spec):
         return key
 
 
-class TrendsLine(_Spec):
+class TrendsLine(Spec):
     label: str
     math: TrendsMath
     breakdown_value: str | None = None
@@ -217,7 +217,7 @@ class TrendsLine(_Spec):
     total: float
 
 
-class TrendsResult(_Spec):
+class TrendsResult(Spec):
     kind: Literal["trends"] = "trends"
     interval: Interval
     timezone: str
@@ -228,4 +228,22 @@ class TrendsResult(_Spec):
     previous_buckets: list[datetime] | None = None
     previous: list[TrendsLine] | None = None
     # Served from the cache: computed earlier, with no new data since.
+    cached: bool = False
+
+
+class PersonHit(Spec):
+    """A person behind a number, with the moment (UTC) and session that put them there."""
+
+    person_id: str
+    distinct_ids: list[str]
+    properties: dict[str, Any]
+    timestamp: datetime | None = None
+    session_id: str | None = None
+
+
+class PersonsResult(Spec):
+    kind: Literal["persons"] = "persons"
+    persons: list[PersonHit]
+    # How many persons there are in all (the page is `persons`).
+    total: int
     cached: bool = False

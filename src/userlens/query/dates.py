@@ -95,6 +95,12 @@ def _exists(local: datetime, tz: ZoneInfo) -> bool:
 
 def resolve(date_range: DateRange, interval: Interval, timezone: str, now: datetime) -> Window:
     """The UTC window of a date range and its buckets; `now` is injected (aware)."""
+    start, end = span(date_range, timezone, now)
+    return between(start, end, interval, ZoneInfo(timezone))
+
+
+def span(date_range: DateRange, timezone: str, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of a date range, aware, for insights without buckets."""
     tz = ZoneInfo(timezone)
     start = _point(date_range.date_from, now, tz, is_end=False)
     # Open-ended ranges run up to and including now.
@@ -105,7 +111,7 @@ def resolve(date_range: DateRange, interval: Interval, timezone: str, now: datet
     )
     if end <= start:
         raise InvalidInput("date_range: it ends before it starts")
-    return between(start, end, interval, tz)
+    return start, end
 
 
 def between(start: datetime, end: datetime, interval: Interval, tz: ZoneInfo) -> Window:

@@ -81,8 +81,8 @@ def all_of(filters: list[PropertyFilter], params: Params) -> str:
     return " AND ".join(condition(f, params) for f in filters) or "true"
 
 
-def person_join(filters: list[PropertyFilter]) -> str:
-    """The join that gives person filters their `p`, when any filter needs it."""
-    if not any(f.type == "person" for f in filters):
+def person_join(filters: list[PropertyFilter], *, needed: bool = False) -> str:
+    """The join that gives person filters their `p`, when any filter (or the caller) needs it."""
+    if not needed and not any(f.type == "person" for f in filters):
         return ""
     return " LEFT JOIN {persons} p ON p.id = coalesce(o.override_person_id, e.person_id)"

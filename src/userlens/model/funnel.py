@@ -1,0 +1,181 @@
+"""Funnel specs and results: how many persons went through a sequence of steps, how fast, and
+where the others stopped.
+
+The counting rule, the same on every backend and in the reference implementation:
+- every event of the first step inside the date range starts an *attempt*; each later step is
+  the earliest matching event after the previous step's event (at a later time: the order of
+  events in the same microsecond is unknown, so they never convert each other) and at most
+  the conversion window after the attempt's start; every step's event is inside the date range;
+- `strict`: the next step must also be the person's very next event (no other event of theirs,
+  at a time strictly between the two steps);
+- `unordered`: an attempt starts at any step's event, and has reached as many steps as there
+  are steps with a matching event from its start to the end of its window;
+- an exclusion breaks an attempt when its event happens strictly after the attempt's step
+  `from_step` and before its step `to_step` (or, when that step was never reached, by the end
+  of the window); a broken attempt does not count;
+- each person counts once, with their attempt that reached the most steps (the earliest of
+  those; then the smallest breakdown value), and is in the breakdown line of that attempt's
+  first event (or of their person property).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from userlens.model.insight import PROPERTY_KEY, DateRange, PropertyFilter, Spec
+
+
+class FunnelOrder(enum.StrEnum):
+    ORDERED = "ordered"
+    STRICT = "strict"
+    UNORDERED = "unordered"
+
+
+class WindowUnit(enum.StrEnum):
+    SECOND = "second"
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+
+
+UNIT_SECONDS = {
+    WindowUnit.SECOND: 1,
+    WindowUnit.MINUTE: 60,
+    WindowUnit.HOUR: 3600,
+    WindowUnit.DAY: 86_400,
+    WindowUnit.WEEK: 604_800,
+}
+
+
+class FunnelStep(Spec):
+    """One step: an event (any event when `event` is None) and filters on it."""
+
+    event: str | None = Field(default=None, min_length=1, max_length=200)
+    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    name: str | None = Field(default=None, max_length=200)
+
+
+class FunnelExclusion(Spec):
+    """Attempts with this event between their steps `from_step` and `to_step` do not count."""
+
+    event: str = Field(min_length=1, max_length=200)
+    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    from_step: int = Field(default=0, ge=0)
+    to_step: int = Field(default=1, ge=1)
+
+
+class FunnelQuery(Spec):
+    kind: Literal["funnel"] = "funnel"
+    steps: list[FunnelStep] = Field(min_length=2, max_length=20)
+    order: FunnelOrder = FunnelOrder.ORDERED
+    # How long after its first step an attempt may still convert (the edge included).
+    window: int = Field(default=14, ge=1, le=100_000_000)
+    window_unit: WindowUnit = WindowUnit.DAY
+    exclusions: list[FunnelExclusion] = Field(default_factory=list, max_length=10)
+    date_range: DateRange = DateRange()
+    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    # Split by a property of the attempt's first event (or, `breakdown_type: "person"`, of the
+    # person): the `breakdown_limit` values with the most persons, "Other", and "(none)".
+    breakdown: str | None = None
+    breakdown_type: Literal["event", "person"] = "event"
+    breakdown_limit: int = Field(default=10, ge=1, le=100)
+    # Bins of the histogram of the time from the first step to the last.
+    histogram_bins: int = Field(default=10, ge=1, le=100)
+
+    @property
+    def window_seconds(self) -> int:
+        return self.window * UNIT_SECONDS[self.window_unit]
+
+    @field_validator("breakdown")
+    @classmethod
+    def _breakdown(cls, key: str | None) -> str | None:
+        if key is not None and not PROPERTY_KEY.fullmatch(key):
+            raise ValueError("a property name is 1-200 printable characters")
+        return key
+
+    @model_validator(mode="after")
+    def _window_fits(self) -> FunnelQuery:
+        if self.window_seconds > 366 * 86_400:
+            raise ValueError("window: at most a year")
+        return self
+
+    @model_validator(mode="after")
+    def _exclusions_fit(self) -> FunnelQuery:
+        for i, x in enumerate(self.exclusions):
+            if self.order is FunnelOrder.UNORDERED:
+                raise ValueError("exclusions: not with order 'unordered'")
+            if not x.from_step < x.to_step < len(self.steps):
+                raise ValueError(
+                    f"exclusions[{i}]: needs from_step < to_step < {len(self.steps)} (steps)"
+                )
+        return self
+
+
+class HistogramBin(Spec):
+    start_seconds: float
+    end_seconds: float
+    count: int
+
+
+class FunnelStepResult(Spec):
+    label: str
+    # Persons who reached this step.
+    count: int
+    # Shares (0-1) of those who reached the first step, and the step before.
+    conversion_from_first: float
+    conversion_from_previous: float
+    # Persons who reached the step before but not this one.
+    dropped: int
+    # Time from the step before, for those who reached this step; None for the first step.
+    median_seconds: float | None = None
+    average_seconds: float | None = None
+
+
+class FunnelLine(Spec):
+    breakdown_value: str | None = None
+    is_other: bool = False
+    steps: list[FunnelStepResult]
+    # Time from the first step to the last, for those who reached the last.
+    histogram: list[HistogramBin]
+
+
+class FunnelResult(Spec):
+    kind: Literal["funnel"] = "funnel"
+    order: FunnelOrder
+    window_seconds: int
+    lines: list[FunnelLine]
+    cached: bool = False
+
+
+class BreakdownLine(Spec):
+    """One line of a broken-down result: a value, "(none)" (None), or "Other"."""
+
+    value: str | None = None
+    is_other: bool = False
+
+
+class FunnelPersonsQuery(Spec):
+    """The persons behind a funnel step: those who reached it (`converted`), or who reached the
+    step before and not this one (`dropped`), with the moment and session of the last step they
+    reached."""
+
+    kind: Literal["funnel_persons"] = "funnel_persons"
+    funnel: FunnelQuery
+    step: int = Field(ge=0, le=19)
+    status: Literal["converted", "dropped"] = "converted"
+    # Only the persons of this breakdown line (all lines when None).
+    line: BreakdownLine | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _step_fits(self) -> FunnelPersonsQuery:
+        if self.step >= len(self.funnel.steps):
+            raise ValueError(f"step: the funnel has {len(self.funnel.steps)} steps (from 0)")
+        if self.status == "dropped" and self.step == 0:
+            raise ValueError("step: nobody drops at the first step")
+        return self

@@ -1,0 +1,297 @@
+"""Funnels: the attempts of each person through the steps, found with ASOF joins (for each
+attempt, the earliest next-step event after the previous step), the best attempt per person,
+and per breakdown line the persons at each step, their times between steps and a histogram of
+their time from the first step to the last. The counting rule is in `model/funnel.py`.
+
+The attempts are a chain of CTEs: `ev` (the person's events in range that any step or
+exclusion needs, with one flag per step), `a0` (the attempts' starts), `a1`…`a{n-1}` (each adds
+one step's time and session), `att` (the steps reached and whether an exclusion broke it),
+`best` (one attempt per person) and `lined` (its breakdown line).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from userlens.model.funnel import (
+    FunnelExclusion,
+    FunnelLine,
+    FunnelOrder,
+    FunnelPersonsQuery,
+    FunnelQuery,
+    FunnelResult,
+    FunnelStep,
+    FunnelStepResult,
+    HistogramBin,
+)
+from userlens.model.insight import PersonsResult, PropertyFilter
+from userlens.query.dates import span
+from userlens.query.filters import COLUMNS, Params, all_of, json_pointer, person_join
+from userlens.query.persons import hits, persons_sql
+from userlens.store.sql import Query
+
+US = 1_000_000
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _matches(event: str | None, filters: list[PropertyFilter], params: Params) -> str:
+    name = "true" if event is None else f"e.event = {params.add(event)}"
+    return f"({name} AND {all_of(filters, params)})"
+
+
+def _events(spec: FunnelQuery, params: Params, start: datetime, end: datetime) -> str:
+    """`ev`: one row per event in range (every event for strict order, which needs them all)."""
+    steps = [_matches(s.event, s.filters, params) for s in spec.steps]
+    exclusions = [_matches(x.event, x.filters, params) for x in spec.exclusions]
+    flags = [f"{c} AS m{i}" for i, c in enumerate(steps)]
+    flags += [f"{c} AS x{i}" for i, c in enumerate(exclusions)]
+    breakdown = (
+        f"json_extract_string({COLUMNS[spec.breakdown_type]}, "
+        f"{params.add(json_pointer(spec.breakdown))})"
+        if spec.breakdown
+        else "CAST(NULL AS VARCHAR)"
+    )
+    wanted = " OR ".join([*steps, *exclusions])
+    keep = "true" if spec.order is FunnelOrder.STRICT else f"({wanted})"
+    every: list[PropertyFilter] = [
+        *spec.filters,
+        *(f for s in spec.steps for f in s.filters),
+        *(f for x in spec.exclusions for f in x.filters),
+    ]
+    return (
+        "ev AS MATERIALIZED (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
+        f"e.timestamp AS ts, e.session_id AS sid, {breakdown} AS bv, {', '.join(flags)} "
+        "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
+        f"{person_join(every, needed=spec.breakdown_type == 'person' and bool(spec.breakdown))} "
+        f"WHERE e.timestamp >= {params.add(_utc(start))} AND e.timestamp < {params.add(_utc(end))} "
+        f"AND {all_of(spec.filters, params)} AND {keep})"
+    )
+
+
+def _at_times(flag: str) -> str:
+    """A step's events, one row per person and time (the smallest session id among them)."""
+    return f"(SELECT person, ts, min(sid) AS sid FROM ev WHERE {flag} GROUP BY person, ts)"
+
+
+def _ordered(spec: FunnelQuery, window: str) -> list[str]:
+    ctes = ["a0 AS (SELECT person, bv, ts AS t0, sid AS s0 FROM ev WHERE m0)"]
+    for k in range(1, len(spec.steps)):
+        ok = f"n.ts <= a.t0 + {window}"
+        joins = (
+            f"ASOF LEFT JOIN {_at_times(f'm{k}')} n ON a.person = n.person AND a.t{k - 1} < n.ts"
+        )
+        if spec.order is FunnelOrder.STRICT:
+            # The person's next event, at any time after the previous step: it must be this one.
+            joins += (
+                " ASOF LEFT JOIN (SELECT DISTINCT person, ts FROM ev) nx "
+                f"ON a.person = nx.person AND a.t{k - 1} < nx.ts"
+            )
+            ok += " AND n.ts = nx.ts"
+        ctes.append(
+            f"a{k} AS (SELECT a.*, CASE WHEN {ok} THEN n.ts END AS t{k}, "
+            f"CASE WHEN {ok} THEN n.sid END AS s{k} FROM a{k - 1} a {joins})"
+        )
+    return ctes
+
+
+def _unordered(spec: FunnelQuery, window: str) -> list[str]:
+    n = len(spec.steps)
+    any_step = " OR ".join(f"m{i}" for i in range(n))
+    joins = " ".join(
+        f"ASOF LEFT JOIN {_at_times(f'm{i}')} n{i} ON a.person = n{i}.person AND a.t0 <= n{i}.ts"
+        for i in range(n)
+    )
+    # Each step's first event in the window, as (time, session), sorted by time.
+    found = ", ".join(
+        f"CASE WHEN n{i}.ts <= a.t0 + {window} THEN {{'t': n{i}.ts, 's': coalesce(n{i}.sid, '')}} "
+        "END"
+        for i in range(n)
+    )
+    times = ", ".join(f"l.reached[{i + 1}].t AS t{i}" for i in range(n))
+    sessions = ", ".join(f"nullif(l.reached[{i + 1}].s, '') AS s{i}" for i in range(n))
+    return [
+        f"a0 AS (SELECT person, bv, ts AS t0 FROM ev WHERE {any_step})",
+        "l AS (SELECT a.person, a.bv, "
+        f"list_sort(list_filter([{found}], lambda x: x IS NOT NULL)) AS reached FROM a0 a {joins})",
+        f"a{n - 1} AS (SELECT l.person, l.bv, {times}, {sessions} FROM l)",
+    ]
+
+
+def _broken(x: FunnelExclusion, index: int, window: str) -> tuple[str, str]:
+    """(join, condition) of one exclusion."""
+    join = (
+        f"ASOF LEFT JOIN (SELECT DISTINCT person, ts FROM ev WHERE x{index}) x{index} "
+        f"ON a.person = x{index}.person AND a.t{x.from_step} < x{index}.ts"
+    )
+    until = (
+        f"CASE WHEN a.t{x.to_step} IS NOT NULL THEN x{index}.ts < a.t{x.to_step} "
+        f"ELSE x{index}.ts <= a.t0 + {window} END"
+    )
+    return join, f"coalesce({until}, false)"
+
+
+def _attempts(spec: FunnelQuery, params: Params, start: datetime, end: datetime) -> str:
+    """The CTEs up to `lined`: the counted attempt of each person, with its breakdown line."""
+    window = f"to_microseconds({params.add(spec.window_seconds * US)})"
+    chain = (
+        _unordered(spec, window) if spec.order is FunnelOrder.UNORDERED else _ordered(spec, window)
+    )
+    n = len(spec.steps)
+    broken = [_broken(x, i, window) for i, x in enumerate(spec.exclusions)]
+    joins = " ".join(j for j, _ in broken)
+    any_broken = " OR ".join(c for _, c in broken) or "false"
+    steps = " + ".join(f"CAST(a.t{i} IS NOT NULL AS INTEGER)" for i in range(n))
+    return ", ".join(
+        [
+            _events(spec, params, start, end),
+            *chain,
+            f"att AS (SELECT a.*, {steps} AS steps FROM a{n - 1} a {joins} "
+            f"WHERE NOT ({any_broken}))",
+            "best AS (SELECT * FROM att QUALIFY row_number() OVER (PARTITION BY person "
+            "ORDER BY steps DESC, t0, bv NULLS LAST, s0 NULLS LAST) = 1)",
+            "top AS (SELECT bv FROM best WHERE bv IS NOT NULL GROUP BY bv "
+            f"ORDER BY count(*) DESC, bv LIMIT {params.add(spec.breakdown_limit)})",
+            "lined AS MATERIALIZED (SELECT b.*, t.bv IS NULL AND b.bv IS NOT NULL AS is_other, "
+            "CASE WHEN t.bv IS NULL THEN NULL ELSE b.bv END AS line "
+            "FROM best b LEFT JOIN top t ON t.bv = b.bv)",
+        ]
+    )
+
+
+def build(spec: FunnelQuery, start: datetime, end: datetime) -> Query:
+    """One row per line with its step counts and times, then one row per histogram bin."""
+    params = Params()
+    n = len(spec.steps)
+    gaps = [f"epoch_us(t{i}) - epoch_us(t{i - 1})" for i in range(1, n)]
+    counts = ", ".join(f"count(t{i})" for i in range(n))
+    averages = ", ".join(f"avg({g})" for g in gaps)
+    medians = ", ".join(f"quantile_cont({g}, 0.5)" for g in gaps)
+    return Query(
+        f"WITH {_attempts(spec, params, start, end)}, "
+        f"d AS (SELECT is_other, line, epoch_us(t{n - 1}) - epoch_us(t0) AS d "
+        f"FROM lined WHERE t{n - 1} IS NOT NULL), "
+        "r AS (SELECT is_other, line, min(d) AS lo, "
+        f"(max(d) - min(d)) // {params.add(spec.histogram_bins)} + 1 AS width "
+        "FROM d GROUP BY is_other, line) "
+        f"SELECT 0 AS kind, is_other, line, [{counts}] AS counts, "
+        f"CAST([{averages}] AS DOUBLE[]) AS averages, CAST([{medians}] AS DOUBLE[]) AS medians, "
+        "NULL AS lo, NULL AS width, NULL AS bin, NULL AS n "
+        "FROM lined GROUP BY is_other, line "
+        "UNION ALL SELECT 1, d.is_other, d.line, NULL, NULL, NULL, r.lo, r.width, "
+        "(d.d - r.lo) // r.width AS bin, count(*) "
+        "FROM d JOIN r ON r.is_other = d.is_other AND r.line IS NOT DISTINCT FROM d.line "
+        "GROUP BY d.is_other, d.line, r.lo, r.width, bin",
+        params.values,
+    )
+
+
+def step_label(step: FunnelStep) -> str:
+    return step.name or step.event or "Any event"
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _seconds(us: Any) -> float | None:
+    return None if us is None else float(us) / US
+
+
+Line = tuple[bool, str | None]  # is "other", breakdown value
+
+
+def parse(spec: FunnelQuery, rows: Sequence[Any]) -> FunnelResult:
+    found: dict[Line, tuple[list[int], list[Any], list[Any]]] = {}
+    scales: dict[Line, tuple[int, int]] = {}  # first bin's start and the bins' width (µs)
+    bins: dict[Line, dict[int, int]] = {}
+    for kind, is_other, line, counts, averages, medians, lo, width, bin_, n in rows:
+        key: Line = (bool(is_other), line)
+        if kind == 0:
+            found[key] = ([int(c) for c in counts], list(averages), list(medians))
+        else:
+            scales[key] = (int(lo), int(width))
+            bins.setdefault(key, {})[int(bin_)] = int(n)
+    if not found:
+        found[(False, None)] = (
+            [0] * len(spec.steps),
+            [None] * len(spec.steps),
+            [None] * len(spec.steps),
+        )
+    lines: list[FunnelLine] = []
+    # Most persons first, "Other" last; ties by value.
+    for key in sorted(found, key=lambda k: (k[0], -found[k][0][0], k[1] is None, k[1] or "")):
+        counts, averages, medians = found[key]
+        steps = [
+            FunnelStepResult(
+                label=step_label(step),
+                count=counts[i],
+                conversion_from_first=_share(counts[i], counts[0]),
+                conversion_from_previous=1.0 if i == 0 else _share(counts[i], counts[i - 1]),
+                dropped=0 if i == 0 else counts[i - 1] - counts[i],
+                median_seconds=None if i == 0 else _seconds(medians[i - 1]),
+                average_seconds=None if i == 0 else _seconds(averages[i - 1]),
+            )
+            for i, step in enumerate(spec.steps)
+        ]
+        lo, width = scales.get(key, (0, 0))
+        per_bin = bins.get(key, {})
+        histogram = [
+            HistogramBin(
+                start_seconds=(lo + b * width) / US,
+                end_seconds=(lo + (b + 1) * width) / US,
+                count=per_bin.get(b, 0),
+            )
+            for b in range(max(per_bin, default=-1) + 1)
+        ]
+        lines.append(
+            FunnelLine(breakdown_value=key[1], is_other=key[0], steps=steps, histogram=histogram)
+        )
+    return FunnelResult(order=spec.order, window_seconds=spec.window_seconds, lines=lines)
+
+
+def run(
+    spec: FunnelQuery,
+    timezone: str,
+    now: datetime,
+    execute: Callable[[Query], Sequence[Any]],
+) -> FunnelResult:
+    start, end = span(spec.date_range, timezone, now)
+    return parse(spec, execute(build(spec, start, end)))
+
+
+def build_persons(ask: FunnelPersonsQuery, start: datetime, end: datetime) -> Query:
+    params = Params()
+    spec, k = ask.funnel, ask.step
+    if ask.status == "converted":
+        where, moment, session = f"t{k} IS NOT NULL", f"t{k}", f"s{k}"
+    else:
+        where, moment, session = f"steps = {k}", f"t{k - 1}", f"s{k - 1}"
+    if ask.line is not None:
+        where += (
+            f" AND is_other = {params.add(ask.line.is_other)} "
+            f"AND line IS NOT DISTINCT FROM {params.add(ask.line.value)}"
+        )
+    picked = (
+        f"picked AS (SELECT person, {moment} AS moment, {session} AS session "
+        f"FROM lined WHERE {where})"
+    )
+    return Query(
+        f"WITH {_attempts(spec, params, start, end)}, {picked} "
+        + persons_sql(params, ask.limit, ask.offset),
+        params.values,
+    )
+
+
+def run_persons(
+    ask: FunnelPersonsQuery,
+    timezone: str,
+    now: datetime,
+    execute: Callable[[Query], Sequence[Any]],
+) -> PersonsResult:
+    start, end = span(ask.funnel.date_range, timezone, now)
+    return hits(execute(build_persons(ask, start, end)))

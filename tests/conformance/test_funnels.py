@@ -1,0 +1,264 @@
+"""Funnels on every store backend against the plain-Python reference, over generated event
+logs: each order, windows from a minute to days, exclusions, breakdowns, merged persons,
+same-time events, and the persons behind each step."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conformance.conftest import StoreFactory
+from tests.conformance.funnel_reference import funnel, histogram, median, persons
+from tests.conformance.insight_logs import NOW, ZONES, filters, logs, write_log
+from tests.conformance.test_event_store import PROJECT, captured
+from userlens.model.funnel import (
+    BreakdownLine,
+    FunnelExclusion,
+    FunnelOrder,
+    FunnelPersonsQuery,
+    FunnelQuery,
+    FunnelStep,
+    WindowUnit,
+)
+from userlens.model.insight import DateRange
+from userlens.query import funnels
+from userlens.query.dates import span
+
+EVENTS = [None, "view", "click", "buy", "$identify"]
+
+
+@st.composite
+def steps(draw: st.DrawFn) -> FunnelStep:
+    return FunnelStep(
+        event=draw(st.sampled_from(EVENTS)),
+        filters=draw(st.lists(filters, max_size=1)) if draw(st.integers(0, 3)) == 0 else [],
+    )
+
+
+@st.composite
+def specs(draw: st.DrawFn) -> FunnelQuery:
+    chosen = draw(st.lists(steps(), min_size=2, max_size=4))
+    order = draw(st.sampled_from(list(FunnelOrder)))
+    exclusions = []
+    if order is not FunnelOrder.UNORDERED and draw(st.booleans()):
+        a = draw(st.integers(0, len(chosen) - 2))
+        exclusions.append(
+            FunnelExclusion(
+                event=draw(st.sampled_from(["view", "click", "buy"])),
+                from_step=a,
+                to_step=draw(st.integers(a + 1, len(chosen) - 1)),
+            )
+        )
+    breakdown = draw(st.sampled_from([None, None, "plan", "n", "tier"]))
+    return FunnelQuery(
+        steps=chosen,
+        order=order,
+        window=draw(st.sampled_from([1, 2, 30, 90])),
+        window_unit=draw(st.sampled_from([WindowUnit.MINUTE, WindowUnit.HOUR, WindowUnit.DAY])),
+        exclusions=exclusions,
+        date_range=draw(
+            st.sampled_from(
+                [
+                    DateRange(date_from="-1m"),
+                    DateRange(date_from="-7d"),
+                    DateRange(date_from="2026-03-26", date_to="2026-03-30"),
+                ]
+            )
+        ),
+        filters=draw(st.lists(filters, max_size=1)),
+        breakdown=breakdown,
+        breakdown_type="person" if breakdown == "tier" else "event",
+        breakdown_limit=draw(st.integers(1, 3)),
+        histogram_bins=draw(st.integers(1, 6)),
+    )
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(log=logs(), spec=specs(), tz=st.sampled_from(ZONES))
+def test_funnels_match_the_reference(
+    make_store: StoreFactory, log: list[dict[str, Any]], spec: FunnelQuery, tz: str
+) -> None:
+    store = make_store()
+    events = write_log(store, log)
+    result = funnels.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    start, end = span(spec.date_range, tz, NOW)
+    want = funnel(events, spec, start, end)
+
+    got = {(line.is_other, line.breakdown_value): line for line in result.lines}
+    if not want:  # nobody entered: one empty line
+        assert [s.count for s in result.lines[0].steps] == [0] * len(spec.steps)
+        return
+    assert set(got) == set(want)
+    for key, ref in want.items():
+        line = got[key]
+        assert [s.count for s in line.steps] == ref.counts
+        assert [s.dropped for s in line.steps] == [0] + [
+            ref.counts[i - 1] - ref.counts[i] for i in range(1, len(ref.counts))
+        ]
+        for step, gaps in zip(line.steps[1:], ref.gaps, strict=True):
+            # Times are exact to the microsecond; averages and medians to float rounding.
+            want_median = median(gaps)
+            want_avg = sum(gaps) / len(gaps) if gaps else None
+            assert step.median_seconds == (
+                None if want_median is None else pytest.approx(want_median / 1e6, rel=1e-9)
+            )
+            assert step.average_seconds == (
+                None if want_avg is None else pytest.approx(want_avg / 1e6, rel=1e-9)
+            )
+        bins = [
+            (round(b.start_seconds * 1e6), round(b.end_seconds * 1e6), b.count)
+            for b in line.histogram
+        ]
+        assert bins == histogram(ref.totals, spec.histogram_bins)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    log=logs(),
+    spec=specs(),
+    step=st.integers(0, 3),
+    status=st.sampled_from(["converted", "dropped"]),
+    pick_line=st.booleans(),
+)
+def test_the_persons_behind_a_step_match_the_reference(
+    make_store: StoreFactory,
+    log: list[dict[str, Any]],
+    spec: FunnelQuery,
+    step: int,
+    status: str,
+    pick_line: bool,
+) -> None:
+    step = min(step, len(spec.steps) - 1)
+    if status == "dropped":
+        step = max(step, 1)
+    store = make_store()
+    events = write_log(store, log)
+    start, end = span(spec.date_range, "UTC", NOW)
+    line = None
+    if pick_line and spec.breakdown:
+        lines = funnel(events, spec, start, end)
+        if lines:
+            is_other, value = sorted(lines, key=lambda k: (k[0], k[1] or ""))[0]
+            line = BreakdownLine(value=value, is_other=is_other)
+    ask = FunnelPersonsQuery(funnel=spec, step=step, status=status, line=line, limit=1000)
+    result = funnels.run_persons(ask, "UTC", NOW, lambda q: store.query(PROJECT, q))
+
+    got = {(frozenset(p.distinct_ids), p.timestamp, p.session_id) for p in result.persons}
+    assert got == persons(events, ask, start, end)
+    assert result.total == len(got)
+    moments = [p.timestamp for p in result.persons]
+    assert moments == sorted(moments, reverse=True)  # latest first
+
+
+T = datetime(2026, 4, 1, 12, tzinfo=UTC)
+
+
+def _us(moment: datetime) -> int:
+    return int(moment.timestamp() * 1e6)
+
+
+@pytest.mark.parametrize(
+    ("late", "converted"), [(timedelta(0), True), (timedelta(seconds=1), False)]
+)
+def test_the_window_edge_counts_to_the_second(
+    make_store: StoreFactory, late: timedelta, converted: bool
+) -> None:
+    store = make_store()
+    store.write(
+        [
+            captured("a", event="view", ts_us=_us(T)),
+            captured("a", event="buy", ts_us=_us(T + timedelta(hours=1) + late)),
+        ]
+    )
+    spec = FunnelQuery(
+        steps=[FunnelStep(event="view"), FunnelStep(event="buy")],
+        window=3600,
+        window_unit=WindowUnit.SECOND,
+        date_range=DateRange(date_from="-7d"),
+    )
+    result = funnels.run(spec, "UTC", T + timedelta(days=1), lambda q: store.query(PROJECT, q))
+    assert [s.count for s in result.lines[0].steps] == [1, 1 if converted else 0]
+
+
+def test_nobody_in_range_gives_zero_counts(make_store: StoreFactory) -> None:
+    store = make_store()
+    spec = FunnelQuery(steps=[FunnelStep(event="view"), FunnelStep(event="buy")])
+    result = funnels.run(spec, "UTC", T, lambda q: store.query(PROJECT, q))
+    assert [(s.count, s.conversion_from_first) for s in result.lines[0].steps] == [
+        (0, 0.0),
+        (0, 0.0),
+    ]
+    assert result.lines[0].histogram == []
+
+
+def test_another_projects_events_never_count(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.write(
+        [
+            captured("a", event="view", ts_us=_us(T)),
+            captured("a", event="buy", ts_us=_us(T) + 1, project_id=PROJECT + 1),
+        ]
+    )
+    spec = FunnelQuery(
+        steps=[FunnelStep(event="view"), FunnelStep(event="buy")],
+        date_range=DateRange(date_from="-7d"),
+    )
+    result = funnels.run(spec, "UTC", T + timedelta(hours=1), lambda q: store.query(PROJECT, q))
+    assert [s.count for s in result.lines[0].steps] == [1, 0]
+
+
+@pytest.mark.parametrize(
+    ("cancel_after", "broken"),
+    [
+        (timedelta(minutes=30), True),  # between the steps
+        (timedelta(hours=1), True),  # at the window's edge, with no purchase: still inside
+        (timedelta(hours=1, seconds=1), False),  # after the window
+    ],
+)
+def test_an_exclusion_breaks_attempts_inside_their_window(
+    make_store: StoreFactory, cancel_after: timedelta, broken: bool
+) -> None:
+    store = make_store()
+    store.write(
+        [
+            captured("a", event="view", ts_us=_us(T)),
+            captured("a", event="cancel", ts_us=_us(T + cancel_after)),
+        ]
+    )
+    spec = FunnelQuery(
+        steps=[FunnelStep(event="view"), FunnelStep(event="buy")],
+        window=1,
+        window_unit=WindowUnit.HOUR,
+        exclusions=[FunnelExclusion(event="cancel", from_step=0, to_step=1)],
+        date_range=DateRange(date_from="-7d"),
+    )
+    result = funnels.run(spec, "UTC", T + timedelta(days=1), lambda q: store.query(PROJECT, q))
+    assert result.lines[0].steps[0].count == (0 if broken else 1)
+
+
+def test_an_exclusion_at_the_same_time_as_the_next_step_does_not_break(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    store.write(
+        [
+            captured("a", event="view", ts_us=_us(T)),
+            captured("a", event="cancel", ts_us=_us(T + timedelta(minutes=5))),
+            captured("a", event="buy", ts_us=_us(T + timedelta(minutes=5))),
+        ]
+    )
+    spec = FunnelQuery(
+        steps=[FunnelStep(event="view"), FunnelStep(event="buy")],
+        exclusions=[FunnelExclusion(event="cancel")],
+        date_range=DateRange(date_from="-7d"),
+    )
+    result = funnels.run(spec, "UTC", T + timedelta(days=1), lambda q: store.query(PROJECT, q))
+    assert [s.count for s in result.lines[0].steps] == [1, 1]
