@@ -124,6 +124,17 @@ class PropertyFilter(Spec):
         return self
 
 
+def date_point(value: str | None) -> str | None:
+    """A relative (`-30d`) or ISO date, as a date range's ends are written."""
+    if value is None or RELATIVE.fullmatch(value):
+        return value
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("use -<n>h/d/w/m/y or an ISO date like 2026-11-25") from None
+    return value
+
+
 class DateRange(Spec):
     """`date_from`/`date_to`: relative (`-30d`, `-12h`, `-4w`, `-3m`, `-1y`) or ISO dates
     (whole days in the project's time zone); `date_to` defaults to now."""
@@ -134,13 +145,14 @@ class DateRange(Spec):
     @field_validator("date_from", "date_to")
     @classmethod
     def _form(cls, value: str | None) -> str | None:
-        if value is None or RELATIVE.fullmatch(value):
-            return value
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            raise ValueError("use -<n>h/d/w/m/y or an ISO date like 2026-11-25") from None
-        return value
+        return date_point(value)
+
+
+class EventRef(Spec):
+    """An event (any event when `event` is None) that passes its filters."""
+
+    event: str | None = Field(default=None, min_length=1, max_length=200)
+    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
 
 
 class TrendsSeries(Spec):

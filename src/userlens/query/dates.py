@@ -139,3 +139,41 @@ def bucket_ends(window: Window, timezone: str) -> list[datetime]:
     tz = ZoneInfo(timezone)
     starts = [b.replace(tzinfo=tz).astimezone(UTC) for b in window.buckets[1:]]
     return [*starts, window.end]
+
+
+def _back(bucket: datetime, interval: Interval) -> datetime:
+    if interval is Interval.HOUR:
+        return bucket - timedelta(hours=1)
+    if interval is Interval.DAY:
+        return bucket - timedelta(days=1)
+    if interval is Interval.WEEK:
+        return bucket - timedelta(weeks=1)
+    return datetime.combine(_add_months(bucket.date(), -1), time())
+
+
+def periods_ending(
+    date_to: str | None, interval: Interval, periods: int, timezone: str, now: datetime
+) -> Window:
+    """The `periods` whole buckets up to the one holding `date_to` (now when None), that one
+    ending at `date_to` (so the last may be partial)."""
+    if interval is Interval.HOUR:
+        raise InvalidInput("period: day, week or month")
+    tz = ZoneInfo(timezone)
+    end = (
+        now + timedelta(microseconds=1)
+        if date_to is None
+        else _point(date_to, now, tz, is_end=True)
+    )
+    first = truncate(local_naive(end - timedelta(microseconds=1), tz), interval)
+    for _ in range(periods - 1):
+        first = _back(first, interval)
+    return between(_local_midnight(first.date(), tz), end, interval, tz)
+
+
+def before(bucket: datetime, interval: Interval, timezone: str) -> datetime:
+    """The bucket just before a local bucket start (skipping an hour that does not exist)."""
+    tz = ZoneInfo(timezone)
+    earlier = _back(bucket, interval)
+    while not _exists(earlier, tz):
+        earlier = _back(earlier, interval)
+    return earlier

@@ -13,6 +13,7 @@ Semantics, the same on every backend and in the reference implementation:
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
 from userlens.model.insight import Operator, PropertyFilter, Scalar
@@ -86,3 +87,36 @@ def person_join(filters: list[PropertyFilter], *, needed: bool = False) -> str:
     if not needed and not any(f.type == "person" for f in filters):
         return ""
     return " LEFT JOIN {persons} p ON p.id = coalesce(o.override_person_id, e.person_id)"
+
+
+def matches(event: str | None, filters: list[PropertyFilter], params: Params) -> str:
+    """An event of this name (any name when None) that passes every filter."""
+    name = "true" if event is None else f"e.event = {params.add(event)}"
+    return f"({name} AND {all_of(filters, params)})"
+
+
+def utc(moment: datetime) -> datetime:
+    """An aware moment as the store's naive UTC timestamp."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def local_bucket(part: str, tz: str) -> str:
+    """The start of an event's bucket (`part` and `tz` are bound parameters), in local time."""
+    return f"date_trunc({part}, timezone({tz}, e.timestamp AT TIME ZONE 'UTC'))"
+
+
+PERSON = "coalesce(o.override_person_id, e.person_id)"
+OVERRIDES = "{events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
+
+
+def first_and_last(flag: str, *, per_bucket: bool = True) -> str:
+    """`mo`: per person (and bucket `b` of `ev`, unless not `per_bucket`), the first and last
+    event time where `flag` holds, each with the smallest session id of the events then."""
+    keys = "person, b" if per_bucket else "person"
+    return (
+        f"mo AS (SELECT {keys}, min(ts) AS first_ts, "
+        "nullif(arg_min(sid, ts), '') AS first_sid, max(ts) AS last_ts, "
+        f"nullif(arg_max(sid, ts), '') AS last_sid FROM (SELECT {keys}, ts, "
+        f"coalesce(min(sid), '') AS sid FROM ev WHERE {flag} GROUP BY {keys}, ts) "
+        f"GROUP BY {keys})"
+    )

@@ -1,0 +1,103 @@
+"""Lifecycle and stickiness: how persons' activity moves between intervals, and how many
+intervals of a period they were active in.
+
+Lifecycle, per interval of the date range (whole intervals, in the project's time zone), of
+the persons who did the event:
+- `new`: did it for the first time ever in this interval;
+- `returning`: did it in this interval and the one before;
+- `resurrecting`: did it in this interval, not in the one before, but at some time earlier;
+- `dormant`: did it in the interval before, not in this one.
+
+Stickiness: for n = 1 … the number of intervals in the date range, the persons who did the
+event in exactly n of them (events inside the range only).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from userlens.model.insight import DateRange, EventRef, Interval, PropertyFilter, Spec
+
+
+class LifecycleStatus(enum.StrEnum):
+    NEW = "new"
+    RETURNING = "returning"
+    RESURRECTING = "resurrecting"
+    DORMANT = "dormant"
+
+
+class LifecycleQuery(Spec):
+    kind: Literal["lifecycle"] = "lifecycle"
+    event: EventRef = EventRef()
+    interval: Interval = Interval.DAY
+    date_range: DateRange = DateRange()
+    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+
+
+class LifecycleResult(Spec):
+    kind: Literal["lifecycle"] = "lifecycle"
+    interval: Interval
+    timezone: str
+    buckets: list[datetime]
+    # Persons per bucket for each status (dormant ones as a positive count).
+    new: list[int]
+    returning: list[int]
+    resurrecting: list[int]
+    dormant: list[int]
+    cached: bool = False
+
+
+class LifecyclePersonsQuery(Spec):
+    """The persons of one status in one bucket, with their first event in it (for dormant
+    persons: their last event in the bucket before)."""
+
+    kind: Literal["lifecycle_persons"] = "lifecycle_persons"
+    lifecycle: LifecycleQuery
+    bucket: int = Field(ge=0)
+    status: LifecycleStatus
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class StickinessQuery(Spec):
+    kind: Literal["stickiness"] = "stickiness"
+    series: list[EventRef] = Field(min_length=1, max_length=20)
+    interval: Interval = Interval.DAY
+    date_range: DateRange = DateRange()
+    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+
+
+class StickinessLine(Spec):
+    label: str
+    # persons[n - 1]: persons active in exactly n intervals.
+    persons: list[int]
+
+
+class StickinessResult(Spec):
+    kind: Literal["stickiness"] = "stickiness"
+    interval: Interval
+    intervals: int
+    series: list[StickinessLine]
+    cached: bool = False
+
+
+class StickinessPersonsQuery(Spec):
+    """The persons of a series active in exactly `intervals` intervals, with their last event
+    in the range."""
+
+    kind: Literal["stickiness_persons"] = "stickiness_persons"
+    stickiness: StickinessQuery
+    series: int = Field(default=0, ge=0, le=19)
+    intervals: int = Field(ge=1)
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _series_exists(self) -> StickinessPersonsQuery:
+        if self.series >= len(self.stickiness.series):
+            raise ValueError(f"series: there are {len(self.stickiness.series)} (from 0)")
+        return self

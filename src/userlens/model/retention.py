@@ -1,0 +1,91 @@
+"""Retention specs and results: of the persons who started in a period, how many came back in
+each period after.
+
+The rule, the same on every backend and in the reference implementation:
+- the cohorts are the `periods` periods (days, weeks from Monday, or months, in the project's
+  time zone) up to the one holding `date_to` (now by default; the last one may be partial);
+- `recurring`: a person is in the cohort of every period in which they did the start event;
+  `first_time`: only in the cohort of the period of their first start event ever, if that is
+  one of the cohorts;
+- a cohort's period 0 is its size; period k counts its persons who did the return event in the
+  k-th period after the cohort's.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from userlens.model.insight import EventRef, Interval, PropertyFilter, Spec, date_point
+
+
+class RetentionType(enum.StrEnum):
+    RECURRING = "recurring"
+    FIRST_TIME = "first_time"
+
+
+class RetentionQuery(Spec):
+    kind: Literal["retention"] = "retention"
+    start: EventRef = EventRef()
+    # The event that counts as coming back (the start event when None).
+    returning: EventRef | None = None
+    period: Interval = Interval.WEEK
+    periods: int = Field(default=8, ge=1, le=60)
+    type: RetentionType = RetentionType.RECURRING
+    date_to: str | None = None
+    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+
+    @field_validator("date_to")
+    @classmethod
+    def _date_to(cls, value: str | None) -> str | None:
+        return date_point(value)
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, value: Interval) -> Interval:
+        if value is Interval.HOUR:
+            raise ValueError("period: day, week or month")
+        return value
+
+    @property
+    def return_event(self) -> EventRef:
+        return self.returning or self.start
+
+
+class RetentionCohort(Spec):
+    # The cohort's period start, local time in the project's time zone.
+    start: datetime
+    size: int
+    # Persons per period from the cohort's own (index 0, the size) to the last period.
+    values: list[int]
+    # The same as shares (0-1) of the size.
+    shares: list[float]
+
+
+class RetentionResult(Spec):
+    kind: Literal["retention"] = "retention"
+    period: Interval
+    timezone: str
+    cohorts: list[RetentionCohort]
+    cached: bool = False
+
+
+class RetentionPersonsQuery(Spec):
+    """The persons of one cell: cohort `cohort` (0 is the oldest), period `period` after it,
+    with their first start (period 0) or return event in that period."""
+
+    kind: Literal["retention_persons"] = "retention_persons"
+    retention: RetentionQuery
+    cohort: int = Field(ge=0, le=59)
+    period: int = Field(default=0, ge=0, le=59)
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _cell_exists(self) -> RetentionPersonsQuery:
+        if self.cohort + self.period >= self.retention.periods:
+            raise ValueError(f"period: cohort + period must be below {self.retention.periods}")
+        return self

@@ -1,0 +1,132 @@
+"""Lifecycle: per interval, the persons who are new, returning, resurrecting or dormant (the
+rule is in `model/activity.py`).
+
+CTEs: `ev` (the event, all history up to the range's end, with its local bucket `b`), `act`
+(person and bucket active), `firsts` (each person's first bucket), `grid` (the range's buckets
+with the one before each) and `statuses` (person, bucket, status).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from userlens.model.activity import (
+    LifecyclePersonsQuery,
+    LifecycleQuery,
+    LifecycleResult,
+    LifecycleStatus,
+)
+from userlens.model.insight import PersonsResult
+from userlens.query.dates import Window, before, resolve
+from userlens.query.filters import (
+    OVERRIDES,
+    PERSON,
+    Params,
+    all_of,
+    first_and_last,
+    local_bucket,
+    matches,
+    person_join,
+    utc,
+)
+from userlens.query.persons import hits, persons_sql
+from userlens.store.sql import Query
+
+
+def _ctes(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -> str:
+    event = spec.event
+    bucket = local_bucket(params.add(spec.interval.value), params.add(timezone))
+    earlier = [
+        before(window.buckets[0], spec.interval, timezone),
+        *window.buckets[:-1],
+    ]
+    return (
+        f"ev AS MATERIALIZED (SELECT {PERSON} AS person, e.timestamp AS ts, "
+        f"e.session_id AS sid, {bucket} AS b "
+        f"FROM {OVERRIDES}{person_join([*spec.filters, *event.filters])} "
+        f"WHERE e.timestamp < {params.add(utc(window.end))} "
+        f"AND {all_of(spec.filters, params)} AND {matches(event.event, event.filters, params)}), "
+        "act AS (SELECT DISTINCT person, b FROM ev), "
+        "firsts AS (SELECT person, min(b) AS f FROM act GROUP BY person), "
+        f"grid AS (SELECT unnest({params.add(window.buckets)}) AS b, "
+        f"unnest({params.add(earlier)}) AS pb), "
+        "statuses AS ("
+        "SELECT g.b, g.pb, a.person, CASE WHEN f.f = g.b THEN 'new' "
+        "WHEN w.person IS NOT NULL THEN 'returning' ELSE 'resurrecting' END AS status "
+        "FROM grid g JOIN act a ON a.b = g.b JOIN firsts f ON f.person = a.person "
+        "LEFT JOIN act w ON w.person = a.person AND w.b = g.pb "
+        "UNION ALL SELECT g.b, g.pb, a.person, 'dormant' FROM grid g JOIN act a ON a.b = g.pb "
+        "LEFT JOIN act w ON w.person = a.person AND w.b = g.b WHERE w.person IS NULL)"
+    )
+
+
+def build(spec: LifecycleQuery, window: Window, timezone: str) -> Query:
+    params = Params()
+    return Query(
+        f"WITH {_ctes(spec, params, window, timezone)} "
+        "SELECT b, status, count(*) FROM statuses GROUP BY b, status",
+        params.values,
+    )
+
+
+def parse(
+    spec: LifecycleQuery, window: Window, timezone: str, rows: Sequence[Any]
+) -> LifecycleResult:
+    index = {b: i for i, b in enumerate(window.buckets)}
+    counts = {status: [0] * len(window.buckets) for status in LifecycleStatus}
+    for bucket, status, n in rows:
+        counts[LifecycleStatus(status)][index[bucket]] = int(n)
+    return LifecycleResult(
+        interval=spec.interval,
+        timezone=timezone,
+        buckets=window.buckets,
+        new=counts[LifecycleStatus.NEW],
+        returning=counts[LifecycleStatus.RETURNING],
+        resurrecting=counts[LifecycleStatus.RESURRECTING],
+        dormant=counts[LifecycleStatus.DORMANT],
+    )
+
+
+def run(
+    spec: LifecycleQuery,
+    timezone: str,
+    now: datetime,
+    execute: Callable[[Query], Sequence[Any]],
+) -> LifecycleResult:
+    window = resolve(spec.date_range, spec.interval, timezone, now)
+    return parse(spec, window, timezone, execute(build(spec, window, timezone)))
+
+
+def build_persons(ask: LifecyclePersonsQuery, window: Window, timezone: str) -> Query:
+    params = Params()
+    dormant = ask.status is LifecycleStatus.DORMANT
+    # Dormant persons: their last event in the bucket before; the others: their first in it.
+    moment, session, at = (
+        ("last_ts", "last_sid", "pb") if dormant else ("first_ts", "first_sid", "b")
+    )
+    picked = (
+        f"picked AS (SELECT s.person, m.{moment} AS moment, m.{session} AS session "
+        f"FROM statuses s JOIN mo m ON m.person = s.person AND m.b = s.{at} "
+        f"WHERE s.b = {params.add(window.buckets[ask.bucket])} "
+        f"AND s.status = {params.add(ask.status.value)})"
+    )
+    return Query(
+        f"WITH {_ctes(ask.lifecycle, params, window, timezone)}, {first_and_last('true')}, "
+        f"{picked} " + persons_sql(params, ask.limit, ask.offset),
+        params.values,
+    )
+
+
+def run_persons(
+    ask: LifecyclePersonsQuery,
+    timezone: str,
+    now: datetime,
+    execute: Callable[[Query], Sequence[Any]],
+) -> PersonsResult:
+    spec = ask.lifecycle
+    window = resolve(spec.date_range, spec.interval, timezone, now)
+    if ask.bucket >= len(window.buckets):
+        return PersonsResult(persons=[], total=0)
+    return hits(execute(build_persons(ask, window, timezone)))

@@ -1,0 +1,146 @@
+"""Retention: cohorts of persons by the period of their start event, and how many of each did
+the return event in each later period. The rule is in `model/retention.py`.
+
+CTEs: `ev` (start and return events, each with its local period `b`), `starts` (person and
+cohort period), `returns` (person and a period they came back in).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from userlens.model.insight import PersonsResult
+from userlens.model.retention import (
+    RetentionCohort,
+    RetentionPersonsQuery,
+    RetentionQuery,
+    RetentionResult,
+    RetentionType,
+)
+from userlens.query.dates import Window, periods_ending
+from userlens.query.filters import (
+    OVERRIDES,
+    PERSON,
+    Params,
+    all_of,
+    first_and_last,
+    local_bucket,
+    matches,
+    person_join,
+    utc,
+)
+from userlens.query.persons import hits, persons_sql
+from userlens.store.sql import Query
+
+
+def _ctes(spec: RetentionQuery, params: Params, window: Window, timezone: str) -> str:
+    start_event, back = spec.start, spec.return_event
+    starts = matches(start_event.event, start_event.filters, params)
+    returns = matches(back.event, back.filters, params)
+    start = params.add(utc(window.start))
+    # First-time cohorts need every earlier start event, to know which one was the first.
+    lower = "" if spec.type is RetentionType.FIRST_TIME else f"AND e.timestamp >= {start} "
+    bucket = local_bucket(params.add(spec.period.value), params.add(timezone))
+    every = [*spec.filters, *start_event.filters, *back.filters]
+    cohorts = (
+        f"starts AS (SELECT person, min(b) AS cohort FROM ev WHERE ms GROUP BY person "
+        f"HAVING min(ts) >= {start})"
+        if spec.type is RetentionType.FIRST_TIME
+        else "starts AS (SELECT DISTINCT person, b AS cohort FROM ev WHERE ms)"
+    )
+    return (
+        f"ev AS MATERIALIZED (SELECT {PERSON} AS person, e.timestamp AS ts, "
+        f"e.session_id AS sid, {bucket} AS b, {starts} AS ms, {returns} AS mr "
+        f"FROM {OVERRIDES}{person_join(every)} "
+        f"WHERE e.timestamp < {params.add(utc(window.end))} {lower}"
+        f"AND {all_of(spec.filters, params)} AND ({starts} OR {returns})), "
+        f"{cohorts}, "
+        f"returns AS (SELECT DISTINCT person, b FROM ev WHERE mr AND ts >= {start})"
+    )
+
+
+def build(spec: RetentionQuery, window: Window, timezone: str) -> Query:
+    """Rows (cohort, NULL, size) and (cohort, period, persons back in it)."""
+    params = Params()
+    return Query(
+        f"WITH {_ctes(spec, params, window, timezone)} "
+        "SELECT cohort, NULL AS b, count(*) FROM starts GROUP BY cohort "
+        "UNION ALL SELECT s.cohort, r.b, count(*) FROM starts s "
+        "JOIN returns r ON r.person = s.person AND r.b > s.cohort GROUP BY s.cohort, r.b",
+        params.values,
+    )
+
+
+def parse(
+    spec: RetentionQuery, window: Window, timezone: str, rows: Sequence[Any]
+) -> RetentionResult:
+    index = {b: i for i, b in enumerate(window.buckets)}
+    sizes: dict[int, int] = {}
+    back: dict[int, dict[int, int]] = defaultdict(dict)
+    for cohort, period, n in rows:
+        c = index[cohort]
+        if period is None:
+            sizes[c] = int(n)
+        else:
+            back[c][index[period] - c] = int(n)
+    cohorts = []
+    for c, start in enumerate(window.buckets):
+        size = sizes.get(c, 0)
+        values = [size] + [back[c].get(k, 0) for k in range(1, len(window.buckets) - c)]
+        cohorts.append(
+            RetentionCohort(
+                start=start,
+                size=size,
+                values=values,
+                shares=[v / size if size else 0.0 for v in values],
+            )
+        )
+    return RetentionResult(period=spec.period, timezone=timezone, cohorts=cohorts)
+
+
+def _window(spec: RetentionQuery, timezone: str, now: datetime) -> Window:
+    return periods_ending(spec.date_to, spec.period, spec.periods, timezone, now)
+
+
+def run(
+    spec: RetentionQuery,
+    timezone: str,
+    now: datetime,
+    execute: Callable[[Query], Sequence[Any]],
+) -> RetentionResult:
+    window = _window(spec, timezone, now)
+    return parse(spec, window, timezone, execute(build(spec, window, timezone)))
+
+
+def build_persons(ask: RetentionPersonsQuery, window: Window, timezone: str) -> Query:
+    params = Params()
+    spec = ask.retention
+    cohort = window.buckets[ask.cohort]
+    target = window.buckets[ask.cohort + ask.period]
+    flag = "ms" if ask.period == 0 else f"mr AND ts >= {params.add(utc(window.start))}"
+    picked = (
+        "picked AS (SELECT s.person, m.first_ts AS moment, m.first_sid AS session "
+        f"FROM starts s JOIN mo m ON m.person = s.person AND m.b = {params.add(target)} "
+        f"WHERE s.cohort = {params.add(cohort)})"
+    )
+    ctes = _ctes(spec, params, window, timezone)
+    return Query(
+        f"WITH {ctes}, {first_and_last(flag)}, {picked} "
+        + persons_sql(params, ask.limit, ask.offset),
+        params.values,
+    )
+
+
+def run_persons(
+    ask: RetentionPersonsQuery,
+    timezone: str,
+    now: datetime,
+    execute: Callable[[Query], Sequence[Any]],
+) -> PersonsResult:
+    window = _window(ask.retention, timezone, now)
+    if ask.cohort + ask.period >= len(window.buckets):
+        return PersonsResult(persons=[], total=0)
+    return hits(execute(build_persons(ask, window, timezone)))

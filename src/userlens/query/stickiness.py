@@ -1,0 +1,117 @@
+"""Stickiness: per series, how many persons did its event in exactly n intervals of the date
+range (the rule is in `model/activity.py`).
+
+CTEs: `ev` (events of any series in range, a flag per series and the local bucket `b`) and
+`counts` (series, person, intervals active).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from userlens.model.activity import (
+    StickinessLine,
+    StickinessPersonsQuery,
+    StickinessQuery,
+    StickinessResult,
+)
+from userlens.model.insight import PersonsResult
+from userlens.query.dates import Window, resolve
+from userlens.query.filters import (
+    OVERRIDES,
+    PERSON,
+    Params,
+    all_of,
+    first_and_last,
+    local_bucket,
+    matches,
+    person_join,
+    utc,
+)
+from userlens.query.persons import hits, persons_sql
+from userlens.store.sql import Query
+
+
+def _ctes(spec: StickinessQuery, params: Params, window: Window, timezone: str) -> str:
+    flags = [matches(s.event, s.filters, params) for s in spec.series]
+    bucket = local_bucket(params.add(spec.interval.value), params.add(timezone))
+    every = [*spec.filters, *(f for s in spec.series for f in s.filters)]
+    per_series = " UNION ALL ".join(
+        f"SELECT {i} AS series, person, count(DISTINCT b) AS n FROM ev WHERE m{i} GROUP BY person"
+        for i in range(len(spec.series))
+    )
+    return (
+        f"ev AS MATERIALIZED (SELECT {PERSON} AS person, e.timestamp AS ts, "
+        f"e.session_id AS sid, {bucket} AS b, "
+        + ", ".join(f"{c} AS m{i}" for i, c in enumerate(flags))
+        + f" FROM {OVERRIDES}{person_join(every)} "
+        f"WHERE e.timestamp >= {params.add(utc(window.start))} "
+        f"AND e.timestamp < {params.add(utc(window.end))} "
+        f"AND {all_of(spec.filters, params)} AND ({' OR '.join(flags)})), "
+        f"counts AS ({per_series})"
+    )
+
+
+def build(spec: StickinessQuery, window: Window, timezone: str) -> Query:
+    params = Params()
+    return Query(
+        f"WITH {_ctes(spec, params, window, timezone)} "
+        "SELECT series, n, count(*) FROM counts GROUP BY series, n",
+        params.values,
+    )
+
+
+def label(spec: StickinessQuery, index: int) -> str:
+    return spec.series[index].event or "Any event"
+
+
+def parse(spec: StickinessQuery, window: Window, rows: Sequence[Any]) -> StickinessResult:
+    intervals = len(window.buckets)
+    persons = [[0] * intervals for _ in spec.series]
+    for series, n, count in rows:
+        persons[int(series)][int(n) - 1] = int(count)
+    return StickinessResult(
+        interval=spec.interval,
+        intervals=intervals,
+        series=[
+            StickinessLine(label=label(spec, i), persons=line) for i, line in enumerate(persons)
+        ],
+    )
+
+
+def run(
+    spec: StickinessQuery,
+    timezone: str,
+    now: datetime,
+    execute: Callable[[Query], Sequence[Any]],
+) -> StickinessResult:
+    window = resolve(spec.date_range, spec.interval, timezone, now)
+    return parse(spec, window, execute(build(spec, window, timezone)))
+
+
+def build_persons(ask: StickinessPersonsQuery, window: Window, timezone: str) -> Query:
+    params = Params()
+    picked = (
+        "picked AS (SELECT c.person, m.last_ts AS moment, m.last_sid AS session "
+        "FROM counts c JOIN mo m ON m.person = c.person "
+        f"WHERE c.series = {params.add(ask.series)} AND c.n = {params.add(ask.intervals)})"
+    )
+    return Query(
+        f"WITH {_ctes(ask.stickiness, params, window, timezone)}, "
+        f"{first_and_last(f'm{ask.series}', per_bucket=False)}, {picked} "
+        + persons_sql(params, ask.limit, ask.offset),
+        params.values,
+    )
+
+
+def run_persons(
+    ask: StickinessPersonsQuery,
+    timezone: str,
+    now: datetime,
+    execute: Callable[[Query], Sequence[Any]],
+) -> PersonsResult:
+    spec = ask.stickiness
+    window = resolve(spec.date_range, spec.interval, timezone, now)
+    return hits(execute(build_persons(ask, window, timezone)))

@@ -1,0 +1,176 @@
+"""Retention, lifecycle and stickiness on every store backend against the plain-Python
+reference, over generated event logs (merged persons, same-time events, a daylight-saving
+change), with the persons behind each number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conformance.activity_reference import lifecycle, retention, stickiness
+from tests.conformance.conftest import StoreFactory
+from tests.conformance.insight_logs import NOW, ZONES, filters, logs, write_log
+from tests.conformance.test_event_store import PROJECT
+from userlens.model.activity import (
+    LifecyclePersonsQuery,
+    LifecycleQuery,
+    LifecycleStatus,
+    StickinessPersonsQuery,
+    StickinessQuery,
+)
+from userlens.model.insight import DateRange, EventRef, Interval, PersonsResult
+from userlens.model.retention import RetentionPersonsQuery, RetentionQuery, RetentionType
+from userlens.query import lifecycle as lifecycle_runner
+from userlens.query import retention as retention_runner
+from userlens.query import stickiness as stickiness_runner
+from userlens.query.dates import periods_ending, resolve
+
+FAST = settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+refs = st.builds(
+    EventRef,
+    event=st.sampled_from([None, "view", "click", "buy"]),
+    filters=st.lists(filters, max_size=1),
+)
+
+
+def _persons(result: PersonsResult) -> dict[frozenset[str], tuple[Any, str | None]]:
+    return {frozenset(p.distinct_ids): (p.timestamp, p.session_id) for p in result.persons}
+
+
+@st.composite
+def retention_specs(draw: st.DrawFn) -> RetentionQuery:
+    return RetentionQuery(
+        start=draw(refs),
+        returning=draw(st.one_of(st.none(), refs)),
+        period=draw(st.sampled_from([Interval.DAY, Interval.WEEK, Interval.MONTH])),
+        periods=draw(st.integers(1, 8)),
+        type=draw(st.sampled_from(list(RetentionType))),
+        date_to=draw(st.sampled_from([None, "2026-03-30", "-3d"])),
+        filters=draw(st.lists(filters, max_size=1)),
+    )
+
+
+@FAST
+@given(log=logs(), spec=retention_specs(), tz=st.sampled_from(ZONES), cell=st.integers(0, 99))
+def test_retention_matches_the_reference(
+    make_store: StoreFactory, log: list[dict[str, Any]], spec: RetentionQuery, tz: str, cell: int
+) -> None:
+    store = make_store()
+    events = write_log(store, log)
+    result = retention_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    window = periods_ending(spec.date_to, spec.period, spec.periods, tz, NOW)
+    want = retention(events, spec, tz, window.buckets, window.start, window.end)
+
+    assert [c.start for c in result.cohorts] == window.buckets
+    assert [c.values for c in result.cohorts] == [[len(cell) for cell in row] for row in want]
+    for cohort in result.cohorts:
+        assert cohort.shares == [v / cohort.size if cohort.size else 0.0 for v in cohort.values]
+
+    # The persons of one cell, with the moment of their start or return.
+    cells = [(c, k) for c, row in enumerate(want) for k in range(len(row))]
+    cells = [(c, k) for c, k in cells if want[c][k]] or cells
+    c, k = cells[cell % len(cells)]
+    ask = RetentionPersonsQuery(retention=spec, cohort=c, period=k, limit=1000)
+    got = retention_runner.run_persons(ask, tz, NOW, lambda q: store.query(PROJECT, q))
+    assert _persons(got) == want[c][k]
+    assert got.total == len(want[c][k])
+
+
+@st.composite
+def ranges(draw: st.DrawFn) -> tuple[Interval, DateRange]:
+    interval = draw(st.sampled_from(list(Interval)))
+    if interval is Interval.HOUR:
+        return interval, DateRange(date_from=draw(st.sampled_from(["-2d", "2026-03-29", "-36h"])))
+    return interval, draw(
+        st.sampled_from(
+            [
+                DateRange(date_from="-7d"),
+                DateRange(date_from="-1m"),
+                DateRange(date_from="2026-03-26", date_to="2026-03-30"),
+                DateRange(date_from="2026-03-29", date_to="2026-03-29"),
+            ]
+        )
+    )
+
+
+@FAST
+@given(
+    log=logs(),
+    ref=refs,
+    span=ranges(),
+    extra=st.lists(filters, max_size=1),
+    tz=st.sampled_from(ZONES),
+    pick=st.integers(0, 999),
+)
+def test_lifecycle_matches_the_reference(
+    make_store: StoreFactory,
+    log: list[dict[str, Any]],
+    ref: EventRef,
+    span: tuple[Interval, DateRange],
+    extra: list[Any],
+    tz: str,
+    pick: int,
+) -> None:
+    interval, date_range = span
+    spec = LifecycleQuery(event=ref, interval=interval, date_range=date_range, filters=extra)
+    store = make_store()
+    events = write_log(store, log)
+    result = lifecycle_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    window = resolve(date_range, interval, tz, NOW)
+    want = lifecycle(events, ref, extra, interval, tz, window.buckets, window.end)
+
+    assert result.buckets == window.buckets
+    for status in LifecycleStatus:
+        assert getattr(result, status.value) == [len(w[status]) for w in want], status
+
+    # One cell, among those with persons when there are any.
+    cells = [(b, st) for b in range(len(want)) for st in LifecycleStatus]
+    cells = [c for c in cells if want[c[0]][c[1]]] or cells
+    bucket, status = cells[pick % len(cells)]
+    ask = LifecyclePersonsQuery(lifecycle=spec, bucket=bucket, status=status, limit=1000)
+    got = lifecycle_runner.run_persons(ask, tz, NOW, lambda q: store.query(PROJECT, q))
+    assert _persons(got) == want[bucket][status]
+
+
+@FAST
+@given(
+    log=logs(),
+    series=st.lists(refs, min_size=1, max_size=3),
+    span=ranges(),
+    extra=st.lists(filters, max_size=1),
+    tz=st.sampled_from(ZONES),
+    pick=st.integers(0, 999),
+)
+def test_stickiness_matches_the_reference(
+    make_store: StoreFactory,
+    log: list[dict[str, Any]],
+    series: list[EventRef],
+    span: tuple[Interval, DateRange],
+    extra: list[Any],
+    tz: str,
+    pick: int,
+) -> None:
+    interval, date_range = span
+    spec = StickinessQuery(series=series, interval=interval, date_range=date_range, filters=extra)
+    store = make_store()
+    events = write_log(store, log)
+    result = stickiness_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    window = resolve(date_range, interval, tz, NOW)
+    assert result.intervals == len(window.buckets)
+    wants = [
+        stickiness(events, ref, extra, interval, tz, window.start, window.end) for ref in series
+    ]
+    for line, want in zip(result.series, wants, strict=True):
+        assert line.persons == [len(want.get(n, {})) for n in range(1, result.intervals + 1)]
+
+    cells = [(i, n) for i in range(len(series)) for n in range(1, result.intervals + 1)]
+    cells = [(i, n) for i, n in cells if wants[i].get(n)] or cells
+    i, n = cells[pick % len(cells)]
+    ask = StickinessPersonsQuery(stickiness=spec, series=i, intervals=n, limit=1000)
+    got = stickiness_runner.run_persons(ask, tz, NOW, lambda q: store.query(PROJECT, q))
+    assert _persons(got) == wants[i].get(n, {})
