@@ -104,6 +104,34 @@ filters = st.one_of(
 )
 
 
+@st.composite
+def path_logs(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Sessions of pageviews (a few paths, often the same page twice in a row), custom and
+    `$`-named events, in minutes that often coincide."""
+    out = []
+    for _ in range(draw(st.integers(1, 50))):
+        if draw(st.integers(0, 14)) == 0:
+            a, b = draw(st.sampled_from(IDS)), draw(st.sampled_from(IDS))
+            out.append({"event": "$identify", "id": a, "other": b, "minute": 0, "props": {}})
+            continue
+        event = draw(st.sampled_from(["$pageview", "$pageview", "$pageview", "signup", "$click"]))
+        props = {"plan": draw(st.sampled_from(["free", "pro"]))} if draw(st.booleans()) else {}
+        out.append(
+            {
+                "event": event,
+                "id": draw(st.sampled_from(IDS)),
+                "minute": draw(st.integers(0, 60)) + draw(st.sampled_from([0, 7_000])),
+                "session": draw(st.sampled_from([None, "s1", "s2", "s3"])),
+                "props": props,
+                "set": None,
+                "pathname": draw(st.sampled_from(["/", "/a", "/b", "/c"]))
+                if event == "$pageview"
+                else None,
+            }
+        )
+    return out
+
+
 def _person(people: RefPersons, distinct_id: str) -> RefPerson:
     person = people.of(distinct_id)
     assert person is not None
@@ -136,6 +164,7 @@ def write_log(store: EventStore, log: list[dict[str, Any]]) -> list[Ev]:
                 props=item["props"],
                 session_id=item["session"],
                 set_props=item["set"],
+                pathname=item.get("pathname"),
             )
         )
     store.write(written)
@@ -152,6 +181,7 @@ def write_log(store: EventStore, log: list[dict[str, Any]]) -> list[Ev]:
             session_id=c.session_id,
             properties=item["props"],
             person_properties=_person(people, c.distinct_id).props,
+            pathname=c.pathname,
         )
         for c, item in zip(written, log, strict=True)
     ]

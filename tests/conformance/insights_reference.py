@@ -29,6 +29,7 @@ class Ev:
     properties: dict[str, Any]
     person_properties: dict[str, Any] = dataclasses.field(default_factory=dict)
     distinct_ids: frozenset[str] = frozenset()  # the person's, after every merge
+    pathname: str | None = None
 
 
 def text(value: Any) -> str | None:

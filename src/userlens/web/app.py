@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from userlens.capture.app import CaptureApp, Limits, Receive, Scope, Send
 from userlens.capture.recordings import RecordingIngest
 from userlens.capture.remote_config import RemoteConfigApp
 from userlens.config import Settings
+from userlens.model.queries import KINDS
 from userlens.replay.compaction import compact_recordings
 from userlens.replay.retention import expire_recordings
 from userlens.web.api import router
@@ -133,13 +134,19 @@ def build_api(services: Services) -> FastAPI:
 
     @api.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"field": ".".join(str(p) for p in err["loc"]), "detail": err["msg"]}
-            for err in exc.errors()
-        ]
+        problems = [{"field": _field(err["loc"]), "detail": err["msg"]} for err in exc.errors()]
         return JSONResponse({"error": "invalid_request", "detail": problems}, status_code=400)
 
     return api
+
+
+def _field(loc: Sequence[object]) -> str:
+    """Where a problem is, as `body.series.0.math`: without the kind that pydantic inserts
+    when it validates one of several kinds of spec."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[0] == "body" and parts[1] in KINDS:
+        del parts[1]
+    return ".".join(parts)
 
 
 def create_app(settings: Settings, *, now_us: Callable[[], int] | None = None) -> UserlensApp:

@@ -6,7 +6,7 @@ import threading
 from collections import OrderedDict
 from datetime import datetime
 
-from userlens.model.insight import TrendsResult
+from userlens.model.queries import InsightResult
 
 CacheKey = tuple[int, str, str, int, datetime]
 
@@ -16,18 +16,18 @@ class ResultCache:
     passing (which moves relative date ranges and active-user windows), makes a new entry."""
 
     def __init__(self, size: int = 512) -> None:
-        self._entries: OrderedDict[CacheKey, TrendsResult] = OrderedDict()
+        self._entries: OrderedDict[CacheKey, InsightResult] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
-    def get(self, key: CacheKey) -> TrendsResult | None:
+    def get(self, key: CacheKey) -> InsightResult | None:
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
             return found
 
-    def put(self, key: CacheKey, result: TrendsResult) -> None:
+    def put(self, key: CacheKey, result: InsightResult) -> None:
         with self._lock:
             self._entries[key] = result
             self._entries.move_to_end(key)

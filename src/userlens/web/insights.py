@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from userlens.errors import InvalidInput
-from userlens.model.insight import TrendsQuery, TrendsResult
 from userlens.model.project import User
-from userlens.query import trends
+from userlens.model.queries import InsightQuery, InsightResult
+from userlens.query.run import run
 from userlens.web.auth import current_user, project_role
 from userlens.web.cache import CacheKey
 from userlens.web.deps import services_of
@@ -18,15 +18,17 @@ router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-@router.post("/api/projects/{project_id}/query", response_model=TrendsResult, tags=["insights"])
+@router.post("/api/projects/{project_id}/query", response_model=InsightResult, tags=["insights"])
 def run_query(
     request: Request,
     user: CurrentUser,
     project_id: int,
-    spec: TrendsQuery,
+    spec: InsightQuery,
     refresh: Annotated[bool, Query(description="compute again, even if cached")] = False,
-) -> TrendsResult:
-    """Run an insight over the project's events (trends for now), in the project's time zone.
+) -> InsightResult:
+    """Run an insight over the project's events, in the project's time zone: `kind` is
+    `trends` (the default), `funnel`, `retention`, `paths`, `lifecycle` or `stickiness`, or
+    one of their `…_persons` drill-downs, which list the persons behind a number.
     Answers are cached until new data arrives (or for a minute); `refresh` skips the cache.
     Events acknowledged a moment ago may take a second to be counted."""
     project_role(request, user, project_id)
@@ -44,7 +46,7 @@ def run_query(
     if not refresh and (hit := services.insight_cache.get(key)) is not None:
         return hit.model_copy(update={"cached": True})
     try:
-        result = trends.run(
+        result = run(
             spec,
             project.timezone,
             now,

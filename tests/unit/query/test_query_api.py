@@ -1,10 +1,11 @@
-"""`POST /api/projects/{id}/query`: trends over the project's events, clear 400s for bad
+"""`POST /api/projects/{id}/query`: every insight kind over the project's events, clear 400s for bad
 specs, and no way into another project's data."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from tests.conftest import Env, FakeClock
 
@@ -139,3 +140,130 @@ def test_answers_are_cached_until_new_data_arrives(make_env: Callable[..., Env])
     # A minute later, relative ranges have moved: computed again.
     clock.advance(60)
     assert ask()["cached"] is False
+
+
+def test_every_insight_kind_answers_through_the_api(make_env: Callable[..., Env]) -> None:
+    clock = FakeClock()
+    env = make_env(clock=clock)
+    at = clock.now_us / 1e6
+
+    def ts(minutes: float) -> str:
+        return datetime.fromtimestamp(at - 3600 + minutes * 60, tz=UTC).isoformat()
+
+    _send(
+        env,
+        {
+            "event": "$pageview",
+            "distinct_id": "a",
+            "timestamp": ts(0),
+            "properties": {"$pathname": "/", "$session_id": "s1"},
+        },
+        {
+            "event": "$pageview",
+            "distinct_id": "a",
+            "timestamp": ts(1),
+            "properties": {"$pathname": "/pricing", "$session_id": "s1"},
+        },
+        {
+            "event": "signup",
+            "distinct_id": "a",
+            "timestamp": ts(2),
+            "properties": {"$session_id": "s1"},
+        },
+        {
+            "event": "$pageview",
+            "distinct_id": "b",
+            "timestamp": ts(3),
+            "properties": {"$pathname": "/", "$session_id": "s2"},
+        },
+    )
+    url = f"/api/projects/{env.project.id}/query"
+
+    def ask(spec: dict[str, object]) -> dict[str, Any]:
+        resp = env.client.post(url, json=spec, headers=env.auth)
+        assert resp.status_code == 200, resp.text
+        body: dict[str, Any] = resp.json()
+        assert body["kind"] == spec["kind"].replace("funnel_persons", "persons")  # type: ignore[union-attr]
+        return body
+
+    funnel = {
+        "kind": "funnel",
+        "steps": [{"event": "$pageview"}, {"event": "signup"}],
+        "date_range": {"date_from": "-1d"},
+    }
+    steps = ask(funnel)["lines"][0]["steps"]
+    assert [(s["count"], s["dropped"]) for s in steps] == [(2, 0), (1, 1)]
+    assert steps[1]["conversion_from_first"] == 0.5 and steps[1]["median_seconds"] == 120
+    dropped = ask({"kind": "funnel_persons", "funnel": funnel, "step": 1, "status": "dropped"})
+    assert [(p["distinct_ids"], p["session_id"]) for p in dropped["persons"]] == [(["b"], "s2")]
+
+    paths = ask({"kind": "paths", "date_range": {"date_from": "-1d"}})
+    assert {(e["source"], e["target"], e["weight"]) for e in paths["edges"]} == {
+        ("/", "/pricing", 1)
+    }
+    retention = ask({"kind": "retention", "period": "day", "periods": 2})
+    assert retention["cohorts"][-1]["size"] == 2
+    lifecycle = ask({"kind": "lifecycle", "date_range": {"date_from": "-1d"}})
+    assert lifecycle["new"][-1] == 2
+    sticky = ask(
+        {
+            "kind": "stickiness",
+            "series": [{"event": "$pageview"}],
+            "date_range": {"date_from": "-1d"},
+        }
+    )
+    assert sticky["series"][0]["persons"][0] == 2
+
+
+def test_bad_insight_specs_are_400_naming_the_field(env: Env) -> None:
+    url = f"/api/projects/{env.project.id}/query"
+    step = {"event": "view"}
+    cases = [
+        ({"kind": "sankey"}, "body"),
+        ({"kind": "funnel", "steps": [step]}, "body.steps"),
+        ({"kind": "funnel", "steps": [step, step], "window": 0}, "body.window"),
+        ({"kind": "funnel", "steps": [step, step], "window_unit": "fortnight"}, "body.window_unit"),
+        (
+            {"kind": "funnel", "steps": [step, {"filters": [{"key": "x", "type": "group"}]}]},
+            "body.steps.1.filters.0.type",
+        ),
+        (
+            {"kind": "funnel", "steps": [step, step], "exclusions": [{"event": "x", "to_step": 5}]},
+            "body",
+        ),
+        (
+            {
+                "kind": "funnel",
+                "steps": [step, {"filters": [{"key": "u", "operator": "regex", "value": "(["}]}],
+            },
+            "body.steps.1.filters.0",
+        ),
+        ({"kind": "retention", "period": "hour"}, "body.period"),
+        ({"kind": "retention", "periods": 0}, "body.periods"),
+        ({"kind": "paths", "start_point": "/", "end_point": "/x"}, "body"),
+        ({"kind": "paths", "steps": 1}, "body.steps"),
+        ({"kind": "stickiness", "series": []}, "body.series"),
+        ({"kind": "lifecycle", "interval": "minute"}, "body.interval"),
+        (
+            {
+                "kind": "funnel_persons",
+                "funnel": {"steps": [step, step]},
+                "step": 0,
+                "status": "dropped",
+            },
+            "body",
+        ),
+    ]
+    for spec, field in cases:
+        resp = env.client.post(url, json=spec, headers=env.auth)
+        assert resp.status_code == 400, spec
+        body = resp.json()
+        assert body["error"] == "invalid_request"
+        assert any(p["field"].startswith(field) for p in body["detail"]), (spec, body)
+    backwards = {
+        "kind": "funnel",
+        "steps": [step, step],
+        "date_range": {"date_from": "2026-01-10", "date_to": "2026-01-01"},
+    }
+    resp = env.client.post(url, json=backwards, headers=env.auth)
+    assert resp.status_code == 400 and "date_range" in resp.json()["detail"]

@@ -1,0 +1,76 @@
+"""Paths: the most common sequences of pages (and custom events) within sessions.
+
+The rule, the same on every backend and in the reference implementation:
+- a path is the events of one person's session in the date range, in time order (events at
+  the same time by node name); a `$pageview` is the node of its path name, any other event
+  not starting with `$` the node of its name (when `custom` is included); repeats of the same
+  node in a row count once, at the first;
+- `start_point`: a path begins at its session's first visit of that node (sessions without
+  one are left out); `end_point`: it ends at the first visit of that node, with at most
+  `steps` nodes up to it; otherwise it begins at the session's first node;
+- per step, only the `max_nodes_per_step` nodes with the most paths are kept (ties by name);
+  an edge links a kept node to a kept node of the next step, weighted by the paths that go
+  along it, and is shown when its weight is at least `min_edge_weight`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from userlens.model.insight import DateRange, PropertyFilter, Spec
+
+PathKind = Literal["pageview", "custom"]
+
+
+class PathsQuery(Spec):
+    kind: Literal["paths"] = "paths"
+    include: list[PathKind] = Field(default=["pageview"], min_length=1, max_length=2)
+    start_point: str | None = Field(default=None, min_length=1, max_length=2000)
+    end_point: str | None = Field(default=None, min_length=1, max_length=2000)
+    steps: int = Field(default=5, ge=2, le=20)
+    max_nodes_per_step: int = Field(default=10, ge=1, le=100)
+    min_edge_weight: int = Field(default=1, ge=1)
+    date_range: DateRange = DateRange()
+    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _one_anchor(self) -> PathsQuery:
+        if self.start_point is not None and self.end_point is not None:
+            raise ValueError("start_point, end_point: give one of them, or neither")
+        return self
+
+
+class PathNode(Spec):
+    step: int
+    name: str
+    # Paths at this node at this step.
+    count: int
+
+
+class PathEdge(Spec):
+    step: int  # of the source; the target is at step + 1
+    source: str
+    target: str
+    weight: int
+
+
+class PathsResult(Spec):
+    kind: Literal["paths"] = "paths"
+    nodes: list[PathNode]
+    edges: list[PathEdge]
+    cached: bool = False
+
+
+class PathsPersonsQuery(Spec):
+    """The persons behind one edge, each with their latest session along it and the moment
+    they reached its target."""
+
+    kind: Literal["paths_persons"] = "paths_persons"
+    paths: PathsQuery
+    step: int = Field(ge=0, le=18)
+    source: str = Field(max_length=2000)
+    target: str = Field(max_length=2000)
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=1_000_000)

@@ -1,0 +1,136 @@
+"""Paths: per session, its nodes in order with repeats collapsed, cut to the steps from the
+start point (or up to the end point), then the top nodes per step and the edges between them
+(the rule is in `model/paths.py`).
+
+CTEs: `ev` (events that are nodes, with the node's name), `runs` (repeats in a row removed),
+`numbered` (position `i` in the session), `p` (the path: step, node, time), `ranked` (the kept
+nodes per step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from userlens.model.insight import PersonsResult
+from userlens.model.paths import PathEdge, PathNode, PathsPersonsQuery, PathsQuery, PathsResult
+from userlens.query.dates import span
+from userlens.query.filters import OVERRIDES, PERSON, Params, all_of, person_join, utc
+from userlens.query.persons import hits, persons_sql
+from userlens.store.sql import Query
+
+_ORDER = "PARTITION BY person, sid ORDER BY ts, node"
+
+
+def _node(spec: PathsQuery) -> str:
+    kinds = []
+    if "pageview" in spec.include:
+        kinds.append("WHEN e.event = '$pageview' THEN coalesce(e.pathname, '')")
+    if "custom" in spec.include:
+        kinds.append("WHEN NOT starts_with(e.event, '$') THEN e.event")
+    return f"CASE {' '.join(kinds)} END"
+
+
+def _ctes(spec: PathsQuery, params: Params, start: datetime, end: datetime) -> str:
+    n = params.add(spec.steps)
+    if spec.start_point is not None:
+        anchor = params.add(spec.start_point)
+        path = (
+            f"a AS (SELECT person, sid, min(i) AS i0 FROM numbered WHERE node = {anchor} "
+            "GROUP BY person, sid), "
+            "p AS (SELECT x.person, x.sid, x.i - a.i0 AS step, x.node, x.ts FROM numbered x "
+            f"JOIN a ON a.person = x.person AND a.sid = x.sid "
+            f"WHERE x.i >= a.i0 AND x.i < a.i0 + {n})"
+        )
+    elif spec.end_point is not None:
+        anchor = params.add(spec.end_point)
+        path = (
+            f"a AS (SELECT person, sid, greatest(min(i) - {n} + 1, 1) AS i0, min(i) AS i1 "
+            f"FROM numbered WHERE node = {anchor} GROUP BY person, sid), "
+            "p AS (SELECT x.person, x.sid, x.i - a.i0 AS step, x.node, x.ts FROM numbered x "
+            "JOIN a ON a.person = x.person AND a.sid = x.sid WHERE x.i >= a.i0 AND x.i <= a.i1)"
+        )
+    else:
+        path = f"p AS (SELECT person, sid, i - 1 AS step, node, ts FROM numbered WHERE i <= {n})"
+    return (
+        f"ev AS (SELECT {PERSON} AS person, e.session_id AS sid, e.timestamp AS ts, "
+        f"{_node(spec)} AS node FROM {OVERRIDES}{person_join(spec.filters)} "
+        f"WHERE e.timestamp >= {params.add(utc(start))} AND e.timestamp < {params.add(utc(end))} "
+        f"AND e.session_id IS NOT NULL AND {all_of(spec.filters, params)}), "
+        f"runs AS (SELECT * FROM ev WHERE node IS NOT NULL "
+        f"QUALIFY lag(node) OVER ({_ORDER}) IS DISTINCT FROM node), "
+        f"numbered AS (SELECT *, row_number() OVER ({_ORDER}) AS i FROM runs), "
+        f"{path}"
+    )
+
+
+def build(spec: PathsQuery, start: datetime, end: datetime) -> Query:
+    """Rows ('node', step, name, NULL, paths) for kept nodes and ('edge', step, source,
+    target, weight) for shown edges."""
+    params = Params()
+    cap = params.add(spec.max_nodes_per_step)
+    return Query(
+        f"WITH {_ctes(spec, params, start, end)}, "
+        "counted AS (SELECT step, node, count(*) AS n FROM p GROUP BY step, node), "
+        "ranked AS MATERIALIZED (SELECT step, node, n FROM counted QUALIFY row_number() "
+        f"OVER (PARTITION BY step ORDER BY n DESC, node) <= {cap}), "
+        "edges AS (SELECT x.step, x.node AS source, y.node AS target, count(*) AS w FROM p x "
+        "JOIN p y ON y.person = x.person AND y.sid = x.sid AND y.step = x.step + 1 "
+        "JOIN ranked r ON r.step = x.step AND r.node = x.node "
+        "JOIN ranked t ON t.step = y.step AND t.node = y.node "
+        "GROUP BY x.step, x.node, y.node) "
+        "SELECT 'node' AS kind, step, node, NULL AS target, n FROM ranked "
+        "UNION ALL SELECT 'edge', step, source, target, w FROM edges "
+        f"WHERE w >= {params.add(spec.min_edge_weight)}",
+        params.values,
+    )
+
+
+def parse(rows: Sequence[Any]) -> PathsResult:
+    nodes, edges = [], []
+    for kind, step, name, target, n in rows:
+        if kind == "node":
+            nodes.append(PathNode(step=int(step), name=name, count=int(n)))
+        else:
+            edges.append(PathEdge(step=int(step), source=name, target=target, weight=int(n)))
+    nodes.sort(key=lambda x: (x.step, -x.count, x.name))
+    edges.sort(key=lambda x: (x.step, -x.weight, x.source, x.target))
+    return PathsResult(nodes=nodes, edges=edges)
+
+
+def run(
+    spec: PathsQuery,
+    timezone: str,
+    now: datetime,
+    execute: Callable[[Query], Sequence[Any]],
+) -> PathsResult:
+    start, end = span(spec.date_range, timezone, now)
+    return parse(execute(build(spec, start, end)))
+
+
+def build_persons(ask: PathsPersonsQuery, start: datetime, end: datetime) -> Query:
+    params = Params()
+    ctes = _ctes(ask.paths, params, start, end)
+    picked = (
+        # Per person, their latest pass along the edge (the smallest session id on a tie).
+        "along AS (SELECT y.person, y.ts, min(y.sid) AS sid FROM p x JOIN p y "
+        "ON y.person = x.person AND y.sid = x.sid AND y.step = x.step + 1 "
+        f"WHERE x.step = {params.add(ask.step)} AND x.node = {params.add(ask.source)} "
+        f"AND y.node = {params.add(ask.target)} GROUP BY y.person, y.ts), "
+        "picked AS (SELECT person, max(ts) AS moment, arg_max(sid, ts) AS session "
+        "FROM along GROUP BY person)"
+    )
+    return Query(
+        f"WITH {ctes}, {picked} " + persons_sql(params, ask.limit, ask.offset), params.values
+    )
+
+
+def run_persons(
+    ask: PathsPersonsQuery,
+    timezone: str,
+    now: datetime,
+    execute: Callable[[Query], Sequence[Any]],
+) -> PersonsResult:
+    start, end = span(ask.paths.date_range, timezone, now)
+    return hits(execute(build_persons(ask, start, end)))

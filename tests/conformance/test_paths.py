@@ -1,0 +1,121 @@
+"""Paths on every store backend against the plain-Python reference: sessions of pageviews and
+custom events, repeats, start and end points, caps and minimum weights, and the persons
+behind an edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conformance.conftest import StoreFactory
+from tests.conformance.insight_logs import NOW, filters, path_logs, write_log
+from tests.conformance.paths_reference import graph, persons
+from tests.conformance.test_event_store import PROJECT
+from userlens.model.insight import DateRange
+from userlens.model.paths import PathsPersonsQuery, PathsQuery
+from userlens.query import paths as paths_runner
+from userlens.query.dates import span
+
+NODES = ["/", "/a", "/b", "/c", "signup", "$click"]
+
+
+@st.composite
+def specs(draw: st.DrawFn) -> PathsQuery:
+    anchor = draw(st.sampled_from([None, "start", "end"]))
+    point = draw(st.sampled_from(NODES))
+    return PathsQuery(
+        include=draw(st.sampled_from([["pageview"], ["custom"], ["pageview", "custom"]])),
+        start_point=point if anchor == "start" else None,
+        end_point=point if anchor == "end" else None,
+        steps=draw(st.integers(2, 6)),
+        max_nodes_per_step=draw(st.integers(1, 4)),
+        min_edge_weight=draw(st.integers(1, 3)),
+        date_range=draw(
+            st.sampled_from(
+                [
+                    DateRange(date_from="-1m"),
+                    DateRange(date_from="2026-03-25", date_to="2026-03-25"),
+                ]
+            )
+        ),
+        filters=draw(st.lists(filters, max_size=1)),
+    )
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(log=path_logs(), spec=specs(), pick=st.integers(0, 999))
+def test_paths_match_the_reference(
+    make_store: StoreFactory, log: list[dict[str, Any]], spec: PathsQuery, pick: int
+) -> None:
+    store = make_store()
+    events = write_log(store, log)
+    result = paths_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    start, end = span(spec.date_range, "UTC", NOW)
+    nodes, edges = graph(events, spec, start, end)
+
+    assert {(n.step, n.name): n.count for n in result.nodes} == nodes
+    assert {(e.step, e.source, e.target): e.weight for e in result.edges} == edges
+    if not edges:
+        return
+    step, source, target = sorted(edges)[pick % len(edges)]
+    ask = PathsPersonsQuery(paths=spec, step=step, source=source, target=target, limit=1000)
+    got = paths_runner.run_persons(ask, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    assert {frozenset(p.distinct_ids): (p.timestamp, p.session_id) for p in got.persons} == persons(
+        events, ask, start, end
+    )
+
+
+def _visit(store_events: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """One person's session: (event, path) in order, a minute apart."""
+    return [
+        {
+            "event": event,
+            "id": "a",
+            "minute": minute,
+            "session": "s1",
+            "props": {},
+            "set": None,
+            "pathname": path or None,
+        }
+        for minute, (event, path) in enumerate(store_events)
+    ]
+
+
+SESSION = [
+    ("$pageview", "/"),
+    ("$pageview", "/a"),
+    ("$pageview", "/a"),  # a reload: one node
+    ("signup", ""),
+    ("$pageview", "/b"),
+    ("$pageview", "/c"),
+    ("$pageview", "/a"),
+]
+
+
+def test_an_end_point_keeps_the_steps_up_to_its_first_visit(make_store: StoreFactory) -> None:
+    store = make_store()
+    write_log(store, _visit(SESSION))
+    spec = PathsQuery(
+        include=["pageview", "custom"],
+        end_point="/c",
+        steps=3,
+        date_range=DateRange(date_from="-1m"),
+    )
+    result = paths_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    assert [(n.step, n.name) for n in result.nodes] == [(0, "signup"), (1, "/b"), (2, "/c")]
+
+
+def test_a_start_point_begins_at_its_first_visit(make_store: StoreFactory) -> None:
+    store = make_store()
+    write_log(store, _visit(SESSION))
+    spec = PathsQuery(start_point="/a", steps=4, date_range=DateRange(date_from="-1m"))
+    result = paths_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    assert [(e.step, e.source, e.target) for e in result.edges] == [
+        (0, "/a", "/b"),
+        (1, "/b", "/c"),
+        (2, "/c", "/a"),
+    ]
