@@ -9,9 +9,17 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.conformance.insights_reference import Ev
+from tests.conformance.insights_reference import Ev, set_world
 from tests.conformance.reference import RefEvent, RefPerson, RefPersons
 from tests.conformance.test_event_store import captured
+from userlens.model.event import CapturedEvent
+from userlens.model.filters import (
+    CohortDefinition,
+    CohortFilter,
+    DidEvent,
+    FilterGroup,
+    HasProperty,
+)
 from userlens.model.insight import Operator, PropertyFilter
 from userlens.store.events import EventStore
 
@@ -54,7 +62,7 @@ def logs(draw: st.DrawFn) -> list[dict[str, Any]]:
     return out
 
 
-filters = st.one_of(
+property_filters = st.one_of(
     st.builds(
         PropertyFilter,
         key=st.just("plan"),
@@ -100,6 +108,64 @@ filters = st.one_of(
         key=st.just("plan"),
         operator=st.just(Operator.REGEX),
         value=st.sampled_from(["^pro", "o$", "[a-z]+/"]),
+    ),
+)
+
+
+cohort_rules = st.one_of(
+    st.builds(
+        DidEvent,
+        event=st.sampled_from(["view", "click", "buy"]),
+        min_count=st.integers(1, 3),
+        since=st.sampled_from([NOW - timedelta(days=d) for d in (1, 3, 10)]),
+    ),
+    st.builds(
+        HasProperty,
+        filter=st.sampled_from(
+            [
+                PropertyFilter(key="tier", type="person", value="gold"),
+                PropertyFilter(key="tier", type="person", operator=Operator.IS_SET),
+            ]
+        ),
+    ),
+)
+cohorts = st.builds(
+    CohortFilter,
+    cohort_id=st.just(1),
+    negate=st.booleans(),
+    definition=st.one_of(
+        st.builds(
+            CohortDefinition,
+            distinct_ids=st.lists(st.sampled_from([*IDS, "nobody"]), min_size=1, max_size=3),
+        ),
+        st.builds(
+            CohortDefinition,
+            match=st.sampled_from(["all", "any"]),
+            rules=st.lists(cohort_rules, min_size=1, max_size=2),
+        ),
+    ),
+)
+# Filters of every kind: properties, cohorts, and groups (one level, and one nested).
+filters = st.one_of(
+    property_filters,
+    property_filters,
+    cohorts,
+    st.builds(
+        FilterGroup,
+        match=st.sampled_from(["all", "any"]),
+        filters=st.lists(
+            st.one_of(
+                property_filters,
+                cohorts,
+                st.builds(
+                    FilterGroup,
+                    match=st.sampled_from(["all", "any"]),
+                    filters=st.lists(property_filters, min_size=1, max_size=2),
+                ),
+            ),
+            min_size=1,
+            max_size=3,
+        ),
     ),
 )
 
@@ -168,11 +234,20 @@ def write_log(store: EventStore, log: list[dict[str, Any]]) -> list[Ev]:
             )
         )
     store.write(written)
+    events = events_of(people, written, log)
+    set_world(events)
+    return events
+
+
+def events_of(
+    people: RefPersons, written: list[CapturedEvent], log: list[dict[str, Any]]
+) -> list[Ev]:
+    """The written events as the reference sees them, with persons after every merge."""
 
     def person_number(distinct_id: str) -> int:
         return id(_person(people, distinct_id))
 
-    events = [
+    return [
         Ev(
             event=c.event,
             timestamp=datetime.fromtimestamp(c.timestamp_us / 1e6, tz=UTC),
@@ -185,4 +260,3 @@ def write_log(store: EventStore, log: list[dict[str, Any]]) -> list[Ev]:
         )
         for c, item in zip(written, log, strict=True)
     ]
-    return events

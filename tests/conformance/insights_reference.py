@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from userlens.model.filters import CohortFilter, Filter, FilterGroup, HasProperty, PropertyFilter
 from userlens.model.insight import (
     Interval,
     Operator,
-    PropertyFilter,
     TrendsMath,
     TrendsQuery,
     TrendsSeries,
@@ -41,7 +41,45 @@ def text(value: Any) -> str | None:
     return str(value)
 
 
-def matches(f: PropertyFilter, e: Ev) -> bool:
+# Every event of the log, for cohorts' did_event rules (set by `set_world`).
+WORLD: list[Ev] = []
+
+
+def set_world(events: list[Ev]) -> None:
+    WORLD[:] = events
+
+
+def in_cohort(f: CohortFilter, e: Ev) -> bool:
+    assert f.definition is not None
+    if f.definition.distinct_ids is not None:
+        return bool(e.distinct_ids & set(f.definition.distinct_ids))
+    held = []
+    for rule in f.definition.rules:
+        if isinstance(rule, HasProperty):
+            held.append(matches(rule.filter, e))
+        else:
+            assert rule.since is not None
+            done = [
+                x
+                for x in WORLD
+                if x.distinct_ids == e.distinct_ids
+                and x.event == rule.event
+                and x.timestamp >= rule.since
+            ]
+            held.append(len(done) >= rule.min_count)
+    return all(held) if f.definition.match == "all" else any(held)
+
+
+def matches(f: Filter, e: Ev) -> bool:
+    if isinstance(f, FilterGroup):
+        found = [matches(g, e) for g in f.filters]
+        return all(found) if f.match == "all" else any(found)
+    if isinstance(f, CohortFilter):
+        return in_cohort(f, e) != f.negate
+    return _property(f, e)
+
+
+def _property(f: PropertyFilter, e: Ev) -> bool:
     props = e.person_properties if f.type == "person" else e.properties
     v = text(props.get(f.key))
     want = f.value

@@ -20,7 +20,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from userlens.model.insight import DateRange, EventRef, Interval, PropertyFilter, Spec
+from userlens.model.filters import Filter
+from userlens.model.insight import DateRange, EventRef, Interval, Spec
 
 
 class LifecycleStatus(enum.StrEnum):
@@ -35,7 +36,7 @@ class LifecycleQuery(Spec):
     event: EventRef = EventRef()
     interval: Interval = Interval.DAY
     date_range: DateRange = DateRange()
-    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    filters: list[Filter] = Field(default_factory=list, max_length=50)
 
 
 class LifecycleResult(Spec):
@@ -68,7 +69,7 @@ class StickinessQuery(Spec):
     series: list[EventRef] = Field(min_length=1, max_length=20)
     interval: Interval = Interval.DAY
     date_range: DateRange = DateRange()
-    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    filters: list[Filter] = Field(default_factory=list, max_length=50)
 
 
 class StickinessLine(Spec):

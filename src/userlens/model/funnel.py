@@ -25,7 +25,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from userlens.model.insight import PROPERTY_KEY, DateRange, PropertyFilter, Spec
+from userlens.model.filters import PROPERTY_KEY, Filter
+from userlens.model.insight import DateRange, Spec
 
 
 class FunnelOrder(enum.StrEnum):
@@ -55,7 +56,7 @@ class FunnelStep(Spec):
     """One step: an event (any event when `event` is None) and filters on it."""
 
     event: str | None = Field(default=None, min_length=1, max_length=200)
-    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    filters: list[Filter] = Field(default_factory=list, max_length=50)
     name: str | None = Field(default=None, max_length=200)
 
 
@@ -63,7 +64,7 @@ class FunnelExclusion(Spec):
     """Attempts with this event between their steps `from_step` and `to_step` do not count."""
 
     event: str = Field(min_length=1, max_length=200)
-    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    filters: list[Filter] = Field(default_factory=list, max_length=50)
     from_step: int = Field(default=0, ge=0)
     to_step: int = Field(default=1, ge=1)
 
@@ -77,7 +78,7 @@ class FunnelQuery(Spec):
     window_unit: WindowUnit = WindowUnit.DAY
     exclusions: list[FunnelExclusion] = Field(default_factory=list, max_length=10)
     date_range: DateRange = DateRange()
-    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    filters: list[Filter] = Field(default_factory=list, max_length=50)
     # Split by a property of the attempt's first event (or, `breakdown_type: "person"`, of the
     # person): the `breakdown_limit` values with the most persons, "Other", and "(none)".
     breakdown: str | None = None

@@ -11,11 +11,19 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-# Property names reach SQL only as bound parameters, but are still kept to what a product
-# would name a property: printable, no control characters, bounded.
-PROPERTY_KEY = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
+from userlens.model.filters import (
+    PROPERTY_KEY,
+    Filter,
+    Operator,
+    PropertyFilter,
+    Scalar,
+    Spec,
+)
+
+__all__ = ["Filter", "Operator", "PropertyFilter", "Scalar", "Spec"]
+
 RELATIVE = re.compile(r"-(\d{1,4})([hdwmy])")
 FORMULA = re.compile(r"[A-T0-9.+\-*/() ]{1,500}")
 
@@ -65,65 +73,6 @@ PROPERTY_MATHS = frozenset(
 )
 
 
-class Operator(enum.StrEnum):
-    EXACT = "exact"
-    IS_NOT = "is_not"
-    CONTAINS = "contains"
-    NOT_CONTAINS = "not_contains"
-    REGEX = "regex"
-    GT = "gt"
-    LT = "lt"
-    IS_SET = "is_set"
-    IS_NOT_SET = "is_not_set"
-    IN = "in"
-
-
-Scalar = str | int | float | bool
-
-
-class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PropertyFilter(Spec):
-    """One condition on an event property, or (`type: "person"`) on a property of the event's
-    person as it is now."""
-
-    key: str
-    type: Literal["event", "person"] = "event"
-    operator: Operator = Operator.EXACT
-    value: Scalar | list[Scalar] | None = None
-
-    @field_validator("key")
-    @classmethod
-    def _key(cls, key: str) -> str:
-        if not PROPERTY_KEY.fullmatch(key):
-            raise ValueError("a property name is 1-200 printable characters")
-        return key
-
-    @model_validator(mode="after")
-    def _value_fits_operator(self) -> PropertyFilter:
-        op, value = self.operator, self.value
-        if op in (Operator.IS_SET, Operator.IS_NOT_SET):
-            if value is not None:
-                raise ValueError(f"'{op}' takes no value")
-        elif op is Operator.IN:
-            if not isinstance(value, list) or not value or len(value) > 1000:
-                raise ValueError("'in' takes a list of 1-1000 values")
-        elif value is None or isinstance(value, list):
-            raise ValueError(f"'{op}' takes one value")
-        if op in (Operator.GT, Operator.LT) and (
-            isinstance(value, bool) or not isinstance(value, int | float)
-        ):
-            raise ValueError(f"'{op}' compares with a number")
-        if op is Operator.REGEX:
-            try:
-                re.compile(str(value))
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {exc}") from None
-        return self
-
-
 def date_point(value: str | None) -> str | None:
     """A relative (`-30d`) or ISO date, as a date range's ends are written."""
     if value is None or RELATIVE.fullmatch(value):
@@ -152,7 +101,7 @@ class EventRef(Spec):
     """An event (any event when `event` is None) that passes its filters."""
 
     event: str | None = Field(default=None, min_length=1, max_length=200)
-    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    filters: list[Filter] = Field(default_factory=list, max_length=50)
 
 
 class TrendsSeries(Spec):
@@ -161,7 +110,7 @@ class TrendsSeries(Spec):
     event: str | None = Field(default=None, min_length=1, max_length=200)
     math: TrendsMath = TrendsMath.TOTAL
     math_property: str | None = None
-    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    filters: list[Filter] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")
     def _property_for_math(self) -> TrendsSeries:
@@ -180,7 +129,7 @@ class TrendsQuery(Spec):
     series: Annotated[list[TrendsSeries], Field(min_length=1, max_length=20)]
     interval: Interval = Interval.DAY
     date_range: DateRange = DateRange()
-    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    filters: list[Filter] = Field(default_factory=list, max_length=50)
     # Split every series by this event property: its `breakdown_limit` values with the largest
     # totals (ties: by value) get a line each, the rest one "Other" line, and events without
     # the property a "(none)" line.

@@ -19,7 +19,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from userlens.model.insight import DateRange, PropertyFilter, Spec
+from userlens.model.filters import Filter
+from userlens.model.insight import DateRange, Spec
 
 PathKind = Literal["pageview", "custom"]
 
@@ -33,7 +34,7 @@ class PathsQuery(Spec):
     max_nodes_per_step: int = Field(default=10, ge=1, le=100)
     min_edge_weight: int = Field(default=1, ge=1)
     date_range: DateRange = DateRange()
-    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    filters: list[Filter] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")
     def _one_anchor(self) -> PathsQuery:

@@ -19,7 +19,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from userlens.model.insight import EventRef, Interval, PropertyFilter, Spec, date_point
+from userlens.model.filters import Filter
+from userlens.model.insight import EventRef, Interval, Spec, date_point
 
 
 class RetentionType(enum.StrEnum):
@@ -36,7 +37,7 @@ class RetentionQuery(Spec):
     periods: int = Field(default=8, ge=1, le=60)
     type: RetentionType = RetentionType.RECURRING
     date_to: str | None = None
-    filters: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    filters: list[Filter] = Field(default_factory=list, max_length=50)
 
     @field_validator("date_to")
     @classmethod

@@ -13,10 +13,21 @@ Semantics, the same on every backend and in the reference implementation:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from userlens.model.insight import Operator, PropertyFilter, Scalar
+from userlens.errors import InvalidInput
+from userlens.model.filters import (
+    CohortFilter,
+    Filter,
+    FilterGroup,
+    HasProperty,
+    Operator,
+    PropertyFilter,
+    Scalar,
+    flatten,
+)
 
 
 def as_text(value: Scalar) -> str:
@@ -49,8 +60,44 @@ class Params:
 COLUMNS = {"event": "e.properties", "person": "p.properties"}
 
 
-def condition(f: PropertyFilter, params: Params) -> str:
-    """The DuckDB condition of one filter."""
+def condition(f: Filter, params: Params) -> str:
+    """The DuckDB condition of one filter (a group, a cohort, or a property)."""
+    if isinstance(f, FilterGroup):
+        joiner = " AND " if f.match == "all" else " OR "
+        return "(" + joiner.join(condition(g, params) for g in f.filters) + ")"
+    if isinstance(f, CohortFilter):
+        inside = in_cohort(f, params)
+        return f"(NOT {inside})" if f.negate else inside
+    return _property(f, params)
+
+
+def in_cohort(f: CohortFilter, params: Params) -> str:
+    if f.definition is None:
+        raise InvalidInput(f"filters: there is no cohort {f.cohort_id} in this project")
+    if f.definition.distinct_ids is not None:
+        return (
+            f"({PERSON} IN (SELECT d.person_id FROM {{person_distinct_ids}} d "
+            f"WHERE d.distinct_id IN (SELECT unnest({params.add(f.definition.distinct_ids)}))))"
+        )
+    rules = []
+    for rule in f.definition.rules:
+        if isinstance(rule, HasProperty):
+            rules.append(_property(rule.filter, params))
+            continue
+        if rule.since is None:
+            raise InvalidInput("filters: a cohort's did_event rule was not given its start")
+        rules.append(
+            f"({PERSON} IN (SELECT coalesce(co.override_person_id, ce.person_id) "
+            "FROM {events} ce LEFT JOIN {person_overrides} co "
+            f"ON co.old_person_id = ce.person_id WHERE ce.event = {params.add(rule.event)} "
+            f"AND ce.timestamp >= {params.add(utc(rule.since))} GROUP BY 1 "
+            f"HAVING count(*) >= {params.add(rule.min_count)}))"
+        )
+    return "(" + (" AND " if f.definition.match == "all" else " OR ").join(rules) + ")"
+
+
+def _property(f: PropertyFilter, params: Params) -> str:
+    """True or false, never NULL: a filter under NOT (a negated cohort) must stay exact."""
     text = f"json_extract_string({COLUMNS[f.type]}, {params.add(json_pointer(f.key))})"
     op, value = f.operator, f.value
     if op is Operator.IS_SET:
@@ -59,11 +106,11 @@ def condition(f: PropertyFilter, params: Params) -> str:
         return f"({text} IS NULL)"
     if op is Operator.IN:
         assert isinstance(value, list)
-        return f"list_contains({params.add([as_text(v) for v in value])}, {text})"
+        return f"coalesce(list_contains({params.add([as_text(v) for v in value])}, {text}), false)"
     assert value is not None
     assert not isinstance(value, list)
     if op is Operator.EXACT:
-        return f"({text} = {params.add(as_text(value))})"
+        return f"coalesce({text} = {params.add(as_text(value))}, false)"
     if op is Operator.IS_NOT:
         return f"({text} IS DISTINCT FROM {params.add(as_text(value))})"
     if op is Operator.CONTAINS:
@@ -78,18 +125,18 @@ def condition(f: PropertyFilter, params: Params) -> str:
     return f"coalesce({number} < {params.add(float(value))}, false)"
 
 
-def all_of(filters: list[PropertyFilter], params: Params) -> str:
+def all_of(filters: Sequence[Filter], params: Params) -> str:
     return " AND ".join(condition(f, params) for f in filters) or "true"
 
 
-def person_join(filters: list[PropertyFilter], *, needed: bool = False) -> str:
+def person_join(filters: Sequence[Filter], *, needed: bool = False) -> str:
     """The join that gives person filters their `p`, when any filter (or the caller) needs it."""
-    if not needed and not any(f.type == "person" for f in filters):
+    if not needed and not any(f.type == "person" for f in flatten(filters)):
         return ""
     return " LEFT JOIN {persons} p ON p.id = coalesce(o.override_person_id, e.person_id)"
 
 
-def matches(event: str | None, filters: list[PropertyFilter], params: Params) -> str:
+def matches(event: str | None, filters: Sequence[Filter], params: Params) -> str:
     """An event of this name (any name when None) that passes every filter."""
     name = "true" if event is None else f"e.event = {params.add(event)}"
     return f"({name} AND {all_of(filters, params)})"

@@ -12,9 +12,10 @@ one step's time and session), `att` (the steps reached and whether an exclusion 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from userlens.model.filters import Filter
 from userlens.model.funnel import (
     FunnelExclusion,
     FunnelLine,
@@ -26,28 +27,27 @@ from userlens.model.funnel import (
     FunnelStepResult,
     HistogramBin,
 )
-from userlens.model.insight import PersonsResult, PropertyFilter
+from userlens.model.insight import PersonsResult
 from userlens.query.dates import span
-from userlens.query.filters import COLUMNS, Params, all_of, json_pointer, person_join
+from userlens.query.filters import (
+    COLUMNS,
+    Params,
+    all_of,
+    json_pointer,
+    matches,
+    person_join,
+    utc,
+)
 from userlens.query.persons import hits, persons_sql
 from userlens.store.sql import Query
 
 US = 1_000_000
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def _matches(event: str | None, filters: list[PropertyFilter], params: Params) -> str:
-    name = "true" if event is None else f"e.event = {params.add(event)}"
-    return f"({name} AND {all_of(filters, params)})"
-
-
 def _events(spec: FunnelQuery, params: Params, start: datetime, end: datetime) -> str:
     """`ev`: one row per event in range (every event for strict order, which needs them all)."""
-    steps = [_matches(s.event, s.filters, params) for s in spec.steps]
-    exclusions = [_matches(x.event, x.filters, params) for x in spec.exclusions]
+    steps = [matches(s.event, s.filters, params) for s in spec.steps]
+    exclusions = [matches(x.event, x.filters, params) for x in spec.exclusions]
     flags = [f"{c} AS m{i}" for i, c in enumerate(steps)]
     flags += [f"{c} AS x{i}" for i, c in enumerate(exclusions)]
     breakdown = (
@@ -58,7 +58,7 @@ def _events(spec: FunnelQuery, params: Params, start: datetime, end: datetime) -
     )
     wanted = " OR ".join([*steps, *exclusions])
     keep = "true" if spec.order is FunnelOrder.STRICT else f"({wanted})"
-    every: list[PropertyFilter] = [
+    every: list[Filter] = [
         *spec.filters,
         *(f for s in spec.steps for f in s.filters),
         *(f for x in spec.exclusions for f in x.filters),
@@ -68,7 +68,7 @@ def _events(spec: FunnelQuery, params: Params, start: datetime, end: datetime) -
         f"e.timestamp AS ts, e.session_id AS sid, {breakdown} AS bv, {', '.join(flags)} "
         "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
         f"{person_join(every, needed=spec.breakdown_type == 'person' and bool(spec.breakdown))} "
-        f"WHERE e.timestamp >= {params.add(_utc(start))} AND e.timestamp < {params.add(_utc(end))} "
+        f"WHERE e.timestamp >= {params.add(utc(start))} AND e.timestamp < {params.add(utc(end))} "
         f"AND {all_of(spec.filters, params)} AND {keep})"
     )
 

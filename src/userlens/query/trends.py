@@ -11,7 +11,7 @@ the SELECTs are joined by UNION ALL.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from userlens.model.insight import (
@@ -24,7 +24,7 @@ from userlens.model.insight import (
 )
 from userlens.query import formula
 from userlens.query.dates import Window, bucket_ends, previous, resolve
-from userlens.query.filters import Params, all_of, json_pointer, person_join
+from userlens.query.filters import Params, all_of, json_pointer, person_join, utc
 from userlens.store.sql import Query
 
 _AGGREGATE = {
@@ -99,22 +99,18 @@ def _series_sql(
     return ctes, select
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
 def _active_sql(
     index: int, series: TrendsSeries, spec: TrendsQuery, params: Params, window: Window, tz: str
 ) -> tuple[str, str]:
     """(CTEs, SELECT) of a dau/wau/mau series: a range join of bucket ends and events."""
     days = ACTIVE_DAYS[series.math]
-    lookback = params.add(_utc(window.start - timedelta(days=days)))
-    end = params.add(_utc(window.end))
+    lookback = params.add(utc(window.start - timedelta(days=days)))
+    end = params.add(utc(window.end))
     ctes = (
         f"a{index} AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
         f"e.timestamp AS ts {_matching(series, spec, params, lookback, end)}), "
         f"b{index} AS (SELECT unnest({params.add(window.buckets)}) AS bucket, "
-        f"unnest({params.add([_utc(e) for e in bucket_ends(window, tz)])}) AS bend)"
+        f"unnest({params.add([utc(e) for e in bucket_ends(window, tz)])}) AS bend)"
     )
     select = (
         f"SELECT {index} AS series, false AS is_other, CAST(NULL AS VARCHAR) AS breakdown, "
@@ -133,8 +129,8 @@ def build(spec: TrendsQuery, window: Window, timezone: str) -> Query:
     counting = any(s.math not in ACTIVE_DAYS for s in spec.series)
     bounds = (
         {
-            "start": params.add(_utc(window.start)),
-            "end": params.add(_utc(window.end)),
+            "start": params.add(utc(window.start)),
+            "end": params.add(utc(window.end)),
             "tz": params.add(timezone),
             "part": params.add(spec.interval.value),
         }
