@@ -24,6 +24,7 @@ def test_read_and_change_settings(env: Env) -> None:
             "url_deny": [],
         },
         "respect_dnt": False,
+        "test_account_filters": [],
     }
     config_url = f"/array/{env.project.api_token}/config"
     assert env.client.get(config_url).json()["respectDnt"] is False  # now cached

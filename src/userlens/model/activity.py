@@ -33,6 +33,8 @@ class LifecycleStatus(enum.StrEnum):
 
 class LifecycleQuery(Spec):
     kind: Literal["lifecycle"] = "lifecycle"
+    # Leave out the project's internal and test users (its `test_account_filters`).
+    filter_test_accounts: bool = False
     event: EventRef = EventRef()
     interval: Interval = Interval.DAY
     date_range: DateRange = DateRange()
@@ -66,6 +68,8 @@ class LifecyclePersonsQuery(Spec):
 
 class StickinessQuery(Spec):
     kind: Literal["stickiness"] = "stickiness"
+    # Leave out the project's internal and test users (its `test_account_filters`).
+    filter_test_accounts: bool = False
     series: list[EventRef] = Field(min_length=1, max_length=20)
     interval: Interval = Interval.DAY
     date_range: DateRange = DateRange()

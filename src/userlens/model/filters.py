@@ -21,6 +21,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    TypeAdapter,
     field_validator,
     model_validator,
 )
@@ -166,6 +167,9 @@ def depth(group: FilterGroup) -> int:
     return 1 + max((depth(f) for f in group.filters if isinstance(f, FilterGroup)), default=0)
 
 
+FILTER_KINDS = frozenset({"property", "cohort", "group"})
+
+
 def _filter_kind(value: Any) -> str:
     if isinstance(value, dict):
         if "filters" in value or "match" in value:
@@ -198,3 +202,6 @@ def flatten(filters: Sequence[Filter]) -> list[PropertyFilter]:
         else:
             out.append(f)
     return out
+
+
+FILTER_LIST: TypeAdapter[list[Filter]] = TypeAdapter(list[Filter])

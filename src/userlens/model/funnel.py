@@ -71,6 +71,8 @@ class FunnelExclusion(Spec):
 
 class FunnelQuery(Spec):
     kind: Literal["funnel"] = "funnel"
+    # Leave out the project's internal and test users (its `test_account_filters`).
+    filter_test_accounts: bool = False
     steps: list[FunnelStep] = Field(min_length=2, max_length=20)
     order: FunnelOrder = FunnelOrder.ORDERED
     # How long after its first step an attempt may still convert (the edge included).

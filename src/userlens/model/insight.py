@@ -126,6 +126,8 @@ class TrendsSeries(Spec):
 
 class TrendsQuery(Spec):
     kind: Literal["trends"] = "trends"
+    # Leave out the project's internal and test users (its `test_account_filters`).
+    filter_test_accounts: bool = False
     series: Annotated[list[TrendsSeries], Field(min_length=1, max_length=20)]
     interval: Interval = Interval.DAY
     date_range: DateRange = DateRange()

@@ -27,6 +27,8 @@ PathKind = Literal["pageview", "custom"]
 
 class PathsQuery(Spec):
     kind: Literal["paths"] = "paths"
+    # Leave out the project's internal and test users (its `test_account_filters`).
+    filter_test_accounts: bool = False
     include: list[PathKind] = Field(default=["pageview"], min_length=1, max_length=2)
     start_point: str | None = Field(default=None, min_length=1, max_length=2000)
     end_point: str | None = Field(default=None, min_length=1, max_length=2000)

@@ -6,6 +6,8 @@ import dataclasses
 import enum
 from datetime import datetime
 
+from userlens.model.filters import Filter
+
 
 class Role(enum.StrEnum):
     ADMIN = "admin"
@@ -47,6 +49,9 @@ class Project:
     recording: RecordingSettings = RecordingSettings()
     # Browsers that send Do-Not-Track are not captured at all.
     respect_dnt: bool = False
+    # What marks internal and test users: insights with `filter_test_accounts` keep only the
+    # events that pass all of these.
+    test_account_filters: tuple[Filter, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

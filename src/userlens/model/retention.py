@@ -30,6 +30,8 @@ class RetentionType(enum.StrEnum):
 
 class RetentionQuery(Spec):
     kind: Literal["retention"] = "retention"
+    # Leave out the project's internal and test users (its `test_account_filters`).
+    filter_test_accounts: bool = False
     start: EventRef = EventRef()
     # The event that counts as coming back (the start event when None).
     returning: EventRef | None = None

@@ -20,10 +20,12 @@ from userlens.capture.app import CaptureApp, Limits, Receive, Scope, Send
 from userlens.capture.recordings import RecordingIngest
 from userlens.capture.remote_config import RemoteConfigApp
 from userlens.config import Settings
+from userlens.model.filters import FILTER_KINDS
 from userlens.model.queries import KINDS
 from userlens.replay.compaction import compact_recordings
 from userlens.replay.retention import expire_recordings
 from userlens.web.api import router
+from userlens.web.cohorts import router as cohorts_router
 from userlens.web.insights import router as insights_router
 from userlens.web.recordings import router as recordings_router
 from userlens.web.services import Services, open_services
@@ -127,6 +129,7 @@ def build_api(services: Services) -> FastAPI:
     api.include_router(recordings_router)
     api.include_router(settings_router)
     api.include_router(insights_router)
+    api.include_router(cohorts_router)
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -142,11 +145,14 @@ def build_api(services: Services) -> FastAPI:
 
 def _field(loc: Sequence[object]) -> str:
     """Where a problem is, as `body.series.0.math`: without the kind that pydantic inserts
-    when it validates one of several kinds of spec."""
+    when it validates one of several kinds of spec or filter."""
     parts = [str(p) for p in loc]
     if len(parts) > 1 and parts[0] == "body" and parts[1] in KINDS:
         del parts[1]
-    return ".".join(parts)
+    # And the kind of filter, after a filter's index.
+    return ".".join(
+        p for i, p in enumerate(parts) if not (p in FILTER_KINDS and i and parts[i - 1].isdigit())
+    )
 
 
 def create_app(settings: Settings, *, now_us: Callable[[], int] | None = None) -> UserlensApp:

@@ -7,12 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from userlens.errors import InvalidInput
+from userlens.model.filters import CohortDefinition
 from userlens.model.project import User
 from userlens.model.queries import InsightQuery, InsightResult
+from userlens.query.prepare import prepare
 from userlens.query.run import run
 from userlens.web.auth import current_user, project_role
 from userlens.web.cache import CacheKey
 from userlens.web.deps import services_of
+from userlens.web.services import Services
 
 router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -36,6 +39,15 @@ def run_query(
     project = services.meta.project(project_id)
     assert project is not None  # the role check found it
     now = services.now()
+    try:
+        spec = prepare(
+            spec,
+            cohorts=lambda cohort_id: _definition(services, project_id, cohort_id),
+            test_filters=project.test_account_filters,
+            now=now,
+        )
+    except InvalidInput as exc:
+        raise HTTPException(400, detail={"error": "invalid_query", "detail": str(exc)}) from None
     key: CacheKey = (
         project_id,
         spec.model_dump_json(),
@@ -56,3 +68,8 @@ def run_query(
         raise HTTPException(400, detail={"error": "invalid_query", "detail": str(exc)}) from None
     services.insight_cache.put(key, result)
     return result
+
+
+def _definition(services: Services, project_id: int, cohort_id: int) -> CohortDefinition | None:
+    cohort = services.meta.cohort(project_id, cohort_id)
+    return cohort.definition if cohort else None

@@ -1,4 +1,5 @@
-"""JSON API for a project's capture settings: recording, its privacy and scope, Do-Not-Track.
+"""JSON API for a project's settings: recording, its privacy and scope, Do-Not-Track, and the
+filters that tell internal and test users apart.
 
 The snippet reads them through the remote config, so a change reaches browsers on their next
 page load.
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from userlens.errors import InvalidInput
+from userlens.model.filters import Filter
 from userlens.model.project import Project, RecordingSettings, Role, User
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
@@ -44,11 +46,15 @@ class RecordingPatch(BaseModel):
 class SettingsOut(BaseModel):
     recording: RecordingOut
     respect_dnt: bool
+    test_account_filters: list[Filter]
 
 
 class SettingsPatch(BaseModel):
     recording: RecordingPatch | None = None
     respect_dnt: bool | None = None
+    # Events that insights keep when they leave out internal and test users: for example
+    # `{"key": "email", "type": "person", "operator": "not_contains", "value": "@ourco.com"}`.
+    test_account_filters: list[Filter] | None = Field(default=None, max_length=50)
 
 
 def _out(project: Project) -> SettingsOut:
@@ -64,6 +70,7 @@ def _out(project: Project) -> SettingsOut:
             url_deny=list(r.url_deny),
         ),
         respect_dnt=project.respect_dnt,
+        test_account_filters=list(project.test_account_filters),
     )
 
 
@@ -98,6 +105,8 @@ def patch_settings(
             project = services.meta.set_recording(project_id, settings)
         if patch.respect_dnt is not None:
             project = services.meta.set_respect_dnt(project_id, patch.respect_dnt)
+        if patch.test_account_filters is not None:
+            project = services.meta.set_test_account_filters(project_id, patch.test_account_filters)
     except InvalidInput as exc:
         raise HTTPException(400, detail={"error": "invalid_settings", "detail": str(exc)}) from None
     services.tokens.forget(project.api_token)

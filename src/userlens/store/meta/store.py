@@ -1,4 +1,4 @@
-"""`MetaStore`: users, projects, memberships and API tokens over SQLAlchemy."""
+"""`MetaStore`: users, projects, memberships, API tokens and cohorts over SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from userlens.errors import AlreadyExists, InvalidInput, NotFound
+from userlens.model.cohort import Cohort, CohortIn, CohortPatch
+from userlens.model.filters import FILTER_LIST, CohortDefinition, Filter
 from userlens.model.project import NewApiToken, Project, RecordingSettings, Role, User
-from userlens.store.meta.tables import ApiTokenRow, MembershipRow, ProjectRow, UserRow
+from userlens.store.meta.tables import ApiTokenRow, CohortRow, MembershipRow, ProjectRow, UserRow
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 PROJECT_TOKEN_PREFIX = "ulc_"  # noqa: S105 - a prefix, not a secret
@@ -87,6 +89,19 @@ def _project(row: ProjectRow) -> Project:
             url_deny=tuple(row.recording_url_deny or ()),
         ),
         respect_dnt=row.respect_dnt,
+        test_account_filters=tuple(FILTER_LIST.validate_python(row.test_account_filters or [])),
+    )
+
+
+def _cohort(row: CohortRow) -> Cohort:
+    return Cohort(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        description=row.description,
+        definition=CohortDefinition.model_validate(row.definition),
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
     )
 
 
@@ -229,6 +244,15 @@ class MetaStore:
             s.commit()
             return _project(row)
 
+    def set_test_account_filters(self, project_id: int, filters: Sequence[Filter]) -> Project:
+        with self._session() as s:
+            row = s.get(ProjectRow, project_id)
+            if row is None:
+                raise NotFound(f"no project {project_id}")
+            row.test_account_filters = FILTER_LIST.dump_python(list(filters), mode="json")
+            s.commit()
+            return _project(row)
+
     def project(self, project_id: int) -> Project | None:
         with self._session() as s:
             row = s.get(ProjectRow, project_id)
@@ -242,6 +266,57 @@ class MetaStore:
     def projects(self) -> list[Project]:
         with self._session() as s:
             return [_project(r) for r in s.scalars(sa.select(ProjectRow).order_by(ProjectRow.id))]
+
+    # -- cohorts ----------------------------------------------------------------------------
+
+    def create_cohort(self, project_id: int, cohort: CohortIn) -> Cohort:
+        now = self._now()
+        row = CohortRow(
+            project_id=project_id,
+            name=cohort.name,
+            description=cohort.description,
+            definition=cohort.definition.model_dump(mode="json", exclude_none=True),
+            created_at=now,
+            updated_at=now,
+        )
+        with self._session() as s:
+            s.add(row)
+            s.commit()
+            return _cohort(row)
+
+    def cohorts(self, project_id: int) -> list[Cohort]:
+        with self._session() as s:
+            query = sa.select(CohortRow).where(CohortRow.project_id == project_id)
+            return [_cohort(r) for r in s.scalars(query.order_by(CohortRow.id))]
+
+    def cohort(self, project_id: int, cohort_id: int) -> Cohort | None:
+        """A cohort of this project (None for another project's, as for a missing one)."""
+        with self._session() as s:
+            row = s.get(CohortRow, cohort_id)
+            return _cohort(row) if row is not None and row.project_id == project_id else None
+
+    def update_cohort(self, project_id: int, cohort_id: int, patch: CohortPatch) -> Cohort:
+        with self._session() as s:
+            row = s.get(CohortRow, cohort_id)
+            if row is None or row.project_id != project_id:
+                raise NotFound(f"no cohort {cohort_id}")
+            if patch.name is not None:
+                row.name = patch.name
+            if patch.description is not None:
+                row.description = patch.description
+            if patch.definition is not None:
+                row.definition = patch.definition.model_dump(mode="json", exclude_none=True)
+            row.updated_at = self._now()
+            s.commit()
+            return _cohort(row)
+
+    def delete_cohort(self, project_id: int, cohort_id: int) -> None:
+        with self._session() as s:
+            row = s.get(CohortRow, cohort_id)
+            if row is None or row.project_id != project_id:
+                raise NotFound(f"no cohort {cohort_id}")
+            s.delete(row)
+            s.commit()
 
     # -- memberships ------------------------------------------------------------------------
 

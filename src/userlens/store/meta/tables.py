@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -47,6 +48,8 @@ class ProjectRow(Base):
     recording_url_allow: Mapped[list[str]] = mapped_column(JSON, default=list)
     recording_url_deny: Mapped[list[str]] = mapped_column(JSON, default=list)
     respect_dnt: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Filters (as JSON) that an insight adds when it leaves out internal and test users.
+    test_account_filters: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class MembershipRow(Base):
@@ -70,3 +73,17 @@ class ApiTokenRow(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CohortRow(Base):
+    __tablename__ = "cohorts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(2000), default="")
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

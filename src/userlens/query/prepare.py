@@ -1,0 +1,54 @@
+"""Make a spec from the API ready to run: put in the project's test-account filters when it
+asks to leave those users out, and each cohort filter's definition (a saved cohort's, by id),
+with its did_event rules' start counted back from now (to the minute, so that answers can be
+cached for that minute)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from userlens.errors import InvalidInput
+from userlens.model.filters import FILTER_LIST, CohortDefinition, Filter
+
+S = TypeVar("S", bound=BaseModel)
+Lookup = Callable[[int], CohortDefinition | None]
+
+
+def prepare(spec: S, *, cohorts: Lookup, test_filters: Sequence[Filter], now: datetime) -> S:
+    data = spec.model_dump(mode="python")
+    extra = FILTER_LIST.dump_python(list(test_filters), mode="python")
+    since = now.astimezone(UTC).replace(second=0, microsecond=0)
+    _walk(data, extra, cohorts, since)
+    return type(spec).model_validate(data)
+
+
+def _walk(node: Any, extra: list[Any], cohorts: Lookup, now: datetime) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _walk(item, extra, cohorts, now)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("filter_test_accounts"):
+        node["filters"] = [*node.get("filters", []), *extra]
+    if node.get("type") == "cohort" and "negate" in node:
+        _resolve(node, cohorts, now)
+        return
+    for value in node.values():
+        _walk(value, extra, cohorts, now)
+
+
+def _resolve(node: dict[str, Any], cohorts: Lookup, now: datetime) -> None:
+    cohort_id = node.get("cohort_id")
+    if cohort_id is not None:
+        definition = cohorts(cohort_id)
+        if definition is None:
+            raise InvalidInput(f"filters: there is no cohort {cohort_id} in this project")
+        node["definition"] = definition.model_dump(mode="python")
+    for rule in node["definition"].get("rules", []):
+        if rule.get("kind") == "did_event":
+            rule["since"] = now - timedelta(days=rule["days"])

@@ -1,0 +1,75 @@
+"""JSON API for a project's saved cohorts: members and admins create, change and delete them;
+everyone in the project reads them. Insights use one with a filter `{"type": "cohort",
+"cohort_id": N}`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+
+from userlens.errors import NotFound
+from userlens.model.cohort import Cohort, CohortIn, CohortPatch
+from userlens.model.project import Role, User
+from userlens.web.auth import current_user, project_role
+from userlens.web.deps import services_of
+
+router = APIRouter(tags=["cohorts"])
+CurrentUser = Annotated[User, Depends(current_user)]
+BASE = "/api/projects/{project_id}/cohorts"
+
+
+def _may_change(request: Request, user: User, project_id: int) -> None:
+    if project_role(request, user, project_id) is Role.VIEWER:
+        raise HTTPException(
+            403, detail={"error": "forbidden", "detail": "viewers do not change cohorts"}
+        )
+
+
+def _missing(cohort_id: int) -> HTTPException:
+    return HTTPException(404, detail={"error": "not_found", "detail": f"no cohort {cohort_id}"})
+
+
+@router.get(BASE, response_model=list[Cohort])
+def list_cohorts(request: Request, user: CurrentUser, project_id: int) -> list[Cohort]:
+    """The project's cohorts, oldest first."""
+    project_role(request, user, project_id)
+    return services_of(request).meta.cohorts(project_id)
+
+
+@router.post(BASE, response_model=Cohort, status_code=201)
+def create_cohort(request: Request, user: CurrentUser, project_id: int, body: CohortIn) -> Cohort:
+    """Save a cohort: a static list of distinct ids, or rules."""
+    _may_change(request, user, project_id)
+    return services_of(request).meta.create_cohort(project_id, body)
+
+
+@router.get(BASE + "/{cohort_id}", response_model=Cohort)
+def get_cohort(request: Request, user: CurrentUser, project_id: int, cohort_id: int) -> Cohort:
+    project_role(request, user, project_id)
+    cohort = services_of(request).meta.cohort(project_id, cohort_id)
+    if cohort is None:
+        raise _missing(cohort_id)
+    return cohort
+
+
+@router.patch(BASE + "/{cohort_id}", response_model=Cohort)
+def patch_cohort(
+    request: Request, user: CurrentUser, project_id: int, cohort_id: int, body: CohortPatch
+) -> Cohort:
+    """Change a cohort; fields left out keep their value."""
+    _may_change(request, user, project_id)
+    try:
+        return services_of(request).meta.update_cohort(project_id, cohort_id, body)
+    except NotFound:
+        raise _missing(cohort_id) from None
+
+
+@router.delete(BASE + "/{cohort_id}", status_code=204)
+def delete_cohort(request: Request, user: CurrentUser, project_id: int, cohort_id: int) -> Response:
+    _may_change(request, user, project_id)
+    try:
+        services_of(request).meta.delete_cohort(project_id, cohort_id)
+    except NotFound:
+        raise _missing(cohort_id) from None
+    return Response(status_code=204)

@@ -1,0 +1,196 @@
+"""Saved cohorts through the API, used as insight filters; and the project's test-account
+filters that insights apply when asked to leave internal users out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.conftest import Env, FakeClock
+from userlens.model.cohort import CohortIn
+from userlens.model.filters import CohortDefinition
+from userlens.model.project import Role
+
+
+def _at(clock: FakeClock, days_ago: float) -> str:
+    moment = datetime.fromtimestamp(clock.now_us / 1e6, tz=UTC) - timedelta(days=days_ago)
+    return moment.isoformat()
+
+
+def _seed(env: Env, clock: FakeClock) -> None:
+    """ann bought twice two days ago; bob once today; cat (staff) viewed today."""
+    batch: list[dict[str, Any]] = [
+        {"event": "buy", "distinct_id": "ann", "timestamp": _at(clock, 2)},
+        {"event": "buy", "distinct_id": "ann", "timestamp": _at(clock, 2)},
+        {"event": "buy", "distinct_id": "bob", "timestamp": _at(clock, 0.1)},
+        {
+            "event": "view",
+            "distinct_id": "cat",
+            "timestamp": _at(clock, 0.1),
+            "properties": {"$set": {"email": "cat@lensware.test"}},
+        },
+    ]
+    resp = env.client.post("/batch/", json={"api_key": env.project.api_token, "batch": batch})
+    assert resp.status_code == 200
+    env.flush()
+
+
+def _persons(env: Env, filters: list[dict[str, Any]], **extra: Any) -> float:
+    spec = {"series": [{"math": "unique_persons"}], "date_range": {"date_from": "-7d"}}
+    resp = env.client.post(
+        f"/api/projects/{env.project.id}/query",
+        json={**spec, "filters": filters, **extra},
+        headers=env.auth,
+    )
+    assert resp.status_code == 200, resp.text
+    total: float = resp.json()["series"][0]["total"]
+    return total
+
+
+def test_saved_cohorts_filter_insights(make_env: Callable[..., Env]) -> None:
+    clock = FakeClock()
+    env = make_env(clock=clock)
+    _seed(env, clock)
+    url = f"/api/projects/{env.project.id}/cohorts"
+    buyers = {
+        "name": "Repeat buyers",
+        "definition": {"rules": [{"kind": "did_event", "event": "buy", "min_count": 2}]},
+    }
+    resp = env.client.post(url, json=buyers, headers=env.auth)
+    assert resp.status_code == 201, resp.text
+    cohort = resp.json()
+    assert cohort["name"] == "Repeat buyers" and cohort["definition"]["rules"][0]["days"] == 30
+    by_id = [{"type": "cohort", "cohort_id": cohort["id"]}]
+    assert _persons(env, by_id) == 1  # ann
+    assert _persons(env, [{**by_id[0], "negate": True}]) == 2  # bob, cat
+
+    # "In the last day" counts back from now: ann's purchases were two days ago.
+    recent = {"definition": {"rules": [{"kind": "did_event", "event": "buy", "days": 1}]}}
+    resp = env.client.patch(f"{url}/{cohort['id']}", json=recent, headers=env.auth)
+    assert resp.status_code == 200
+    assert _persons(env, by_id) == 1  # now bob: the cached answer was not reused
+
+    static = {"name": "Beta", "definition": {"distinct_ids": ["ann", "cat", "nobody"]}}
+    beta = env.client.post(url, json=static, headers=env.auth).json()
+    either = {
+        "match": "any",
+        "filters": [
+            {"type": "cohort", "cohort_id": beta["id"]},
+            {"type": "cohort", "cohort_id": cohort["id"]},
+        ],
+    }
+    assert _persons(env, [either]) == 3
+    assert [c["name"] for c in env.client.get(url, headers=env.auth).json()] == [
+        "Repeat buyers",
+        "Beta",
+    ]
+
+    assert env.client.delete(f"{url}/{beta['id']}", headers=env.auth).status_code == 204
+    resp = env.client.post(
+        f"/api/projects/{env.project.id}/query",
+        json={"series": [{}], "filters": [{"type": "cohort", "cohort_id": beta["id"]}]},
+        headers=env.auth,
+    )
+    assert resp.status_code == 400 and f"no cohort {beta['id']}" in resp.json()["detail"]
+
+
+def test_cohorts_stay_in_their_project(env: Env) -> None:
+    meta = env.app.services.meta
+    other = meta.create_project("Another team")
+    theirs = meta.create_cohort(
+        other.id, CohortIn(name="Theirs", definition=CohortDefinition(distinct_ids=["x"]))
+    )
+    mine = f"/api/projects/{env.project.id}/cohorts"
+    assert env.client.get(f"{mine}/{theirs.id}", headers=env.auth).status_code == 404
+    resp = env.client.patch(f"{mine}/{theirs.id}", json={"name": "Mine"}, headers=env.auth)
+    assert resp.status_code == 404
+    assert env.client.delete(f"{mine}/{theirs.id}", headers=env.auth).status_code == 404
+    assert env.client.get(f"/api/projects/{other.id}/cohorts", headers=env.auth).status_code == 404
+    resp = env.client.post(
+        f"/api/projects/{env.project.id}/query",
+        json={"series": [{}], "filters": [{"type": "cohort", "cohort_id": theirs.id}]},
+        headers=env.auth,
+    )
+    assert resp.status_code == 400  # as if it did not exist
+    assert meta.cohort(other.id, theirs.id) is not None
+    assert meta.cohort(other.id, theirs.id).name == "Theirs"  # type: ignore[union-attr]
+
+
+def test_viewers_read_cohorts_but_do_not_change_them(env: Env) -> None:
+    meta = env.app.services.meta
+    meta.create_user("viewer@team.test", "pass-word-1")
+    meta.add_member(env.project.id, "viewer@team.test", Role.VIEWER)
+    headers = {"Authorization": f"Bearer {meta.create_api_token('viewer@team.test').secret}"}
+    url = f"/api/projects/{env.project.id}/cohorts"
+    body = {"name": "Beta", "definition": {"distinct_ids": ["a"]}}
+    assert env.client.get(url, headers=headers).status_code == 200
+    assert env.client.post(url, json=body, headers=headers).status_code == 403
+    assert env.client.post(url, json=body).status_code == 401
+
+
+def test_bad_cohorts_are_400_naming_the_field(env: Env) -> None:
+    url = f"/api/projects/{env.project.id}/cohorts"
+    cases = [
+        ({"name": "", "definition": {"distinct_ids": ["a"]}}, "body.name"),
+        ({"name": "x", "definition": {}}, "body.definition"),
+        (
+            {
+                "name": "x",
+                "definition": {
+                    "distinct_ids": ["a"],
+                    "rules": [{"kind": "did_event", "event": "e"}],
+                },
+            },
+            "body.definition",
+        ),
+        (
+            {
+                "name": "x",
+                "definition": {"rules": [{"kind": "has_property", "filter": {"key": "plan"}}]},
+            },
+            "body.definition.rules.0.has_property.filter",
+        ),
+        (
+            {
+                "name": "x",
+                "definition": {"rules": [{"kind": "did_event", "event": "e", "days": 0}]},
+            },
+            "body.definition.rules.0.did_event.days",
+        ),
+    ]
+    for body, field in cases:
+        resp = env.client.post(url, json=body, headers=env.auth)
+        assert resp.status_code == 400, body
+        assert any(p["field"].startswith(field) for p in resp.json()["detail"]), resp.json()
+
+
+def test_insights_can_leave_test_accounts_out(make_env: Callable[..., Env]) -> None:
+    clock = FakeClock()
+    env = make_env(clock=clock)
+    _seed(env, clock)
+    settings = f"/api/projects/{env.project.id}/settings"
+    staff = {"key": "email", "type": "person", "operator": "not_contains", "value": "@lensware"}
+    resp = env.client.patch(settings, json={"test_account_filters": [staff]}, headers=env.auth)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["test_account_filters"][0]["value"] == "@lensware"
+
+    assert _persons(env, []) == 3
+    assert _persons(env, [], filter_test_accounts=True) == 2
+    # Inside a funnel's drill-down too.
+    funnel = {
+        "kind": "funnel",
+        "steps": [{}, {}],
+        "date_range": {"date_from": "-7d"},
+        "filter_test_accounts": True,
+    }
+    resp = env.client.post(
+        f"/api/projects/{env.project.id}/query",
+        json={"kind": "funnel_persons", "funnel": funnel, "step": 0},
+        headers=env.auth,
+    )
+    assert resp.status_code == 200
+    assert sorted(p["distinct_ids"][0] for p in resp.json()["persons"]) == ["ann", "bob"]
+
+    bad = {"test_account_filters": [{"key": "email", "operator": "gt", "value": "x"}]}
+    assert env.client.patch(settings, json=bad, headers=env.auth).status_code == 400
