@@ -237,7 +237,8 @@ def split(events: list[Ev], spec: TrendsQuery) -> dict[Key, list[Ev]]:
     assert spec.breakdown is not None and len(spec.series) == 1
     by_value: dict[str | None, list[Ev]] = defaultdict(list)
     for e in events:
-        by_value[text(e.properties.get(spec.breakdown))].append(e)
+        props = e.person_properties if spec.breakdown_type == "person" else e.properties
+        by_value[text(props.get(spec.breakdown))].append(e)
     ranked = sorted(
         (v for v in by_value if v is not None),
         key=lambda v: (-value(spec.series[0], by_value[v]), v),

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from tests.conformance.conftest import StoreFactory
 from tests.conformance.funnel_reference import funnel, histogram, median, persons
-from tests.conformance.insight_logs import NOW, ZONES, filters, logs, write_log
+from tests.conformance.insight_logs import NOW, ZONES, cohorts, filters, logs, write_log
 from tests.conformance.test_event_store import PROJECT, captured
+from userlens.model.filters import CohortFilter
 from userlens.model.funnel import (
     BreakdownLine,
     FunnelExclusion,
@@ -262,3 +263,39 @@ def test_an_exclusion_at_the_same_time_as_the_next_step_does_not_break(
     )
     result = funnels.run(spec, "UTC", T + timedelta(days=1), lambda q: store.query(PROJECT, q))
     assert [s.count for s in result.lines[0].steps] == [1, 1]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(log=logs(), spec=specs(), chosen=st.lists(cohorts, min_size=1, max_size=3))
+def test_cohort_breakdowns_match_the_reference(
+    make_store: StoreFactory,
+    log: list[dict[str, Any]],
+    spec: FunnelQuery,
+    chosen: list[CohortFilter],
+) -> None:
+    chosen = [c.model_copy(update={"cohort_id": 10 + i}) for i, c in enumerate(chosen)]
+    spec = spec.model_copy(update={"breakdown": None, "breakdown_cohorts": chosen})
+    store = make_store()
+    events = write_log(store, log)
+    result = funnels.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    start, end = span(spec.date_range, "UTC", NOW)
+
+    assert [line.breakdown_value for line in result.lines] == [
+        str(10 + i) for i in range(len(chosen))
+    ]
+    for line, cohort in zip(result.lines, chosen, strict=True):
+        only = spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, cohort]})
+        want = funnel(events, only, start, end)
+        counts = want[(False, None)].counts if want else [0] * len(spec.steps)
+        assert [s.count for s in line.steps] == counts
+        # The persons of one cohort's line.
+        ask = FunnelPersonsQuery(
+            funnel=spec, step=0, line=BreakdownLine(value=line.breakdown_value), limit=1000
+        )
+        got = funnels.run_persons(ask, "UTC", NOW, lambda q: store.query(PROJECT, q))
+        plain = FunnelPersonsQuery(funnel=only, step=0, limit=1000)
+        assert {(frozenset(p.distinct_ids), p.timestamp, p.session_id) for p in got.persons} == (
+            persons(events, plain, start, end)
+        )

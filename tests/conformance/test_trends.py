@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conformance.conftest import StoreFactory
-from tests.conformance.insight_logs import NOW, ZONES, filters, logs, write_log
+from tests.conformance.insight_logs import NOW, ZONES, cohorts, filters, logs, write_log
 from tests.conformance.insights_reference import trends, trends_by_line
 from tests.conformance.test_event_store import PROJECT, captured
 from userlens.errors import InvalidInput
+from userlens.model.filters import CohortFilter
 from userlens.model.insight import (
     ACTIVE_DAYS,
     PROPERTY_MATHS,
@@ -144,7 +145,7 @@ def _same(
     log=logs(),
     spec=specs(),
     tz=st.sampled_from(ZONES),
-    breakdown=st.sampled_from(["plan", "n", "missing"]),
+    breakdown=st.sampled_from(["plan", "n", "missing", "tier"]),
     limit=st.integers(1, 3),
 )
 def test_breakdowns_match_the_reference(
@@ -169,6 +170,7 @@ def test_breakdowns_match_the_reference(
             "filters": [],
             "date_range": DateRange(date_from="-1m"),
             "breakdown": breakdown,
+            "breakdown_type": "person" if breakdown == "tier" else "event",
             "breakdown_limit": limit,
             "formula": None,
         }
@@ -265,3 +267,39 @@ def test_the_data_version_moves_with_the_projects_data(make_store: StoreFactory)
     assert store.data_version(other) == before_other  # another project's answers stay valid
     store.delete_person(PROJECT, "a", before_commit=lambda _plan: None)
     assert store.data_version(PROJECT) != after_write
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    log=logs(),
+    spec=specs(),
+    tz=st.sampled_from(ZONES),
+    chosen=st.lists(cohorts, min_size=1, max_size=3),
+)
+def test_cohort_breakdowns_match_the_reference(
+    make_store: StoreFactory,
+    log: list[dict[str, Any]],
+    spec: TrendsQuery,
+    tz: str,
+    chosen: list[CohortFilter],
+) -> None:
+    chosen = [c.model_copy(update={"cohort_id": 10 + i}) for i, c in enumerate(chosen)]
+    spec = spec.model_copy(update={"formula": None, "breakdown_cohorts": chosen})
+    store = make_store()
+    events = write_log(store, log)
+    result = trends_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    window = resolve(spec.date_range, spec.interval, tz, NOW)
+
+    per_cohort = len(spec.series)
+    assert len(result.series) == per_cohort * len(chosen)
+    for i, cohort in enumerate(chosen):
+        lines = result.series[i * per_cohort : (i + 1) * per_cohort]
+        assert {line.breakdown_value for line in lines} == {str(10 + i)}
+        only = spec.model_copy(update={"filters": [*spec.filters, cohort]})
+        _same(
+            lines,
+            result.buckets,
+            trends(events, only, tz, window.start, window.end, window.buckets),
+        )

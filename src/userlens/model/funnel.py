@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from userlens.model.filters import PROPERTY_KEY, Filter
+from userlens.model.filters import PROPERTY_KEY, CohortFilter, Filter
 from userlens.model.insight import DateRange, Spec
 
 
@@ -86,6 +86,8 @@ class FunnelQuery(Spec):
     breakdown: str | None = None
     breakdown_type: Literal["event", "person"] = "event"
     breakdown_limit: int = Field(default=10, ge=1, le=100)
+    # Or a line per cohort, of the persons in it (a person in two cohorts counts in both).
+    breakdown_cohorts: list[CohortFilter] = Field(default_factory=list, max_length=20)
     # Bins of the histogram of the time from the first step to the last.
     histogram_bins: int = Field(default=10, ge=1, le=100)
 
@@ -99,6 +101,12 @@ class FunnelQuery(Spec):
         if key is not None and not PROPERTY_KEY.fullmatch(key):
             raise ValueError("a property name is 1-200 printable characters")
         return key
+
+    @model_validator(mode="after")
+    def _one_breakdown(self) -> FunnelQuery:
+        if self.breakdown is not None and self.breakdown_cohorts:
+            raise ValueError("breakdown_cohorts: not with a property breakdown")
+        return self
 
     @model_validator(mode="after")
     def _window_fits(self) -> FunnelQuery:

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from userlens.model.filters import (
     PROPERTY_KEY,
+    CohortFilter,
     Filter,
     Operator,
     PropertyFilter,
@@ -132,16 +133,28 @@ class TrendsQuery(Spec):
     interval: Interval = Interval.DAY
     date_range: DateRange = DateRange()
     filters: list[Filter] = Field(default_factory=list, max_length=50)
-    # Split every series by this event property: its `breakdown_limit` values with the largest
-    # totals (ties: by value) get a line each, the rest one "Other" line, and events without
-    # the property a "(none)" line.
+    # Split every series by this event property (or, `breakdown_type: "person"`, the person's
+    # property as it is now): its `breakdown_limit` values with the largest totals (ties: by
+    # value) get a line each, the rest one "Other" line, and events without it a "(none)" line.
     breakdown: str | None = None
+    breakdown_type: Literal["event", "person"] = "event"
+    # Or split every series by cohorts: a line per cohort, of its persons' events (a person in
+    # two cohorts counts in both).
+    breakdown_cohorts: list[CohortFilter] = Field(default_factory=list, max_length=20)
     breakdown_limit: int = Field(default=10, ge=1, le=100)
     # Also answer for the period of the same length just before, as `previous`.
     compare: bool = False
     # Arithmetic over the series, named A, B, C... in order: `A / B * 100`. Answered as one
     # more line; a division by zero gives 0.
     formula: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_breakdown(self) -> TrendsQuery:
+        if self.breakdown is not None and self.breakdown_cohorts:
+            raise ValueError("breakdown_cohorts: not with a property breakdown")
+        if self.breakdown_cohorts and self.formula is not None:
+            raise ValueError("formula: not with a breakdown")
+        return self
 
     @model_validator(mode="after")
     def _active_without_breakdown(self) -> TrendsQuery:

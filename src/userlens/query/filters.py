@@ -167,3 +167,8 @@ def first_and_last(flag: str, *, per_bucket: bool = True) -> str:
         f"coalesce(min(sid), '') AS sid FROM ev WHERE {flag} GROUP BY {keys}, ts) "
         f"GROUP BY {keys})"
     )
+
+
+def cohort_name(cohort: CohortFilter, index: int) -> str:
+    """The breakdown value of a cohort's line: its id (or its place, when given inline)."""
+    return str(cohort.cohort_id if cohort.cohort_id is not None else index)

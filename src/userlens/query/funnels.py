@@ -33,6 +33,7 @@ from userlens.query.filters import (
     COLUMNS,
     Params,
     all_of,
+    cohort_name,
     json_pointer,
     matches,
     person_join,
@@ -261,7 +262,16 @@ def run(
     execute: Callable[[Query], Sequence[Any]],
 ) -> FunnelResult:
     start, end = span(spec.date_range, timezone, now)
-    return parse(spec, execute(build(spec, start, end)))
+    if not spec.breakdown_cohorts:
+        return parse(spec, execute(build(spec, start, end)))
+    # A line per cohort: the funnel again with the cohort as one more filter.
+    lines = []
+    for i, cohort in enumerate(spec.breakdown_cohorts):
+        one = spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, cohort]})
+        name = cohort_name(cohort, i)
+        line = parse(one, execute(build(one, start, end))).lines[0]
+        lines.append(line.model_copy(update={"breakdown_value": name}))
+    return FunnelResult(order=spec.order, window_seconds=spec.window_seconds, lines=lines)
 
 
 def build_persons(ask: FunnelPersonsQuery, start: datetime, end: datetime) -> Query:
@@ -294,4 +304,16 @@ def run_persons(
     execute: Callable[[Query], Sequence[Any]],
 ) -> PersonsResult:
     start, end = span(ask.funnel.date_range, timezone, now)
+    spec = ask.funnel
+    if spec.breakdown_cohorts:
+        # A cohort's line: the persons of the funnel filtered by that cohort.
+        chosen = [
+            c
+            for i, c in enumerate(spec.breakdown_cohorts)
+            if ask.line is not None and ask.line.value == cohort_name(c, i)
+        ]
+        spec = spec.model_copy(
+            update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]}
+        )
+        ask = ask.model_copy(update={"funnel": spec, "line": None})
     return hits(execute(build_persons(ask, start, end)))

@@ -24,7 +24,15 @@ from userlens.model.insight import (
 )
 from userlens.query import formula
 from userlens.query.dates import Window, bucket_ends, previous, resolve
-from userlens.query.filters import Params, all_of, json_pointer, person_join, utc
+from userlens.query.filters import (
+    COLUMNS,
+    Params,
+    all_of,
+    cohort_name,
+    json_pointer,
+    person_join,
+    utc,
+)
 from userlens.store.sql import Query
 
 _AGGREGATE = {
@@ -49,9 +57,10 @@ def _matching(series: TrendsSeries, spec: TrendsQuery, params: Params, start: st
     persons after merges (`o`) and, when a filter needs them, their properties (`p`)."""
     event = "true" if series.event is None else f"e.event = {params.add(series.event)}"
     filters = [*spec.filters, *series.filters]
+    by_person = spec.breakdown is not None and spec.breakdown_type == "person"
     return (
         "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
-        f"{person_join(filters)} "
+        f"{person_join(filters, needed=by_person)} "
         f"WHERE e.timestamp >= {start} AND e.timestamp < {end} AND {event} "
         f"AND {all_of(filters, params)}"
     )
@@ -75,7 +84,8 @@ def _series_sql(
         else "NULL"
     )
     breakdown = (
-        f"json_extract_string(e.properties, {params.add(json_pointer(spec.breakdown))})"
+        f"json_extract_string({COLUMNS[spec.breakdown_type]}, "
+        f"{params.add(json_pointer(spec.breakdown))})"
         if spec.breakdown
         else "NULL"
     )
@@ -219,6 +229,8 @@ def run(
 ) -> TrendsResult:
     """Resolve the dates against `now`, run the SQL through `execute`, shape the answer (and
     the same for the period before, when the spec asks to compare)."""
+    if spec.breakdown_cohorts:
+        return _by_cohort(spec, timezone, now, execute)
     window = resolve(spec.date_range, spec.interval, timezone, now)
     result = parse(spec, window, timezone, execute(build(spec, window, timezone)))
     if not spec.compare:
@@ -227,4 +239,34 @@ def run(
     earlier = parse(spec, before, timezone, execute(build(spec, before, timezone)))
     return result.model_copy(
         update={"previous_buckets": earlier.buckets, "previous": earlier.series}
+    )
+
+
+def _by_cohort(
+    spec: TrendsQuery,
+    timezone: str,
+    now: datetime,
+    execute: Callable[[Query], Sequence[Any]],
+) -> TrendsResult:
+    """Each cohort's lines: the spec again with the cohort as one more filter."""
+    parts = []
+    for i, cohort in enumerate(spec.breakdown_cohorts):
+        name = cohort_name(cohort, i)
+        one = spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, cohort]})
+        parts.append((name, run(one, timezone, now, execute)))
+
+    def named(lines: list[TrendsLine] | None, name: str) -> list[TrendsLine]:
+        return [
+            line.model_copy(update={"breakdown_value": name, "label": f"{line.label} · {name}"})
+            for line in lines or []
+        ]
+
+    first = parts[0][1]
+    return first.model_copy(
+        update={
+            "series": [line for name, r in parts for line in named(r.series, name)],
+            "previous": None
+            if first.previous is None
+            else [line for name, r in parts for line in named(r.previous, name)],
+        }
     )
