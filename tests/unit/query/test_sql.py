@@ -4,13 +4,38 @@ so a review sees every change to it."""
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
+from userlens.model.activity import (
+    LifecyclePersonsQuery,
+    LifecycleQuery,
+    LifecycleStatus,
+    StickinessPersonsQuery,
+    StickinessQuery,
+)
+from userlens.model.filters import (
+    CohortDefinition,
+    CohortFilter,
+    DidEvent,
+    FilterGroup,
+    HasProperty,
+)
+from userlens.model.funnel import (
+    FunnelExclusion,
+    FunnelOrder,
+    FunnelPersonsQuery,
+    FunnelQuery,
+    FunnelStep,
+)
 from userlens.model.insight import (
     DateRange,
+    EventRef,
     Interval,
     Operator,
     PropertyFilter,
@@ -18,8 +43,11 @@ from userlens.model.insight import (
     TrendsQuery,
     TrendsSeries,
 )
+from userlens.model.paths import PathsPersonsQuery, PathsQuery
+from userlens.model.retention import RetentionPersonsQuery, RetentionQuery, RetentionType
 from userlens.query import trends
 from userlens.query.dates import resolve
+from userlens.query.run import run
 from userlens.store.sql import Query, scope
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -72,3 +100,83 @@ def test_trends_sql_snapshot() -> None:
         path.write_text(text)
     assert text == path.read_text(), "generated SQL changed: rerun with UPDATE_SNAPSHOTS=1"
     assert "signup" not in query.sql and "plan" not in query.sql  # values are parameters
+
+
+CTE = re.compile(r"\), (\w+) AS (MATERIALIZED )?\(")
+
+FUNNEL = FunnelQuery(
+    steps=[
+        FunnelStep(event="landing"),
+        FunnelStep(event="signup", filters=[PropertyFilter(key="plan", value="pro")]),
+        FunnelStep(event="checkout"),
+    ],
+    order=FunnelOrder.STRICT,
+    window=7,
+    exclusions=[FunnelExclusion(event="cancel", from_step=1, to_step=2)],
+    breakdown="$browser",
+)
+COHORT = CohortFilter(
+    cohort_id=4,
+    definition=CohortDefinition(
+        match="any",
+        rules=[
+            DidEvent(event="buy", min_count=2, days=30, since=NOW),
+            HasProperty(filter=PropertyFilter(key="tier", type="person", value="gold")),
+        ],
+    ),
+)
+SPECS: dict[str, BaseModel] = {
+    "funnel": FUNNEL,
+    "funnel_unordered": FunnelQuery(
+        steps=[FunnelStep(event="a"), FunnelStep(event="b")], order=FunnelOrder.UNORDERED
+    ),
+    "funnel_persons": FunnelPersonsQuery(funnel=FUNNEL, step=2, status="dropped"),
+    "retention": RetentionQuery(
+        start=EventRef(event="signup"),
+        returning=EventRef(event="login"),
+        type=RetentionType.FIRST_TIME,
+        filters=[COHORT],
+    ),
+    "retention_persons": RetentionPersonsQuery(
+        retention=RetentionQuery(start=EventRef(event="signup")), cohort=1, period=2
+    ),
+    "paths": PathsQuery(include=["pageview", "custom"], start_point="/pricing", steps=4),
+    "paths_persons": PathsPersonsQuery(
+        paths=PathsQuery(end_point="/checkout"), step=1, source="/cart", target="/checkout"
+    ),
+    "lifecycle": LifecycleQuery(
+        event=EventRef(event="login"),
+        filters=[FilterGroup(match="any", filters=[COHORT, PropertyFilter(key="x", value=1)])],
+    ),
+    "lifecycle_persons": LifecyclePersonsQuery(
+        lifecycle=LifecycleQuery(), bucket=3, status=LifecycleStatus.DORMANT
+    ),
+    "stickiness": StickinessQuery(series=[EventRef(event="login"), EventRef(event="export")]),
+    "stickiness_persons": StickinessPersonsQuery(
+        stickiness=StickinessQuery(series=[EventRef(event="login")]), intervals=3
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_insight_sql_snapshots(name: str) -> None:
+    queries: list[Query] = []
+
+    def capture(query: Query) -> list[Any]:
+        queries.append(query)
+        return []
+
+    run(SPECS[name], "Europe/Paris", NOW, capture)  # type: ignore[arg-type]
+    text = "".join(
+        CTE.sub(lambda m: "),\n" + m.group(0)[3:], q.sql).replace(" UNION ALL ", "\nUNION ALL\n")
+        + "\n-- params: "
+        + repr(sorted(q.params.items()))
+        + "\n"
+        for q in queries
+    )
+    path = SNAPSHOTS / f"{name}_duckdb.sql"
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        path.write_text(text)
+    assert text == path.read_text(), "generated SQL changed: rerun with UPDATE_SNAPSHOTS=1"
+    for word in ("signup", "login", "/pricing", "/checkout", "gold"):
+        assert word not in text.split("-- params")[0]  # values are parameters

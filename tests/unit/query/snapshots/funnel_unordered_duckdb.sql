@@ -1,0 +1,13 @@
+WITH ev AS MATERIALIZED (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.timestamp AS ts, e.session_id AS sid, CAST(NULL AS VARCHAR) AS bv, (e.event = $p1 AND true) AS m0, (e.event = $p2 AND true) AS m1 FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p3 AND e.timestamp < $p4 AND true AND ((e.event = $p1 AND true) OR (e.event = $p2 AND true))),
+a0 AS (SELECT person, bv, ts AS t0 FROM ev WHERE m0 OR m1),
+l AS (SELECT a.person, a.bv, list_sort(list_filter([CASE WHEN n0.ts <= a.t0 + to_microseconds($p0) THEN {'t': n0.ts, 's': coalesce(n0.sid, '')} END, CASE WHEN n1.ts <= a.t0 + to_microseconds($p0) THEN {'t': n1.ts, 's': coalesce(n1.sid, '')} END], lambda x: x IS NOT NULL)) AS reached FROM a0 a ASOF LEFT JOIN (SELECT person, ts, min(sid) AS sid FROM ev WHERE m0 GROUP BY person, ts) n0 ON a.person = n0.person AND a.t0 <= n0.ts ASOF LEFT JOIN (SELECT person, ts, min(sid) AS sid FROM ev WHERE m1 GROUP BY person, ts) n1 ON a.person = n1.person AND a.t0 <= n1.ts),
+a1 AS (SELECT l.person, l.bv, l.reached[1].t AS t0, l.reached[2].t AS t1, nullif(l.reached[1].s, '') AS s0, nullif(l.reached[2].s, '') AS s1 FROM l),
+att AS (SELECT a.*, CAST(a.t0 IS NOT NULL AS INTEGER) + CAST(a.t1 IS NOT NULL AS INTEGER) AS steps FROM a1 a  WHERE NOT (false)),
+best AS (SELECT * FROM att QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0, bv NULLS LAST, s0 NULLS LAST) = 1),
+top AS (SELECT bv FROM best WHERE bv IS NOT NULL GROUP BY bv ORDER BY count(*) DESC, bv LIMIT $p5),
+lined AS MATERIALIZED (SELECT b.*, t.bv IS NULL AND b.bv IS NOT NULL AS is_other, CASE WHEN t.bv IS NULL THEN NULL ELSE b.bv END AS line FROM best b LEFT JOIN top t ON t.bv = b.bv),
+d AS (SELECT is_other, line, epoch_us(t1) - epoch_us(t0) AS d FROM lined WHERE t1 IS NOT NULL),
+r AS (SELECT is_other, line, min(d) AS lo, (max(d) - min(d)) // $p6 + 1 AS width FROM d GROUP BY is_other, line) SELECT 0 AS kind, is_other, line, [count(t0), count(t1)] AS counts, CAST([avg(epoch_us(t1) - epoch_us(t0))] AS DOUBLE[]) AS averages, CAST([quantile_cont(epoch_us(t1) - epoch_us(t0), 0.5)] AS DOUBLE[]) AS medians, NULL AS lo, NULL AS width, NULL AS bin, NULL AS n FROM lined GROUP BY is_other, line
+UNION ALL
+SELECT 1, d.is_other, d.line, NULL, NULL, NULL, r.lo, r.width, (d.d - r.lo) // r.width AS bin, count(*) FROM d JOIN r ON r.is_other = d.is_other AND r.line IS NOT DISTINCT FROM d.line GROUP BY d.is_other, d.line, r.lo, r.width, bin
+-- params: [('p0', 1209600000000), ('p1', 'a'), ('p2', 'b'), ('p3', datetime.datetime(2026, 11, 17, 23, 0)), ('p4', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p5', 10), ('p6', 10)]
