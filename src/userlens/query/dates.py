@@ -177,3 +177,32 @@ def before(bucket: datetime, interval: Interval, timezone: str) -> datetime:
     while not _exists(earlier, tz):
         earlier = _back(earlier, interval)
     return earlier
+
+
+def utc_offsets(start: datetime, end: datetime, timezone: str) -> list[tuple[datetime, int]]:
+    """The time zone's UTC offsets over [start, end): (from when, in UTC, seconds east of UTC)
+    for each change, the first in effect from the start (and, for SQL, also before it)."""
+    tz = ZoneInfo(timezone)
+
+    def offset(moment: datetime) -> int:
+        delta = moment.astimezone(tz).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    found = [(start, offset(start))]
+    day = start
+    while day < end:
+        following = min(day + timedelta(days=1), end)
+        if offset(following) != found[-1][1]:
+            lo, hi = day, following  # the change is in (lo, hi]: bisect to the second
+            while hi - lo > timedelta(seconds=1):
+                middle = lo + (hi - lo) / 2
+                if offset(middle) == found[-1][1]:
+                    lo = middle
+                else:
+                    hi = middle
+            change = hi.replace(microsecond=0)
+            if offset(change) == found[-1][1]:
+                change += timedelta(seconds=1)
+            found.append((change, offset(change)))
+        day = following
+    return found

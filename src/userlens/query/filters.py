@@ -147,9 +147,22 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def local_bucket(part: str, tz: str) -> str:
-    """The start of an event's bucket (`part` and `tz` are bound parameters), in local time."""
-    return f"date_trunc({part}, timezone({tz}, e.timestamp AT TIME ZONE 'UTC'))"
+def local_time(params: Params, offsets: Sequence[tuple[datetime, int]]) -> str:
+    """An event's local wall-clock time: its UTC timestamp plus the offset in effect then.
+    The offsets come from `dates.utc_offsets` (cheap arithmetic, where converting each row
+    with the time-zone database is not); the first also holds before its start."""
+    shifts = [
+        f"WHEN e.timestamp < {params.add(utc(change))} THEN {params.add(before)}"
+        for (change, _), (_, before) in zip(offsets[1:], offsets, strict=False)
+    ]
+    last = params.add(offsets[-1][1])
+    seconds = f"CASE {' '.join(shifts)} ELSE {last} END" if shifts else last
+    return f"(e.timestamp + to_seconds({seconds}))"
+
+
+def local_bucket(params: Params, part: str, offsets: Sequence[tuple[datetime, int]]) -> str:
+    """The start of an event's local bucket (`part` a bound parameter)."""
+    return f"date_trunc({part}, {local_time(params, offsets)})"
 
 
 PERSON = "coalesce(o.override_person_id, e.person_id)"

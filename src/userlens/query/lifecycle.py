@@ -9,7 +9,7 @@ with the one before each) and `statuses` (person, bucket, status).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from userlens.model.activity import (
@@ -19,7 +19,7 @@ from userlens.model.activity import (
     LifecycleStatus,
 )
 from userlens.model.insight import PersonsResult
-from userlens.query.dates import Window, before, resolve
+from userlens.query.dates import Window, before, resolve, utc_offsets
 from userlens.query.filters import (
     OVERRIDES,
     PERSON,
@@ -37,7 +37,11 @@ from userlens.store.sql import Query
 
 def _ctes(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -> str:
     event = spec.event
-    bucket = local_bucket(params.add(spec.interval.value), params.add(timezone))
+    bucket = local_bucket(
+        params,
+        params.add(spec.interval.value),
+        utc_offsets(window.start - timedelta(days=62), window.end, timezone),
+    )
     earlier = [
         before(window.buckets[0], spec.interval, timezone),
         *window.buckets[:-1],

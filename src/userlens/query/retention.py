@@ -20,7 +20,7 @@ from userlens.model.retention import (
     RetentionResult,
     RetentionType,
 )
-from userlens.query.dates import Window, periods_ending
+from userlens.query.dates import Window, periods_ending, utc_offsets
 from userlens.query.filters import (
     OVERRIDES,
     PERSON,
@@ -43,7 +43,9 @@ def _ctes(spec: RetentionQuery, params: Params, window: Window, timezone: str) -
     start = params.add(utc(window.start))
     # First-time cohorts need every earlier start event, to know which one was the first.
     lower = "" if spec.type is RetentionType.FIRST_TIME else f"AND e.timestamp >= {start} "
-    bucket = local_bucket(params.add(spec.period.value), params.add(timezone))
+    bucket = local_bucket(
+        params, params.add(spec.period.value), utc_offsets(window.start, window.end, timezone)
+    )
     every = [*spec.filters, *start_event.filters, *back.filters]
     cohorts = (
         f"starts AS (SELECT person, min(b) AS cohort FROM ev WHERE ms GROUP BY person "

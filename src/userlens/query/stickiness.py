@@ -18,7 +18,7 @@ from userlens.model.activity import (
     StickinessResult,
 )
 from userlens.model.insight import PersonsResult
-from userlens.query.dates import Window, resolve
+from userlens.query.dates import Window, resolve, utc_offsets
 from userlens.query.filters import (
     OVERRIDES,
     PERSON,
@@ -36,7 +36,9 @@ from userlens.store.sql import Query
 
 def _ctes(spec: StickinessQuery, params: Params, window: Window, timezone: str) -> str:
     flags = [matches(s.event, s.filters, params) for s in spec.series]
-    bucket = local_bucket(params.add(spec.interval.value), params.add(timezone))
+    bucket = local_bucket(
+        params, params.add(spec.interval.value), utc_offsets(window.start, window.end, timezone)
+    )
     every = [*spec.filters, *(f for s in spec.series for f in s.filters)]
     per_series = " UNION ALL ".join(
         f"SELECT {i} AS series, person, count(DISTINCT b) AS n FROM ev WHERE m{i} GROUP BY person"

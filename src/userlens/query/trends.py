@@ -23,13 +23,14 @@ from userlens.model.insight import (
     TrendsSeries,
 )
 from userlens.query import formula
-from userlens.query.dates import Window, bucket_ends, previous, resolve
+from userlens.query.dates import Window, bucket_ends, previous, resolve, utc_offsets
 from userlens.query.filters import (
     COLUMNS,
     Params,
     all_of,
     cohort_name,
     json_pointer,
+    local_bucket,
     person_join,
     utc,
 )
@@ -74,8 +75,7 @@ def _series_sql(
     *,
     start: str,
     end: str,
-    tz: str,
-    part: str,
+    bucket: str,
 ) -> tuple[str, str]:
     """(CTEs, SELECT) of one series."""
     prop = (
@@ -93,7 +93,7 @@ def _series_sql(
     ctes = (
         f"s{index} AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
         f"e.session_id AS session_id, TRY_CAST({prop} AS DOUBLE) AS x, {breakdown} AS bv, "
-        f"date_trunc({part}, timezone({tz}, e.timestamp AT TIME ZONE 'UTC')) AS bucket "
+        f"{bucket} AS bucket "
         f"{_matching(series, spec, params, start, end)}), "
         f"t{index} AS (SELECT bv FROM s{index} WHERE bv IS NOT NULL GROUP BY bv "
         f"ORDER BY coalesce({aggregate}, 0) DESC, bv ASC "
@@ -141,8 +141,11 @@ def build(spec: TrendsQuery, window: Window, timezone: str) -> Query:
         {
             "start": params.add(utc(window.start)),
             "end": params.add(utc(window.end)),
-            "tz": params.add(timezone),
-            "part": params.add(spec.interval.value),
+            "bucket": local_bucket(
+                params,
+                params.add(spec.interval.value),
+                utc_offsets(window.start, window.end, timezone),
+            ),
         }
         if counting
         else {}

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from userlens.errors import InvalidInput
 from userlens.model.insight import DateRange, Interval
-from userlens.query.dates import previous, resolve
+from userlens.query.dates import previous, resolve, utc_offsets
 
 NOW = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
 
@@ -64,3 +64,15 @@ def test_the_previous_period_has_the_same_length_just_before() -> None:
     before = previous(w, Interval.DAY, "UTC")
     assert before.end == w.start and before.end - before.start == w.end - w.start
     assert before.buckets == [datetime(2026, 11, d) for d in range(9, 16)]
+
+
+def test_utc_offsets_follow_daylight_saving_changes() -> None:
+    start = datetime(2026, 3, 20, tzinfo=UTC)
+    end = datetime(2026, 11, 20, tzinfo=UTC)
+    assert utc_offsets(start, end, "Europe/Paris") == [
+        (start, 3600),
+        (datetime(2026, 3, 29, 1, tzinfo=UTC), 7200),  # 02:00 local becomes 03:00
+        (datetime(2026, 10, 25, 1, tzinfo=UTC), 3600),
+    ]
+    assert utc_offsets(start, end, "UTC") == [(start, 0)]
+    assert utc_offsets(start, end, "Asia/Kolkata") == [(start, 19800)]
