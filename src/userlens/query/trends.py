@@ -40,7 +40,7 @@ _AGGREGATE = {
     TrendsMath.TOTAL: "count(*)",
     TrendsMath.UNIQUE_PERSONS: "count(DISTINCT person)",
     TrendsMath.UNIQUE_SESSIONS: "count(DISTINCT session_id)",
-    TrendsMath.AVG_PER_PERSON: "count(*) / count(DISTINCT person)",
+    TrendsMath.AVG_PER_PERSON: "count(*) / nullif(count(DISTINCT person), 0)",
     # Of the property's value read as a number; quantiles interpolate linearly between values.
     TrendsMath.SUM: "sum(x)",
     TrendsMath.AVG: "avg(x)",
@@ -94,8 +94,16 @@ def _series_sql(
         f"s{index} AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
         f"e.session_id AS session_id, TRY_CAST({prop} AS DOUBLE) AS x, {breakdown} AS bv, "
         f"{bucket} AS bucket "
-        f"{_matching(series, spec, params, start, end)}), "
-        f"t{index} AS (SELECT bv FROM s{index} WHERE bv IS NOT NULL GROUP BY bv "
+        f"{_matching(series, spec, params, start, end)})"
+    )
+    if not spec.breakdown:
+        return ctes, (
+            f"SELECT {index} AS series, false AS is_other, CAST(NULL AS VARCHAR) AS breakdown, "
+            f"s.bucket AS bucket, {aggregate} AS value FROM s{index} s "
+            "GROUP BY GROUPING SETS ((s.bucket), ())"
+        )
+    ctes += (
+        f", t{index} AS (SELECT bv FROM s{index} WHERE bv IS NOT NULL GROUP BY bv "
         f"ORDER BY coalesce({aggregate}, 0) DESC, bv ASC "
         f"LIMIT {params.add(spec.breakdown_limit)})"
     )
