@@ -62,6 +62,7 @@ bench: $(DEV_STAMP) $(SDK_STAMP) $(CHROMIUM)
 	$(PY) bench/capture.py
 	$(PY) bench/sdk_size.py
 	$(PY) bench/sdk_overhead.py
+	$(PY) bench/queries.py --millions 10,50
 
 clean:
 	rm -rf $(VENV) sdk/node_modules sdk/dist .mypy_cache .pytest_cache .ruff_cache

@@ -5,13 +5,15 @@ test: it prints figures as it goes and, as its last line, one JSON object with a
 
 What it does:
 
-1. Writes a seeded dataset straight into a fresh DuckDB event store (the server's schema, its
-   memory limit and 2 threads): N million events (default 10) of about N/10 million persons
-   over 30 days. Visits of about 8 events each (a landing page view, then page views over 60
-   paths with a few popular ones, autocapture clicks and ten custom events), and for 60 % of
-   persons a sign-up journey `landing` → `signup` (35 %) → `onboarding_done` (60 % of those)
-   → `checkout` (40 %) with gaps of minutes to days. Browsers, OSes, plans and countries with
-   skewed shares; every person has a row with properties.
+1. Writes a seeded dataset straight into a fresh DuckDB event store (the server's schema),
+   then opens it again as the server does, with 2 threads and a memory limit of 1.5 GB
+   (`--memory-limit`; set `USERLENS_DUCKDB_MEMORY_LIMIT` likewise for data this size):
+   N million events (default 10) of about N/10 million persons over 30 days. Visits of about
+   8 events each (a landing page view, then page views over 60 paths with a few popular ones,
+   autocapture clicks and ten custom events), and for 60 % of persons a sign-up journey
+   `landing` -> `signup` (35 %) -> `onboarding_done` (60 % of those) -> `checkout` (40 %)
+   with gaps of minutes to days. Browsers, OSes, plans and countries with skewed shares;
+   every person has a row with properties.
 2. For each insight kind, runs our query (the runner's SQL through the store, as the API does)
    and a baseline — the simplest hand-written SQL for the same question on the same engine
    (see `BASELINES`) — once to warm up and then `--runs` times each, and prints the medians.
@@ -34,10 +36,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent / "src"))
 
-from userlens.config import Settings  # noqa: E402
 from userlens.model.activity import LifecycleQuery, StickinessQuery  # noqa: E402
 from userlens.model.funnel import FunnelQuery, FunnelStep  # noqa: E402
 from userlens.model.insight import (  # noqa: E402
@@ -141,9 +144,7 @@ SPECS: dict[str, Any] = {
         window=14,
         date_range=LAST_30,
     ),
-    "retention": RetentionQuery(
-        start=EventRef(event="$pageview"), period=Interval.WEEK, periods=8
-    ),
+    "retention": RetentionQuery(start=EventRef(event="$pageview"), period=Interval.WEEK, periods=8),
     "paths": PathsQuery(steps=5, date_range=LAST_30),
     "lifecycle": LifecycleQuery(event=EventRef(event="$pageview"), date_range=LAST_30),
     "stickiness": StickinessQuery(series=[EventRef(event="$pageview")], date_range=LAST_30),
@@ -246,7 +247,7 @@ def median_ms(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
-def bench(store: DuckDBEventStore, kinds: list[str], runs: int) -> dict[str, dict[str, float]]:
+def bench(store: DuckDBEventStore, kinds: list[str], runs: int) -> dict[str, dict[str, Any]]:
     def execute(query: Query) -> list[Any]:
         return store.query(PROJECT, query)
 
@@ -255,13 +256,18 @@ def bench(store: DuckDBEventStore, kinds: list[str], runs: int) -> dict[str, dic
         "end": NOW.replace(tzinfo=None),
         "start8w": (NOW - timedelta(weeks=8)).replace(tzinfo=None),
     }
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for kind in kinds:
         spec = SPECS[kind]
-        ours = median_ms(lambda spec=spec: run(spec, "UTC", NOW, execute), runs)
         sql = BASELINES[kind].format(**naive)
         cursor = store._con.cursor()
-        base = median_ms(lambda sql=sql: cursor.execute(sql).fetchall(), runs)
+        try:
+            ours = median_ms(lambda spec=spec: run(spec, "UTC", NOW, execute), runs)
+            base = median_ms(lambda sql=sql, c=cursor: c.execute(sql).fetchall(), runs)
+        except duckdb.OutOfMemoryException as exc:
+            print(f"  {kind:<11} out of memory: {str(exc).splitlines()[0]}", flush=True)
+            out[kind] = {"out_of_memory": True}
+            continue
         ratio = ours / base
         target = TARGETS_MS.get(kind)
         verdict = "" if target is None else (" ok" if ours <= target else f" OVER {target} ms")
@@ -278,10 +284,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--millions", default="10", help="dataset sizes, e.g. 10,50")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--memory-limit",
+        default="1536MB",
+        help="DuckDB's memory limit while querying (USERLENS_DUCKDB_MEMORY_LIMIT)",
+    )
     args = parser.parse_args()
     sizes = [float(m) for m in args.millions.split(",")]
-    settings = Settings()
-    figures: dict[str, Any] = {"runs": args.runs, "memory_limit": settings.duckdb_memory_limit}
+    limit = args.memory_limit
+    figures: dict[str, Any] = {"runs": args.runs, "memory_limit": limit}
     for i, millions in enumerate(sizes):
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "events.duckdb"
@@ -290,10 +301,10 @@ def main() -> None:
             loader = DuckDBEventStore(path, memory_limit=GENERATE_MEMORY, threads=2)
             count = generate(loader, millions)
             loader.close()
-            store = DuckDBEventStore(path, memory_limit=settings.duckdb_memory_limit, threads=2)
+            store = DuckDBEventStore(path, memory_limit=limit, threads=2)
             print(
                 f"{count:,} events generated in {time.perf_counter() - started:.0f} s "
-                f"(memory limit {settings.duckdb_memory_limit}, 2 threads)",
+                f"(queried with memory limit {limit}, 2 threads)",
                 flush=True,
             )
             reset_peak()
