@@ -1,4 +1,5 @@
-"""Property filters as SQL conditions, every name and value a bound parameter.
+"""Filters as SQL conditions, every name and value a bound parameter, and the SQL pieces
+every insight shares (the person after merges, local buckets, first and last moments).
 
 Semantics, the same on every backend and in the reference implementation:
 - person filters read the person's properties as they are now (after every `$set`), not as
@@ -7,7 +8,10 @@ Semantics, the same on every backend and in the reference implementation:
 - `exact`, `in`, `contains`, `regex` need the property to be set; `is_not` and `not_contains`
   also hold when it is not set;
 - `contains` / `not_contains` ignore case; `gt` / `lt` compare numbers, and hold only for
-  values that read as a number.
+  values that read as a number;
+- a group holds when all (or any) of its filters do; a cohort filter when the event's person
+  (after merges) is in the cohort: one of its distinct ids is in a static list, or its rules
+  hold — `did_event` counts the person's events of that name since the rule's start.
 """
 
 from __future__ import annotations
