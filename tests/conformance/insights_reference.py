@@ -270,3 +270,39 @@ def trends_by_line(
             buckets[bucket_of(e.timestamp, spec.interval, tz)].append(e)
         out[key] = ({b: value(series, g) for b, g in buckets.items()}, value(series, group))
     return out
+
+
+def trends_persons(
+    events: list[Ev],
+    spec: TrendsQuery,
+    index: int,
+    bucket: datetime | None,
+    line: Key | None,
+    tz: str,
+    start: datetime,
+    end: datetime,
+) -> dict[frozenset[str], tuple[datetime, str | None]]:
+    """The persons behind one trends number, each with their last counted event (the smallest
+    session among events at that time). For dau/wau/mau, [start, end) is the look-back."""
+    series = spec.series[index]
+    picked = [
+        e
+        for e in events
+        if start <= e.timestamp < end
+        and (series.event is None or e.event == series.event)
+        and all(matches(f, e) for f in [*spec.filters, *series.filters])
+    ]
+    if line is not None and spec.breakdown is not None:
+        one = spec.model_copy(update={"series": [series]})
+        picked = split(picked, one).get(line, [])
+    if bucket is not None and series.math not in (TrendsMath.DAU, TrendsMath.WAU, TrendsMath.MAU):
+        picked = [e for e in picked if bucket_of(e.timestamp, spec.interval, tz) == bucket]
+    mine: dict[frozenset[str], list[Ev]] = defaultdict(list)
+    for e in picked:
+        mine[e.distinct_ids].append(e)
+    out = {}
+    for person, evs in mine.items():
+        t = max(e.timestamp for e in evs)
+        sessions = sorted(e.session_id for e in evs if e.timestamp == t and e.session_id)
+        out[person] = (t, sessions[0] if sessions else None)
+    return out

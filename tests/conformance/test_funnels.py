@@ -17,7 +17,6 @@ from tests.conformance.insight_logs import NOW, ZONES, cohorts, filters, logs, w
 from tests.conformance.test_event_store import PROJECT, captured
 from userlens.model.filters import CohortFilter
 from userlens.model.funnel import (
-    BreakdownLine,
     FunnelExclusion,
     FunnelOrder,
     FunnelPersonsQuery,
@@ -25,7 +24,7 @@ from userlens.model.funnel import (
     FunnelStep,
     WindowUnit,
 )
-from userlens.model.insight import DateRange
+from userlens.model.insight import BreakdownLine, DateRange
 from userlens.query import funnels
 from userlens.query.dates import span
 

@@ -13,24 +13,26 @@ from hypothesis import strategies as st
 
 from tests.conformance.conftest import StoreFactory
 from tests.conformance.insight_logs import NOW, ZONES, cohorts, filters, logs, write_log
-from tests.conformance.insights_reference import trends, trends_by_line
+from tests.conformance.insights_reference import trends, trends_by_line, trends_persons
 from tests.conformance.test_event_store import PROJECT, captured
 from userlens.errors import InvalidInput
 from userlens.model.filters import CohortFilter
 from userlens.model.insight import (
     ACTIVE_DAYS,
     PROPERTY_MATHS,
+    BreakdownLine,
     DateRange,
     Interval,
     Operator,
     PropertyFilter,
     TrendsLine,
     TrendsMath,
+    TrendsPersonsQuery,
     TrendsQuery,
     TrendsSeries,
 )
 from userlens.query import trends as trends_runner
-from userlens.query.dates import previous, resolve
+from userlens.query.dates import bucket_ends, previous, resolve
 
 
 @st.composite
@@ -303,3 +305,75 @@ def test_cohort_breakdowns_match_the_reference(
             result.buckets,
             trends(events, only, tz, window.start, window.end, window.buckets),
         )
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    log=logs(),
+    spec=specs(),
+    tz=st.sampled_from(ZONES),
+    breakdown=st.sampled_from([None, "plan", "tier"]),
+    pick=st.integers(0, 999),
+)
+def test_the_persons_behind_a_number_match_the_reference(
+    make_store: StoreFactory,
+    log: list[dict[str, Any]],
+    spec: TrendsQuery,
+    tz: str,
+    breakdown: str | None,
+    pick: int,
+) -> None:
+    # One series (it is the one asked about), so that every line is one of its own.
+    index = 0
+    one = spec.series[pick % len(spec.series)]
+    active = one.math in ACTIVE_DAYS
+    spec = spec.model_copy(
+        update={
+            "series": [one],
+            "formula": None,
+            "breakdown": None if active or breakdown is None else breakdown,
+            "breakdown_type": "person" if breakdown == "tier" else "event",
+            "breakdown_limit": 1 + pick % 2,
+        }
+    )
+    store = make_store()
+    events = write_log(store, log)
+    result = trends_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    window = resolve(spec.date_range, spec.interval, tz, NOW)
+    # A line of the answer (with a breakdown and no events there are none: ask for "(none)"),
+    # and one of its buckets, one with a number when there is one (or the whole range).
+    chosen = result.series[(pick // 7) % len(result.series)] if result.series else None
+    counted = [b for b, v in enumerate(chosen.values) if v] if chosen else []
+    buckets = counted or list(range(len(window.buckets)))
+    bucket = None if pick % 5 == 0 else buckets[(pick // 5) % len(buckets)]
+    line = (
+        BreakdownLine(value=chosen.breakdown_value, is_other=chosen.is_other)
+        if chosen
+        else BreakdownLine()
+    )
+    ask = TrendsPersonsQuery(
+        trends=spec, series=index, bucket=bucket, line=line if spec.breakdown else None, limit=1000
+    )
+    got = trends_runner.run_persons(ask, tz, NOW, lambda q: store.query(PROJECT, q))
+
+    if active:
+        end = bucket_ends(window, tz)[-1 if bucket is None else bucket]
+        start = end - timedelta(days=ACTIVE_DAYS[spec.series[index].math])
+    else:
+        start, end = window.start, window.end
+    want = trends_persons(
+        events,
+        spec,
+        index,
+        None if bucket is None else window.buckets[bucket],
+        (line.is_other, line.value) if spec.breakdown else None,
+        tz,
+        start,
+        end,
+    )
+    assert {frozenset(p.distinct_ids): (p.timestamp, p.session_id) for p in got.persons} == want
+    assert got.total == len(want)
+    if chosen and one.math is TrendsMath.UNIQUE_PERSONS and bucket is not None:
+        assert len(want) == chosen.values[bucket]  # the number and its persons agree

@@ -26,7 +26,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from userlens.model.filters import PROPERTY_KEY, CohortFilter, Filter
-from userlens.model.insight import DateRange, Spec
+from userlens.model.insight import BreakdownLine, DateRange, Spec
 
 
 class FunnelOrder(enum.StrEnum):
@@ -160,13 +160,6 @@ class FunnelResult(Spec):
     window_seconds: int
     lines: list[FunnelLine]
     cached: bool = False
-
-
-class BreakdownLine(Spec):
-    """One line of a broken-down result: a value, "(none)" (None), or "Other"."""
-
-    value: str | None = None
-    is_other: bool = False
 
 
 class FunnelPersonsQuery(Spec):

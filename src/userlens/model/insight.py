@@ -207,6 +207,34 @@ class TrendsResult(Spec):
     cached: bool = False
 
 
+class BreakdownLine(Spec):
+    """One line of a broken-down result: a value, "(none)" (None), or "Other". For a cohort
+    breakdown, the value is the cohort's id."""
+
+    value: str | None = None
+    is_other: bool = False
+
+
+class TrendsPersonsQuery(Spec):
+    """The persons behind a trends number: those with a counted event of series `series` in
+    bucket `bucket` (the whole range when None; for dau/wau/mau, in the days up to the
+    bucket's end) and, with a breakdown, in line `line`; each with their last such event."""
+
+    kind: Literal["trends_persons"] = "trends_persons"
+    trends: TrendsQuery
+    series: int = Field(default=0, ge=0, le=19)
+    bucket: int | None = Field(default=None, ge=0)
+    line: BreakdownLine | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _series_exists(self) -> TrendsPersonsQuery:
+        if self.series >= len(self.trends.series):
+            raise ValueError(f"series: there are {len(self.trends.series)} (from 0)")
+        return self
+
+
 class PersonHit(Spec):
     """A person behind a number, with the moment (UTC) and session that put them there."""
 

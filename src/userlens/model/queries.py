@@ -16,7 +16,7 @@ from userlens.model.activity import (
     StickinessResult,
 )
 from userlens.model.funnel import FunnelPersonsQuery, FunnelQuery, FunnelResult
-from userlens.model.insight import PersonsResult, TrendsQuery, TrendsResult
+from userlens.model.insight import PersonsResult, TrendsPersonsQuery, TrendsQuery, TrendsResult
 from userlens.model.paths import PathsPersonsQuery, PathsQuery, PathsResult
 from userlens.model.retention import RetentionPersonsQuery, RetentionQuery, RetentionResult
 
@@ -33,6 +33,7 @@ KINDS = frozenset(
         "paths_persons",
         "lifecycle_persons",
         "stickiness_persons",
+        "trends_persons",
     }
 )
 
@@ -50,6 +51,7 @@ InsightQuery = Annotated[
     | Annotated[PathsQuery, Tag("paths")]
     | Annotated[LifecycleQuery, Tag("lifecycle")]
     | Annotated[StickinessQuery, Tag("stickiness")]
+    | Annotated[TrendsPersonsQuery, Tag("trends_persons")]
     | Annotated[FunnelPersonsQuery, Tag("funnel_persons")]
     | Annotated[RetentionPersonsQuery, Tag("retention_persons")]
     | Annotated[PathsPersonsQuery, Tag("paths_persons")]

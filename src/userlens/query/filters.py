@@ -173,15 +173,16 @@ PERSON = "coalesce(o.override_person_id, e.person_id)"
 OVERRIDES = "{events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
 
 
-def first_and_last(flag: str, *, per_bucket: bool = True) -> str:
-    """`mo`: per person (and bucket `b` of `ev`, unless not `per_bucket`), the first and last
-    event time where `flag` holds, each with the smallest session id of the events then."""
+def first_and_last(flag: str, *, per_bucket: bool = True, source: str = "ev") -> str:
+    """`mo`: per person (and bucket `b` of `source`, unless not `per_bucket`), the first and
+    last event time where `flag` holds, each with the smallest session id of the events then.
+    `source` has columns person, ts, sid (and b)."""
     keys = "person, b" if per_bucket else "person"
     return (
         f"mo AS (SELECT {keys}, min(ts) AS first_ts, "
         "nullif(arg_min(sid, ts), '') AS first_sid, max(ts) AS last_ts, "
         f"nullif(arg_max(sid, ts), '') AS last_sid FROM (SELECT {keys}, ts, "
-        f"coalesce(min(sid), '') AS sid FROM ev WHERE {flag} GROUP BY {keys}, ts) "
+        f"coalesce(min(sid), '') AS sid FROM {source} WHERE {flag} GROUP BY {keys}, ts) "
         f"GROUP BY {keys})"
     )
 

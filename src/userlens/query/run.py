@@ -13,7 +13,7 @@ from userlens.model.activity import (
     StickinessQuery,
 )
 from userlens.model.funnel import FunnelPersonsQuery, FunnelQuery
-from userlens.model.insight import TrendsQuery
+from userlens.model.insight import TrendsPersonsQuery, TrendsQuery
 from userlens.model.paths import PathsPersonsQuery, PathsQuery
 from userlens.model.queries import InsightQuery, InsightResult
 from userlens.model.retention import RetentionPersonsQuery, RetentionQuery
@@ -23,28 +23,22 @@ from userlens.store.sql import Query
 Execute = Callable[[Query], Sequence[Any]]
 
 
+RUNNERS: dict[type[Any], Callable[[Any, str, datetime, Execute], InsightResult]] = {
+    TrendsQuery: trends.run,
+    FunnelQuery: funnels.run,
+    RetentionQuery: retention.run,
+    PathsQuery: paths.run,
+    LifecycleQuery: lifecycle.run,
+    StickinessQuery: stickiness.run,
+    TrendsPersonsQuery: trends.run_persons,
+    FunnelPersonsQuery: funnels.run_persons,
+    RetentionPersonsQuery: retention.run_persons,
+    PathsPersonsQuery: paths.run_persons,
+    LifecyclePersonsQuery: lifecycle.run_persons,
+    StickinessPersonsQuery: stickiness.run_persons,
+}
+
+
 def run(spec: InsightQuery, timezone: str, now: datetime, execute: Execute) -> InsightResult:
     """Answer `spec` in the project's time zone, with `now` injected."""
-    match spec:
-        case TrendsQuery():
-            return trends.run(spec, timezone, now, execute)
-        case FunnelQuery():
-            return funnels.run(spec, timezone, now, execute)
-        case RetentionQuery():
-            return retention.run(spec, timezone, now, execute)
-        case PathsQuery():
-            return paths.run(spec, timezone, now, execute)
-        case LifecycleQuery():
-            return lifecycle.run(spec, timezone, now, execute)
-        case StickinessQuery():
-            return stickiness.run(spec, timezone, now, execute)
-        case FunnelPersonsQuery():
-            return funnels.run_persons(spec, timezone, now, execute)
-        case RetentionPersonsQuery():
-            return retention.run_persons(spec, timezone, now, execute)
-        case PathsPersonsQuery():
-            return paths.run_persons(spec, timezone, now, execute)
-        case LifecyclePersonsQuery():
-            return lifecycle.run_persons(spec, timezone, now, execute)
-        case StickinessPersonsQuery():
-            return stickiness.run_persons(spec, timezone, now, execute)
+    return RUNNERS[type(spec)](spec, timezone, now, execute)

@@ -16,8 +16,10 @@ from typing import Any
 
 from userlens.model.insight import (
     ACTIVE_DAYS,
+    PersonsResult,
     TrendsLine,
     TrendsMath,
+    TrendsPersonsQuery,
     TrendsQuery,
     TrendsResult,
     TrendsSeries,
@@ -26,14 +28,17 @@ from userlens.query import formula
 from userlens.query.dates import Window, bucket_ends, previous, resolve, utc_offsets
 from userlens.query.filters import (
     COLUMNS,
+    PERSON,
     Params,
     all_of,
     cohort_name,
+    first_and_last,
     json_pointer,
     local_bucket,
     person_join,
     utc,
 )
+from userlens.query.persons import hits, persons_sql
 from userlens.store.sql import Query
 
 _AGGREGATE = {
@@ -92,7 +97,8 @@ def _series_sql(
     aggregate = _AGGREGATE[series.math]
     ctes = (
         f"s{index} AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
-        f"e.session_id AS session_id, TRY_CAST({prop} AS DOUBLE) AS x, {breakdown} AS bv, "
+        f"e.timestamp AS ts, e.session_id AS session_id, TRY_CAST({prop} AS DOUBLE) AS x, "
+        f"{breakdown} AS bv, "
         f"{bucket} AS bucket "
         f"{_matching(series, spec, params, start, end)})"
     )
@@ -281,3 +287,79 @@ def _by_cohort(
             else [line for name, r in parts for line in named(r.previous, name)],
         }
     )
+
+
+def build_persons(ask: TrendsPersonsQuery, window: Window, timezone: str) -> Query:
+    """`k` (person, ts, sid) of the counted events behind the number, then a page of persons
+    with their last one."""
+    params = Params()
+    spec, index = ask.trends, ask.series
+    series = spec.series[index]
+    ends = bucket_ends(window, timezone)
+    if series.math in ACTIVE_DAYS:
+        end = ends[-1 if ask.bucket is None else ask.bucket]
+        start = end - timedelta(days=ACTIVE_DAYS[series.math])
+        matching = _matching(series, spec, params, params.add(utc(start)), params.add(utc(end)))
+        ctes = (
+            f"k AS (SELECT {PERSON} AS person, e.timestamp AS ts, e.session_id AS sid {matching})"
+        )
+    else:
+        bucket = local_bucket(
+            params,
+            params.add(spec.interval.value),
+            utc_offsets(window.start, window.end, timezone),
+        )
+        series_ctes, _ = _series_sql(
+            index,
+            series,
+            spec,
+            params,
+            start=params.add(utc(window.start)),
+            end=params.add(utc(window.end)),
+            bucket=bucket,
+        )
+        where = ["true"]
+        if ask.bucket is not None:
+            where.append(f"s.bucket = {params.add(window.buckets[ask.bucket])}")
+        join = ""
+        if spec.breakdown and ask.line is not None:
+            join = f" LEFT JOIN t{index} t ON t.bv = s.bv"
+            other = "(t.bv IS NULL AND s.bv IS NOT NULL)"
+            where.append(
+                other
+                if ask.line.is_other
+                else f"NOT {other} AND s.bv IS NOT DISTINCT FROM {params.add(ask.line.value)}"
+            )
+        ctes = (
+            f"{series_ctes}, k AS (SELECT s.person, s.ts, s.session_id AS sid "
+            f"FROM s{index} s{join} WHERE {' AND '.join(where)})"
+        )
+    picked = "picked AS (SELECT person, last_ts AS moment, last_sid AS session FROM mo)"
+    return Query(
+        f"WITH {ctes}, {first_and_last('true', per_bucket=False, source='k')}, {picked} "
+        + persons_sql(params, ask.limit, ask.offset),
+        params.values,
+    )
+
+
+def run_persons(
+    ask: TrendsPersonsQuery,
+    timezone: str,
+    now: datetime,
+    execute: Callable[[Query], Sequence[Any]],
+) -> PersonsResult:
+    spec = ask.trends
+    if spec.breakdown_cohorts:
+        # A cohort's line: the persons of the series filtered by that cohort.
+        chosen = [
+            c
+            for i, c in enumerate(spec.breakdown_cohorts)
+            if ask.line is not None and ask.line.value == cohort_name(c, i)
+        ]
+        filters = [*spec.filters, *chosen]
+        spec = spec.model_copy(update={"breakdown_cohorts": [], "filters": filters})
+        ask = ask.model_copy(update={"trends": spec, "line": None})
+    window = resolve(spec.date_range, spec.interval, timezone, now)
+    if ask.bucket is not None and ask.bucket >= len(window.buckets):
+        return PersonsResult(persons=[], total=0)
+    return hits(execute(build_persons(ask, window, timezone)))

@@ -197,6 +197,12 @@ def test_every_insight_kind_answers_through_the_api(make_env: Callable[..., Env]
     dropped = ask({"kind": "funnel_persons", "funnel": funnel, "step": 1, "status": "dropped"})
     assert [(p["distinct_ids"], p["session_id"]) for p in dropped["persons"]] == [(["b"], "s2")]
 
+    trend = {"series": [{"event": "$pageview"}], "date_range": {"date_from": "-1d"}}
+    behind = env.client.post(
+        url, json={"kind": "trends_persons", "trends": trend}, headers=env.auth
+    ).json()
+    assert sorted(p["distinct_ids"][0] for p in behind["persons"]) == ["a", "b"]
+
     paths = ask({"kind": "paths", "date_range": {"date_from": "-1d"}})
     assert {(e["source"], e["target"], e["weight"]) for e in paths["edges"]} == {
         ("/", "/pricing", 1)

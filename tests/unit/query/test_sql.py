@@ -34,12 +34,14 @@ from userlens.model.funnel import (
     FunnelStep,
 )
 from userlens.model.insight import (
+    BreakdownLine,
     DateRange,
     EventRef,
     Interval,
     Operator,
     PropertyFilter,
     TrendsMath,
+    TrendsPersonsQuery,
     TrendsQuery,
     TrendsSeries,
 )
@@ -150,6 +152,11 @@ SPECS: dict[str, BaseModel] = {
     ),
     "lifecycle_persons": LifecyclePersonsQuery(
         lifecycle=LifecycleQuery(), bucket=3, status=LifecycleStatus.DORMANT
+    ),
+    "trends_persons": TrendsPersonsQuery(
+        trends=TrendsQuery(series=[TrendsSeries(event="signup")], breakdown="plan"),
+        bucket=2,
+        line=BreakdownLine(is_other=True),
     ),
     "stickiness": StickinessQuery(series=[EventRef(event="login"), EventRef(event="export")]),
     "stickiness_persons": StickinessPersonsQuery(
