@@ -119,3 +119,22 @@ def test_a_start_point_begins_at_its_first_visit(make_store: StoreFactory) -> No
         (1, "/b", "/c"),
         (2, "/c", "/a"),
     ]
+
+
+def test_an_end_points_path_has_no_edge_past_its_end(make_store: StoreFactory) -> None:
+    store = make_store()
+    short = _visit([("$pageview", "/a"), ("$pageview", "/c"), ("$pageview", "/b")])
+    long = [
+        {**item, "id": "b", "session": "s2"}
+        for item in _visit([("$pageview", p) for p in ("/x", "/y", "/b", "/c")])
+    ]
+    write_log(store, [*short, *long])
+    spec = PathsQuery(end_point="/c", steps=4, date_range=DateRange(date_from="-1m"))
+    result = paths_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    # The short path ends at /c (step 1): its next page, /b, is after the end point.
+    assert {(e.step, e.source, e.target) for e in result.edges} == {
+        (0, "/a", "/c"),
+        (0, "/x", "/y"),
+        (1, "/y", "/b"),
+        (2, "/b", "/c"),
+    }

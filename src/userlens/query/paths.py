@@ -3,8 +3,9 @@ start point (or up to the end point), then the top nodes per step and the edges 
 (the rule is in `model/paths.py`).
 
 CTEs: `ev` (events that are nodes, with the node's name), `runs` (repeats in a row removed),
-`numbered` (position `i` in the session), `p` (the path: step, node, time), `ranked` (the kept
-nodes per step).
+`numbered` (position `i` in the session, and the next node), `p` (the path: step, node, time,
+and whether it is the path's last), `ranked` (the kept nodes per step). Edges come from each
+node and its next one, without a self-join.
 """
 
 from __future__ import annotations
@@ -34,13 +35,16 @@ def _node(spec: PathsQuery) -> str:
 
 def _ctes(spec: PathsQuery, params: Params, start: datetime, end: datetime) -> str:
     n = params.add(spec.steps)
+    # Each node with the next one of its session (`nx`, at `nx_ts`); `last` says whether this
+    # node ends the path, so that the edge to the next one is not part of it.
+    cols = "x.person, x.sid, x.node, x.ts, x.nx, x.nx_ts"
     if spec.start_point is not None:
         anchor = params.add(spec.start_point)
         path = (
             f"a AS (SELECT person, sid, min(i) AS i0 FROM numbered WHERE node = {anchor} "
             "GROUP BY person, sid), "
-            "p AS (SELECT x.person, x.sid, x.i - a.i0 AS step, x.node, x.ts FROM numbered x "
-            f"JOIN a ON a.person = x.person AND a.sid = x.sid "
+            f"p AS (SELECT {cols}, x.i - a.i0 AS step, x.i + 1 >= a.i0 + {n} AS last "
+            "FROM numbered x JOIN a ON a.person = x.person AND a.sid = x.sid "
             f"WHERE x.i >= a.i0 AND x.i < a.i0 + {n})"
         )
     elif spec.end_point is not None:
@@ -48,11 +52,15 @@ def _ctes(spec: PathsQuery, params: Params, start: datetime, end: datetime) -> s
         path = (
             f"a AS (SELECT person, sid, greatest(min(i) - {n} + 1, 1) AS i0, min(i) AS i1 "
             f"FROM numbered WHERE node = {anchor} GROUP BY person, sid), "
-            "p AS (SELECT x.person, x.sid, x.i - a.i0 AS step, x.node, x.ts FROM numbered x "
-            "JOIN a ON a.person = x.person AND a.sid = x.sid WHERE x.i >= a.i0 AND x.i <= a.i1)"
+            f"p AS (SELECT {cols}, x.i - a.i0 AS step, x.i = a.i1 AS last "
+            "FROM numbered x JOIN a ON a.person = x.person AND a.sid = x.sid "
+            "WHERE x.i >= a.i0 AND x.i <= a.i1)"
         )
     else:
-        path = f"p AS (SELECT person, sid, i - 1 AS step, node, ts FROM numbered WHERE i <= {n})"
+        path = (
+            f"p AS (SELECT {cols}, x.i - 1 AS step, x.i >= {n} AS last FROM numbered x "
+            f"WHERE x.i <= {n})"
+        )
     return (
         f"ev AS (SELECT {PERSON} AS person, e.session_id AS sid, e.timestamp AS ts, "
         f"{_node(spec)} AS node FROM {OVERRIDES}{person_join(spec.filters)} "
@@ -60,7 +68,8 @@ def _ctes(spec: PathsQuery, params: Params, start: datetime, end: datetime) -> s
         f"AND e.session_id IS NOT NULL AND {all_of(spec.filters, params)}), "
         f"runs AS (SELECT * FROM ev WHERE node IS NOT NULL "
         f"QUALIFY lag(node) OVER ({_ORDER}) IS DISTINCT FROM node), "
-        f"numbered AS (SELECT *, row_number() OVER ({_ORDER}) AS i FROM runs), "
+        f"numbered AS (SELECT *, row_number() OVER w AS i, lead(node) OVER w AS nx, "
+        f"lead(ts) OVER w AS nx_ts FROM runs WINDOW w AS ({_ORDER})), "
         f"{path}"
     )
 
@@ -75,11 +84,10 @@ def build(spec: PathsQuery, start: datetime, end: datetime) -> Query:
         "counted AS (SELECT step, node, count(*) AS n FROM p GROUP BY step, node), "
         "ranked AS MATERIALIZED (SELECT step, node, n FROM counted QUALIFY row_number() "
         f"OVER (PARTITION BY step ORDER BY n DESC, node) <= {cap}), "
-        "edges AS (SELECT x.step, x.node AS source, y.node AS target, count(*) AS w FROM p x "
-        "JOIN p y ON y.person = x.person AND y.sid = x.sid AND y.step = x.step + 1 "
+        "edges AS (SELECT x.step, x.node AS source, x.nx AS target, count(*) AS w FROM p x "
         "JOIN ranked r ON r.step = x.step AND r.node = x.node "
-        "JOIN ranked t ON t.step = y.step AND t.node = y.node "
-        "GROUP BY x.step, x.node, y.node) "
+        "JOIN ranked t ON t.step = x.step + 1 AND t.node = x.nx "
+        "WHERE NOT x.last AND x.nx IS NOT NULL GROUP BY x.step, x.node, x.nx) "
         "SELECT 'node' AS kind, step, node, NULL AS target, n FROM ranked "
         "UNION ALL SELECT 'edge', step, source, target, w FROM edges "
         f"WHERE w >= {params.add(spec.min_edge_weight)}",
@@ -114,10 +122,9 @@ def build_persons(ask: PathsPersonsQuery, start: datetime, end: datetime) -> Que
     ctes = _ctes(ask.paths, params, start, end)
     picked = (
         # Per person, their latest pass along the edge (the smallest session id on a tie).
-        "along AS (SELECT y.person, y.ts, min(y.sid) AS sid FROM p x JOIN p y "
-        "ON y.person = x.person AND y.sid = x.sid AND y.step = x.step + 1 "
-        f"WHERE x.step = {params.add(ask.step)} AND x.node = {params.add(ask.source)} "
-        f"AND y.node = {params.add(ask.target)} GROUP BY y.person, y.ts), "
+        "along AS (SELECT person, nx_ts AS ts, min(sid) AS sid FROM p "
+        f"WHERE NOT last AND step = {params.add(ask.step)} AND node = {params.add(ask.source)} "
+        f"AND nx = {params.add(ask.target)} GROUP BY person, nx_ts), "
         "picked AS (SELECT person, max(ts) AS moment, arg_max(sid, ts) AS session "
         "FROM along GROUP BY person)"
     )
