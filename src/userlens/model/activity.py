@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from userlens.model.filters import Filter
-from userlens.model.insight import DateRange, EventRef, Interval, Spec
+from userlens.model.insight import DateRange, EventRef, Interval, PersonsPage, Spec
 
 
 class LifecycleStatus(enum.StrEnum):
@@ -54,7 +54,7 @@ class LifecycleResult(Spec):
     cached: bool = False
 
 
-class LifecyclePersonsQuery(Spec):
+class LifecyclePersonsQuery(PersonsPage):
     """The persons of one status in one bucket, with their first event in it (for dormant
     persons: their last event in the bucket before)."""
 
@@ -62,8 +62,6 @@ class LifecyclePersonsQuery(Spec):
     lifecycle: LifecycleQuery
     bucket: int = Field(ge=0)
     status: LifecycleStatus
-    limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
 class StickinessQuery(Spec):
@@ -90,7 +88,7 @@ class StickinessResult(Spec):
     cached: bool = False
 
 
-class StickinessPersonsQuery(Spec):
+class StickinessPersonsQuery(PersonsPage):
     """The persons of a series active in exactly `intervals` intervals, with their last event
     in the range."""
 
@@ -98,8 +96,6 @@ class StickinessPersonsQuery(Spec):
     stickiness: StickinessQuery
     series: int = Field(default=0, ge=0, le=19)
     intervals: int = Field(ge=1)
-    limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _series_exists(self) -> StickinessPersonsQuery:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -30,6 +31,15 @@ from pydantic import (
 # would name a property: printable, no control characters, bounded.
 PROPERTY_KEY = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 MAX_DEPTH = 3
+
+
+def _property_key(key: str) -> str:
+    if not PROPERTY_KEY.fullmatch(key):
+        raise ValueError("a property name is 1-200 printable characters")
+    return key
+
+
+PropertyKey = Annotated[str, AfterValidator(_property_key)]
 
 
 class Operator(enum.StrEnum):
@@ -56,17 +66,10 @@ class PropertyFilter(Spec):
     """One condition on an event property, or (`type: "person"`) on a property of the event's
     person as it is now."""
 
-    key: str
+    key: PropertyKey
     type: Literal["event", "person"] = "event"
     operator: Operator = Operator.EXACT
     value: Scalar | list[Scalar] | None = None
-
-    @field_validator("key")
-    @classmethod
-    def _key(cls, key: str) -> str:
-        if not PROPERTY_KEY.fullmatch(key):
-            raise ValueError("a property name is 1-200 printable characters")
-        return key
 
     @model_validator(mode="after")
     def _value_fits_operator(self) -> PropertyFilter:

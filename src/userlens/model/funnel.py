@@ -23,10 +23,10 @@ from __future__ import annotations
 import enum
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from userlens.model.filters import PROPERTY_KEY, CohortFilter, Filter
-from userlens.model.insight import BreakdownLine, DateRange, Spec
+from userlens.model.filters import CohortFilter, Filter, PropertyKey
+from userlens.model.insight import BreakdownLine, DateRange, PersonsPage, Spec
 
 
 class FunnelOrder(enum.StrEnum):
@@ -83,7 +83,7 @@ class FunnelQuery(Spec):
     filters: list[Filter] = Field(default_factory=list, max_length=50)
     # Split by a property of the attempt's first event (or, `breakdown_type: "person"`, of the
     # person): the `breakdown_limit` values with the most persons, "Other", and "(none)".
-    breakdown: str | None = None
+    breakdown: PropertyKey | None = None
     breakdown_type: Literal["event", "person"] = "event"
     breakdown_limit: int = Field(default=10, ge=1, le=100)
     # Or a line per cohort, of the persons in it (a person in two cohorts counts in both).
@@ -94,13 +94,6 @@ class FunnelQuery(Spec):
     @property
     def window_seconds(self) -> int:
         return self.window * UNIT_SECONDS[self.window_unit]
-
-    @field_validator("breakdown")
-    @classmethod
-    def _breakdown(cls, key: str | None) -> str | None:
-        if key is not None and not PROPERTY_KEY.fullmatch(key):
-            raise ValueError("a property name is 1-200 printable characters")
-        return key
 
     @model_validator(mode="after")
     def _one_breakdown(self) -> FunnelQuery:
@@ -162,7 +155,7 @@ class FunnelResult(Spec):
     cached: bool = False
 
 
-class FunnelPersonsQuery(Spec):
+class FunnelPersonsQuery(PersonsPage):
     """The persons behind a funnel step: those who reached it (`converted`), or who reached the
     step before and not this one (`dropped`), with the moment and session of the last step they
     reached."""
@@ -173,8 +166,6 @@ class FunnelPersonsQuery(Spec):
     status: Literal["converted", "dropped"] = "converted"
     # Only the persons of this breakdown line (all lines when None).
     line: BreakdownLine | None = None
-    limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _step_fits(self) -> FunnelPersonsQuery:

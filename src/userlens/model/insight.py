@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from userlens.model.filters import (
-    PROPERTY_KEY,
     CohortFilter,
     Filter,
     Operator,
     PropertyFilter,
+    PropertyKey,
     Scalar,
     Spec,
 )
@@ -110,7 +110,7 @@ class TrendsSeries(Spec):
 
     event: str | None = Field(default=None, min_length=1, max_length=200)
     math: TrendsMath = TrendsMath.TOTAL
-    math_property: str | None = None
+    math_property: PropertyKey | None = None
     filters: list[Filter] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")
@@ -120,8 +120,6 @@ class TrendsSeries(Spec):
             raise ValueError(f"math '{self.math}' needs math_property")
         if not wants and self.math_property is not None:
             raise ValueError(f"math '{self.math}' takes no math_property")
-        if self.math_property is not None and not PROPERTY_KEY.fullmatch(self.math_property):
-            raise ValueError("a property name is 1-200 printable characters")
         return self
 
 
@@ -136,7 +134,7 @@ class TrendsQuery(Spec):
     # Split every series by this event property (or, `breakdown_type: "person"`, the person's
     # property as it is now): its `breakdown_limit` values with the largest totals (ties: by
     # value) get a line each, the rest one "Other" line, and events without it a "(none)" line.
-    breakdown: str | None = None
+    breakdown: PropertyKey | None = None
     breakdown_type: Literal["event", "person"] = "event"
     # Or split every series by cohorts: a line per cohort, of its persons' events (a person in
     # two cohorts counts in both).
@@ -175,13 +173,6 @@ class TrendsQuery(Spec):
                 raise ValueError("formula: use series letters, numbers, + - * / and brackets")
         return self
 
-    @field_validator("breakdown")
-    @classmethod
-    def _breakdown(cls, key: str | None) -> str | None:
-        if key is not None and not PROPERTY_KEY.fullmatch(key):
-            raise ValueError("a property name is 1-200 printable characters")
-        return key
-
 
 class TrendsLine(Spec):
     label: str
@@ -215,7 +206,14 @@ class BreakdownLine(Spec):
     is_other: bool = False
 
 
-class TrendsPersonsQuery(Spec):
+class PersonsPage(Spec):
+    """Which page of persons a drill-down returns."""
+
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class TrendsPersonsQuery(PersonsPage):
     """The persons behind a trends number: those with a counted event of series `series` in
     bucket `bucket` (the whole range when None; for dau/wau/mau, in the days up to the
     bucket's end) and, with a breakdown, in line `line`; each with their last such event."""
@@ -225,8 +223,6 @@ class TrendsPersonsQuery(Spec):
     series: int = Field(default=0, ge=0, le=19)
     bucket: int | None = Field(default=None, ge=0)
     line: BreakdownLine | None = None
-    limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _series_exists(self) -> TrendsPersonsQuery:

@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from userlens.model.filters import Filter
-from userlens.model.insight import DateRange, Spec
+from userlens.model.insight import DateRange, PersonsPage, Spec
 
 PathKind = Literal["pageview", "custom"]
 
@@ -66,7 +66,7 @@ class PathsResult(Spec):
     cached: bool = False
 
 
-class PathsPersonsQuery(Spec):
+class PathsPersonsQuery(PersonsPage):
     """The persons behind one edge, each with their latest session along it and the moment
     they reached its target."""
 
@@ -75,5 +75,3 @@ class PathsPersonsQuery(Spec):
     step: int = Field(ge=0, le=18)
     source: str = Field(max_length=2000)
     target: str = Field(max_length=2000)
-    limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=1_000_000)

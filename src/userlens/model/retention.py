@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from userlens.model.filters import Filter
-from userlens.model.insight import EventRef, Interval, Spec, date_point
+from userlens.model.insight import EventRef, Interval, PersonsPage, Spec, date_point
 
 
 class RetentionType(enum.StrEnum):
@@ -76,7 +76,7 @@ class RetentionResult(Spec):
     cached: bool = False
 
 
-class RetentionPersonsQuery(Spec):
+class RetentionPersonsQuery(PersonsPage):
     """The persons of one cell: cohort `cohort` (0 is the oldest), period `period` after it,
     with their first start (period 0) or return event in that period."""
 
@@ -84,8 +84,6 @@ class RetentionPersonsQuery(Spec):
     retention: RetentionQuery
     cohort: int = Field(ge=0, le=59)
     period: int = Field(default=0, ge=0, le=59)
-    limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _cell_exists(self) -> RetentionPersonsQuery:
