@@ -32,6 +32,7 @@ from userlens.model.filters import (
     Scalar,
     flatten,
 )
+from userlens.model.insight import BreakdownLine
 
 
 def as_text(value: Scalar) -> str:
@@ -190,3 +191,12 @@ def first_and_last(flag: str, *, per_bucket: bool = True, source: str = "ev") ->
 def cohort_name(cohort: CohortFilter, index: int) -> str:
     """The breakdown value of a cohort's line: its id (or its place, when given inline)."""
     return str(cohort.cohort_id if cohort.cohort_id is not None else index)
+
+
+def cohort_of_line(
+    cohorts: Sequence[CohortFilter], line: BreakdownLine | None
+) -> list[CohortFilter]:
+    """The cohort (as a one-item list) whose breakdown line is `line`; none for no line."""
+    return [
+        c for i, c in enumerate(cohorts) if line is not None and line.value == cohort_name(c, i)
+    ]

@@ -34,6 +34,7 @@ from userlens.query.filters import (
     Params,
     all_of,
     cohort_name,
+    cohort_of_line,
     json_pointer,
     matches,
     person_join,
@@ -307,11 +308,7 @@ def run_persons(
     spec = ask.funnel
     if spec.breakdown_cohorts:
         # A cohort's line: the persons of the funnel filtered by that cohort.
-        chosen = [
-            c
-            for i, c in enumerate(spec.breakdown_cohorts)
-            if ask.line is not None and ask.line.value == cohort_name(c, i)
-        ]
+        chosen = cohort_of_line(spec.breakdown_cohorts, ask.line)
         spec = spec.model_copy(
             update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]}
         )

@@ -32,6 +32,7 @@ from userlens.query.filters import (
     Params,
     all_of,
     cohort_name,
+    cohort_of_line,
     first_and_last,
     json_pointer,
     local_bucket,
@@ -351,11 +352,7 @@ def run_persons(
     spec = ask.trends
     if spec.breakdown_cohorts:
         # A cohort's line: the persons of the series filtered by that cohort.
-        chosen = [
-            c
-            for i, c in enumerate(spec.breakdown_cohorts)
-            if ask.line is not None and ask.line.value == cohort_name(c, i)
-        ]
+        chosen = cohort_of_line(spec.breakdown_cohorts, ask.line)
         filters = [*spec.filters, *chosen]
         spec = spec.model_copy(update={"breakdown_cohorts": [], "filters": filters})
         ask = ask.model_copy(update={"trends": spec, "line": None})
