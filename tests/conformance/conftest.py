@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.clickhouse import clickhouse_store
 from userlens.store.duckdb import DuckDBEventStore
 from userlens.store.events import EventStore
 
 StoreFactory = Callable[[], EventStore]
 
+
+def _clickhouse(path: Path | None) -> EventStore:
+    # A path names one store, opened again by later calls; no path, a fresh one.
+    if path is None:
+        return clickhouse_store()
+    return clickhouse_store("at_" + hashlib.sha256(str(path).encode()).hexdigest()[:16])
+
+
 BACKENDS: dict[str, Callable[[Path | None], EventStore]] = {
     "duckdb": lambda path: DuckDBEventStore(path / "events.duckdb" if path else None),
+    "clickhouse": _clickhouse,
 }
 
 

@@ -26,6 +26,7 @@ from userlens.query import lifecycle as lifecycle_runner
 from userlens.query import retention as retention_runner
 from userlens.query import stickiness as stickiness_runner
 from userlens.query.dates import periods_ending, resolve
+from userlens.query.run import engine_of
 
 FAST = settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -62,7 +63,7 @@ def test_retention_matches_the_reference(
 ) -> None:
     store = make_store()
     events = write_log(store, log)
-    result = retention_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    result = retention_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
     window = periods_ending(spec.date_to, spec.period, spec.periods, tz, NOW)
     want = retention(events, spec, tz, window.buckets, window.start, window.end)
 
@@ -76,7 +77,7 @@ def test_retention_matches_the_reference(
     cells = [(c, k) for c, k in cells if want[c][k]] or cells
     c, k = cells[cell % len(cells)]
     ask = RetentionPersonsQuery(retention=spec, cohort=c, period=k, limit=1000)
-    got = retention_runner.run_persons(ask, tz, NOW, lambda q: store.query(PROJECT, q))
+    got = retention_runner.run_persons(ask, tz, NOW, engine_of(store, PROJECT))
     assert _persons(got) == want[c][k]
     assert got.total == len(want[c][k])
 
@@ -120,7 +121,7 @@ def test_lifecycle_matches_the_reference(
     spec = LifecycleQuery(event=ref, interval=interval, date_range=date_range, filters=extra)
     store = make_store()
     events = write_log(store, log)
-    result = lifecycle_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    result = lifecycle_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
     window = resolve(date_range, interval, tz, NOW)
     want = lifecycle(events, ref, extra, interval, tz, window.buckets, window.end)
 
@@ -133,7 +134,7 @@ def test_lifecycle_matches_the_reference(
     cells = [c for c in cells if want[c[0]][c[1]]] or cells
     bucket, status = cells[pick % len(cells)]
     ask = LifecyclePersonsQuery(lifecycle=spec, bucket=bucket, status=status, limit=1000)
-    got = lifecycle_runner.run_persons(ask, tz, NOW, lambda q: store.query(PROJECT, q))
+    got = lifecycle_runner.run_persons(ask, tz, NOW, engine_of(store, PROJECT))
     assert _persons(got) == want[bucket][status]
 
 
@@ -159,7 +160,7 @@ def test_stickiness_matches_the_reference(
     spec = StickinessQuery(series=series, interval=interval, date_range=date_range, filters=extra)
     store = make_store()
     events = write_log(store, log)
-    result = stickiness_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    result = stickiness_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
     window = resolve(date_range, interval, tz, NOW)
     assert result.intervals == len(window.buckets)
     wants = [
@@ -172,5 +173,5 @@ def test_stickiness_matches_the_reference(
     cells = [(i, n) for i, n in cells if wants[i].get(n)] or cells
     i, n = cells[pick % len(cells)]
     ask = StickinessPersonsQuery(stickiness=spec, series=i, intervals=n, limit=1000)
-    got = stickiness_runner.run_persons(ask, tz, NOW, lambda q: store.query(PROJECT, q))
+    got = stickiness_runner.run_persons(ask, tz, NOW, engine_of(store, PROJECT))
     assert _persons(got) == wants[i].get(n, {})

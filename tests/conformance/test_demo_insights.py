@@ -35,6 +35,7 @@ from userlens.query import lifecycle as lifecycle_runner
 from userlens.query import retention as ret
 from userlens.query import stickiness as stickiness_runner
 from userlens.query.dates import periods_ending, resolve, span
+from userlens.query.run import engine_of
 from userlens.store.events import EventStore
 
 NOW = datetime(2026, 11, 20, 18, tzinfo=UTC)
@@ -102,7 +103,7 @@ def test_trends_on_the_demo(demo: tuple[EventStore, list[Ev]]) -> None:
         breakdown="$browser",
         breakdown_limit=3,
     )
-    result = trends.run(spec, TZ, NOW, lambda q: store.query(PROJECT, q))
+    result = trends.run(spec, TZ, NOW, engine_of(store, PROJECT))
     window = resolve(spec.date_range, spec.interval, TZ, NOW)
     want = trends_by_line(events, spec, TZ, window.start, window.end)
     got = {(line.is_other, line.breakdown_value): line for line in result.series}
@@ -124,7 +125,7 @@ def test_the_signup_funnel_on_the_demo(demo: tuple[EventStore, list[Ev]]) -> Non
         window=14,
         date_range=DateRange(date_from="-30d"),
     )
-    result = funnels.run(spec, TZ, NOW, lambda q: store.query(PROJECT, q))
+    result = funnels.run(spec, TZ, NOW, engine_of(store, PROJECT))
     start, end = span(spec.date_range, TZ, NOW)
     want = funnel(events, spec, start, end)[(False, None)]
     counts = [s.count for s in result.lines[0].steps]
@@ -138,7 +139,7 @@ def test_retention_on_the_demo(demo: tuple[EventStore, list[Ev]]) -> None:
         spec = RetentionQuery(
             start=EventRef(event="$pageview"), period=Interval.WEEK, periods=5, type=kind
         )
-        result = ret.run(spec, TZ, NOW, lambda q: store.query(PROJECT, q))
+        result = ret.run(spec, TZ, NOW, engine_of(store, PROJECT))
         window = periods_ending(None, spec.period, spec.periods, TZ, NOW)
         want = retention(events, spec, TZ, window.buckets, window.start, window.end)
         assert [c.values for c in result.cohorts] == [[len(x) for x in row] for row in want]
@@ -149,7 +150,7 @@ def test_paths_on_the_demo(demo: tuple[EventStore, list[Ev]]) -> None:
     spec = PathsQuery(
         include=["pageview", "custom"], steps=5, date_range=DateRange(date_from="-30d")
     )
-    result = paths.run(spec, TZ, NOW, lambda q: store.query(PROJECT, q))
+    result = paths.run(spec, TZ, NOW, engine_of(store, PROJECT))
     start, end = span(spec.date_range, TZ, NOW)
     nodes, edges = graph(events, spec, start, end)
     assert {(n.step, n.name): n.count for n in result.nodes} == nodes
@@ -161,14 +162,14 @@ def test_lifecycle_and_stickiness_on_the_demo(demo: tuple[EventStore, list[Ev]])
     store, events = demo
     ref = EventRef(event="$pageview")
     spec = LifecycleQuery(event=ref, interval=Interval.WEEK, date_range=DateRange(date_from="-4w"))
-    result = lifecycle_runner.run(spec, TZ, NOW, lambda q: store.query(PROJECT, q))
+    result = lifecycle_runner.run(spec, TZ, NOW, engine_of(store, PROJECT))
     window = resolve(spec.date_range, spec.interval, TZ, NOW)
     want = lifecycle(events, ref, [], spec.interval, TZ, window.buckets, window.end)
     for status in LifecycleStatus:
         assert getattr(result, status.value) == [len(w[status]) for w in want]
 
     sticky = StickinessQuery(series=[ref], date_range=DateRange(date_from="-30d"))
-    got = stickiness_runner.run(sticky, TZ, NOW, lambda q: store.query(PROJECT, q))
+    got = stickiness_runner.run(sticky, TZ, NOW, engine_of(store, PROJECT))
     window = resolve(sticky.date_range, sticky.interval, TZ, NOW)
     per_n = stickiness(events, ref, [], sticky.interval, TZ, window.start, window.end)
     assert got.series[0].persons == [len(per_n.get(n, {})) for n in range(1, got.intervals + 1)]

@@ -27,6 +27,7 @@ from userlens.model.funnel import (
 from userlens.model.insight import BreakdownLine, DateRange
 from userlens.query import funnels
 from userlens.query.dates import span
+from userlens.query.run import engine_of
 
 EVENTS = [None, "view", "click", "buy", "$identify"]
 
@@ -86,7 +87,7 @@ def test_funnels_match_the_reference(
 ) -> None:
     store = make_store()
     events = write_log(store, log)
-    result = funnels.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    result = funnels.run(spec, tz, NOW, engine_of(store, PROJECT))
     start, end = span(spec.date_range, tz, NOW)
     want = funnel(events, spec, start, end)
 
@@ -149,7 +150,7 @@ def test_the_persons_behind_a_step_match_the_reference(
             is_other, value = sorted(lines, key=lambda k: (k[0], k[1] or ""))[0]
             line = BreakdownLine(value=value, is_other=is_other)
     ask = FunnelPersonsQuery(funnel=spec, step=step, status=status, line=line, limit=1000)
-    result = funnels.run_persons(ask, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    result = funnels.run_persons(ask, "UTC", NOW, engine_of(store, PROJECT))
 
     got = {(frozenset(p.distinct_ids), p.timestamp, p.session_id) for p in result.persons}
     assert got == persons(events, ask, start, end)
@@ -184,14 +185,14 @@ def test_the_window_edge_counts_to_the_second(
         window_unit=WindowUnit.SECOND,
         date_range=DateRange(date_from="-7d"),
     )
-    result = funnels.run(spec, "UTC", T + timedelta(days=1), lambda q: store.query(PROJECT, q))
+    result = funnels.run(spec, "UTC", T + timedelta(days=1), engine_of(store, PROJECT))
     assert [s.count for s in result.lines[0].steps] == [1, 1 if converted else 0]
 
 
 def test_nobody_in_range_gives_zero_counts(make_store: StoreFactory) -> None:
     store = make_store()
     spec = FunnelQuery(steps=[FunnelStep(event="view"), FunnelStep(event="buy")])
-    result = funnels.run(spec, "UTC", T, lambda q: store.query(PROJECT, q))
+    result = funnels.run(spec, "UTC", T, engine_of(store, PROJECT))
     assert [(s.count, s.conversion_from_first) for s in result.lines[0].steps] == [
         (0, 0.0),
         (0, 0.0),
@@ -211,7 +212,7 @@ def test_another_projects_events_never_count(make_store: StoreFactory) -> None:
         steps=[FunnelStep(event="view"), FunnelStep(event="buy")],
         date_range=DateRange(date_from="-7d"),
     )
-    result = funnels.run(spec, "UTC", T + timedelta(hours=1), lambda q: store.query(PROJECT, q))
+    result = funnels.run(spec, "UTC", T + timedelta(hours=1), engine_of(store, PROJECT))
     assert [s.count for s in result.lines[0].steps] == [1, 0]
 
 
@@ -240,7 +241,7 @@ def test_an_exclusion_breaks_attempts_inside_their_window(
         exclusions=[FunnelExclusion(event="cancel", from_step=0, to_step=1)],
         date_range=DateRange(date_from="-7d"),
     )
-    result = funnels.run(spec, "UTC", T + timedelta(days=1), lambda q: store.query(PROJECT, q))
+    result = funnels.run(spec, "UTC", T + timedelta(days=1), engine_of(store, PROJECT))
     assert result.lines[0].steps[0].count == (0 if broken else 1)
 
 
@@ -260,7 +261,7 @@ def test_an_exclusion_at_the_same_time_as_the_next_step_does_not_break(
         exclusions=[FunnelExclusion(event="cancel")],
         date_range=DateRange(date_from="-7d"),
     )
-    result = funnels.run(spec, "UTC", T + timedelta(days=1), lambda q: store.query(PROJECT, q))
+    result = funnels.run(spec, "UTC", T + timedelta(days=1), engine_of(store, PROJECT))
     assert [s.count for s in result.lines[0].steps] == [1, 1]
 
 
@@ -278,7 +279,7 @@ def test_cohort_breakdowns_match_the_reference(
     spec = spec.model_copy(update={"breakdown": None, "breakdown_cohorts": chosen})
     store = make_store()
     events = write_log(store, log)
-    result = funnels.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    result = funnels.run(spec, "UTC", NOW, engine_of(store, PROJECT))
     start, end = span(spec.date_range, "UTC", NOW)
 
     assert [line.breakdown_value for line in result.lines] == [
@@ -293,7 +294,7 @@ def test_cohort_breakdowns_match_the_reference(
         ask = FunnelPersonsQuery(
             funnel=spec, step=0, line=BreakdownLine(value=line.breakdown_value), limit=1000
         )
-        got = funnels.run_persons(ask, "UTC", NOW, lambda q: store.query(PROJECT, q))
+        got = funnels.run_persons(ask, "UTC", NOW, engine_of(store, PROJECT))
         plain = FunnelPersonsQuery(funnel=only, step=0, limit=1000)
         assert {(frozenset(p.distinct_ids), p.timestamp, p.session_id) for p in got.persons} == (
             persons(events, plain, start, end)

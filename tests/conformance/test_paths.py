@@ -17,6 +17,7 @@ from userlens.model.insight import DateRange
 from userlens.model.paths import PathsPersonsQuery, PathsQuery
 from userlens.query import paths as paths_runner
 from userlens.query.dates import span
+from userlens.query.run import engine_of
 
 NODES = ["/", "/a", "/b", "/c", "signup", "$click"]
 
@@ -53,7 +54,7 @@ def test_paths_match_the_reference(
 ) -> None:
     store = make_store()
     events = write_log(store, log)
-    result = paths_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    result = paths_runner.run(spec, "UTC", NOW, engine_of(store, PROJECT))
     start, end = span(spec.date_range, "UTC", NOW)
     nodes, edges = graph(events, spec, start, end)
 
@@ -63,7 +64,7 @@ def test_paths_match_the_reference(
         return
     step, source, target = sorted(edges)[pick % len(edges)]
     ask = PathsPersonsQuery(paths=spec, step=step, source=source, target=target, limit=1000)
-    got = paths_runner.run_persons(ask, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    got = paths_runner.run_persons(ask, "UTC", NOW, engine_of(store, PROJECT))
     assert {frozenset(p.distinct_ids): (p.timestamp, p.session_id) for p in got.persons} == persons(
         events, ask, start, end
     )
@@ -105,7 +106,7 @@ def test_an_end_point_keeps_the_steps_up_to_its_first_visit(make_store: StoreFac
         steps=3,
         date_range=DateRange(date_from="-1m"),
     )
-    result = paths_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    result = paths_runner.run(spec, "UTC", NOW, engine_of(store, PROJECT))
     assert [(n.step, n.name) for n in result.nodes] == [(0, "signup"), (1, "/b"), (2, "/c")]
 
 
@@ -113,7 +114,7 @@ def test_a_start_point_begins_at_its_first_visit(make_store: StoreFactory) -> No
     store = make_store()
     write_log(store, _visit(SESSION))
     spec = PathsQuery(start_point="/a", steps=4, date_range=DateRange(date_from="-1m"))
-    result = paths_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    result = paths_runner.run(spec, "UTC", NOW, engine_of(store, PROJECT))
     assert [(e.step, e.source, e.target) for e in result.edges] == [
         (0, "/a", "/b"),
         (1, "/b", "/c"),
@@ -130,7 +131,7 @@ def test_an_end_points_path_has_no_edge_past_its_end(make_store: StoreFactory) -
     ]
     write_log(store, [*short, *long])
     spec = PathsQuery(end_point="/c", steps=4, date_range=DateRange(date_from="-1m"))
-    result = paths_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    result = paths_runner.run(spec, "UTC", NOW, engine_of(store, PROJECT))
     # The short path ends at /c (step 1): its next page, /b, is after the end point.
     assert {(e.step, e.source, e.target) for e in result.edges} == {
         (0, "/a", "/c"),

@@ -33,6 +33,7 @@ from userlens.model.insight import (
 )
 from userlens.query import trends as trends_runner
 from userlens.query.dates import bucket_ends, previous, resolve
+from userlens.query.run import engine_of
 
 
 @st.composite
@@ -83,7 +84,7 @@ def test_trends_match_the_reference(
 ) -> None:
     store = make_store()
     events = write_log(store, log)
-    result = trends_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    result = trends_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
     window = resolve(spec.date_range, spec.interval, tz, NOW)
     want = trends(events, spec, tz, window.start, window.end, window.buckets)
 
@@ -179,7 +180,7 @@ def test_breakdowns_match_the_reference(
     )
     store = make_store()
     events = write_log(store, log)
-    result = trends_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    result = trends_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
     window = resolve(spec.date_range, spec.interval, tz, NOW)
     want = trends_by_line(events, spec, tz, window.start, window.end)
 
@@ -200,7 +201,7 @@ def test_another_projects_events_never_count(make_store: StoreFactory) -> None:
     store.write([captured("a", event="view", ts_us=ts)])
     store.write([captured("b", event="view", ts_us=ts, project_id=PROJECT + 1)])
     spec = TrendsQuery(series=[TrendsSeries(event="view")], date_range=DateRange(date_from="-1d"))
-    result = trends_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    result = trends_runner.run(spec, "UTC", NOW, engine_of(store, PROJECT))
     assert result.series[0].total == 1
 
 
@@ -211,7 +212,7 @@ def test_a_regex_the_engine_refuses_is_invalid_input(make_store: StoreFactory) -
     bad = PropertyFilter(key="plan", operator=Operator.REGEX, value="(?=x)")
     spec = TrendsQuery(series=[TrendsSeries(filters=[bad])])
     with pytest.raises(InvalidInput):
-        trends_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+        trends_runner.run(spec, "UTC", NOW, engine_of(store, PROJECT))
 
 
 def test_breakdown_ties_go_to_the_smaller_value(make_store: StoreFactory) -> None:
@@ -229,7 +230,7 @@ def test_breakdown_ties_go_to_the_smaller_value(make_store: StoreFactory) -> Non
         breakdown="plan",
         breakdown_limit=2,
     )
-    result = trends_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    result = trends_runner.run(spec, "UTC", NOW, engine_of(store, PROJECT))
     lines = [(line.breakdown_value, line.is_other, line.total) for line in result.series]
     assert lines == [("team", False, 2), ("free", False, 1), (None, True, 1)]
 
@@ -254,7 +255,7 @@ def test_active_persons_look_back_exactly_their_days(
     spec = TrendsQuery(
         series=[TrendsSeries(event="view", math=math)], date_range=DateRange(date_from="-1d")
     )
-    result = trends_runner.run(spec, "UTC", NOW, lambda q: store.query(PROJECT, q))
+    result = trends_runner.run(spec, "UTC", NOW, engine_of(store, PROJECT))
     assert result.series[0].total == (1 if counted else 0)
     assert result.series[0].values[-1] == result.series[0].total
 
@@ -291,7 +292,7 @@ def test_cohort_breakdowns_match_the_reference(
     spec = spec.model_copy(update={"formula": None, "breakdown_cohorts": chosen})
     store = make_store()
     events = write_log(store, log)
-    result = trends_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    result = trends_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
     window = resolve(spec.date_range, spec.interval, tz, NOW)
 
     per_cohort = len(spec.series)
@@ -340,7 +341,7 @@ def test_the_persons_behind_a_number_match_the_reference(
     )
     store = make_store()
     events = write_log(store, log)
-    result = trends_runner.run(spec, tz, NOW, lambda q: store.query(PROJECT, q))
+    result = trends_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
     window = resolve(spec.date_range, spec.interval, tz, NOW)
     # A line of the answer (with a breakdown and no events there are none: ask for "(none)"),
     # and one of its buckets, one with a number when there is one (or the whole range).
@@ -356,7 +357,7 @@ def test_the_persons_behind_a_number_match_the_reference(
     ask = TrendsPersonsQuery(
         trends=spec, series=index, bucket=bucket, line=line if spec.breakdown else None, limit=1000
     )
-    got = trends_runner.run_persons(ask, tz, NOW, lambda q: store.query(PROJECT, q))
+    got = trends_runner.run_persons(ask, tz, NOW, engine_of(store, PROJECT))
 
     if active:
         end = bucket_ends(window, tz)[-1 if bucket is None else bucket]

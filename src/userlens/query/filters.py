@@ -33,6 +33,7 @@ from userlens.model.filters import (
     flatten,
 )
 from userlens.model.insight import BreakdownLine
+from userlens.query.dialect import Dialect
 
 
 def as_text(value: Scalar) -> str:
@@ -44,20 +45,21 @@ def as_text(value: Scalar) -> str:
     return str(value)
 
 
-def json_pointer(key: str) -> str:
-    return "/" + key.replace("~", "~0").replace("/", "~1")
-
-
 @dataclasses.dataclass
 class Params:
-    """Allocates parameter names for one query."""
+    """Allocates parameter names for one query, and knows the engine's `dialect`."""
 
+    dialect: Dialect
     values: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def add(self, value: Any) -> str:
         name = f"p{len(self.values)}"
         self.values[name] = value
         return "$" + name
+
+    def prop(self, column: str, key: str) -> str:
+        """The JSON text of property `key` of the JSON in `column` (NULL when unset)."""
+        return self.dialect.json_text(column, self.add(self.dialect.json_key(key)))
 
 
 # Where each kind of property lives in the queries: the event's JSON, and the JSON of its
@@ -66,7 +68,7 @@ COLUMNS = {"event": "e.properties", "person": "p.properties"}
 
 
 def condition(f: Filter, params: Params) -> str:
-    """The DuckDB condition of one filter (a group, a cohort, or a property)."""
+    """The SQL condition of one filter (a group, a cohort, or a property)."""
     if isinstance(f, FilterGroup):
         joiner = " AND " if f.match == "all" else " OR "
         return "(" + joiner.join(condition(g, params) for g in f.filters) + ")"
@@ -82,7 +84,8 @@ def in_cohort(f: CohortFilter, params: Params) -> str:
     if f.definition.distinct_ids is not None:
         return (
             f"({PERSON} IN (SELECT d.person_id FROM {{person_distinct_ids}} d "
-            f"WHERE d.distinct_id IN (SELECT unnest({params.add(f.definition.distinct_ids)}))))"
+            "WHERE "
+            f"{params.dialect.in_list('d.distinct_id', params.add(f.definition.distinct_ids))}))"
         )
     rules = []
     for rule in f.definition.rules:
@@ -103,7 +106,8 @@ def in_cohort(f: CohortFilter, params: Params) -> str:
 
 def _property(f: PropertyFilter, params: Params) -> str:
     """True or false, never NULL: a filter under NOT (a negated cohort) must stay exact."""
-    text = f"json_extract_string({COLUMNS[f.type]}, {params.add(json_pointer(f.key))})"
+    d = params.dialect
+    text = params.prop(COLUMNS[f.type], f.key)
     op, value = f.operator, f.value
     if op is Operator.IS_SET:
         return f"({text} IS NOT NULL)"
@@ -111,7 +115,7 @@ def _property(f: PropertyFilter, params: Params) -> str:
         return f"({text} IS NULL)"
     if op is Operator.IN:
         assert isinstance(value, list)
-        return f"coalesce(list_contains({params.add([as_text(v) for v in value])}, {text}), false)"
+        return d.in_list(text, params.add([as_text(v) for v in value]))
     assert value is not None
     assert not isinstance(value, list)
     if op is Operator.EXACT:
@@ -119,12 +123,12 @@ def _property(f: PropertyFilter, params: Params) -> str:
     if op is Operator.IS_NOT:
         return f"({text} IS DISTINCT FROM {params.add(as_text(value))})"
     if op is Operator.CONTAINS:
-        return f"coalesce(contains(lower({text}), lower({params.add(as_text(value))})), false)"
+        return d.contains(text, params.add(as_text(value)))
     if op is Operator.NOT_CONTAINS:
-        return f"NOT coalesce(contains(lower({text}), lower({params.add(as_text(value))})), false)"
+        return f"NOT {d.contains(text, params.add(as_text(value)))}"
     if op is Operator.REGEX:
-        return f"coalesce(regexp_matches({text}, {params.add(as_text(value))}), false)"
-    number = f"TRY_CAST({text} AS DOUBLE)"
+        return d.regex(text, params.add(as_text(value)))
+    number = d.to_number(text)
     if op is Operator.GT:
         return f"coalesce({number} > {params.add(float(value))}, false)"
     return f"coalesce({number} < {params.add(float(value))}, false)"
@@ -162,27 +166,30 @@ def local_time(params: Params, offsets: Sequence[tuple[datetime, int]]) -> str:
     ]
     last = params.add(offsets[-1][1])
     seconds = f"CASE {' '.join(shifts)} ELSE {last} END" if shifts else last
-    return f"(e.timestamp + to_seconds({seconds}))"
+    return f"(e.timestamp + {params.dialect.interval('second', seconds)})"
 
 
 def local_bucket(params: Params, part: str, offsets: Sequence[tuple[datetime, int]]) -> str:
     """The start of an event's local bucket (`part` a bound parameter)."""
-    return f"date_trunc({part}, {local_time(params, offsets)})"
+    return params.dialect.trunc(part, local_time(params, offsets))
 
 
 PERSON = "coalesce(o.override_person_id, e.person_id)"
 OVERRIDES = "{events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
 
 
-def first_and_last(flag: str, *, per_bucket: bool = True, source: str = "ev") -> str:
+def first_and_last(
+    params: Params, flag: str, *, per_bucket: bool = True, source: str = "ev"
+) -> str:
     """`mo`: per person (and bucket `b` of `source`, unless not `per_bucket`), the first and
     last event time where `flag` holds, each with the smallest session id of the events then.
     `source` has columns person, ts, sid (and b)."""
     keys = "person, b" if per_bucket else "person"
+    d = params.dialect
     return (
         f"mo AS (SELECT {keys}, min(ts) AS first_ts, "
-        "nullif(arg_min(sid, ts), '') AS first_sid, max(ts) AS last_ts, "
-        f"nullif(arg_max(sid, ts), '') AS last_sid FROM (SELECT {keys}, ts, "
+        f"nullif({d.arg_min('sid', 'ts')}, '') AS first_sid, max(ts) AS last_ts, "
+        f"nullif({d.arg_max('sid', 'ts')}, '') AS last_sid FROM (SELECT {keys}, ts, "
         f"coalesce(min(sid), '') AS sid FROM {source} WHERE {flag} GROUP BY {keys}, ts) "
         f"GROUP BY {keys})"
     )

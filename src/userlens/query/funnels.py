@@ -11,7 +11,7 @@ one step's time and session), `att` (the steps reached and whether an exclusion 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,13 +29,13 @@ from userlens.model.funnel import (
 )
 from userlens.model.insight import PersonsResult
 from userlens.query.dates import span
+from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
     COLUMNS,
     Params,
     all_of,
     cohort_name,
     cohort_of_line,
-    json_pointer,
     matches,
     person_join,
     utc,
@@ -44,6 +44,7 @@ from userlens.query.persons import hits, persons_sql
 from userlens.store.sql import Query
 
 US = 1_000_000
+EMPTY = "''"
 
 
 def _events(spec: FunnelQuery, params: Params, start: datetime, end: datetime) -> str:
@@ -53,10 +54,9 @@ def _events(spec: FunnelQuery, params: Params, start: datetime, end: datetime) -
     flags = [f"{c} AS m{i}" for i, c in enumerate(steps)]
     flags += [f"{c} AS x{i}" for i, c in enumerate(exclusions)]
     breakdown = (
-        f"json_extract_string({COLUMNS[spec.breakdown_type]}, "
-        f"{params.add(json_pointer(spec.breakdown))})"
+        params.prop(COLUMNS[spec.breakdown_type], spec.breakdown)
         if spec.breakdown
-        else "CAST(NULL AS VARCHAR)"
+        else params.dialect.null_text()
     )
     wanted = " OR ".join([*steps, *exclusions])
     keep = "true" if spec.order is FunnelOrder.STRICT else f"({wanted})"
@@ -77,21 +77,19 @@ def _events(spec: FunnelQuery, params: Params, start: datetime, end: datetime) -
 
 def _at_times(flag: str) -> str:
     """A step's events, one row per person and time (the smallest session id among them)."""
-    return f"(SELECT person, ts, min(sid) AS sid FROM ev WHERE {flag} GROUP BY person, ts)"
+    return f"(SELECT person AS who, ts, min(sid) AS sid FROM ev WHERE {flag} GROUP BY person, ts)"
 
 
 def _ordered(spec: FunnelQuery, window: str) -> list[str]:
     ctes = ["a0 AS (SELECT person, bv, ts AS t0, sid AS s0 FROM ev WHERE m0)"]
     for k in range(1, len(spec.steps)):
         ok = f"n.ts <= a.t0 + {window}"
-        joins = (
-            f"ASOF LEFT JOIN {_at_times(f'm{k}')} n ON a.person = n.person AND a.t{k - 1} < n.ts"
-        )
+        joins = f"ASOF LEFT JOIN {_at_times(f'm{k}')} n ON a.person = n.who AND a.t{k - 1} < n.ts"
         if spec.order is FunnelOrder.STRICT:
             # The person's next event, at any time after the previous step: it must be this one.
             joins += (
-                " ASOF LEFT JOIN (SELECT DISTINCT person, ts FROM ev) nx "
-                f"ON a.person = nx.person AND a.t{k - 1} < nx.ts"
+                " ASOF LEFT JOIN (SELECT DISTINCT person AS who, ts FROM ev) nx "
+                f"ON a.person = nx.who AND a.t{k - 1} < nx.ts"
             )
             ok += " AND n.ts = nx.ts"
         ctes.append(
@@ -101,34 +99,34 @@ def _ordered(spec: FunnelQuery, window: str) -> list[str]:
     return ctes
 
 
-def _unordered(spec: FunnelQuery, window: str) -> list[str]:
+def _unordered(spec: FunnelQuery, window: str, d: Dialect) -> list[str]:
     n = len(spec.steps)
     any_step = " OR ".join(f"m{i}" for i in range(n))
     joins = " ".join(
-        f"ASOF LEFT JOIN {_at_times(f'm{i}')} n{i} ON a.person = n{i}.person AND a.t0 <= n{i}.ts"
+        f"ASOF LEFT JOIN {_at_times(f'm{i}')} n{i} ON a.person = n{i}.who AND a.t0 <= n{i}.ts"
         for i in range(n)
     )
     # Each step's first event in the window, as (time, session), sorted by time.
-    found = ", ".join(
-        f"CASE WHEN n{i}.ts <= a.t0 + {window} THEN {{'t': n{i}.ts, 's': coalesce(n{i}.sid, '')}} "
-        "END"
+    found = [
+        f"CASE WHEN n{i}.ts <= a.t0 + {window} "
+        f"THEN {d.pair(f'n{i}.ts', f'coalesce(n{i}.sid, {EMPTY})')} END"
         for i in range(n)
-    )
-    times = ", ".join(f"l.reached[{i + 1}].t AS t{i}" for i in range(n))
-    sessions = ", ".join(f"nullif(l.reached[{i + 1}].s, '') AS s{i}" for i in range(n))
+    ]
+    times = ", ".join(f"{d.first(f'l.reached[{i + 1}]')} AS t{i}" for i in range(n))
+    sessions = ", ".join(f"nullif({d.second(f'l.reached[{i + 1}]')}, '') AS s{i}" for i in range(n))
     return [
         f"a0 AS (SELECT person, bv, ts AS t0 FROM ev WHERE {any_step})",
-        "l AS (SELECT a.person, a.bv, "
-        f"list_sort(list_filter([{found}], lambda x: x IS NOT NULL)) AS reached FROM a0 a {joins})",
-        f"a{n - 1} AS (SELECT l.person, l.bv, {times}, {sessions} FROM l)",
+        f"l AS (SELECT a.person AS person, a.bv AS bv, {d.sorted_present(found)} AS reached "
+        f"FROM a0 a {joins})",
+        f"a{n - 1} AS (SELECT l.person AS person, l.bv AS bv, {times}, {sessions} FROM l)",
     ]
 
 
 def _broken(x: FunnelExclusion, index: int, window: str) -> tuple[str, str]:
     """(join, condition) of one exclusion."""
     join = (
-        f"ASOF LEFT JOIN (SELECT DISTINCT person, ts FROM ev WHERE x{index}) x{index} "
-        f"ON a.person = x{index}.person AND a.t{x.from_step} < x{index}.ts"
+        f"ASOF LEFT JOIN (SELECT DISTINCT person AS who, ts FROM ev WHERE x{index}) x{index} "
+        f"ON a.person = x{index}.who AND a.t{x.from_step} < x{index}.ts"
     )
     until = (
         f"CASE WHEN a.t{x.to_step} IS NOT NULL THEN x{index}.ts < a.t{x.to_step} "
@@ -139,9 +137,12 @@ def _broken(x: FunnelExclusion, index: int, window: str) -> tuple[str, str]:
 
 def _attempts(spec: FunnelQuery, params: Params, start: datetime, end: datetime) -> str:
     """The CTEs up to `lined`: the counted attempt of each person, with its breakdown line."""
-    window = f"to_microseconds({params.add(spec.window_seconds * US)})"
+    d = params.dialect
+    window = d.interval("microsecond", params.add(spec.window_seconds * US))
     chain = (
-        _unordered(spec, window) if spec.order is FunnelOrder.UNORDERED else _ordered(spec, window)
+        _unordered(spec, window, d)
+        if spec.order is FunnelOrder.UNORDERED
+        else _ordered(spec, window)
     )
     n = len(spec.steps)
     broken = [_broken(x, i, window) for i, x in enumerate(spec.exclusions)]
@@ -156,36 +157,37 @@ def _attempts(spec: FunnelQuery, params: Params, start: datetime, end: datetime)
             f"WHERE NOT ({any_broken}))",
             "best AS (SELECT * FROM att QUALIFY row_number() OVER (PARTITION BY person "
             "ORDER BY steps DESC, t0, bv NULLS LAST, s0 NULLS LAST) = 1)",
-            "top AS (SELECT bv FROM best WHERE bv IS NOT NULL GROUP BY bv "
+            "top AS (SELECT bv AS top_bv FROM best WHERE bv IS NOT NULL GROUP BY bv "
             f"ORDER BY count(*) DESC, bv LIMIT {params.add(spec.breakdown_limit)})",
-            "lined AS MATERIALIZED (SELECT b.*, t.bv IS NULL AND b.bv IS NOT NULL AS is_other, "
-            "CASE WHEN t.bv IS NULL THEN NULL ELSE b.bv END AS line "
-            "FROM best b LEFT JOIN top t ON t.bv = b.bv)",
+            "lined AS MATERIALIZED (SELECT b.*, t.top_bv IS NULL AND b.bv IS NOT NULL "
+            "AS is_other, CASE WHEN t.top_bv IS NULL THEN NULL ELSE b.bv END AS line "
+            "FROM best b LEFT JOIN top t ON t.top_bv = b.bv)",
         ]
     )
 
 
-def build(spec: FunnelQuery, start: datetime, end: datetime) -> Query:
+def build(spec: FunnelQuery, start: datetime, end: datetime, dialect: Dialect) -> Query:
     """One row per line with its step counts and times, then one row per histogram bin."""
-    params = Params()
+    params = Params(dialect)
+    d = dialect
     n = len(spec.steps)
-    gaps = [f"epoch_us(t{i}) - epoch_us(t{i - 1})" for i in range(1, n)]
+    gaps = [f"{d.epoch_us(f't{i}')} - {d.epoch_us(f't{i - 1}')}" for i in range(1, n)]
     counts = ", ".join(f"count(t{i})" for i in range(n))
-    averages = ", ".join(f"avg({g})" for g in gaps)
-    medians = ", ".join(f"quantile_cont({g}, 0.5)" for g in gaps)
+    averages = [f"avg({g})" for g in gaps]
+    medians = [d.quantile(g, 0.5) for g in gaps]
     return Query(
         f"WITH {_attempts(spec, params, start, end)}, "
-        f"d AS (SELECT is_other, line, epoch_us(t{n - 1}) - epoch_us(t0) AS d "
+        f"d AS (SELECT is_other, line, {d.epoch_us(f't{n - 1}')} - {d.epoch_us('t0')} AS d "
         f"FROM lined WHERE t{n - 1} IS NOT NULL), "
         "r AS (SELECT is_other, line, min(d) AS lo, "
-        f"(max(d) - min(d)) // {params.add(spec.histogram_bins)} + 1 AS width "
+        f"{d.int_div('max(d) - min(d)', params.add(spec.histogram_bins))} + 1 AS width "
         "FROM d GROUP BY is_other, line) "
         f"SELECT 0 AS kind, is_other, line, [{counts}] AS counts, "
-        f"CAST([{averages}] AS DOUBLE[]) AS averages, CAST([{medians}] AS DOUBLE[]) AS medians, "
+        f"{d.doubles(averages)} AS averages, {d.doubles(medians)} AS medians, "
         "NULL AS lo, NULL AS width, NULL AS bin, NULL AS n "
         "FROM lined GROUP BY is_other, line "
         "UNION ALL SELECT 1, d.is_other, d.line, NULL, NULL, NULL, r.lo, r.width, "
-        "(d.d - r.lo) // r.width AS bin, count(*) "
+        f"{d.int_div('d.d - r.lo', 'r.width')} AS bin, count(*) "
         "FROM d JOIN r ON r.is_other = d.is_other AND r.line IS NOT DISTINCT FROM d.line "
         "GROUP BY d.is_other, d.line, r.lo, r.width, bin",
         params.values,
@@ -260,23 +262,25 @@ def run(
     spec: FunnelQuery,
     timezone: str,
     now: datetime,
-    execute: Callable[[Query], Sequence[Any]],
+    engine: Engine,
 ) -> FunnelResult:
     start, end = span(spec.date_range, timezone, now)
     if not spec.breakdown_cohorts:
-        return parse(spec, execute(build(spec, start, end)))
+        return parse(spec, engine.execute(build(spec, start, end, engine.dialect)))
     # A line per cohort: the funnel again with the cohort as one more filter.
     lines = []
     for i, cohort in enumerate(spec.breakdown_cohorts):
         one = spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, cohort]})
         name = cohort_name(cohort, i)
-        line = parse(one, execute(build(one, start, end))).lines[0]
+        line = parse(one, engine.execute(build(one, start, end, engine.dialect))).lines[0]
         lines.append(line.model_copy(update={"breakdown_value": name}))
     return FunnelResult(order=spec.order, window_seconds=spec.window_seconds, lines=lines)
 
 
-def build_persons(ask: FunnelPersonsQuery, start: datetime, end: datetime) -> Query:
-    params = Params()
+def build_persons(
+    ask: FunnelPersonsQuery, start: datetime, end: datetime, dialect: Dialect
+) -> Query:
+    params = Params(dialect)
     spec, k = ask.funnel, ask.step
     if ask.status == "converted":
         where, moment, session = f"t{k} IS NOT NULL", f"t{k}", f"s{k}"
@@ -302,7 +306,7 @@ def run_persons(
     ask: FunnelPersonsQuery,
     timezone: str,
     now: datetime,
-    execute: Callable[[Query], Sequence[Any]],
+    engine: Engine,
 ) -> PersonsResult:
     start, end = span(ask.funnel.date_range, timezone, now)
     spec = ask.funnel
@@ -313,4 +317,4 @@ def run_persons(
             update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]}
         )
         ask = ask.model_copy(update={"funnel": spec, "line": None})
-    return hits(execute(build_persons(ask, start, end)))
+    return hits(engine.execute(build_persons(ask, start, end, engine.dialect)))

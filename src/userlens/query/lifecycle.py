@@ -8,7 +8,7 @@ with the one before each) and `statuses` (person, bucket, status).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from userlens.model.activity import (
 )
 from userlens.model.insight import PersonsResult
 from userlens.query.dates import Window, before, resolve, utc_offsets
+from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
     OVERRIDES,
     PERSON,
@@ -46,6 +47,7 @@ def _ctes(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -
         before(window.buckets[0], spec.interval, timezone),
         *window.buckets[:-1],
     ]
+    grid = params.dialect.rows_of({"b": params.add(window.buckets), "pb": params.add(earlier)})
     return (
         f"ev AS MATERIALIZED (SELECT {PERSON} AS person, e.timestamp AS ts, "
         f"e.session_id AS sid, {bucket} AS b "
@@ -54,10 +56,9 @@ def _ctes(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -
         f"AND {all_of(spec.filters, params)} AND {matches(event.event, event.filters, params)}), "
         "act AS (SELECT DISTINCT person, b FROM ev), "
         "firsts AS (SELECT person, min(b) AS f FROM act GROUP BY person), "
-        f"grid AS (SELECT unnest({params.add(window.buckets)}) AS b, "
-        f"unnest({params.add(earlier)}) AS pb), "
+        f"grid AS ({grid}), "
         "statuses AS ("
-        "SELECT g.b, g.pb, a.person, CASE WHEN f.f = g.b THEN 'new' "
+        "SELECT g.b AS b, g.pb AS pb, a.person AS person, CASE WHEN f.f = g.b THEN 'new' "
         "WHEN w.person IS NOT NULL THEN 'returning' ELSE 'resurrecting' END AS status "
         "FROM grid g JOIN act a ON a.b = g.b JOIN firsts f ON f.person = a.person "
         "LEFT JOIN act w ON w.person = a.person AND w.b = g.pb "
@@ -66,8 +67,8 @@ def _ctes(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -
     )
 
 
-def build(spec: LifecycleQuery, window: Window, timezone: str) -> Query:
-    params = Params()
+def build(spec: LifecycleQuery, window: Window, timezone: str, dialect: Dialect) -> Query:
+    params = Params(dialect)
     return Query(
         f"WITH {_ctes(spec, params, window, timezone)} "
         "SELECT b, status, count(*) FROM statuses GROUP BY b, status",
@@ -97,27 +98,31 @@ def run(
     spec: LifecycleQuery,
     timezone: str,
     now: datetime,
-    execute: Callable[[Query], Sequence[Any]],
+    engine: Engine,
 ) -> LifecycleResult:
     window = resolve(spec.date_range, spec.interval, timezone, now)
-    return parse(spec, window, timezone, execute(build(spec, window, timezone)))
+    return parse(
+        spec, window, timezone, engine.execute(build(spec, window, timezone, engine.dialect))
+    )
 
 
-def build_persons(ask: LifecyclePersonsQuery, window: Window, timezone: str) -> Query:
-    params = Params()
+def build_persons(
+    ask: LifecyclePersonsQuery, window: Window, timezone: str, dialect: Dialect
+) -> Query:
+    params = Params(dialect)
     dormant = ask.status is LifecycleStatus.DORMANT
     # Dormant persons: their last event in the bucket before; the others: their first in it.
     moment, session, at = (
         ("last_ts", "last_sid", "pb") if dormant else ("first_ts", "first_sid", "b")
     )
     picked = (
-        f"picked AS (SELECT s.person, m.{moment} AS moment, m.{session} AS session "
+        f"picked AS (SELECT s.person AS person, m.{moment} AS moment, m.{session} AS session "
         f"FROM statuses s JOIN mo m ON m.person = s.person AND m.b = s.{at} "
         f"WHERE s.b = {params.add(window.buckets[ask.bucket])} "
         f"AND s.status = {params.add(ask.status.value)})"
     )
     return Query(
-        f"WITH {_ctes(ask.lifecycle, params, window, timezone)}, {first_and_last('true')}, "
+        f"WITH {_ctes(ask.lifecycle, params, window, timezone)}, {first_and_last(params, 'true')}, "
         f"{picked} " + persons_sql(params, ask.limit, ask.offset),
         params.values,
     )
@@ -127,10 +132,10 @@ def run_persons(
     ask: LifecyclePersonsQuery,
     timezone: str,
     now: datetime,
-    execute: Callable[[Query], Sequence[Any]],
+    engine: Engine,
 ) -> PersonsResult:
     spec = ask.lifecycle
     window = resolve(spec.date_range, spec.interval, timezone, now)
     if ask.bucket >= len(window.buckets):
         return PersonsResult(persons=[], total=0)
-    return hits(execute(build_persons(ask, window, timezone)))
+    return hits(engine.execute(build_persons(ask, window, timezone, engine.dialect)))

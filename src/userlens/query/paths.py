@@ -10,34 +10,39 @@ node and its next one, without a self-join.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from userlens.model.insight import PersonsResult
 from userlens.model.paths import PathEdge, PathNode, PathsPersonsQuery, PathsQuery, PathsResult
 from userlens.query.dates import span
+from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import OVERRIDES, PERSON, Params, all_of, person_join, utc
 from userlens.query.persons import hits, persons_sql
 from userlens.store.sql import Query
 
+DOLLAR = "'$'"  # custom events are those whose name does not start with it
 _ORDER = "PARTITION BY person, sid ORDER BY ts, node"
 
 
-def _node(spec: PathsQuery) -> str:
+def _node(spec: PathsQuery, d: Dialect) -> str:
     kinds = []
     if "pageview" in spec.include:
         kinds.append("WHEN e.event = '$pageview' THEN coalesce(e.pathname, '')")
     if "custom" in spec.include:
-        kinds.append("WHEN NOT starts_with(e.event, '$') THEN e.event")
+        kinds.append(f"WHEN NOT {d.starts_with('e.event', DOLLAR)} THEN e.event")
     return f"CASE {' '.join(kinds)} END"
 
 
 def _ctes(spec: PathsQuery, params: Params, start: datetime, end: datetime) -> str:
+    d = params.dialect
     n = params.add(spec.steps)
     # Each node with the next one of its session (`nx`, at `nx_ts`); `last` says whether this
     # node ends the path, so that the edge to the next one is not part of it.
-    cols = "x.person, x.sid, x.node, x.ts, x.nx, x.nx_ts"
+    cols = (
+        "x.person AS person, x.sid AS sid, x.node AS node, x.ts AS ts, x.nx AS nx, x.nx_ts AS nx_ts"
+    )
     if spec.start_point is not None:
         anchor = params.add(spec.start_point)
         path = (
@@ -63,28 +68,28 @@ def _ctes(spec: PathsQuery, params: Params, start: datetime, end: datetime) -> s
         )
     return (
         f"ev AS (SELECT {PERSON} AS person, e.session_id AS sid, e.timestamp AS ts, "
-        f"{_node(spec)} AS node FROM {OVERRIDES}{person_join(spec.filters)} "
+        f"{_node(spec, d)} AS node FROM {OVERRIDES}{person_join(spec.filters)} "
         f"WHERE e.timestamp >= {params.add(utc(start))} AND e.timestamp < {params.add(utc(end))} "
         f"AND e.session_id IS NOT NULL AND {all_of(spec.filters, params)}), "
         f"runs AS (SELECT * FROM ev WHERE node IS NOT NULL "
-        f"QUALIFY lag(node) OVER ({_ORDER}) IS DISTINCT FROM node), "
-        f"numbered AS (SELECT *, row_number() OVER w AS i, lead(node) OVER w AS nx, "
-        f"lead(ts) OVER w AS nx_ts FROM runs WINDOW w AS ({_ORDER})), "
+        f"QUALIFY lag({d.nullable('node')}) OVER ({_ORDER}) IS DISTINCT FROM node), "
+        f"numbered AS (SELECT *, row_number() OVER w AS i, lead({d.nullable('node')}) OVER w "
+        f"AS nx, lead({d.nullable('ts')}) OVER w AS nx_ts FROM runs WINDOW w AS ({_ORDER})), "
         f"{path}"
     )
 
 
-def build(spec: PathsQuery, start: datetime, end: datetime) -> Query:
+def build(spec: PathsQuery, start: datetime, end: datetime, dialect: Dialect) -> Query:
     """Rows ('node', step, name, NULL, paths) for kept nodes and ('edge', step, source,
     target, weight) for shown edges."""
-    params = Params()
+    params = Params(dialect)
     cap = params.add(spec.max_nodes_per_step)
     return Query(
         f"WITH {_ctes(spec, params, start, end)}, "
         "counted AS (SELECT step, node, count(*) AS n FROM p GROUP BY step, node), "
         "ranked AS MATERIALIZED (SELECT step, node, n FROM counted QUALIFY row_number() "
         f"OVER (PARTITION BY step ORDER BY n DESC, node) <= {cap}), "
-        "edges AS (SELECT x.step, x.node AS source, x.nx AS target, count(*) AS w FROM p x "
+        "edges AS (SELECT x.step AS step, x.node AS source, x.nx AS target, count(*) AS w FROM p x "
         "JOIN ranked r ON r.step = x.step AND r.node = x.node "
         "JOIN ranked t ON t.step = x.step + 1 AND t.node = x.nx "
         "WHERE NOT x.last AND x.nx IS NOT NULL GROUP BY x.step, x.node, x.nx) "
@@ -111,21 +116,24 @@ def run(
     spec: PathsQuery,
     timezone: str,
     now: datetime,
-    execute: Callable[[Query], Sequence[Any]],
+    engine: Engine,
 ) -> PathsResult:
     start, end = span(spec.date_range, timezone, now)
-    return parse(execute(build(spec, start, end)))
+    return parse(engine.execute(build(spec, start, end, engine.dialect)))
 
 
-def build_persons(ask: PathsPersonsQuery, start: datetime, end: datetime) -> Query:
-    params = Params()
+def build_persons(
+    ask: PathsPersonsQuery, start: datetime, end: datetime, dialect: Dialect
+) -> Query:
+    params = Params(dialect)
     ctes = _ctes(ask.paths, params, start, end)
     picked = (
         # Per person, their latest pass along the edge (the smallest session id on a tie).
         "along AS (SELECT person, nx_ts AS ts, min(sid) AS sid FROM p "
         f"WHERE NOT last AND step = {params.add(ask.step)} AND node = {params.add(ask.source)} "
         f"AND nx = {params.add(ask.target)} GROUP BY person, nx_ts), "
-        "picked AS (SELECT person, max(ts) AS moment, arg_max(sid, ts) AS session "
+        f"picked AS (SELECT person, max(ts) AS moment, {params.dialect.arg_max('sid', 'ts')} "
+        "AS session "
         "FROM along GROUP BY person)"
     )
     return Query(
@@ -137,7 +145,7 @@ def run_persons(
     ask: PathsPersonsQuery,
     timezone: str,
     now: datetime,
-    execute: Callable[[Query], Sequence[Any]],
+    engine: Engine,
 ) -> PersonsResult:
     start, end = span(ask.paths.date_range, timezone, now)
-    return hits(execute(build_persons(ask, start, end)))
+    return hits(engine.execute(build_persons(ask, start, end, engine.dialect)))

@@ -18,7 +18,7 @@ from userlens.query.filters import Params
 def persons_sql(params: Params, limit: int, offset: int) -> str:
     return (
         "SELECT CAST(k.person AS VARCHAR), "
-        "(SELECT list(d.distinct_id ORDER BY d.distinct_id) FROM {person_distinct_ids} d "
+        f"(SELECT {params.dialect.sorted_list('d.distinct_id')} FROM {{person_distinct_ids}} d "
         "WHERE d.person_id = k.person), CAST(p.properties AS VARCHAR), k.moment, k.session, "
         "(SELECT count(*) FROM picked) "
         "FROM picked k LEFT JOIN {persons} p ON p.id = k.person "

@@ -8,7 +8,7 @@ cohort period), `returns` (person and a period they came back in).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from userlens.model.retention import (
     RetentionType,
 )
 from userlens.query.dates import Window, periods_ending, utc_offsets
+from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
     OVERRIDES,
     PERSON,
@@ -64,9 +65,9 @@ def _ctes(spec: RetentionQuery, params: Params, window: Window, timezone: str) -
     )
 
 
-def build(spec: RetentionQuery, window: Window, timezone: str) -> Query:
+def build(spec: RetentionQuery, window: Window, timezone: str, dialect: Dialect) -> Query:
     """Rows (cohort, NULL, size) and (cohort, period, persons back in it)."""
-    params = Params()
+    params = Params(dialect)
     return Query(
         f"WITH {_ctes(spec, params, window, timezone)} "
         "SELECT cohort, NULL AS b, count(*) FROM starts GROUP BY cohort "
@@ -111,26 +112,30 @@ def run(
     spec: RetentionQuery,
     timezone: str,
     now: datetime,
-    execute: Callable[[Query], Sequence[Any]],
+    engine: Engine,
 ) -> RetentionResult:
     window = _window(spec, timezone, now)
-    return parse(spec, window, timezone, execute(build(spec, window, timezone)))
+    return parse(
+        spec, window, timezone, engine.execute(build(spec, window, timezone, engine.dialect))
+    )
 
 
-def build_persons(ask: RetentionPersonsQuery, window: Window, timezone: str) -> Query:
-    params = Params()
+def build_persons(
+    ask: RetentionPersonsQuery, window: Window, timezone: str, dialect: Dialect
+) -> Query:
+    params = Params(dialect)
     spec = ask.retention
     cohort = window.buckets[ask.cohort]
     target = window.buckets[ask.cohort + ask.period]
     flag = "ms" if ask.period == 0 else f"mr AND ts >= {params.add(utc(window.start))}"
     picked = (
-        "picked AS (SELECT s.person, m.first_ts AS moment, m.first_sid AS session "
+        "picked AS (SELECT s.person AS person, m.first_ts AS moment, m.first_sid AS session "
         f"FROM starts s JOIN mo m ON m.person = s.person AND m.b = {params.add(target)} "
         f"WHERE s.cohort = {params.add(cohort)})"
     )
     ctes = _ctes(spec, params, window, timezone)
     return Query(
-        f"WITH {ctes}, {first_and_last(flag)}, {picked} "
+        f"WITH {ctes}, {first_and_last(params, flag)}, {picked} "
         + persons_sql(params, ask.limit, ask.offset),
         params.values,
     )
@@ -140,9 +145,9 @@ def run_persons(
     ask: RetentionPersonsQuery,
     timezone: str,
     now: datetime,
-    execute: Callable[[Query], Sequence[Any]],
+    engine: Engine,
 ) -> PersonsResult:
     window = _window(ask.retention, timezone, now)
     if ask.cohort + ask.period >= len(window.buckets):
         return PersonsResult(persons=[], total=0)
-    return hits(execute(build_persons(ask, window, timezone)))
+    return hits(engine.execute(build_persons(ask, window, timezone, engine.dialect)))

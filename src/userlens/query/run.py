@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,12 +18,10 @@ from userlens.model.paths import PathsPersonsQuery, PathsQuery
 from userlens.model.queries import InsightQuery, InsightResult
 from userlens.model.retention import RetentionPersonsQuery, RetentionQuery
 from userlens.query import funnels, lifecycle, paths, retention, stickiness, trends
-from userlens.store.sql import Query
+from userlens.query.dialect import DIALECTS, Engine
+from userlens.store.events import EventStore
 
-Execute = Callable[[Query], Sequence[Any]]
-
-
-RUNNERS: dict[type[Any], Callable[[Any, str, datetime, Execute], InsightResult]] = {
+RUNNERS: dict[type[Any], Callable[[Any, str, datetime, Engine], InsightResult]] = {
     TrendsQuery: trends.run,
     FunnelQuery: funnels.run,
     RetentionQuery: retention.run,
@@ -39,6 +37,11 @@ RUNNERS: dict[type[Any], Callable[[Any, str, datetime, Execute], InsightResult]]
 }
 
 
-def run(spec: InsightQuery, timezone: str, now: datetime, execute: Execute) -> InsightResult:
+def engine_of(store: EventStore, project_id: int) -> Engine:
+    """Queries of one project on `store`, in its dialect."""
+    return Engine(DIALECTS[store.dialect], lambda query: store.query(project_id, query))
+
+
+def run(spec: InsightQuery, timezone: str, now: datetime, engine: Engine) -> InsightResult:
     """Answer `spec` in the project's time zone, with `now` injected."""
-    return RUNNERS[type(spec)](spec, timezone, now, execute)
+    return RUNNERS[type(spec)](spec, timezone, now, engine)

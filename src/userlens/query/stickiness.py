@@ -7,7 +7,7 @@ CTEs: `ev` (events of any series in range, a flag per series and the local bucke
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from userlens.model.activity import (
 )
 from userlens.model.insight import PersonsResult
 from userlens.query.dates import Window, resolve, utc_offsets
+from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
     OVERRIDES,
     PERSON,
@@ -56,8 +57,8 @@ def _ctes(spec: StickinessQuery, params: Params, window: Window, timezone: str) 
     )
 
 
-def build(spec: StickinessQuery, window: Window, timezone: str) -> Query:
-    params = Params()
+def build(spec: StickinessQuery, window: Window, timezone: str, dialect: Dialect) -> Query:
+    params = Params(dialect)
     return Query(
         f"WITH {_ctes(spec, params, window, timezone)} "
         "SELECT series, n, count(*) FROM counts GROUP BY series, n",
@@ -87,22 +88,24 @@ def run(
     spec: StickinessQuery,
     timezone: str,
     now: datetime,
-    execute: Callable[[Query], Sequence[Any]],
+    engine: Engine,
 ) -> StickinessResult:
     window = resolve(spec.date_range, spec.interval, timezone, now)
-    return parse(spec, window, execute(build(spec, window, timezone)))
+    return parse(spec, window, engine.execute(build(spec, window, timezone, engine.dialect)))
 
 
-def build_persons(ask: StickinessPersonsQuery, window: Window, timezone: str) -> Query:
-    params = Params()
+def build_persons(
+    ask: StickinessPersonsQuery, window: Window, timezone: str, dialect: Dialect
+) -> Query:
+    params = Params(dialect)
     picked = (
-        "picked AS (SELECT c.person, m.last_ts AS moment, m.last_sid AS session "
+        "picked AS (SELECT c.person AS person, m.last_ts AS moment, m.last_sid AS session "
         "FROM counts c JOIN mo m ON m.person = c.person "
         f"WHERE c.series = {params.add(ask.series)} AND c.n = {params.add(ask.intervals)})"
     )
     return Query(
         f"WITH {_ctes(ask.stickiness, params, window, timezone)}, "
-        f"{first_and_last(f'm{ask.series}', per_bucket=False)}, {picked} "
+        f"{first_and_last(params, f'm{ask.series}', per_bucket=False)}, {picked} "
         + persons_sql(params, ask.limit, ask.offset),
         params.values,
     )
@@ -112,8 +115,8 @@ def run_persons(
     ask: StickinessPersonsQuery,
     timezone: str,
     now: datetime,
-    execute: Callable[[Query], Sequence[Any]],
+    engine: Engine,
 ) -> PersonsResult:
     spec = ask.stickiness
     window = resolve(spec.date_range, spec.interval, timezone, now)
-    return hits(execute(build_persons(ask, window, timezone)))
+    return hits(engine.execute(build_persons(ask, window, timezone, engine.dialect)))

@@ -10,7 +10,7 @@ the SELECTs are joined by UNION ALL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from userlens.model.insight import (
 )
 from userlens.query import formula
 from userlens.query.dates import Window, bucket_ends, previous, resolve, utc_offsets
+from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
     COLUMNS,
     PERSON,
@@ -34,7 +35,6 @@ from userlens.query.filters import (
     cohort_name,
     cohort_of_line,
     first_and_last,
-    json_pointer,
     local_bucket,
     person_join,
     utc,
@@ -47,16 +47,25 @@ _AGGREGATE = {
     TrendsMath.UNIQUE_PERSONS: "count(DISTINCT person)",
     TrendsMath.UNIQUE_SESSIONS: "count(DISTINCT session_id)",
     TrendsMath.AVG_PER_PERSON: "count(*) / nullif(count(DISTINCT person), 0)",
-    # Of the property's value read as a number; quantiles interpolate linearly between values.
+    # Of the property's value read as a number.
     TrendsMath.SUM: "sum(x)",
     TrendsMath.AVG: "avg(x)",
     TrendsMath.MIN: "min(x)",
     TrendsMath.MAX: "max(x)",
-    TrendsMath.MEDIAN: "quantile_cont(x, 0.5)",
-    TrendsMath.P90: "quantile_cont(x, 0.9)",
-    TrendsMath.P95: "quantile_cont(x, 0.95)",
-    TrendsMath.P99: "quantile_cont(x, 0.99)",
 }
+# Quantiles interpolate linearly between values.
+_QUANTILES = {
+    TrendsMath.MEDIAN: 0.5,
+    TrendsMath.P90: 0.9,
+    TrendsMath.P95: 0.95,
+    TrendsMath.P99: 0.99,
+}
+
+
+def _aggregate(math: TrendsMath, dialect: Dialect) -> str:
+    if math in _QUANTILES:
+        return dialect.quantile("x", _QUANTILES[math])
+    return _AGGREGATE[math]
 
 
 def _matching(series: TrendsSeries, spec: TrendsQuery, params: Params, start: str, end: str) -> str:
@@ -84,28 +93,26 @@ def _series_sql(
     bucket: str,
 ) -> tuple[str, str]:
     """(CTEs, SELECT) of one series."""
+    d = params.dialect
     prop = (
-        f"json_extract_string(e.properties, {params.add(json_pointer(series.math_property))})"
-        if series.math_property
-        else "NULL"
+        params.prop("e.properties", series.math_property) if series.math_property else d.null_text()
     )
     breakdown = (
-        f"json_extract_string({COLUMNS[spec.breakdown_type]}, "
-        f"{params.add(json_pointer(spec.breakdown))})"
+        params.prop(COLUMNS[spec.breakdown_type], spec.breakdown)
         if spec.breakdown
-        else "NULL"
+        else d.null_text()
     )
-    aggregate = _AGGREGATE[series.math]
+    aggregate = _aggregate(series.math, d)
     ctes = (
         f"s{index} AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
-        f"e.timestamp AS ts, e.session_id AS session_id, TRY_CAST({prop} AS DOUBLE) AS x, "
+        f"e.timestamp AS ts, e.session_id AS session_id, {d.to_number(prop)} AS x, "
         f"{breakdown} AS bv, "
         f"{bucket} AS bucket "
         f"{_matching(series, spec, params, start, end)})"
     )
     if not spec.breakdown:
         return ctes, (
-            f"SELECT {index} AS series, false AS is_other, CAST(NULL AS VARCHAR) AS breakdown, "
+            f"SELECT {index} AS series, false AS is_other, {d.null_text()} AS breakdown, "
             f"s.bucket AS bucket, {aggregate} AS value FROM s{index} s "
             "GROUP BY GROUPING SETS ((s.bucket), ())"
         )
@@ -131,24 +138,30 @@ def _active_sql(
     days = ACTIVE_DAYS[series.math]
     lookback = params.add(utc(window.start - timedelta(days=days)))
     end = params.add(utc(window.end))
+    d = params.dialect
+    grid = d.rows_of(
+        {
+            "bucket": params.add(window.buckets),
+            "bend": params.add([utc(e) for e in bucket_ends(window, tz)]),
+        }
+    )
     ctes = (
         f"a{index} AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
         f"e.timestamp AS ts {_matching(series, spec, params, lookback, end)}), "
-        f"b{index} AS (SELECT unnest({params.add(window.buckets)}) AS bucket, "
-        f"unnest({params.add([utc(e) for e in bucket_ends(window, tz)])}) AS bend)"
+        f"b{index} AS ({grid})"
     )
     select = (
-        f"SELECT {index} AS series, false AS is_other, CAST(NULL AS VARCHAR) AS breakdown, "
+        f"SELECT {index} AS series, false AS is_other, {d.null_text()} AS breakdown, "
         "b.bucket AS bucket, count(DISTINCT a.person) AS value "
         f"FROM b{index} b LEFT JOIN a{index} a "
-        f"ON a.ts >= b.bend - to_days({params.add(days)}) AND a.ts < b.bend "
+        f"ON a.ts >= b.bend - {d.interval('day', params.add(days))} AND a.ts < b.bend "
         "GROUP BY b.bucket"
     )
     return ctes, select
 
 
-def build(spec: TrendsQuery, window: Window, timezone: str) -> Query:
-    params = Params()
+def build(spec: TrendsQuery, window: Window, timezone: str, dialect: Dialect) -> Query:
+    params = Params(dialect)
     # Bound once for every counting series (and not at all when there are none: DuckDB
     # refuses parameters that the SQL does not use).
     counting = any(s.math not in ACTIVE_DAYS for s in spec.series)
@@ -243,18 +256,22 @@ def run(
     spec: TrendsQuery,
     timezone: str,
     now: datetime,
-    execute: Callable[[Query], Sequence[Any]],
+    engine: Engine,
 ) -> TrendsResult:
-    """Resolve the dates against `now`, run the SQL through `execute`, shape the answer (and
+    """Resolve the dates against `now`, run the SQL on `engine`, shape the answer (and
     the same for the period before, when the spec asks to compare)."""
     if spec.breakdown_cohorts:
-        return _by_cohort(spec, timezone, now, execute)
+        return _by_cohort(spec, timezone, now, engine)
     window = resolve(spec.date_range, spec.interval, timezone, now)
-    result = parse(spec, window, timezone, execute(build(spec, window, timezone)))
+    result = parse(
+        spec, window, timezone, engine.execute(build(spec, window, timezone, engine.dialect))
+    )
     if not spec.compare:
         return result
     before = previous(window, spec.interval, timezone)
-    earlier = parse(spec, before, timezone, execute(build(spec, before, timezone)))
+    earlier = parse(
+        spec, before, timezone, engine.execute(build(spec, before, timezone, engine.dialect))
+    )
     return result.model_copy(
         update={"previous_buckets": earlier.buckets, "previous": earlier.series}
     )
@@ -264,14 +281,14 @@ def _by_cohort(
     spec: TrendsQuery,
     timezone: str,
     now: datetime,
-    execute: Callable[[Query], Sequence[Any]],
+    engine: Engine,
 ) -> TrendsResult:
     """Each cohort's lines: the spec again with the cohort as one more filter."""
     parts = []
     for i, cohort in enumerate(spec.breakdown_cohorts):
         name = cohort_name(cohort, i)
         one = spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, cohort]})
-        parts.append((name, run(one, timezone, now, execute)))
+        parts.append((name, run(one, timezone, now, engine)))
 
     def named(lines: list[TrendsLine] | None, name: str) -> list[TrendsLine]:
         return [
@@ -290,10 +307,12 @@ def _by_cohort(
     )
 
 
-def build_persons(ask: TrendsPersonsQuery, window: Window, timezone: str) -> Query:
+def build_persons(
+    ask: TrendsPersonsQuery, window: Window, timezone: str, dialect: Dialect
+) -> Query:
     """`k` (person, ts, sid) of the counted events behind the number, then a page of persons
     with their last one."""
-    params = Params()
+    params = Params(dialect)
     spec, index = ask.trends, ask.series
     series = spec.series[index]
     ends = bucket_ends(window, timezone)
@@ -332,12 +351,12 @@ def build_persons(ask: TrendsPersonsQuery, window: Window, timezone: str) -> Que
                 else f"NOT {other} AND s.bv IS NOT DISTINCT FROM {params.add(ask.line.value)}"
             )
         ctes = (
-            f"{series_ctes}, k AS (SELECT s.person, s.ts, s.session_id AS sid "
+            f"{series_ctes}, k AS (SELECT s.person AS person, s.ts AS ts, s.session_id AS sid "
             f"FROM s{index} s{join} WHERE {' AND '.join(where)})"
         )
     picked = "picked AS (SELECT person, last_ts AS moment, last_sid AS session FROM mo)"
     return Query(
-        f"WITH {ctes}, {first_and_last('true', per_bucket=False, source='k')}, {picked} "
+        f"WITH {ctes}, {first_and_last(params, 'true', per_bucket=False, source='k')}, {picked} "
         + persons_sql(params, ask.limit, ask.offset),
         params.values,
     )
@@ -347,7 +366,7 @@ def run_persons(
     ask: TrendsPersonsQuery,
     timezone: str,
     now: datetime,
-    execute: Callable[[Query], Sequence[Any]],
+    engine: Engine,
 ) -> PersonsResult:
     spec = ask.trends
     if spec.breakdown_cohorts:
@@ -359,4 +378,4 @@ def run_persons(
     window = resolve(spec.date_range, spec.interval, timezone, now)
     if ask.bucket is not None and ask.bucket >= len(window.buckets):
         return PersonsResult(persons=[], total=0)
-    return hits(execute(build_persons(ask, window, timezone)))
+    return hits(engine.execute(build_persons(ask, window, timezone, engine.dialect)))

@@ -32,6 +32,9 @@ class EventStore(Protocol):
     concurrently with a write from other threads.
     """
 
+    #: The SQL dialect of `query`: "duckdb" or "clickhouse".
+    dialect: str
+
     def write(
         self, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk] = ()
     ) -> WriteResult: ...
@@ -101,3 +104,15 @@ class EventStore(Protocol):
     def count_events(self, project_id: int) -> int: ...
 
     def close(self) -> None: ...
+
+
+def unique_events(events: Sequence[CapturedEvent]) -> list[CapturedEvent]:
+    """The batch without repeats of a (project, uuid), the first of each kept."""
+    seen: set[tuple[int, str]] = set()
+    out: list[CapturedEvent] = []
+    for e in events:
+        key = (e.project_id, e.uuid)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out

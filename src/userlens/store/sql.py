@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from typing import Any
 
 SCOPED_TABLES = ("events", "person_overrides", "persons", "person_distinct_ids")
@@ -23,14 +24,21 @@ class Query:
     params: dict[str, Any]
 
 
-def scope(query: Query, project_id: int) -> Query:
+def scope(query: Query, project_id: int, sources: Mapping[str, str] | None = None) -> Query:
+    """`query` reading one project's rows. `sources` gives a store's own subquery per table
+    (filtered on `$project_id`); by default, the table's rows of the project."""
     if _BARE_TABLE.search(query.sql):
         raise ValueError("insight SQL must read tables through {placeholders}, not by name")
     if "project_id" in query.params:
         raise ValueError("'project_id' is bound by scope() alone")
     sql = query.sql
     for table in SCOPED_TABLES:
-        sql = sql.replace(
-            "{" + table + "}", f"(SELECT * FROM {table} WHERE project_id = $project_id)"
+        source = (
+            sources[table]
+            if sources is not None
+            else f"(SELECT * FROM {table} WHERE project_id = $project_id)"
         )
+        if "$project_id" not in source:
+            raise ValueError(f"the source of {table} must filter on $project_id")
+        sql = sql.replace("{" + table + "}", source)
     return Query(sql, {**query.params, "project_id": project_id})

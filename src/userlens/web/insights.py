@@ -11,7 +11,7 @@ from userlens.model.filters import CohortDefinition
 from userlens.model.project import User
 from userlens.model.queries import InsightQuery, InsightResult
 from userlens.query.prepare import prepare
-from userlens.query.run import run
+from userlens.query.run import engine_of, run
 from userlens.web.auth import current_user, project_role
 from userlens.web.cache import CacheKey
 from userlens.web.deps import services_of
@@ -62,7 +62,7 @@ def run_query(
             spec,
             project.timezone,
             now,
-            lambda query: services.events.query(project_id, query),
+            engine_of(services.events, project_id),
         )
     except InvalidInput as exc:
         raise HTTPException(400, detail={"error": "invalid_query", "detail": str(exc)}) from None

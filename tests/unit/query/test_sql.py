@@ -49,6 +49,7 @@ from userlens.model.paths import PathsPersonsQuery, PathsQuery
 from userlens.model.retention import RetentionPersonsQuery, RetentionQuery, RetentionType
 from userlens.query import trends
 from userlens.query.dates import resolve
+from userlens.query.dialect import DIALECTS, Engine
 from userlens.query.run import run
 from userlens.store.sql import Query, scope
 
@@ -75,7 +76,8 @@ def test_scope_binds_the_project_itself() -> None:
         scope(Query("SELECT 1 FROM {events}", {"project_id": 2}), 1)
 
 
-def test_trends_sql_snapshot() -> None:
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+def test_trends_sql_snapshot(dialect: str) -> None:
     spec = TrendsQuery(
         series=[
             TrendsSeries(event="signup", math=TrendsMath.UNIQUE_PERSONS),
@@ -90,14 +92,14 @@ def test_trends_sql_snapshot() -> None:
         breakdown_limit=5,
     )
     window = resolve(spec.date_range, spec.interval, "Europe/Paris", NOW)
-    query = trends.build(spec, window, "Europe/Paris")
+    query = trends.build(spec, window, "Europe/Paris", DIALECTS[dialect])
     text = (
         query.sql.replace(" UNION ALL ", "\nUNION ALL\n")
         + "\n-- params: "
         + repr(sorted(query.params.items()))
         + "\n"
     )
-    path = SNAPSHOTS / "trends_duckdb.sql"
+    path = SNAPSHOTS / f"trends_{dialect}.sql"
     if os.environ.get("UPDATE_SNAPSHOTS"):
         path.write_text(text)
     assert text == path.read_text(), "generated SQL changed: rerun with UPDATE_SNAPSHOTS=1"
@@ -165,15 +167,16 @@ SPECS: dict[str, BaseModel] = {
 }
 
 
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
 @pytest.mark.parametrize("name", sorted(SPECS))
-def test_insight_sql_snapshots(name: str) -> None:
+def test_insight_sql_snapshots(name: str, dialect: str) -> None:
     queries: list[Query] = []
 
     def capture(query: Query) -> list[Any]:
         queries.append(query)
         return []
 
-    run(SPECS[name], "Europe/Paris", NOW, capture)  # type: ignore[arg-type]
+    run(SPECS[name], "Europe/Paris", NOW, Engine(DIALECTS[dialect], capture))  # type: ignore[arg-type]
     text = "".join(
         CTE.sub(lambda m: "),\n" + m.group(0)[3:], q.sql).replace(" UNION ALL ", "\nUNION ALL\n")
         + "\n-- params: "
@@ -181,7 +184,7 @@ def test_insight_sql_snapshots(name: str) -> None:
         + "\n"
         for q in queries
     )
-    path = SNAPSHOTS / f"{name}_duckdb.sql"
+    path = SNAPSHOTS / f"{name}_{dialect}.sql"
     if os.environ.get("UPDATE_SNAPSHOTS"):
         path.write_text(text)
     assert text == path.read_text(), "generated SQL changed: rerun with UPDATE_SNAPSHOTS=1"

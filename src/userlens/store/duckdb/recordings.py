@@ -18,7 +18,7 @@ from userlens.model.recording import (
     SessionPage,
     SessionSummary,
 )
-from userlens.store.duckdb.times import to_naive, to_utc
+from userlens.store.times import to_naive, to_utc
 
 _CHUNK_FIELDS = (
     "project_id",

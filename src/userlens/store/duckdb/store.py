@@ -39,9 +39,10 @@ from userlens.store.duckdb.recordings import (
     sessions,
 )
 from userlens.store.duckdb.schema import migrate
-from userlens.store.duckdb.times import to_naive, to_utc
+from userlens.store.events import unique_events
 from userlens.store.persons import PersonChanges, PersonProcessor, PersonRow, ProjectKey
 from userlens.store.sql import Query, scope
+from userlens.store.times import to_naive, to_utc
 
 _EVENT_SCHEMA = pa.schema(
     [
@@ -176,6 +177,8 @@ class _DuckPersonSource:
 class DuckDBEventStore:
     """Events and persons in one DuckDB file. `write` is for the single writer thread."""
 
+    dialect = "duckdb"
+
     def __init__(self, path: Path | None, *, memory_limit: str = "1GB", threads: int = 2) -> None:
         """Open (creating and migrating) the store at `path`; `None` keeps it in memory."""
         if path is not None:
@@ -194,7 +197,7 @@ class DuckDBEventStore:
     def write(
         self, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk] = ()
     ) -> WriteResult:
-        unique = _dedup_in_batch(events)
+        unique = unique_events(events)
         with self._write_lock:
             con = self._con
             con.execute("BEGIN TRANSACTION")
@@ -398,17 +401,6 @@ class DuckDBEventStore:
                 self._closed = True
                 self._con.execute("CHECKPOINT")
                 self._con.close()
-
-
-def _dedup_in_batch(events: Sequence[CapturedEvent]) -> list[CapturedEvent]:
-    seen: set[tuple[int, str]] = set()
-    out: list[CapturedEvent] = []
-    for e in events:
-        key = (e.project_id, e.uuid)
-        if key not in seen:
-            seen.add(key)
-            out.append(e)
-    return out
 
 
 def _upsert_pairs(

@@ -2,10 +2,10 @@ WITH ev AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.sess
 runs AS (SELECT * FROM ev WHERE node IS NOT NULL QUALIFY lag(node) OVER (PARTITION BY person, sid ORDER BY ts, node) IS DISTINCT FROM node),
 numbered AS (SELECT *, row_number() OVER w AS i, lead(node) OVER w AS nx, lead(ts) OVER w AS nx_ts FROM runs WINDOW w AS (PARTITION BY person, sid ORDER BY ts, node)),
 a AS (SELECT person, sid, min(i) AS i0 FROM numbered WHERE node = $p2 GROUP BY person, sid),
-p AS (SELECT x.person, x.sid, x.node, x.ts, x.nx, x.nx_ts, x.i - a.i0 AS step, x.i + 1 >= a.i0 + $p1 AS last FROM numbered x JOIN a ON a.person = x.person AND a.sid = x.sid WHERE x.i >= a.i0 AND x.i < a.i0 + $p1),
+p AS (SELECT x.person AS person, x.sid AS sid, x.node AS node, x.ts AS ts, x.nx AS nx, x.nx_ts AS nx_ts, x.i - a.i0 AS step, x.i + 1 >= a.i0 + $p1 AS last FROM numbered x JOIN a ON a.person = x.person AND a.sid = x.sid WHERE x.i >= a.i0 AND x.i < a.i0 + $p1),
 counted AS (SELECT step, node, count(*) AS n FROM p GROUP BY step, node),
 ranked AS MATERIALIZED (SELECT step, node, n FROM counted QUALIFY row_number() OVER (PARTITION BY step ORDER BY n DESC, node) <= $p0),
-edges AS (SELECT x.step, x.node AS source, x.nx AS target, count(*) AS w FROM p x JOIN ranked r ON r.step = x.step AND r.node = x.node JOIN ranked t ON t.step = x.step + 1 AND t.node = x.nx WHERE NOT x.last AND x.nx IS NOT NULL GROUP BY x.step, x.node, x.nx) SELECT 'node' AS kind, step, node, NULL AS target, n FROM ranked
+edges AS (SELECT x.step AS step, x.node AS source, x.nx AS target, count(*) AS w FROM p x JOIN ranked r ON r.step = x.step AND r.node = x.node JOIN ranked t ON t.step = x.step + 1 AND t.node = x.nx WHERE NOT x.last AND x.nx IS NOT NULL GROUP BY x.step, x.node, x.nx) SELECT 'node' AS kind, step, node, NULL AS target, n FROM ranked
 UNION ALL
 SELECT 'edge', step, source, target, w FROM edges WHERE w >= $p5
 -- params: [('p0', 10), ('p1', 4), ('p2', '/pricing'), ('p3', datetime.datetime(2026, 11, 17, 23, 0)), ('p4', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p5', 1)]

@@ -2,7 +2,7 @@ WITH ev AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.sess
 runs AS (SELECT * FROM ev WHERE node IS NOT NULL QUALIFY lag(node) OVER (PARTITION BY person, sid ORDER BY ts, node) IS DISTINCT FROM node),
 numbered AS (SELECT *, row_number() OVER w AS i, lead(node) OVER w AS nx, lead(ts) OVER w AS nx_ts FROM runs WINDOW w AS (PARTITION BY person, sid ORDER BY ts, node)),
 a AS (SELECT person, sid, greatest(min(i) - $p0 + 1, 1) AS i0, min(i) AS i1 FROM numbered WHERE node = $p1 GROUP BY person, sid),
-p AS (SELECT x.person, x.sid, x.node, x.ts, x.nx, x.nx_ts, x.i - a.i0 AS step, x.i = a.i1 AS last FROM numbered x JOIN a ON a.person = x.person AND a.sid = x.sid WHERE x.i >= a.i0 AND x.i <= a.i1),
+p AS (SELECT x.person AS person, x.sid AS sid, x.node AS node, x.ts AS ts, x.nx AS nx, x.nx_ts AS nx_ts, x.i - a.i0 AS step, x.i = a.i1 AS last FROM numbered x JOIN a ON a.person = x.person AND a.sid = x.sid WHERE x.i >= a.i0 AND x.i <= a.i1),
 along AS (SELECT person, nx_ts AS ts, min(sid) AS sid FROM p WHERE NOT last AND step = $p4 AND node = $p5 AND nx = $p6 GROUP BY person, nx_ts),
 picked AS (SELECT person, max(ts) AS moment, arg_max(sid, ts) AS session FROM along GROUP BY person) SELECT CAST(k.person AS VARCHAR), (SELECT list(d.distinct_id ORDER BY d.distinct_id) FROM {person_distinct_ids} d WHERE d.person_id = k.person), CAST(p.properties AS VARCHAR), k.moment, k.session, (SELECT count(*) FROM picked) FROM picked k LEFT JOIN {persons} p ON p.id = k.person ORDER BY k.moment DESC NULLS LAST, k.person LIMIT $p7 OFFSET $p8
 -- params: [('p0', 5), ('p1', '/checkout'), ('p2', datetime.datetime(2026, 11, 17, 23, 0)), ('p3', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p4', 1), ('p5', '/cart'), ('p6', '/checkout'), ('p7', 100), ('p8', 0)]

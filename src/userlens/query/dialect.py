@@ -1,0 +1,205 @@
+"""The SQL that differs between engines, one method per construct.
+
+Insight builders write one query shape for every engine and ask their `Dialect` for the
+pieces that are spelled differently: functions, casts, intervals, lists and pairs. `DuckDB`
+is the embedded default; `ClickHouse` is the scale-out engine (run in tests by chDB). Values
+still reach SQL only as `$name` parameters; a store turns those into its own placeholders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from userlens.store.sql import Query
+
+Unit = Literal["microsecond", "second", "day"]
+
+
+class DuckDB:
+    """DuckDB's spelling (the reference the others follow)."""
+
+    name = "duckdb"
+
+    def json_key(self, key: str) -> str:
+        """What to bind for a property name, for `json_text` (a JSON pointer here)."""
+        return "/" + key.replace("~", "~0").replace("/", "~1")
+
+    def json_text(self, column: str, key: str) -> str:
+        """A top-level property's JSON text (a string unquoted), NULL when unset or null;
+        `key` is the bound `json_key` of the property name."""
+        return f"json_extract_string({column}, {key})"
+
+    def in_list(self, value: str, items: str) -> str:
+        """True when `value` is in the bound list `items`; false (never NULL) otherwise."""
+        return f"coalesce(list_contains({items}, {value}), false)"
+
+    def contains(self, text: str, part: str) -> str:
+        """Case-insensitive substring test, false for NULL."""
+        return f"coalesce(contains(lower({text}), lower({part})), false)"
+
+    def regex(self, text: str, pattern: str) -> str:
+        """An RE2 search (not a full match), false for NULL."""
+        return f"coalesce(regexp_matches({text}, {pattern}), false)"
+
+    def to_number(self, text: str) -> str:
+        return f"TRY_CAST({text} AS DOUBLE)"
+
+    def interval(self, unit: Unit, amount: str) -> str:
+        return f"to_{unit}s({amount})"
+
+    def trunc(self, part: str, moment: str) -> str:
+        """The start of `moment`'s hour/day/week (Monday)/month; `part` a bound parameter."""
+        return f"date_trunc({part}, {moment})"
+
+    def arg_min(self, value: str, key: str) -> str:
+        return f"arg_min({value}, {key})"
+
+    def arg_max(self, value: str, key: str) -> str:
+        return f"arg_max({value}, {key})"
+
+    def quantile(self, value: str, level: float) -> str:
+        """Linear interpolation between the closest ranks (R-7), as NumPy's default."""
+        return f"quantile_cont({value}, {level})"
+
+    def int_div(self, a: str, b: str) -> str:
+        return f"({a}) // ({b})"
+
+    def epoch_us(self, moment: str) -> str:
+        return f"epoch_us({moment})"
+
+    def null_text(self) -> str:
+        return "CAST(NULL AS VARCHAR)"
+
+    def doubles(self, items: Sequence[str]) -> str:
+        """A list of nullable numbers as doubles."""
+        return f"CAST([{', '.join(items)}] AS DOUBLE[])"
+
+    def rows_of(self, columns: dict[str, str]) -> str:
+        """A SELECT with one row per position of the bound lists (all of one length)."""
+        return "SELECT " + ", ".join(
+            f"unnest({items}) AS {name}" for name, items in columns.items()
+        )
+
+    def sorted_list(self, value: str) -> str:
+        """Aggregate: the values as a sorted list."""
+        return f"list({value} ORDER BY {value})"
+
+    def starts_with(self, text: str, prefix: str) -> str:
+        return f"starts_with({text}, {prefix})"
+
+    def nullable(self, value: str) -> str:
+        """`value` typed so that a missing one (lag/lead past the edge) reads as NULL."""
+        return value
+
+    def pair(self, first: str, second: str) -> str:
+        return f"{{'t': {first}, 's': {second}}}"
+
+    def first(self, pair: str) -> str:
+        return f"{pair}.t"
+
+    def second(self, pair: str) -> str:
+        return f"{pair}.s"
+
+    def sorted_present(self, items: Sequence[str]) -> str:
+        """The non-NULL items, sorted."""
+        return f"list_sort(list_filter([{', '.join(items)}], lambda x: x IS NOT NULL))"
+
+
+class ClickHouse(DuckDB):
+    """ClickHouse's spelling. Its queries run with `join_use_nulls` and `group_by_use_nulls`
+    (a missing join partner and a grouping set's total read as NULL, as in standard SQL)."""
+
+    name = "clickhouse"
+
+    def json_key(self, key: str) -> str:
+        return key
+
+    def json_text(self, column: str, key: str) -> str:
+        kind = f"JSONType({column}, {key})"
+        return (
+            f"multiIf({kind} = 'String', JSONExtractString({column}, {key}), "
+            f"{kind} = 'Null', NULL, JSONExtractRaw({column}, {key}))"
+        )
+
+    def in_list(self, value: str, items: str) -> str:
+        return f"coalesce(has({items}, {value}), false)"
+
+    def contains(self, text: str, part: str) -> str:
+        return f"coalesce(positionCaseInsensitiveUTF8({text}, {part}) > 0, false)"
+
+    def regex(self, text: str, pattern: str) -> str:
+        # The constant `match('', pattern)` compiles the pattern while the query is planned,
+        # so a bad one is refused even when no row reaches the filter (as DuckDB does).
+        return f"(coalesce(match({text}, {pattern}), false) AND (match('', {pattern}) OR true))"
+
+    def to_number(self, text: str) -> str:
+        return f"toFloat64OrNull({text})"
+
+    def interval(self, unit: Unit, amount: str) -> str:
+        return f"toInterval{unit.capitalize()}({amount})"
+
+    def trunc(self, part: str, moment: str) -> str:
+        return f"toDateTime64(dateTrunc({part}, {moment}), 6)"
+
+    def arg_min(self, value: str, key: str) -> str:
+        return f"argMin({value}, {key})"
+
+    def arg_max(self, value: str, key: str) -> str:
+        return f"argMax({value}, {key})"
+
+    def quantile(self, value: str, level: float) -> str:
+        return f"quantileExactInclusive({level})({value})"
+
+    def int_div(self, a: str, b: str) -> str:
+        return f"intDiv({a}, {b})"
+
+    def epoch_us(self, moment: str) -> str:
+        return f"toUnixTimestamp64Micro({moment})"
+
+    def null_text(self) -> str:
+        return "CAST(NULL AS Nullable(String))"
+
+    def doubles(self, items: Sequence[str]) -> str:
+        return f"CAST([{', '.join(items)}] AS Array(Nullable(Float64)))"
+
+    def rows_of(self, columns: dict[str, str]) -> str:
+        lists = ", ".join(columns.values())
+        names = ", ".join(f"z.{i + 1} AS {name}" for i, name in enumerate(columns))
+        return f"SELECT {names} FROM (SELECT arrayJoin(arrayZip({lists})) AS z)"
+
+    def sorted_list(self, value: str) -> str:
+        return f"arraySort(groupArray({value}))"
+
+    def starts_with(self, text: str, prefix: str) -> str:
+        return f"startsWith({text}, {prefix})"
+
+    def nullable(self, value: str) -> str:
+        return f"toNullable({value})"
+
+    def pair(self, first: str, second: str) -> str:
+        return f"tuple({first}, {second})"
+
+    def first(self, pair: str) -> str:
+        return f"tupleElement({pair}, 1)"
+
+    def second(self, pair: str) -> str:
+        return f"tupleElement({pair}, 2)"
+
+    def sorted_present(self, items: Sequence[str]) -> str:
+        return f"arraySort(arrayFilter(x -> x IS NOT NULL, [{', '.join(items)}]))"
+
+
+Dialect = DuckDB
+DUCKDB = DuckDB()
+CLICKHOUSE = ClickHouse()
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (DUCKDB, CLICKHOUSE)}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Engine:
+    """Where a runner sends its SQL: the store's dialect, and what runs a query there."""
+
+    dialect: Dialect
+    execute: Callable[[Query], Sequence[Any]]
