@@ -1,4 +1,4 @@
-"""Insight latency on the embedded store, against hand-written SQL for the same question.
+"""Insight latency on both event stores, against hand-written SQL for the same question.
 
 Run it with `.venv/bin/python bench/queries.py` (or `make bench`). It is a benchmark, not a
 test: it prints figures as it goes and, as its last line, one JSON object with all of them.
@@ -14,10 +14,12 @@ What it does:
    `landing` -> `signup` (35 %) -> `onboarding_done` (60 % of those) -> `checkout` (40 %)
    with gaps of minutes to days. Browsers, OSes, plans and countries with skewed shares;
    every person has a row with properties.
-2. For each insight kind, runs our query (the runner's SQL through the store, as the API does)
-   and a baseline — the simplest hand-written SQL for the same question on the same engine
-   (see `BASELINES`) — once to warm up and then `--runs` times each, and prints the medians.
-3. Prints the peak RSS of the query phase (generation excluded) and, last, a JSON line.
+   The ClickHouse store (chDB, in this process, `max_threads` 2) gets a copy of the same rows.
+2. For each backend and insight kind, runs our query (the runner's SQL through the store, as
+   the API does) and a baseline — the simplest hand-written SQL for the same question on the
+   same engine (see `BASELINES`; on ClickHouse the funnel's baseline is `windowFunnel`) —
+   once to warm up and then `--runs` times each, and prints the medians.
+3. Prints the peak RSS of each query phase (generation excluded) and, last, a JSON line.
 
 `--millions 10,50` runs the funnel and retention again at 50 million events, to show how cost
 grows.
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent / "src"))
@@ -53,9 +56,11 @@ from userlens.model.insight import (  # noqa: E402
 )
 from userlens.model.paths import PathsQuery  # noqa: E402
 from userlens.model.retention import RetentionQuery  # noqa: E402
-from userlens.query.run import run  # noqa: E402
+from userlens.query.run import engine_of, run  # noqa: E402
+from userlens.store.clickhouse import ChdbTransport, ClickHouseEventStore  # noqa: E402
+from userlens.store.clickhouse.transport import QueryFailed  # noqa: E402
 from userlens.store.duckdb import DuckDBEventStore  # noqa: E402
-from userlens.store.sql import Query  # noqa: E402
+from userlens.store.events import EventStore  # noqa: E402
 
 PROJECT = 1
 SEED = 20261125
@@ -206,6 +211,38 @@ BASELINES = {
 }
 
 
+# The same questions in ClickHouse's SQL where it differs; the funnel is its own windowFunnel
+# (each person's furthest step in any 14-day window, steps in order).
+CLICKHOUSE_BASELINES = {
+    **BASELINES,
+    "funnel": """
+        SELECT level, count() FROM (SELECT person_id, windowFunnel(1209600)(
+            toDateTime(timestamp), event = 'landing', event = 'signup',
+            event = 'onboarding_done', event = 'checkout') AS level
+        FROM events WHERE project_id = 1 AND timestamp >= '{start}' AND timestamp < '{end}'
+        AND event IN ('landing', 'signup', 'onboarding_done', 'checkout')
+        GROUP BY person_id) GROUP BY level""",
+}
+
+
+def copy_to_clickhouse(source: DuckDBEventStore, target: ClickHouseEventStore) -> None:
+    """The generated rows, copied in batches through Arrow (as a bulk import would)."""
+    con = source._con.cursor()
+    copies = {
+        "persons": "CAST(id AS VARCHAR) AS id, 1 AS version, 0 AS is_deleted",
+        "person_distinct_ids": "CAST(person_id AS VARCHAR) AS person_id, 1 AS version, "
+        "0 AS is_deleted",
+        "events": "CAST(uuid AS VARCHAR) AS uuid, CAST(person_id AS VARCHAR) AS person_id",
+    }
+    for table, columns in copies.items():
+        texts = ", ".join(c.split(" AS ")[-1] for c in columns.split(", ") if "CAST" in c)
+        reader = con.sql(f"SELECT * EXCLUDE ({texts}), {columns} FROM {table}")
+        reader = reader.to_arrow_reader(1_000_000)
+        for batch in reader:
+            target._transport.insert(f"{target._db}.{table}", pa.Table.from_batches([batch]))
+    target._transport.command(f"OPTIMIZE TABLE {target._db}.events FINAL")
+
+
 def generate(store: DuckDBEventStore, millions: float) -> int:
     events = int(millions * 1_000_000)
     persons = max(events // 10, 100)
@@ -247,10 +284,14 @@ def median_ms(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
-def bench(store: DuckDBEventStore, kinds: list[str], runs: int) -> dict[str, dict[str, Any]]:
-    def execute(query: Query) -> list[Any]:
-        return store.query(PROJECT, query)
-
+def bench(
+    store: EventStore,
+    baseline: Callable[[str], object],
+    baselines: dict[str, str],
+    kinds: list[str],
+    runs: int,
+) -> dict[str, dict[str, Any]]:
+    engine = engine_of(store, PROJECT)
     naive = {
         "start": START.replace(tzinfo=None),
         "end": NOW.replace(tzinfo=None),
@@ -259,14 +300,13 @@ def bench(store: DuckDBEventStore, kinds: list[str], runs: int) -> dict[str, dic
     out: dict[str, dict[str, Any]] = {}
     for kind in kinds:
         spec = SPECS[kind]
-        sql = BASELINES[kind].format(**naive)
-        cursor = store._con.cursor()
+        sql = baselines[kind].format(**naive)
         try:
-            ours = median_ms(lambda spec=spec: run(spec, "UTC", NOW, execute), runs)
-            base = median_ms(lambda sql=sql, c=cursor: c.execute(sql).fetchall(), runs)
-        except duckdb.OutOfMemoryException as exc:
-            print(f"  {kind:<11} out of memory: {str(exc).splitlines()[0]}", flush=True)
-            out[kind] = {"out_of_memory": True}
+            ours = median_ms(lambda spec=spec: run(spec, "UTC", NOW, engine), runs)
+            base = median_ms(lambda sql=sql: baseline(sql), runs)
+        except (duckdb.OutOfMemoryException, QueryFailed) as exc:
+            print(f"  {kind:<11} failed: {str(exc).splitlines()[0][:200]}", flush=True)
+            out[kind] = {"failed": True}
             continue
         ratio = ours / base
         target = TARGETS_MS.get(kind)
@@ -280,10 +320,48 @@ def bench(store: DuckDBEventStore, kinds: list[str], runs: int) -> dict[str, dic
     return out
 
 
+def bench_duckdb(path: Path, limit: str, kinds: list[str], runs: int) -> dict[str, Any]:
+    store = DuckDBEventStore(path, memory_limit=limit, threads=2)
+    print(f"duckdb (memory limit {limit}, 2 threads)", flush=True)
+    reset_peak()
+    cursor = store._con.cursor()
+    results = bench(store, lambda sql: cursor.execute(sql).fetchall(), BASELINES, kinds, runs)
+    peak = peak_rss_mb()
+    print(f"  peak RSS while querying: {peak:.0f} MB (target {TARGET_PEAK_MB})", flush=True)
+    store.close()
+    return {"peak_rss_mb": round(peak), **results}
+
+
+def bench_clickhouse(
+    path: Path, folder: Path, name: str, kinds: list[str], runs: int
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    transport = ChdbTransport(folder)
+    transport.command("SET max_threads = 2")
+    store = ClickHouseEventStore(transport, name)
+    source = DuckDBEventStore(path, memory_limit=GENERATE_MEMORY, threads=2)
+    copy_to_clickhouse(source, store)
+    source.close()
+    print(
+        f"clickhouse (chDB in process, 2 threads; copied in {time.perf_counter() - started:.0f} s)",
+        flush=True,
+    )
+    reset_peak()
+    qualified = {
+        k: v.replace("FROM events", f"FROM {name}.events") for k, v in CLICKHOUSE_BASELINES.items()
+    }
+    results = bench(store, transport.query, qualified, kinds, runs)
+    peak = peak_rss_mb()
+    print(f"  peak RSS while querying: {peak:.0f} MB (target {TARGET_PEAK_MB})", flush=True)
+    transport.command(f"DROP DATABASE {name}")
+    return {"peak_rss_mb": round(peak), **results}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--millions", default="10", help="dataset sizes, e.g. 10,50")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--backends", default="duckdb,clickhouse", help="which stores to run")
     parser.add_argument(
         "--memory-limit",
         default="1536MB",
@@ -293,27 +371,27 @@ def main() -> None:
     sizes = [float(m) for m in args.millions.split(",")]
     limit = args.memory_limit
     figures: dict[str, Any] = {"runs": args.runs, "memory_limit": limit}
+    backends = args.backends.split(",")
+    chdb_folder = Path(tempfile.mkdtemp(prefix="bench-chdb-"))
     for i, millions in enumerate(sizes):
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "events.duckdb"
-            # Generated with room to spare, then opened again as the server opens it.
             started = time.perf_counter()
             loader = DuckDBEventStore(path, memory_limit=GENERATE_MEMORY, threads=2)
             count = generate(loader, millions)
             loader.close()
-            store = DuckDBEventStore(path, memory_limit=limit, threads=2)
             print(
-                f"{count:,} events generated in {time.perf_counter() - started:.0f} s "
-                f"(queried with memory limit {limit}, 2 threads)",
-                flush=True,
+                f"{count:,} events generated in {time.perf_counter() - started:.0f} s", flush=True
             )
-            reset_peak()
             kinds = list(SPECS) if i == 0 else ["funnel", "retention"]
-            results = bench(store, kinds, args.runs)
-            peak = peak_rss_mb()
-            print(f"  peak RSS while querying: {peak:.0f} MB (target {TARGET_PEAK_MB})")
-            store.close()
-        figures[f"{millions:g}M"] = {"events": count, "peak_rss_mb": round(peak), **results}
+            size: dict[str, Any] = {"events": count}
+            if "duckdb" in backends:
+                size["duckdb"] = bench_duckdb(path, limit, kinds, args.runs)
+            if "clickhouse" in backends:
+                size["clickhouse"] = bench_clickhouse(
+                    path, chdb_folder, f"bench_{i}", kinds, args.runs
+                )
+        figures[f"{millions:g}M"] = size
     print(json.dumps(figures))
 
 

@@ -155,7 +155,8 @@ def _attempts(spec: FunnelQuery, params: Params, start: datetime, end: datetime)
             *chain,
             f"att AS (SELECT a.*, {steps} AS steps FROM a{n - 1} a {joins} "
             f"WHERE NOT ({any_broken}))",
-            "best AS (SELECT * FROM att QUALIFY row_number() OVER (PARTITION BY person "
+            "best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER "
+            "(PARTITION BY person "
             "ORDER BY steps DESC, t0, bv NULLS LAST, s0 NULLS LAST) = 1)",
             "top AS (SELECT bv AS top_bv FROM best WHERE bv IS NOT NULL GROUP BY bv "
             f"ORDER BY count(*) DESC, bv LIMIT {params.add(spec.breakdown_limit)})",

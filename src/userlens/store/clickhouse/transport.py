@@ -17,6 +17,8 @@ SETTINGS: dict[str, Any] = {
     "join_use_nulls": 1,
     "group_by_use_nulls": 1,
     "session_timezone": "UTC",
+    # `WITH x AS MATERIALIZED (...)` computed once, as on DuckDB, not once per reference.
+    "enable_materialized_cte": 1,
 }
 
 
