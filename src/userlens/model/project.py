@@ -62,3 +62,14 @@ class NewApiToken:
     user_id: int
     label: str
     secret: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WebSession:
+    """A browser's sign-in: `secret` goes in its cookie (and is stored only hashed);
+    `csrf_token` must come back in a header with every change the browser asks for."""
+
+    user: User
+    secret: str
+    csrf_token: str
+    expires_at: datetime

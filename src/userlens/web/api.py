@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from userlens import __version__
+from userlens.errors import InvalidInput
 from userlens.model.event import EventCursor, EventFilter, StoredEvent
 from userlens.model.project import User
 from userlens.web.auth import current_user, project_role
@@ -69,6 +70,27 @@ def list_projects(request: Request, user: CurrentUser) -> list[ProjectOut]:
         for p in meta.projects()
         if meta.role_in(user, p.id) is not None
     ]
+
+
+class ProjectIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = Field("UTC", max_length=64, description="an IANA time zone name")
+
+
+@router.post("/api/projects", response_model=ProjectOut, status_code=201, tags=["projects"])
+def create_project(request: Request, user: CurrentUser, body: ProjectIn) -> ProjectOut:
+    """Create a project (instance admins only); its capture token is in the answer."""
+    if not user.is_admin:
+        raise HTTPException(
+            403, detail={"error": "forbidden", "detail": "only admins create projects"}
+        )
+    try:
+        p = services_of(request).meta.create_project(body.name, timezone=body.timezone)
+    except InvalidInput as exc:
+        raise bad_request("invalid", str(exc)) from None
+    return ProjectOut(
+        id=p.id, name=p.name, api_token=p.api_token, timezone=p.timezone, created_at=p.created_at
+    )
 
 
 @router.get("/api/projects/{project_id}/events", response_model=EventsPage, tags=["events"])

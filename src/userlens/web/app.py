@@ -29,6 +29,7 @@ from userlens.web.cohorts import router as cohorts_router
 from userlens.web.insights import router as insights_router
 from userlens.web.recordings import router as recordings_router
 from userlens.web.services import Services, open_services
+from userlens.web.session import router as session_router
 from userlens.web.settings import router as settings_router
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,10 @@ def build_api(services: Services) -> FastAPI:
     api = FastAPI(
         title="Userlens",
         version=__version__,
-        description="Self-hosted product insight. All /api routes need `Authorization: Bearer`.",
+        description=(
+            "Self-hosted product insight. /api routes need `Authorization: Bearer <token>` "
+            "or the web app's session cookie (changes through the cookie need X-CSRF-Token)."
+        ),
         lifespan=lifespan,
         # The interactive docs pages load scripts from a CDN; a self-hosted server must not.
         docs_url=None,
@@ -126,6 +130,7 @@ def build_api(services: Services) -> FastAPI:
     )
     api.state.services = services
     api.include_router(router)
+    api.include_router(session_router)
     api.include_router(recordings_router)
     api.include_router(settings_router)
     api.include_router(insights_router)

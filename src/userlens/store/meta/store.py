@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 import zoneinfo
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from userlens.errors import AlreadyExists, InvalidInput, NotFound
 from userlens.model.cohort import Cohort, CohortIn, CohortPatch
 from userlens.model.filters import FILTER_LIST, CohortDefinition, Filter
-from userlens.model.project import NewApiToken, Project, RecordingSettings, Role, User
-from userlens.store.meta.tables import ApiTokenRow, CohortRow, MembershipRow, ProjectRow, UserRow
+from userlens.model.project import (
+    NewApiToken,
+    Project,
+    RecordingSettings,
+    Role,
+    User,
+    WebSession,
+)
+from userlens.store.meta.tables import (
+    ApiTokenRow,
+    CohortRow,
+    MembershipRow,
+    ProjectRow,
+    UserRow,
+    WebSessionRow,
+)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 PROJECT_TOKEN_PREFIX = "ulc_"  # noqa: S105 - a prefix, not a secret
@@ -151,6 +166,7 @@ class MetaStore:
         migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._now = now or (lambda: datetime.now(UTC))
+        self._first_run = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -197,6 +213,77 @@ class MetaStore:
                 row.password_hash = _hasher.hash(password)
                 s.commit()
             return _user(row)
+
+    def user_count(self) -> int:
+        with self._session() as s:
+            return int(s.scalar(sa.select(sa.func.count()).select_from(UserRow)) or 0)
+
+    def create_first_admin(self, email: str, password: str) -> User:
+        """The instance's first user, an admin; refused once any user exists."""
+        with self._first_run:  # two first-run forms sent at once: one wins
+            if self.user_count():
+                raise AlreadyExists("this server is set up already: sign in instead")
+            return self.create_user(email, password, is_admin=True)
+
+    def change_password(self, user_id: int, current: str, new: str) -> None:
+        if len(new) < 8:
+            raise InvalidInput("password must be at least 8 characters")
+        with self._session() as s:
+            row = s.get(UserRow, user_id)
+            if row is None:
+                raise NotFound("no such user")
+            try:
+                _hasher.verify(row.password_hash, current)
+            except (VerificationError, InvalidHashError):
+                raise InvalidInput("the current password is not right") from None
+            row.password_hash = _hasher.hash(new)
+            # Every other sign-in of this user ends with the old password.
+            s.execute(sa.delete(WebSessionRow).where(WebSessionRow.user_id == user_id))
+            s.commit()
+
+    # -- browser sessions -------------------------------------------------------------------
+
+    def create_web_session(self, user: User, *, lifetime: timedelta) -> WebSession:
+        secret = secrets.token_urlsafe(32)
+        now = self._now()
+        row = WebSessionRow(
+            user_id=user.id,
+            secret_hash=_hash_secret(secret),
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+        with self._session() as s:
+            s.add(row)
+            s.commit()
+        return WebSession(
+            user=user, secret=secret, csrf_token=row.csrf_token, expires_at=row.expires_at
+        )
+
+    def web_session(self, secret: str) -> WebSession | None:
+        """The live session behind a cookie's secret (None when unknown or expired)."""
+        with self._session() as s:
+            row = s.scalar(
+                sa.select(WebSessionRow).where(WebSessionRow.secret_hash == _hash_secret(secret))
+            )
+            if row is None or _aware(row.expires_at) <= self._now():
+                return None
+            user = s.get(UserRow, row.user_id)
+            if user is None:
+                return None
+            return WebSession(
+                user=_user(user),
+                secret=secret,
+                csrf_token=row.csrf_token,
+                expires_at=_aware(row.expires_at),
+            )
+
+    def end_web_session(self, secret: str) -> None:
+        with self._session() as s:
+            s.execute(
+                sa.delete(WebSessionRow).where(WebSessionRow.secret_hash == _hash_secret(secret))
+            )
+            s.commit()
 
     # -- projects ---------------------------------------------------------------------------
 
