@@ -10,20 +10,24 @@ CHROMIUM := /usr/bin/chromium
 NPM_STAMP := sdk/node_modules/.installed
 SDK_STAMP := sdk/dist/.built
 SDK_SOURCES := $(shell find sdk/src -name '*.ts') sdk/build.mjs sdk/tsconfig.json
+UI_NPM_STAMP := ui/node_modules/.installed
+UI_STAMP := ui/dist/.built
+UI_SOURCES := $(shell find ui/src -name '*.ts' -o -name '*.tsx' -o -name '*.css') ui/build.mjs ui/tsconfig.json
 
 .PHONY: run test lint typecheck pytest bench setup clean
 
-run: $(RUN_STAMP) $(SDK_STAMP)
+run: $(RUN_STAMP) $(SDK_STAMP) $(UI_STAMP)
 	$(VENV)/bin/userlens serve
 
-test: $(DEV_STAMP) $(SDK_STAMP) $(CHROMIUM)
+test: $(DEV_STAMP) $(SDK_STAMP) $(UI_STAMP) $(CHROMIUM)
 	sdk/node_modules/.bin/tsc -p sdk/tsconfig.json
+	ui/node_modules/.bin/tsc -p ui/tsconfig.json
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
-setup: $(DEV_STAMP) $(SDK_STAMP) $(CHROMIUM)
+setup: $(DEV_STAMP) $(SDK_STAMP) $(UI_STAMP) $(CHROMIUM)
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { PY3=$$(command -v python3); \
@@ -52,6 +56,17 @@ $(NPM_STAMP): sdk/package.json sdk/package-lock.json
 # The snippet (userlens.js, userlens.esm.js) and the lazily loaded recorder, into sdk/dist.
 $(SDK_STAMP): $(NPM_STAMP) $(SDK_SOURCES) sdk/package.json
 	cd sdk && node build.mjs
+	touch $@
+
+# The web app: Preact pages in TypeScript, bundled by esbuild into ui/dist.
+$(UI_NPM_STAMP): ui/package.json ui/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	cd ui && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+$(UI_STAMP): $(UI_NPM_STAMP) $(UI_SOURCES) ui/package.json
+	cd ui && node build.mjs
 	touch $@
 
 # Browser tests drive Debian's Chromium; Playwright's own browser download is not used.

@@ -27,6 +27,7 @@ from userlens.replay.retention import expire_recordings
 from userlens.web.api import router
 from userlens.web.cohorts import router as cohorts_router
 from userlens.web.insights import router as insights_router
+from userlens.web.pages import router as pages_router
 from userlens.web.recordings import router as recordings_router
 from userlens.web.services import Services, open_services
 from userlens.web.session import router as session_router
@@ -131,6 +132,7 @@ def build_api(services: Services) -> FastAPI:
     api.state.services = services
     api.include_router(router)
     api.include_router(session_router)
+    api.include_router(pages_router)
     api.include_router(recordings_router)
     api.include_router(settings_router)
     api.include_router(insights_router)

@@ -1,0 +1,99 @@
+"""The web app in Chromium against a real server, as a new user meets it: first-run admin,
+a project, the snippet copied into a site, the site's events arriving live, sign out and in.
+Screenshots of each page go to test-artifacts/web/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.conftest import ServerProcess
+from tests.e2e.conftest import ARTIFACTS
+
+EMAIL = "owner@shop.test"
+PASSWORD = "a long passphrase"
+SHOTS = ARTIFACTS / "web"
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_a_new_user_sets_up_installs_and_sees_events(
+    page: Page, server: ServerProcess, static_site: tuple[str, Path]
+) -> None:
+    page.goto(server.url)
+    expect(page.get_by_role("heading", name="Welcome to Userlens")).to_be_visible()
+    shot(page, "01-first-run")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create admin account").click()
+
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    expect(page.get_by_text("No projects yet")).to_be_visible()
+    shot(page, "02-projects-empty")
+    page.get_by_label("Name").fill("Shop")
+    page.get_by_label("Time zone").select_option("Europe/Paris")
+    page.get_by_role("button", name="Create project").click()
+
+    expect(page.get_by_role("heading", name="Shop")).to_be_visible()
+    assert re.fullmatch(r".*/projects/\d+", page.url)
+    snippet = page.locator("pre code").first.inner_text()
+    assert snippet.startswith(f'<script src="{server.url}/static/userlens.js" data-token="ulc_')
+    expect(page.get_by_text("Waiting for the first event")).to_be_visible()
+    shot(page, "03-install")
+
+    # The snippet, pasted into a site on another origin, sends its page view here.
+    site_url, root = static_site
+    (root / "index.html").write_text(
+        f"<!doctype html><html><head><title>Shop</title>{snippet}</head>"
+        "<body><h1>Lensware</h1></body></html>"
+    )
+    visitor = page.context.new_page()
+    visitor.goto(f"{site_url}/index.html")
+    live = page.get_by_test_id("live-events")
+    expect(live.get_by_text("$pageview")).to_be_visible(timeout=20_000)
+    expect(live.get_by_title(f"{site_url}/index.html")).to_have_text("/index.html")
+    shot(page, "04-live-events")
+    visitor.close()
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    shot(page, "05-signed-out")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("wrong email or password")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("link", name=re.compile("Shop"))).to_be_visible()
+    shot(page, "06-signed-in-again")
+
+
+def test_a_form_on_another_site_changes_nothing(
+    page: Page, server: ServerProcess, static_site: tuple[str, Path]
+) -> None:
+    """A signed-in admin visits a hostile page that posts a form to the server."""
+    setup = httpx.post(f"{server.url}/api/setup", json={"email": EMAIL, "password": PASSWORD})
+    assert setup.status_code == 201
+    page.goto(f"{server.url}/signin")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
+    site_url, root = static_site
+    (root / "evil.html").write_text(
+        f'<form id="f" method="post" action="{server.url}/api/projects" '
+        'enctype="text/plain"><input name=\'{"name":"Pwned","x":"\' value=\'"}\'></form>'
+        "<script>document.getElementById('f').submit()</script>"
+    )
+    with page.expect_response(f"{server.url}/api/projects") as answer:
+        page.goto(f"{site_url}/evil.html")
+    assert answer.value.status in (401, 403)
+    page.goto(server.url)
+    expect(page.get_by_text("No projects yet")).to_be_visible()

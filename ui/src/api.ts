@@ -1,0 +1,66 @@
+// The JSON API as the web app uses it: the session cookie rides along, and every change
+// carries the session's CSRF token.
+
+export interface Me {
+  id: number;
+  email: string;
+  is_admin: boolean;
+  csrf_token: string | null;
+}
+
+export interface Project {
+  id: number;
+  name: string;
+  api_token: string;
+  timezone: string;
+  created_at: string;
+}
+
+export interface StoredEvent {
+  uuid: string;
+  event: string;
+  distinct_id: string;
+  timestamp: string;
+  current_url: string | null;
+  browser: string | null;
+  os: string | null;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+let csrfToken: string | null = null;
+
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  const resp = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  if (resp.status === 204) return undefined as T;
+  const data: unknown = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    const err = data as { error?: string; detail?: unknown; problems?: { field: string; detail: string }[] };
+    const detail =
+      typeof err.detail === "string"
+        ? err.detail
+        : err.problems?.map((p) => `${p.field}: ${p.detail}`).join("; ") ?? `request failed (${resp.status})`;
+    throw new ApiError(resp.status, err.error ?? "error", detail);
+  }
+  return data as T;
+}

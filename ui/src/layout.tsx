@@ -1,0 +1,37 @@
+import type { ComponentChildren } from "preact";
+import type { Me } from "./api";
+
+export function Shell(props: {
+  me: Me;
+  projectId: number | null;
+  onSignOut: () => void;
+  children: ComponentChildren;
+}) {
+  return (
+    <div class="shell">
+      <header class="topbar">
+        <a class="brand" href="/">
+          <span class="logo" aria-hidden="true">◎</span> Userlens
+        </a>
+        <nav class="crumbs" aria-label="Where you are">
+          <a href="/">Projects</a>
+        </nav>
+        <div class="user">
+          <span class="muted">{props.me.email}</span>
+          <button type="button" class="ghost" onClick={props.onSignOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main class="content">{props.children}</main>
+    </div>
+  );
+}
+
+export function ErrorNote(props: { error: string | null }) {
+  return props.error ? (
+    <p class="error" role="alert">
+      {props.error}
+    </p>
+  ) : null;
+}
