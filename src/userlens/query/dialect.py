@@ -31,6 +31,10 @@ class DuckDB:
         `key` is the bound `json_key` of the property name."""
         return f"json_extract_string({column}, {key})"
 
+    def each_key(self, column: str) -> str:
+        """In a SELECT list: one row per top-level key of the JSON object in `column`."""
+        return f"unnest(json_keys({column}))"
+
     def in_list(self, value: str, items: str) -> str:
         """True when `value` is in the bound list `items`; false (never NULL) otherwise."""
         return f"coalesce(list_contains({items}, {value}), false)"
@@ -122,6 +126,9 @@ class ClickHouse(DuckDB):
             f"multiIf({kind} = 'String', JSONExtractString({column}, {key}), "
             f"{kind} = 'Null', NULL, JSONExtractRaw({column}, {key}))"
         )
+
+    def each_key(self, column: str) -> str:
+        return f"arrayJoin(JSONExtractKeys({column}))"
 
     def in_list(self, value: str, items: str) -> str:
         return f"coalesce(has({items}, {value}), false)"

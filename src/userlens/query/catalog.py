@@ -1,0 +1,83 @@
+"""What a project's data holds, for pickers and autocomplete: event names, property names
+and a property's common values, each with how often it was seen among recent events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel
+
+from userlens.query.dialect import Engine
+from userlens.query.filters import Params, utc
+from userlens.store.sql import Query
+
+SAMPLE = 100_000  # the most recent events looked at
+SINCE = timedelta(days=30)
+
+
+class Seen(BaseModel):
+    name: str
+    count: int
+
+
+def _recent(params: Params, now: datetime, event: str | None) -> str:
+    """The latest events of the last 30 days (of one name, if given), with their persons."""
+    name = "" if event is None else f"AND e.event = {params.add(event)} "
+    return (
+        "(SELECT e.event AS event, e.properties AS properties, p.properties AS person_properties "
+        "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id "
+        "LEFT JOIN {persons} p ON p.id = coalesce(o.override_person_id, e.person_id) "
+        f"WHERE e.timestamp >= {params.add(utc(now - SINCE))} {name}"
+        f"ORDER BY e.timestamp DESC LIMIT {params.add(SAMPLE)})"
+    )
+
+
+def _seen(engine: Engine, query: Query) -> list[Seen]:
+    return [Seen(name=str(n), count=int(c)) for n, c in engine.execute(query) if n is not None]
+
+
+def event_names(engine: Engine, now: datetime, limit: int = 200) -> list[Seen]:
+    params = Params(engine.dialect)
+    sql = (
+        f"SELECT event, count(*) AS n FROM {_recent(params, now, None)} r "
+        f"GROUP BY event ORDER BY n DESC, event LIMIT {params.add(limit)}"
+    )
+    return _seen(engine, Query(sql, params.values))
+
+
+def property_names(
+    engine: Engine,
+    now: datetime,
+    kind: Literal["event", "person"],
+    event: str | None = None,
+    limit: int = 300,
+) -> list[Seen]:
+    params = Params(engine.dialect)
+    column = "r.properties" if kind == "event" else "r.person_properties"
+    sql = (
+        f"SELECT k, count(*) AS n FROM (SELECT {engine.dialect.each_key(column)} AS k "
+        f"FROM {_recent(params, now, event)} r WHERE {column} IS NOT NULL) x "
+        f"GROUP BY k ORDER BY n DESC, k LIMIT {params.add(limit)}"
+    )
+    return _seen(engine, Query(sql, params.values))
+
+
+def property_values(
+    engine: Engine,
+    now: datetime,
+    kind: Literal["event", "person"],
+    key: str,
+    limit: int = 50,
+) -> list[Seen]:
+    params = Params(engine.dialect)
+    column = "r.properties" if kind == "event" else "r.person_properties"
+    text = params.prop(column, key)
+    sql = (
+        f"SELECT v, count(*) AS n FROM (SELECT {text} AS v FROM {_recent(params, now, None)} r) x "
+        f"WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT {params.add(limit)}"
+    )
+    return _seen(engine, Query(sql, params.values))
+
+
+__all__ = ["Seen", "event_names", "property_names", "property_values"]

@@ -1,0 +1,68 @@
+"""Event names, property names and values for pickers, against plain counting, per backend."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conformance.conftest import StoreFactory
+from userlens.model.event import CapturedEvent
+from userlens.query import catalog
+from userlens.query.run import engine_of
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+PROJECT = 3
+
+names = st.sampled_from(["$pageview", "signup", "buy", "$autocapture"])
+props = st.dictionaries(
+    st.sampled_from(["plan", "$browser", "amount", "a/b", "ü"]),
+    st.one_of(st.sampled_from(["free", "pro", "x y"]), st.integers(-3, 3), st.booleans()),
+    max_size=3,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(log=st.lists(st.tuples(names, props, st.integers(0, 40 * 24)), min_size=1, max_size=30))
+def test_the_catalog_counts_what_was_sent(
+    make_store: StoreFactory, log: list[tuple[str, dict[str, object], int]]
+) -> None:
+    store = make_store()
+    events = []
+    for i, (name, properties, hours_ago) in enumerate(log):
+        at = NOW - timedelta(hours=hours_ago)
+        events.append(
+            CapturedEvent(
+                project_id=PROJECT,
+                uuid=f"00000000-0000-4000-8000-{i:012d}",
+                event=name,
+                distinct_id=f"d{i % 4}",
+                timestamp_us=int(at.timestamp() * 1e6),
+                received_at_us=int(at.timestamp() * 1e6),
+                properties_json=orjson.dumps(properties).decode(),
+            )
+        )
+    store.write(events)
+    recent = [(n, p) for n, p, h in log if h <= 30 * 24]
+    engine = engine_of(store, PROJECT)
+
+    want_names = Counter(n for n, _ in recent)
+    got = catalog.event_names(engine, NOW)
+    assert {s.name: s.count for s in got} == dict(want_names)
+    assert [s.count for s in got] == sorted((s.count for s in got), reverse=True)
+
+    want_keys = Counter(k for _, p in recent for k in p)
+    got_keys = catalog.property_names(engine, NOW, "event")
+    assert {s.name: s.count for s in got_keys} == dict(want_keys)
+
+    def text(v: object) -> str:
+        return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+    want_plans = Counter(text(p["plan"]) for _, p in recent if "plan" in p)
+    got_plans = catalog.property_values(engine, NOW, "event", "plan")
+    assert {s.name: s.count for s in got_plans} == dict(want_plans)

@@ -1,0 +1,33 @@
+"""The catalog endpoints behind the web app's pickers: scoped to the caller's projects."""
+
+from __future__ import annotations
+
+from tests.conftest import Env
+
+
+def test_the_catalog_lists_what_the_project_sent(env: Env) -> None:
+    batch = [
+        {"event": "signup", "distinct_id": "a", "properties": {"plan": "pro"}},
+        {"event": "signup", "distinct_id": "b", "properties": {"plan": "free"}},
+        {"event": "buy", "distinct_id": "a", "$set": {"tier": "gold"}},
+    ]
+    resp = env.client.post("/batch/", json={"api_key": env.project.api_token, "batch": batch})
+    assert resp.status_code == 200
+    env.flush()
+    base = f"/api/projects/{env.project.id}/catalog"
+    events = env.client.get(f"{base}/events", headers=env.auth).json()
+    assert events == [{"name": "signup", "count": 2}, {"name": "buy", "count": 1}]
+    props = env.client.get(f"{base}/properties", params={"event": "signup"}, headers=env.auth)
+    assert {"name": "plan", "count": 2} in props.json()
+    people = env.client.get(f"{base}/properties", params={"type": "person"}, headers=env.auth)
+    assert {p["name"] for p in people.json()} >= {"tier"}
+    values = env.client.get(f"{base}/values", params={"key": "plan"}, headers=env.auth)
+    assert sorted(v["name"] for v in values.json()) == ["free", "pro"]
+
+
+def test_the_catalog_of_another_project_is_not_found(env: Env) -> None:
+    other = env.app.services.meta.create_project("Other")
+    for path in ("events", "properties", "values?key=plan"):
+        resp = env.client.get(f"/api/projects/{other.id}/catalog/{path}", headers=env.auth)
+        assert resp.status_code == 404, path
+    assert env.client.get(f"/api/projects/{env.project.id}/catalog/events").status_code == 401
