@@ -5,6 +5,7 @@ Screenshots of each page go to test-artifacts/web/."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -92,8 +93,64 @@ def test_a_form_on_another_site_changes_nothing(
         'enctype="text/plain"><input name=\'{"name":"Pwned","x":"\' value=\'"}\'></form>'
         "<script>document.getElementById('f').submit()</script>"
     )
-    with page.expect_response(f"{server.url}/api/projects") as answer:
+    target = f"{server.url}/api/projects"
+    with page.expect_response(lambda r: r.url == target and r.request.method == "POST") as answer:
         page.goto(f"{site_url}/evil.html")
     assert answer.value.status in (401, 403)
     page.goto(server.url)
     expect(page.get_by_text("No projects yet")).to_be_visible()
+
+
+def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: ServerProcess) -> None:
+    """Trends and a funnel built in the page, and the persons who dropped at step 2."""
+    project, _ = server.project_with_admin("Insights")
+    journeys = {"ana": 3, "ben": 2, "cleo": 1, "dev": 2}
+    start = datetime.now(UTC) - timedelta(hours=2)
+    batch = [
+        {
+            "event": name,
+            "distinct_id": who,
+            "timestamp": (start + timedelta(minutes=step)).isoformat(),
+            "properties": {"$session_id": f"s-{who}"},
+        }
+        for who, reached in journeys.items()
+        for step, name in enumerate(["landing", "signup", "checkout"][:reached])
+    ]
+    sent = httpx.post(
+        f"{server.url}/batch/", json={"api_key": project["api_token"], "batch": batch}
+    )
+    assert sent.status_code == 200
+    email = f"admin-{project['id']}@insights.test"
+    page.goto(f"{server.url}/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("s3cret-pass")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name=re.compile("^Insights")).first.click()  # the project
+    page.get_by_role("navigation").get_by_role("link", name="Insights").click()
+
+    page.get_by_label("Event").fill("landing")
+    page.get_by_label("Event").press("Enter")
+    page.get_by_label("Event").blur()
+    row = page.get_by_role("row", name=re.compile(r"^landing \(total\)"))
+    expect(row.get_by_role("cell").last).to_have_text("4")
+    expect(page.get_by_test_id("chart")).to_be_visible()
+    shot(page, "07-trends")
+
+    page.get_by_role("tab", name="Funnel").click()
+    for i, name in enumerate(["landing", "signup", "checkout"], start=1):
+        if i == 3:
+            page.get_by_role("button", name="Add step").click()
+        page.get_by_label(f"Step {i}", exact=True).fill(name)
+        page.get_by_label(f"Step {i}", exact=True).blur()
+    steps = page.get_by_test_id("funnel-steps")
+    expect(steps.get_by_role("row").nth(1)).to_contain_text("4")
+    expect(steps.get_by_role("row").nth(3)).to_contain_text("1")
+    expect(steps.get_by_role("row").nth(2)).to_contain_text("75.0 %")
+    shot(page, "08-funnel")
+
+    steps.get_by_role("row").nth(2).get_by_role("button").click()  # dropped before step 2
+    persons = page.get_by_test_id("persons")
+    expect(persons.get_by_role("row")).to_have_count(2)
+    expect(persons).to_contain_text("cleo")
+    expect(persons).to_contain_text("s-cleo")
+    shot(page, "09-funnel-dropped")

@@ -4,6 +4,7 @@ import type { Me } from "./api";
 export function Shell(props: {
   me: Me;
   projectId: number | null;
+  path: string;
   onSignOut: () => void;
   children: ComponentChildren;
 }) {
@@ -13,8 +14,20 @@ export function Shell(props: {
         <a class="brand" href="/">
           <span class="logo" aria-hidden="true">◎</span> Userlens
         </a>
-        <nav class="crumbs" aria-label="Where you are">
-          <a href="/">Projects</a>
+        <nav class="crumbs" aria-label="Sections">
+          <a href="/" aria-current={props.path === "/" ? "page" : undefined}>Projects</a>
+          {props.projectId !== null &&
+            [
+              ["", "Install"],
+              ["/insights", "Insights"],
+            ].map(([suffix, text]) => {
+              const href = `/projects/${props.projectId}${suffix}`;
+              return (
+                <a href={href} key={href} aria-current={props.path === href ? "page" : undefined}>
+                  {text}
+                </a>
+              );
+            })}
         </nav>
         <div class="user">
           <span class="muted">{props.me.email}</span>

@@ -2,6 +2,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, type Me, setCsrfToken } from "./api";
 import { Shell } from "./layout";
+import { InsightsPage } from "./pages/insights";
 import { ProjectPage } from "./pages/project";
 import { ProjectsPage } from "./pages/projects";
 import { SetupPage, SignInPage } from "./pages/signin";
@@ -47,8 +48,10 @@ function App() {
   };
   const project = path.match(/^\/projects\/(\d+)(?:\/([a-z-]+))?/);
   return (
-    <Shell me={boot.me} onSignOut={signOut} projectId={project ? Number(project[1]) : null}>
-      {project ? (
+    <Shell me={boot.me} onSignOut={signOut} projectId={project ? Number(project[1]) : null} path={path}>
+      {project && project[2] === "insights" ? (
+        <InsightsPage projectId={Number(project[1])} />
+      ) : project ? (
         <ProjectPage id={Number(project[1])} tab={project[2] ?? "install"} />
       ) : (
         <ProjectsPage me={boot.me} />

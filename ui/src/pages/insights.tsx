@@ -1,0 +1,364 @@
+import type { ChartConfiguration } from "chart.js";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { api, ApiError } from "../api";
+import { ChartView, downloadCsv, PALETTE } from "../chart";
+import { ErrorNote } from "../layout";
+
+// -- results as the query API returns them ------------------------------------------------
+
+interface TrendsLine {
+  label: string;
+  values: number[];
+  total: number;
+}
+interface TrendsResult {
+  buckets: string[];
+  series: TrendsLine[];
+}
+interface FunnelStep {
+  label: string;
+  count: number;
+  conversion_from_first: number;
+  conversion_from_previous: number;
+  dropped: number;
+  median_seconds: number | null;
+}
+interface FunnelResult {
+  lines: { breakdown_value: string | null; steps: FunnelStep[] }[];
+}
+interface PersonHit {
+  person_id: string;
+  distinct_ids: string[];
+  timestamp: string | null;
+  session_id: string | null;
+}
+
+const MATHS: [string, string][] = [
+  ["total", "Total events"],
+  ["unique_persons", "Unique persons"],
+  ["unique_sessions", "Unique sessions"],
+  ["dau", "Daily active"],
+  ["wau", "Weekly active"],
+  ["mau", "Monthly active"],
+];
+const RANGES: [string, string][] = [
+  ["-24h", "Last 24 hours"],
+  ["-7d", "Last 7 days"],
+  ["-30d", "Last 30 days"],
+  ["-90d", "Last 90 days"],
+];
+const INTERVALS = ["hour", "day", "week", "month"];
+
+function useCatalog(projectId: number): string[] {
+  const [names, setNames] = useState<string[]>([]);
+  useEffect(() => {
+    api<{ name: string }[]>("GET", `/api/projects/${projectId}/catalog/events`)
+      .then((seen) => setNames(seen.map((s) => s.name)))
+      .catch(() => setNames([]));
+  }, [projectId]);
+  return names;
+}
+
+function useQuery<T>(projectId: number, spec: object): { result: T | null; error: string | null; busy: boolean } {
+  const [state, setState] = useState<{ result: T | null; error: string | null; busy: boolean }>({
+    result: null,
+    error: null,
+    busy: true,
+  });
+  const key = JSON.stringify(spec);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, busy: true }));
+    const timer = setTimeout(() => {
+      api<T>("POST", `/api/projects/${projectId}/query`, spec)
+        .then((result) => live && setState({ result, error: null, busy: false }))
+        .catch((err) => live && setState({ result: null, error: err instanceof ApiError ? err.message : String(err), busy: false }));
+    }, 250);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [projectId, key]);
+  return state;
+}
+
+function EventPicker(props: { id: string; label: string; value: string; names: string[]; onChange: (v: string) => void }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <input id={props.id} list={`${props.id}-names`} value={props.value} placeholder="Any event"
+        onChange={(e) => props.onChange(e.currentTarget.value)} />
+      <datalist id={`${props.id}-names`}>
+        {props.names.map((n) => <option value={n} key={n} />)}
+      </datalist>
+    </div>
+  );
+}
+
+function Select(props: { id: string; label: string; value: string; options: [string, string][]; onChange: (v: string) => void }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <select id={props.id} value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
+        {props.options.map(([v, text]) => <option value={v} key={v}>{text}</option>)}
+      </select>
+    </div>
+  );
+}
+
+function shortDate(iso: string, interval: string): string {
+  const d = new Date(iso.endsWith("Z") || iso.includes("+") ? iso : `${iso}Z`);
+  const opts: Intl.DateTimeFormatOptions =
+    interval === "hour" ? { month: "short", day: "numeric", hour: "2-digit", timeZone: "UTC" }
+    : interval === "month" ? { year: "numeric", month: "short", timeZone: "UTC" }
+    : { month: "short", day: "numeric", timeZone: "UTC" };
+  return d.toLocaleString(undefined, opts);
+}
+
+// -- trends ---------------------------------------------------------------------------------
+
+function Trends(props: { projectId: number; names: string[] }) {
+  const [event, setEvent] = useState("$pageview");
+  const [math, setMath] = useState("total");
+  const [range, setRange] = useState("-7d");
+  const [interval, setInterval] = useState("day");
+  const [display, setDisplay] = useState("line");
+  const spec = {
+    kind: "trends",
+    series: [{ event: event || null, math }],
+    interval,
+    date_range: { date_from: range },
+  };
+  const { result, error, busy } = useQuery<TrendsResult>(props.projectId, spec);
+
+  const config = useMemo<ChartConfiguration | null>(() => {
+    if (!result) return null;
+    return {
+      type: display === "bar" ? "bar" : "line",
+      data: {
+        labels: result.buckets.map((b) => shortDate(b, interval)),
+        datasets: result.series.map((line, i) => ({
+          label: line.label,
+          data: line.values,
+          borderColor: PALETTE[i % PALETTE.length],
+          backgroundColor: display === "bar" ? PALETTE[i % PALETTE.length] : "rgba(79, 70, 229, 0.08)",
+          fill: display !== "bar",
+          tension: 0.25,
+          pointRadius: 2,
+        })),
+      },
+      options: { scales: { y: { beginAtZero: true } }, plugins: { legend: { display: result.series.length > 1 } } },
+    };
+  }, [result, display]);
+
+  const csv = () =>
+    result &&
+    downloadCsv("trends.csv", [
+      ["series", ...result.buckets, "total"],
+      ...result.series.map((l) => [l.label, ...l.values, l.total]),
+    ]);
+
+  return (
+    <div class="builder">
+      <form class="card stack controls" onSubmit={(e) => e.preventDefault()} aria-label="Trends settings">
+        <EventPicker id="trend-event" label="Event" value={event} names={props.names} onChange={setEvent} />
+        <Select id="trend-math" label="Measure" value={math} options={MATHS} onChange={setMath} />
+        <Select id="trend-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
+        <Select id="trend-interval" label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
+        <Select id="trend-display" label="Chart" value={display} options={[["line", "Line"], ["bar", "Bars"], ["number", "Number"]]} onChange={setDisplay} />
+      </form>
+      <section class="card result" aria-busy={busy} aria-label="Trends result">
+        <ErrorNote error={error} />
+        {result && display === "number" && (
+          <p class="big-number" data-testid="number">{result.series[0]?.total.toLocaleString() ?? 0}</p>
+        )}
+        {config && display !== "number" && <ChartView config={config} label="Trend chart" />}
+        {result && (
+          <>
+            <div class="result-head">
+              <h2>Table</h2>
+              <button type="button" class="ghost small" onClick={csv}>Export CSV</button>
+            </div>
+            <div class="scroll">
+              <table class="table numbers">
+                <thead>
+                  <tr><th>Series</th>{result.buckets.map((b) => <th key={b}>{shortDate(b, interval)}</th>)}<th>Total</th></tr>
+                </thead>
+                <tbody>
+                  {result.series.map((line) => (
+                    <tr key={line.label}>
+                      <td>{line.label}</td>
+                      {line.values.map((v, i) => <td key={i}>{v.toLocaleString()}</td>)}
+                      <td><strong>{line.total.toLocaleString()}</strong></td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </>
+        )}
+      </section>
+    </div>
+  );
+}
+
+// -- funnels --------------------------------------------------------------------------------
+
+function duration(seconds: number | null): string {
+  if (seconds === null) return "–";
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 86400) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} d`;
+}
+
+function Persons(props: { projectId: number; funnel: object; step: number; onClose: () => void }) {
+  const spec = { kind: "funnel_persons", funnel: props.funnel, step: props.step, status: "dropped", limit: 50 };
+  const { result, error } = useQuery<{ persons: PersonHit[]; total: number }>(props.projectId, spec);
+  return (
+    <section class="card persons" aria-label={`Persons who dropped before step ${props.step + 1}`}>
+      <div class="result-head">
+        <h2>
+          Dropped before step {props.step + 1}
+          {result ? ` · ${result.total.toLocaleString()} ${result.total === 1 ? "person" : "persons"}` : ""}
+        </h2>
+        <button type="button" class="ghost small" onClick={props.onClose}>Close</button>
+      </div>
+      <ErrorNote error={error} />
+      {result && (
+        <table class="table" data-testid="persons">
+          <thead><tr><th>Person</th><th>Last step reached at</th><th>Session</th></tr></thead>
+          <tbody>
+            {result.persons.map((p) => (
+              <tr key={p.person_id}>
+                <td class="clip">{p.distinct_ids.join(", ")}</td>
+                <td class="nowrap">{p.timestamp ? new Date(p.timestamp).toLocaleString() : "–"}</td>
+                <td class="clip"><code>{p.session_id ?? "–"}</code></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function Funnels(props: { projectId: number; names: string[] }) {
+  const [steps, setSteps] = useState<string[]>(["$pageview", ""]);
+  const [days, setDays] = useState("14");
+  const [range, setRange] = useState("-30d");
+  const [order, setOrder] = useState("ordered");
+  const [dropped, setDropped] = useState<number | null>(null);
+  const funnel = {
+    kind: "funnel",
+    steps: steps.map((s) => ({ event: s || null })),
+    window: Number(days) || 1,
+    window_unit: "day",
+    order,
+    date_range: { date_from: range },
+  };
+  const { result, error, busy } = useQuery<FunnelResult>(props.projectId, funnel);
+  const line = result?.lines[0];
+
+  const config = useMemo<ChartConfiguration | null>(() => {
+    if (!line) return null;
+    return {
+      type: "bar",
+      data: {
+        labels: line.steps.map((s, i) => `${i + 1}. ${s.label}`),
+        datasets: [
+          { label: "Converted", data: line.steps.map((s) => s.count), backgroundColor: PALETTE[0], stack: "s" },
+          { label: "Dropped", data: line.steps.map((s) => s.dropped), backgroundColor: "rgba(239, 68, 68, 0.35)", stack: "s" },
+        ],
+      },
+      options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
+    };
+  }, [result]);
+
+  const setStep = (i: number, v: string) => setSteps(steps.map((s, j) => (j === i ? v : s)));
+  const csv = () =>
+    line &&
+    downloadCsv("funnel.csv", [
+      ["step", "persons", "conversion from first", "conversion from previous", "dropped", "median time"],
+      ...line.steps.map((s, i) => [`${i + 1}. ${s.label}`, s.count, s.conversion_from_first, s.conversion_from_previous, s.dropped, s.median_seconds ?? ""]),
+    ]);
+
+  return (
+    <div class="builder">
+      <form class="card stack controls" onSubmit={(e) => e.preventDefault()} aria-label="Funnel settings">
+        {steps.map((s, i) => (
+          <div class="step-row" key={i}>
+            <EventPicker id={`funnel-step-${i + 1}`} label={`Step ${i + 1}`} value={s} names={props.names} onChange={(v) => setStep(i, v)} />
+            {steps.length > 2 && (
+              <button type="button" class="ghost small" aria-label={`Remove step ${i + 1}`} onClick={() => setSteps(steps.filter((_, j) => j !== i))}>×</button>
+            )}
+          </div>
+        ))}
+        {steps.length < 20 && (
+          <button type="button" class="ghost" onClick={() => setSteps([...steps, ""])}>Add step</button>
+        )}
+        <div class="field">
+          <label for="funnel-window">Conversion window (days)</label>
+          <input id="funnel-window" type="number" min={1} max={365} value={days} onChange={(e) => setDays(e.currentTarget.value)} />
+        </div>
+        <Select id="funnel-order" label="Step order" value={order} options={[["ordered", "In order"], ["strict", "Strictly in order"], ["unordered", "Any order"]]} onChange={setOrder} />
+        <Select id="funnel-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
+      </form>
+      <div class="stack">
+        <section class="card result" aria-busy={busy} aria-label="Funnel result">
+          <ErrorNote error={error} />
+          {config && <ChartView config={config} label="Funnel chart" onPick={(i, ds) => ds === 1 && i > 0 && setDropped(i)} />}
+          {line && (
+            <>
+              <div class="result-head">
+                <h2>Steps</h2>
+                <button type="button" class="ghost small" onClick={csv}>Export CSV</button>
+              </div>
+              <table class="table numbers" data-testid="funnel-steps">
+                <thead>
+                  <tr><th>Step</th><th>Persons</th><th>Conversion</th><th>Dropped</th><th>Median time</th></tr>
+                </thead>
+                <tbody>
+                  {line.steps.map((s, i) => (
+                    <tr key={i}>
+                      <td>{i + 1}. {s.label}</td>
+                      <td>{s.count.toLocaleString()}</td>
+                      <td>{(s.conversion_from_first * 100).toFixed(1)} %</td>
+                      <td>
+                        {i === 0 ? "–" : (
+                          <button type="button" class="link" onClick={() => setDropped(i)} disabled={s.dropped === 0}>
+                            {s.dropped.toLocaleString()}
+                          </button>
+                        )}
+                      </td>
+                      <td>{i === 0 ? "–" : duration(s.median_seconds)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </>
+          )}
+        </section>
+        {dropped !== null && <Persons projectId={props.projectId} funnel={funnel} step={dropped} onClose={() => setDropped(null)} />}
+      </div>
+    </div>
+  );
+}
+
+export function InsightsPage(props: { projectId: number }) {
+  const names = useCatalog(props.projectId);
+  const [kind, setKind] = useState<"trends" | "funnel">(new URLSearchParams(location.search).get("kind") === "funnel" ? "funnel" : "trends");
+  return (
+    <div>
+      <div class="tabs" role="tablist" aria-label="Insight kind">
+        {(["trends", "funnel"] as const).map((k) => (
+          <button type="button" role="tab" aria-selected={kind === k} class={kind === k ? "tab on" : "tab"} key={k}
+            onClick={() => setKind(k)}>
+            {k === "trends" ? "Trends" : "Funnel"}
+          </button>
+        ))}
+      </div>
+      {kind === "trends" ? <Trends projectId={props.projectId} names={names} /> : <Funnels projectId={props.projectId} names={names} />}
+    </div>
+  );
+}
