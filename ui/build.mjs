@@ -1,18 +1,27 @@
-// Builds the web app into dist/: app.js (every page, one bundle) and app.css.
+// Builds the web app into dist/: app.js (ES modules: the pages, with the replay player and
+// the charts split into chunks loaded when a page needs them) and app.css (ours, then
+// rrweb's player styles).
 import { build } from "esbuild";
-import { copyFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 
+rmSync("dist", { recursive: true, force: true });
 mkdirSync("dist", { recursive: true });
 await build({
   entryPoints: ["src/main.tsx"],
   bundle: true,
+  splitting: true,
   minify: true,
-  format: "iife",
+  format: "esm",
   target: ["es2020"],
   jsx: "automatic",
   jsxImportSource: "preact",
   legalComments: "none",
-  outfile: "dist/app.js",
+  entryNames: "[name]",
+  chunkNames: "chunk-[hash]",
+  outdir: "dist",
   logLevel: "warning",
 });
-copyFileSync("src/app.css", "dist/app.css");
+writeFileSync(
+  "dist/app.css",
+  readFileSync("src/app.css", "utf8") + readFileSync("node_modules/@rrweb/replay/dist/style.min.css", "utf8"),
+);

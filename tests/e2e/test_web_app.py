@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, poll_json
 from tests.e2e.conftest import ARTIFACTS
 
 EMAIL = "owner@shop.test"
@@ -154,3 +154,66 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(persons).to_contain_text("cleo")
     expect(persons).to_contain_text("s-cleo")
     shot(page, "09-funnel-dropped")
+
+
+RECORDED_PAGE = """<!doctype html><html><head><title>Replay fixture</title>
+<script src="%(api)s/static/userlens.js"></script>
+<script>userlens.init("%(token)s", {api_host: "%(api)s", flush_interval_ms: 300});</script>
+</head><body>
+<h1>Lensware replay fixture</h1>
+<p id="msg">Nothing pressed yet</p>
+<button id="go" onclick="document.getElementById('msg').textContent = 'Pressed';
+  console.error('checkout failed: boom')">Pay now</button>
+<script>window.top.__ranInPlayer = (window.top.__ranInPlayer || 0) + 1;</script>
+<img src="/nope.png" onerror="window.top.__ranInPlayer = 99">
+</body></html>"""
+
+
+def test_a_recorded_session_plays_in_a_sandbox(
+    page: Page, server: ServerProcess, static_site: tuple[str, Path]
+) -> None:
+    project, auth = server.project_with_admin("Replay")
+    site_url, root = static_site
+    (root / "index.html").write_text(
+        RECORDED_PAGE % {"api": server.url, "token": project["api_token"]}
+    )
+    visitor = page.context.new_page()
+    visitor.goto(f"{site_url}/index.html")
+    visitor.wait_for_function("window.userlens && userlens.session_recording_started()")
+    visitor.wait_for_timeout(700)
+    visitor.click("#go")
+    visitor.wait_for_timeout(1500)
+    visitor.close()
+    stored = poll_json(
+        f"{server.url}/api/projects/{project['id']}/sessions",
+        auth,
+        lambda body: len(body["results"]) == 1 and body["results"][0]["console_errors"] == 1,
+    )
+    assert len(stored["results"]) == 1, stored
+
+    page.goto(f"{server.url}/signin")
+    page.get_by_label("Email").fill(f"admin-{project['id']}@replay.test")
+    page.get_by_label("Password").fill("s3cret-pass")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    page.goto(f"{server.url}/projects/{project['id']}/sessions")
+    sessions = page.get_by_test_id("sessions")
+    expect(sessions.get_by_role("row")).to_have_count(2, timeout=20_000)
+    shot(page, "10-sessions")
+    sessions.get_by_role("link").first.click()
+
+    frame_element = page.locator("[data-testid=stage] iframe")
+    expect(frame_element).to_have_count(1, timeout=20_000)
+    sandbox = frame_element.get_attribute("sandbox") or ""
+    assert "allow-scripts" not in sandbox
+    frame = page.frame_locator("[data-testid=stage] iframe")
+    expect(frame.get_by_text("Lensware replay fixture")).to_be_visible()
+    errors = page.get_by_test_id("event-list").locator("li.ev-error")
+    expect(errors).to_have_count(1)
+    errors.get_by_role("button").click()
+    expect(frame.get_by_text("Pressed")).to_be_visible()
+    expect(page.get_by_test_id("console")).to_contain_text("checkout failed: boom")
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_timeout(1500)
+    shot(page, "11-player")
+    assert page.evaluate("window.__ranInPlayer") is None  # nothing recorded ran here

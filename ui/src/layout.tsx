@@ -20,10 +20,12 @@ export function Shell(props: {
             [
               ["", "Install"],
               ["/insights", "Insights"],
+              ["/sessions", "Sessions"],
             ].map(([suffix, text]) => {
               const href = `/projects/${props.projectId}${suffix}`;
               return (
-                <a href={href} key={href} aria-current={props.path === href ? "page" : undefined}>
+                <a href={href} key={href}
+                  aria-current={props.path === href || (suffix && props.path.startsWith(`${href}/`)) ? "page" : undefined}>
                   {text}
                 </a>
               );

@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, type Me, setCsrfToken } from "./api";
 import { Shell } from "./layout";
 import { InsightsPage } from "./pages/insights";
+import { SessionsPage } from "./pages/sessions";
 import { ProjectPage } from "./pages/project";
 import { ProjectsPage } from "./pages/projects";
 import { SetupPage, SignInPage } from "./pages/signin";
@@ -46,10 +47,16 @@ function App() {
     setBoot({ state: "signed-out" });
     navigate("/signin", true);
   };
-  const project = path.match(/^\/projects\/(\d+)(?:\/([a-z-]+))?/);
+  const replay = path.match(/^\/replay\/([^/]+)/);
+  if (replay) return <FindReplay sessionId={decodeURIComponent(replay[1])} />;
+  const project = path.match(/^\/projects\/(\d+)(?:\/([a-z-]+)(?:\/([^/]+))?)?/);
   return (
     <Shell me={boot.me} onSignOut={signOut} projectId={project ? Number(project[1]) : null} path={path}>
-      {project && project[2] === "insights" ? (
+      {project && project[2] === "sessions" && project[3] ? (
+        <LazyPlayer projectId={Number(project[1])} sessionId={decodeURIComponent(project[3])} />
+      ) : project && project[2] === "sessions" ? (
+        <SessionsPage projectId={Number(project[1])} />
+      ) : project && project[2] === "insights" ? (
         <InsightsPage projectId={Number(project[1])} />
       ) : project ? (
         <ProjectPage id={Number(project[1])} tab={project[2] ?? "install"} />
@@ -58,6 +65,34 @@ function App() {
       )}
     </Shell>
   );
+}
+
+// The player (with rrweb) loads only when a session is opened.
+function LazyPlayer(props: { projectId: number; sessionId: string }) {
+  const [Player, setPlayer] = useState<null | typeof import("./pages/player").PlayerPage>(null);
+  useEffect(() => {
+    void import("./pages/player").then((m) => setPlayer(() => m.PlayerPage));
+  }, []);
+  const query = new URLSearchParams(location.search);
+  return Player ? (
+    <Player projectId={props.projectId} sessionId={props.sessionId}
+      startAt={Number(query.get("t") ?? 0) || 0} startTime={query.get("at")} />
+  ) : (
+    <div class="page"><p class="muted" aria-busy="true">Loading the player…</p></div>
+  );
+}
+
+// Links from the snippet name the session alone: find its project, then open the player.
+function FindReplay(props: { sessionId: string }) {
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api<{ project_id: number }>("GET", `/api/replay/${encodeURIComponent(props.sessionId)}`)
+      .then((found) =>
+        navigate(`/projects/${found.project_id}/sessions/${encodeURIComponent(props.sessionId)}${location.search}`, true),
+      )
+      .catch(() => setError("There is no such recording, or it is in a project you are not a member of."));
+  }, [props.sessionId]);
+  return <div class="page">{error ? <p class="error" role="alert">{error}</p> : <p class="muted">Finding the recording…</p>}</div>;
 }
 
 interceptLinks();

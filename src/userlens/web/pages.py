@@ -7,13 +7,15 @@ the app's pages from loading anything but its own files.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 UI_DIST = Path(__file__).resolve().parents[3] / "ui" / "dist"
-ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+_ASSET = re.compile(r"[A-Za-z0-9_-]{1,64}\.(js|css)")
+TYPES = {"js": "text/javascript", "css": "text/css"}
 
 SHELL = """<!doctype html>
 <html lang="en">
@@ -22,7 +24,7 @@ SHELL = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Userlens</title>
 <link rel="stylesheet" href="/assets/app.css">
-<script src="/assets/app.js" defer></script>
+<script type="module" src="/assets/main.js"></script>
 </head>
 <body><div id="app"></div>
 <noscript>Userlens needs JavaScript in the browser.</noscript>
@@ -31,9 +33,13 @@ SHELL = """<!doctype html>
 """
 
 SECURITY_HEADERS = {
+    # Scripts only from this server. The replay player rebuilds recorded pages in a
+    # sandboxed frame (no scripts there, ever) with their own styles, images and fonts.
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline' https: http:; "
+        "img-src 'self' data: blob: https: http:; font-src 'self' data: https: http:; "
+        "media-src 'self' data: blob: https: http:; connect-src 'self'; frame-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -59,6 +65,7 @@ def top_page() -> HTMLResponse:
     return _shell()
 
 
+@router.get("/replay/{rest:path}")
 @router.get("/projects/{rest:path}")
 def project_page(rest: str) -> HTMLResponse:
     del rest  # the app reads the path itself
@@ -67,7 +74,8 @@ def project_page(rest: str) -> HTMLResponse:
 
 @router.get("/assets/{name}")
 def asset(name: str) -> FileResponse:
-    if name not in ASSETS:
+    found = _ASSET.fullmatch(name)
+    if found is None:
         raise HTTPException(404, detail={"error": "not_found", "detail": "no such file"})
     path = UI_DIST / name
     if not path.is_file():
@@ -76,6 +84,6 @@ def asset(name: str) -> FileResponse:
         )
     return FileResponse(
         path,
-        media_type=ASSETS[name],
+        media_type=TYPES[found.group(1)],
         headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
     )

@@ -70,6 +70,24 @@ def list_sessions(
     )
 
 
+class ReplayTarget(BaseModel):
+    project_id: int
+    session_id: str
+
+
+@router.get("/api/replay/{session_id}", response_model=ReplayTarget, tags=["sessions"])
+def find_session(request: Request, user: CurrentUser, session_id: str) -> ReplayTarget:
+    """Which of the caller's projects holds a recorded session (for links made by the
+    snippet's `get_session_url`, which name the session alone)."""
+    services = services_of(request)
+    for project in services.meta.projects():
+        if services.meta.role_in(user, project.id) is None:
+            continue
+        if services.events.recording_chunks(project.id, session_id):
+            return ReplayTarget(project_id=project.id, session_id=session_id)
+    raise HTTPException(404, detail={"error": "not_found", "detail": "no such recorded session"})
+
+
 @router.get("/api/projects/{project_id}/sessions/{session_id}/snapshots", tags=["sessions"])
 def get_snapshots(
     request: Request, user: CurrentUser, project_id: int, session_id: str

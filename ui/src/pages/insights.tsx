@@ -233,7 +233,13 @@ function Persons(props: { projectId: number; funnel: object; step: number; onClo
               <tr key={p.person_id}>
                 <td class="clip">{p.distinct_ids.join(", ")}</td>
                 <td class="nowrap">{p.timestamp ? new Date(p.timestamp).toLocaleString() : "–"}</td>
-                <td class="clip"><code>{p.session_id ?? "–"}</code></td>
+                <td class="clip">
+                  {p.session_id ? (
+                    <a href={`/projects/${props.projectId}/sessions/${encodeURIComponent(p.session_id)}${p.timestamp ? `?at=${encodeURIComponent(p.timestamp)}` : ""}`}>
+                      <code>{p.session_id}</code>
+                    </a>
+                  ) : "–"}
+                </td>
               </tr>
             ))}
           </tbody>

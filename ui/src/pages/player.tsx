@@ -1,0 +1,197 @@
+// The replay player: rrweb's Replayer rebuilds the recorded page in an iframe sandboxed
+// without scripts, beside the session's pages, clicks, console and network, all in step.
+import { Replayer } from "@rrweb/replay";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { api, ApiError } from "../api";
+import { ErrorNote } from "../layout";
+import { clock } from "./sessions";
+
+interface RrwebEvent {
+  type: number;
+  timestamp: number;
+  data: Record<string, unknown>;
+}
+
+interface Marker {
+  at: number; // ms from the start
+  kind: "page" | "click" | "error" | "console" | "network";
+  text: string;
+}
+
+const META = 4;
+const INCREMENTAL = 3;
+const PLUGIN = 6;
+const MOUSE_INTERACTION = 2;
+const CLICK = 2;
+
+function markersOf(events: RrwebEvent[], start: number): Marker[] {
+  const out: Marker[] = [];
+  for (const e of events) {
+    const at = e.timestamp - start;
+    if (e.type === META && typeof e.data.href === "string") {
+      out.push({ at, kind: "page", text: e.data.href });
+    } else if (e.type === INCREMENTAL && e.data.source === MOUSE_INTERACTION && e.data.type === CLICK) {
+      out.push({ at, kind: "click", text: "Click" });
+    } else if (e.type === PLUGIN) {
+      const payload = (e.data.payload ?? {}) as Record<string, unknown>;
+      if (e.data.plugin === "rrweb/console@1") {
+        const level = String(payload.level ?? "log");
+        const text = Array.isArray(payload.payload) ? payload.payload.map(String).join(" ") : "";
+        out.push({ at, kind: level === "error" ? "error" : "console", text: `${level}: ${text}` });
+      } else if (e.data.plugin === "rrweb/network@1") {
+        out.push({ at, kind: "network", text: `${payload.method ?? ""} ${payload.name ?? ""} → ${payload.status ?? ""}` });
+      }
+    }
+  }
+  return out;
+}
+
+export function PlayerPage(props: { projectId: number; sessionId: string; startAt: number; startTime?: string | null }) {
+  const stage = useRef<HTMLDivElement>(null);
+  const replayer = useRef<Replayer | null>(null);
+  const [events, setEvents] = useState<RrwebEvent[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [playing, setPlaying] = useState(false);
+  const [now, setNow] = useState(0);
+  const [speed, setSpeed] = useState(1);
+  const [skip, setSkip] = useState(true);
+
+  useEffect(() => {
+    api<{ events: RrwebEvent[] }>("GET", `/api/projects/${props.projectId}/sessions/${encodeURIComponent(props.sessionId)}/snapshots`)
+      .then((body) => setEvents(body.events))
+      .catch((err) => setError(err instanceof ApiError ? err.message : String(err)));
+  }, [props.projectId, props.sessionId]);
+
+  const start = events && events.length ? Math.min(...events.map((e) => e.timestamp)) : 0;
+  const total = events && events.length ? Math.max(...events.map((e) => e.timestamp)) - start : 0;
+  const markers = useMemo(() => (events ? markersOf(events, start) : []), [events]);
+
+  useEffect(() => {
+    if (!events || !stage.current || events.length < 2) return;
+    const r = new Replayer(events as never, {
+      root: stage.current,
+      skipInactive: true,
+      mouseTail: false,
+      showWarning: false,
+      UNSAFE_replayCanvas: false,
+    });
+    replayer.current = r;
+    // The recorded viewport, scaled to fit the stage.
+    const fit = (size: { width: number; height: number }) => {
+      const box = stage.current;
+      const wrapper = box?.querySelector<HTMLElement>(".replayer-wrapper");
+      if (!box || !wrapper || !size.width || !size.height) return;
+      const scale = Math.min(box.clientWidth / size.width, box.clientHeight / size.height, 1);
+      const x = (box.clientWidth - size.width * scale) / 2;
+      const y = (box.clientHeight - size.height * scale) / 2;
+      wrapper.style.transform = `translate(${x}px, ${y}px) scale(${scale})`;
+    };
+    r.on("resize", (size) => fit(size as { width: number; height: number }));
+    const meta = events.find((e) => e.type === META);
+    if (meta) fit({ width: Number(meta.data.width), height: Number(meta.data.height) });
+    // `t`: milliseconds into the recording; `at`: a moment (a drill-down's step time).
+    const at = props.startTime ? Date.parse(props.startTime) - start : props.startAt;
+    const first = Math.max(0, Math.min(Number.isFinite(at) ? at : 0, total));
+    r.pause(first);
+    setNow(first);
+    const timer = setInterval(() => {
+      const t = r.getCurrentTime();
+      setNow(Math.min(t, total));
+      if (t >= total) setPlaying(false);
+    }, 200);
+    return () => {
+      clearInterval(timer);
+      r.destroy();
+      replayer.current = null;
+    };
+  }, [events]);
+
+  const seek = (at: number) => {
+    const r = replayer.current;
+    if (!r) return;
+    if (playing) r.play(at);
+    else r.pause(at);
+    setNow(at);
+  };
+  const toggle = () => {
+    const r = replayer.current;
+    if (!r) return;
+    if (playing) r.pause();
+    else r.play(now >= total ? 0 : now);
+    setPlaying(!playing);
+  };
+  useEffect(() => replayer.current?.setConfig({ speed, skipInactive: skip }), [speed, skip, events]);
+  useEffect(() => {
+    const keys = (e: KeyboardEvent) => {
+      if ((e.target as HTMLElement).closest("input, select, textarea")) return;
+      if (e.key === " ") {
+        e.preventDefault();
+        toggle();
+      } else if (e.key === "ArrowRight") seek(Math.min(total, now + 5000));
+      else if (e.key === "ArrowLeft") seek(Math.max(0, now - 5000));
+    };
+    addEventListener("keydown", keys);
+    return () => removeEventListener("keydown", keys);
+  });
+
+  const share = `${location.origin}/projects/${props.projectId}/sessions/${encodeURIComponent(props.sessionId)}?t=${Math.round(now)}`;
+  const consoleLines = markers.filter((m) => m.kind === "console" || m.kind === "error" || m.kind === "network");
+  const listed = markers.filter((m) => m.kind !== "network");
+  return (
+    <div class="page player-page">
+      <div class="page-head">
+        <h1>Session</h1>
+        <code class="muted">{props.sessionId}</code>
+      </div>
+      <ErrorNote error={error} />
+      <div class="player">
+        <div class="card stage-card">
+          <div class="stage" ref={stage} data-testid="stage" />
+          <div class="controls-bar">
+            <button type="button" class="primary" onClick={toggle} aria-label={playing ? "Pause" : "Play"}>
+              {playing ? "Pause" : "Play"}
+            </button>
+            <span class="time" aria-live="off">{clock(now / 1000)} / {clock(total / 1000)}</span>
+            <div class="timeline">
+              <input type="range" aria-label="Position" min={0} max={total} step={100} value={now}
+                onInput={(e) => seek(Number(e.currentTarget.value))} />
+              {total > 0 && markers.filter((m) => m.kind !== "console" && m.kind !== "network").map((m, i) => (
+                <span key={i} class={`mark m-${m.kind}`} style={{ left: `${(m.at / total) * 100}%` }} title={m.text} />
+              ))}
+            </div>
+            <select aria-label="Speed" value={speed} onChange={(e) => setSpeed(Number(e.currentTarget.value))}>
+              {[1, 2, 4, 8].map((s) => <option value={s} key={s}>{s}×</option>)}
+            </select>
+            <label class="check"><input type="checkbox" checked={skip} onChange={(e) => setSkip(e.currentTarget.checked)} /> Skip idle</label>
+            <button type="button" class="ghost small" onClick={() => navigator.clipboard?.writeText(share)} title={share}>Copy link</button>
+          </div>
+        </div>
+        <aside class="side">
+          <section class="card">
+            <h2>Events</h2>
+            <ol class="events" data-testid="event-list">
+              {listed.map((m, i) => (
+                <li key={i} class={`ev-${m.kind}`}>
+                  <button type="button" class="row" onClick={() => seek(m.at)}>
+                    <span class="at">{clock(m.at / 1000)}</span>
+                    <span class="clip">{m.text}</span>
+                  </button>
+                </li>
+              ))}
+            </ol>
+          </section>
+          <section class="card">
+            <h2>Console and network</h2>
+            <ol class="events console" data-testid="console">
+              {consoleLines.map((m, i) => (
+                <li key={i} class={`ev-${m.kind} ${m.at <= now ? "past" : "future"}`}>
+                  <span class="at">{clock(m.at / 1000)}</span> <span>{m.text}</span>
+                </li>
+              ))}
+            </ol>
+          </section>
+        </aside>
+      </div>
+    </div>
+  );
+}
