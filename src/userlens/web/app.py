@@ -27,6 +27,7 @@ from userlens.replay.retention import expire_recordings
 from userlens.web.api import router
 from userlens.web.catalog import router as catalog_router
 from userlens.web.cohorts import router as cohorts_router
+from userlens.web.dashboards import router as dashboards_router
 from userlens.web.insights import router as insights_router
 from userlens.web.pages import router as pages_router
 from userlens.web.recordings import router as recordings_router
@@ -139,6 +140,7 @@ def build_api(services: Services) -> FastAPI:
     api.include_router(insights_router)
     api.include_router(cohorts_router)
     api.include_router(catalog_router)
+    api.include_router(dashboards_router)
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,9 +33,21 @@ from userlens.model.project import (
     User,
     WebSession,
 )
+from userlens.model.queries import InsightQuery
+from userlens.model.saved import (
+    Dashboard,
+    DashboardIn,
+    DashboardPatch,
+    SavedInsight,
+    SavedInsightIn,
+    SavedInsightPatch,
+    product_overview,
+)
 from userlens.store.meta.tables import (
     ApiTokenRow,
     CohortRow,
+    DashboardRow,
+    InsightRow,
     MembershipRow,
     ProjectRow,
     UserRow,
@@ -105,6 +118,21 @@ def _project(row: ProjectRow) -> Project:
         ),
         respect_dnt=row.respect_dnt,
         test_account_filters=tuple(FILTER_LIST.validate_python(row.test_account_filters or [])),
+    )
+
+
+_INSIGHT_SPEC: TypeAdapter[InsightQuery] = TypeAdapter(InsightQuery)
+
+
+def _insight(row: InsightRow) -> SavedInsight:
+    return SavedInsight(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        description=row.description,
+        spec=_INSIGHT_SPEC.validate_python(row.spec),
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
     )
 
 
@@ -303,6 +331,22 @@ class MetaStore:
         )
         with self._session() as s:
             s.add(row)
+            s.flush()
+            # Every project starts with a dashboard of the usual questions.
+            name, insights = product_overview()
+            saved = [self._insight_row(row.id, i) for i in insights]
+            s.add_all(saved)
+            s.flush()
+            now = self._now()
+            s.add(
+                DashboardRow(
+                    project_id=row.id,
+                    name=name,
+                    tiles=[i.id for i in saved],
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             s.commit()
             return _project(row)
 
@@ -381,6 +425,152 @@ class MetaStore:
         with self._session() as s:
             row = s.get(CohortRow, cohort_id)
             return _cohort(row) if row is not None and row.project_id == project_id else None
+
+    # -- saved insights and dashboards -------------------------------------------------------
+
+    def _insight_row(self, project_id: int, insight: SavedInsightIn) -> InsightRow:
+        now = self._now()
+        return InsightRow(
+            project_id=project_id,
+            name=insight.name,
+            description=insight.description,
+            spec=insight.spec.model_dump(mode="json"),
+            created_at=now,
+            updated_at=now,
+        )
+
+    def create_insight(self, project_id: int, insight: SavedInsightIn) -> SavedInsight:
+        row = self._insight_row(project_id, insight)
+        with self._session() as s:
+            s.add(row)
+            s.commit()
+            return _insight(row)
+
+    def insights(self, project_id: int) -> list[SavedInsight]:
+        with self._session() as s:
+            rows = s.scalars(
+                sa.select(InsightRow)
+                .where(InsightRow.project_id == project_id)
+                .order_by(InsightRow.id)
+            )
+            return [_insight(r) for r in rows]
+
+    def insight(self, project_id: int, insight_id: int) -> SavedInsight | None:
+        with self._session() as s:
+            row = s.get(InsightRow, insight_id)
+            return _insight(row) if row and row.project_id == project_id else None
+
+    def update_insight(
+        self, project_id: int, insight_id: int, patch: SavedInsightPatch
+    ) -> SavedInsight:
+        with self._session() as s:
+            row = s.get(InsightRow, insight_id)
+            if row is None or row.project_id != project_id:
+                raise NotFound(f"no insight {insight_id}")
+            if patch.name is not None:
+                row.name = patch.name
+            if patch.description is not None:
+                row.description = patch.description
+            if patch.spec is not None:
+                row.spec = patch.spec.model_dump(mode="json")
+            row.updated_at = self._now()
+            s.commit()
+            return _insight(row)
+
+    def delete_insight(self, project_id: int, insight_id: int) -> None:
+        with self._session() as s:
+            row = s.get(InsightRow, insight_id)
+            if row is None or row.project_id != project_id:
+                raise NotFound(f"no insight {insight_id}")
+            s.delete(row)
+            s.commit()
+
+    def create_dashboard(self, project_id: int, dashboard: DashboardIn) -> Dashboard:
+        now = self._now()
+        with self._session() as s:
+            self._check_tiles(s, project_id, dashboard.tiles)
+            row = DashboardRow(
+                project_id=project_id,
+                name=dashboard.name,
+                tiles=list(dashboard.tiles),
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(row)
+            s.commit()
+            return self._dashboard(s, row)
+
+    def dashboards(self, project_id: int) -> list[Dashboard]:
+        with self._session() as s:
+            rows = s.scalars(
+                sa.select(DashboardRow)
+                .where(DashboardRow.project_id == project_id)
+                .order_by(DashboardRow.id)
+            )
+            return [self._dashboard(s, r) for r in rows]
+
+    def dashboard(self, project_id: int, dashboard_id: int) -> Dashboard | None:
+        with self._session() as s:
+            row = s.get(DashboardRow, dashboard_id)
+            return self._dashboard(s, row) if row and row.project_id == project_id else None
+
+    def update_dashboard(
+        self, project_id: int, dashboard_id: int, patch: DashboardPatch
+    ) -> Dashboard:
+        with self._session() as s:
+            row = s.get(DashboardRow, dashboard_id)
+            if row is None or row.project_id != project_id:
+                raise NotFound(f"no dashboard {dashboard_id}")
+            if patch.name is not None:
+                row.name = patch.name
+            if patch.tiles is not None:
+                self._check_tiles(s, project_id, patch.tiles)
+                row.tiles = list(patch.tiles)
+            row.updated_at = self._now()
+            s.commit()
+            return self._dashboard(s, row)
+
+    def delete_dashboard(self, project_id: int, dashboard_id: int) -> None:
+        with self._session() as s:
+            row = s.get(DashboardRow, dashboard_id)
+            if row is None or row.project_id != project_id:
+                raise NotFound(f"no dashboard {dashboard_id}")
+            s.delete(row)
+            s.commit()
+
+    @staticmethod
+    def _check_tiles(s: Session, project_id: int, tiles: Sequence[int]) -> None:
+        if len(set(tiles)) != len(tiles):
+            raise InvalidInput("tiles: an insight is on the dashboard twice")
+        found = set(
+            s.scalars(
+                sa.select(InsightRow.id).where(
+                    InsightRow.project_id == project_id, InsightRow.id.in_(list(tiles))
+                )
+            )
+        )
+        missing = [t for t in tiles if t not in found]
+        if missing:
+            raise InvalidInput(f"tiles: no insight {missing[0]} in this project")
+
+    @staticmethod
+    def _dashboard(s: Session, row: DashboardRow) -> Dashboard:
+        insights = {
+            r.id: _insight(r)
+            for r in s.scalars(
+                sa.select(InsightRow).where(
+                    InsightRow.project_id == row.project_id, InsightRow.id.in_(list(row.tiles))
+                )
+            )
+        }
+        return Dashboard(
+            id=row.id,
+            project_id=row.project_id,
+            name=row.name,
+            tiles=[insights[i] for i in row.tiles if i in insights],
+            created_at=_aware(row.created_at),
+            updated_at=_aware(row.updated_at),
+        )
 
     def update_cohort(self, project_id: int, cohort_id: int, patch: CohortPatch) -> Cohort:
         with self._session() as s:
