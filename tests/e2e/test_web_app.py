@@ -155,6 +155,25 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(persons).to_contain_text("s-cleo")
     shot(page, "09-funnel-dropped")
 
+    page.get_by_label("Name", exact=True).fill("Signup funnel")
+    page.get_by_label("Dashboard").select_option(label="Product overview")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("added it to Product overview")
+    page.get_by_role("navigation").get_by_role("link", name="Dashboards").click()
+    expect(page.get_by_role("heading", name="Product overview")).to_be_visible()
+    tiles = page.get_by_test_id("tile")
+    expect(tiles).to_have_count(7)
+    funnel_tile = page.get_by_role("region", name="Signup funnel")
+    expect(funnel_tile.get_by_test_id("chart")).to_be_visible()
+    page.get_by_role("button", name="Move Signup funnel earlier").click()
+    expect(tiles.nth(5)).to_have_attribute("aria-label", "Signup funnel")
+    expect(
+        page.get_by_role("region", name="Weekly retention").get_by_test_id("retention")
+    ).to_be_visible()
+    page.get_by_label("Dates").select_option("-7d")
+    page.wait_for_timeout(1000)
+    shot(page, "12-dashboard")
+
 
 RECORDED_PAGE = """<!doctype html><html><head><title>Replay fixture</title>
 <script src="%(api)s/static/userlens.js"></script>

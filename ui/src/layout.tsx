@@ -18,9 +18,10 @@ export function Shell(props: {
           <a href="/" aria-current={props.path === "/" ? "page" : undefined}>Projects</a>
           {props.projectId !== null &&
             [
-              ["", "Install"],
+              ["/dashboards", "Dashboards"],
               ["/insights", "Insights"],
               ["/sessions", "Sessions"],
+              ["", "Install"],
             ].map(([suffix, text]) => {
               const href = `/projects/${props.projectId}${suffix}`;
               return (

@@ -2,6 +2,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, type Me, setCsrfToken } from "./api";
 import { Shell } from "./layout";
+import { DashboardsPage } from "./pages/dashboards";
 import { InsightsPage } from "./pages/insights";
 import { SessionsPage } from "./pages/sessions";
 import { ProjectPage } from "./pages/project";
@@ -56,6 +57,8 @@ function App() {
         <LazyPlayer projectId={Number(project[1])} sessionId={decodeURIComponent(project[3])} />
       ) : project && project[2] === "sessions" ? (
         <SessionsPage projectId={Number(project[1])} />
+      ) : project && project[2] === "dashboards" ? (
+        <DashboardsPage projectId={Number(project[1])} dashboardId={project[3] ? Number(project[3]) : null} />
       ) : project && project[2] === "insights" ? (
         <InsightsPage projectId={Number(project[1])} />
       ) : project ? (

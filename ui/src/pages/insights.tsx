@@ -87,7 +87,7 @@ function EventPicker(props: { id: string; label: string; value: string; names: s
     <div class="field">
       <label for={props.id}>{props.label}</label>
       <input id={props.id} list={`${props.id}-names`} value={props.value} placeholder="Any event"
-        onChange={(e) => props.onChange(e.currentTarget.value)} />
+        onInput={(e) => props.onChange(e.currentTarget.value)} />
       <datalist id={`${props.id}-names`}>
         {props.names.map((n) => <option value={n} key={n} />)}
       </datalist>
@@ -113,6 +113,56 @@ function shortDate(iso: string, interval: string): string {
     : interval === "month" ? { year: "numeric", month: "short", timeZone: "UTC" }
     : { month: "short", day: "numeric", timeZone: "UTC" };
   return d.toLocaleString(undefined, opts);
+}
+
+// -- saving -----------------------------------------------------------------------------------
+
+function SaveBar(props: { projectId: number; spec: object; kind: string }) {
+  const [name, setName] = useState("");
+  const [boards, setBoards] = useState<{ id: number; name: string; tiles: { id: number }[] }[]>([]);
+  const [board, setBoard] = useState("");
+  const [note, setNote] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api<typeof boards>("GET", `/api/projects/${props.projectId}/dashboards`).then((b) => {
+      setBoards(b);
+      setBoard(b[0] ? String(b[0].id) : "");
+    }).catch(() => setBoards([]));
+  }, [props.projectId]);
+  const save = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      const saved = await api<{ id: number; name: string }>("POST", `/api/projects/${props.projectId}/insights`, { name, spec: props.spec });
+      const target = boards.find((b) => String(b.id) === board);
+      if (target) {
+        await api("PATCH", `/api/projects/${props.projectId}/dashboards/${target.id}`, { tiles: [...target.tiles.map((t) => t.id), saved.id] });
+        setNote(`Saved “${saved.name}” and added it to ${target.name}.`);
+      } else setNote(`Saved “${saved.name}”.`);
+      setName("");
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    }
+  };
+  return (
+    <form class="savebar" onSubmit={save} aria-label="Save this insight">
+      <div class="field inline">
+        <label for={`${props.kind}-save-name`}>Name</label>
+        <input id={`${props.kind}-save-name`} required maxLength={200} value={name} placeholder={`My ${props.kind}`}
+          onInput={(e) => setName(e.currentTarget.value)} />
+      </div>
+      <div class="field inline">
+        <label for={`${props.kind}-save-board`}>Dashboard</label>
+        <select id={`${props.kind}-save-board`} value={board} onChange={(e) => setBoard(e.currentTarget.value)}>
+          <option value="">None</option>
+          {boards.map((b) => <option value={String(b.id)} key={b.id}>{b.name}</option>)}
+        </select>
+      </div>
+      <button type="submit" class="primary">Save</button>
+      {note && <span class="ok" role="status">{note}</span>}
+      <ErrorNote error={error} />
+    </form>
+  );
 }
 
 // -- trends ---------------------------------------------------------------------------------
@@ -168,6 +218,7 @@ function Trends(props: { projectId: number; names: string[] }) {
         <Select id="trend-display" label="Chart" value={display} options={[["line", "Line"], ["bar", "Bars"], ["number", "Number"]]} onChange={setDisplay} />
       </form>
       <section class="card result" aria-busy={busy} aria-label="Trends result">
+        <SaveBar projectId={props.projectId} spec={spec} kind="trends" />
         <ErrorNote error={error} />
         {result && display === "number" && (
           <p class="big-number" data-testid="number">{result.series[0]?.total.toLocaleString() ?? 0}</p>
@@ -305,13 +356,14 @@ function Funnels(props: { projectId: number; names: string[] }) {
         )}
         <div class="field">
           <label for="funnel-window">Conversion window (days)</label>
-          <input id="funnel-window" type="number" min={1} max={365} value={days} onChange={(e) => setDays(e.currentTarget.value)} />
+          <input id="funnel-window" type="number" min={1} max={365} value={days} onInput={(e) => setDays(e.currentTarget.value)} />
         </div>
         <Select id="funnel-order" label="Step order" value={order} options={[["ordered", "In order"], ["strict", "Strictly in order"], ["unordered", "Any order"]]} onChange={setOrder} />
         <Select id="funnel-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
       </form>
       <div class="stack">
         <section class="card result" aria-busy={busy} aria-label="Funnel result">
+          <SaveBar projectId={props.projectId} spec={funnel} kind="funnel" />
           <ErrorNote error={error} />
           {config && <ChartView config={config} label="Funnel chart" onPick={(i, ds) => ds === 1 && i > 0 && setDropped(i)} />}
           {line && (

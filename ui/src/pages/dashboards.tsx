@@ -1,0 +1,123 @@
+import { useEffect, useState } from "preact/hooks";
+import { api, ApiError } from "../api";
+import { ErrorNote } from "../layout";
+import { InsightView } from "../views";
+
+export interface SavedInsight {
+  id: number;
+  name: string;
+  spec: Record<string, unknown>;
+}
+export interface Dashboard {
+  id: number;
+  name: string;
+  tiles: SavedInsight[];
+}
+
+const OVERRIDES: [string, string][] = [
+  ["", "Each tile's own dates"],
+  ["-7d", "Last 7 days"],
+  ["-30d", "Last 30 days"],
+  ["-90d", "Last 90 days"],
+];
+
+// A shared date range replaces each tile's own (for the kinds that have one).
+function withRange(spec: Record<string, unknown>, range: string): Record<string, unknown> {
+  return range && "date_range" in spec ? { ...spec, date_range: { date_from: range } } : spec;
+}
+
+function Tile(props: {
+  projectId: number;
+  insight: SavedInsight;
+  range: string;
+  generation: number;
+  first: boolean;
+  last: boolean;
+  onMove: (by: number) => void;
+  onRemove: () => void;
+}) {
+  const [result, setResult] = useState<Record<string, unknown> | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    const refresh = props.generation > 0 ? "?refresh=true" : "";
+    api<Record<string, unknown>>("POST", `/api/projects/${props.projectId}/query${refresh}`, withRange(props.insight.spec, props.range))
+      .then((r) => live && (setResult(r), setError(null)))
+      .catch((err) => live && setError(err instanceof ApiError ? err.message : String(err)));
+    return () => {
+      live = false;
+    };
+  }, [props.insight, props.range, props.generation]);
+
+  return (
+    <section class="card tile" aria-label={props.insight.name} data-testid="tile">
+      <div class="tile-head">
+        <h2>{props.insight.name}</h2>
+        <div class="tile-tools">
+          <button type="button" class="ghost small" aria-label={`Move ${props.insight.name} earlier`} disabled={props.first} onClick={() => props.onMove(-1)}>↑</button>
+          <button type="button" class="ghost small" aria-label={`Move ${props.insight.name} later`} disabled={props.last} onClick={() => props.onMove(1)}>↓</button>
+          <button type="button" class="ghost small" aria-label={`Remove ${props.insight.name}`} onClick={props.onRemove}>×</button>
+        </div>
+      </div>
+      <ErrorNote error={error} />
+      {result ? <InsightView result={result} label={props.insight.name} /> : !error && <div class="tile-wait" aria-busy="true" />}
+    </section>
+  );
+}
+
+export function DashboardsPage(props: { projectId: number; dashboardId: number | null }) {
+  const [boards, setBoards] = useState<Dashboard[] | null>(null);
+  const [range, setRange] = useState("");
+  const [generation, setGeneration] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api<Dashboard[]>("GET", `/api/projects/${props.projectId}/dashboards`)
+      .then(setBoards)
+      .catch((err) => setError(err instanceof ApiError ? err.message : String(err)));
+  }, [props.projectId]);
+
+  if (error) return <div class="page"><ErrorNote error={error} /></div>;
+  if (!boards) return <div class="page"><p class="muted" aria-busy="true">Loading…</p></div>;
+  const board = boards.find((b) => b.id === props.dashboardId) ?? boards[0];
+  if (!board) return <div class="page"><h1>Dashboards</h1><p class="muted">No dashboards yet.</p></div>;
+
+  const save = async (tiles: SavedInsight[]) => {
+    const updated = await api<Dashboard>("PATCH", `/api/projects/${props.projectId}/dashboards/${board.id}`, { tiles: tiles.map((t) => t.id) });
+    setBoards(boards.map((b) => (b.id === updated.id ? updated : b)));
+  };
+  const move = (i: number, by: number) => {
+    const tiles = board.tiles.slice();
+    const [tile] = tiles.splice(i, 1);
+    tiles.splice(i + by, 0, tile);
+    void save(tiles);
+  };
+
+  return (
+    <div class="page">
+      <div class="page-head">
+        <h1>{board.name}</h1>
+        {boards.length > 1 && (
+          <nav class="muted" aria-label="Dashboards">
+            {boards.map((b) => <a key={b.id} href={`/projects/${props.projectId}/dashboards/${b.id}`}>{b.name}</a>)}
+          </nav>
+        )}
+        <div class="spacer" />
+        <div class="field inline">
+          <label for="dash-range">Dates</label>
+          <select id="dash-range" value={range} onChange={(e) => setRange(e.currentTarget.value)}>
+            {OVERRIDES.map(([v, t]) => <option value={v} key={v}>{t}</option>)}
+          </select>
+        </div>
+        <button type="button" class="ghost" onClick={() => setGeneration(generation + 1)}>Refresh</button>
+      </div>
+      <div class="tiles">
+        {board.tiles.map((t, i) => (
+          <Tile key={t.id} projectId={props.projectId} insight={t} range={range} generation={generation}
+            first={i === 0} last={i === board.tiles.length - 1}
+            onMove={(by) => move(i, by)} onRemove={() => void save(board.tiles.filter((x) => x.id !== t.id))} />
+        ))}
+      </div>
+      {board.tiles.length === 0 && <p class="muted">This dashboard is empty. Save an insight and add it here.</p>}
+    </div>
+  );
+}

@@ -1,0 +1,150 @@
+// One compact view per insight kind, for dashboard tiles: the chart (or table) that suits it.
+import type { ChartConfiguration } from "chart.js";
+import { useMemo } from "preact/hooks";
+import { ChartView, PALETTE } from "./chart";
+
+type Any = Record<string, unknown>;
+
+export function bucketLabel(iso: string, interval: string): string {
+  const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`);
+  const opts: Intl.DateTimeFormatOptions =
+    interval === "hour" ? { month: "short", day: "numeric", hour: "2-digit", timeZone: "UTC" }
+    : interval === "month" ? { year: "numeric", month: "short", timeZone: "UTC" }
+    : { month: "short", day: "numeric", timeZone: "UTC" };
+  return d.toLocaleString(undefined, opts);
+}
+
+function trendsChart(result: Any): ChartConfiguration {
+  const interval = String(result.interval ?? "day");
+  const series = result.series as { label: string; values: number[] }[];
+  return {
+    type: "line",
+    data: {
+      labels: (result.buckets as string[]).map((b) => bucketLabel(b, interval)),
+      datasets: series.map((line, i) => ({
+        label: line.label,
+        data: line.values,
+        borderColor: PALETTE[i % PALETTE.length],
+        backgroundColor: "rgba(79, 70, 229, 0.08)",
+        fill: series.length === 1,
+        tension: 0.25,
+        pointRadius: 0,
+      })),
+    },
+    options: { scales: { y: { beginAtZero: true } }, plugins: { legend: { display: series.length > 1 } } },
+  };
+}
+
+function funnelChart(result: Any): ChartConfiguration {
+  const steps = ((result.lines as Any[])[0]?.steps ?? []) as { label: string; count: number }[];
+  return {
+    type: "bar",
+    data: {
+      labels: steps.map((s, i) => `${i + 1}. ${s.label}`),
+      datasets: [{ label: "Persons", data: steps.map((s) => s.count), backgroundColor: PALETTE[0] }],
+    },
+    options: { scales: { y: { beginAtZero: true } }, plugins: { legend: { display: false } } },
+  };
+}
+
+function lifecycleChart(result: Any): ChartConfiguration {
+  const interval = String(result.interval ?? "day");
+  const parts: [string, string, number][] = [
+    ["new", "#10b981", 1],
+    ["returning", "#4f46e5", 1],
+    ["resurrecting", "#f59e0b", 1],
+    ["dormant", "#ef4444", -1],
+  ];
+  return {
+    type: "bar",
+    data: {
+      labels: (result.buckets as string[]).map((b) => bucketLabel(b, interval)),
+      datasets: parts.map(([key, color, sign]) => ({
+        label: key[0].toUpperCase() + key.slice(1),
+        data: (result[key] as number[]).map((n) => sign * n),
+        backgroundColor: color,
+        stack: "s",
+      })),
+    },
+    options: { scales: { x: { stacked: true }, y: { stacked: true } } },
+  };
+}
+
+function stickinessChart(result: Any): ChartConfiguration {
+  const series = result.series as { label: string; persons: number[] }[];
+  return {
+    type: "bar",
+    data: {
+      labels: (series[0]?.persons ?? []).map((_, i) => `${i + 1}`),
+      datasets: series.map((s, i) => ({ label: s.label, data: s.persons, backgroundColor: PALETTE[i % PALETTE.length] })),
+    },
+    options: { scales: { y: { beginAtZero: true } } },
+  };
+}
+
+function Retention(props: { result: Any }) {
+  const cohorts = props.result.cohorts as { start: string; size: number; values: number[]; shares: number[] }[];
+  const interval = String(props.result.period ?? "week");
+  const width = cohorts.length;
+  return (
+    <div class="scroll">
+      <table class="table retention" data-testid="retention">
+        <thead>
+          <tr>
+            <th>Cohort</th>
+            <th>Persons</th>
+            {Array.from({ length: width }, (_, i) => <th key={i}>{interval[0].toUpperCase()}{i}</th>)}
+          </tr>
+        </thead>
+        <tbody>
+          {cohorts.map((c) => (
+            <tr key={c.start}>
+              <td class="nowrap">{bucketLabel(c.start, "day")}</td>
+              <td>{c.size}</td>
+              {c.shares.map((share, i) => (
+                <td key={i} class="cell" style={c.size ? { background: `rgba(79, 70, 229, ${Math.min(1, share) * 0.85 + 0.05})`, color: share > 0.5 ? "#fff" : "#1b1f29" } : {}}
+                  title={`${c.values[i]} of ${c.size}`}>
+                  {c.size ? `${Math.round(share * 100)}%` : ""}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function Paths(props: { result: Any }) {
+  const edges = (props.result.edges as { step: number; source: string; target: string; weight: number }[])
+    .slice()
+    .sort((a, b) => b.weight - a.weight)
+    .slice(0, 12);
+  const most = edges[0]?.weight ?? 1;
+  return (
+    <ol class="flows" data-testid="paths">
+      {edges.map((e, i) => (
+        <li key={i}>
+          <span class="flow-bar" style={{ width: `${(e.weight / most) * 100}%` }} />
+          <span class="flow-text"><span class="muted">{e.step + 1}.</span> {e.source} → {e.target}</span>
+          <span class="flow-n">{e.weight.toLocaleString()}</span>
+        </li>
+      ))}
+      {edges.length === 0 && <li class="muted">No paths in this range yet.</li>}
+    </ol>
+  );
+}
+
+export function InsightView(props: { result: Any; label: string }) {
+  const kind = String(props.result.kind ?? "trends");
+  const config = useMemo(() => {
+    if (kind === "trends") return trendsChart(props.result);
+    if (kind === "funnel") return funnelChart(props.result);
+    if (kind === "lifecycle") return lifecycleChart(props.result);
+    if (kind === "stickiness") return stickinessChart(props.result);
+    return null;
+  }, [props.result]);
+  if (kind === "retention") return <Retention result={props.result} />;
+  if (kind === "paths") return <Paths result={props.result} />;
+  return config ? <ChartView config={config} label={props.label} /> : null;
+}
