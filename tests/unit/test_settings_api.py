@@ -14,6 +14,8 @@ def _url(env: Env) -> str:
 def test_read_and_change_settings(env: Env) -> None:
     before = env.client.get(_url(env), headers=env.auth).json()
     assert before == {
+        "name": "Test project",
+        "timezone": "UTC",
         "recording": {
             "enabled": True,
             "sample_rate": 1.0,

@@ -65,6 +65,17 @@ class NewApiToken:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ApiTokenInfo:
+    """A personal API token as listed: never its secret, only the start of it."""
+
+    id: int
+    label: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class WebSession:
     """A browser's sign-in: `secret` goes in its cookie (and is stored only hashed);
     `csrf_token` must come back in a header with every change the browser asks for."""

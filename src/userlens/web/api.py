@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from userlens import __version__
 from userlens.errors import InvalidInput
 from userlens.model.event import EventCursor, EventFilter, StoredEvent
-from userlens.model.project import User
+from userlens.model.project import Role, User
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
 from userlens.web.params import aware, bad_request, decode_cursor, encode_cursor
@@ -32,6 +32,7 @@ class ProjectOut(BaseModel):
     api_token: str
     timezone: str
     created_at: datetime
+    role: Role | None = Field(None, description="the caller's role in the project")
 
 
 class EventsPage(BaseModel):
@@ -66,9 +67,10 @@ def list_projects(request: Request, user: CurrentUser) -> list[ProjectOut]:
             api_token=p.api_token,
             timezone=p.timezone,
             created_at=p.created_at,
+            role=role,
         )
         for p in meta.projects()
-        if meta.role_in(user, p.id) is not None
+        if (role := meta.role_in(user, p.id)) is not None
     ]
 
 
@@ -89,7 +91,12 @@ def create_project(request: Request, user: CurrentUser, body: ProjectIn) -> Proj
     except InvalidInput as exc:
         raise bad_request("invalid", str(exc)) from None
     return ProjectOut(
-        id=p.id, name=p.name, api_token=p.api_token, timezone=p.timezone, created_at=p.created_at
+        id=p.id,
+        name=p.name,
+        api_token=p.api_token,
+        timezone=p.timezone,
+        created_at=p.created_at,
+        role=Role.ADMIN,
     )
 
 

@@ -34,6 +34,7 @@ from userlens.web.recordings import router as recordings_router
 from userlens.web.services import Services, open_services
 from userlens.web.session import router as session_router
 from userlens.web.settings import router as settings_router
+from userlens.web.team import router as team_router
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ def build_api(services: Services) -> FastAPI:
     api.include_router(cohorts_router)
     api.include_router(catalog_router)
     api.include_router(dashboards_router)
+    api.include_router(team_router)
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -1,5 +1,5 @@
-"""JSON API for a project's settings: recording, its privacy and scope, Do-Not-Track, and the
-filters that tell internal and test users apart.
+"""JSON API for a project's settings: its name and time zone, recording, its privacy and
+scope, Do-Not-Track, and the filters that tell internal and test users apart.
 
 The snippet reads them through the remote config, so a change reaches browsers on their next
 page load.
@@ -44,12 +44,16 @@ class RecordingPatch(BaseModel):
 
 
 class SettingsOut(BaseModel):
+    name: str
+    timezone: str
     recording: RecordingOut
     respect_dnt: bool
     test_account_filters: list[Filter]
 
 
 class SettingsPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64, description="IANA time zone")
     recording: RecordingPatch | None = None
     respect_dnt: bool | None = None
     # Events that insights keep when they leave out internal and test users: for example
@@ -60,6 +64,8 @@ class SettingsPatch(BaseModel):
 def _out(project: Project) -> SettingsOut:
     r = project.recording
     return SettingsOut(
+        name=project.name,
+        timezone=project.timezone,
         recording=RecordingOut(
             enabled=r.enabled,
             sample_rate=r.sample_rate,
@@ -96,6 +102,10 @@ def patch_settings(
     project = services.meta.project(project_id)
     assert project is not None
     try:
+        if patch.name is not None or patch.timezone is not None:
+            project = services.meta.rename_project(
+                project_id, patch.name or project.name, patch.timezone or project.timezone
+            )
         if patch.recording is not None:
             changes = patch.recording.model_dump(exclude_none=True)
             for key in ("url_allow", "url_deny"):

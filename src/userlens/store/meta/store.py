@@ -26,6 +26,7 @@ from userlens.errors import AlreadyExists, InvalidInput, NotFound
 from userlens.model.cohort import Cohort, CohortIn, CohortPatch
 from userlens.model.filters import FILTER_LIST, CohortDefinition, Filter
 from userlens.model.project import (
+    ApiTokenInfo,
     NewApiToken,
     Project,
     RecordingSettings,
@@ -615,6 +616,29 @@ class MetaStore:
                 s.add(MembershipRow(user_id=user.id, project_id=project_id, role=role.value))
             s.commit()
 
+    def members(self, project_id: int) -> list[tuple[User, Role]]:
+        """The project's members with their roles, by email."""
+        with self._session() as s:
+            rows = s.execute(
+                sa.select(UserRow, MembershipRow.role)
+                .join(MembershipRow, MembershipRow.user_id == UserRow.id)
+                .where(MembershipRow.project_id == project_id)
+                .order_by(UserRow.email)
+            ).all()
+            return [(_user(u), Role(role)) for u, role in rows]
+
+    def remove_member(self, project_id: int, user_id: int) -> None:
+        with self._session() as s:
+            found = s.scalar(
+                sa.select(MembershipRow).where(
+                    MembershipRow.user_id == user_id, MembershipRow.project_id == project_id
+                )
+            )
+            if found is None:
+                raise NotFound(f"user {user_id} is not a member")
+            s.delete(found)
+            s.commit()
+
     def role_in(self, user: User, project_id: int) -> Role | None:
         """The user's role in the project: instance admins are admins of every project."""
         with self._session() as s:
@@ -647,6 +671,49 @@ class MetaStore:
             s.add(row)
             s.commit()
             return NewApiToken(id=row.id, user_id=user.id, label=row.label, secret=secret)
+
+    def api_tokens(self, user_id: int) -> list[ApiTokenInfo]:
+        with self._session() as s:
+            rows = s.scalars(
+                sa.select(ApiTokenRow)
+                .where(ApiTokenRow.user_id == user_id)
+                .order_by(ApiTokenRow.id)
+            )
+            return [
+                ApiTokenInfo(
+                    id=r.id,
+                    label=r.label,
+                    prefix=r.prefix,
+                    created_at=_aware(r.created_at),
+                    last_used_at=_aware(r.last_used_at) if r.last_used_at else None,
+                )
+                for r in rows
+            ]
+
+    def delete_api_token(self, user_id: int, token_id: int) -> None:
+        with self._session() as s:
+            row = s.get(ApiTokenRow, token_id)
+            if row is None or row.user_id != user_id:
+                raise NotFound(f"no token {token_id}")
+            s.delete(row)
+            s.commit()
+
+    def rename_project(self, project_id: int, name: str, timezone: str) -> Project:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise InvalidInput("project name must be 1-200 characters")
+        try:
+            zoneinfo.ZoneInfo(timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise InvalidInput(f"unknown time zone: {timezone!r}") from exc
+        with self._session() as s:
+            row = s.get(ProjectRow, project_id)
+            if row is None:
+                raise NotFound(f"no project {project_id}")
+            row.name = name
+            row.timezone = timezone
+            s.commit()
+            return _project(row)
 
     def user_for_api_token(self, secret: str) -> User | None:
         if not secret.startswith(PERSONAL_TOKEN_PREFIX):
