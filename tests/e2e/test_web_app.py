@@ -236,3 +236,49 @@ def test_a_recorded_session_plays_in_a_sandbox(
     page.wait_for_timeout(1500)
     shot(page, "11-player")
     assert page.evaluate("window.__ranInPlayer") is None  # nothing recorded ran here
+
+
+def test_settings_team_and_a_viewer_who_cannot_change_them(
+    page: Page, server: ServerProcess
+) -> None:
+    project, _ = server.project_with_admin("Team")
+    page.goto(f"{server.url}/signin")
+    page.get_by_label("Email").fill(f"admin-{project['id']}@team.test")
+    page.get_by_label("Password").fill("s3cret-pass")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    page.goto(f"{server.url}/projects/{project['id']}/settings")
+    page.get_by_label("Name", exact=True).fill("Team shop")
+    page.get_by_label("Kept for (days)").fill("14")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_role("status").first).to_contain_text("Saved")
+    page.get_by_label("Invite by email").fill("vera@team.test")
+    page.get_by_label("Role").select_option("viewer")
+    page.get_by_role("button", name="Invite").click()
+    note = page.get_by_test_id("invited")
+    expect(note).to_contain_text("one-time password")
+    password = re.search(r"password (\S+) —", note.inner_text())
+    assert password is not None
+    expect(page.get_by_test_id("members")).to_contain_text("vera@team.test")
+    shot(page, "13-settings")
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("Email").fill("vera@team.test")
+    page.get_by_label("Password").fill(password.group(1))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("link", name=re.compile("Team shop"))).to_be_visible()
+    page.goto(f"{server.url}/projects/{project['id']}/settings")
+    expect(page.get_by_text("Only admins change these.")).to_be_visible()
+    expect(page.get_by_label("Kept for (days)")).to_be_disabled()
+    expect(page.get_by_label("Kept for (days)")).to_have_value("14")
+    expect(page.get_by_role("button", name="Save settings")).to_have_count(0)
+    expect(page.get_by_role("button", name="Invite")).to_have_count(0)
+    shot(page, "14-settings-viewer")
+    page.goto(f"{server.url}/account")
+    page.get_by_label("Label").fill("nightly export")
+    page.get_by_role("button", name="Create token").click()
+    token = page.get_by_test_id("new-token").inner_text()
+    assert token.startswith("ulx_")
+    listed = httpx.get(f"{server.url}/api/projects", headers={"Authorization": f"Bearer {token}"})
+    assert [p["role"] for p in listed.json()] == ["viewer"]
+    shot(page, "15-account")

@@ -14,6 +14,7 @@ export interface Project {
   api_token: string;
   timezone: string;
   created_at: string;
+  role: "admin" | "member" | "viewer" | null;
 }
 
 export interface StoredEvent {

@@ -22,6 +22,7 @@ export function Shell(props: {
               ["/insights", "Insights"],
               ["/sessions", "Sessions"],
               ["", "Install"],
+              ["/settings", "Settings"],
             ].map(([suffix, text]) => {
               const href = `/projects/${props.projectId}${suffix}`;
               return (
@@ -33,7 +34,7 @@ export function Shell(props: {
             })}
         </nav>
         <div class="user">
-          <span class="muted">{props.me.email}</span>
+          <a href="/account" class="muted">{props.me.email}</a>
           <button type="button" class="ghost" onClick={props.onSignOut}>
             Sign out
           </button>

@@ -2,7 +2,9 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, type Me, setCsrfToken } from "./api";
 import { Shell } from "./layout";
+import { AccountPage } from "./pages/account";
 import { DashboardsPage } from "./pages/dashboards";
+import { SettingsPage } from "./pages/settings";
 import { InsightsPage } from "./pages/insights";
 import { SessionsPage } from "./pages/sessions";
 import { ProjectPage } from "./pages/project";
@@ -59,10 +61,14 @@ function App() {
         <SessionsPage projectId={Number(project[1])} />
       ) : project && project[2] === "dashboards" ? (
         <DashboardsPage projectId={Number(project[1])} dashboardId={project[3] ? Number(project[3]) : null} />
+      ) : project && project[2] === "settings" ? (
+        <SettingsPage projectId={Number(project[1])} />
       ) : project && project[2] === "insights" ? (
         <InsightsPage projectId={Number(project[1])} />
       ) : project ? (
         <ProjectPage id={Number(project[1])} tab={project[2] ?? "install"} />
+      ) : path === "/account" ? (
+        <AccountPage me={boot.me} />
       ) : (
         <ProjectsPage me={boot.me} />
       )}

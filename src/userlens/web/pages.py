@@ -61,6 +61,7 @@ def home() -> HTMLResponse:
 @router.get("/setup")
 @router.get("/signin")
 @router.get("/projects")
+@router.get("/account")
 def top_page() -> HTMLResponse:
     return _shell()
 

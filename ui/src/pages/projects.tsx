@@ -3,7 +3,7 @@ import { api, ApiError, type Me, type Project } from "../api";
 import { ErrorNote } from "../layout";
 import { navigate } from "../router";
 
-function zones(): string[] {
+export function zones(): string[] {
   const all = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.("timeZone");
   return all && all.length ? ["UTC", ...all.filter((z) => z !== "UTC")] : ["UTC"];
 }
