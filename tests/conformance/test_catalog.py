@@ -66,3 +66,44 @@ def test_the_catalog_counts_what_was_sent(
     want_plans = Counter(text(p["plan"]) for _, p in recent if "plan" in p)
     got_plans = catalog.property_values(engine, NOW, "event", "plan")
     assert {s.name: s.count for s in got_plans} == dict(want_plans)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    people=st.dictionaries(
+        st.sampled_from(["ana", "Ben", "cleo", "ANAbel", "dev"]),
+        st.sampled_from(["", "pro", "Pro plan", "free"]),
+        min_size=1,
+    ),
+    text=st.sampled_from(["", "an", "PRO", "plan", "zz", "Ben"]),
+)
+def test_person_search_matches_ids_and_properties(
+    make_store: StoreFactory, people: dict[str, str], text: str
+) -> None:
+    store = make_store()
+    store.write(
+        [
+            CapturedEvent(
+                project_id=PROJECT,
+                uuid=f"00000000-0000-4000-8000-{i:012d}",
+                event="seen",
+                distinct_id=who,
+                timestamp_us=int(NOW.timestamp() * 1e6) + i,
+                received_at_us=int(NOW.timestamp() * 1e6) + i,
+                properties_json="{}",
+                set_props={"plan": plan} if plan else None,
+            )
+            for i, (who, plan) in enumerate(people.items())
+        ]
+    )
+    found = catalog.search_persons(engine_of(store, PROJECT), text)
+    want = {
+        who
+        for who, plan in people.items()
+        if text.lower() in who.lower()
+        or (plan and text.lower() in f'{{"plan":"{plan}"}}'.lower())
+        or (not plan and text.lower() in "{}")
+    }
+    assert {p.distinct_ids[0] for p in found} == want

@@ -174,6 +174,15 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.wait_for_timeout(1000)
     shot(page, "12-dashboard")
 
+    page.get_by_role("navigation").get_by_role("link", name="Persons").click()
+    page.get_by_label("Search distinct ids and properties").fill("CLE")
+    listed = page.get_by_test_id("persons-list")
+    expect(listed.get_by_role("row")).to_have_count(2)
+    listed.get_by_role("link", name="cleo").click()
+    expect(page.get_by_role("heading", name="cleo")).to_be_visible()
+    expect(page.get_by_test_id("person-events")).to_contain_text("landing")
+    shot(page, "16-person")
+
 
 RECORDED_PAGE = """<!doctype html><html><head><title>Replay fixture</title>
 <script src="%(api)s/static/userlens.js"></script>

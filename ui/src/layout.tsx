@@ -21,6 +21,7 @@ export function Shell(props: {
               ["/dashboards", "Dashboards"],
               ["/insights", "Insights"],
               ["/sessions", "Sessions"],
+              ["/persons", "Persons"],
               ["", "Install"],
               ["/settings", "Settings"],
             ].map(([suffix, text]) => {

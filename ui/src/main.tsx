@@ -4,6 +4,7 @@ import { api, type Me, setCsrfToken } from "./api";
 import { Shell } from "./layout";
 import { AccountPage } from "./pages/account";
 import { DashboardsPage } from "./pages/dashboards";
+import { PersonPage, PersonsPage } from "./pages/persons";
 import { SettingsPage } from "./pages/settings";
 import { InsightsPage } from "./pages/insights";
 import { SessionsPage } from "./pages/sessions";
@@ -61,6 +62,10 @@ function App() {
         <SessionsPage projectId={Number(project[1])} />
       ) : project && project[2] === "dashboards" ? (
         <DashboardsPage projectId={Number(project[1])} dashboardId={project[3] ? Number(project[3]) : null} />
+      ) : project && project[2] === "persons" && project[3] ? (
+        <PersonPage projectId={Number(project[1])} distinctId={decodeURIComponent(project[3])} />
+      ) : project && project[2] === "persons" ? (
+        <PersonsPage projectId={Number(project[1])} />
       ) : project && project[2] === "settings" ? (
         <SettingsPage projectId={Number(project[1])} />
       ) : project && project[2] === "insights" ? (

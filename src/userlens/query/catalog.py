@@ -81,3 +81,31 @@ def property_values(
 
 
 __all__ = ["Seen", "event_names", "property_names", "property_values"]
+
+
+class PersonRow(BaseModel):
+    id: str
+    distinct_ids: list[str]
+    properties: str
+    created_at: datetime
+
+
+def search_persons(engine: Engine, text: str, limit: int = 50) -> list[PersonRow]:
+    """Persons whose distinct id or properties contain `text` (any case), newest first; all
+    persons when `text` is empty."""
+    params = Params(engine.dialect)
+    d = engine.dialect
+    q = params.add(text.strip())
+    sql = (
+        f"SELECT CAST(p.id AS VARCHAR), {d.sorted_list('d.distinct_id')}, "
+        "CAST(p.properties AS VARCHAR), p.created_at "
+        "FROM {persons} p JOIN {person_distinct_ids} d ON d.person_id = p.id "
+        "GROUP BY p.id, p.properties, p.created_at "
+        f"HAVING max(CASE WHEN {d.contains('d.distinct_id', q)} THEN 1 ELSE 0 END) = 1 "
+        f"OR {d.contains('CAST(p.properties AS VARCHAR)', q)} "
+        f"ORDER BY p.created_at DESC, 1 LIMIT {params.add(limit)}"
+    )
+    return [
+        PersonRow(id=str(i), distinct_ids=list(ids), properties=str(props), created_at=at)
+        for i, ids, props, at in engine.execute(Query(sql, params.values))
+    ]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from userlens.model.project import User
 from userlens.query import catalog
-from userlens.query.catalog import Seen
+from userlens.query.catalog import PersonRow, Seen
 from userlens.query.run import engine_of
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
@@ -56,3 +56,17 @@ def property_values(
     services = services_of(request)
     engine = engine_of(services.events, project_id)
     return catalog.property_values(engine, services.now(), kind, key)
+
+
+@router.get("/api/projects/{project_id}/persons", response_model=list[PersonRow], tags=["persons"])
+def search_persons(
+    request: Request,
+    user: CurrentUser,
+    project_id: int,
+    search: Annotated[str, Query(max_length=200)] = "",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[PersonRow]:
+    """Persons whose distinct id or properties contain `search` (any case), newest first."""
+    project_role(request, user, project_id)
+    services = services_of(request)
+    return catalog.search_persons(engine_of(services.events, project_id), search, limit)

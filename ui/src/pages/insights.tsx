@@ -282,7 +282,9 @@ function Persons(props: { projectId: number; funnel: object; step: number; onClo
           <tbody>
             {result.persons.map((p) => (
               <tr key={p.person_id}>
-                <td class="clip">{p.distinct_ids.join(", ")}</td>
+                <td class="clip">
+                  <a href={`/projects/${props.projectId}/persons/${encodeURIComponent(p.distinct_ids[0] ?? "")}`}>{p.distinct_ids.join(", ")}</a>
+                </td>
                 <td class="nowrap">{p.timestamp ? new Date(p.timestamp).toLocaleString() : "–"}</td>
                 <td class="clip">
                   {p.session_id ? (

@@ -1,0 +1,148 @@
+import { useEffect, useState } from "preact/hooks";
+import { api, ApiError, type StoredEvent } from "../api";
+import { ErrorNote } from "../layout";
+import { clock, type SessionSummary } from "./sessions";
+
+interface PersonRow {
+  id: string;
+  distinct_ids: string[];
+  properties: string;
+  created_at: string;
+}
+interface Person {
+  id: string;
+  created_at: string;
+  is_identified: boolean;
+  distinct_ids: string[];
+  properties: Record<string, unknown>;
+}
+
+const message = (err: unknown) => (err instanceof ApiError ? err.message : String(err));
+const shown = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
+
+export function PersonsPage(props: { projectId: number }) {
+  const [search, setSearch] = useState("");
+  const [rows, setRows] = useState<PersonRow[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    const timer = setTimeout(() => {
+      api<PersonRow[]>("GET", `/api/projects/${props.projectId}/persons?${new URLSearchParams({ search })}`)
+        .then((r) => (setRows(r), setError(null)))
+        .catch((e) => setError(message(e)));
+    }, 200);
+    return () => clearTimeout(timer);
+  }, [props.projectId, search]);
+
+  return (
+    <div class="page">
+      <h1>Persons</h1>
+      <div class="filters">
+        <div class="field wide">
+          <label for="person-search">Search distinct ids and properties</label>
+          <input id="person-search" type="search" value={search} placeholder="email, id, plan…" onInput={(e) => setSearch(e.currentTarget.value)} />
+        </div>
+      </div>
+      <ErrorNote error={error} />
+      <section class="card">
+        {rows === null ? (
+          <p class="muted" aria-busy="true">Loading…</p>
+        ) : rows.length === 0 ? (
+          <p class="muted">Nobody matches.</p>
+        ) : (
+          <table class="table" data-testid="persons-list">
+            <thead><tr><th>Person</th><th>Properties</th><th class="w-time">First seen</th></tr></thead>
+            <tbody>
+              {rows.map((p) => (
+                <tr key={p.id}>
+                  <td class="clip">
+                    <a href={`/projects/${props.projectId}/persons/${encodeURIComponent(p.distinct_ids[0])}`}>{p.distinct_ids.join(", ")}</a>
+                  </td>
+                  <td class="clip muted" title={p.properties}>{p.properties}</td>
+                  <td class="nowrap">{new Date(p.created_at.endsWith("Z") ? p.created_at : `${p.created_at}Z`).toLocaleDateString()}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </div>
+  );
+}
+
+export function PersonPage(props: { projectId: number; distinctId: string }) {
+  const [person, setPerson] = useState<Person | null>(null);
+  const [events, setEvents] = useState<StoredEvent[]>([]);
+  const [sessions, setSessions] = useState<SessionSummary[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    const base = `/api/projects/${props.projectId}`;
+    api<Person>("GET", `${base}/persons/${encodeURIComponent(props.distinctId)}`)
+      .then(async (p) => {
+        setPerson(p);
+        const ids = p.distinct_ids.slice(0, 10);
+        const pages = await Promise.all(
+          ids.map((id) => api<{ results: StoredEvent[] }>("GET", `${base}/events?${new URLSearchParams({ distinct_id: id, limit: "100" })}`)),
+        );
+        setEvents(pages.flatMap((pg) => pg.results).sort((a, b) => b.timestamp.localeCompare(a.timestamp)).slice(0, 100));
+        const found = await Promise.all(
+          ids.map((id) => api<{ results: SessionSummary[] }>("GET", `${base}/sessions?${new URLSearchParams({ distinct_id: id, limit: "50" })}`)),
+        );
+        const unique = new Map(found.flatMap((pg) => pg.results).map((s) => [s.session_id, s]));
+        setSessions([...unique.values()].sort((a, b) => b.start.localeCompare(a.start)));
+      })
+      .catch((e) => setError(message(e)));
+  }, [props.projectId, props.distinctId]);
+
+  if (error) return <div class="page"><ErrorNote error={error} /></div>;
+  if (!person) return <div class="page"><p class="muted" aria-busy="true">Loading…</p></div>;
+  return (
+    <div class="page">
+      <div class="page-head">
+        <h1>{String(person.properties.email ?? person.distinct_ids[0])}</h1>
+        <span class="muted">{person.is_identified ? "identified" : "anonymous"} · first seen {new Date(person.created_at).toLocaleString()}</span>
+      </div>
+      <div class="columns">
+        <div class="stack">
+          <section class="card">
+            <h2>Properties</h2>
+            <table class="table" data-testid="person-properties">
+              <tbody>
+                {Object.entries(person.properties).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => (
+                  <tr key={k}><td class="clip"><code>{k}</code></td><td class="clip" title={shown(v)}>{shown(v)}</td></tr>
+                ))}
+                <tr><td><code>distinct ids</code></td><td class="clip">{person.distinct_ids.join(", ")}</td></tr>
+              </tbody>
+            </table>
+          </section>
+          <section class="card">
+            <h2>Sessions</h2>
+            {sessions.length === 0 ? <p class="muted">No recorded sessions.</p> : (
+              <ul class="list">
+                {sessions.map((s) => (
+                  <li key={s.session_id}>
+                    <a href={`/projects/${props.projectId}/sessions/${encodeURIComponent(s.session_id)}`}>
+                      <span>{new Date(s.start).toLocaleString()}</span>
+                      <span class="muted">{clock(s.duration_s)} · {s.pageviews} pages</span>
+                    </a>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
+        </div>
+        <section class="card">
+          <h2>Events</h2>
+          <ol class="events timeline" data-testid="person-events">
+            {events.map((e) => (
+              <li key={e.uuid}>
+                <span class="at">{new Date(e.timestamp).toLocaleString()}</span> <code>{e.event}</code>{" "}
+                <span class="muted clip">{e.current_url ?? ""}</span>
+              </li>
+            ))}
+            {events.length === 0 && <li class="muted">No events.</li>}
+          </ol>
+        </section>
+      </div>
+    </div>
+  );
+}
