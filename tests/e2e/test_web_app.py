@@ -183,6 +183,20 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(page.get_by_test_id("person-events")).to_contain_text("landing")
     shot(page, "16-person")
 
+    page.get_by_role("navigation").get_by_role("link", name="Insights").click()
+    page.get_by_role("tab", name="Retention").click()
+    page.get_by_label("Starting event").fill("landing")
+    expect(page.get_by_test_id("retention").get_by_role("row").nth(1)).to_be_visible()
+    shot(page, "17-retention")
+    page.get_by_role("tab", name="Lifecycle").click()
+    expect(page.get_by_role("img", name="Lifecycle")).to_be_visible()
+    page.get_by_role("tab", name="Stickiness").click()
+    expect(page.get_by_role("img", name="Stickiness")).to_be_visible()
+    page.get_by_role("tab", name="Paths").click()
+    page.get_by_label("Include custom events").check()
+    expect(page.get_by_test_id("paths")).to_contain_text("landing → signup")
+    shot(page, "18-paths")
+
 
 RECORDED_PAGE = """<!doctype html><html><head><title>Replay fixture</title>
 <script src="%(api)s/static/userlens.js"></script>

@@ -1,8 +1,10 @@
+import type { ComponentChildren } from "preact";
 import type { ChartConfiguration } from "chart.js";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
 import { ChartView, downloadCsv, PALETTE } from "../chart";
 import { ErrorNote } from "../layout";
+import { InsightView } from "../views";
 
 // -- results as the query API returns them ------------------------------------------------
 
@@ -405,20 +407,132 @@ function Funnels(props: { projectId: number; names: string[] }) {
   );
 }
 
+// -- retention, paths, lifecycle, stickiness: a spec form and the dashboard's view ----------
+
+function Simple(props: { projectId: number; kind: string; spec: object; label: string; children: ComponentChildren }) {
+  const { result, error, busy } = useQuery<Record<string, unknown>>(props.projectId, props.spec);
+  return (
+    <div class="builder">
+      <form class="card stack controls" onSubmit={(e) => e.preventDefault()} aria-label={`${props.label} settings`}>
+        {props.children}
+      </form>
+      <section class="card result" aria-busy={busy} aria-label={`${props.label} result`}>
+        <SaveBar projectId={props.projectId} spec={props.spec} kind={props.kind} />
+        <ErrorNote error={error} />
+        {result && <InsightView result={result} label={props.label} />}
+      </section>
+    </div>
+  );
+}
+
+function Retention(props: { projectId: number; names: string[] }) {
+  const [start, setStart] = useState("$pageview");
+  const [back, setBack] = useState("");
+  const [period, setPeriod] = useState("week");
+  const [periods, setPeriods] = useState("8");
+  const [type, setType] = useState("recurring");
+  const spec = {
+    kind: "retention",
+    start: { event: start || null },
+    returning: back ? { event: back } : null,
+    period,
+    periods: Math.max(1, Math.min(60, Number(periods) || 8)),
+    type,
+  };
+  return (
+    <Simple projectId={props.projectId} kind="retention" spec={spec} label="Retention">
+      <EventPicker id="ret-start" label="Starting event" value={start} names={props.names} onChange={setStart} />
+      <EventPicker id="ret-back" label="Coming back with (empty: the same)" value={back} names={props.names} onChange={setBack} />
+      <Select id="ret-period" label="Period" value={period} options={[["day", "Day"], ["week", "Week"], ["month", "Month"]]} onChange={setPeriod} />
+      <div class="field">
+        <label for="ret-periods">Periods</label>
+        <input id="ret-periods" type="number" min={1} max={60} value={periods} onInput={(e) => setPeriods(e.currentTarget.value)} />
+      </div>
+      <Select id="ret-type" label="Cohorts" value={type} options={[["recurring", "Did it in the period"], ["first_time", "Did it for the first time"]]} onChange={setType} />
+    </Simple>
+  );
+}
+
+function Paths(props: { projectId: number }) {
+  const [start, setStart] = useState("");
+  const [steps, setSteps] = useState("5");
+  const [custom, setCustom] = useState(false);
+  const [range, setRange] = useState("-7d");
+  const spec = {
+    kind: "paths",
+    include: custom ? ["pageview", "custom"] : ["pageview"],
+    start_point: start || null,
+    steps: Math.max(2, Math.min(20, Number(steps) || 5)),
+    date_range: { date_from: range },
+  };
+  return (
+    <Simple projectId={props.projectId} kind="paths" spec={spec} label="Paths">
+      <div class="field">
+        <label for="paths-start">Starting at (a path, or a custom event)</label>
+        <input id="paths-start" placeholder="/pricing" value={start} onInput={(e) => setStart(e.currentTarget.value)} />
+      </div>
+      <div class="field">
+        <label for="paths-steps">Steps</label>
+        <input id="paths-steps" type="number" min={2} max={20} value={steps} onInput={(e) => setSteps(e.currentTarget.value)} />
+      </div>
+      <label class="check"><input type="checkbox" checked={custom} onChange={(e) => setCustom(e.currentTarget.checked)} /> Include custom events</label>
+      <Select id="paths-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
+    </Simple>
+  );
+}
+
+function Activity(props: { projectId: number; names: string[]; kind: "lifecycle" | "stickiness" }) {
+  const [event, setEvent] = useState("$pageview");
+  const [interval, setInterval] = useState("day");
+  const [range, setRange] = useState("-30d");
+  const ref = { event: event || null };
+  const spec =
+    props.kind === "lifecycle"
+      ? { kind: "lifecycle", event: ref, interval, date_range: { date_from: range } }
+      : { kind: "stickiness", series: [ref], interval, date_range: { date_from: range } };
+  const label = props.kind === "lifecycle" ? "Lifecycle" : "Stickiness";
+  return (
+    <Simple projectId={props.projectId} kind={props.kind} spec={spec} label={label}>
+      <EventPicker id={`${props.kind}-event`} label="Event" value={event} names={props.names} onChange={setEvent} />
+      <Select id={`${props.kind}-interval`} label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
+      <Select id={`${props.kind}-range`} label="Date range" value={range} options={RANGES} onChange={setRange} />
+    </Simple>
+  );
+}
+
+const KINDS: [string, string][] = [
+  ["trends", "Trends"],
+  ["funnel", "Funnel"],
+  ["retention", "Retention"],
+  ["paths", "Paths"],
+  ["lifecycle", "Lifecycle"],
+  ["stickiness", "Stickiness"],
+];
+
 export function InsightsPage(props: { projectId: number }) {
   const names = useCatalog(props.projectId);
-  const [kind, setKind] = useState<"trends" | "funnel">(new URLSearchParams(location.search).get("kind") === "funnel" ? "funnel" : "trends");
+  const asked = new URLSearchParams(location.search).get("kind");
+  const [kind, setKind] = useState(KINDS.some(([k]) => k === asked) ? String(asked) : "trends");
+  const choose = (k: string) => {
+    setKind(k);
+    history.replaceState(null, "", `${location.pathname}?kind=${k}`);
+  };
+  const id = props.projectId;
   return (
     <div>
       <div class="tabs" role="tablist" aria-label="Insight kind">
-        {(["trends", "funnel"] as const).map((k) => (
+        {KINDS.map(([k, text]) => (
           <button type="button" role="tab" aria-selected={kind === k} class={kind === k ? "tab on" : "tab"} key={k}
-            onClick={() => setKind(k)}>
-            {k === "trends" ? "Trends" : "Funnel"}
+            onClick={() => choose(k)}>
+            {text}
           </button>
         ))}
       </div>
-      {kind === "trends" ? <Trends projectId={props.projectId} names={names} /> : <Funnels projectId={props.projectId} names={names} />}
+      {kind === "trends" && <Trends projectId={id} names={names} />}
+      {kind === "funnel" && <Funnels projectId={id} names={names} />}
+      {kind === "retention" && <Retention projectId={id} names={names} />}
+      {kind === "paths" && <Paths projectId={id} />}
+      {(kind === "lifecycle" || kind === "stickiness") && <Activity projectId={id} names={names} kind={kind} key={kind} />}
     </div>
   );
 }
