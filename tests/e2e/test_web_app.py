@@ -135,6 +135,17 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(row.get_by_role("cell").last).to_have_text("4")
     expect(page.get_by_test_id("chart")).to_be_visible()
     shot(page, "07-trends")
+    page.get_by_role("button", name="Add filter").click()
+    page.get_by_label("Property", exact=True).fill("$session_id")
+    page.get_by_label("Value").fill("s-ana")
+    expect(row.get_by_role("cell").last).to_have_text("1")
+    page.get_by_role("button", name="Remove filter 1").click()
+    expect(row.get_by_role("cell").last).to_have_text("4")
+    page.get_by_label("Break down by").fill("$session_id")
+    lines = page.get_by_role("row", name=re.compile(r"^landing \(total\) · s-"))
+    expect(lines).to_have_count(4)
+    shot(page, "07b-trends-breakdown")
+    page.get_by_label("Break down by").fill("")
 
     page.get_by_role("tab", name="Funnel").click()
     for i, name in enumerate(["landing", "signup", "checkout"], start=1):

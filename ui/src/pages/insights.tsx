@@ -5,6 +5,7 @@ import { api, ApiError } from "../api";
 import { ChartView, downloadCsv, PALETTE } from "../chart";
 import { ErrorNote } from "../layout";
 import { InsightView } from "../views";
+import { BreakdownPicker, FiltersEditor, type PropertyFilter, ready } from "../filters";
 
 // -- results as the query API returns them ------------------------------------------------
 
@@ -175,11 +176,17 @@ function Trends(props: { projectId: number; names: string[] }) {
   const [range, setRange] = useState("-7d");
   const [interval, setInterval] = useState("day");
   const [display, setDisplay] = useState("line");
+  const [filters, setFilters] = useState<PropertyFilter[]>([]);
+  const [breakdown, setBreakdown] = useState("");
+  const [breakdownType, setBreakdownType] = useState("event");
   const spec = {
     kind: "trends",
     series: [{ event: event || null, math }],
     interval,
     date_range: { date_from: range },
+    filters: ready(filters),
+    breakdown: breakdown.trim() || null,
+    breakdown_type: breakdownType,
   };
   const { result, error, busy } = useQuery<TrendsResult>(props.projectId, spec);
 
@@ -194,7 +201,7 @@ function Trends(props: { projectId: number; names: string[] }) {
           data: line.values,
           borderColor: PALETTE[i % PALETTE.length],
           backgroundColor: display === "bar" ? PALETTE[i % PALETTE.length] : "rgba(79, 70, 229, 0.08)",
-          fill: display !== "bar",
+          fill: display !== "bar" && result.series.length === 1,
           tension: 0.25,
           pointRadius: 2,
         })),
@@ -218,6 +225,9 @@ function Trends(props: { projectId: number; names: string[] }) {
         <Select id="trend-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
         <Select id="trend-interval" label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
         <Select id="trend-display" label="Chart" value={display} options={[["line", "Line"], ["bar", "Bars"], ["number", "Number"]]} onChange={setDisplay} />
+        <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+        <BreakdownPicker projectId={props.projectId} value={breakdown} type={breakdownType}
+          onChange={(key, type) => (setBreakdown(key), setBreakdownType(type))} />
       </form>
       <section class="card result" aria-busy={busy} aria-label="Trends result">
         <SaveBar projectId={props.projectId} spec={spec} kind="trends" />
@@ -310,7 +320,9 @@ function Funnels(props: { projectId: number; names: string[] }) {
   const [range, setRange] = useState("-30d");
   const [order, setOrder] = useState("ordered");
   const [dropped, setDropped] = useState<number | null>(null);
+  const [filters, setFilters] = useState<PropertyFilter[]>([]);
   const funnel = {
+    filters: ready(filters),
     kind: "funnel",
     steps: steps.map((s) => ({ event: s || null })),
     window: Number(days) || 1,
@@ -364,6 +376,7 @@ function Funnels(props: { projectId: number; names: string[] }) {
         </div>
         <Select id="funnel-order" label="Step order" value={order} options={[["ordered", "In order"], ["strict", "Strictly in order"], ["unordered", "Any order"]]} onChange={setOrder} />
         <Select id="funnel-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
+        <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
       </form>
       <div class="stack">
         <section class="card result" aria-busy={busy} aria-label="Funnel result">
