@@ -73,11 +73,12 @@ $(UI_STAMP): $(UI_NPM_STAMP) $(UI_SOURCES) ui/package.json
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-bench: $(DEV_STAMP) $(SDK_STAMP) $(CHROMIUM)
+bench: $(DEV_STAMP) $(SDK_STAMP) $(UI_STAMP) $(CHROMIUM)
 	$(PY) bench/capture.py
 	$(PY) bench/sdk_size.py
 	$(PY) bench/sdk_overhead.py
 	$(PY) bench/queries.py --millions 10,50
+	$(PY) bench/web.py
 
 clean:
 	rm -rf $(VENV) sdk/node_modules sdk/dist .mypy_cache .pytest_cache .ruff_cache

@@ -4,7 +4,7 @@ logs: merged persons, same-time events, time zones with a daylight-saving change
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -258,6 +258,45 @@ def test_active_persons_look_back_exactly_their_days(
     result = trends_runner.run(spec, "UTC", NOW, engine_of(store, PROJECT))
     assert result.series[0].total == (1 if counted else 0)
     assert result.series[0].values[-1] == result.series[0].total
+
+
+@pytest.mark.parametrize("math", [TrendsMath.DAU, TrendsMath.WAU])
+def test_active_persons_at_the_edges_of_their_days(
+    make_store: StoreFactory, math: TrendsMath
+) -> None:
+    """Times exactly `days` before a bucket's end, and exactly at a bucket's end, against the
+    plain-Python reference: a bucket counts [end - days, end)."""
+    store = make_store()
+    days = 1 if math is TrendsMath.DAU else 7
+    midnight = datetime(2026, 3, 10, tzinfo=UTC)
+    times = [
+        midnight - timedelta(days=days),  # counts at midnight's bucket end, just
+        midnight,  # a bucket end itself: counts from the next end on
+        midnight + timedelta(days=1) - timedelta(days=days),
+        midnight + timedelta(hours=5),
+    ]
+    store.write(
+        [
+            captured(who, event="view", ts_us=int(t.timestamp() * 1e6))
+            for who, picked in (("a", (0, 1)), ("b", (0,)), ("c", (1, 3)), ("d", (2,)))
+            for t in (times[i] for i in picked)
+        ]
+    )
+    now = midnight + timedelta(days=3)
+    spec = TrendsQuery(
+        series=[TrendsSeries(event="view", math=math)], date_range=DateRange(date_from="-5d")
+    )
+    result = trends_runner.run(spec, "UTC", now, engine_of(store, PROJECT))
+    window = resolve(spec.date_range, spec.interval, "UTC", now)
+    for bucket, end, value in zip(
+        window.buckets, bucket_ends(window, "UTC"), result.series[0].values, strict=True
+    ):
+        want = {
+            who
+            for who, picked in (("a", (0, 1)), ("b", (0,)), ("c", (1, 3)), ("d", (2,)))
+            if any(end - timedelta(days=days) <= times[i] < end for i in picked)
+        }
+        assert value == len(want), (bucket, end)
 
 
 def test_the_data_version_moves_with_the_projects_data(make_store: StoreFactory) -> None:

@@ -134,7 +134,15 @@ def _series_sql(
 def _active_sql(
     index: int, series: TrendsSeries, spec: TrendsQuery, params: Params, window: Window, tz: str
 ) -> tuple[str, str]:
-    """(CTEs, SELECT) of a dau/wau/mau series: a range join of bucket ends and events."""
+    """(CTEs, SELECT) of a dau/wau/mau series.
+
+    A person counts at a bucket's end `bend` when they did the event in [bend - days, bend),
+    that is when `bend` lies in (t, t + days] for one of their times t. Per person, those
+    spans are cut where the next one starts: (t, min(t + days, next t)] are disjoint and
+    cover the same ends, so joining them to the bucket ends counts each person at most once
+    per bucket, with no DISTINCT over a join that grows with days times events. And since no
+    bucket end falls inside a bucket, a person's latest time in each bucket covers every end
+    their other times there do: one time per person and bucket is enough."""
     days = ACTIVE_DAYS[series.math]
     lookback = params.add(utc(window.start - timedelta(days=days)))
     end = params.add(utc(window.end))
@@ -145,16 +153,25 @@ def _active_sql(
             "bend": params.add([utc(e) for e in bucket_ends(window, tz)]),
         }
     )
+    span = d.interval("day", params.add(days))
+    bucket = local_bucket(
+        params,
+        params.add(spec.interval.value),
+        utc_offsets(window.start - timedelta(days=days), window.end, tz),
+    )
+    latest = f"lead({d.nullable('ts')}) OVER (PARTITION BY person ORDER BY ts)"
     ctes = (
-        f"a{index} AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
-        f"e.timestamp AS ts {_matching(series, spec, params, lookback, end)}), "
+        f"a{index} AS (SELECT person, max(ts) AS ts FROM (SELECT {PERSON} AS person, "
+        f"e.timestamp AS ts, {bucket} AS bk "
+        f"{_matching(series, spec, params, lookback, end)}) x GROUP BY person, bk), "
+        f"w{index} AS (SELECT person, ts AS lo, "
+        f"least(ts + {span}, coalesce({latest}, ts + {span})) AS hi FROM a{index}), "
         f"b{index} AS ({grid})"
     )
     select = (
         f"SELECT {index} AS series, false AS is_other, {d.null_text()} AS breakdown, "
-        "b.bucket AS bucket, count(DISTINCT a.person) AS value "
-        f"FROM b{index} b LEFT JOIN a{index} a "
-        f"ON a.ts >= b.bend - {d.interval('day', params.add(days))} AND a.ts < b.bend "
+        "b.bucket AS bucket, count(w.person) AS value "
+        f"FROM b{index} b LEFT JOIN w{index} w ON b.bend > w.lo AND b.bend <= w.hi "
         "GROUP BY b.bucket"
     )
     return ctes, select
