@@ -198,6 +198,8 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_role("tab", name="Retention").click()
     page.get_by_label("Starting event").fill("landing")
     expect(page.get_by_test_id("retention").get_by_role("row").nth(1)).to_be_visible()
+    page.get_by_role("button", name=re.compile(r"^Persons of cohort \d+, period 0$")).click()
+    expect(page.get_by_test_id("persons").get_by_role("row")).to_have_count(5)
     shot(page, "17-retention")
     page.get_by_role("tab", name="Lifecycle").click()
     expect(page.get_by_role("img", name="Lifecycle")).to_be_visible()

@@ -82,7 +82,7 @@ function stickinessChart(result: Any): ChartConfiguration {
   };
 }
 
-function Retention(props: { result: Any }) {
+function Retention(props: { result: Any; onCell?: (cohort: number, period: number) => void }) {
   const cohorts = props.result.cohorts as { start: string; size: number; values: number[]; shares: number[] }[];
   const interval = String(props.result.period ?? "week");
   const width = cohorts.length;
@@ -97,14 +97,19 @@ function Retention(props: { result: Any }) {
           </tr>
         </thead>
         <tbody>
-          {cohorts.map((c) => (
+          {cohorts.map((c, row) => (
             <tr key={c.start}>
               <td class="nowrap">{bucketLabel(c.start, "day")}</td>
               <td>{c.size}</td>
               {c.shares.map((share, i) => (
                 <td key={i} class="cell" style={c.size ? { background: `rgba(79, 70, 229, ${Math.min(1, share) * 0.85 + 0.05})`, color: share > 0.5 ? "#fff" : "#1b1f29" } : {}}
                   title={`${c.values[i]} of ${c.size}`}>
-                  {c.size ? `${Math.round(share * 100)}%` : ""}
+                  {c.size && props.onCell && c.values[i] ? (
+                    <button type="button" class="cellbutton" onClick={() => props.onCell!(row, i)}
+                      aria-label={`Persons of cohort ${row + 1}, period ${i}`}>
+                      {`${Math.round(share * 100)}%`}
+                    </button>
+                  ) : c.size ? `${Math.round(share * 100)}%` : ""}
                 </td>
               ))}
             </tr>
@@ -135,7 +140,7 @@ function Paths(props: { result: Any }) {
   );
 }
 
-export function InsightView(props: { result: Any; label: string }) {
+export function InsightView(props: { result: Any; label: string; onCell?: (cohort: number, period: number) => void }) {
   const kind = String(props.result.kind ?? "trends");
   const config = useMemo(() => {
     if (kind === "trends") return trendsChart(props.result);
@@ -144,7 +149,7 @@ export function InsightView(props: { result: Any; label: string }) {
     if (kind === "stickiness") return stickinessChart(props.result);
     return null;
   }, [props.result]);
-  if (kind === "retention") return <Retention result={props.result} />;
+  if (kind === "retention") return <Retention result={props.result} onCell={props.onCell} />;
   if (kind === "paths") return <Paths result={props.result} />;
   return config ? <ChartView config={config} label={props.label} /> : null;
 }

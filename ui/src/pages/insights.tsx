@@ -13,6 +13,8 @@ interface TrendsLine {
   label: string;
   values: number[];
   total: number;
+  breakdown_value: string | null;
+  is_other: boolean;
 }
 interface TrendsResult {
   buckets: string[];
@@ -179,6 +181,7 @@ function Trends(props: { projectId: number; names: string[] }) {
   const [filters, setFilters] = useState<PropertyFilter[]>([]);
   const [breakdown, setBreakdown] = useState("");
   const [breakdownType, setBreakdownType] = useState("event");
+  const [picked, setPicked] = useState<{ bucket: number; line: number } | null>(null);
   const spec = {
     kind: "trends",
     series: [{ event: event || null, math }],
@@ -235,7 +238,22 @@ function Trends(props: { projectId: number; names: string[] }) {
         {result && display === "number" && (
           <p class="big-number" data-testid="number">{result.series[0]?.total.toLocaleString() ?? 0}</p>
         )}
-        {config && display !== "number" && <ChartView config={config} label="Trend chart" />}
+        {config && display !== "number" && (
+          <ChartView config={config} label="Trend chart" onPick={(bucket, line) => setPicked({ bucket, line })} />
+        )}
+        {result && picked && result.series[picked.line] && (
+          <Persons projectId={props.projectId} onClose={() => setPicked(null)}
+            title={`${result.series[picked.line].label} on ${shortDate(result.buckets[picked.bucket], interval)}`}
+            spec={{
+              kind: "trends_persons",
+              trends: spec,
+              series: 0,
+              bucket: picked.bucket,
+              line: breakdown.trim()
+                ? { value: result.series[picked.line].breakdown_value, is_other: result.series[picked.line].is_other }
+                : null,
+            }} />
+        )}
         {result && (
           <>
             <div class="result-head">
@@ -275,14 +293,13 @@ function duration(seconds: number | null): string {
   return `${(seconds / 86400).toFixed(1)} d`;
 }
 
-function Persons(props: { projectId: number; funnel: object; step: number; onClose: () => void }) {
-  const spec = { kind: "funnel_persons", funnel: props.funnel, step: props.step, status: "dropped", limit: 50 };
-  const { result, error } = useQuery<{ persons: PersonHit[]; total: number }>(props.projectId, spec);
+export function Persons(props: { projectId: number; spec: object; title: string; onClose: () => void }) {
+  const { result, error } = useQuery<{ persons: PersonHit[]; total: number }>(props.projectId, { ...props.spec, limit: 50 });
   return (
-    <section class="card persons" aria-label={`Persons who dropped before step ${props.step + 1}`}>
+    <section class="card persons" aria-label={props.title}>
       <div class="result-head">
         <h2>
-          Dropped before step {props.step + 1}
+          {props.title}
           {result ? ` · ${result.total.toLocaleString()} ${result.total === 1 ? "person" : "persons"}` : ""}
         </h2>
         <button type="button" class="ghost small" onClick={props.onClose}>Close</button>
@@ -290,7 +307,7 @@ function Persons(props: { projectId: number; funnel: object; step: number; onClo
       <ErrorNote error={error} />
       {result && (
         <table class="table" data-testid="persons">
-          <thead><tr><th>Person</th><th>Last step reached at</th><th>Session</th></tr></thead>
+          <thead><tr><th>Person</th><th>When</th><th>Session</th></tr></thead>
           <tbody>
             {result.persons.map((p) => (
               <tr key={p.person_id}>
@@ -414,7 +431,10 @@ function Funnels(props: { projectId: number; names: string[] }) {
             </>
           )}
         </section>
-        {dropped !== null && <Persons projectId={props.projectId} funnel={funnel} step={dropped} onClose={() => setDropped(null)} />}
+        {dropped !== null && (
+          <Persons projectId={props.projectId} title={`Dropped before step ${dropped + 1}`}
+            spec={{ kind: "funnel_persons", funnel, step: dropped, status: "dropped" }} onClose={() => setDropped(null)} />
+        )}
       </div>
     </div>
   );
@@ -422,8 +442,16 @@ function Funnels(props: { projectId: number; names: string[] }) {
 
 // -- retention, paths, lifecycle, stickiness: a spec form and the dashboard's view ----------
 
-function Simple(props: { projectId: number; kind: string; spec: object; label: string; children: ComponentChildren }) {
+function Simple(props: {
+  projectId: number;
+  kind: string;
+  spec: object;
+  label: string;
+  children: ComponentChildren;
+  persons?: (cohort: number, period: number) => { spec: object; title: string };
+}) {
   const { result, error, busy } = useQuery<Record<string, unknown>>(props.projectId, props.spec);
+  const [cell, setCell] = useState<{ spec: object; title: string } | null>(null);
   return (
     <div class="builder">
       <form class="card stack controls" onSubmit={(e) => e.preventDefault()} aria-label={`${props.label} settings`}>
@@ -432,7 +460,11 @@ function Simple(props: { projectId: number; kind: string; spec: object; label: s
       <section class="card result" aria-busy={busy} aria-label={`${props.label} result`}>
         <SaveBar projectId={props.projectId} spec={props.spec} kind={props.kind} />
         <ErrorNote error={error} />
-        {result && <InsightView result={result} label={props.label} />}
+        {result && (
+          <InsightView result={result} label={props.label}
+            onCell={props.persons ? (c, p) => setCell(props.persons!(c, p)) : undefined} />
+        )}
+        {cell && <Persons projectId={props.projectId} spec={cell.spec} title={cell.title} onClose={() => setCell(null)} />}
       </section>
     </div>
   );
@@ -453,7 +485,11 @@ function Retention(props: { projectId: number; names: string[] }) {
     type,
   };
   return (
-    <Simple projectId={props.projectId} kind="retention" spec={spec} label="Retention">
+    <Simple projectId={props.projectId} kind="retention" spec={spec} label="Retention"
+      persons={(cohort, later) => ({
+        spec: { kind: "retention_persons", retention: spec, cohort, period: later },
+        title: `Cohort ${cohort + 1}, ${period} ${later}`,
+      })}>
       <EventPicker id="ret-start" label="Starting event" value={start} names={props.names} onChange={setStart} />
       <EventPicker id="ret-back" label="Coming back with (empty: the same)" value={back} names={props.names} onChange={setBack} />
       <Select id="ret-period" label="Period" value={period} options={[["day", "Day"], ["week", "Week"], ["month", "Month"]]} onChange={setPeriod} />
