@@ -58,6 +58,19 @@ class SessionFilter:
     before: datetime | None = None
     min_duration_s: float | None = None
     has_errors: bool | None = None
+    # A page whose URL contains this (any case) was visited in the session.
+    url_contains: str | None = None
+    # An event of this name happened in the session.
+    did_event: str | None = None
+    has_rage_clicks: bool | None = None
+    has_dead_clicks: bool | None = None
+    browser: str | None = None
+    os: str | None = None
+    device_type: str | None = None
+    country: str | None = None
+    # "start" (newest first, the default: pages with a cursor), "duration", "errors" or
+    # "activity" (clicks), each largest first.
+    sort: str = "start"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

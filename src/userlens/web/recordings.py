@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from userlens.errors import NotFound
+from userlens.errors import InvalidInput, NotFound
 from userlens.model.project import Role, User
 from userlens.model.recording import SessionCursor, SessionFilter, SessionSummary
 from userlens.replay.recordings import delete_person, session_events
@@ -43,23 +43,47 @@ def list_sessions(
     before: Annotated[datetime | None, Query(description="sessions started before")] = None,
     min_duration_s: Annotated[float | None, Query(ge=0)] = None,
     has_errors: bool | None = None,
+    url_contains: Annotated[str | None, Query(max_length=2000)] = None,
+    did_event: Annotated[str | None, Query(max_length=400)] = None,
+    has_rage_clicks: bool | None = None,
+    has_dead_clicks: bool | None = None,
+    browser: Annotated[str | None, Query(max_length=200)] = None,
+    os: Annotated[str | None, Query(max_length=200)] = None,
+    device_type: Annotated[str | None, Query(max_length=200)] = None,
+    country: Annotated[str | None, Query(max_length=200)] = None,
+    sort: Annotated[
+        Literal["start", "duration", "errors", "activity"],
+        Query(description="newest first (paged by cursor), or the largest first"),
+    ] = "start",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> SessionsPage:
-    """Recorded sessions, newest first."""
+    """Recorded sessions, newest first (or sorted by `sort`), with the filters given."""
     project_role(request, user, project_id)
-    page = services_of(request).events.sessions(
-        project_id,
-        SessionFilter(
-            distinct_id=distinct_id,
-            after=aware(after),
-            before=aware(before),
-            min_duration_s=min_duration_s,
-            has_errors=has_errors,
-        ),
-        limit=limit,
-        cursor=SessionCursor(*decode_cursor(cursor)) if cursor else None,
-    )
+    try:
+        page = services_of(request).events.sessions(
+            project_id,
+            SessionFilter(
+                distinct_id=distinct_id,
+                after=aware(after),
+                before=aware(before),
+                min_duration_s=min_duration_s,
+                has_errors=has_errors,
+                url_contains=url_contains,
+                did_event=did_event,
+                has_rage_clicks=has_rage_clicks,
+                has_dead_clicks=has_dead_clicks,
+                browser=browser,
+                os=os,
+                device_type=device_type,
+                country=country,
+                sort=sort,
+            ),
+            limit=limit,
+            cursor=SessionCursor(*decode_cursor(cursor)) if cursor else None,
+        )
+    except InvalidInput as exc:
+        raise HTTPException(400, detail={"error": "invalid", "detail": str(exc)}) from None
     return SessionsPage(
         results=list(page.sessions),
         next_cursor=(

@@ -272,3 +272,41 @@ def test_viewers_cannot_delete(env: Env) -> None:
         headers={"Authorization": f"Bearer {token}"},
     )
     assert resp.status_code == 403
+
+
+def test_session_filters_and_sorting(env: Env) -> None:
+    """Two sessions told apart by what happened in them; each filter against a plain check."""
+    long_one, short_one = f"s-{uuid.uuid4().hex}", f"s-{uuid.uuid4().hex}"
+    record_session(env, "visitor-1", long_one)
+    recorded = post_s(
+        env, [snapshot(env, "visitor-2", short_one, "w", [meta(T0), full(T0 + 5, "x")])]
+    )
+    assert recorded.status_code == 200
+    extra = [
+        {
+            "event": "$rageclick",
+            "distinct_id": "visitor-2",
+            "timestamp": "2026-11-18T10:00:00Z",
+            "properties": {"$session_id": short_one, "$current_url": "https://shop.test/cart"},
+        }
+    ]
+    resp = env.client.post("/batch/", json={"api_key": env.project.api_token, "batch": extra})
+    assert resp.status_code == 200
+    env.flush()
+    url = f"/api/projects/{env.project.id}/sessions"
+
+    def ids(**query: object) -> list[str]:
+        got = env.client.get(url, params=query, headers=env.auth)
+        assert got.status_code == 200, got.text
+        return [s["session_id"] for s in got.json()["results"]]
+
+    assert set(ids()) == {long_one, short_one}
+    assert ids(url_contains="CHECKOUT") == [long_one]
+    assert ids(url_contains="/cart") == [short_one]
+    assert ids(did_event="$exception") == [long_one]
+    assert ids(has_rage_clicks="true") == [short_one]
+    assert ids(has_rage_clicks="false") == [long_one]
+    assert ids(sort="duration") == [long_one, short_one]
+    assert ids(sort="errors")[0] == long_one
+    bad = env.client.get(url, params={"sort": "nope"}, headers=env.auth)
+    assert bad.status_code == 400

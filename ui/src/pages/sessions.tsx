@@ -30,6 +30,11 @@ export function SessionsPage(props: { projectId: number }) {
   const [person, setPerson] = useState("");
   const [errorsOnly, setErrorsOnly] = useState(false);
   const [minSeconds, setMinSeconds] = useState("");
+  const [url, setUrl] = useState("");
+  const [didEvent, setDidEvent] = useState("");
+  const [browser, setBrowser] = useState("");
+  const [rage, setRage] = useState(false);
+  const [sort, setSort] = useState("start");
   const [sessions, setSessions] = useState<SessionSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -38,6 +43,11 @@ export function SessionsPage(props: { projectId: number }) {
     if (person.trim()) query.set("distinct_id", person.trim());
     if (errorsOnly) query.set("has_errors", "true");
     if (Number(minSeconds) > 0) query.set("min_duration_s", String(Number(minSeconds)));
+    if (url.trim()) query.set("url_contains", url.trim());
+    if (didEvent.trim()) query.set("did_event", didEvent.trim());
+    if (browser.trim()) query.set("browser", browser.trim());
+    if (rage) query.set("has_rage_clicks", "true");
+    query.set("sort", sort);
     const timer = setTimeout(() => {
       api<{ results: SessionSummary[] }>("GET", `/api/projects/${props.projectId}/sessions?${query}`)
         .then((page) => {
@@ -47,7 +57,7 @@ export function SessionsPage(props: { projectId: number }) {
         .catch((err) => setError(err instanceof ApiError ? err.message : String(err)));
     }, 200);
     return () => clearTimeout(timer);
-  }, [props.projectId, person, errorsOnly, minSeconds]);
+  }, [props.projectId, person, errorsOnly, minSeconds, url, didEvent, browser, rage, sort]);
 
   return (
     <div class="page">
@@ -61,8 +71,32 @@ export function SessionsPage(props: { projectId: number }) {
           <label for="sessions-min">At least (seconds)</label>
           <input id="sessions-min" type="number" min={0} value={minSeconds} onInput={(e) => setMinSeconds(e.currentTarget.value)} />
         </div>
+        <div class="field">
+          <label for="sessions-url">Visited URL with</label>
+          <input id="sessions-url" value={url} placeholder="/checkout" onInput={(e) => setUrl(e.currentTarget.value)} />
+        </div>
+        <div class="field">
+          <label for="sessions-event">Did the event</label>
+          <input id="sessions-event" value={didEvent} placeholder="signup" onInput={(e) => setDidEvent(e.currentTarget.value)} />
+        </div>
+        <div class="field">
+          <label for="sessions-browser">Browser</label>
+          <input id="sessions-browser" value={browser} placeholder="Chrome" onInput={(e) => setBrowser(e.currentTarget.value)} />
+        </div>
+        <div class="field">
+          <label for="sessions-sort">Sort by</label>
+          <select id="sessions-sort" value={sort} onChange={(e) => setSort(e.currentTarget.value)}>
+            <option value="start">Newest</option>
+            <option value="duration">Longest</option>
+            <option value="errors">Most errors</option>
+            <option value="activity">Most clicks</option>
+          </select>
+        </div>
         <label class="check">
           <input type="checkbox" checked={errorsOnly} onChange={(e) => setErrorsOnly(e.currentTarget.checked)} /> With errors
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={rage} onChange={(e) => setRage(e.currentTarget.checked)} /> With rage clicks
         </label>
       </form>
       <ErrorNote error={error} />
@@ -75,7 +109,7 @@ export function SessionsPage(props: { projectId: number }) {
           <table class="table" data-testid="sessions">
             <thead>
               <tr>
-                <th class="w-time">Started</th>
+                <th class="w-start">Started</th>
                 <th>Person</th>
                 <th>First page</th>
                 <th class="w-num">Length</th>

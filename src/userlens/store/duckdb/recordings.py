@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from userlens.errors import InvalidInput
 from userlens.model.recording import (
     PersonDeletion,
     RecordingChunk,
@@ -94,9 +95,43 @@ SELECT c.session_id, c.distinct_id, e.person_id, c.start_ts, c.end_ts, c.windows
        coalesce(e.dead_clicks, 0), e.browser, e.os, e.device_type, e.country
 FROM c LEFT JOIN e USING (session_id)
 WHERE {where}
-ORDER BY c.start_ts DESC, c.session_id DESC
+ORDER BY {order}, c.start_ts DESC, c.session_id DESC
 LIMIT $limit
 """
+
+_ORDERS = {
+    "start": "c.start_ts DESC",
+    "duration": "epoch_us(c.end_ts) - epoch_us(c.start_ts) DESC",
+    "errors": "coalesce(e.errors, 0) + c.console_errors DESC",
+    "activity": "c.clicks DESC",
+}
+
+
+def _what_happened(filters: SessionFilter, where: list[str], params: dict[str, Any]) -> None:
+    """The filters on what the session holds: pages, events, clicks, device."""
+    if filters.url_contains:
+        where.append(
+            "c.session_id IN (SELECT session_id FROM events WHERE project_id = $project "
+            "AND contains(lower(current_url), lower($url)))"
+        )
+        params["url"] = filters.url_contains
+    if filters.did_event:
+        where.append(
+            "c.session_id IN (SELECT session_id FROM events WHERE project_id = $project "
+            "AND event = $did_event)"
+        )
+        params["did_event"] = filters.did_event
+    for flag, column in (
+        (filters.has_rage_clicks, "e.rage_clicks"),
+        (filters.has_dead_clicks, "e.dead_clicks"),
+    ):
+        if flag is not None:
+            where.append(("" if flag else "NOT ") + f"(coalesce({column}, 0) > 0)")
+    for name in ("browser", "os", "device_type", "country"):
+        value = getattr(filters, name)
+        if value:
+            where.append(f"e.{name} = ${name}")
+            params[name] = value
 
 
 def _session_where(
@@ -124,6 +159,7 @@ def _session_where(
             ("" if filters.has_errors else "NOT ")
             + "(coalesce(e.errors, 0) + c.console_errors > 0)"
         )
+    _what_happened(filters, where, params)
     if cursor is not None:
         where.append(
             "(c.start_ts < $cursor_ts OR (c.start_ts = $cursor_ts AND c.session_id < $cursor_id))"
@@ -141,14 +177,19 @@ def sessions(
     limit: int,
     cursor: SessionCursor | None,
 ) -> SessionPage:
+    if filters.sort not in _ORDERS:
+        raise InvalidInput(f"sort: one of {', '.join(_ORDERS)}")
+    if cursor is not None and filters.sort != "start":
+        raise InvalidInput("cursor: only sessions sorted by start are paged")
     where, params = _session_where(filters, cursor)
     rows = cur.execute(
-        _SESSIONS_SQL.format(where=where), {**params, "project": project_id, "limit": limit + 1}
+        _SESSIONS_SQL.format(where=where, order=_ORDERS[filters.sort]),
+        {**params, "project": project_id, "limit": limit + 1},
     ).fetchall()
     found = tuple(_summary(r) for r in rows[:limit])
     next_cursor = (
         SessionCursor(start=found[-1].start, session_id=found[-1].session_id)
-        if len(rows) > limit
+        if len(rows) > limit and filters.sort == "start"
         else None
     )
     return SessionPage(sessions=found, next_cursor=next_cursor)
