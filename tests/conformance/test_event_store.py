@@ -155,7 +155,7 @@ def test_pagination_and_filters_match_a_plain_sort(
 ) -> None:
     store = make_store()
     events = [
-        captured(f"d{i % 3}", event=names[i], ts_us=T0_US + s * 1_000_000)
+        captured(f"d{i % 3}", event=names[i], ts_us=T0_US + s * 1_000_000, session_id=f"s{i % 2}")
         for i, s in enumerate(stamps)
     ]
     store.write(events)
@@ -166,6 +166,7 @@ def test_pagination_and_filters_match_a_plain_sort(
             e
             for e in events
             if e.event == "a"
+            and e.session_id == "s1"
             and start <= datetime.fromtimestamp(e.timestamp_us / 1e6, tz=UTC) < end
         ),
         key=lambda e: (e.timestamp_us, e.uuid),
@@ -176,7 +177,10 @@ def test_pagination_and_filters_match_a_plain_sort(
     pages = 0
     while True:
         page = store.events(
-            PROJECT, EventFilter(event="a", after=start, before=end), limit=limit, cursor=cursor
+            PROJECT,
+            EventFilter(event="a", session_id="s1", after=start, before=end),
+            limit=limit,
+            cursor=cursor,
         )
         assert len(page.events) <= limit
         got.extend(page.events)

@@ -218,7 +218,7 @@ RECORDED_PAGE = """<!doctype html><html><head><title>Replay fixture</title>
 <h1>Lensware replay fixture</h1>
 <p id="msg">Nothing pressed yet</p>
 <button id="go" onclick="document.getElementById('msg').textContent = 'Pressed';
-  console.error('checkout failed: boom')">Pay now</button>
+  userlens.capture('pay_clicked'); console.error('checkout failed: boom')">Pay now</button>
 <script>window.top.__ranInPlayer = (window.top.__ranInPlayer || 0) + 1;</script>
 <img src="/nope.png" onerror="window.top.__ranInPlayer = 99">
 </body></html>"""
@@ -268,6 +268,9 @@ def test_a_recorded_session_plays_in_a_sandbox(
     errors.get_by_role("button").click()
     expect(frame.get_by_text("Pressed")).to_be_visible()
     expect(page.get_by_test_id("console")).to_contain_text("checkout failed: boom")
+    expect(page.get_by_test_id("event-list")).to_contain_text("pay_clicked")
+    expect(page.get_by_test_id("who").get_by_role("link")).to_have_count(1)
+    expect(page.get_by_test_id("who")).to_contain_text("Chrome")
     page.get_by_role("button", name="Play").click()
     page.wait_for_timeout(1500)
     shot(page, "11-player")

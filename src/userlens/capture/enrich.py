@@ -22,7 +22,7 @@ CAMPAIGN_PARAMS = (
     "fbclid",
     "msclkid",
 )
-_BROWSER_LIBS = frozenset({"web", "userlens-js", "posthog-js", "js"})
+_BROWSER_LIBS = frozenset({"web", "userlens-web", "posthog-js", "js"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -118,6 +118,7 @@ class EventFilter:
     distinct_id: str | None = None
     after: datetime | None = None
     before: datetime | None = None
+    session_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

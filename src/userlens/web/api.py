@@ -107,6 +107,7 @@ def list_events(
     project_id: int,
     event: Annotated[str | None, Query(max_length=200)] = None,
     distinct_id: Annotated[str | None, Query(max_length=200)] = None,
+    session_id: Annotated[str | None, Query(max_length=200)] = None,
     after: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
     before: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -119,7 +120,13 @@ def list_events(
         raise bad_request("invalid_range", "before must be later than after")
     page = services_of(request).events.events(
         project_id,
-        EventFilter(event=event, distinct_id=distinct_id, after=after, before=before),
+        EventFilter(
+            event=event,
+            distinct_id=distinct_id,
+            session_id=session_id,
+            after=after,
+            before=before,
+        ),
         limit=limit,
         cursor=EventCursor(*decode_cursor(cursor)) if cursor else None,
     )

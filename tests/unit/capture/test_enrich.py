@@ -96,11 +96,13 @@ def assert_no_device(got: dict[str, Any]) -> None:
 # -- user agent -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("lib", ["web", "userlens-web"])
 @pytest.mark.parametrize(("ua", "expected"), DEVICES.items(), ids=DEVICE_IDS)
 def test_user_agent_header_gives_the_device(
-    shared_env: Env, ua: str, expected: tuple[str, ...]
+    shared_env: Env, ua: str, expected: tuple[str, ...], lib: str
 ) -> None:
-    got = capture(shared_env, {"$lib": "web"}, headers={"User-Agent": ua})
+    """posthog-js (`web`) and our snippet (`userlens-web`) send no device: the header tells."""
+    got = capture(shared_env, {"$lib": lib}, headers={"User-Agent": ua})
     assert_device(got, expected)
 
 

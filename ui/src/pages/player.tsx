@@ -2,7 +2,7 @@
 // without scripts, beside the session's pages, clicks, console and network, all in step.
 import { Replayer } from "@rrweb/replay";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, ApiError } from "../api";
+import { api, ApiError, type StoredEvent } from "../api";
 import { ErrorNote } from "../layout";
 import { clock } from "./sessions";
 
@@ -14,8 +14,20 @@ interface RrwebEvent {
 
 interface Marker {
   at: number; // ms from the start
-  kind: "page" | "click" | "error" | "console" | "network";
+  kind: "page" | "click" | "error" | "console" | "network" | "rage" | "custom";
   text: string;
+}
+
+// The session's analytics events: its person, device, rage clicks and custom events.
+function eventMarkers(events: StoredEvent[], start: number): Marker[] {
+  const out: Marker[] = [];
+  for (const e of events) {
+    const at = Date.parse(e.timestamp) - start;
+    if (e.event === "$rageclick") out.push({ at, kind: "rage", text: "Rage click" });
+    else if (e.event === "$exception") out.push({ at, kind: "error", text: "Exception" });
+    else if (!e.event.startsWith("$")) out.push({ at, kind: "custom", text: e.event });
+  }
+  return out;
 }
 
 const META = 4;
@@ -55,16 +67,25 @@ export function PlayerPage(props: { projectId: number; sessionId: string; startA
   const [now, setNow] = useState(0);
   const [speed, setSpeed] = useState(1);
   const [skip, setSkip] = useState(true);
+  const [analytics, setAnalytics] = useState<StoredEvent[]>([]);
 
   useEffect(() => {
     api<{ events: RrwebEvent[] }>("GET", `/api/projects/${props.projectId}/sessions/${encodeURIComponent(props.sessionId)}/snapshots`)
       .then((body) => setEvents(body.events))
       .catch((err) => setError(err instanceof ApiError ? err.message : String(err)));
+    const query = new URLSearchParams({ session_id: props.sessionId, limit: "1000" });
+    api<{ results: StoredEvent[] }>("GET", `/api/projects/${props.projectId}/events?${query}`)
+      .then((page) => setAnalytics(page.results))
+      .catch(() => setAnalytics([]));
   }, [props.projectId, props.sessionId]);
 
   const start = events && events.length ? Math.min(...events.map((e) => e.timestamp)) : 0;
   const total = events && events.length ? Math.max(...events.map((e) => e.timestamp)) - start : 0;
-  const markers = useMemo(() => (events ? markersOf(events, start) : []), [events]);
+  const markers = useMemo(
+    () => (events ? [...markersOf(events, start), ...eventMarkers(analytics, start)].sort((a, b) => a.at - b.at) : []),
+    [events, analytics],
+  );
+  const who = analytics.length ? analytics[analytics.length - 1] : null;
 
   useEffect(() => {
     if (!events || !stage.current || events.length < 2) return;
@@ -167,6 +188,15 @@ export function PlayerPage(props: { projectId: number; sessionId: string; startA
           </div>
         </div>
         <aside class="side">
+          {who && (
+            <section class="card who" data-testid="who">
+              <h2>Person</h2>
+              <p>
+                <a href={`/projects/${props.projectId}/persons/${encodeURIComponent(who.distinct_id)}`}>{who.distinct_id}</a>
+              </p>
+              <p class="muted">{[who.browser, who.os].filter(Boolean).join(" · ") || "Unknown device"}</p>
+            </section>
+          )}
           <section class="card">
             <h2>Events</h2>
             <ol class="events" data-testid="event-list">

@@ -286,6 +286,9 @@ class ClickHouseEventStore:
         if filters.distinct_id is not None:
             where.append("e.distinct_id = $distinct_id")
             params["distinct_id"] = filters.distinct_id
+        if filters.session_id is not None:
+            where.append("e.session_id = $session_id")
+            params["session_id"] = filters.session_id
         if filters.after is not None:
             where.append("e.timestamp >= $after")
             params["after"] = to_naive(filters.after)

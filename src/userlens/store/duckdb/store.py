@@ -286,6 +286,9 @@ class DuckDBEventStore:
         if filters.distinct_id is not None:
             where.append("e.distinct_id = ?")
             params.append(filters.distinct_id)
+        if filters.session_id is not None:
+            where.append("e.session_id = ?")
+            params.append(filters.session_id)
         if filters.after is not None:
             where.append("e.timestamp >= ?")
             params.append(to_naive(filters.after))
