@@ -363,6 +363,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--backends", default="duckdb,clickhouse", help="which stores to run")
     parser.add_argument(
+        "--kinds", default=",".join(SPECS), help="insight kinds at the first size (all)"
+    )
+    parser.add_argument(
         "--memory-limit",
         default="1536MB",
         help="DuckDB's memory limit while querying (USERLENS_DUCKDB_MEMORY_LIMIT)",
@@ -383,7 +386,7 @@ def main() -> None:
             print(
                 f"{count:,} events generated in {time.perf_counter() - started:.0f} s", flush=True
             )
-            kinds = list(SPECS) if i == 0 else ["funnel", "retention"]
+            kinds = args.kinds.split(",") if i == 0 else ["funnel", "retention"]
             size: dict[str, Any] = {"events": count}
             if "duckdb" in backends:
                 size["duckdb"] = bench_duckdb(path, limit, kinds, args.runs)
