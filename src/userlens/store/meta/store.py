@@ -10,7 +10,7 @@ import zoneinfo
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -120,6 +120,17 @@ def _project(row: ProjectRow) -> Project:
         respect_dnt=row.respect_dnt,
         test_account_filters=tuple(FILTER_LIST.validate_python(row.test_account_filters or [])),
     )
+
+
+_Owned = TypeVar("_Owned", CohortRow, InsightRow, DashboardRow)
+
+
+def _owned(s: Session, table: type[_Owned], project_id: int, row_id: int, what: str) -> _Owned:
+    """The row of one project's table, or NotFound (also for another project's row)."""
+    row = s.get(table, row_id)
+    if row is None or row.project_id != project_id:
+        raise NotFound(f"no {what} {row_id}")
+    return row
 
 
 _INSIGHT_SPEC: TypeAdapter[InsightQuery] = TypeAdapter(InsightQuery)
@@ -465,9 +476,7 @@ class MetaStore:
         self, project_id: int, insight_id: int, patch: SavedInsightPatch
     ) -> SavedInsight:
         with self._session() as s:
-            row = s.get(InsightRow, insight_id)
-            if row is None or row.project_id != project_id:
-                raise NotFound(f"no insight {insight_id}")
+            row = _owned(s, InsightRow, project_id, insight_id, "insight")
             if patch.name is not None:
                 row.name = patch.name
             if patch.description is not None:
@@ -480,10 +489,7 @@ class MetaStore:
 
     def delete_insight(self, project_id: int, insight_id: int) -> None:
         with self._session() as s:
-            row = s.get(InsightRow, insight_id)
-            if row is None or row.project_id != project_id:
-                raise NotFound(f"no insight {insight_id}")
-            s.delete(row)
+            s.delete(_owned(s, InsightRow, project_id, insight_id, "insight"))
             s.commit()
 
     def create_dashboard(self, project_id: int, dashboard: DashboardIn) -> Dashboard:
@@ -519,9 +525,7 @@ class MetaStore:
         self, project_id: int, dashboard_id: int, patch: DashboardPatch
     ) -> Dashboard:
         with self._session() as s:
-            row = s.get(DashboardRow, dashboard_id)
-            if row is None or row.project_id != project_id:
-                raise NotFound(f"no dashboard {dashboard_id}")
+            row = _owned(s, DashboardRow, project_id, dashboard_id, "dashboard")
             if patch.name is not None:
                 row.name = patch.name
             if patch.tiles is not None:
@@ -533,10 +537,7 @@ class MetaStore:
 
     def delete_dashboard(self, project_id: int, dashboard_id: int) -> None:
         with self._session() as s:
-            row = s.get(DashboardRow, dashboard_id)
-            if row is None or row.project_id != project_id:
-                raise NotFound(f"no dashboard {dashboard_id}")
-            s.delete(row)
+            s.delete(_owned(s, DashboardRow, project_id, dashboard_id, "dashboard"))
             s.commit()
 
     @staticmethod
@@ -575,9 +576,7 @@ class MetaStore:
 
     def update_cohort(self, project_id: int, cohort_id: int, patch: CohortPatch) -> Cohort:
         with self._session() as s:
-            row = s.get(CohortRow, cohort_id)
-            if row is None or row.project_id != project_id:
-                raise NotFound(f"no cohort {cohort_id}")
+            row = _owned(s, CohortRow, project_id, cohort_id, "cohort")
             if patch.name is not None:
                 row.name = patch.name
             if patch.description is not None:
@@ -590,10 +589,7 @@ class MetaStore:
 
     def delete_cohort(self, project_id: int, cohort_id: int) -> None:
         with self._session() as s:
-            row = s.get(CohortRow, cohort_id)
-            if row is None or row.project_id != project_id:
-                raise NotFound(f"no cohort {cohort_id}")
-            s.delete(row)
+            s.delete(_owned(s, CohortRow, project_id, cohort_id, "cohort"))
             s.commit()
 
     # -- memberships ------------------------------------------------------------------------
