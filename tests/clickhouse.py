@@ -3,13 +3,16 @@ every store of a test run lives in that folder, each in a database of its own.""
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import shutil
 import tempfile
 from pathlib import Path
 
 from userlens.store.clickhouse import ChdbTransport, ClickHouseEventStore
 
 CHDB_DIR = Path(tempfile.mkdtemp(prefix="userlens-chdb-"))
+atexit.register(shutil.rmtree, CHDB_DIR, ignore_errors=True)
 _numbers = itertools.count()
 
 
