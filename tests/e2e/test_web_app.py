@@ -198,6 +198,10 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_role("tab", name="Retention").click()
     page.get_by_label("Starting event").fill("landing")
     expect(page.get_by_test_id("retention").get_by_role("row").nth(1)).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0].startswith("cohort,persons,period 0") and lines[-1].split(",")[1] == "4"
     page.get_by_role("button", name=re.compile(r"^Persons of cohort \d+, period 0$")).click()
     expect(page.get_by_test_id("persons").get_by_role("row")).to_have_count(5)
     shot(page, "17-retention")
@@ -321,3 +325,8 @@ def test_settings_team_and_a_viewer_who_cannot_change_them(
     listed = httpx.get(f"{server.url}/api/projects", headers={"Authorization": f"Bearer {token}"})
     assert [p["role"] for p in listed.json()] == ["viewer"]
     shot(page, "15-account")
+    # The session ends while the page is open: its next request leads to the sign-in page.
+    page.context.clear_cookies()
+    page.get_by_role("link", name="Projects").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert page.url.endswith("/signin")

@@ -54,6 +54,10 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     credentials: "same-origin",
   });
   if (resp.status === 204) return undefined as T;
+  // A session that ended (expired, or signed out elsewhere): back to the sign-in page.
+  if (resp.status === 401 && !["/api/me", "/api/session", "/api/setup"].includes(path)) {
+    location.assign("/signin");
+  }
   const data: unknown = await resp.json().catch(() => ({}));
   if (!resp.ok) {
     const err = data as { error?: string; detail?: unknown; problems?: { field: string; detail: string }[] };

@@ -153,3 +153,32 @@ export function InsightView(props: { result: Any; label: string; onCell?: (cohor
   if (kind === "paths") return <Paths result={props.result} />;
   return config ? <ChartView config={config} label={props.label} /> : null;
 }
+
+/** A result as CSV rows: a header, then one row per line, cohort, bucket or edge. */
+export function csvRows(result: Any): (string | number)[][] {
+  const kind = String(result.kind ?? "");
+  if (kind === "retention") {
+    const cohorts = result.cohorts as { start: string; size: number; values: number[] }[];
+    return [
+      ["cohort", "persons", ...cohorts.map((_, i) => `period ${i}`)],
+      ...cohorts.map((c) => [c.start, c.size, ...c.values]),
+    ];
+  }
+  if (kind === "lifecycle") {
+    const buckets = result.buckets as string[];
+    const parts = ["new", "returning", "resurrecting", "dormant"];
+    return [["bucket", ...parts], ...buckets.map((b, i) => [b, ...parts.map((p) => (result[p] as number[])[i])])];
+  }
+  if (kind === "stickiness") {
+    const series = result.series as { label: string; persons: number[] }[];
+    return [
+      ["intervals", ...series.map((s) => s.label)],
+      ...(series[0]?.persons ?? []).map((_, i) => [i + 1, ...series.map((s) => s.persons[i])]),
+    ];
+  }
+  if (kind === "paths") {
+    const edges = result.edges as { step: number; source: string; target: string; weight: number }[];
+    return [["step", "from", "to", "persons"], ...edges.map((e) => [e.step + 1, e.source, e.target, e.weight])];
+  }
+  return [];
+}

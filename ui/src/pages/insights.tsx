@@ -4,7 +4,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
 import { ChartView, downloadCsv, PALETTE } from "../chart";
 import { ErrorNote } from "../layout";
-import { InsightView } from "../views";
+import { csvRows, InsightView } from "../views";
 import { BreakdownPicker, FiltersEditor, type PropertyFilter, ready } from "../filters";
 
 // -- results as the query API returns them ------------------------------------------------
@@ -461,8 +461,16 @@ function Simple(props: {
         <SaveBar projectId={props.projectId} spec={props.spec} kind={props.kind} />
         <ErrorNote error={error} />
         {result && (
-          <InsightView result={result} label={props.label}
-            onCell={props.persons ? (c, p) => setCell(props.persons!(c, p)) : undefined} />
+          <>
+            <div class="result-head first">
+              <h2>{props.label}</h2>
+              <button type="button" class="ghost small" onClick={() => downloadCsv(`${props.kind}.csv`, csvRows(result))}>
+                Export CSV
+              </button>
+            </div>
+            <InsightView result={result} label={props.label}
+              onCell={props.persons ? (c, p) => setCell(props.persons!(c, p)) : undefined} />
+          </>
         )}
         {cell && <Persons projectId={props.projectId} spec={cell.spec} title={cell.title} onClose={() => setCell(null)} />}
       </section>
