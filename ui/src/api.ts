@@ -43,6 +43,12 @@ export function setCsrfToken(token: string | null): void {
   csrfToken = token;
 }
 
+/** Sign out of this browser's session. */
+export async function signOut(): Promise<void> {
+  await api("DELETE", "/api/session");
+  csrfToken = null;
+}
+
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -54,10 +60,6 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     credentials: "same-origin",
   });
   if (resp.status === 204) return undefined as T;
-  // A session that ended (expired, or signed out elsewhere): back to the sign-in page.
-  if (resp.status === 401 && !["/api/me", "/api/session", "/api/setup"].includes(path)) {
-    location.assign("/signin");
-  }
   const data: unknown = await resp.json().catch(() => ({}));
   if (!resp.ok) {
     const err = data as { error?: string; detail?: unknown; problems?: { field: string; detail: string }[] };

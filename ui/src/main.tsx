@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { api, type Me, setCsrfToken } from "./api";
+import { api, type Me, setCsrfToken, signOut } from "./api";
 import { Shell } from "./layout";
 import { AccountPage } from "./pages/account";
 import { DashboardsPage } from "./pages/dashboards";
@@ -45,9 +45,8 @@ function App() {
   if (boot.state === "setup") return <SetupPage onDone={signedIn} />;
   if (boot.state === "signed-out") return <SignInPage onDone={signedIn} />;
 
-  const signOut = async () => {
-    await api("DELETE", "/api/session");
-    setCsrfToken(null);
+  const leave = async () => {
+    await signOut();
     setBoot({ state: "signed-out" });
     navigate("/signin", true);
   };
@@ -55,7 +54,7 @@ function App() {
   if (replay) return <FindReplay sessionId={decodeURIComponent(replay[1])} />;
   const project = path.match(/^\/projects\/(\d+)(?:\/([a-z-]+)(?:\/([^/]+))?)?/);
   return (
-    <Shell me={boot.me} onSignOut={signOut} projectId={project ? Number(project[1]) : null} path={path}>
+    <Shell me={boot.me} onSignOut={leave} projectId={project ? Number(project[1]) : null} path={path}>
       {project && project[2] === "sessions" && project[3] ? (
         <LazyPlayer projectId={Number(project[1])} sessionId={decodeURIComponent(project[3])} />
       ) : project && project[2] === "sessions" ? (
