@@ -245,34 +245,6 @@ def test_persons_match_the_reference_model(
         assert person is not None and stored.person_id == person.id
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    log=st.lists(ref_events, min_size=1, max_size=15),
-    cuts=st.lists(st.integers(0, 20), max_size=3),
-    again=st.integers(0, 3),
-)
-def test_a_batch_written_again_changes_nothing(
-    make_store: StoreFactory, log: list[RefEvent], cuts: list[int], again: int
-) -> None:
-    """After a crash, the write-ahead log writes again every batch since its checkpoint (the
-    last of them perhaps half-stored): persons and events end as if each was written once."""
-    once, twice = make_store(), make_store()
-    events = [from_ref(e, T0_US + i * 1000) for i, e in enumerate(log)]
-    batches = _split(events, cuts)
-    for store in (once, twice):
-        for batch in batches:
-            store.write(batch)
-    for batch in batches[len(batches) - again % (len(batches) + 1) :]:
-        twice.write(batch)
-    assert [(e.uuid, e.person_id) for e in all_events(twice)] == [
-        (e.uuid, e.person_id) for e in all_events(once)
-    ]
-    for distinct_id in {e.distinct_id for e in log}:
-        assert twice.person(PROJECT, distinct_id) == once.person(PROJECT, distinct_id)
-
-
 def test_merge_keeps_earliest_creation_and_target_properties(make_store: StoreFactory) -> None:
     store = make_store()
     store.write([captured("anon", ts_us=T0_US, set_props={"plan": "free", "ref": "ad"})])
