@@ -1,9 +1,9 @@
 """`EventStore` on ClickHouse: the scale-out engine, with the same answers as the embedded one.
 
-ClickHouse has no multi-statement transactions, so a write is made safe to repeat instead:
-events already stored (by project and uuid) are skipped, and person changes are versioned
-upserts that give the same state when applied twice. A batch cut short by a crash is written
-again from the write-ahead log, and ends as if it had been written once.
+ClickHouse has no multi-statement transactions. A batch cut short by a crash is written again
+from the write-ahead log: events already stored (by project and uuid) are skipped, and person
+changes are versioned upserts (applied again, property changes do not always end as if
+applied once: a known gap, on both stores).
 """
 
 from __future__ import annotations
