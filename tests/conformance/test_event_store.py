@@ -245,6 +245,71 @@ def test_persons_match_the_reference_model(
         assert person is not None and stored.person_id == person.id
 
 
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    log=st.lists(ref_events, min_size=1, max_size=15),
+    cuts=st.lists(st.integers(0, 20), max_size=3),
+    again=st.integers(0, 3),
+)
+def test_a_batch_written_again_changes_nothing(
+    make_store: StoreFactory, log: list[RefEvent], cuts: list[int], again: int
+) -> None:
+    """After a crash, the write-ahead log writes again every batch since its checkpoint (the
+    last of them perhaps half-stored): persons and events end as if each was written once."""
+    once, twice = make_store(), make_store()
+    events = [from_ref(e, T0_US + i * 1000) for i, e in enumerate(log)]
+    batches = _split(events, cuts)
+    for store in (once, twice):
+        for batch in batches:
+            store.write(batch)
+    for batch in batches[len(batches) - again % (len(batches) + 1) :]:
+        twice.write(batch)
+    assert [(e.uuid, e.person_id) for e in all_events(twice)] == [
+        (e.uuid, e.person_id) for e in all_events(once)
+    ]
+    for distinct_id in {e.distinct_id for e in log}:
+        assert twice.person(PROJECT, distinct_id) == once.person(PROJECT, distinct_id)
+
+
+def test_a_merged_batch_written_again_keeps_the_merged_properties(
+    make_store: StoreFactory,
+) -> None:
+    """Written once, the identify keeps the identified person's `plan`; written again, the
+    anonymous id already belongs to that person, and its `$set` must not be applied again."""
+    store = make_store()
+    batch = [
+        captured("user", ts_us=T0_US, set_props={"plan": "pro"}),
+        captured("anon", ts_us=T0_US + 1, set_props={"plan": "free"}),
+        captured("user", event="$identify", ts_us=T0_US + 2, anon_distinct_id="anon"),
+    ]
+    store.write(batch)
+    once = store.person(PROJECT, "anon")
+    assert once is not None and once.properties == {"plan": "pro"}
+    result = store.write(batch)
+    assert result.inserted == 0
+    assert store.person(PROJECT, "anon") == once == store.person(PROJECT, "user")
+
+
+def test_an_event_sent_again_later_does_not_undo_newer_properties(
+    make_store: StoreFactory,
+) -> None:
+    """An SDK that retries a request whose answer it lost sends the same uuids again: the old
+    `$set` must not overwrite what came after it, and the batch's new events still count."""
+    store = make_store()
+    first = captured("ann", set_props={"plan": "free"})
+    store.write([first])
+    store.write([captured("ann", ts_us=T0_US + 10, set_props={"plan": "pro"})])
+    retry = captured("ann", ts_us=T0_US, uid=first.uuid, set_props={"plan": "free"})
+    new = captured("ann", ts_us=T0_US + 20, set_once_props={"source": "ad"})
+    result = store.write([retry, new])
+    assert result.inserted == 1
+    person = store.person(PROJECT, "ann")
+    assert person is not None and person.properties == {"plan": "pro", "source": "ad"}
+    assert [e.uuid for e in all_events(store)].count(first.uuid) == 1
+
+
 def test_merge_keeps_earliest_creation_and_target_properties(make_store: StoreFactory) -> None:
     store = make_store()
     store.write([captured("anon", ts_us=T0_US, set_props={"plan": "free", "ref": "ad"})])

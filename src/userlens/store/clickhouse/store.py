@@ -1,9 +1,9 @@
 """`EventStore` on ClickHouse: the scale-out engine, with the same answers as the embedded one.
 
 ClickHouse has no multi-statement transactions. A batch cut short by a crash is written again
-from the write-ahead log: events already stored (by project and uuid) are skipped, and person
-changes are versioned upserts (applied again, property changes do not always end as if
-applied once: a known gap, on both stores).
+from the write-ahead log: events already stored (by project and uuid) are skipped, person rules
+and all. Person changes are versioned upserts written before the events, so a crash between the
+two can apply a batch's person changes twice but never lose them.
 """
 
 from __future__ import annotations
@@ -175,10 +175,12 @@ class ClickHouseEventStore:
             raise NotImplementedError(_NO_RECORDINGS)
         unique = unique_events(events)
         with self._write_lock:
-            changes = PersonProcessor(_ClickHousePersonSource(self)).process(unique)
+            # Events stored before (a batch written again from the log, an SDK retrying) have
+            # had their person changes applied: only new events go through the person rules.
+            fresh = self._not_stored(unique)
+            changes = PersonProcessor(_ClickHousePersonSource(self)).process(fresh)
             self._row_version = max(self._row_version + 1, time.time_ns())
             self._persist_persons(changes, self._row_version)
-            fresh = self._not_stored(unique)
             if fresh:
                 self._transport.insert(f"{self._db}.events", _event_table(fresh))
             for project_id in {e.project_id for e in unique}:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid as uuidlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -197,32 +198,51 @@ class DuckDBEventStore:
     def write(
         self, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk] = ()
     ) -> WriteResult:
-        unique = unique_events(events)
+        fresh = unique_events(events)
         with self._write_lock:
-            con = self._con
-            con.execute("BEGIN TRANSACTION")
-            try:
-                changes = PersonProcessor(_DuckPersonSource(con)).process(unique)
-                self._persist_persons(con, changes)
-                if chunks:
-                    _insert_chunks(con, chunks)
-                con.register("_batch", _event_table(unique))
-                try:
-                    row = con.execute(
-                        "INSERT OR IGNORE INTO events SELECT project_id, CAST(uuid AS UUID), "
-                        "event, distinct_id, CAST(person_id AS UUID), * EXCLUDE (project_id, uuid, "
-                        "event, distinct_id, person_id) FROM _batch"
-                    ).fetchall()[0]
-                finally:
-                    con.unregister("_batch")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            for project_id in {e.project_id for e in unique}:
+            while True:
+                new = self._write_once(fresh, chunks)
+                if new is None:
+                    break
+                # Some events were stored before (a batch written again from the log, an SDK
+                # retrying): their person changes are applied already. Redo the batch with the
+                # new events alone, so persons end as if each event was written once.
+                fresh = [e for e in fresh if (e.project_id, str(uuidlib.UUID(e.uuid))) in new]
+            for project_id in {e.project_id for e in fresh}:
                 self._bump(project_id)
-        inserted = int(row[0]) if row else 0
+        inserted = len(fresh)
         return WriteResult(received=len(events), inserted=inserted)
+
+    def _write_once(
+        self, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk]
+    ) -> set[tuple[int, str]] | None:
+        """One transaction: persons, chunks and events. Commits when every event was new and
+        returns None; otherwise rolls back and returns the (project, uuid) of the new ones."""
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            changes = PersonProcessor(_DuckPersonSource(con)).process(events)
+            self._persist_persons(con, changes)
+            if chunks:
+                _insert_chunks(con, chunks)
+            con.register("_batch", _event_table(events))
+            try:
+                rows = con.execute(
+                    "INSERT OR IGNORE INTO events SELECT project_id, CAST(uuid AS UUID), "
+                    "event, distinct_id, CAST(person_id AS UUID), * EXCLUDE (project_id, uuid, "
+                    "event, distinct_id, person_id) FROM _batch "
+                    "RETURNING project_id, CAST(uuid AS VARCHAR) AS uuid"
+                ).fetchnumpy()
+            finally:
+                con.unregister("_batch")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        if len(rows["uuid"]) == len(events):
+            con.execute("COMMIT")
+            return None
+        con.execute("ROLLBACK")
+        return set(zip(rows["project_id"].tolist(), rows["uuid"].tolist(), strict=True))
 
     def _bump(self, project_id: int) -> None:
         self._versions[project_id] = self._versions.get(project_id, 0) + 1
