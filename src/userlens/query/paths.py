@@ -26,13 +26,18 @@ DOLLAR = "'$'"  # custom events are those whose name does not start with it
 _ORDER = "PARTITION BY person, sid ORDER BY ts, node"
 
 
-def _node(spec: PathsQuery, d: Dialect) -> str:
-    kinds = []
+def _node(spec: PathsQuery, d: Dialect) -> tuple[str, str]:
+    """The node of an event (NULL when it is not one) and the condition that it is one, which
+    the scan can use to skip other events."""
+    kinds, wanted = [], []
+    custom = f"NOT {d.starts_with('e.event', DOLLAR)}"
     if "pageview" in spec.include:
         kinds.append("WHEN e.event = '$pageview' THEN coalesce(e.pathname, '')")
+        wanted.append("e.event = '$pageview'")
     if "custom" in spec.include:
-        kinds.append(f"WHEN NOT {d.starts_with('e.event', DOLLAR)} THEN e.event")
-    return f"CASE {' '.join(kinds)} END"
+        kinds.append(f"WHEN {custom} THEN e.event")
+        wanted.append(custom)
+    return f"CASE {' '.join(kinds)} END", f"({' OR '.join(wanted)})"
 
 
 def _ctes(spec: PathsQuery, params: Params, start: datetime, end: datetime) -> str:
@@ -66,12 +71,13 @@ def _ctes(spec: PathsQuery, params: Params, start: datetime, end: datetime) -> s
             f"p AS (SELECT {cols}, x.i - 1 AS step, x.i >= {n} AS last FROM numbered x "
             f"WHERE x.i <= {n})"
         )
+    node, is_node = _node(spec, d)
     return (
         f"ev AS (SELECT {PERSON} AS person, e.session_id AS sid, e.timestamp AS ts, "
-        f"{_node(spec, d)} AS node FROM {OVERRIDES}{person_join(spec.filters)} "
+        f"{node} AS node FROM {OVERRIDES}{person_join(spec.filters)} "
         f"WHERE e.timestamp >= {params.add(utc(start))} AND e.timestamp < {params.add(utc(end))} "
-        f"AND e.session_id IS NOT NULL AND {all_of(spec.filters, params)}), "
-        f"runs AS (SELECT * FROM ev WHERE node IS NOT NULL "
+        f"AND {is_node} AND e.session_id IS NOT NULL AND {all_of(spec.filters, params)}), "
+        f"runs AS (SELECT * FROM ev "
         f"QUALIFY lag({d.nullable('node')}) OVER ({_ORDER}) IS DISTINCT FROM node), "
         f"numbered AS (SELECT *, row_number() OVER w AS i, lead({d.nullable('node')}) OVER w "
         f"AS nx, lead({d.nullable('ts')}) OVER w AS nx_ts FROM runs WINDOW w AS ({_ORDER})), "

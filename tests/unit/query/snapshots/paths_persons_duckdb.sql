@@ -1,5 +1,5 @@
-WITH ev AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.session_id AS sid, e.timestamp AS ts, CASE WHEN e.event = '$pageview' THEN coalesce(e.pathname, '') END AS node FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p2 AND e.timestamp < $p3 AND e.session_id IS NOT NULL AND true),
-runs AS (SELECT * FROM ev WHERE node IS NOT NULL QUALIFY lag(node) OVER (PARTITION BY person, sid ORDER BY ts, node) IS DISTINCT FROM node),
+WITH ev AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.session_id AS sid, e.timestamp AS ts, CASE WHEN e.event = '$pageview' THEN coalesce(e.pathname, '') END AS node FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p2 AND e.timestamp < $p3 AND (e.event = '$pageview') AND e.session_id IS NOT NULL AND true),
+runs AS (SELECT * FROM ev QUALIFY lag(node) OVER (PARTITION BY person, sid ORDER BY ts, node) IS DISTINCT FROM node),
 numbered AS (SELECT *, row_number() OVER w AS i, lead(node) OVER w AS nx, lead(ts) OVER w AS nx_ts FROM runs WINDOW w AS (PARTITION BY person, sid ORDER BY ts, node)),
 a AS (SELECT person, sid, greatest(min(i) - $p0 + 1, 1) AS i0, min(i) AS i1 FROM numbered WHERE node = $p1 GROUP BY person, sid),
 p AS (SELECT x.person AS person, x.sid AS sid, x.node AS node, x.ts AS ts, x.nx AS nx, x.nx_ts AS nx_ts, x.i - a.i0 AS step, x.i = a.i1 AS last FROM numbered x JOIN a ON a.person = x.person AND a.sid = x.sid WHERE x.i >= a.i0 AND x.i <= a.i1),
