@@ -211,8 +211,15 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(page.get_by_role("img", name="Stickiness")).to_be_visible()
     page.get_by_role("tab", name="Paths").click()
     page.get_by_label("Include custom events").check()
-    expect(page.get_by_test_id("paths")).to_contain_text("landing → signup")
+    paths = page.get_by_test_id("paths")
+    expect(paths).to_contain_text("landing → signup")
+    expect(paths.get_by_role("img", name="Paths flow")).to_be_visible()
     shot(page, "18-paths")
+    paths.get_by_role("button", name=re.compile(r"landing → signup")).first.click()
+    persons = page.get_by_test_id("persons")
+    expect(persons.get_by_role("row")).to_have_count(4)  # ana, ben and dev; cleo stopped
+    expect(persons).not_to_contain_text("cleo")
+    shot(page, "19-paths-persons")
 
 
 RECORDED_PAGE = """<!doctype html><html><head><title>Replay fixture</title>

@@ -13,6 +13,7 @@ import {
   PointElement,
   Tooltip,
 } from "chart.js";
+import { Flow, SankeyController } from "chartjs-chart-sankey";
 import { useEffect, useRef } from "preact/hooks";
 
 Chart.register(
@@ -26,11 +27,18 @@ Chart.register(
   LineElement,
   PointElement,
   Tooltip,
+  SankeyController,
+  Flow,
 );
 
 export const PALETTE = ["#4f46e5", "#0ea5e9", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#ec4899", "#64748b"];
 
-export function ChartView(props: { config: ChartConfiguration; label: string; onPick?: (index: number, dataset: number) => void }) {
+export function ChartView(props: {
+  config: ChartConfiguration;
+  label: string;
+  tall?: boolean;
+  onPick?: (index: number, dataset: number) => void;
+}) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const chart = useRef<Chart | null>(null);
   useEffect(() => {
@@ -56,7 +64,7 @@ export function ChartView(props: { config: ChartConfiguration; label: string; on
     };
   }, [props.config]);
   return (
-    <div class="chart">
+    <div class={props.tall ? "chart tall" : "chart"}>
       <canvas ref={canvas} role="img" aria-label={props.label} data-testid="chart" />
     </div>
   );

@@ -120,27 +120,101 @@ function Retention(props: { result: Any; onCell?: (cohort: number, period: numbe
   );
 }
 
-function Paths(props: { result: Any }) {
-  const edges = (props.result.edges as { step: number; source: string; target: string; weight: number }[])
-    .slice()
-    .sort((a, b) => b.weight - a.weight)
-    .slice(0, 12);
-  const most = edges[0]?.weight ?? 1;
+export type Edge = { step: number; source: string; target: string; weight: number };
+type PathNodeRow = { step: number; name: string; count: number };
+
+/** A node's key in the Sankey: the same page at two steps is two nodes. */
+const nodeKey = (step: number, name: string) => `${step + 1}. ${name}`;
+
+function sankeyChart(result: Any): ChartConfiguration<"sankey"> {
+  const edges = result.edges as Edge[];
+  const nodes = result.nodes as PathNodeRow[];
+  const labels: Record<string, string> = {};
+  const column: Record<string, number> = {};
+  const colors: Record<string, string> = {};
+  const byName = new Map<string, string>();
+  for (const n of nodes) {
+    const key = nodeKey(n.step, n.name);
+    labels[key] = n.name || "(no path)";
+    column[key] = n.step;
+    // One colour per page, whatever its step, so a page is easy to follow across the flow.
+    if (!byName.has(n.name)) byName.set(n.name, PALETTE[byName.size % PALETTE.length]);
+    colors[key] = byName.get(n.name)!;
+  }
+  const colorOf = (key: string) => colors[key] ?? PALETTE[7];
+  return {
+    type: "sankey",
+    data: {
+      datasets: [
+        {
+          label: "Paths",
+          data: edges.map((e) => ({ from: nodeKey(e.step, e.source), to: nodeKey(e.step + 1, e.target), flow: e.weight })),
+          labels,
+          column,
+          colorFrom: (c) => colorOf(c.raw.from),
+          colorTo: (c) => colorOf(c.raw.to),
+          colorMode: "gradient",
+          alpha: 0.45,
+          nodeWidth: 12,
+          size: "max",
+          parsing: { from: "from", to: "to", flow: "flow" },
+        },
+      ],
+    },
+    options: {
+      plugins: {
+        legend: { display: false },
+        tooltip: {
+          callbacks: {
+            label: (item) => {
+              const raw = item.raw as { from: string; to: string; flow: number };
+              return `${labels[raw.from] ?? raw.from} → ${labels[raw.to] ?? raw.to}: ${raw.flow.toLocaleString()}`;
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+/** Paths as a Sankey flow (columns are steps), and the busiest edges as a list to read and
+ * click: each edge (in the chart or the list) opens the persons who went along it. */
+function Paths(props: { result: Any; onEdge?: (edge: Edge) => void }) {
+  const all = props.result.edges as Edge[];
+  const config = useMemo(() => sankeyChart(props.result), [props.result]);
+  // A dashboard tile (no drill-down) lists fewer edges than the insight page.
+  const top = all.slice().sort((a, b) => b.weight - a.weight).slice(0, props.onEdge ? 12 : 5);
+  const most = top[0]?.weight ?? 1;
+  if (all.length === 0) return <p class="muted" data-testid="paths">No paths in this range yet.</p>;
   return (
-    <ol class="flows" data-testid="paths">
-      {edges.map((e, i) => (
-        <li key={i}>
-          <span class="flow-bar" style={{ width: `${(e.weight / most) * 100}%` }} />
-          <span class="flow-text"><span class="muted">{e.step + 1}.</span> {e.source} → {e.target}</span>
-          <span class="flow-n">{e.weight.toLocaleString()}</span>
-        </li>
-      ))}
-      {edges.length === 0 && <li class="muted">No paths in this range yet.</li>}
-    </ol>
+    <div data-testid="paths">
+      <ChartView config={config as unknown as ChartConfiguration} label="Paths flow" tall
+        onPick={props.onEdge ? (index) => props.onEdge!(all[index]) : undefined} />
+      <ol class="flows" aria-label="Busiest steps">
+        {top.map((e, i) => (
+          <li key={i}>
+            <span class="flow-bar" style={{ width: `${(e.weight / most) * 100}%` }} />
+            {props.onEdge ? (
+              <button type="button" class="flow-text linkish" onClick={() => props.onEdge!(e)}>
+                <span class="muted">{e.step + 1}.</span> {e.source} → {e.target}
+              </button>
+            ) : (
+              <span class="flow-text"><span class="muted">{e.step + 1}.</span> {e.source} → {e.target}</span>
+            )}
+            <span class="flow-n">{e.weight.toLocaleString()}</span>
+          </li>
+        ))}
+      </ol>
+    </div>
   );
 }
 
-export function InsightView(props: { result: Any; label: string; onCell?: (cohort: number, period: number) => void }) {
+export function InsightView(props: {
+  result: Any;
+  label: string;
+  onCell?: (cohort: number, period: number) => void;
+  onEdge?: (edge: Edge) => void;
+}) {
   const kind = String(props.result.kind ?? "trends");
   const config = useMemo(() => {
     if (kind === "trends") return trendsChart(props.result);
@@ -150,7 +224,7 @@ export function InsightView(props: { result: Any; label: string; onCell?: (cohor
     return null;
   }, [props.result]);
   if (kind === "retention") return <Retention result={props.result} onCell={props.onCell} />;
-  if (kind === "paths") return <Paths result={props.result} />;
+  if (kind === "paths") return <Paths result={props.result} onEdge={props.onEdge} />;
   return config ? <ChartView config={config} label={props.label} /> : null;
 }
 
@@ -177,7 +251,7 @@ export function csvRows(result: Any): (string | number)[][] {
     ];
   }
   if (kind === "paths") {
-    const edges = result.edges as { step: number; source: string; target: string; weight: number }[];
+    const edges = result.edges as Edge[];
     return [["step", "from", "to", "persons"], ...edges.map((e) => [e.step + 1, e.source, e.target, e.weight])];
   }
   return [];

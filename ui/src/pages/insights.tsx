@@ -4,7 +4,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
 import { ChartView, downloadCsv, PALETTE } from "../chart";
 import { ErrorNote } from "../layout";
-import { csvRows, InsightView } from "../views";
+import { csvRows, type Edge, InsightView } from "../views";
 import { BreakdownPicker, FiltersEditor, type PropertyFilter, ready } from "../filters";
 
 // -- results as the query API returns them ------------------------------------------------
@@ -449,6 +449,7 @@ function Simple(props: {
   label: string;
   children: ComponentChildren;
   persons?: (cohort: number, period: number) => { spec: object; title: string };
+  edgePersons?: (edge: Edge) => { spec: object; title: string };
 }) {
   const { result, error, busy } = useQuery<Record<string, unknown>>(props.projectId, props.spec);
   const [cell, setCell] = useState<{ spec: object; title: string } | null>(null);
@@ -469,7 +470,8 @@ function Simple(props: {
               </button>
             </div>
             <InsightView result={result} label={props.label}
-              onCell={props.persons ? (c, p) => setCell(props.persons!(c, p)) : undefined} />
+              onCell={props.persons ? (c, p) => setCell(props.persons!(c, p)) : undefined}
+              onEdge={props.edgePersons ? (e) => setCell(props.edgePersons!(e)) : undefined} />
           </>
         )}
         {cell && <Persons projectId={props.projectId} spec={cell.spec} title={cell.title} onClose={() => setCell(null)} />}
@@ -512,25 +514,47 @@ function Retention(props: { projectId: number; names: string[] }) {
 
 function Paths(props: { projectId: number }) {
   const [start, setStart] = useState("");
+  const [end, setEnd] = useState("");
   const [steps, setSteps] = useState("5");
+  const [cap, setCap] = useState("10");
+  const [least, setLeast] = useState("1");
   const [custom, setCustom] = useState(false);
   const [range, setRange] = useState("-7d");
   const spec = {
     kind: "paths",
     include: custom ? ["pageview", "custom"] : ["pageview"],
     start_point: start || null,
+    end_point: end || null,
     steps: Math.max(2, Math.min(20, Number(steps) || 5)),
+    max_nodes_per_step: Math.max(1, Math.min(100, Number(cap) || 10)),
+    min_edge_weight: Math.max(1, Number(least) || 1),
     date_range: { date_from: range },
   };
   return (
-    <Simple projectId={props.projectId} kind="paths" spec={spec} label="Paths">
+    <Simple projectId={props.projectId} kind="paths" spec={spec} label="Paths"
+      edgePersons={(e) => ({
+        spec: { kind: "paths_persons", paths: spec, step: e.step, source: e.source, target: e.target },
+        title: `Step ${e.step + 1}: ${e.source} → ${e.target}`,
+      })}>
       <div class="field">
         <label for="paths-start">Starting at (a path, or a custom event)</label>
         <input id="paths-start" placeholder="/pricing" value={start} onInput={(e) => setStart(e.currentTarget.value)} />
       </div>
       <div class="field">
+        <label for="paths-end">Or ending at</label>
+        <input id="paths-end" placeholder="/checkout" value={end} onInput={(e) => setEnd(e.currentTarget.value)} />
+      </div>
+      <div class="field">
         <label for="paths-steps">Steps</label>
         <input id="paths-steps" type="number" min={2} max={20} value={steps} onInput={(e) => setSteps(e.currentTarget.value)} />
+      </div>
+      <div class="field">
+        <label for="paths-cap">Pages per step</label>
+        <input id="paths-cap" type="number" min={1} max={100} value={cap} onInput={(e) => setCap(e.currentTarget.value)} />
+      </div>
+      <div class="field">
+        <label for="paths-least">Hide edges with fewer persons than</label>
+        <input id="paths-least" type="number" min={1} value={least} onInput={(e) => setLeast(e.currentTarget.value)} />
       </div>
       <label class="check"><input type="checkbox" checked={custom} onChange={(e) => setCustom(e.currentTarget.checked)} /> Include custom events</label>
       <Select id="paths-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
