@@ -1,17 +1,19 @@
 """The web app in Chromium against a real server, as a new user meets it: first-run admin,
-a project, the snippet copied into a site, the site's events arriving live, sign out and in.
+a project, the snippet copied into a site, the site's events arriving live, a funnel and the
+replay of a visitor who dropped, dashboards, settings and team, sign out and in.
 Screenshots of each page go to test-artifacts/web/."""
 
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.conftest import ServerProcess, poll_json
+from tests.conftest import ServerProcess
 from tests.e2e.conftest import ARTIFACTS
 
 EMAIL = "owner@shop.test"
@@ -24,9 +26,39 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def test_a_new_user_sets_up_installs_and_sees_events(
+SHOP_PAGE = """<!doctype html><html><head><title>Lensware</title>%(snippet)s</head><body>
+<h1>Lensware replay fixture</h1>
+<p id="msg">Nothing pressed yet</p>
+<button id="trial" onclick="userlens.capture('trial_started')">Start trial</button>
+<button id="pay" onclick="document.getElementById('msg').textContent = 'Pressed';
+  userlens.capture('pay_clicked'); console.error('checkout failed: boom')">Pay now</button>
+<script>window.top.__ranInPlayer = (window.top.__ranInPlayer || 0) + 1;</script>
+<img src="/nope.png" onerror="window.top.__ranInPlayer = 99">
+</body></html>"""
+
+
+def visit(page: Page, url: str, button: str) -> None:
+    """One visitor (a browser profile of their own): loads the page, waits for the recorder,
+    presses `button` and leaves, which sends what is still buffered."""
+    browser = page.context.browser
+    assert browser is not None
+    context = browser.new_context()
+    visitor = context.new_page()
+    visitor.goto(url)
+    visitor.wait_for_function("window.userlens && userlens.session_recording_started()")
+    visitor.wait_for_timeout(700)
+    visitor.click(button)
+    visitor.wait_for_timeout(1200)
+    visitor.goto("about:blank")
+    context.close()
+
+
+def test_a_new_user_walks_from_install_to_a_replayed_drop_off(
     page: Page, server: ServerProcess, static_site: tuple[str, Path]
 ) -> None:
+    """First run, a project, the snippet in a site, visitors browsing it, the live events, a
+    funnel saved to a dashboard, the persons who dropped at step 2, one of their sessions
+    played in a sandbox at its error, then sign out and in again."""
     page.goto(server.url)
     expect(page.get_by_role("heading", name="Welcome to Userlens")).to_be_visible()
     shot(page, "01-first-run")
@@ -42,29 +74,78 @@ def test_a_new_user_sets_up_installs_and_sees_events(
     page.get_by_role("button", name="Create project").click()
 
     expect(page.get_by_role("heading", name="Shop")).to_be_visible()
-    assert re.fullmatch(r".*/projects/\d+", page.url)
+    project_url = page.url
+    assert re.fullmatch(r".*/projects/\d+", project_url)
     snippet = page.locator("pre code").first.inner_text()
     assert snippet.startswith(f'<script src="{server.url}/static/userlens.js" data-token="ulc_')
     expect(page.get_by_text("Waiting for the first event")).to_be_visible()
     shot(page, "03-install")
 
-    # The snippet, pasted into a site on another origin, sends its page view here.
+    # The snippet, pasted into a site on another origin: one visitor starts a trial, the other
+    # goes to pay instead, which fails with an error in the console.
     site_url, root = static_site
-    (root / "index.html").write_text(
-        f"<!doctype html><html><head><title>Shop</title>{snippet}</head>"
-        "<body><h1>Lensware</h1></body></html>"
-    )
-    visitor = page.context.new_page()
-    visitor.goto(f"{site_url}/index.html")
+    (root / "index.html").write_text(SHOP_PAGE % {"snippet": snippet})
+    visit(page, f"{site_url}/index.html", "#trial")
+    visit(page, f"{site_url}/index.html", "#pay")
     live = page.get_by_test_id("live-events")
-    expect(live.get_by_text("$pageview")).to_be_visible(timeout=20_000)
-    expect(live.get_by_title(f"{site_url}/index.html")).to_have_text("/index.html")
+    expect(live.get_by_text("$pageview").first).to_be_visible(timeout=20_000)
+    expect(live.get_by_title(f"{site_url}/index.html").first).to_have_text("/index.html")
+    expect(live.get_by_text("pay_clicked")).to_be_visible()
     shot(page, "04-live-events")
-    visitor.close()
+
+    page.get_by_role("navigation").get_by_role("link", name="Insights").click()
+    page.get_by_role("tab", name="Funnel").click()
+    for i, name in enumerate(["$pageview", "trial_started"], start=1):
+        page.get_by_label(f"Step {i}", exact=True).fill(name)
+        page.get_by_label(f"Step {i}", exact=True).blur()
+    steps = page.get_by_test_id("funnel-steps")
+    expect(steps.get_by_role("row").nth(1)).to_contain_text("2")
+    expect(steps.get_by_role("row").nth(2)).to_contain_text("50.0 %")
+    page.get_by_label("Name", exact=True).fill("Trial funnel")
+    page.get_by_label("Dashboard").select_option(label="Product overview")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("added it to Product overview")
+    shot(page, "05-funnel-saved")
+
+    # The recording of the visitor who dropped is stored (with its console error) once the
+    # recorder's last batch is in; then their session opens from the drop-off.
+    sessions_api = project_url.replace("/projects/", "/api/projects/") + "/sessions"
+    deadline = time.monotonic() + 30
+    while not any(r["console_errors"] for r in page.request.get(sessions_api).json()["results"]):
+        assert time.monotonic() < deadline, "the recording with the error never arrived"
+        page.wait_for_timeout(300)
+    steps.get_by_role("row").nth(2).get_by_role("button").click()  # dropped before step 2
+    persons = page.get_by_test_id("persons")
+    expect(persons.get_by_role("row")).to_have_count(2)
+    shot(page, "06-funnel-dropped")
+    persons.get_by_role("row").nth(1).get_by_role("link").last.click()
+
+    frame_element = page.locator("[data-testid=stage] iframe")
+    expect(frame_element).to_have_count(1, timeout=20_000)
+    assert "allow-scripts" not in (frame_element.get_attribute("sandbox") or "")
+    frame = page.frame_locator("[data-testid=stage] iframe")
+    expect(frame.get_by_text("Lensware replay fixture")).to_be_visible()
+    errors = page.get_by_test_id("event-list").locator("li.ev-error")
+    expect(errors).to_have_count(1)
+    errors.get_by_role("button").click()
+    expect(frame.get_by_text("Pressed")).to_be_visible()
+    expect(page.get_by_test_id("console")).to_contain_text("checkout failed: boom")
+    expect(page.get_by_test_id("event-list")).to_contain_text("pay_clicked")
+    expect(page.get_by_test_id("event-list")).not_to_contain_text("trial_started")
+    expect(page.get_by_test_id("who")).to_contain_text("Chrome")
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_timeout(1000)
+    shot(page, "07-player")
+    assert page.evaluate("window.__ranInPlayer") is None  # nothing recorded ran here
+
+    page.get_by_role("navigation").get_by_role("link", name="Dashboards").click()
+    expect(page.get_by_role("heading", name="Product overview")).to_be_visible()
+    expect(page.get_by_role("region", name="Trial funnel").get_by_test_id("chart")).to_be_visible()
+    shot(page, "08-dashboard")
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    shot(page, "05-signed-out")
+    shot(page, "09-signed-out")
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
@@ -72,7 +153,6 @@ def test_a_new_user_sets_up_installs_and_sees_events(
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("link", name=re.compile("Shop"))).to_be_visible()
-    shot(page, "06-signed-in-again")
 
 
 def test_a_form_on_another_site_changes_nothing(
@@ -220,72 +300,6 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(persons.get_by_role("row")).to_have_count(4)  # ana, ben and dev; cleo stopped
     expect(persons).not_to_contain_text("cleo")
     shot(page, "19-paths-persons")
-
-
-RECORDED_PAGE = """<!doctype html><html><head><title>Replay fixture</title>
-<script src="%(api)s/static/userlens.js"></script>
-<script>userlens.init("%(token)s", {api_host: "%(api)s", flush_interval_ms: 300});</script>
-</head><body>
-<h1>Lensware replay fixture</h1>
-<p id="msg">Nothing pressed yet</p>
-<button id="go" onclick="document.getElementById('msg').textContent = 'Pressed';
-  userlens.capture('pay_clicked'); console.error('checkout failed: boom')">Pay now</button>
-<script>window.top.__ranInPlayer = (window.top.__ranInPlayer || 0) + 1;</script>
-<img src="/nope.png" onerror="window.top.__ranInPlayer = 99">
-</body></html>"""
-
-
-def test_a_recorded_session_plays_in_a_sandbox(
-    page: Page, server: ServerProcess, static_site: tuple[str, Path]
-) -> None:
-    project, auth = server.project_with_admin("Replay")
-    site_url, root = static_site
-    (root / "index.html").write_text(
-        RECORDED_PAGE % {"api": server.url, "token": project["api_token"]}
-    )
-    visitor = page.context.new_page()
-    visitor.goto(f"{site_url}/index.html")
-    visitor.wait_for_function("window.userlens && userlens.session_recording_started()")
-    visitor.wait_for_timeout(700)
-    visitor.click("#go")
-    visitor.wait_for_timeout(1500)
-    visitor.close()
-    stored = poll_json(
-        f"{server.url}/api/projects/{project['id']}/sessions",
-        auth,
-        lambda body: len(body["results"]) == 1 and body["results"][0]["console_errors"] == 1,
-    )
-    assert len(stored["results"]) == 1, stored
-
-    page.goto(f"{server.url}/signin")
-    page.get_by_label("Email").fill(f"admin-{project['id']}@replay.test")
-    page.get_by_label("Password").fill("s3cret-pass")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
-    page.goto(f"{server.url}/projects/{project['id']}/sessions")
-    sessions = page.get_by_test_id("sessions")
-    expect(sessions.get_by_role("row")).to_have_count(2, timeout=20_000)
-    shot(page, "10-sessions")
-    sessions.get_by_role("link").first.click()
-
-    frame_element = page.locator("[data-testid=stage] iframe")
-    expect(frame_element).to_have_count(1, timeout=20_000)
-    sandbox = frame_element.get_attribute("sandbox") or ""
-    assert "allow-scripts" not in sandbox
-    frame = page.frame_locator("[data-testid=stage] iframe")
-    expect(frame.get_by_text("Lensware replay fixture")).to_be_visible()
-    errors = page.get_by_test_id("event-list").locator("li.ev-error")
-    expect(errors).to_have_count(1)
-    errors.get_by_role("button").click()
-    expect(frame.get_by_text("Pressed")).to_be_visible()
-    expect(page.get_by_test_id("console")).to_contain_text("checkout failed: boom")
-    expect(page.get_by_test_id("event-list")).to_contain_text("pay_clicked")
-    expect(page.get_by_test_id("who").get_by_role("link")).to_have_count(1)
-    expect(page.get_by_test_id("who")).to_contain_text("Chrome")
-    page.get_by_role("button", name="Play").click()
-    page.wait_for_timeout(1500)
-    shot(page, "11-player")
-    assert page.evaluate("window.__ranInPlayer") is None  # nothing recorded ran here
 
 
 def test_settings_team_and_a_viewer_who_cannot_change_them(
