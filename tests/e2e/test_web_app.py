@@ -143,6 +143,23 @@ def test_a_new_user_walks_from_install_to_a_replayed_drop_off(
     expect(page.get_by_role("region", name="Trial funnel").get_by_test_id("chart")).to_be_visible()
     shot(page, "08-dashboard")
 
+    page.get_by_role("navigation").get_by_role("link", name="Sessions").click()
+    sessions = page.get_by_test_id("sessions")
+    expect(sessions.get_by_role("row")).to_have_count(3)
+    seen_urls = page.locator("#sessions-url-seen option")
+    expect(seen_urls).to_have_count(1)  # offered as the user types
+    expect(seen_urls).to_have_attribute("value", f"{site_url}/index.html")
+    page.get_by_label("Did the event").fill("trial_started")
+    expect(sessions.get_by_role("row")).to_have_count(2)
+    expect(sessions.locator("td.bad")).to_have_count(0)  # the visitor who started a trial
+    page.get_by_label("Did the event").fill("")
+    page.get_by_label("With errors").check()
+    expect(sessions.locator("td.bad")).to_have_text(["1"])  # the one who failed to pay
+    expect(sessions.get_by_role("row")).to_have_count(2)
+    shot(page, "08b-sessions")
+    page.get_by_label("Browser").fill("Firefox")
+    expect(page.get_by_text("No recorded sessions match.")).to_be_visible()
+
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     shot(page, "09-signed-out")

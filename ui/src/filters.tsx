@@ -21,7 +21,8 @@ const OPERATORS: [string, string][] = [
   ["is_not_set", "is not set"],
 ];
 
-function useSeen(url: string | null): string[] {
+/** Names (of events, properties or values) the API lists at `url`; none while `url` is null. */
+export function useSeen(url: string | null): string[] {
   const [names, setNames] = useState<string[]>([]);
   useEffect(() => {
     if (!url) return setNames([]);

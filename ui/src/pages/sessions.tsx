@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
+import { useSeen } from "../filters";
 import { ErrorNote } from "../layout";
 
 export interface SessionSummary {
@@ -26,6 +27,18 @@ export function clock(seconds: number): string {
   return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
 }
 
+/** A text filter with the values the project has seen offered as you type. */
+function Suggest(props: { id: string; label: string; value: string; placeholder: string; seen: string[]; onChange: (v: string) => void }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <input id={props.id} value={props.value} placeholder={props.placeholder} list={`${props.id}-seen`}
+        onInput={(e) => props.onChange(e.currentTarget.value)} />
+      <datalist id={`${props.id}-seen`}>{props.seen.map((v) => <option value={v} key={v} />)}</datalist>
+    </div>
+  );
+}
+
 export function SessionsPage(props: { projectId: number }) {
   const [person, setPerson] = useState("");
   const [errorsOnly, setErrorsOnly] = useState(false);
@@ -33,10 +46,22 @@ export function SessionsPage(props: { projectId: number }) {
   const [url, setUrl] = useState("");
   const [didEvent, setDidEvent] = useState("");
   const [browser, setBrowser] = useState("");
+  const [os, setOs] = useState("");
+  const [device, setDevice] = useState("");
+  const [country, setCountry] = useState("");
+  const [since, setSince] = useState("");
   const [rage, setRage] = useState(false);
+  const [dead, setDead] = useState(false);
   const [sort, setSort] = useState("start");
   const [sessions, setSessions] = useState<SessionSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const catalog = `/api/projects/${props.projectId}/catalog`;
+  const events = useSeen(`${catalog}/events`);
+  const urls = useSeen(`${catalog}/values?key=%24current_url&type=event`);
+  const browsers = useSeen(`${catalog}/values?key=%24browser&type=event`);
+  const systems = useSeen(`${catalog}/values?key=%24os&type=event`);
+  const devices = useSeen(`${catalog}/values?key=%24device_type&type=event`);
+  const countries = useSeen(`${catalog}/values?key=%24geoip_country_code&type=event`);
 
   useEffect(() => {
     const query = new URLSearchParams({ limit: "100" });
@@ -46,7 +71,12 @@ export function SessionsPage(props: { projectId: number }) {
     if (url.trim()) query.set("url_contains", url.trim());
     if (didEvent.trim()) query.set("did_event", didEvent.trim());
     if (browser.trim()) query.set("browser", browser.trim());
+    if (os.trim()) query.set("os", os.trim());
+    if (device.trim()) query.set("device_type", device.trim());
+    if (country.trim()) query.set("country", country.trim().toUpperCase());
+    if (since) query.set("after", new Date(Date.now() - Number(since) * 3600_000).toISOString());
     if (rage) query.set("has_rage_clicks", "true");
+    if (dead) query.set("has_dead_clicks", "true");
     query.set("sort", sort);
     const timer = setTimeout(() => {
       api<{ results: SessionSummary[] }>("GET", `/api/projects/${props.projectId}/sessions?${query}`)
@@ -57,7 +87,7 @@ export function SessionsPage(props: { projectId: number }) {
         .catch((err) => setError(err instanceof ApiError ? err.message : String(err)));
     }, 200);
     return () => clearTimeout(timer);
-  }, [props.projectId, person, errorsOnly, minSeconds, url, didEvent, browser, rage, sort]);
+  }, [props.projectId, person, errorsOnly, minSeconds, url, didEvent, browser, os, device, country, since, rage, dead, sort]);
 
   return (
     <div class="page">
@@ -71,17 +101,25 @@ export function SessionsPage(props: { projectId: number }) {
           <label for="sessions-min">At least (seconds)</label>
           <input id="sessions-min" type="number" min={0} value={minSeconds} onInput={(e) => setMinSeconds(e.currentTarget.value)} />
         </div>
+        <Suggest id="sessions-url" label="Visited URL with" value={url} placeholder="/checkout" onChange={setUrl}
+          seen={urls} />
+        <Suggest id="sessions-event" label="Did the event" value={didEvent} placeholder="signup" onChange={setDidEvent}
+          seen={events} />
+        <Suggest id="sessions-browser" label="Browser" value={browser} placeholder="Chrome" onChange={setBrowser}
+          seen={browsers} />
+        <Suggest id="sessions-os" label="OS" value={os} placeholder="Mac OS X" onChange={setOs} seen={systems} />
+        <Suggest id="sessions-device" label="Device" value={device} placeholder="Desktop" onChange={setDevice}
+          seen={devices} />
+        <Suggest id="sessions-country" label="Country" value={country} placeholder="DE" onChange={setCountry}
+          seen={countries} />
         <div class="field">
-          <label for="sessions-url">Visited URL with</label>
-          <input id="sessions-url" value={url} placeholder="/checkout" onInput={(e) => setUrl(e.currentTarget.value)} />
-        </div>
-        <div class="field">
-          <label for="sessions-event">Did the event</label>
-          <input id="sessions-event" value={didEvent} placeholder="signup" onInput={(e) => setDidEvent(e.currentTarget.value)} />
-        </div>
-        <div class="field">
-          <label for="sessions-browser">Browser</label>
-          <input id="sessions-browser" value={browser} placeholder="Chrome" onInput={(e) => setBrowser(e.currentTarget.value)} />
+          <label for="sessions-since">Started</label>
+          <select id="sessions-since" value={since} onChange={(e) => setSince(e.currentTarget.value)}>
+            <option value="">Any time</option>
+            <option value="24">In the last 24 hours</option>
+            <option value="168">In the last 7 days</option>
+            <option value="720">In the last 30 days</option>
+          </select>
         </div>
         <div class="field">
           <label for="sessions-sort">Sort by</label>
@@ -97,6 +135,9 @@ export function SessionsPage(props: { projectId: number }) {
         </label>
         <label class="check">
           <input type="checkbox" checked={rage} onChange={(e) => setRage(e.currentTarget.checked)} /> With rage clicks
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={dead} onChange={(e) => setDead(e.currentTarget.checked)} /> With dead clicks
         </label>
       </form>
       <ErrorNote error={error} />
