@@ -160,6 +160,17 @@ def test_a_new_user_walks_from_install_to_a_replayed_drop_off(
     page.get_by_label("Browser").fill("Firefox")
     expect(page.get_by_text("No recorded sessions match.")).to_be_visible()
 
+    # A session that ends while a page is open brings the sign-in form up in place, and
+    # signing in again carries on where the user was.
+    page.context.clear_cookies()
+    page.get_by_role("navigation").get_by_role("link", name="Dashboards").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Product overview")).to_be_visible()
+    assert page.url.endswith("/dashboards")
+
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     shot(page, "09-signed-out")

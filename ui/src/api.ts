@@ -38,6 +38,13 @@ export class ApiError extends Error {
 }
 
 let csrfToken: string | null = null;
+let expired: (() => void) | null = null;
+
+/** Called when the API answers 401 to a signed-in page: the session ended (signed out in
+ * another tab, or expired), so the app shows the sign-in form in place. */
+export function onSessionEnded(fn: (() => void) | null): void {
+  expired = fn;
+}
 
 export function setCsrfToken(token: string | null): void {
   csrfToken = token;
@@ -60,6 +67,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     credentials: "same-origin",
   });
   if (resp.status === 204) return undefined as T;
+  if (resp.status === 401 && expired && path !== "/api/session") expired();
   const data: unknown = await resp.json().catch(() => ({}));
   if (!resp.ok) {
     const err = data as { error?: string; detail?: unknown; problems?: { field: string; detail: string }[] };

@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { api, type Me, setCsrfToken, signOut } from "./api";
+import { api, type Me, onSessionEnded, setCsrfToken, signOut } from "./api";
 import { Shell } from "./layout";
 import { AccountPage } from "./pages/account";
 import { DashboardsPage } from "./pages/dashboards";
@@ -34,6 +34,12 @@ function App() {
   useEffect(() => {
     void load();
   }, []);
+
+  // A session that ends while a page is open brings the sign-in form up where the user is;
+  // signing in again carries on on the same page.
+  useEffect(() => {
+    onSessionEnded(boot.state === "in" ? () => setBoot({ state: "signed-out" }) : null);
+  }, [boot.state]);
 
   const signedIn = (me: Me) => {
     setCsrfToken(me.csrf_token);
