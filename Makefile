@@ -79,6 +79,7 @@ bench: $(DEV_STAMP) $(SDK_STAMP) $(UI_STAMP) $(CHROMIUM)
 	$(PY) bench/sdk_overhead.py
 	$(PY) bench/queries.py --millions 10,50
 	$(PY) bench/web.py
+	$(PY) bench/player.py
 
 clean:
 	rm -rf $(VENV) sdk/node_modules sdk/dist .mypy_cache .pytest_cache .ruff_cache
