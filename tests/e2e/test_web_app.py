@@ -31,7 +31,8 @@ SHOP_PAGE = """<!doctype html><html><head><title>Lensware</title>%(snippet)s</he
 <p id="msg">Nothing pressed yet</p>
 <button id="trial" onclick="userlens.capture('trial_started')">Start trial</button>
 <button id="pay" onclick="document.getElementById('msg').textContent = 'Pressed';
-  userlens.capture('pay_clicked'); console.error('checkout failed: boom')">Pay now</button>
+  fetch('/stock.json'); userlens.capture('pay_clicked'); console.error('checkout failed: boom')"
+  >Pay now</button>
 <script>window.top.__ranInPlayer = (window.top.__ranInPlayer || 0) + 1;</script>
 <img src="/nope.png" onerror="window.top.__ranInPlayer = 99">
 </body></html>"""
@@ -130,6 +131,7 @@ def test_a_new_user_walks_from_install_to_a_replayed_drop_off(
     errors.get_by_role("button").click()
     expect(frame.get_by_text("Pressed")).to_be_visible()
     expect(page.get_by_test_id("console")).to_contain_text("checkout failed: boom")
+    expect(page.get_by_test_id("console")).to_contain_text(re.compile(r"GET \S+/stock\.json → 404"))
     expect(page.get_by_test_id("event-list")).to_contain_text("pay_clicked")
     expect(page.get_by_test_id("event-list")).not_to_contain_text("trial_started")
     expect(page.get_by_test_id("who")).to_contain_text("Chrome")

@@ -51,7 +51,13 @@ function markersOf(events: RrwebEvent[], start: number): Marker[] {
         const text = Array.isArray(payload.payload) ? payload.payload.map(String).join(" ") : "";
         out.push({ at, kind: level === "error" ? "error" : "console", text: `${level}: ${text}` });
       } else if (e.data.plugin === "rrweb/network@1") {
-        out.push({ at, kind: "network", text: `${payload.method ?? ""} ${payload.name ?? ""} → ${payload.status ?? ""}` });
+        // The recorder sends `{requests: [...]}`, each with its own time.
+        const requests = Array.isArray(payload.requests) ? (payload.requests as Record<string, unknown>[]) : [payload];
+        for (const r of requests) {
+          const when = typeof r.timestamp === "number" ? r.timestamp - start : at;
+          const ms = typeof r.duration === "number" ? ` · ${Math.round(r.duration)} ms` : "";
+          out.push({ at: when, kind: "network", text: `${r.method ?? "GET"} ${r.name ?? ""} → ${r.status ?? ""}${ms}` });
+        }
       }
     }
   }
@@ -79,8 +85,17 @@ export function PlayerPage(props: { projectId: number; sessionId: string; startA
       .catch(() => setAnalytics([]));
   }, [props.projectId, props.sessionId]);
 
-  const start = events && events.length ? Math.min(...events.map((e) => e.timestamp)) : 0;
-  const total = events && events.length ? Math.max(...events.map((e) => e.timestamp)) - start : 0;
+  // A loop, not Math.min(...spread): a long recording has more events than arguments fit.
+  const [start, total] = useMemo(() => {
+    if (!events || !events.length) return [0, 0];
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const e of events) {
+      lo = Math.min(lo, e.timestamp);
+      hi = Math.max(hi, e.timestamp);
+    }
+    return [lo, hi - lo];
+  }, [events]);
   const markers = useMemo(
     () => (events ? [...markersOf(events, start), ...eventMarkers(analytics, start)].sort((a, b) => a.at - b.at) : []),
     [events, analytics],
