@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 UI_DIST = Path(__file__).resolve().parents[3] / "ui" / "dist"
 _ASSET = re.compile(r"[A-Za-z0-9_-]{1,64}\.(js|css)")
+# esbuild names the chunks it splits off after their content: `chunk-<8 capitals/digits>`.
+_HASHED = re.compile(r"chunk-[A-Z0-9]{8}\.js")
 TYPES = {"js": "text/javascript", "css": "text/css"}
 
 SHELL = """<!doctype html>
@@ -74,7 +76,10 @@ def project_page(rest: str) -> HTMLResponse:
 
 
 @router.get("/assets/{name}")
-def asset(name: str) -> FileResponse:
+def asset(name: str, request: Request) -> Response:
+    """A built file. Chunks are named by their content's hash, so a browser keeps them for
+    good; `main.js` and `app.css` keep their names and are checked again (a 304 when the
+    browser's copy is current)."""
     found = _ASSET.fullmatch(name)
     if found is None:
         raise HTTPException(404, detail={"error": "not_found", "detail": "no such file"})
@@ -83,8 +88,10 @@ def asset(name: str) -> FileResponse:
         raise HTTPException(
             404, detail={"error": "not_built", "detail": "the web app is not built: run make"}
         )
-    return FileResponse(
-        path,
-        media_type=TYPES[found.group(1)],
-        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
-    )
+    stat = path.stat()
+    tag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+    cache = "public, max-age=31536000, immutable" if _HASHED.fullmatch(name) else "no-cache"
+    headers = {"Cache-Control": cache, "ETag": tag, "X-Content-Type-Options": "nosniff"}
+    if tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return FileResponse(path, media_type=TYPES[found.group(1)], headers=headers)
