@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clickhouse import clickhouse_store
+from tests.clickhouse import clickhouse_http_store, clickhouse_store
 from userlens.store.duckdb import DuckDBEventStore
 from userlens.store.events import EventStore
 
@@ -22,9 +22,16 @@ def _clickhouse(path: Path | None) -> EventStore:
     return clickhouse_store("at_" + hashlib.sha256(str(path).encode()).hexdigest()[:16])
 
 
+def _clickhouse_http(path: Path | None) -> EventStore:
+    if path is None:
+        return clickhouse_http_store()
+    return clickhouse_http_store("ht_" + hashlib.sha256(str(path).encode()).hexdigest()[:16])
+
+
 BACKENDS: dict[str, Callable[[Path | None], EventStore]] = {
     "duckdb": lambda path: DuckDBEventStore(path / "events.duckdb" if path else None),
     "clickhouse": _clickhouse,
+    "clickhouse-http": _clickhouse_http,
 }
 
 

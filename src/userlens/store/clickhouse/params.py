@@ -1,5 +1,6 @@
-"""Insight SQL's `$name` parameters as ClickHouse's typed `{name:Type}` placeholders, with
-each value written as the text ClickHouse parses for its type. Values never enter the SQL."""
+"""Insight SQL's `$name` parameters as ClickHouse's typed `{name:Type}` placeholders
+(`typed`), and each value as the text ClickHouse parses for its type (`as_text`, for a
+transport that sends text). Values never enter the SQL."""
 
 from __future__ import annotations
 
@@ -62,16 +63,22 @@ def _literal(value: Any) -> str:
     return _text(value)
 
 
-def placeholders(sql: str, params: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
-    """`sql` with each `$name` as `{name:Type}`, and the values as text."""
-    typed = {name: _type(value) for name, value in params.items()}
+def typed(sql: str, params: Mapping[str, Any]) -> str:
+    """`sql` with each `$name` as `{name:Type}`, the type following its value."""
+    types = {name: _type(value) for name, value in params.items()}
 
     def swap(match: re.Match[str]) -> str:
         name = match.group(2)
         if name is None:
             return match.group(0)
-        if name not in typed:
+        if name not in types:
             raise ValueError(f"unbound parameter ${name}")
-        return "{" + f"{name}:{typed[name]}" + "}"
+        return "{" + f"{name}:{types[name]}" + "}"
 
-    return _TOKEN.sub(swap, sql), {name: _text(value) for name, value in params.items()}
+    return _TOKEN.sub(swap, sql)
+
+
+def as_text(params: Mapping[str, Any]) -> dict[str, str]:
+    """The values as the text ClickHouse parses for their types (what its HTTP interface takes
+    as `param_<name>`)."""
+    return {name: _text(value) for name, value in params.items()}

@@ -35,7 +35,7 @@ from userlens.model.recording import (
     SessionFilter,
     SessionPage,
 )
-from userlens.store.clickhouse.params import placeholders
+from userlens.store.clickhouse.params import typed
 from userlens.store.clickhouse.schema import migrate
 from userlens.store.clickhouse.transport import QueryFailed, Transport
 from userlens.store.events import unique_events
@@ -159,12 +159,12 @@ class ClickHouseEventStore:
 
     def run(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """A read of this store's database (`{db}` in `sql`), with `$name` parameters."""
-        text, values = placeholders(sql.replace("{db}", self._db), params)
-        return _rows(self._transport.query(text, values))
+        text = typed(sql.replace("{db}", self._db), params)
+        return _rows(self._transport.query(text, params))
 
     def _command(self, sql: str, params: dict[str, Any] | None = None) -> None:
-        text, values = placeholders(sql.replace("{db}", self._db), params or {})
-        self._transport.command(text, values)
+        params = params or {}
+        self._transport.command(typed(sql.replace("{db}", self._db), params), params)
 
     # -- writing ---------------------------------------------------------------------------
 
