@@ -139,6 +139,9 @@ def test_a_new_user_walks_from_install_to_a_replayed_drop_off(
     page.wait_for_timeout(1000)
     shot(page, "07-player")
     assert page.evaluate("window.__ranInPlayer") is None  # nothing recorded ran here
+    page.reload()  # a link to the session opened directly: the recording is asked for early
+    expect(frame.get_by_text("Lensware replay fixture")).to_be_visible()
+    expect(page.get_by_test_id("console")).to_contain_text("checkout failed: boom")
 
     page.get_by_role("navigation").get_by_role("link", name="Dashboards").click()
     expect(page.get_by_role("heading", name="Product overview")).to_be_visible()

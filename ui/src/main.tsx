@@ -15,20 +15,39 @@ import { interceptLinks, navigate, usePath } from "./router";
 
 type Boot = { state: "loading" } | { state: "setup" } | { state: "signed-out" } | { state: "in"; me: Me };
 
+// Opening a recording straight from a link: its (large) snapshots and the player's code are
+// asked for at once, side by side with the sign-in check, rather than one after another.
+const opened = location.pathname.match(/^\/projects\/(\d+)\/sessions\/([^/]+)$/);
+let early: { key: string; snapshots: Promise<{ events: unknown[] }> } | null = opened
+  ? {
+      key: `${opened[1]}/${decodeURIComponent(opened[2])}`,
+      snapshots: api<{ events: unknown[] }>("GET", `/api/projects/${opened[1]}/sessions/${opened[2]}/snapshots`),
+    }
+  : null;
+early?.snapshots.catch(() => undefined); // not signed in yet: the player asks again
+const playerCode = opened ? import("./pages/player") : null;
+
+/** The early request for this session, once: later visits ask afresh. */
+function takeEarly(projectId: number, sessionId: string): Promise<{ events: unknown[] }> | null {
+  const found = early && early.key === `${projectId}/${sessionId}` ? early.snapshots : null;
+  early = null;
+  return found;
+}
+
 function App() {
   const path = usePath();
   const [boot, setBoot] = useState<Boot>({ state: "loading" });
 
   async function load(): Promise<void> {
-    const setup = await api<{ needed: boolean }>("GET", "/api/setup");
-    if (setup.needed) return setBoot({ state: "setup" });
-    try {
-      const me = await api<Me>("GET", "/api/me");
-      setCsrfToken(me.csrf_token);
-      setBoot({ state: "in", me });
-    } catch {
-      setBoot({ state: "signed-out" });
-    }
+    // Both at once: one round trip before the first page, not two.
+    const [setup, me] = await Promise.allSettled([
+      api<{ needed: boolean }>("GET", "/api/setup"),
+      api<Me>("GET", "/api/me"),
+    ]);
+    if (setup.status === "fulfilled" && setup.value.needed) return setBoot({ state: "setup" });
+    if (me.status === "rejected") return setBoot({ state: "signed-out" });
+    setCsrfToken(me.value.csrf_token);
+    setBoot({ state: "in", me: me.value });
   }
 
   useEffect(() => {
@@ -89,12 +108,13 @@ function App() {
 // The player (with rrweb) loads only when a session is opened.
 function LazyPlayer(props: { projectId: number; sessionId: string }) {
   const [Player, setPlayer] = useState<null | typeof import("./pages/player").PlayerPage>(null);
+  const [prefetched] = useState(() => takeEarly(props.projectId, props.sessionId));
   useEffect(() => {
-    void import("./pages/player").then((m) => setPlayer(() => m.PlayerPage));
+    void (playerCode ?? import("./pages/player")).then((m) => setPlayer(() => m.PlayerPage));
   }, []);
   const query = new URLSearchParams(location.search);
   return Player ? (
-    <Player projectId={props.projectId} sessionId={props.sessionId}
+    <Player projectId={props.projectId} sessionId={props.sessionId} prefetched={prefetched}
       startAt={Number(query.get("t") ?? 0) || 0} startTime={query.get("at")} />
   ) : (
     <div class="page"><p class="muted" aria-busy="true">Loading the player…</p></div>

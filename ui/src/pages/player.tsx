@@ -64,7 +64,13 @@ function markersOf(events: RrwebEvent[], start: number): Marker[] {
   return out;
 }
 
-export function PlayerPage(props: { projectId: number; sessionId: string; startAt: number; startTime?: string | null }) {
+export function PlayerPage(props: {
+  projectId: number;
+  sessionId: string;
+  startAt: number;
+  startTime?: string | null;
+  prefetched?: Promise<{ events: unknown[] }> | null;
+}) {
   const stage = useRef<HTMLDivElement>(null);
   const replayer = useRef<Replayer | null>(null);
   const [events, setEvents] = useState<RrwebEvent[] | null>(null);
@@ -76,8 +82,11 @@ export function PlayerPage(props: { projectId: number; sessionId: string; startA
   const [analytics, setAnalytics] = useState<StoredEvent[]>([]);
 
   useEffect(() => {
-    api<{ events: RrwebEvent[] }>("GET", `/api/projects/${props.projectId}/sessions/${encodeURIComponent(props.sessionId)}/snapshots`)
-      .then((body) => setEvents(body.events))
+    const url = `/api/projects/${props.projectId}/sessions/${encodeURIComponent(props.sessionId)}/snapshots`;
+    // The app may have asked for the recording already, while this page's code loaded.
+    (props.prefetched ?? Promise.reject(new Error("none")))
+      .catch(() => api<{ events: unknown[] }>("GET", url))
+      .then((body) => setEvents(body.events as RrwebEvent[]))
       .catch((err) => setError(err instanceof ApiError ? err.message : String(err)));
     const query = new URLSearchParams({ session_id: props.sessionId, limit: "1000" });
     api<{ results: StoredEvent[] }>("GET", `/api/projects/${props.projectId}/events?${query}`)
