@@ -130,6 +130,12 @@ def test_a_new_user_walks_from_install_to_a_replayed_drop_off(
     expect(errors).to_have_count(1)
     errors.get_by_role("button").click()
     expect(frame.get_by_text("Pressed")).to_be_visible()
+    page.get_by_role("button", name="Play").click()  # to the end
+    expect(page.get_by_role("button", name="Play")).to_be_visible(timeout=10_000)
+    page.get_by_label("Position").fill("0")  # back to the start: the page as first drawn
+    expect(frame.get_by_text("Nothing pressed yet")).to_be_visible()
+    errors.get_by_role("button").click()
+    expect(frame.get_by_text("Pressed")).to_be_visible()
     expect(page.get_by_test_id("console")).to_contain_text("checkout failed: boom")
     expect(page.get_by_test_id("console")).to_contain_text(re.compile(r"GET \S+/stock\.json → 404"))
     expect(page.get_by_test_id("event-list")).to_contain_text("pay_clicked")

@@ -30,6 +30,7 @@ function eventMarkers(events: StoredEvent[], start: number): Marker[] {
   return out;
 }
 
+const FULL_SNAPSHOT = 2;
 const META = 4;
 const INCREMENTAL = 3;
 const PLUGIN = 6;
@@ -105,6 +106,12 @@ export function PlayerPage(props: {
     }
     return [lo, hi - lo];
   }, [events]);
+  // rrweb cannot go back to a moment at or before the first full snapshot once it has played
+  // past it (the frame keeps the later state): such seeks land just after it instead.
+  const floor = useMemo(() => {
+    const full = events?.find((e) => e.type === FULL_SNAPSHOT);
+    return full ? full.timestamp - start + 1 : 0;
+  }, [events, start]);
   const markers = useMemo(
     () => (events ? [...markersOf(events, start), ...eventMarkers(analytics, start)].sort((a, b) => a.at - b.at) : []),
     [events, analytics],
@@ -151,9 +158,10 @@ export function PlayerPage(props: {
     };
   }, [events]);
 
-  const seek = (at: number) => {
+  const seek = (to: number) => {
     const r = replayer.current;
     if (!r) return;
+    const at = Math.min(total, Math.max(to, floor));
     if (playing) r.play(at);
     else r.pause(at);
     setNow(at);
@@ -162,7 +170,7 @@ export function PlayerPage(props: {
     const r = replayer.current;
     if (!r) return;
     if (playing) r.pause();
-    else r.play(now >= total ? 0 : now);
+    else r.play(now >= total ? floor : now);
     setPlaying(!playing);
   };
   useEffect(() => replayer.current?.setConfig({ speed, skipInactive: skip }), [speed, skip, events]);
