@@ -386,3 +386,18 @@ def test_settings_team_and_a_viewer_who_cannot_change_them(
     listed = httpx.get(f"{server.url}/api/projects", headers={"Authorization": f"Bearer {token}"})
     assert [p["role"] for p in listed.json()] == ["viewer"]
     shot(page, "15-account")
+
+    # Another team's project: its pages say it is not there, and its API answers 404.
+    other, _ = server.project_with_admin("Other")
+    for tab in ("settings", "insights", "sessions", "dashboards"):
+        page.goto(f"{server.url}/projects/{other['id']}/{tab}")
+        expect(page.get_by_role("alert").first).to_contain_text("No such project")
+    shot(page, "15b-other-project")
+    page.get_by_role("link", name="Back to your projects").click()
+    expect(page.get_by_role("link", name=re.compile("Team shop"))).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("Other"))).to_have_count(0)
+    elsewhere = httpx.get(
+        f"{server.url}/api/projects/{other['id']}/events",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert elsewhere.status_code == 404

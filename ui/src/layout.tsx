@@ -47,9 +47,13 @@ export function Shell(props: {
 }
 
 export function ErrorNote(props: { error: string | null }) {
-  return props.error ? (
+  if (!props.error) return null;
+  // A project that is gone, or not this user's: say so, and offer the way back.
+  const gone = props.error === "no such project";
+  return (
     <p class="error" role="alert">
-      {props.error}
+      {gone ? "No such project: it does not exist, or you are not a member of it. " : props.error}
+      {gone && <a href="/projects">Back to your projects</a>}
     </p>
-  ) : null;
+  );
 }
