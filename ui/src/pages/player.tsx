@@ -16,6 +16,7 @@ interface Marker {
   at: number; // ms from the start
   kind: "page" | "click" | "error" | "console" | "network" | "rage" | "custom";
   text: string;
+  failed?: boolean; // a request that got no answer or an error status
 }
 
 // The session's analytics events: its person, device, rage clicks and custom events.
@@ -57,7 +58,8 @@ function markersOf(events: RrwebEvent[], start: number): Marker[] {
         for (const r of requests) {
           const when = typeof r.timestamp === "number" ? r.timestamp - start : at;
           const ms = typeof r.duration === "number" ? ` · ${Math.round(r.duration)} ms` : "";
-          out.push({ at: when, kind: "network", text: `${r.method ?? "GET"} ${r.name ?? ""} → ${r.status ?? ""}${ms}` });
+          const failed = typeof r.status === "number" && (r.status === 0 || r.status >= 400);
+          out.push({ at: when, kind: "network", failed, text: `${r.method ?? "GET"} ${r.name ?? ""} → ${r.status ?? ""}${ms}` });
         }
       }
     }
@@ -246,7 +248,7 @@ export function PlayerPage(props: {
             <h2>Console and network</h2>
             <ol class="events console" data-testid="console">
               {consoleLines.map((m, i) => (
-                <li key={i} class={`ev-${m.kind} ${m.at <= now ? "past" : "future"}`}>
+                <li key={i} class={`ev-${m.kind}${m.failed ? " ev-failed" : ""} ${m.at <= now ? "past" : "future"}`}>
                   <span class="at">{clock(m.at / 1000)}</span> <span>{m.text}</span>
                 </li>
               ))}
