@@ -169,7 +169,7 @@ export function SessionsPage(props: { projectId: number }) {
                   </td>
                   <td class="clip" title={s.distinct_id}>{s.distinct_id}</td>
                   <td class="clip" title={s.first_url ?? ""}>{s.first_url ?? "–"}</td>
-                  <td>{clock(s.duration_s)}</td>
+                  <td>{s.duration_s > 0 && s.duration_s < 1 ? "< 0:01" : clock(s.duration_s)}</td>
                   <td>{s.pageviews}</td>
                   <td class={s.errors + s.console_errors ? "bad" : ""}>{s.errors + s.console_errors}</td>
                   <td class="clip">{[s.browser, s.os].filter(Boolean).join(" · ")}</td>
