@@ -108,6 +108,8 @@ export function PlayerPage(props: {
     }
     return [lo, hi - lo];
   }, [events]);
+  // Seconds with a tenth for a recording of a few seconds, where m:ss would read 0:00.
+  const stamp = (ms: number) => (total < 10_000 ? `${(ms / 1000).toFixed(1)} s` : clock(ms / 1000));
   // rrweb cannot go back to a moment at or before the first full snapshot once it has played
   // past it (the frame keeps the later state): such seeks land just after it instead.
   const floor = useMemo(() => {
@@ -206,7 +208,7 @@ export function PlayerPage(props: {
             <button type="button" class="primary" onClick={toggle} aria-label={playing ? "Pause" : "Play"}>
               {playing ? "Pause" : "Play"}
             </button>
-            <span class="time" aria-live="off">{clock(now / 1000)} / {clock(total / 1000)}</span>
+            <span class="time" aria-live="off">{stamp(now)} / {stamp(total)}</span>
             <div class="timeline">
               <input type="range" aria-label="Position" min={0} max={total} step={100} value={now}
                 onInput={(e) => seek(Number(e.currentTarget.value))} />
