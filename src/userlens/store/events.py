@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -116,3 +117,9 @@ def unique_events(events: Sequence[CapturedEvent]) -> list[CapturedEvent]:
             seen.add(key)
             out.append(e)
     return out
+
+
+def event_key(event: CapturedEvent) -> tuple[int, str]:
+    """(project, uuid in its canonical lower-case form): how a store recognises an event it
+    has stored before, whatever case or spelling the sender used."""
+    return event.project_id, str(uuid.UUID(event.uuid))

@@ -38,7 +38,7 @@ from userlens.model.recording import (
 from userlens.store.clickhouse.params import typed
 from userlens.store.clickhouse.schema import migrate
 from userlens.store.clickhouse.transport import QueryFailed, Transport
-from userlens.store.events import unique_events
+from userlens.store.events import event_key, unique_events
 from userlens.store.persons import PersonChanges, PersonProcessor, PersonRow, ProjectKey
 from userlens.store.sql import Query, scope
 from userlens.store.times import to_naive, to_utc
@@ -183,7 +183,7 @@ class ClickHouseEventStore:
             self._persist_persons(changes, self._row_version)
             if fresh:
                 self._transport.insert(f"{self._db}.events", _event_table(fresh))
-            for project_id in {e.project_id for e in unique}:
+            for project_id in {e.project_id for e in fresh}:
                 self._bump(project_id)
         return WriteResult(received=len(events), inserted=len(fresh))
 
@@ -196,7 +196,7 @@ class ClickHouseEventStore:
             _keys([(e.project_id, e.uuid) for e in events]),
         )
         seen = {(int(p), str(u)) for p, u in stored}
-        return [e for e in events if (e.project_id, str(uuidlib.UUID(e.uuid))) not in seen]
+        return [e for e in events if event_key(e) not in seen]
 
     def _persist_persons(self, changes: PersonChanges, version: int) -> None:
         overrides = dict(changes.overrides)

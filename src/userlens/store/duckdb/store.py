@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid as uuidlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +39,7 @@ from userlens.store.duckdb.recordings import (
     sessions,
 )
 from userlens.store.duckdb.schema import migrate
-from userlens.store.events import unique_events
+from userlens.store.events import event_key, unique_events
 from userlens.store.persons import PersonChanges, PersonProcessor, PersonRow, ProjectKey
 from userlens.store.sql import Query, scope
 from userlens.store.times import to_naive, to_utc
@@ -207,7 +206,7 @@ class DuckDBEventStore:
                 # Some events were stored before (a batch written again from the log, an SDK
                 # retrying): their person changes are applied already. Redo the batch with the
                 # new events alone, so persons end as if each event was written once.
-                fresh = [e for e in fresh if (e.project_id, str(uuidlib.UUID(e.uuid))) in new]
+                fresh = [e for e in fresh if event_key(e) in new]
             for project_id in {e.project_id for e in fresh}:
                 self._bump(project_id)
         inserted = len(fresh)
