@@ -50,6 +50,11 @@ export function setCsrfToken(token: string | null): void {
   csrfToken = token;
 }
 
+/** Where a recorded session's rrweb events are fetched from. */
+export function snapshotsUrl(projectId: number | string, sessionId: string): string {
+  return `/api/projects/${projectId}/sessions/${encodeURIComponent(sessionId)}/snapshots`;
+}
+
 /** Sign out of this browser's session. */
 export async function signOut(): Promise<void> {
   await api("DELETE", "/api/session");

@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { api, type Me, onSessionEnded, setCsrfToken, signOut } from "./api";
+import { api, type Me, onSessionEnded, setCsrfToken, signOut, snapshotsUrl } from "./api";
 import { Shell } from "./layout";
 import { AccountPage } from "./pages/account";
 import { DashboardsPage } from "./pages/dashboards";
@@ -21,7 +21,7 @@ const opened = location.pathname.match(/^\/projects\/(\d+)\/sessions\/([^/]+)$/)
 let early: { key: string; snapshots: Promise<{ events: unknown[] }> } | null = opened
   ? {
       key: `${opened[1]}/${decodeURIComponent(opened[2])}`,
-      snapshots: api<{ events: unknown[] }>("GET", `/api/projects/${opened[1]}/sessions/${opened[2]}/snapshots`),
+      snapshots: api<{ events: unknown[] }>("GET", snapshotsUrl(opened[1], decodeURIComponent(opened[2]))),
     }
   : null;
 early?.snapshots.catch(() => undefined); // not signed in yet: the player asks again

@@ -2,7 +2,7 @@
 // without scripts, beside the session's pages, clicks, console and network, all in step.
 import { Replayer } from "@rrweb/replay";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, ApiError, type StoredEvent } from "../api";
+import { api, ApiError, snapshotsUrl, type StoredEvent } from "../api";
 import { ErrorNote } from "../layout";
 import { clock } from "./sessions";
 
@@ -85,7 +85,7 @@ export function PlayerPage(props: {
   const [analytics, setAnalytics] = useState<StoredEvent[]>([]);
 
   useEffect(() => {
-    const url = `/api/projects/${props.projectId}/sessions/${encodeURIComponent(props.sessionId)}/snapshots`;
+    const url = snapshotsUrl(props.projectId, props.sessionId);
     // The app may have asked for the recording already, while this page's code loaded.
     (props.prefetched ?? Promise.reject(new Error("none")))
       .catch(() => api<{ events: unknown[] }>("GET", url))
