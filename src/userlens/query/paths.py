@@ -2,16 +2,24 @@
 start point (or up to the end point), then the top nodes per step and the edges between them
 (the rule is in `model/paths.py`).
 
-CTEs: `ev` (events that are nodes, with the node's name), `runs` (repeats in a row removed),
-`numbered` (position `i` in the session, and the next node), `p` (the path: step, node, time,
-and whether it is the path's last), `ranked` (the kept nodes per step). Edges come from each
-node and its next one, without a self-join.
+CTEs: `ev` (events that are nodes, with the node's name), `numbered` (each node of a session
+with repeats in a row removed: its position `i`, and the next node), `p` (the path: step,
+node, time, and whether it is the path's last), `ranked` (the kept nodes per step). Edges come
+from each node and its next one, without a self-join.
+
+`numbered` is two window passes over the session's events (drop repeats, then number). On
+engines that sort small lists fast (`Dialect.session_lists`), each session is instead one
+list of integers, each packing an event's microseconds since the range start with its node's
+rank in name order, so that sorting the list orders by (time, node); repeats are dropped in
+the list. That is one hash aggregation instead of two sorts of every event. When the packed
+integers could overflow (a long range with many distinct nodes) the query takes the window
+passes instead, decided inside the same statement.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from userlens.model.insight import PersonsResult
@@ -24,6 +32,7 @@ from userlens.store.sql import Query
 
 DOLLAR = "'$'"  # custom events are those whose name does not start with it
 _ORDER = "PARTITION BY person, sid ORDER BY ts, node"
+_COLS = "person, sid, node, ts, i, nx, nx_ts"
 
 
 def _node(spec: PathsQuery, d: Dialect) -> tuple[str, str]:
@@ -72,16 +81,61 @@ def _ctes(spec: PathsQuery, params: Params, start: datetime, end: datetime) -> s
             f"WHERE x.i <= {n})"
         )
     node, is_node = _node(spec, d)
-    return (
+    lo = params.add(utc(start))
+    ev = (
         f"ev AS (SELECT {PERSON} AS person, e.session_id AS sid, e.timestamp AS ts, "
         f"{node} AS node FROM {OVERRIDES}{person_join(spec.filters)} "
-        f"WHERE e.timestamp >= {params.add(utc(start))} AND e.timestamp < {params.add(utc(end))} "
-        f"AND {is_node} AND e.session_id IS NOT NULL AND {all_of(spec.filters, params)}), "
-        f"runs AS (SELECT * FROM ev "
-        f"QUALIFY lag({d.nullable('node')}) OVER ({_ORDER}) IS DISTINCT FROM node), "
-        f"numbered AS (SELECT *, row_number() OVER w AS i, lead({d.nullable('node')}) OVER w "
-        f"AS nx, lead({d.nullable('ts')}) OVER w AS nx_ts FROM runs WINDOW w AS ({_ORDER})), "
-        f"{path}"
+        f"WHERE e.timestamp >= {lo} AND e.timestamp < {params.add(utc(end))} "
+        f"AND {is_node} AND e.session_id IS NOT NULL AND {all_of(spec.filters, params)})"
+    )
+    if not d.session_lists:
+        return f"{ev}, numbered AS ({_windowed(d, 'ev')}), {path}"
+    span_us = (end - start) // timedelta(microseconds=1)
+    return f"{ev}, {_listed(params, lo, span_us)}, {path}"
+
+
+def _windowed(d: Dialect, source: str) -> str:
+    """`numbered` by two window passes over `source`: drop repeats, then number."""
+    return (
+        f"SELECT {_COLS} FROM (SELECT *, row_number() OVER w AS i, "
+        f"lead({d.nullable('node')}) OVER w AS nx, lead({d.nullable('ts')}) OVER w AS nx_ts "
+        f"FROM (SELECT * FROM {source} "
+        f"QUALIFY lag({d.nullable('node')}) OVER ({_ORDER}) IS DISTINCT FROM node) "
+        f"WINDOW w AS ({_ORDER}))"
+    )
+
+
+def pack_for(span_us: int) -> int:
+    """The multiplier of the packed keys over a range of `span_us` microseconds: a power of
+    two such that µs since the start * it + a node rank below it stays under 2**62."""
+    return 1 << max(62 - span_us.bit_length(), 0)
+
+
+def _listed(params: Params, start: str, span_us: int) -> str:
+    """`numbered` from one sorted list of packed integers per session (see the module doc),
+    or by the window passes when the packing could overflow. `start` is the bound start of a
+    range of `span_us` microseconds."""
+    pack = params.add(pack_for(span_us))
+    origin = f"epoch_us({start})"
+    return (
+        "names AS (SELECT node, row_number() OVER (ORDER BY node) AS k "
+        "FROM (SELECT DISTINCT node FROM ev)), "
+        f"fits AS (SELECT count(*) < {pack} AS ok FROM names), "
+        f"keyed AS (SELECT person, sid, list_sort(list("
+        f"(epoch_us(ev.ts) - {origin}) * {pack} + n.k)) AS l "
+        "FROM ev JOIN names n ON n.node = ev.node WHERE (SELECT ok FROM fits) "
+        "GROUP BY person, sid), "
+        f"runs AS (SELECT person, sid, list_filter(l, lambda x, j: j = 1 "
+        f"OR x % {pack} <> l[j - 1] % {pack}) AS l FROM keyed), "
+        "flat AS (SELECT person, sid, i, l[i] AS key, l[i + 1] AS nkey "
+        "FROM (SELECT person, sid, l, unnest(range(1, len(l) + 1)) AS i FROM runs)), "
+        f"numbered AS (SELECT f.person AS person, f.sid AS sid, a.node AS node, "
+        f"make_timestamp({origin} + f.key // {pack}) AS ts, f.i AS i, b.node AS nx, "
+        f"make_timestamp({origin} + f.nkey // {pack}) AS nx_ts "
+        f"FROM flat f JOIN names a ON a.k = f.key % {pack} "
+        f"LEFT JOIN names b ON b.k = f.nkey % {pack} "
+        "UNION ALL "
+        f"{_windowed(params.dialect, '(SELECT * FROM ev WHERE NOT (SELECT ok FROM fits))')})"
     )
 
 

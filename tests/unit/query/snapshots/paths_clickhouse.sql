@@ -1,6 +1,5 @@
 WITH ev AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.session_id AS sid, e.timestamp AS ts, CASE WHEN e.event = '$pageview' THEN coalesce(e.pathname, '') WHEN NOT startsWith(e.event, '$') THEN e.event END AS node FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p3 AND e.timestamp < $p4 AND (e.event = '$pageview' OR NOT startsWith(e.event, '$')) AND e.session_id IS NOT NULL AND true),
-runs AS (SELECT * FROM ev QUALIFY lag(toNullable(node)) OVER (PARTITION BY person, sid ORDER BY ts, node) IS DISTINCT FROM node),
-numbered AS (SELECT *, row_number() OVER w AS i, lead(toNullable(node)) OVER w AS nx, lead(toNullable(ts)) OVER w AS nx_ts FROM runs WINDOW w AS (PARTITION BY person, sid ORDER BY ts, node)),
+numbered AS (SELECT person, sid, node, ts, i, nx, nx_ts FROM (SELECT *, row_number() OVER w AS i, lead(toNullable(node)) OVER w AS nx, lead(toNullable(ts)) OVER w AS nx_ts FROM (SELECT * FROM ev QUALIFY lag(toNullable(node)) OVER (PARTITION BY person, sid ORDER BY ts, node) IS DISTINCT FROM node) WINDOW w AS (PARTITION BY person, sid ORDER BY ts, node))),
 a AS (SELECT person, sid, min(i) AS i0 FROM numbered WHERE node = $p2 GROUP BY person, sid),
 p AS (SELECT x.person AS person, x.sid AS sid, x.node AS node, x.ts AS ts, x.nx AS nx, x.nx_ts AS nx_ts, x.i - a.i0 AS step, x.i + 1 >= a.i0 + $p1 AS last FROM numbered x JOIN a ON a.person = x.person AND a.sid = x.sid WHERE x.i >= a.i0 AND x.i < a.i0 + $p1),
 counted AS (SELECT step, node, count(*) AS n FROM p GROUP BY step, node),

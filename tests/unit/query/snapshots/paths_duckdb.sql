@@ -1,11 +1,17 @@
 WITH ev AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.session_id AS sid, e.timestamp AS ts, CASE WHEN e.event = '$pageview' THEN coalesce(e.pathname, '') WHEN NOT starts_with(e.event, '$') THEN e.event END AS node FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p3 AND e.timestamp < $p4 AND (e.event = '$pageview' OR NOT starts_with(e.event, '$')) AND e.session_id IS NOT NULL AND true),
-runs AS (SELECT * FROM ev QUALIFY lag(node) OVER (PARTITION BY person, sid ORDER BY ts, node) IS DISTINCT FROM node),
-numbered AS (SELECT *, row_number() OVER w AS i, lead(node) OVER w AS nx, lead(ts) OVER w AS nx_ts FROM runs WINDOW w AS (PARTITION BY person, sid ORDER BY ts, node)),
+names AS (SELECT node, row_number() OVER (ORDER BY node) AS k FROM (SELECT DISTINCT node FROM ev)),
+fits AS (SELECT count(*) < $p5 AS ok FROM names),
+keyed AS (SELECT person, sid, list_sort(list((epoch_us(ev.ts) - epoch_us($p3)) * $p5 + n.k)) AS l FROM ev JOIN names n ON n.node = ev.node WHERE (SELECT ok FROM fits) GROUP BY person, sid),
+runs AS (SELECT person, sid, list_filter(l, lambda x, j: j = 1 OR x % $p5 <> l[j - 1] % $p5) AS l FROM keyed),
+flat AS (SELECT person, sid, i, l[i] AS key, l[i + 1] AS nkey FROM (SELECT person, sid, l, unnest(range(1, len(l) + 1)) AS i FROM runs)),
+numbered AS (SELECT f.person AS person, f.sid AS sid, a.node AS node, make_timestamp(epoch_us($p3) + f.key // $p5) AS ts, f.i AS i, b.node AS nx, make_timestamp(epoch_us($p3) + f.nkey // $p5) AS nx_ts FROM flat f JOIN names a ON a.k = f.key % $p5 LEFT JOIN names b ON b.k = f.nkey % $p5
+UNION ALL
+SELECT person, sid, node, ts, i, nx, nx_ts FROM (SELECT *, row_number() OVER w AS i, lead(node) OVER w AS nx, lead(ts) OVER w AS nx_ts FROM (SELECT * FROM (SELECT * FROM ev WHERE NOT (SELECT ok FROM fits)) QUALIFY lag(node) OVER (PARTITION BY person, sid ORDER BY ts, node) IS DISTINCT FROM node) WINDOW w AS (PARTITION BY person, sid ORDER BY ts, node))),
 a AS (SELECT person, sid, min(i) AS i0 FROM numbered WHERE node = $p2 GROUP BY person, sid),
 p AS (SELECT x.person AS person, x.sid AS sid, x.node AS node, x.ts AS ts, x.nx AS nx, x.nx_ts AS nx_ts, x.i - a.i0 AS step, x.i + 1 >= a.i0 + $p1 AS last FROM numbered x JOIN a ON a.person = x.person AND a.sid = x.sid WHERE x.i >= a.i0 AND x.i < a.i0 + $p1),
 counted AS (SELECT step, node, count(*) AS n FROM p GROUP BY step, node),
 ranked AS MATERIALIZED (SELECT step, node, n FROM counted QUALIFY row_number() OVER (PARTITION BY step ORDER BY n DESC, node) <= $p0),
 edges AS (SELECT x.step AS step, x.node AS source, x.nx AS target, count(*) AS w FROM p x JOIN ranked r ON r.step = x.step AND r.node = x.node JOIN ranked t ON t.step = x.step + 1 AND t.node = x.nx WHERE NOT x.last AND x.nx IS NOT NULL GROUP BY x.step, x.node, x.nx) SELECT 'node' AS kind, step, node, NULL AS target, n FROM ranked
 UNION ALL
-SELECT 'edge', step, source, target, w FROM edges WHERE w >= $p5
--- params: [('p0', 10), ('p1', 4), ('p2', '/pricing'), ('p3', datetime.datetime(2026, 11, 17, 23, 0)), ('p4', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p5', 1)]
+SELECT 'edge', step, source, target, w FROM edges WHERE w >= $p6
+-- params: [('p0', 10), ('p1', 4), ('p2', '/pricing'), ('p3', datetime.datetime(2026, 11, 17, 23, 0)), ('p4', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p5', 4194304), ('p6', 1)]

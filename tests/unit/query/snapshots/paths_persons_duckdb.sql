@@ -1,8 +1,14 @@
 WITH ev AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.session_id AS sid, e.timestamp AS ts, CASE WHEN e.event = '$pageview' THEN coalesce(e.pathname, '') END AS node FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p2 AND e.timestamp < $p3 AND (e.event = '$pageview') AND e.session_id IS NOT NULL AND true),
-runs AS (SELECT * FROM ev QUALIFY lag(node) OVER (PARTITION BY person, sid ORDER BY ts, node) IS DISTINCT FROM node),
-numbered AS (SELECT *, row_number() OVER w AS i, lead(node) OVER w AS nx, lead(ts) OVER w AS nx_ts FROM runs WINDOW w AS (PARTITION BY person, sid ORDER BY ts, node)),
+names AS (SELECT node, row_number() OVER (ORDER BY node) AS k FROM (SELECT DISTINCT node FROM ev)),
+fits AS (SELECT count(*) < $p4 AS ok FROM names),
+keyed AS (SELECT person, sid, list_sort(list((epoch_us(ev.ts) - epoch_us($p2)) * $p4 + n.k)) AS l FROM ev JOIN names n ON n.node = ev.node WHERE (SELECT ok FROM fits) GROUP BY person, sid),
+runs AS (SELECT person, sid, list_filter(l, lambda x, j: j = 1 OR x % $p4 <> l[j - 1] % $p4) AS l FROM keyed),
+flat AS (SELECT person, sid, i, l[i] AS key, l[i + 1] AS nkey FROM (SELECT person, sid, l, unnest(range(1, len(l) + 1)) AS i FROM runs)),
+numbered AS (SELECT f.person AS person, f.sid AS sid, a.node AS node, make_timestamp(epoch_us($p2) + f.key // $p4) AS ts, f.i AS i, b.node AS nx, make_timestamp(epoch_us($p2) + f.nkey // $p4) AS nx_ts FROM flat f JOIN names a ON a.k = f.key % $p4 LEFT JOIN names b ON b.k = f.nkey % $p4
+UNION ALL
+SELECT person, sid, node, ts, i, nx, nx_ts FROM (SELECT *, row_number() OVER w AS i, lead(node) OVER w AS nx, lead(ts) OVER w AS nx_ts FROM (SELECT * FROM (SELECT * FROM ev WHERE NOT (SELECT ok FROM fits)) QUALIFY lag(node) OVER (PARTITION BY person, sid ORDER BY ts, node) IS DISTINCT FROM node) WINDOW w AS (PARTITION BY person, sid ORDER BY ts, node))),
 a AS (SELECT person, sid, greatest(min(i) - $p0 + 1, 1) AS i0, min(i) AS i1 FROM numbered WHERE node = $p1 GROUP BY person, sid),
 p AS (SELECT x.person AS person, x.sid AS sid, x.node AS node, x.ts AS ts, x.nx AS nx, x.nx_ts AS nx_ts, x.i - a.i0 AS step, x.i = a.i1 AS last FROM numbered x JOIN a ON a.person = x.person AND a.sid = x.sid WHERE x.i >= a.i0 AND x.i <= a.i1),
-along AS (SELECT person, nx_ts AS ts, min(sid) AS sid FROM p WHERE NOT last AND step = $p4 AND node = $p5 AND nx = $p6 GROUP BY person, nx_ts),
-picked AS (SELECT person, max(ts) AS moment, arg_max(sid, ts) AS session FROM along GROUP BY person) SELECT CAST(k.person AS VARCHAR), (SELECT list(d.distinct_id ORDER BY d.distinct_id) FROM {person_distinct_ids} d WHERE d.person_id = k.person), CAST(p.properties AS VARCHAR), k.moment, k.session, (SELECT count(*) FROM picked) FROM picked k LEFT JOIN {persons} p ON p.id = k.person ORDER BY k.moment DESC NULLS LAST, k.person LIMIT $p7 OFFSET $p8
--- params: [('p0', 5), ('p1', '/checkout'), ('p2', datetime.datetime(2026, 11, 17, 23, 0)), ('p3', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p4', 1), ('p5', '/cart'), ('p6', '/checkout'), ('p7', 100), ('p8', 0)]
+along AS (SELECT person, nx_ts AS ts, min(sid) AS sid FROM p WHERE NOT last AND step = $p5 AND node = $p6 AND nx = $p7 GROUP BY person, nx_ts),
+picked AS (SELECT person, max(ts) AS moment, arg_max(sid, ts) AS session FROM along GROUP BY person) SELECT CAST(k.person AS VARCHAR), (SELECT list(d.distinct_id ORDER BY d.distinct_id) FROM {person_distinct_ids} d WHERE d.person_id = k.person), CAST(p.properties AS VARCHAR), k.moment, k.session, (SELECT count(*) FROM picked) FROM picked k LEFT JOIN {persons} p ON p.id = k.person ORDER BY k.moment DESC NULLS LAST, k.person LIMIT $p8 OFFSET $p9
+-- params: [('p0', 5), ('p1', '/checkout'), ('p2', datetime.datetime(2026, 11, 17, 23, 0)), ('p3', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p4', 4194304), ('p5', 1), ('p6', '/cart'), ('p7', '/checkout'), ('p8', 100), ('p9', 0)]
