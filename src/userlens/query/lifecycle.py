@@ -2,8 +2,9 @@
 rule is in `model/activity.py`).
 
 CTEs: `ev` (the event, all history up to the range's end, with its local bucket `b`), `act`
-(person and bucket active), `firsts` (each person's first bucket), `grid` (the range's buckets
-with the one before each) and `statuses` (person, bucket, status).
+(person and bucket active, with the person's active buckets just before and after: `prev` is
+NULL for their first), `grid` (the range's buckets with the one before each) and `statuses`
+(person, bucket, status).
 """
 
 from __future__ import annotations
@@ -47,23 +48,24 @@ def _ctes(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -
         before(window.buckets[0], spec.interval, timezone),
         *window.buckets[:-1],
     ]
-    grid = params.dialect.rows_of({"b": params.add(window.buckets), "pb": params.add(earlier)})
+    d = params.dialect
+    grid = d.rows_of({"b": params.add(window.buckets), "pb": params.add(earlier)})
     return (
         f"ev AS MATERIALIZED (SELECT {PERSON} AS person, e.timestamp AS ts, "
         f"e.session_id AS sid, {bucket} AS b "
         f"FROM {OVERRIDES}{person_join([*spec.filters, *event.filters])} "
         f"WHERE e.timestamp < {params.add(utc(window.end))} "
         f"AND {all_of(spec.filters, params)} AND {matches(event.event, event.filters, params)}), "
-        "act AS (SELECT DISTINCT person, b FROM ev), "
-        "firsts AS (SELECT person, min(b) AS f FROM act GROUP BY person), "
+        f"act AS (SELECT person, b, lag({d.nullable('b')}) OVER w AS prev, "
+        f"lead({d.nullable('b')}) OVER w AS nxt "
+        "FROM (SELECT DISTINCT person, b FROM ev) WINDOW w AS (PARTITION BY person ORDER BY b)), "
         f"grid AS ({grid}), "
         "statuses AS ("
-        "SELECT g.b AS b, g.pb AS pb, a.person AS person, CASE WHEN f.f = g.b THEN 'new' "
-        "WHEN w.person IS NOT NULL THEN 'returning' ELSE 'resurrecting' END AS status "
-        "FROM grid g JOIN act a ON a.b = g.b JOIN firsts f ON f.person = a.person "
-        "LEFT JOIN act w ON w.person = a.person AND w.b = g.pb "
+        "SELECT g.b AS b, g.pb AS pb, a.person AS person, CASE WHEN a.prev IS NULL THEN 'new' "
+        "WHEN a.prev = g.pb THEN 'returning' ELSE 'resurrecting' END AS status "
+        "FROM grid g JOIN act a ON a.b = g.b "
         "UNION ALL SELECT g.b, g.pb, a.person, 'dormant' FROM grid g JOIN act a ON a.b = g.pb "
-        "LEFT JOIN act w ON w.person = a.person AND w.b = g.b WHERE w.person IS NULL)"
+        "WHERE a.nxt IS NULL OR a.nxt <> g.b)"
     )
 
 
