@@ -156,22 +156,30 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def local_time(params: Params, offsets: Sequence[tuple[datetime, int]]) -> str:
-    """An event's local wall-clock time: its UTC timestamp plus the offset in effect then.
-    The offsets come from `dates.utc_offsets` (cheap arithmetic, where converting each row
-    with the time-zone database is not); the first also holds before its start."""
+def local_time(
+    params: Params, offsets: Sequence[tuple[datetime, int]], moment: str = "e.timestamp"
+) -> str:
+    """An event's local wall-clock time (or that of another UTC `moment`): its UTC timestamp
+    plus the offset in effect then. The offsets come from `dates.utc_offsets` (cheap
+    arithmetic, where converting each row with the time-zone database is not); the first also
+    holds before its start."""
     shifts = [
-        f"WHEN e.timestamp < {params.add(utc(change))} THEN {params.add(before)}"
+        f"WHEN {moment} < {params.add(utc(change))} THEN {params.add(before)}"
         for (change, _), (_, before) in zip(offsets[1:], offsets, strict=False)
     ]
     last = params.add(offsets[-1][1])
     seconds = f"CASE {' '.join(shifts)} ELSE {last} END" if shifts else last
-    return f"(e.timestamp + {params.dialect.interval('second', seconds)})"
+    return f"({moment} + {params.dialect.interval('second', seconds)})"
 
 
-def local_bucket(params: Params, part: str, offsets: Sequence[tuple[datetime, int]]) -> str:
-    """The start of an event's local bucket (`part` a bound parameter)."""
-    return params.dialect.trunc(part, local_time(params, offsets))
+def local_bucket(
+    params: Params,
+    part: str,
+    offsets: Sequence[tuple[datetime, int]],
+    moment: str = "e.timestamp",
+) -> str:
+    """The start of an event's local bucket, or that of `moment` (`part` a bound parameter)."""
+    return params.dialect.trunc(part, local_time(params, offsets, moment))
 
 
 PERSON = "coalesce(o.override_person_id, e.person_id)"

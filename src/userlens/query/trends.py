@@ -139,40 +139,39 @@ def _active_sql(
     A person counts at a bucket's end `bend` when they did the event in [bend - days, bend),
     that is when `bend` lies in (t, t + days] for one of their times t. Per person, those
     spans are cut where the next one starts: (t, min(t + days, next t)] are disjoint and
-    cover the same ends, so joining them to the bucket ends counts each person at most once
-    per bucket, with no DISTINCT over a join that grows with days times events. And since no
-    bucket end falls inside a bucket, a person's latest time in each bucket covers every end
-    their other times there do: one time per person and bucket is enough."""
+    cover the same ends, so each person counts at most once per end. And since no bucket end
+    falls inside a bucket, a person's latest time in each bucket covers every end their other
+    times there do: one time per person and bucket is enough.
+
+    Bucket ends are the next bucket's start (the window's end for the last), so a span
+    (lo, hi] covers the ends of the buckets from lo's up to the one before hi's (up to the last
+    when hi reaches the window's end). The count at a bucket is then the spans starting in it
+    or before, less those whose hi's bucket is it or before: two small aggregates, not a join
+    of every span with every bucket."""
     days = ACTIVE_DAYS[series.math]
     lookback = params.add(utc(window.start - timedelta(days=days)))
     end = params.add(utc(window.end))
     d = params.dialect
-    grid = d.rows_of(
-        {
-            "bucket": params.add(window.buckets),
-            "bend": params.add([utc(e) for e in bucket_ends(window, tz)]),
-        }
-    )
+    grid = d.rows_of({"bucket": params.add(window.buckets)})
     span = d.interval("day", params.add(days))
-    bucket = local_bucket(
-        params,
-        params.add(spec.interval.value),
-        utc_offsets(window.start - timedelta(days=days), window.end, tz),
-    )
+    part = params.add(spec.interval.value)
+    offsets = utc_offsets(window.start - timedelta(days=days), window.end, tz)
     latest = f"lead({d.nullable('ts')}) OVER (PARTITION BY person ORDER BY ts)"
     ctes = (
-        f"a{index} AS (SELECT person, max(ts) AS ts FROM (SELECT {PERSON} AS person, "
-        f"e.timestamp AS ts, {bucket} AS bk "
+        f"a{index} AS (SELECT person, bk, max(ts) AS ts FROM (SELECT {PERSON} AS person, "
+        f"e.timestamp AS ts, {local_bucket(params, part, offsets)} AS bk "
         f"{_matching(series, spec, params, lookback, end)}) x GROUP BY person, bk), "
-        f"w{index} AS (SELECT person, ts AS lo, "
+        f"w{index} AS (SELECT bk AS lo, "
         f"least(ts + {span}, coalesce({latest}, ts + {span})) AS hi FROM a{index}), "
+        f"m{index} AS (SELECT lo AS mb, CAST(count(*) AS BIGINT) AS n FROM w{index} GROUP BY lo "
+        f"UNION ALL SELECT {local_bucket(params, part, offsets, 'hi')} AS mb, "
+        f"-CAST(count(*) AS BIGINT) AS n FROM w{index} WHERE hi < {end} GROUP BY mb), "
         f"b{index} AS ({grid})"
     )
     select = (
         f"SELECT {index} AS series, false AS is_other, {d.null_text()} AS breakdown, "
-        "b.bucket AS bucket, count(w.person) AS value "
-        f"FROM b{index} b LEFT JOIN w{index} w ON b.bend > w.lo AND b.bend <= w.hi "
-        "GROUP BY b.bucket"
+        "b.bucket AS bucket, sum(m.n) AS value "
+        f"FROM b{index} b CROSS JOIN m{index} m WHERE m.mb <= b.bucket GROUP BY b.bucket"
     )
     return ctes, select
 
