@@ -1,7 +1,8 @@
 """Retention: cohorts of persons by the period of their start event, and how many of each did
 the return event in each later period. The rule is in `model/retention.py`.
 
-CTEs: `ev` (start and return events, each with its local period `b`), `starts` (person and
+CTEs: `ev` (start and return events, each with its local period `b`), `act` (per person and
+period: did they start, did they come back, their first start then), `starts` (person and
 cohort period), `returns` (person and a period they came back in).
 """
 
@@ -37,7 +38,10 @@ from userlens.query.persons import hits, persons_sql
 from userlens.store.sql import Query
 
 
-def _ctes(spec: RetentionQuery, params: Params, window: Window, timezone: str) -> str:
+def _ctes(
+    spec: RetentionQuery, params: Params, window: Window, timezone: str, *, keep_events: bool
+) -> str:
+    """The CTEs; `keep_events` when the query reads `ev` again after `act` (drill-downs)."""
     start_event, back = spec.start, spec.return_event
     starts = matches(start_event.event, start_event.filters, params)
     returns = matches(back.event, back.filters, params)
@@ -49,19 +53,23 @@ def _ctes(spec: RetentionQuery, params: Params, window: Window, timezone: str) -
     )
     every = [*spec.filters, *start_event.filters, *back.filters]
     cohorts = (
-        f"starts AS (SELECT person, min(b) AS cohort FROM ev WHERE ms GROUP BY person "
-        f"HAVING min(ts) >= {start})"
+        f"starts AS (SELECT person, min(b) AS cohort FROM act WHERE s GROUP BY person "
+        f"HAVING min(s_ts) >= {start})"
         if spec.type is RetentionType.FIRST_TIME
-        else "starts AS (SELECT DISTINCT person, b AS cohort FROM ev WHERE ms)"
+        else "starts AS (SELECT person, b AS cohort FROM act WHERE s)"
     )
     return (
-        f"ev AS MATERIALIZED (SELECT {PERSON} AS person, e.timestamp AS ts, "
-        f"e.session_id AS sid, {bucket} AS b, {starts} AS ms, {returns} AS mr "
+        f"ev AS {'MATERIALIZED ' if keep_events else ''}(SELECT {PERSON} AS person, "
+        f"e.timestamp AS ts, e.session_id AS sid, {bucket} AS b, {starts} AS ms, {returns} AS mr "
         f"FROM {OVERRIDES}{person_join(every)} "
         f"WHERE e.timestamp < {params.add(utc(window.end))} {lower}"
         f"AND {all_of(spec.filters, params)} AND ({starts} OR {returns})), "
+        # One pass over the events: per person and period, whether they started and came back.
+        "act AS MATERIALIZED (SELECT person, b, max(ms) AS s, "
+        f"max(mr AND ts >= {start}) AS r, min(CASE WHEN ms THEN ts END) AS s_ts "
+        "FROM ev GROUP BY person, b), "
         f"{cohorts}, "
-        f"returns AS (SELECT DISTINCT person, b FROM ev WHERE mr AND ts >= {start})"
+        "returns AS (SELECT person, b FROM act WHERE r)"
     )
 
 
@@ -69,7 +77,7 @@ def build(spec: RetentionQuery, window: Window, timezone: str, dialect: Dialect)
     """Rows (cohort, NULL, size) and (cohort, period, persons back in it)."""
     params = Params(dialect)
     return Query(
-        f"WITH {_ctes(spec, params, window, timezone)} "
+        f"WITH {_ctes(spec, params, window, timezone, keep_events=False)} "
         "SELECT cohort, NULL AS b, count(*) FROM starts GROUP BY cohort "
         "UNION ALL SELECT s.cohort, r.b, count(*) FROM starts s "
         "JOIN returns r ON r.person = s.person AND r.b > s.cohort GROUP BY s.cohort, r.b",
@@ -133,7 +141,7 @@ def build_persons(
         f"FROM starts s JOIN mo m ON m.person = s.person AND m.b = {params.add(target)} "
         f"WHERE s.cohort = {params.add(cohort)})"
     )
-    ctes = _ctes(spec, params, window, timezone)
+    ctes = _ctes(spec, params, window, timezone, keep_events=True)
     return Query(
         f"WITH {ctes}, {first_and_last(params, flag)}, {picked} "
         + persons_sql(params, ask.limit, ask.offset),
