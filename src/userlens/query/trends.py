@@ -53,6 +53,7 @@ _AGGREGATE = {
     TrendsMath.MIN: "min(x)",
     TrendsMath.MAX: "max(x)",
 }
+_DISTINCT = {TrendsMath.UNIQUE_PERSONS: "person", TrendsMath.UNIQUE_SESSIONS: "session_id"}
 # Quantiles interpolate linearly between values.
 _QUANTILES = {
     TrendsMath.MEDIAN: 0.5,
@@ -111,9 +112,18 @@ def _series_sql(
         f"{_matching(series, spec, params, start, end)})"
     )
     if not spec.breakdown:
+        head = f"SELECT {index} AS series, false AS is_other, {d.null_text()} AS breakdown, "
+        if series.math in _DISTINCT:
+            # Distinct persons (sessions): one row per bucket and person first; a bucket's
+            # count is then its rows (with a value), and the whole range's a distinct count.
+            column = _DISTINCT[series.math]
+            ctes += f", u{index} AS MATERIALIZED (SELECT DISTINCT bucket, {column} FROM s{index})"
+            return ctes, (
+                f"{head}bucket, count({column}) AS value FROM u{index} GROUP BY bucket UNION ALL "
+                f"{head}NULL, count(DISTINCT {column}) FROM u{index}"
+            )
         return ctes, (
-            f"SELECT {index} AS series, false AS is_other, {d.null_text()} AS breakdown, "
-            f"s.bucket AS bucket, {aggregate} AS value FROM s{index} s "
+            f"{head}s.bucket AS bucket, {aggregate} AS value FROM s{index} s "
             "GROUP BY GROUPING SETS ((s.bucket), ())"
         )
     ctes += (
