@@ -92,10 +92,20 @@ def _ordered(spec: FunnelQuery, window: str) -> list[str]:
                 f"ON a.person = nx.who AND a.t{k - 1} < nx.ts"
             )
             ok += " AND n.ts = nx.ts"
-        ctes.append(
-            f"a{k} AS (SELECT a.*, CASE WHEN {ok} THEN n.ts END AS t{k}, "
-            f"CASE WHEN {ok} THEN n.sid END AS s{k} FROM a{k - 1} a {joins})"
+        # Only attempts still going whose person did this step at all are joined to the
+        # step's events; the others are carried on with no time and session for it.
+        going = f"a.person IN (SELECT person FROM ev WHERE m{k})"
+        if k > 1:
+            going += f" AND a.t{k - 1} IS NOT NULL"
+        going = f"coalesce({going}, false)"
+        found = (
+            f"SELECT a.*, CASE WHEN {ok} THEN n.ts END AS t{k}, "
+            f"CASE WHEN {ok} THEN n.sid END AS s{k} "
+            f"FROM (SELECT * FROM a{k - 1} a WHERE {going}) a {joins} "
+            f"UNION ALL SELECT a.*, CASE WHEN false THEN a.t{k - 1} END AS t{k}, "
+            f"CASE WHEN false THEN a.s{k - 1} END AS s{k} FROM a{k - 1} a WHERE NOT {going}"
         )
+        ctes.append(f"a{k} AS ({found})")
     return ctes
 
 
