@@ -23,6 +23,9 @@ class DuckDB:
     name = "duckdb"
     # Sorting many small lists beats two window passes over every row (paths).
     session_lists = True
+    # Funnels: join a step's events only to the attempts that can still reach it (a semi-join
+    # and a UNION ALL, cheap here; ClickHouse runs the plain ASOF join faster).
+    split_attempts = True
 
     def json_key(self, key: str) -> str:
         """What to bind for a property name, for `json_text` (a JSON pointer here)."""
@@ -119,6 +122,7 @@ class ClickHouse(DuckDB):
 
     name = "clickhouse"
     session_lists = False
+    split_attempts = False
 
     def json_key(self, key: str) -> str:
         return key

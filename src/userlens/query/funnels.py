@@ -80,7 +80,7 @@ def _at_times(flag: str) -> str:
     return f"(SELECT person AS who, ts, min(sid) AS sid FROM ev WHERE {flag} GROUP BY person, ts)"
 
 
-def _ordered(spec: FunnelQuery, window: str) -> list[str]:
+def _ordered(spec: FunnelQuery, window: str, d: Dialect) -> list[str]:
     ctes = ["a0 AS (SELECT person, bv, ts AS t0, sid AS s0 FROM ev WHERE m0)"]
     for k in range(1, len(spec.steps)):
         ok = f"n.ts <= a.t0 + {window}"
@@ -92,19 +92,24 @@ def _ordered(spec: FunnelQuery, window: str) -> list[str]:
                 f"ON a.person = nx.who AND a.t{k - 1} < nx.ts"
             )
             ok += " AND n.ts = nx.ts"
-        # Only attempts still going whose person did this step at all are joined to the
-        # step's events; the others are carried on with no time and session for it.
-        going = f"a.person IN (SELECT person FROM ev WHERE m{k})"
-        if k > 1:
-            going += f" AND a.t{k - 1} IS NOT NULL"
-        going = f"coalesce({going}, false)"
         found = (
             f"SELECT a.*, CASE WHEN {ok} THEN n.ts END AS t{k}, "
-            f"CASE WHEN {ok} THEN n.sid END AS s{k} "
-            f"FROM (SELECT * FROM a{k - 1} a WHERE {going}) a {joins} "
-            f"UNION ALL SELECT a.*, CASE WHEN false THEN a.t{k - 1} END AS t{k}, "
-            f"CASE WHEN false THEN a.s{k - 1} END AS s{k} FROM a{k - 1} a WHERE NOT {going}"
+            f"CASE WHEN {ok} THEN n.sid END AS s{k} FROM a{k - 1} a {joins}"
         )
+        if d.split_attempts:
+            # Only attempts still going whose person did this step at all are joined to the
+            # step's events; the others are carried on with no time and session for it.
+            going = f"a.person IN (SELECT person FROM ev WHERE m{k})"
+            if k > 1:
+                going += f" AND a.t{k - 1} IS NOT NULL"
+            going = f"coalesce({going}, false)"
+            found = (
+                f"SELECT a.*, CASE WHEN {ok} THEN n.ts END AS t{k}, "
+                f"CASE WHEN {ok} THEN n.sid END AS s{k} "
+                f"FROM (SELECT * FROM a{k - 1} a WHERE {going}) a {joins} "
+                f"UNION ALL SELECT a.*, CASE WHEN false THEN a.t{k - 1} END AS t{k}, "
+                f"CASE WHEN false THEN a.s{k - 1} END AS s{k} FROM a{k - 1} a WHERE NOT {going}"
+            )
         ctes.append(f"a{k} AS ({found})")
     return ctes
 
@@ -152,7 +157,7 @@ def _attempts(spec: FunnelQuery, params: Params, start: datetime, end: datetime)
     chain = (
         _unordered(spec, window, d)
         if spec.order is FunnelOrder.UNORDERED
-        else _ordered(spec, window)
+        else _ordered(spec, window, d)
     )
     n = len(spec.steps)
     broken = [_broken(x, i, window) for i, x in enumerate(spec.exclusions)]
