@@ -92,10 +92,11 @@ def _ordered(spec: FunnelQuery, window: str, d: Dialect) -> list[str]:
                 f"ON a.person = nx.who AND a.t{k - 1} < nx.ts"
             )
             ok += " AND n.ts = nx.ts"
-        found = (
+        step = (
             f"SELECT a.*, CASE WHEN {ok} THEN n.ts END AS t{k}, "
-            f"CASE WHEN {ok} THEN n.sid END AS s{k} FROM a{k - 1} a {joins}"
+            f"CASE WHEN {ok} THEN n.sid END AS s{k}"
         )
+        found = f"{step} FROM a{k - 1} a {joins}"
         if d.split_attempts:
             # Only attempts still going whose person did this step at all are joined to the
             # step's events; the others are carried on with no time and session for it.
@@ -104,9 +105,7 @@ def _ordered(spec: FunnelQuery, window: str, d: Dialect) -> list[str]:
                 going += f" AND a.t{k - 1} IS NOT NULL"
             going = f"coalesce({going}, false)"
             found = (
-                f"SELECT a.*, CASE WHEN {ok} THEN n.ts END AS t{k}, "
-                f"CASE WHEN {ok} THEN n.sid END AS s{k} "
-                f"FROM (SELECT * FROM a{k - 1} a WHERE {going}) a {joins} "
+                f"{step} FROM (SELECT * FROM a{k - 1} a WHERE {going}) a {joins} "
                 f"UNION ALL SELECT a.*, CASE WHEN false THEN a.t{k - 1} END AS t{k}, "
                 f"CASE WHEN false THEN a.s{k - 1} END AS s{k} FROM a{k - 1} a WHERE NOT {going}"
             )
