@@ -91,7 +91,9 @@ def _ctes(spec: PathsQuery, params: Params, start: datetime, end: datetime) -> s
     if not d.session_lists:
         return f"{ev}, numbered AS ({_windowed(d, 'ev')}), {path}"
     span_us = (end - start) // timedelta(microseconds=1)
-    return f"{ev}, {_listed(params, lo, span_us)}, {path}"
+    # Without a start or end point only the first `steps` nodes of a session are read.
+    first = n if spec.start_point is None and spec.end_point is None else None
+    return f"{ev}, {_listed(params, lo, span_us, first)}, {path}"
 
 
 def _windowed(d: Dialect, source: str) -> str:
@@ -111,11 +113,13 @@ def pack_for(span_us: int) -> int:
     return 1 << max(62 - span_us.bit_length(), 0)
 
 
-def _listed(params: Params, start: str, span_us: int) -> str:
+def _listed(params: Params, start: str, span_us: int, first: str | None) -> str:
     """`numbered` from one sorted list of packed integers per session (see the module doc),
     or by the window passes when the packing could overflow. `start` is the bound start of a
-    range of `span_us` microseconds."""
+    range of `span_us` microseconds; `first`, when given, how many nodes of each session to
+    number (the rest are not needed)."""
     pack = params.add(pack_for(span_us))
+    count = "len(l)" if first is None else f"least(len(l), {first})"
     origin = f"epoch_us({start})"
     return (
         "names AS (SELECT node, row_number() OVER (ORDER BY node) AS k "
@@ -128,7 +132,7 @@ def _listed(params: Params, start: str, span_us: int) -> str:
         f"runs AS (SELECT person, sid, list_filter(l, lambda x, j: j = 1 "
         f"OR x % {pack} <> l[j - 1] % {pack}) AS l FROM keyed), "
         "flat AS (SELECT person, sid, i, l[i] AS key, l[i + 1] AS nkey "
-        "FROM (SELECT person, sid, l, unnest(range(1, len(l) + 1)) AS i FROM runs)), "
+        f"FROM (SELECT person, sid, l, unnest(range(1, {count} + 1)) AS i FROM runs)), "
         f"numbered AS (SELECT f.person AS person, f.sid AS sid, a.node AS node, "
         f"make_timestamp({origin} + f.key // {pack}) AS ts, f.i AS i, b.node AS nx, "
         f"make_timestamp({origin} + f.nkey // {pack}) AS nx_ts "
