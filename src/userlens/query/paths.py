@@ -4,16 +4,19 @@ start point (or up to the end point), then the top nodes per step and the edges 
 
 CTEs: `ev` (events that are nodes, with the node's name), `numbered` (each node of a session
 with repeats in a row removed: its position `i`, and the next node), `p` (the path: step,
-node, time, and whether it is the path's last), `ranked` (the kept nodes per step). Edges come
-from each node and its next one, without a self-join.
+node, time, and whether it is the path's last), `steps` (how many paths were at each node at
+each step, and where they went next), `ranked` (the kept nodes per step). Edges come from each
+node and its next one, without a self-join.
 
 `numbered` is two window passes over the session's events (drop repeats, then number). On
 engines that sort small lists fast (`Dialect.session_lists`), each session is instead one
 list of integers, each packing an event's microseconds since the range start with its node's
 rank in name order, so that sorting the list orders by (time, node); repeats are dropped in
-the list. That is one hash aggregation instead of two sorts of every event. When the packed
-integers could overflow (a long range with many distinct nodes) the query takes the window
-passes instead, decided inside the same statement.
+the list. That is one hash aggregation instead of two sorts of every event. Nodes then stay
+ranks until the answer is named, and without an anchor the sessions are grouped by their
+first steps, so that only distinct beginnings are unnested. When the packed integers could
+overflow (a long range with many distinct nodes) the query takes the window passes instead,
+decided inside the same statement.
 """
 
 from __future__ import annotations
@@ -49,16 +52,74 @@ def _node(spec: PathsQuery, d: Dialect) -> tuple[str, str]:
     return f"CASE {' '.join(kinds)} END", f"({' OR '.join(wanted)})"
 
 
-def _ctes(spec: PathsQuery, params: Params, start: datetime, end: datetime) -> str:
+class _Plan:
+    """The CTEs of a paths query and how to read their nodes.
+
+    `ranks`: nodes are integer ranks in name order, named by the `names` CTE (the list plan),
+    rather than names. `steps` is a CTE of (step, node, nx, last, c): `c` paths were at `node`
+    at `step`, `nx` being the next node and `last` saying whether the path ends there."""
+
+    def __init__(self, sql: str, ranks: bool) -> None:
+        self.sql = sql
+        self.ranks = ranks
+
+    def ref(self, value: str) -> str:
+        """The node named by the bound `value`, as the CTEs spell nodes."""
+        return _ref(value, self.ranks)
+
+    def name(self, node: str) -> str:
+        """SQL for the name of `node` (a column of the CTEs)."""
+        return f"(SELECT nm.node FROM names nm WHERE nm.k = {node})" if self.ranks else node
+
+
+def _ref(value: str, ranks: bool) -> str:
+    return f"(SELECT k FROM names WHERE node = {value})" if ranks else value
+
+
+def _plan(
+    spec: PathsQuery, params: Params, start: datetime, end: datetime, *, grouped: bool
+) -> _Plan:
+    """`grouped`: only the counts of `steps` are needed, not who made each path, so that
+    without an anchor sessions with the same first steps are counted together."""
     d = params.dialect
     n = params.add(spec.steps)
-    # Each node with the next one of its session (`nx`, at `nx_ts`); `last` says whether this
-    # node ends the path, so that the edge to the next one is not part of it.
+    node, is_node = _node(spec, d)
+    lo = params.add(utc(start))
+    ev = (
+        f"ev AS (SELECT {PERSON} AS person, e.session_id AS sid, e.timestamp AS ts, "
+        f"{node} AS node FROM {OVERRIDES}{person_join(spec.filters)} "
+        f"WHERE e.timestamp >= {lo} AND e.timestamp < {params.add(utc(end))} "
+        f"AND {is_node} AND e.session_id IS NOT NULL AND {all_of(spec.filters, params)})"
+    )
+    anchored = spec.start_point is not None or spec.end_point is not None
+    if not d.session_lists:
+        numbered = f"numbered AS ({_windowed(d, 'ev')})"
+        path = _path(spec, params, n, ranks=False)
+        return _Plan(f"{ev}, {numbered}, {path}{_steps(grouped)}", ranks=False)
+    span_us = (end - start) // timedelta(microseconds=1)
+    pack = params.add(pack_for(span_us))
+    lists = _lists(params, lo, pack)
+    if grouped and not anchored:
+        return _Plan(f"{ev}, {lists}, {_prefixes(n, pack)}", ranks=True)
+    # Without a start or end point only the first `steps` nodes of a session are read.
+    numbered = _numbered(lo, pack, None if anchored else n)
+    path = _path(spec, params, n, ranks=True)
+    return _Plan(f"{ev}, {lists}, {numbered}, {path}{_steps(grouped)}", ranks=True)
+
+
+def _steps(grouped: bool) -> str:
+    return ", steps AS (SELECT step, node, nx, last, 1 AS c FROM p)" if grouped else ""
+
+
+def _path(spec: PathsQuery, params: Params, n: str, *, ranks: bool) -> str:
+    """`p` from `numbered`: each node of a path with the next one of its session (`nx`, at
+    `nx_ts`), its step, and `last`: whether the path ends there, so that the edge to the next
+    one is not part of it."""
     cols = (
         "x.person AS person, x.sid AS sid, x.node AS node, x.ts AS ts, x.nx AS nx, x.nx_ts AS nx_ts"
     )
     if spec.start_point is not None:
-        anchor = params.add(spec.start_point)
+        anchor = _ref(params.add(spec.start_point), ranks)
         path = (
             f"a AS (SELECT person, sid, min(i) AS i0 FROM numbered WHERE node = {anchor} "
             "GROUP BY person, sid), "
@@ -67,7 +128,7 @@ def _ctes(spec: PathsQuery, params: Params, start: datetime, end: datetime) -> s
             f"WHERE x.i >= a.i0 AND x.i < a.i0 + {n})"
         )
     elif spec.end_point is not None:
-        anchor = params.add(spec.end_point)
+        anchor = _ref(params.add(spec.end_point), ranks)
         path = (
             f"a AS (SELECT person, sid, greatest(min(i) - {n} + 1, 1) AS i0, min(i) AS i1 "
             f"FROM numbered WHERE node = {anchor} GROUP BY person, sid), "
@@ -80,20 +141,7 @@ def _ctes(spec: PathsQuery, params: Params, start: datetime, end: datetime) -> s
             f"p AS (SELECT {cols}, x.i - 1 AS step, x.i >= {n} AS last FROM numbered x "
             f"WHERE x.i <= {n})"
         )
-    node, is_node = _node(spec, d)
-    lo = params.add(utc(start))
-    ev = (
-        f"ev AS (SELECT {PERSON} AS person, e.session_id AS sid, e.timestamp AS ts, "
-        f"{node} AS node FROM {OVERRIDES}{person_join(spec.filters)} "
-        f"WHERE e.timestamp >= {lo} AND e.timestamp < {params.add(utc(end))} "
-        f"AND {is_node} AND e.session_id IS NOT NULL AND {all_of(spec.filters, params)})"
-    )
-    if not d.session_lists:
-        return f"{ev}, numbered AS ({_windowed(d, 'ev')}), {path}"
-    span_us = (end - start) // timedelta(microseconds=1)
-    # Without a start or end point only the first `steps` nodes of a session are read.
-    first = n if spec.start_point is None and spec.end_point is None else None
-    return f"{ev}, {_listed(params, lo, span_us, first)}, {path}"
+    return path
 
 
 def _windowed(d: Dialect, source: str) -> str:
@@ -113,14 +161,13 @@ def pack_for(span_us: int) -> int:
     return 1 << max(62 - span_us.bit_length(), 0)
 
 
-def _listed(params: Params, start: str, span_us: int, first: str | None) -> str:
-    """`numbered` from one sorted list of packed integers per session (see the module doc),
-    or by the window passes when the packing could overflow. `start` is the bound start of a
-    range of `span_us` microseconds; `first`, when given, how many nodes of each session to
-    number (the rest are not needed)."""
-    pack = params.add(pack_for(span_us))
-    count = "len(l)" if first is None else f"least(len(l), {first})"
+def _lists(params: Params, start: str, pack: str) -> str:
+    """`names` (each node's rank in name order), `fits` (whether ranks fit under `pack`),
+    `runs` (per session, its packed keys in order with repeats in a row dropped) and
+    `unpacked` (the window passes' `numbered` with ranks, for when they do not fit). `start`
+    is the range's bound start."""
     origin = f"epoch_us({start})"
+    fallback = _windowed(params.dialect, "(SELECT * FROM ev WHERE NOT (SELECT ok FROM fits))")
     return (
         "names AS (SELECT node, row_number() OVER (ORDER BY node) AS k "
         "FROM (SELECT DISTINCT node FROM ev)), "
@@ -131,15 +178,36 @@ def _listed(params: Params, start: str, span_us: int, first: str | None) -> str:
         "GROUP BY person, sid), "
         f"runs AS (SELECT person, sid, list_filter(l, lambda x, j: j = 1 "
         f"OR x % {pack} <> l[j - 1] % {pack}) AS l FROM keyed), "
-        "flat AS (SELECT person, sid, i, l[i] AS key, l[i + 1] AS nkey "
-        f"FROM (SELECT person, sid, l, unnest(range(1, {count} + 1)) AS i FROM runs)), "
-        f"numbered AS (SELECT f.person AS person, f.sid AS sid, a.node AS node, "
-        f"make_timestamp({origin} + f.key // {pack}) AS ts, f.i AS i, b.node AS nx, "
-        f"make_timestamp({origin} + f.nkey // {pack}) AS nx_ts "
-        f"FROM flat f JOIN names a ON a.k = f.key % {pack} "
-        f"LEFT JOIN names b ON b.k = f.nkey % {pack} "
-        "UNION ALL "
-        f"{_windowed(params.dialect, '(SELECT * FROM ev WHERE NOT (SELECT ok FROM fits))')})"
+        "unpacked AS (SELECT w.person AS person, w.sid AS sid, a.k AS node, w.ts AS ts, "
+        f"w.i AS i, b.k AS nx, w.nx_ts AS nx_ts FROM ({fallback}) w "
+        "JOIN names a ON a.node = w.node LEFT JOIN names b ON b.node = w.nx)"
+    )
+
+
+def _numbered(start: str, pack: str, first: str | None) -> str:
+    """`numbered` from `runs`, with ranks for nodes; `first`, when given, how many nodes of
+    each session to number (the rest are not needed)."""
+    count = "len(l)" if first is None else f"least(len(l), {first})"
+    origin = f"epoch_us({start})"
+    return (
+        f"numbered AS (SELECT person, sid, key % {pack} AS node, "
+        f"make_timestamp({origin} + key // {pack}) AS ts, i, nkey % {pack} AS nx, "
+        f"make_timestamp({origin} + nkey // {pack}) AS nx_ts "
+        "FROM (SELECT person, sid, i, l[i] AS key, l[i + 1] AS nkey "
+        f"FROM (SELECT person, sid, l, unnest(range(1, {count} + 1)) AS i FROM runs)) "
+        "UNION ALL SELECT * FROM unpacked)"
+    )
+
+
+def _prefixes(n: str, pack: str) -> str:
+    """`steps` without an anchor: sessions grouped by their first `n` nodes, so that only
+    the distinct beginnings are unnested."""
+    return (
+        f"prefixes AS (SELECT list_transform(l[1:{n}], lambda x: x % {pack}) AS pre, "
+        "count(*) AS c FROM runs GROUP BY pre), "
+        f"steps AS (SELECT i - 1 AS step, pre[i] AS node, pre[i + 1] AS nx, i >= {n} AS last, c "
+        "FROM (SELECT pre, c, unnest(range(1, len(pre) + 1)) AS i FROM prefixes) "
+        f"UNION ALL SELECT i - 1, node, nx, i >= {n}, 1 FROM unpacked WHERE i <= {n})"
     )
 
 
@@ -148,18 +216,19 @@ def build(spec: PathsQuery, start: datetime, end: datetime, dialect: Dialect) ->
     target, weight) for shown edges."""
     params = Params(dialect)
     cap = params.add(spec.max_nodes_per_step)
+    plan = _plan(spec, params, start, end, grouped=True)
     return Query(
-        f"WITH {_ctes(spec, params, start, end)}, "
-        "counted AS (SELECT step, node, count(*) AS n FROM p GROUP BY step, node), "
+        f"WITH {plan.sql}, "
+        "counted AS (SELECT step, node, sum(c) AS n FROM steps GROUP BY step, node), "
         "ranked AS MATERIALIZED (SELECT step, node, n FROM counted QUALIFY row_number() "
         f"OVER (PARTITION BY step ORDER BY n DESC, node) <= {cap}), "
-        "edges AS (SELECT x.step AS step, x.node AS source, x.nx AS target, count(*) AS w FROM p x "
-        "JOIN ranked r ON r.step = x.step AND r.node = x.node "
+        "edges AS (SELECT x.step AS step, x.node AS source, x.nx AS target, sum(x.c) AS w "
+        "FROM steps x JOIN ranked r ON r.step = x.step AND r.node = x.node "
         "JOIN ranked t ON t.step = x.step + 1 AND t.node = x.nx "
         "WHERE NOT x.last AND x.nx IS NOT NULL GROUP BY x.step, x.node, x.nx) "
-        "SELECT 'node' AS kind, step, node, NULL AS target, n FROM ranked "
-        "UNION ALL SELECT 'edge', step, source, target, w FROM edges "
-        f"WHERE w >= {params.add(spec.min_edge_weight)}",
+        f"SELECT 'node' AS kind, step, {plan.name('ranked.node')} AS node, NULL AS target, n "
+        f"FROM ranked UNION ALL SELECT 'edge', step, {plan.name('edges.source')}, "
+        f"{plan.name('edges.target')}, w FROM edges WHERE w >= {params.add(spec.min_edge_weight)}",
         params.values,
     )
 
@@ -190,18 +259,19 @@ def build_persons(
     ask: PathsPersonsQuery, start: datetime, end: datetime, dialect: Dialect
 ) -> Query:
     params = Params(dialect)
-    ctes = _ctes(ask.paths, params, start, end)
+    plan = _plan(ask.paths, params, start, end, grouped=False)
+    source, target = plan.ref(params.add(ask.source)), plan.ref(params.add(ask.target))
     picked = (
         # Per person, their latest pass along the edge (the smallest session id on a tie).
         "along AS (SELECT person, nx_ts AS ts, min(sid) AS sid FROM p "
-        f"WHERE NOT last AND step = {params.add(ask.step)} AND node = {params.add(ask.source)} "
-        f"AND nx = {params.add(ask.target)} GROUP BY person, nx_ts), "
+        f"WHERE NOT last AND step = {params.add(ask.step)} AND node = {source} "
+        f"AND nx = {target} GROUP BY person, nx_ts), "
         f"picked AS (SELECT person, max(ts) AS moment, {params.dialect.arg_max('sid', 'ts')} "
         "AS session "
         "FROM along GROUP BY person)"
     )
     return Query(
-        f"WITH {ctes}, {picked} " + persons_sql(params, ask.limit, ask.offset), params.values
+        f"WITH {plan.sql}, {picked} " + persons_sql(params, ask.limit, ask.offset), params.values
     )
 
 
