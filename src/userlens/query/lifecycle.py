@@ -37,7 +37,10 @@ from userlens.query.persons import hits, persons_sql
 from userlens.store.sql import Query
 
 
-def _ctes(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -> str:
+def _ctes(
+    spec: LifecycleQuery, params: Params, window: Window, timezone: str, *, keep_events: bool
+) -> str:
+    """`keep_events`: materialise `ev` for a drill-down, which reads it twice."""
     event = spec.event
     bucket = local_bucket(
         params,
@@ -51,8 +54,8 @@ def _ctes(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -
     d = params.dialect
     grid = d.rows_of({"b": params.add(window.buckets), "pb": params.add(earlier)})
     return (
-        f"ev AS MATERIALIZED (SELECT {PERSON} AS person, e.timestamp AS ts, "
-        f"e.session_id AS sid, {bucket} AS b "
+        f"ev AS {'MATERIALIZED ' if keep_events else ''}(SELECT {PERSON} AS person, "
+        f"e.timestamp AS ts, e.session_id AS sid, {bucket} AS b "
         f"FROM {OVERRIDES}{person_join([*spec.filters, *event.filters])} "
         f"WHERE e.timestamp < {params.add(utc(window.end))} "
         f"AND {all_of(spec.filters, params)} AND {matches(event.event, event.filters, params)}), "
@@ -72,7 +75,7 @@ def _ctes(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -
 def build(spec: LifecycleQuery, window: Window, timezone: str, dialect: Dialect) -> Query:
     params = Params(dialect)
     return Query(
-        f"WITH {_ctes(spec, params, window, timezone)} "
+        f"WITH {_ctes(spec, params, window, timezone, keep_events=False)} "
         "SELECT b, status, count(*) FROM statuses GROUP BY b, status",
         params.values,
     )
@@ -124,7 +127,8 @@ def build_persons(
         f"AND s.status = {params.add(ask.status.value)})"
     )
     return Query(
-        f"WITH {_ctes(ask.lifecycle, params, window, timezone)}, {first_and_last(params, 'true')}, "
+        f"WITH {_ctes(ask.lifecycle, params, window, timezone, keep_events=True)}, "
+        f"{first_and_last(params, 'true')}, "
         f"{picked} " + persons_sql(params, ask.limit, ask.offset),
         params.values,
     )

@@ -35,7 +35,11 @@ from userlens.query.persons import hits, persons_sql
 from userlens.store.sql import Query
 
 
-def _ctes(spec: StickinessQuery, params: Params, window: Window, timezone: str) -> str:
+def _ctes(
+    spec: StickinessQuery, params: Params, window: Window, timezone: str, *, keep_events: bool
+) -> str:
+    """`ev` is materialised when read more than once: with several series, or for a
+    drill-down (`keep_events`)."""
     flags = [matches(s.event, s.filters, params) for s in spec.series]
     bucket = local_bucket(
         params, params.add(spec.interval.value), utc_offsets(window.start, window.end, timezone)
@@ -46,7 +50,8 @@ def _ctes(spec: StickinessQuery, params: Params, window: Window, timezone: str) 
         for i in range(len(spec.series))
     )
     return (
-        f"ev AS MATERIALIZED (SELECT {PERSON} AS person, e.timestamp AS ts, "
+        f"ev AS {'MATERIALIZED ' if keep_events or len(spec.series) > 1 else ''}"
+        f"(SELECT {PERSON} AS person, e.timestamp AS ts, "
         f"e.session_id AS sid, {bucket} AS b, "
         + ", ".join(f"{c} AS m{i}" for i, c in enumerate(flags))
         + f" FROM {OVERRIDES}{person_join(every)} "
@@ -60,7 +65,7 @@ def _ctes(spec: StickinessQuery, params: Params, window: Window, timezone: str) 
 def build(spec: StickinessQuery, window: Window, timezone: str, dialect: Dialect) -> Query:
     params = Params(dialect)
     return Query(
-        f"WITH {_ctes(spec, params, window, timezone)} "
+        f"WITH {_ctes(spec, params, window, timezone, keep_events=False)} "
         "SELECT series, n, count(*) FROM counts GROUP BY series, n",
         params.values,
     )
@@ -104,7 +109,7 @@ def build_persons(
         f"WHERE c.series = {params.add(ask.series)} AND c.n = {params.add(ask.intervals)})"
     )
     return Query(
-        f"WITH {_ctes(ask.stickiness, params, window, timezone)}, "
+        f"WITH {_ctes(ask.stickiness, params, window, timezone, keep_events=True)}, "
         f"{first_and_last(params, f'm{ask.series}', per_bucket=False)}, {picked} "
         + persons_sql(params, ask.limit, ask.offset),
         params.values,
