@@ -126,16 +126,34 @@ type PathNodeRow = { step: number; name: string; count: number };
 /** A node's key in the Sankey: the same page at two steps is two nodes. */
 const nodeKey = (step: number, name: string) => `${step + 1}. ${name}`;
 
-function sankeyChart(result: Any): ChartConfiguration<"sankey"> {
+/** `name` cut to `max` characters for a label: its end is kept (the last part of a path
+ * says which page it is), the whole name is in the tooltip. */
+export function shorten(name: string, max: number): string {
+  if (name.length <= max) return name;
+  // The last part alone when it says enough, else as much of the end as fits.
+  const last = name.slice(name.lastIndexOf("/"));
+  return "…" + (last.length >= max / 2 && last.length < max ? last : name.slice(-(max - 1)));
+}
+
+/** About how wide (px) the flow is drawn: a dashboard tile or the insight page. */
+const FLOW_WIDTH = { tile: 500, page: 760 };
+
+function sankeyChart(result: Any, compact: boolean): ChartConfiguration<"sankey"> {
   const edges = result.edges as Edge[];
   const nodes = result.nodes as PathNodeRow[];
+  // Each label gets about its column's width, at ~6.5 px per character of an 11 px font.
+  const columns = Math.max(1, ...nodes.map((n) => n.step + 1));
+  const room = (compact ? FLOW_WIDTH.tile : FLOW_WIDTH.page) / columns - 24;
+  const max = Math.max(8, Math.floor(room / 6.5));
+  const full: Record<string, string> = {};
   const labels: Record<string, string> = {};
   const column: Record<string, number> = {};
   const colors: Record<string, string> = {};
   const byName = new Map<string, string>();
   for (const n of nodes) {
     const key = nodeKey(n.step, n.name);
-    labels[key] = n.name || "(no path)";
+    full[key] = n.name || "(no path)";
+    labels[key] = shorten(full[key], max);
     column[key] = n.step;
     // One colour per page, whatever its step, so a page is easy to follow across the flow.
     if (!byName.has(n.name)) byName.set(n.name, PALETTE[byName.size % PALETTE.length]);
@@ -156,6 +174,10 @@ function sankeyChart(result: Any): ChartConfiguration<"sankey"> {
           colorMode: "gradient",
           alpha: 0.45,
           nodeWidth: 12,
+          // Room between stacked nodes for their labels, which sit on a white backing so
+          // that they stay readable over the flows.
+          nodePadding: 16,
+          nodeLabels: { backgroundColor: "rgba(255, 255, 255, 0.85)", borderRadius: 3, padding: 2, font: { size: 11 } },
           size: "max",
           parsing: { from: "from", to: "to", flow: "flow" },
         },
@@ -168,7 +190,7 @@ function sankeyChart(result: Any): ChartConfiguration<"sankey"> {
           callbacks: {
             label: (item) => {
               const raw = item.raw as { from: string; to: string; flow: number };
-              return `${labels[raw.from] ?? raw.from} → ${labels[raw.to] ?? raw.to}: ${raw.flow.toLocaleString()}`;
+              return `${full[raw.from] ?? raw.from} → ${full[raw.to] ?? raw.to}: ${raw.flow.toLocaleString()}`;
             },
           },
         },
@@ -181,7 +203,7 @@ function sankeyChart(result: Any): ChartConfiguration<"sankey"> {
  * click: each edge (in the chart or the list) opens the persons who went along it. */
 function Paths(props: { result: Any; onEdge?: (edge: Edge) => void }) {
   const all = props.result.edges as Edge[];
-  const config = useMemo(() => sankeyChart(props.result), [props.result]);
+  const config = useMemo(() => sankeyChart(props.result, !props.onEdge), [props.result, props.onEdge]);
   // A dashboard tile (no drill-down) lists fewer edges than the insight page.
   const top = all.slice().sort((a, b) => b.weight - a.weight).slice(0, props.onEdge ? 12 : 5);
   const most = top[0]?.weight ?? 1;
@@ -196,10 +218,10 @@ function Paths(props: { result: Any; onEdge?: (edge: Edge) => void }) {
             <span class="flow-bar" style={{ width: `${(e.weight / most) * 100}%` }} />
             {props.onEdge ? (
               <button type="button" class="flow-text linkish" onClick={() => props.onEdge!(e)}>
-                <span class="muted">{e.step + 1}.</span> {e.source} → {e.target}
+                <span class="muted">Step {e.step + 1}</span> {e.source} → {e.target}
               </button>
             ) : (
-              <span class="flow-text"><span class="muted">{e.step + 1}.</span> {e.source} → {e.target}</span>
+              <span class="flow-text"><span class="muted">Step {e.step + 1}</span> {e.source} → {e.target}</span>
             )}
             <span class="flow-n">{e.weight.toLocaleString()}</span>
           </li>
