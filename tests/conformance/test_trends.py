@@ -3,9 +3,11 @@ logs: merged persons, same-time events, time zones with a daylight-saving change
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -78,13 +80,16 @@ def specs(draw: st.DrawFn) -> TrendsQuery:
 @settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(log=logs(), spec=specs(), tz=st.sampled_from(ZONES))
+@given(log=logs(), spec=specs(), tz=st.sampled_from(ZONES), bits=st.booleans())
 def test_trends_match_the_reference(
-    make_store: StoreFactory, log: list[dict[str, Any]], spec: TrendsQuery, tz: str
+    make_store: StoreFactory, log: list[dict[str, Any]], spec: TrendsQuery, tz: str, bits: bool
 ) -> None:
+    """`bits` off: active persons are counted without the one-bit-per-bucket plan, also
+    where it would apply."""
     store = make_store()
     events = write_log(store, log)
-    result = trends_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
+    with _bit_masks(bits):
+        result = trends_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
     window = resolve(spec.date_range, spec.interval, tz, NOW)
     want = trends(events, spec, tz, window.start, window.end, window.buckets)
 
@@ -260,9 +265,16 @@ def test_active_persons_look_back_exactly_their_days(
     assert result.series[0].values[-1] == result.series[0].total
 
 
+def _bit_masks(on: bool) -> contextlib.AbstractContextManager[object]:
+    if on:
+        return contextlib.nullcontext()
+    return mock.patch.object(trends_runner, "_slots", return_value=None)
+
+
+@pytest.mark.parametrize("bits", [True, False])
 @pytest.mark.parametrize("math", [TrendsMath.DAU, TrendsMath.WAU])
 def test_active_persons_at_the_edges_of_their_days(
-    make_store: StoreFactory, math: TrendsMath
+    make_store: StoreFactory, math: TrendsMath, bits: bool
 ) -> None:
     """Times exactly `days` before a bucket's end, and exactly at a bucket's end, against the
     plain-Python reference: a bucket counts [end - days, end)."""
@@ -286,7 +298,8 @@ def test_active_persons_at_the_edges_of_their_days(
     spec = TrendsQuery(
         series=[TrendsSeries(event="view", math=math)], date_range=DateRange(date_from="-5d")
     )
-    result = trends_runner.run(spec, "UTC", now, engine_of(store, PROJECT))
+    with _bit_masks(bits):
+        result = trends_runner.run(spec, "UTC", now, engine_of(store, PROJECT))
     window = resolve(spec.date_range, spec.interval, "UTC", now)
     for bucket, end, value in zip(
         window.buckets, bucket_ends(window, "UTC"), result.series[0].values, strict=True

@@ -26,6 +26,8 @@ class DuckDB:
     # Funnels: join a step's events only to the attempts that can still reach it (a semi-join
     # and a UNION ALL, cheap here; ClickHouse runs the plain ASOF join faster).
     split_attempts = True
+    # DAU/WAU/MAU over day or hour buckets: per person one bit per bucket (`bit_or`, `<<`).
+    bit_masks = True
 
     def json_key(self, key: str) -> str:
         """What to bind for a property name, for `json_text` (a JSON pointer here)."""
@@ -123,6 +125,7 @@ class ClickHouse(DuckDB):
     name = "clickhouse"
     session_lists = False
     split_attempts = False
+    bit_masks = False
 
     def json_key(self, key: str) -> str:
         return key

@@ -16,6 +16,7 @@ from typing import Any
 
 from userlens.model.insight import (
     ACTIVE_DAYS,
+    Interval,
     PersonsResult,
     TrendsLine,
     TrendsMath,
@@ -162,6 +163,9 @@ def _active_sql(
     lookback = params.add(utc(window.start - timedelta(days=days)))
     end = params.add(utc(window.end))
     d = params.dialect
+    slots = _slots(series, spec, params.dialect, window, tz)
+    if slots is not None:
+        return _active_bits(index, series, spec, params, window, slots, lookback, end)
     grid = d.rows_of({"bucket": params.add(window.buckets)})
     span = d.interval("day", params.add(days))
     part = params.add(spec.interval.value)
@@ -182,6 +186,72 @@ def _active_sql(
         f"SELECT {index} AS series, false AS is_other, {d.null_text()} AS breakdown, "
         "b.bucket AS bucket, sum(m.n) AS value "
         f"FROM b{index} b CROSS JOIN m{index} m WHERE m.mb <= b.bucket GROUP BY b.bucket"
+    )
+    return ctes, select
+
+
+_BUCKET_SECONDS = {Interval.HOUR: 3600, Interval.DAY: 86400}
+_BITS = 62  # the highest bit a BIGINT mask uses
+
+
+def _slots(
+    series: TrendsSeries, spec: TrendsQuery, d: Dialect, window: Window, tz: str
+) -> tuple[int, int, int] | None:
+    """Whether a dau/wau/mau series can be counted with one bit per bucket and person, as
+    (buckets per active span `k`, a bucket's length in seconds, the UTC offset in seconds);
+    None when not: on engines without the bit functions, for week and month buckets, when
+    the time zone's offset changes over the range (buckets are then not all as long), or when
+    the range and span need more bits than a BIGINT has."""
+    length = _BUCKET_SECONDS.get(spec.interval)
+    if not d.bit_masks or length is None:
+        return None
+    k, rest = divmod(ACTIVE_DAYS[series.math] * 86400, length)
+    offsets = utc_offsets(window.start - timedelta(days=ACTIVE_DAYS[series.math]), window.end, tz)
+    if rest or len(window.buckets) + k - 2 > _BITS or len(offsets) != 1:
+        return None
+    return k, length, offsets[0][1]
+
+
+def _active_bits(
+    index: int,
+    series: TrendsSeries,
+    spec: TrendsQuery,
+    params: Params,
+    window: Window,
+    slots: tuple[int, int, int],
+    lookback: str,
+    end: str,
+) -> tuple[str, str]:
+    """(CTEs, SELECT) of a dau/wau/mau series over buckets of one fixed length.
+
+    A bucket's end is the next bucket's start, so its span [end - days, end) is exactly the
+    `k` buckets up to it: bit j of a person's mask says they did the event in the j-th bucket
+    from `origin` (the first bucket's start, less k - 1 buckets), and they count at bucket i
+    when one of bits i .. i + k - 1 is set. Persons are grouped by mask, so the buckets are
+    tested once per distinct mask. The last bucket ends at the window's end, which need not
+    be a bucket's start: per person, whether they did the event in [end - days, end)."""
+    k, length, offset = slots
+    d = params.dialect
+    buckets = window.buckets
+    origin_local = buckets[0] - timedelta(seconds=length * (k - 1))
+    origin = params.add(origin_local - timedelta(seconds=offset))
+    recent = params.add(utc(window.end - timedelta(days=ACTIVE_DAYS[series.math])))
+    slot = f"({d.epoch_us('e.timestamp')} - {d.epoch_us(origin)}) // {params.add(length * 10**6)}"
+    grid = d.rows_of({"bucket": params.add(buckets), "i": params.add(list(range(len(buckets))))})
+    ctes = (
+        f"a{index} AS (SELECT bit_or(CASE WHEN e.timestamp >= {origin} "
+        f"THEN CAST(1 AS BIGINT) << CAST({slot} AS INTEGER) ELSE CAST(0 AS BIGINT) END) AS mask, "
+        f"bool_or(e.timestamp >= {recent}) AS recent "
+        f"{_matching(series, spec, params, lookback, end)} GROUP BY {PERSON}), "
+        f"k{index} AS (SELECT mask, recent, count(*) AS c FROM a{index} GROUP BY mask, recent), "
+        f"b{index} AS ({grid})"
+    )
+    select = (
+        f"SELECT {index} AS series, false AS is_other, {d.null_text()} AS breakdown, "
+        f"b.bucket AS bucket, sum(CASE WHEN b.i = {params.add(len(buckets) - 1)} "
+        "THEN (CASE WHEN m.recent THEN m.c ELSE 0 END) "
+        f"WHEN (m.mask >> b.i) & {params.add((1 << k) - 1)} <> 0 THEN m.c ELSE 0 END) AS value "
+        f"FROM b{index} b CROSS JOIN k{index} m GROUP BY b.bucket"
     )
     return ctes, select
 

@@ -160,6 +160,11 @@ SPECS: dict[str, BaseModel] = {
         bucket=2,
         line=BreakdownLine(is_other=True),
     ),
+    # Daily WAU counted with one bit per bucket; weekly MAU with spans.
+    "trends_active_daily": TrendsQuery(series=[TrendsSeries(event="signup", math=TrendsMath.WAU)]),
+    "trends_active_weekly": TrendsQuery(
+        series=[TrendsSeries(event="signup", math=TrendsMath.MAU)], interval=Interval.WEEK
+    ),
     "stickiness": StickinessQuery(series=[EventRef(event="login"), EventRef(event="export")]),
     "stickiness_persons": StickinessPersonsQuery(
         stickiness=StickinessQuery(series=[EventRef(event="login")]), intervals=3

@@ -1,0 +1,7 @@
+WITH a0 AS (SELECT person, bk, max(ts) AS ts FROM (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.timestamp AS ts, toDateTime64(dateTrunc($p4, (e.timestamp + toIntervalSecond($p5))), 6) AS bk FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p0 AND e.timestamp < $p1 AND e.event = $p6 AND true) x GROUP BY person, bk),
+w0 AS (SELECT bk AS lo, least(ts + toIntervalDay($p3), coalesce(lead(toNullable(ts)) OVER (PARTITION BY person ORDER BY ts), ts + toIntervalDay($p3))) AS hi FROM a0),
+m0 AS (SELECT lo AS mb, CAST(count(*) AS BIGINT) AS n FROM w0 GROUP BY lo
+UNION ALL
+SELECT toDateTime64(dateTrunc($p4, (hi + toIntervalSecond($p7))), 6) AS mb, -CAST(count(*) AS BIGINT) AS n FROM w0 WHERE hi < $p1 GROUP BY mb),
+b0 AS (SELECT z.1 AS bucket FROM (SELECT arrayJoin(arrayZip($p2)) AS z)) SELECT 0 AS series, false AS is_other, CAST(NULL AS Nullable(String)) AS breakdown, b.bucket AS bucket, sum(m.n) AS value FROM b0 b CROSS JOIN m0 m WHERE m.mb <= b.bucket GROUP BY b.bucket
+-- params: [('p0', datetime.datetime(2026, 11, 10, 23, 0)), ('p1', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p2', [datetime.datetime(2026, 11, 18, 0, 0), datetime.datetime(2026, 11, 19, 0, 0), datetime.datetime(2026, 11, 20, 0, 0), datetime.datetime(2026, 11, 21, 0, 0), datetime.datetime(2026, 11, 22, 0, 0), datetime.datetime(2026, 11, 23, 0, 0), datetime.datetime(2026, 11, 24, 0, 0), datetime.datetime(2026, 11, 25, 0, 0)]), ('p3', 7), ('p4', 'day'), ('p5', 3600), ('p6', 'signup'), ('p7', 3600)]

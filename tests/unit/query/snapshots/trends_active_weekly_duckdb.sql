@@ -1,0 +1,7 @@
+WITH a0 AS (SELECT person, bk, max(ts) AS ts FROM (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.timestamp AS ts, date_trunc($p4, (e.timestamp + to_seconds(CASE WHEN e.timestamp < $p5 THEN $p6 ELSE $p7 END))) AS bk FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p0 AND e.timestamp < $p1 AND e.event = $p8 AND true) x GROUP BY person, bk),
+w0 AS (SELECT bk AS lo, least(ts + to_days($p3), coalesce(lead(ts) OVER (PARTITION BY person ORDER BY ts), ts + to_days($p3))) AS hi FROM a0),
+m0 AS (SELECT lo AS mb, CAST(count(*) AS BIGINT) AS n FROM w0 GROUP BY lo
+UNION ALL
+SELECT date_trunc($p4, (hi + to_seconds(CASE WHEN hi < $p9 THEN $p10 ELSE $p11 END))) AS mb, -CAST(count(*) AS BIGINT) AS n FROM w0 WHERE hi < $p1 GROUP BY mb),
+b0 AS (SELECT unnest($p2) AS bucket) SELECT 0 AS series, false AS is_other, CAST(NULL AS VARCHAR) AS breakdown, b.bucket AS bucket, sum(m.n) AS value FROM b0 b CROSS JOIN m0 m WHERE m.mb <= b.bucket GROUP BY b.bucket
+-- params: [('p0', datetime.datetime(2026, 10, 18, 23, 0)), ('p1', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p10', 7200), ('p11', 3600), ('p2', [datetime.datetime(2026, 11, 16, 0, 0), datetime.datetime(2026, 11, 23, 0, 0)]), ('p3', 30), ('p4', 'week'), ('p5', datetime.datetime(2026, 10, 25, 1, 0)), ('p6', 7200), ('p7', 3600), ('p8', 'signup'), ('p9', datetime.datetime(2026, 10, 25, 1, 0))]
