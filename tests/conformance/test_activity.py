@@ -4,7 +4,9 @@ change), with the persons behind each number."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -107,6 +109,7 @@ def ranges(draw: st.DrawFn) -> tuple[Interval, DateRange]:
     extra=st.lists(filters, max_size=1),
     tz=st.sampled_from(ZONES),
     pick=st.integers(0, 999),
+    bits=st.booleans(),
 )
 def test_lifecycle_matches_the_reference(
     make_store: StoreFactory,
@@ -116,12 +119,18 @@ def test_lifecycle_matches_the_reference(
     extra: list[Any],
     tz: str,
     pick: int,
+    bits: bool,
 ) -> None:
+    """`bits` off: counted without the one-mask-per-person plan, also where it would apply."""
     interval, date_range = span
     spec = LifecycleQuery(event=ref, interval=interval, date_range=date_range, filters=extra)
     store = make_store()
     events = write_log(store, log)
-    result = lifecycle_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
+    plan = contextlib.nullcontext() if bits else mock.patch.object(lifecycle_runner, "_bits")
+    with plan as no_bits:
+        if no_bits is not None:
+            no_bits.return_value = None
+        result = lifecycle_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
     window = resolve(date_range, interval, tz, NOW)
     want = lifecycle(events, ref, extra, interval, tz, window.buckets, window.end)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from userlens.errors import InvalidInput
@@ -206,3 +207,25 @@ def utc_offsets(start: datetime, end: datetime, timezone: str) -> list[tuple[dat
             found.append((change, offset(change)))
         day = following
     return found
+
+
+# Bucket lengths that do not depend on the calendar, in seconds.
+_FIXED = {Interval.HOUR: 3600, Interval.DAY: 86400, Interval.WEEK: 7 * 86400}
+# Bits a BIGINT mask may use (0 .. MASK_BITS), one per bucket.
+MASK_BITS = 62
+
+
+def fixed_length(
+    buckets: list[datetime], interval: Interval, offsets: list[tuple[datetime, int]]
+) -> int | None:
+    """The length in seconds shared by `buckets` (consecutive local bucket starts), when the
+    UTC offset does not change over them (`offsets` from `utc_offsets`): then a bucket is a
+    plain division of UTC time, and an event's bucket index is arithmetic. None otherwise
+    (months, or a daylight-saving change)."""
+    length = _FIXED.get(interval)
+    if length is None or len(offsets) != 1:
+        return None
+    step = timedelta(seconds=length)
+    if any(b - a != step for a, b in pairwise(buckets)):
+        return None
+    return length

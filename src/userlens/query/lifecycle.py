@@ -20,7 +20,7 @@ from userlens.model.activity import (
     LifecycleStatus,
 )
 from userlens.model.insight import PersonsResult
-from userlens.query.dates import Window, before, resolve, utc_offsets
+from userlens.query.dates import MASK_BITS, Window, before, fixed_length, resolve, utc_offsets
 from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
     OVERRIDES,
@@ -72,8 +72,55 @@ def _ctes(
     )
 
 
+def _bits(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -> str | None:
+    """`statuses` as (bucket, status, persons) from one mask per person, or None where buckets
+    vary in length (see `dates.fixed_length`) or are too many for a BIGINT.
+
+    Bit 0 says the person did the event before the bucket preceding the range, bit 1 in that
+    bucket, bit i + 2 in the range's i-th bucket. At bucket i a person is active when bit
+    i + 2 is set: new when no lower bit is, returning when bit i + 1 is, resurrecting
+    otherwise; and dormant when bit i + 1 is set and bit i + 2 is not. Persons are grouped
+    by mask, so each distinct mask is tested once per bucket."""
+    d = params.dialect
+    buckets = window.buckets
+    first = before(buckets[0], spec.interval, timezone)
+    # From a week before the range: the bucket before it, of an hour, a day or a week.
+    offsets = utc_offsets(window.start - timedelta(days=7), window.end, timezone)
+    length = fixed_length([first, *buckets], spec.interval, offsets)
+    if not d.bit_masks or length is None or len(buckets) + 1 > MASK_BITS:
+        return None
+    event = spec.event
+    origin = params.add(first - timedelta(seconds=offsets[0][1]))
+    slot = f"({d.epoch_us('e.timestamp')} - {d.epoch_us(origin)}) // {params.add(length * 10**6)}"
+    grid = d.rows_of({"b": params.add(buckets), "i": params.add(list(range(len(buckets))))})
+    now, prior = "(m.mask >> (g.i + 2)) & 1 = 1", "(m.mask >> (g.i + 1)) & 1 = 1"
+    return (
+        "a AS (SELECT bit_or(CASE WHEN e.timestamp < "
+        f"{origin} THEN CAST(1 AS BIGINT) "
+        f"ELSE CAST(1 AS BIGINT) << CAST({slot} + 1 AS INTEGER) END) AS mask "
+        f"FROM {OVERRIDES}{person_join([*spec.filters, *event.filters])} "
+        f"WHERE e.timestamp < {params.add(utc(window.end))} "
+        f"AND {all_of(spec.filters, params)} AND {matches(event.event, event.filters, params)} "
+        f"GROUP BY {PERSON}), "
+        "masks AS (SELECT mask, count(*) AS c FROM a GROUP BY mask), "
+        f"grid AS ({grid}), "
+        "statuses AS ("
+        "SELECT g.b AS b, CASE WHEN m.mask & ((CAST(1 AS BIGINT) << (g.i + 2)) - 1) = 0 "
+        f"THEN 'new' WHEN {prior} THEN 'returning' ELSE 'resurrecting' END AS status, m.c AS c "
+        f"FROM grid g CROSS JOIN masks m WHERE {now} "
+        f"UNION ALL SELECT g.b, 'dormant', m.c FROM grid g CROSS JOIN masks m "
+        f"WHERE {prior} AND NOT ({now}))"
+    )
+
+
 def build(spec: LifecycleQuery, window: Window, timezone: str, dialect: Dialect) -> Query:
     params = Params(dialect)
+    bits = _bits(spec, params, window, timezone)
+    if bits is not None:
+        return Query(
+            f"WITH {bits} SELECT b, status, sum(c) FROM statuses GROUP BY b, status",
+            params.values,
+        )
     return Query(
         f"WITH {_ctes(spec, params, window, timezone, keep_events=False)} "
         "SELECT b, status, count(*) FROM statuses GROUP BY b, status",

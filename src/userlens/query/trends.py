@@ -16,7 +16,6 @@ from typing import Any
 
 from userlens.model.insight import (
     ACTIVE_DAYS,
-    Interval,
     PersonsResult,
     TrendsLine,
     TrendsMath,
@@ -26,7 +25,15 @@ from userlens.model.insight import (
     TrendsSeries,
 )
 from userlens.query import formula
-from userlens.query.dates import Window, bucket_ends, previous, resolve, utc_offsets
+from userlens.query.dates import (
+    MASK_BITS,
+    Window,
+    bucket_ends,
+    fixed_length,
+    previous,
+    resolve,
+    utc_offsets,
+)
 from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
     COLUMNS,
@@ -190,24 +197,23 @@ def _active_sql(
     return ctes, select
 
 
-_BUCKET_SECONDS = {Interval.HOUR: 3600, Interval.DAY: 86400}
-_BITS = 62  # the highest bit a BIGINT mask uses
-
-
 def _slots(
     series: TrendsSeries, spec: TrendsQuery, d: Dialect, window: Window, tz: str
 ) -> tuple[int, int, int] | None:
     """Whether a dau/wau/mau series can be counted with one bit per bucket and person, as
     (buckets per active span `k`, a bucket's length in seconds, the UTC offset in seconds);
-    None when not: on engines without the bit functions, for week and month buckets, when
-    the time zone's offset changes over the range (buckets are then not all as long), or when
-    the range and span need more bits than a BIGINT has."""
-    length = _BUCKET_SECONDS.get(spec.interval)
-    if not d.bit_masks or length is None:
+    None when not: on engines without the bit functions, for buckets of varying length
+    (`dates.fixed_length`), when the span is not whole buckets, or when the range and span
+    need more bits than a BIGINT has."""
+    if not d.bit_masks:
         return None
-    k, rest = divmod(ACTIVE_DAYS[series.math] * 86400, length)
-    offsets = utc_offsets(window.start - timedelta(days=ACTIVE_DAYS[series.math]), window.end, tz)
-    if rest or len(window.buckets) + k - 2 > _BITS or len(offsets) != 1:
+    days = ACTIVE_DAYS[series.math]
+    offsets = utc_offsets(window.start - timedelta(days=days), window.end, tz)
+    length = fixed_length(window.buckets, spec.interval, offsets)
+    if length is None:
+        return None
+    k, rest = divmod(days * 86400, length)
+    if rest or len(window.buckets) + k - 2 > MASK_BITS:
         return None
     return k, length, offsets[0][1]
 
