@@ -4,7 +4,7 @@ logs: merged persons, same-time events, time zones with a daylight-saving change
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
@@ -84,8 +84,8 @@ def specs(draw: st.DrawFn) -> TrendsQuery:
 def test_trends_match_the_reference(
     make_store: StoreFactory, log: list[dict[str, Any]], spec: TrendsQuery, tz: str, bits: bool
 ) -> None:
-    """`bits` off: active persons are counted without the one-bit-per-bucket plan, also
-    where it would apply."""
+    """`bits` off: active and distinct counts are made without the one-bit-per-bucket plans,
+    also where they would apply."""
     store = make_store()
     events = write_log(store, log)
     with _bit_masks(bits):
@@ -265,10 +265,17 @@ def test_active_persons_look_back_exactly_their_days(
     assert result.series[0].values[-1] == result.series[0].total
 
 
-def _bit_masks(on: bool) -> contextlib.AbstractContextManager[object]:
+@contextlib.contextmanager
+def _bit_masks(on: bool) -> Iterator[None]:
+    """Off: active and distinct counts without the one-bit-per-bucket plans."""
     if on:
-        return contextlib.nullcontext()
-    return mock.patch.object(trends_runner, "_slots", return_value=None)
+        yield
+        return
+    with (
+        mock.patch.object(trends_runner, "_slots", return_value=None),
+        mock.patch.object(trends_runner, "_masks", return_value=None),
+    ):
+        yield
 
 
 @pytest.mark.parametrize("bits", [True, False])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from userlens.model.insight import (
     ACTIVE_DAYS,
@@ -91,6 +91,48 @@ def _matching(series: TrendsSeries, spec: TrendsQuery, params: Params, start: st
     )
 
 
+class _Masks(NamedTuple):
+    """Buckets of one length in a fixed UTC offset: an event's bucket index is arithmetic."""
+
+    buckets: list[datetime]
+    length: int  # seconds
+    offset: int  # seconds east of UTC
+
+
+def _masks(spec: TrendsQuery, window: Window, tz: str, d: Dialect) -> _Masks | None:
+    """Whether distinct persons (sessions) per bucket can be counted with one bit per bucket
+    (see `_distinct_bits`)."""
+    offsets = utc_offsets(window.start, window.end, tz)
+    length = fixed_length(window.buckets, spec.interval, offsets)
+    if not d.bit_masks or length is None or len(window.buckets) - 1 > MASK_BITS:
+        return None
+    return _Masks(window.buckets, length, offsets[0][1])
+
+
+def _distinct_bits(
+    index: int, column: str, head: str, params: Params, masks: _Masks
+) -> tuple[str, str]:
+    """(CTEs after `s`, SELECT) counting distinct `column` values per bucket and over the
+    range: per value, a mask with bit i set when it occurs in the i-th bucket; values grouped
+    by mask, so each distinct mask is tested once per bucket."""
+    d = params.dialect
+    origin = params.add(masks.buckets[0] - timedelta(seconds=masks.offset))
+    slot = f"({d.epoch_us('ts')} - {d.epoch_us(origin)}) // {params.add(masks.length * 10**6)}"
+    grid = d.rows_of(
+        {"bucket": params.add(masks.buckets), "i": params.add(list(range(len(masks.buckets))))}
+    )
+    return (
+        f", u{index} AS (SELECT bit_or(CAST(1 AS BIGINT) << CAST({slot} AS INTEGER)) AS mask "
+        f"FROM s{index} WHERE {column} IS NOT NULL GROUP BY {column}), "
+        f"v{index} AS MATERIALIZED (SELECT mask, count(*) AS c FROM u{index} GROUP BY mask), "
+        f"g{index} AS ({grid})"
+    ), (
+        f"{head}g.bucket, sum(CASE WHEN (v.mask >> g.i) & 1 = 1 THEN v.c ELSE 0 END) AS value "
+        f"FROM g{index} g CROSS JOIN v{index} v GROUP BY g.bucket UNION ALL "
+        f"{head}NULL, coalesce(sum(c), 0) FROM v{index}"
+    )
+
+
 def _series_sql(
     index: int,
     series: TrendsSeries,
@@ -100,8 +142,9 @@ def _series_sql(
     start: str,
     end: str,
     bucket: str,
+    masks: _Masks | None,
 ) -> tuple[str, str]:
-    """(CTEs, SELECT) of one series."""
+    """(CTEs, SELECT) of one series; `masks`: distinct counts may take `_distinct_bits`."""
     d = params.dialect
     prop = (
         params.prop("e.properties", series.math_property) if series.math_property else d.null_text()
@@ -125,6 +168,9 @@ def _series_sql(
             # Distinct persons (sessions): one row per bucket and person first; a bucket's
             # count is then its rows (with a value), and the whole range's a distinct count.
             column = _DISTINCT[series.math]
+            if masks is not None:
+                more, select = _distinct_bits(index, column, head, params, masks)
+                return ctes + more, select
             ctes += f", u{index} AS MATERIALIZED (SELECT DISTINCT bucket, {column} FROM s{index})"
             return ctes, (
                 f"{head}bucket, count({column}) AS value FROM u{index} GROUP BY bucket UNION ALL "
@@ -283,7 +329,9 @@ def build(spec: TrendsQuery, window: Window, timezone: str, dialect: Dialect) ->
     parts = [
         _active_sql(i, s, spec, params, window, timezone)
         if s.math in ACTIVE_DAYS
-        else _series_sql(i, s, spec, params, **bounds)
+        else _series_sql(
+            i, s, spec, params, **bounds, masks=_masks(spec, window, timezone, dialect)
+        )
         for i, s in enumerate(spec.series)
     ]
     ctes = ", ".join(c for c, _ in parts)
@@ -439,6 +487,7 @@ def build_persons(
             start=params.add(utc(window.start)),
             end=params.add(utc(window.end)),
             bucket=bucket,
+            masks=None,  # the drill-down reads s{index} itself
         )
         where = ["true"]
         if ask.bucket is not None:

@@ -160,6 +160,10 @@ SPECS: dict[str, BaseModel] = {
         bucket=2,
         line=BreakdownLine(is_other=True),
     ),
+    # Daily distinct persons counted with one bit per bucket.
+    "trends_unique_daily": TrendsQuery(
+        series=[TrendsSeries(event="signup", math=TrendsMath.UNIQUE_PERSONS)]
+    ),
     # Daily WAU counted with one bit per bucket; weekly MAU with spans.
     "trends_active_daily": TrendsQuery(series=[TrendsSeries(event="signup", math=TrendsMath.WAU)]),
     "trends_active_weekly": TrendsQuery(
