@@ -58,14 +58,32 @@ def retention_specs(draw: st.DrawFn) -> RetentionQuery:
     )
 
 
+def _masks(runner: object, on: bool) -> contextlib.AbstractContextManager[object]:
+    """Off: the runner answers without its one-mask-per-person plan (`_bits`), also where it
+    would take it."""
+    return contextlib.nullcontext() if on else mock.patch.object(runner, "_bits", return_value=None)
+
+
 @FAST
-@given(log=logs(), spec=retention_specs(), tz=st.sampled_from(ZONES), cell=st.integers(0, 99))
+@given(
+    log=logs(),
+    spec=retention_specs(),
+    tz=st.sampled_from(ZONES),
+    cell=st.integers(0, 99),
+    bits=st.booleans(),
+)
 def test_retention_matches_the_reference(
-    make_store: StoreFactory, log: list[dict[str, Any]], spec: RetentionQuery, tz: str, cell: int
+    make_store: StoreFactory,
+    log: list[dict[str, Any]],
+    spec: RetentionQuery,
+    tz: str,
+    cell: int,
+    bits: bool,
 ) -> None:
     store = make_store()
     events = write_log(store, log)
-    result = retention_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
+    with _masks(retention_runner, bits):
+        result = retention_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
     window = periods_ending(spec.date_to, spec.period, spec.periods, tz, NOW)
     want = retention(events, spec, tz, window.buckets, window.start, window.end)
 
@@ -121,15 +139,11 @@ def test_lifecycle_matches_the_reference(
     pick: int,
     bits: bool,
 ) -> None:
-    """`bits` off: counted without the one-mask-per-person plan, also where it would apply."""
     interval, date_range = span
     spec = LifecycleQuery(event=ref, interval=interval, date_range=date_range, filters=extra)
     store = make_store()
     events = write_log(store, log)
-    plan = contextlib.nullcontext() if bits else mock.patch.object(lifecycle_runner, "_bits")
-    with plan as no_bits:
-        if no_bits is not None:
-            no_bits.return_value = None
+    with _masks(lifecycle_runner, bits):
         result = lifecycle_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
     window = resolve(date_range, interval, tz, NOW)
     want = lifecycle(events, ref, extra, interval, tz, window.buckets, window.end)

@@ -21,7 +21,7 @@ from userlens.model.retention import (
     RetentionResult,
     RetentionType,
 )
-from userlens.query.dates import Window, periods_ending, utc_offsets
+from userlens.query.dates import MASK_BITS, Window, fixed_length, periods_ending, utc_offsets
 from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
     OVERRIDES,
@@ -73,9 +73,58 @@ def _ctes(
     )
 
 
+def _bits(spec: RetentionQuery, params: Params, window: Window, timezone: str) -> str | None:
+    """The answer's rows from two masks per person, or None where periods vary in length (see
+    `dates.fixed_length`) or are too many for a BIGINT.
+
+    Per person: `s` has bit i set when they did the start event in the range's i-th period,
+    `r` when they came back in it, and `early` says whether they started before the range.
+    Their cohorts are the bits of `s` (recurring), or its lowest bit when not `early`
+    (first-time); they count as back in each later period with its bit of `r` set. Persons
+    are grouped by (s, r), so each distinct pair is tested once per cohort and period."""
+    d = params.dialect
+    buckets = window.buckets
+    offsets = utc_offsets(window.start, window.end, timezone)
+    length = fixed_length(buckets, spec.period, offsets)
+    if not d.bit_masks or length is None or len(buckets) - 1 > MASK_BITS:
+        return None
+    start_event, back = spec.start, spec.return_event
+    starts = matches(start_event.event, start_event.filters, params)
+    returns = matches(back.event, back.filters, params)
+    start = params.add(utc(window.start))
+    lower = "" if spec.type is RetentionType.FIRST_TIME else f"AND e.timestamp >= {start} "
+    every = [*spec.filters, *start_event.filters, *back.filters]
+    bit = (
+        f"CAST(1 AS BIGINT) << CAST(({d.epoch_us('e.timestamp')} - {d.epoch_us(start)}) "
+        f"// {params.add(length * 10**6)} AS INTEGER)"
+    )
+    first_time = spec.type is RetentionType.FIRST_TIME
+    grid = d.rows_of({"b": params.add(buckets), "i": params.add(list(range(len(buckets))))})
+    # The lowest bit's index: how many bits are below it.
+    cohort = "bit_count((m.s & -m.s) - 1) = g.i" if first_time else "(m.s >> g.i) & 1 = 1"
+    return (
+        "a AS (SELECT "
+        f"bit_or(CASE WHEN ({starts}) AND e.timestamp >= {start} THEN {bit} ELSE 0 END) AS s, "
+        f"bit_or(CASE WHEN ({returns}) AND e.timestamp >= {start} THEN {bit} ELSE 0 END) AS r, "
+        f"bool_or(({starts}) AND e.timestamp < {start}) AS early "
+        f"FROM {OVERRIDES}{person_join(every)} "
+        f"WHERE e.timestamp < {params.add(utc(window.end))} {lower}"
+        f"AND {all_of(spec.filters, params)} AND ({starts} OR {returns}) GROUP BY {PERSON}), "
+        "m AS MATERIALIZED (SELECT s, r, count(*) AS c FROM a "
+        f"WHERE s <> 0{' AND NOT early' if first_time else ''} GROUP BY s, r), "
+        f"g AS ({grid}) "
+        f"SELECT g.b, NULL AS p, sum(m.c) FROM g CROSS JOIN m WHERE {cohort} GROUP BY g.b "
+        "UNION ALL SELECT g.b, h.b, sum(m.c) FROM g CROSS JOIN g h CROSS JOIN m "
+        f"WHERE h.i > g.i AND {cohort} AND (m.r >> h.i) & 1 = 1 GROUP BY g.b, h.b"
+    )
+
+
 def build(spec: RetentionQuery, window: Window, timezone: str, dialect: Dialect) -> Query:
     """Rows (cohort, NULL, size) and (cohort, period, persons back in it)."""
     params = Params(dialect)
+    bits = _bits(spec, params, window, timezone)
+    if bits is not None:
+        return Query(f"WITH {bits}", params.values)
     return Query(
         f"WITH {_ctes(spec, params, window, timezone, keep_events=False)} "
         "SELECT cohort, NULL AS b, count(*) FROM starts GROUP BY cohort "

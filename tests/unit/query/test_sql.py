@@ -141,6 +141,13 @@ SPECS: dict[str, BaseModel] = {
         type=RetentionType.FIRST_TIME,
         filters=[COHORT],
     ),
+    # Days without a daylight-saving change: two masks per person.
+    "retention_daily": RetentionQuery(
+        start=EventRef(event="signup"),
+        period=Interval.DAY,
+        periods=7,
+        type=RetentionType.FIRST_TIME,
+    ),
     "retention_persons": RetentionPersonsQuery(
         retention=RetentionQuery(start=EventRef(event="signup")), cohort=1, period=2
     ),
