@@ -85,8 +85,11 @@ def _plan(
     n = params.add(spec.steps)
     node, is_node = _node(spec, d)
     lo = params.add(utc(start))
+    # On the list plan `ev` is read by `names`, the lists and the fallback: scanning the
+    # events again is cheaper than materialising them (DuckDB would by default).
+    inline = "NOT MATERIALIZED " if d.session_lists else ""
     ev = (
-        f"ev AS (SELECT {PERSON} AS person, e.session_id AS sid, e.timestamp AS ts, "
+        f"ev AS {inline}(SELECT {PERSON} AS person, e.session_id AS sid, e.timestamp AS ts, "
         f"{node} AS node FROM {OVERRIDES}{person_join(spec.filters)} "
         f"WHERE e.timestamp >= {lo} AND e.timestamp < {params.add(utc(end))} "
         f"AND {is_node} AND e.session_id IS NOT NULL AND {all_of(spec.filters, params)})"

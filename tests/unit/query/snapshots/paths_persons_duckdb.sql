@@ -1,4 +1,4 @@
-WITH ev AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.session_id AS sid, e.timestamp AS ts, CASE WHEN e.event = '$pageview' THEN coalesce(e.pathname, '') END AS node FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p1 AND e.timestamp < $p2 AND (e.event = '$pageview') AND e.session_id IS NOT NULL AND true),
+WITH ev AS NOT MATERIALIZED (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.session_id AS sid, e.timestamp AS ts, CASE WHEN e.event = '$pageview' THEN coalesce(e.pathname, '') END AS node FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p1 AND e.timestamp < $p2 AND (e.event = '$pageview') AND e.session_id IS NOT NULL AND true),
 names AS (SELECT node, row_number() OVER (ORDER BY node) AS k FROM (SELECT DISTINCT node FROM ev)),
 fits AS (SELECT count(*) < $p3 AS ok FROM names),
 keyed AS (SELECT person, sid, list_sort(list((epoch_us(ev.ts) - epoch_us($p1)) * $p3 + n.k)) AS l FROM ev JOIN names n ON n.node = ev.node WHERE (SELECT ok FROM fits) GROUP BY person, sid),
