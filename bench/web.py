@@ -55,7 +55,6 @@ TARGET_COLD_MS = 2000
 # A tile is drawn when its chart, table or flow is in the page (paths: a Sankey canvas and a
 # list, counted once).
 DRAWN = "[data-testid=tile]:has(canvas, [data-testid=retention], [data-testid=paths])"
-POLL_MS = 10
 
 
 def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
@@ -134,7 +133,10 @@ def measure(url: str, token: str, runs: int) -> dict[str, Any]:
     tiles = len(board["tiles"])
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+        # The app's Content-Security-Policy forbids the script that checks for drawn tiles;
+        # bypassing it changes nothing else in the page.
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+        page = context.new_page()
         page.goto(f"{url}/signin")
         page.get_by_label("Email").fill(EMAIL)
         page.get_by_label("Password").fill(PASSWORD)
@@ -144,13 +146,14 @@ def measure(url: str, token: str, runs: int) -> dict[str, Any]:
         def load() -> float:
             began = time.perf_counter()
             page.goto(f"{url}/projects/1/dashboards/{board['id']}")
-            # Polled every 10 ms: Playwright's `expect` backs off to a second between checks,
-            # which would add up to that much to a load of a few seconds.
-            drawn = page.locator(DRAWN)
-            while drawn.count() < tiles:
-                if time.perf_counter() - began > 120:
-                    raise SystemExit("the dashboard was not drawn within 120 s")
-                page.wait_for_timeout(POLL_MS)
+            # Checked in the page at every animation frame: Playwright's `expect` backs off to
+            # a second between checks (up to that much too late), and polling from here costs
+            # the server CPU on this machine.
+            page.wait_for_function(
+                f"document.querySelectorAll({json.dumps(DRAWN)}).length >= {tiles}",
+                polling="raf",
+                timeout=120_000,
+            )
             return (time.perf_counter() - began) * 1000
 
         cold = load()
