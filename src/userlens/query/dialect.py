@@ -26,7 +26,8 @@ class DuckDB:
     # Funnels: join a step's events only to the attempts that can still reach it (a semi-join
     # and a UNION ALL, cheap here; ClickHouse runs the plain ASOF join faster).
     split_attempts = True
-    # DAU/WAU/MAU over day or hour buckets: per person one bit per bucket (`bit_or`, `<<`).
+    # Hour, day and week buckets in a fixed UTC offset: one mask per person, a bit per bucket
+    # (trends, lifecycle, retention; see ARCHITECTURE.md).
     bit_masks = True
 
     def json_key(self, key: str) -> str:
@@ -117,6 +118,38 @@ class DuckDB:
         """The non-NULL items, sorted."""
         return f"list_sort(list_filter([{', '.join(items)}], lambda x: x IS NOT NULL))"
 
+    # -- BIGINT bit masks (`bit_masks`) ---------------------------------------------------
+
+    def bit(self, index: str) -> str:
+        """A BIGINT with only bit `index` set. A negative index counts as 0: ClickHouse
+        computes a CASE's branches for rows that do not take them, and refuses to shift by
+        a negative amount."""
+        return f"(CAST(1 AS BIGINT) << CAST(greatest({index}, 0) AS INTEGER))"
+
+    def or_bits(self, mask: str) -> str:
+        """Aggregate: the masks OR-ed together."""
+        return f"bit_or({mask})"
+
+    def any_true(self, flag: str) -> str:
+        """Aggregate: whether the condition held for any row."""
+        return f"bool_or({flag})"
+
+    def bits_of(self, mask: str, low: str, width: str) -> str:
+        """Whether any of the `width` bits of `mask` from bit `low` is set; `width` a bound
+        parameter holding (1 << bits) - 1."""
+        return f"(({mask} >> ({low})) & {width} <> 0)"
+
+    def has_bit(self, mask: str, index: str) -> str:
+        return f"(({mask} >> ({index})) & 1 = 1)"
+
+    def below(self, mask: str, index: str) -> str:
+        """`mask` with only its bits below `index` kept."""
+        return f"({mask} & ({self.bit(index)} - 1))"
+
+    def lowest_bit(self, mask: str) -> str:
+        """The index of the lowest set bit of a non-zero mask."""
+        return f"bit_count(({mask} & -{mask}) - 1)"
+
 
 class ClickHouse(DuckDB):
     """ClickHouse's spelling. Its queries run with `join_use_nulls` and `group_by_use_nulls`
@@ -125,7 +158,6 @@ class ClickHouse(DuckDB):
     name = "clickhouse"
     session_lists = False
     split_attempts = False
-    bit_masks = False
 
     def json_key(self, key: str) -> str:
         return key
@@ -206,6 +238,27 @@ class ClickHouse(DuckDB):
 
     def sorted_present(self, items: Sequence[str]) -> str:
         return f"arraySort(arrayFilter(x -> x IS NOT NULL, [{', '.join(items)}]))"
+
+    def bit(self, index: str) -> str:
+        return f"bitShiftLeft(toInt64(1), greatest({index}, 0))"
+
+    def or_bits(self, mask: str) -> str:
+        return f"groupBitOr({mask})"
+
+    def any_true(self, flag: str) -> str:
+        return f"max({flag})"
+
+    def bits_of(self, mask: str, low: str, width: str) -> str:
+        return f"(bitAnd(bitShiftRight({mask}, {low}), {width}) <> 0)"
+
+    def has_bit(self, mask: str, index: str) -> str:
+        return f"(bitTest({mask}, {index}) = 1)"
+
+    def below(self, mask: str, index: str) -> str:
+        return f"bitAnd({mask}, {self.bit(index)} - 1)"
+
+    def lowest_bit(self, mask: str) -> str:
+        return f"bitCount(bitAnd({mask}, -{mask}) - 1)"
 
 
 Dialect = DuckDB

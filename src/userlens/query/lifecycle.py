@@ -91,13 +91,14 @@ def _bits(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -
         return None
     event = spec.event
     origin = params.add(first - timedelta(seconds=offsets[0][1]))
-    slot = f"({d.epoch_us('e.timestamp')} - {d.epoch_us(origin)}) // {params.add(length * 10**6)}"
+    slot = d.int_div(
+        f"{d.epoch_us('e.timestamp')} - {d.epoch_us(origin)}", params.add(length * 10**6)
+    )
     grid = d.rows_of({"b": params.add(buckets), "i": params.add(list(range(len(buckets))))})
-    now, prior = "(m.mask >> (g.i + 2)) & 1 = 1", "(m.mask >> (g.i + 1)) & 1 = 1"
+    now, prior = d.has_bit("m.mask", "g.i + 2"), d.has_bit("m.mask", "g.i + 1")
+    mask = f"CASE WHEN e.timestamp < {origin} THEN {d.bit('0')} ELSE {d.bit(f'{slot} + 1')} END"
     return (
-        "a AS (SELECT bit_or(CASE WHEN e.timestamp < "
-        f"{origin} THEN CAST(1 AS BIGINT) "
-        f"ELSE CAST(1 AS BIGINT) << CAST({slot} + 1 AS INTEGER) END) AS mask "
+        f"a AS (SELECT {d.or_bits(mask)} AS mask "
         f"FROM {OVERRIDES}{person_join([*spec.filters, *event.filters])} "
         f"WHERE e.timestamp < {params.add(utc(window.end))} "
         f"AND {all_of(spec.filters, params)} AND {matches(event.event, event.filters, params)} "
@@ -105,7 +106,7 @@ def _bits(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -
         "masks AS (SELECT mask, count(*) AS c FROM a GROUP BY mask), "
         f"grid AS ({grid}), "
         "statuses AS ("
-        "SELECT g.b AS b, CASE WHEN m.mask & ((CAST(1 AS BIGINT) << (g.i + 2)) - 1) = 0 "
+        f"SELECT g.b AS b, CASE WHEN {d.below('m.mask', 'g.i + 2')} = 0 "
         f"THEN 'new' WHEN {prior} THEN 'returning' ELSE 'resurrecting' END AS status, m.c AS c "
         f"FROM grid g CROSS JOIN masks m WHERE {now} "
         f"UNION ALL SELECT g.b, 'dormant', m.c FROM grid g CROSS JOIN masks m "

@@ -94,19 +94,18 @@ def _bits(spec: RetentionQuery, params: Params, window: Window, timezone: str) -
     start = params.add(utc(window.start))
     lower = "" if spec.type is RetentionType.FIRST_TIME else f"AND e.timestamp >= {start} "
     every = [*spec.filters, *start_event.filters, *back.filters]
-    bit = (
-        f"CAST(1 AS BIGINT) << CAST(({d.epoch_us('e.timestamp')} - {d.epoch_us(start)}) "
-        f"// {params.add(length * 10**6)} AS INTEGER)"
+    bit = d.bit(
+        d.int_div(f"{d.epoch_us('e.timestamp')} - {d.epoch_us(start)}", params.add(length * 10**6))
     )
     first_time = spec.type is RetentionType.FIRST_TIME
     grid = d.rows_of({"b": params.add(buckets), "i": params.add(list(range(len(buckets))))})
     # The lowest bit's index: how many bits are below it.
-    cohort = "bit_count((m.s & -m.s) - 1) = g.i" if first_time else "(m.s >> g.i) & 1 = 1"
+    cohort = f"{d.lowest_bit('m.s')} = g.i" if first_time else d.has_bit("m.s", "g.i")
+    started = f"CASE WHEN ({starts}) AND e.timestamp >= {start} THEN {bit} ELSE 0 END"
+    returned = f"CASE WHEN ({returns}) AND e.timestamp >= {start} THEN {bit} ELSE 0 END"
     return (
-        "a AS (SELECT "
-        f"bit_or(CASE WHEN ({starts}) AND e.timestamp >= {start} THEN {bit} ELSE 0 END) AS s, "
-        f"bit_or(CASE WHEN ({returns}) AND e.timestamp >= {start} THEN {bit} ELSE 0 END) AS r, "
-        f"bool_or(({starts}) AND e.timestamp < {start}) AS early "
+        f"a AS (SELECT {d.or_bits(started)} AS s, {d.or_bits(returned)} AS r, "
+        f"{d.any_true(f'({starts}) AND e.timestamp < {start}')} AS early "
         f"FROM {OVERRIDES}{person_join(every)} "
         f"WHERE e.timestamp < {params.add(utc(window.end))} {lower}"
         f"AND {all_of(spec.filters, params)} AND ({starts} OR {returns}) GROUP BY {PERSON}), "
@@ -115,7 +114,7 @@ def _bits(spec: RetentionQuery, params: Params, window: Window, timezone: str) -
         f"g AS ({grid}) "
         f"SELECT g.b, NULL AS p, sum(m.c) FROM g CROSS JOIN m WHERE {cohort} GROUP BY g.b "
         "UNION ALL SELECT g.b, h.b, sum(m.c) FROM g CROSS JOIN g h CROSS JOIN m "
-        f"WHERE h.i > g.i AND {cohort} AND (m.r >> h.i) & 1 = 1 GROUP BY g.b, h.b"
+        f"WHERE h.i > g.i AND {cohort} AND {d.has_bit('m.r', 'h.i')} GROUP BY g.b, h.b"
     )
 
 

@@ -117,17 +117,18 @@ def _distinct_bits(
     by mask, so each distinct mask is tested once per bucket."""
     d = params.dialect
     origin = params.add(masks.buckets[0] - timedelta(seconds=masks.offset))
-    slot = f"({d.epoch_us('ts')} - {d.epoch_us(origin)}) // {params.add(masks.length * 10**6)}"
+    slot = d.int_div(f"{d.epoch_us('ts')} - {d.epoch_us(origin)}", params.add(masks.length * 10**6))
     grid = d.rows_of(
         {"bucket": params.add(masks.buckets), "i": params.add(list(range(len(masks.buckets))))}
     )
     return (
-        f", u{index} AS (SELECT bit_or(CAST(1 AS BIGINT) << CAST({slot} AS INTEGER)) AS mask "
+        f", u{index} AS (SELECT {d.or_bits(d.bit(slot))} AS mask "
         f"FROM s{index} WHERE {column} IS NOT NULL GROUP BY {column}), "
         f"v{index} AS MATERIALIZED (SELECT mask, count(*) AS c FROM u{index} GROUP BY mask), "
         f"g{index} AS ({grid})"
     ), (
-        f"{head}g.bucket, sum(CASE WHEN (v.mask >> g.i) & 1 = 1 THEN v.c ELSE 0 END) AS value "
+        f"{head}g.bucket, sum(CASE WHEN {d.has_bit('v.mask', 'g.i')} THEN v.c ELSE 0 END) "
+        "AS value "
         f"FROM g{index} g CROSS JOIN v{index} v GROUP BY g.bucket UNION ALL "
         f"{head}NULL, coalesce(sum(c), 0) FROM v{index}"
     )
@@ -288,12 +289,14 @@ def _active_bits(
     origin_local = buckets[0] - timedelta(seconds=length * (k - 1))
     origin = params.add(origin_local - timedelta(seconds=offset))
     recent = params.add(utc(window.end - timedelta(days=ACTIVE_DAYS[series.math])))
-    slot = f"({d.epoch_us('e.timestamp')} - {d.epoch_us(origin)}) // {params.add(length * 10**6)}"
+    slot = d.int_div(
+        f"{d.epoch_us('e.timestamp')} - {d.epoch_us(origin)}", params.add(length * 10**6)
+    )
     grid = d.rows_of({"bucket": params.add(buckets), "i": params.add(list(range(len(buckets))))})
+    mask = f"CASE WHEN e.timestamp >= {origin} THEN {d.bit(slot)} ELSE 0 END"
     ctes = (
-        f"a{index} AS (SELECT bit_or(CASE WHEN e.timestamp >= {origin} "
-        f"THEN CAST(1 AS BIGINT) << CAST({slot} AS INTEGER) ELSE CAST(0 AS BIGINT) END) AS mask, "
-        f"bool_or(e.timestamp >= {recent}) AS recent "
+        f"a{index} AS (SELECT {d.or_bits(mask)} AS mask, "
+        f"{d.any_true(f'e.timestamp >= {recent}')} AS recent "
         f"{_matching(series, spec, params, lookback, end)} GROUP BY {PERSON}), "
         f"k{index} AS (SELECT mask, recent, count(*) AS c FROM a{index} GROUP BY mask, recent), "
         f"b{index} AS ({grid})"
@@ -302,8 +305,8 @@ def _active_bits(
         f"SELECT {index} AS series, false AS is_other, {d.null_text()} AS breakdown, "
         f"b.bucket AS bucket, sum(CASE WHEN b.i = {params.add(len(buckets) - 1)} "
         "THEN (CASE WHEN m.recent THEN m.c ELSE 0 END) "
-        f"WHEN (m.mask >> b.i) & {params.add((1 << k) - 1)} <> 0 THEN m.c ELSE 0 END) AS value "
-        f"FROM b{index} b CROSS JOIN k{index} m GROUP BY b.bucket"
+        f"WHEN {d.bits_of('m.mask', 'b.i', params.add((1 << k) - 1))} THEN m.c ELSE 0 END) "
+        f"AS value FROM b{index} b CROSS JOIN k{index} m GROUP BY b.bucket"
     )
     return ctes, select
 
