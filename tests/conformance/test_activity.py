@@ -169,6 +169,7 @@ def test_lifecycle_matches_the_reference(
     extra=st.lists(filters, max_size=1),
     tz=st.sampled_from(ZONES),
     pick=st.integers(0, 999),
+    bits=st.booleans(),
 )
 def test_stickiness_matches_the_reference(
     make_store: StoreFactory,
@@ -178,12 +179,14 @@ def test_stickiness_matches_the_reference(
     extra: list[Any],
     tz: str,
     pick: int,
+    bits: bool,
 ) -> None:
     interval, date_range = span
     spec = StickinessQuery(series=series, interval=interval, date_range=date_range, filters=extra)
     store = make_store()
     events = write_log(store, log)
-    result = stickiness_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
+    with _masks(stickiness_runner, bits):
+        result = stickiness_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
     window = resolve(date_range, interval, tz, NOW)
     assert result.intervals == len(window.buckets)
     wants = [

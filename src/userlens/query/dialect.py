@@ -150,6 +150,9 @@ class DuckDB:
         """The index of the lowest set bit of a non-zero mask."""
         return f"bit_count(({mask} & -{mask}) - 1)"
 
+    def count_bits(self, mask: str) -> str:
+        return f"bit_count({mask})"
+
 
 class ClickHouse(DuckDB):
     """ClickHouse's spelling. Its queries run with `join_use_nulls` and `group_by_use_nulls`
@@ -259,6 +262,9 @@ class ClickHouse(DuckDB):
 
     def lowest_bit(self, mask: str) -> str:
         return f"bitCount(bitAnd({mask}, -{mask}) - 1)"
+
+    def count_bits(self, mask: str) -> str:
+        return f"bitCount({mask})"
 
 
 Dialect = DuckDB

@@ -8,7 +8,7 @@ CTEs: `ev` (events of any series in range, a flag per series and the local bucke
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from userlens.model.activity import (
@@ -18,7 +18,7 @@ from userlens.model.activity import (
     StickinessResult,
 )
 from userlens.model.insight import PersonsResult
-from userlens.query.dates import Window, resolve, utc_offsets
+from userlens.query.dates import MASK_BITS, Window, fixed_length, resolve, utc_offsets
 from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
     OVERRIDES,
@@ -62,8 +62,45 @@ def _ctes(
     )
 
 
+def _bits(spec: StickinessQuery, params: Params, window: Window, timezone: str) -> str | None:
+    """The answer's rows from one mask per person and series (a bit per bucket they did the
+    series' event in, counted with a popcount), in one pass over the events for every series;
+    None where buckets vary in length (see `dates.fixed_length`) or are too many."""
+    d = params.dialect
+    buckets = window.buckets
+    offsets = utc_offsets(window.start, window.end, timezone)
+    length = fixed_length(buckets, spec.interval, offsets)
+    if not d.bit_masks or length is None or len(buckets) - 1 > MASK_BITS:
+        return None
+    flags = [matches(s.event, s.filters, params) for s in spec.series]
+    origin = params.add(buckets[0] - timedelta(seconds=offsets[0][1]))
+    bit = d.bit(
+        d.int_div(f"{d.epoch_us('e.timestamp')} - {d.epoch_us(origin)}", params.add(length * 10**6))
+    )
+    every = [*spec.filters, *(f for s in spec.series for f in s.filters)]
+    masks = ", ".join(
+        f"{d.or_bits(f'CASE WHEN {flag} THEN {bit} ELSE 0 END')} AS k{i}"
+        for i, flag in enumerate(flags)
+    )
+    counts = " UNION ALL ".join(
+        f"SELECT {i} AS series, {d.count_bits(f'k{i}')} AS n, count(*) FROM a "
+        f"WHERE k{i} <> 0 GROUP BY n"
+        for i in range(len(flags))
+    )
+    return (
+        f"a AS MATERIALIZED (SELECT {masks} FROM {OVERRIDES}{person_join(every)} "
+        f"WHERE e.timestamp >= {params.add(utc(window.start))} "
+        f"AND e.timestamp < {params.add(utc(window.end))} "
+        f"AND {all_of(spec.filters, params)} AND ({' OR '.join(flags)}) GROUP BY {PERSON}) "
+        f"{counts}"
+    )
+
+
 def build(spec: StickinessQuery, window: Window, timezone: str, dialect: Dialect) -> Query:
     params = Params(dialect)
+    bits = _bits(spec, params, window, timezone)
+    if bits is not None:
+        return Query(f"WITH {bits}", params.values)
     return Query(
         f"WITH {_ctes(spec, params, window, timezone, keep_events=False)} "
         "SELECT series, n, count(*) FROM counts GROUP BY series, n",
