@@ -182,6 +182,14 @@ def local_bucket(
     return params.dialect.trunc(part, local_time(params, offsets, moment))
 
 
+def bucket_index(params: Params, origin: str, length: int, moment: str = "e.timestamp") -> str:
+    """How many buckets of `length` seconds `moment` lies after `origin` (a bound UTC start):
+    its bucket's index, where buckets share one length in a fixed UTC offset
+    (`dates.fixed_length`), as the bit-mask plans need."""
+    d = params.dialect
+    return d.int_div(f"{d.epoch_us(moment)} - {d.epoch_us(origin)}", params.add(length * 10**6))
+
+
 PERSON = "coalesce(o.override_person_id, e.person_id)"
 OVERRIDES = "{events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
 

@@ -27,6 +27,7 @@ from userlens.query.filters import (
     PERSON,
     Params,
     all_of,
+    bucket_index,
     first_and_last,
     local_bucket,
     matches,
@@ -91,9 +92,7 @@ def _bits(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -
         return None
     event = spec.event
     origin = params.add(first - timedelta(seconds=offsets[0][1]))
-    slot = d.int_div(
-        f"{d.epoch_us('e.timestamp')} - {d.epoch_us(origin)}", params.add(length * 10**6)
-    )
+    slot = bucket_index(params, origin, length)
     grid = d.rows_of({"b": params.add(buckets), "i": params.add(list(range(len(buckets))))})
     now, prior = d.has_bit("m.mask", "g.i + 2"), d.has_bit("m.mask", "g.i + 1")
     mask = f"CASE WHEN e.timestamp < {origin} THEN {d.bit('0')} ELSE {d.bit(f'{slot} + 1')} END"

@@ -28,6 +28,7 @@ from userlens.query.filters import (
     PERSON,
     Params,
     all_of,
+    bucket_index,
     first_and_last,
     local_bucket,
     matches,
@@ -94,9 +95,7 @@ def _bits(spec: RetentionQuery, params: Params, window: Window, timezone: str) -
     start = params.add(utc(window.start))
     lower = "" if spec.type is RetentionType.FIRST_TIME else f"AND e.timestamp >= {start} "
     every = [*spec.filters, *start_event.filters, *back.filters]
-    bit = d.bit(
-        d.int_div(f"{d.epoch_us('e.timestamp')} - {d.epoch_us(start)}", params.add(length * 10**6))
-    )
+    bit = d.bit(bucket_index(params, start, length))
     first_time = spec.type is RetentionType.FIRST_TIME
     grid = d.rows_of({"b": params.add(buckets), "i": params.add(list(range(len(buckets))))})
     # The lowest bit's index: how many bits are below it.

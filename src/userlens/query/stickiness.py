@@ -25,6 +25,7 @@ from userlens.query.filters import (
     PERSON,
     Params,
     all_of,
+    bucket_index,
     first_and_last,
     local_bucket,
     matches,
@@ -74,9 +75,7 @@ def _bits(spec: StickinessQuery, params: Params, window: Window, timezone: str) 
         return None
     flags = [matches(s.event, s.filters, params) for s in spec.series]
     origin = params.add(buckets[0] - timedelta(seconds=offsets[0][1]))
-    bit = d.bit(
-        d.int_div(f"{d.epoch_us('e.timestamp')} - {d.epoch_us(origin)}", params.add(length * 10**6))
-    )
+    bit = d.bit(bucket_index(params, origin, length))
     every = [*spec.filters, *(f for s in spec.series for f in s.filters)]
     masks = ", ".join(
         f"{d.or_bits(f'CASE WHEN {flag} THEN {bit} ELSE 0 END')} AS k{i}"

@@ -40,6 +40,7 @@ from userlens.query.filters import (
     PERSON,
     Params,
     all_of,
+    bucket_index,
     cohort_name,
     cohort_of_line,
     first_and_last,
@@ -117,7 +118,7 @@ def _distinct_bits(
     by mask, so each distinct mask is tested once per bucket."""
     d = params.dialect
     origin = params.add(masks.buckets[0] - timedelta(seconds=masks.offset))
-    slot = d.int_div(f"{d.epoch_us('ts')} - {d.epoch_us(origin)}", params.add(masks.length * 10**6))
+    slot = bucket_index(params, origin, masks.length, "ts")
     grid = d.rows_of(
         {"bucket": params.add(masks.buckets), "i": params.add(list(range(len(masks.buckets))))}
     )
@@ -289,9 +290,7 @@ def _active_bits(
     origin_local = buckets[0] - timedelta(seconds=length * (k - 1))
     origin = params.add(origin_local - timedelta(seconds=offset))
     recent = params.add(utc(window.end - timedelta(days=ACTIVE_DAYS[series.math])))
-    slot = d.int_div(
-        f"{d.epoch_us('e.timestamp')} - {d.epoch_us(origin)}", params.add(length * 10**6)
-    )
+    slot = bucket_index(params, origin, length)
     grid = d.rows_of({"bucket": params.add(buckets), "i": params.add(list(range(len(buckets))))})
     mask = f"CASE WHEN e.timestamp >= {origin} THEN {d.bit(slot)} ELSE 0 END"
     ctes = (
