@@ -32,7 +32,8 @@ from userlens.model.filters import (
     Scalar,
     flatten,
 )
-from userlens.model.insight import BreakdownLine
+from userlens.model.insight import BreakdownLine, Interval
+from userlens.query.dates import MASK_BITS, fixed_length, utc_offsets
 from userlens.query.dialect import Dialect
 
 
@@ -180,6 +181,27 @@ def local_bucket(
 ) -> str:
     """The start of an event's local bucket, or that of `moment` (`part` a bound parameter)."""
     return params.dialect.trunc(part, local_time(params, offsets, moment))
+
+
+def mask_plan(
+    d: Dialect,
+    buckets: list[datetime],
+    interval: Interval,
+    timezone: str,
+    start: datetime,
+    end: datetime,
+    *,
+    top: int,
+) -> tuple[int, int] | None:
+    """Whether a bit-mask plan applies to `buckets` (consecutive local bucket starts) over
+    [start, end), as (the buckets' length, the zone's UTC offset), in seconds; None when the
+    engine has no bit masks, the plan's highest bit `top` is past `MASK_BITS`, or the buckets
+    vary in length (`dates.fixed_length`)."""
+    if not d.bit_masks or top > MASK_BITS:
+        return None
+    offsets = utc_offsets(start, end, timezone)
+    length = fixed_length(buckets, interval, offsets)
+    return None if length is None else (length, offsets[0][1])
 
 
 def bucket_index(params: Params, origin: str, length: int, moment: str = "e.timestamp") -> str:

@@ -20,7 +20,7 @@ from userlens.model.activity import (
     LifecycleStatus,
 )
 from userlens.model.insight import PersonsResult
-from userlens.query.dates import MASK_BITS, Window, before, fixed_length, resolve, utc_offsets
+from userlens.query.dates import Window, before, resolve, utc_offsets
 from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
     OVERRIDES,
@@ -30,6 +30,7 @@ from userlens.query.filters import (
     bucket_index,
     first_and_last,
     local_bucket,
+    mask_plan,
     matches,
     person_join,
     utc,
@@ -86,12 +87,15 @@ def _bits(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -
     buckets = window.buckets
     first = before(buckets[0], spec.interval, timezone)
     # From a week before the range: the bucket before it, of an hour, a day or a week.
-    offsets = utc_offsets(window.start - timedelta(days=7), window.end, timezone)
-    length = fixed_length([first, *buckets], spec.interval, offsets)
-    if not d.bit_masks or length is None or len(buckets) + 1 > MASK_BITS:
+    since = window.start - timedelta(days=7)
+    plan = mask_plan(
+        d, [first, *buckets], spec.interval, timezone, since, window.end, top=len(buckets) + 1
+    )
+    if plan is None:
         return None
+    length, offset = plan
     event = spec.event
-    origin = params.add(first - timedelta(seconds=offsets[0][1]))
+    origin = params.add(first - timedelta(seconds=offset))
     slot = bucket_index(params, origin, length)
     grid = d.rows_of({"b": params.add(buckets), "i": params.add(list(range(len(buckets))))})
     now, prior = d.has_bit("m.mask", "g.i + 2"), d.has_bit("m.mask", "g.i + 1")

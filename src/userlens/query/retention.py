@@ -21,7 +21,7 @@ from userlens.model.retention import (
     RetentionResult,
     RetentionType,
 )
-from userlens.query.dates import MASK_BITS, Window, fixed_length, periods_ending, utc_offsets
+from userlens.query.dates import Window, periods_ending, utc_offsets
 from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
     OVERRIDES,
@@ -31,6 +31,7 @@ from userlens.query.filters import (
     bucket_index,
     first_and_last,
     local_bucket,
+    mask_plan,
     matches,
     person_join,
     utc,
@@ -85,10 +86,12 @@ def _bits(spec: RetentionQuery, params: Params, window: Window, timezone: str) -
     are grouped by (s, r), so each distinct pair is tested once per cohort and period."""
     d = params.dialect
     buckets = window.buckets
-    offsets = utc_offsets(window.start, window.end, timezone)
-    length = fixed_length(buckets, spec.period, offsets)
-    if not d.bit_masks or length is None or len(buckets) - 1 > MASK_BITS:
+    plan = mask_plan(
+        d, buckets, spec.period, timezone, window.start, window.end, top=len(buckets) - 1
+    )
+    if plan is None:
         return None
+    length, _ = plan
     start_event, back = spec.start, spec.return_event
     starts = matches(start_event.event, start_event.filters, params)
     returns = matches(back.event, back.filters, params)

@@ -18,7 +18,7 @@ from userlens.model.activity import (
     StickinessResult,
 )
 from userlens.model.insight import PersonsResult
-from userlens.query.dates import MASK_BITS, Window, fixed_length, resolve, utc_offsets
+from userlens.query.dates import Window, resolve, utc_offsets
 from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
     OVERRIDES,
@@ -28,6 +28,7 @@ from userlens.query.filters import (
     bucket_index,
     first_and_last,
     local_bucket,
+    mask_plan,
     matches,
     person_join,
     utc,
@@ -69,12 +70,14 @@ def _bits(spec: StickinessQuery, params: Params, window: Window, timezone: str) 
     None where buckets vary in length (see `dates.fixed_length`) or are too many."""
     d = params.dialect
     buckets = window.buckets
-    offsets = utc_offsets(window.start, window.end, timezone)
-    length = fixed_length(buckets, spec.interval, offsets)
-    if not d.bit_masks or length is None or len(buckets) - 1 > MASK_BITS:
+    plan = mask_plan(
+        d, buckets, spec.interval, timezone, window.start, window.end, top=len(buckets) - 1
+    )
+    if plan is None:
         return None
+    length, offset = plan
     flags = [matches(s.event, s.filters, params) for s in spec.series]
-    origin = params.add(buckets[0] - timedelta(seconds=offsets[0][1]))
+    origin = params.add(buckets[0] - timedelta(seconds=offset))
     bit = d.bit(bucket_index(params, origin, length))
     every = [*spec.filters, *(f for s in spec.series for f in s.filters)]
     masks = ", ".join(

@@ -29,7 +29,6 @@ from userlens.query.dates import (
     MASK_BITS,
     Window,
     bucket_ends,
-    fixed_length,
     previous,
     resolve,
     utc_offsets,
@@ -45,6 +44,7 @@ from userlens.query.filters import (
     cohort_of_line,
     first_and_last,
     local_bucket,
+    mask_plan,
     person_join,
     utc,
 )
@@ -103,11 +103,9 @@ class _Masks(NamedTuple):
 def _masks(spec: TrendsQuery, window: Window, tz: str, d: Dialect) -> _Masks | None:
     """Whether distinct persons (sessions) per bucket can be counted with one bit per bucket
     (see `_distinct_bits`)."""
-    offsets = utc_offsets(window.start, window.end, tz)
-    length = fixed_length(window.buckets, spec.interval, offsets)
-    if not d.bit_masks or length is None or len(window.buckets) - 1 > MASK_BITS:
-        return None
-    return _Masks(window.buckets, length, offsets[0][1])
+    buckets = window.buckets
+    plan = mask_plan(d, buckets, spec.interval, tz, window.start, window.end, top=len(buckets) - 1)
+    return None if plan is None else _Masks(buckets, *plan)
 
 
 def _distinct_bits(
@@ -253,17 +251,17 @@ def _slots(
     None when not: on engines without the bit functions, for buckets of varying length
     (`dates.fixed_length`), when the span is not whole buckets, or when the range and span
     need more bits than a BIGINT has."""
-    if not d.bit_masks:
-        return None
     days = ACTIVE_DAYS[series.math]
-    offsets = utc_offsets(window.start - timedelta(days=days), window.end, tz)
-    length = fixed_length(window.buckets, spec.interval, offsets)
-    if length is None:
+    since = window.start - timedelta(days=days)
+    buckets = window.buckets
+    plan = mask_plan(d, buckets, spec.interval, tz, since, window.end, top=len(buckets) - 1)
+    if plan is None:
         return None
+    length, offset = plan
     k, rest = divmod(days * 86400, length)
-    if rest or len(window.buckets) + k - 2 > MASK_BITS:
+    if rest or len(buckets) + k - 2 > MASK_BITS:
         return None
-    return k, length, offsets[0][1]
+    return k, length, offset
 
 
 def _active_bits(
