@@ -13,8 +13,9 @@ What it does:
    Chromium (Debian's, driven by Playwright).
 3. Opens the dashboard: cold (the server's answer cache empty) and then warm (`--runs` more
    loads, answers cached), each timed from navigation to every tile drawn (its chart, table
-   or list in the page, checked in the page at each animation frame). The baseline, in the same run: the same six queries sent straight to
-   the JSON API one after the other with `refresh=true` (the server's own work, no browser).
+   or list in the page, checked in the page at each animation frame). The baseline, in the
+   same run: the same six queries sent straight to the JSON API one after the other with
+   `refresh=true` (the server's own work, no browser).
 """
 
 from __future__ import annotations
