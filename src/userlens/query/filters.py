@@ -204,6 +204,13 @@ def mask_plan(
     return None if length is None else (length, offsets[0][1])
 
 
+def indexed_buckets(params: Params, buckets: list[datetime], name: str) -> str:
+    """A SELECT of each bucket (as column `name`) with its index `i`, for the bit-mask plans."""
+    return params.dialect.rows_of(
+        {name: params.add(buckets), "i": params.add(list(range(len(buckets))))}
+    )
+
+
 def bucket_index(params: Params, origin: str, length: int, moment: str = "e.timestamp") -> str:
     """How many buckets of `length` seconds `moment` lies after `origin` (a bound UTC start):
     its bucket's index, where buckets share one length in a fixed UTC offset

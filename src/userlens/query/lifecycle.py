@@ -29,6 +29,7 @@ from userlens.query.filters import (
     all_of,
     bucket_index,
     first_and_last,
+    indexed_buckets,
     local_bucket,
     mask_plan,
     matches,
@@ -97,7 +98,7 @@ def _bits(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -
     event = spec.event
     origin = params.add(first - timedelta(seconds=offset))
     slot = bucket_index(params, origin, length)
-    grid = d.rows_of({"b": params.add(buckets), "i": params.add(list(range(len(buckets))))})
+    grid = indexed_buckets(params, buckets, "b")
     now, prior = d.has_bit("m.mask", "g.i + 2"), d.has_bit("m.mask", "g.i + 1")
     mask = f"CASE WHEN e.timestamp < {origin} THEN {d.bit('0')} ELSE {d.bit(f'{slot} + 1')} END"
     return (

@@ -30,6 +30,7 @@ from userlens.query.filters import (
     all_of,
     bucket_index,
     first_and_last,
+    indexed_buckets,
     local_bucket,
     mask_plan,
     matches,
@@ -96,11 +97,12 @@ def _bits(spec: RetentionQuery, params: Params, window: Window, timezone: str) -
     starts = matches(start_event.event, start_event.filters, params)
     returns = matches(back.event, back.filters, params)
     start = params.add(utc(window.start))
-    lower = "" if spec.type is RetentionType.FIRST_TIME else f"AND e.timestamp >= {start} "
+    first_time = spec.type is RetentionType.FIRST_TIME
+    # First-time cohorts need every earlier start event, to know whether one came before.
+    lower = "" if first_time else f"AND e.timestamp >= {start} "
     every = [*spec.filters, *start_event.filters, *back.filters]
     bit = d.bit(bucket_index(params, start, length))
-    first_time = spec.type is RetentionType.FIRST_TIME
-    grid = d.rows_of({"b": params.add(buckets), "i": params.add(list(range(len(buckets))))})
+    grid = indexed_buckets(params, buckets, "b")
     # The lowest bit's index: how many bits are below it.
     cohort = f"{d.lowest_bit('m.s')} = g.i" if first_time else d.has_bit("m.s", "g.i")
     started = f"CASE WHEN ({starts}) AND e.timestamp >= {start} THEN {bit} ELSE 0 END"

@@ -43,6 +43,7 @@ from userlens.query.filters import (
     cohort_name,
     cohort_of_line,
     first_and_last,
+    indexed_buckets,
     local_bucket,
     mask_plan,
     person_join,
@@ -117,9 +118,7 @@ def _distinct_bits(
     d = params.dialect
     origin = params.add(masks.buckets[0] - timedelta(seconds=masks.offset))
     slot = bucket_index(params, origin, masks.length, "ts")
-    grid = d.rows_of(
-        {"bucket": params.add(masks.buckets), "i": params.add(list(range(len(masks.buckets))))}
-    )
+    grid = indexed_buckets(params, masks.buckets, "bucket")
     return (
         f", u{index} AS (SELECT {d.or_bits(d.bit(slot))} AS mask "
         f"FROM s{index} WHERE {column} IS NOT NULL GROUP BY {column}), "
@@ -289,7 +288,7 @@ def _active_bits(
     origin = params.add(origin_local - timedelta(seconds=offset))
     recent = params.add(utc(window.end - timedelta(days=ACTIVE_DAYS[series.math])))
     slot = bucket_index(params, origin, length)
-    grid = d.rows_of({"bucket": params.add(buckets), "i": params.add(list(range(len(buckets))))})
+    grid = indexed_buckets(params, buckets, "bucket")
     mask = f"CASE WHEN e.timestamp >= {origin} THEN {d.bit(slot)} ELSE 0 END"
     ctes = (
         f"a{index} AS (SELECT {d.or_bits(mask)} AS mask, "
