@@ -5,8 +5,9 @@ their time from the first step to the last. The counting rule is in `model/funne
 
 The attempts are a chain of CTEs: `ev` (the person's events in range that any step or
 exclusion needs, with one flag per step), `a0` (the attempts' starts), `a1`…`a{n-1}` (each adds
-one step's time and session), `att` (the steps reached and whether an exclusion broke it),
-`best` (one attempt per person) and `lined` (its breakdown line).
+one step's time, and its session when the persons behind a step are asked for), `att` (the
+steps reached and whether an exclusion broke it), `best` (one attempt per person) and `lined`
+(its breakdown line; without a breakdown, every person's is the same).
 """
 
 from __future__ import annotations
@@ -47,8 +48,11 @@ US = 1_000_000
 EMPTY = "''"
 
 
-def _events(spec: FunnelQuery, params: Params, start: datetime, end: datetime) -> str:
-    """`ev`: one row per event in range (every event for strict order, which needs them all)."""
+def _events(
+    spec: FunnelQuery, params: Params, start: datetime, end: datetime, sessions: bool
+) -> str:
+    """`ev`: one row per event in range (every event for strict order, which needs them all),
+    with its session id when the attempts carry sessions."""
     steps = [matches(s.event, s.filters, params) for s in spec.steps]
     exclusions = [matches(x.event, x.filters, params) for x in spec.exclusions]
     flags = [f"{c} AS m{i}" for i, c in enumerate(steps)]
@@ -67,7 +71,8 @@ def _events(spec: FunnelQuery, params: Params, start: datetime, end: datetime) -
     ]
     return (
         "ev AS MATERIALIZED (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
-        f"e.timestamp AS ts, e.session_id AS sid, {breakdown} AS bv, {', '.join(flags)} "
+        f"e.timestamp AS ts, {'e.session_id AS sid, ' if sessions else ''}{breakdown} AS bv, "
+        f"{', '.join(flags)} "
         "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
         f"{person_join(every, needed=spec.breakdown_type == 'person' and bool(spec.breakdown))} "
         f"WHERE e.timestamp >= {params.add(utc(start))} AND e.timestamp < {params.add(utc(end))} "
@@ -75,16 +80,23 @@ def _events(spec: FunnelQuery, params: Params, start: datetime, end: datetime) -
     )
 
 
-def _at_times(flag: str) -> str:
-    """A step's events, one row per person and time (the smallest session id among them)."""
+def _at_times(flag: str, sessions: bool) -> str:
+    """A step's events: with sessions, one row per person and time (the smallest session id
+    among them); without, its rows as they are (events at the same time join alike)."""
+    if not sessions:
+        return f"(SELECT person AS who, ts FROM ev WHERE {flag})"
     return f"(SELECT person AS who, ts, min(sid) AS sid FROM ev WHERE {flag} GROUP BY person, ts)"
 
 
-def _ordered(spec: FunnelQuery, window: str, d: Dialect) -> list[str]:
-    ctes = ["a0 AS (SELECT person, bv, ts AS t0, sid AS s0 FROM ev WHERE m0)"]
+def _ordered(spec: FunnelQuery, window: str, d: Dialect, sessions: bool) -> list[str]:
+    s0 = ", sid AS s0" if sessions else ""
+    ctes = [f"a0 AS (SELECT person, bv, ts AS t0{s0} FROM ev WHERE m0)"]
     for k in range(1, len(spec.steps)):
         ok = f"n.ts <= a.t0 + {window}"
-        joins = f"ASOF LEFT JOIN {_at_times(f'm{k}')} n ON a.person = n.who AND a.t{k - 1} < n.ts"
+        joins = (
+            f"ASOF LEFT JOIN {_at_times(f'm{k}', sessions)} n "
+            f"ON a.person = n.who AND a.t{k - 1} < n.ts"
+        )
         if spec.order is FunnelOrder.STRICT:
             # The person's next event, at any time after the previous step: it must be this one.
             joins += (
@@ -92,47 +104,76 @@ def _ordered(spec: FunnelQuery, window: str, d: Dialect) -> list[str]:
                 f"ON a.person = nx.who AND a.t{k - 1} < nx.ts"
             )
             ok += " AND n.ts = nx.ts"
-        step = (
-            f"SELECT a.*, CASE WHEN {ok} THEN n.ts END AS t{k}, "
-            f"CASE WHEN {ok} THEN n.sid END AS s{k}"
-        )
+        step = f"SELECT a.*, CASE WHEN {ok} THEN n.ts END AS t{k}"
+        if sessions:
+            step += f", CASE WHEN {ok} THEN n.sid END AS s{k}"
         found = f"{step} FROM a{k - 1} a {joins}"
-        if d.split_attempts:
+        if d.split_attempts and spec.order is FunnelOrder.ORDERED and not sessions:
+            # Each attempt still going learns the person's first and last time of this step.
+            # When the first is after the previous step, it is the step's time; only when the
+            # previous step falls between them is the attempt joined to the step's events.
+            kept = ", ".join(["a.person", "a.bv", *(f"a.t{i}" for i in range(k))])
+            ctes.append(
+                f"r{k} AS (SELECT person AS who, min(ts) AS f, max(ts) AS l FROM ev "
+                f"WHERE m{k} GROUP BY person)"
+            )
+            still = f" WHERE a.t{k - 1} IS NOT NULL" if k > 1 else ""
+            ctes.append(
+                f"j{k} AS (SELECT a.*, r.f AS f, r.l AS l FROM a{k - 1} a "
+                f"LEFT JOIN r{k} r ON r.who = a.person{still})"
+            )
+            between = f"coalesce(a.f <= a.t{k - 1} AND a.t{k - 1} < a.l, false)"
+            found = (
+                f"SELECT {kept}, CASE WHEN a.f > a.t{k - 1} AND a.f <= a.t0 + {window} "
+                f"THEN a.f END AS t{k} FROM j{k} a WHERE NOT {between} "
+                f"UNION ALL SELECT {kept}, CASE WHEN {ok} THEN n.ts END AS t{k} "
+                f"FROM (SELECT * FROM j{k} a WHERE {between}) a {joins}"
+            )
+            if k > 1:
+                found += (
+                    f" UNION ALL SELECT {kept}, CASE WHEN false THEN a.t0 END AS t{k} "
+                    f"FROM a{k - 1} a WHERE a.t{k - 1} IS NULL"
+                )
+        elif d.split_attempts:
             # Only attempts still going whose person did this step at all are joined to the
             # step's events; the others are carried on with no time and session for it.
             going = f"a.person IN (SELECT person FROM ev WHERE m{k})"
             if k > 1:
                 going += f" AND a.t{k - 1} IS NOT NULL"
             going = f"coalesce({going}, false)"
+            none = f"CASE WHEN false THEN a.t{k - 1} END AS t{k}"
+            if sessions:
+                none += f", CASE WHEN false THEN a.s{k - 1} END AS s{k}"
             found = (
                 f"{step} FROM (SELECT * FROM a{k - 1} a WHERE {going}) a {joins} "
-                f"UNION ALL SELECT a.*, CASE WHEN false THEN a.t{k - 1} END AS t{k}, "
-                f"CASE WHEN false THEN a.s{k - 1} END AS s{k} FROM a{k - 1} a WHERE NOT {going}"
+                f"UNION ALL SELECT a.*, {none} FROM a{k - 1} a WHERE NOT {going}"
             )
         ctes.append(f"a{k} AS ({found})")
     return ctes
 
 
-def _unordered(spec: FunnelQuery, window: str, d: Dialect) -> list[str]:
+def _unordered(spec: FunnelQuery, window: str, d: Dialect, sessions: bool) -> list[str]:
     n = len(spec.steps)
     any_step = " OR ".join(f"m{i}" for i in range(n))
     joins = " ".join(
-        f"ASOF LEFT JOIN {_at_times(f'm{i}')} n{i} ON a.person = n{i}.who AND a.t0 <= n{i}.ts"
+        f"ASOF LEFT JOIN {_at_times(f'm{i}', sessions)} n{i} "
+        f"ON a.person = n{i}.who AND a.t0 <= n{i}.ts"
         for i in range(n)
     )
     # Each step's first event in the window, as (time, session), sorted by time.
     found = [
         f"CASE WHEN n{i}.ts <= a.t0 + {window} "
-        f"THEN {d.pair(f'n{i}.ts', f'coalesce(n{i}.sid, {EMPTY})')} END"
+        f"THEN {d.pair(f'n{i}.ts', f'coalesce(n{i}.sid, {EMPTY})' if sessions else EMPTY)} END"
         for i in range(n)
     ]
-    times = ", ".join(f"{d.first(f'l.reached[{i + 1}]')} AS t{i}" for i in range(n))
-    sessions = ", ".join(f"nullif({d.second(f'l.reached[{i + 1}]')}, '') AS s{i}" for i in range(n))
+    columns = [f"{d.first(f'l.reached[{i + 1}]')} AS t{i}" for i in range(n)]
+    if sessions:
+        columns += [f"nullif({d.second(f'l.reached[{i + 1}]')}, '') AS s{i}" for i in range(n)]
     return [
         f"a0 AS (SELECT person, bv, ts AS t0 FROM ev WHERE {any_step})",
         f"l AS (SELECT a.person AS person, a.bv AS bv, {d.sorted_present(found)} AS reached "
         f"FROM a0 a {joins})",
-        f"a{n - 1} AS (SELECT l.person AS person, l.bv AS bv, {times}, {sessions} FROM l)",
+        f"a{n - 1} AS (SELECT l.person AS person, l.bv AS bv, {', '.join(columns)} FROM l)",
     ]
 
 
@@ -149,34 +190,43 @@ def _broken(x: FunnelExclusion, index: int, window: str) -> tuple[str, str]:
     return join, f"coalesce({until}, false)"
 
 
-def _attempts(spec: FunnelQuery, params: Params, start: datetime, end: datetime) -> str:
-    """The CTEs up to `lined`: the counted attempt of each person, with its breakdown line."""
+def _attempts(
+    spec: FunnelQuery, params: Params, start: datetime, end: datetime, sessions: bool
+) -> str:
+    """The CTEs up to `lined`: the counted attempt of each person, with its breakdown line
+    (and, when `sessions`, the session of each step it reached)."""
     d = params.dialect
     window = d.interval("microsecond", params.add(spec.window_seconds * US))
     chain = (
-        _unordered(spec, window, d)
+        _unordered(spec, window, d, sessions)
         if spec.order is FunnelOrder.UNORDERED
-        else _ordered(spec, window, d)
+        else _ordered(spec, window, d, sessions)
     )
     n = len(spec.steps)
     broken = [_broken(x, i, window) for i, x in enumerate(spec.exclusions)]
     joins = " ".join(j for j, _ in broken)
     any_broken = " OR ".join(c for _, c in broken) or "false"
     steps = " + ".join(f"CAST(a.t{i} IS NOT NULL AS INTEGER)" for i in range(n))
-    return ", ".join(
-        [
-            _events(spec, params, start, end),
-            *chain,
-            f"att AS (SELECT a.*, {steps} AS steps FROM a{n - 1} a {joins} "
-            f"WHERE NOT ({any_broken}))",
-            "best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER "
-            "(PARTITION BY person "
-            "ORDER BY steps DESC, t0, bv NULLS LAST, s0 NULLS LAST) = 1)",
+    if spec.breakdown:
+        lined = [
             "top AS (SELECT bv AS top_bv FROM best WHERE bv IS NOT NULL GROUP BY bv "
             f"ORDER BY count(*) DESC, bv LIMIT {params.add(spec.breakdown_limit)})",
             "lined AS MATERIALIZED (SELECT b.*, t.top_bv IS NULL AND b.bv IS NOT NULL "
             "AS is_other, CASE WHEN t.top_bv IS NULL THEN NULL ELSE b.bv END AS line "
             "FROM best b LEFT JOIN top t ON t.top_bv = b.bv)",
+        ]
+    else:
+        lined = [f"lined AS (SELECT *, false AS is_other, {d.null_text()} AS line FROM best)"]
+    return ", ".join(
+        [
+            _events(spec, params, start, end, sessions),
+            *chain,
+            f"att AS (SELECT a.*, {steps} AS steps FROM a{n - 1} a {joins} "
+            f"WHERE NOT ({any_broken}))",
+            "best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER "
+            "(PARTITION BY person "
+            f"ORDER BY steps DESC, t0, bv NULLS LAST{', s0 NULLS LAST' if sessions else ''}) = 1)",
+            *lined,
         ]
     )
 
@@ -191,7 +241,7 @@ def build(spec: FunnelQuery, start: datetime, end: datetime, dialect: Dialect) -
     averages = [f"avg({g})" for g in gaps]
     medians = [d.quantile(g, 0.5) for g in gaps]
     return Query(
-        f"WITH {_attempts(spec, params, start, end)}, "
+        f"WITH {_attempts(spec, params, start, end, sessions=False)}, "
         f"d AS (SELECT is_other, line, {d.epoch_us(f't{n - 1}')} - {d.epoch_us('t0')} AS d "
         f"FROM lined WHERE t{n - 1} IS NOT NULL), "
         "r AS (SELECT is_other, line, min(d) AS lo, "
@@ -311,7 +361,7 @@ def build_persons(
         f"FROM lined WHERE {where})"
     )
     return Query(
-        f"WITH {_attempts(spec, params, start, end)}, {picked} "
+        f"WITH {_attempts(spec, params, start, end, sessions=True)}, {picked} "
         + persons_sql(params, ask.limit, ask.offset),
         params.values,
     )

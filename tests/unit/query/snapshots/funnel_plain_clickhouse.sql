@@ -1,0 +1,12 @@
+WITH ev AS MATERIALIZED (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.timestamp AS ts, CAST(NULL AS Nullable(String)) AS bv, (e.event = $p1 AND true) AS m0, (e.event = $p2 AND true) AS m1, (e.event = $p3 AND true) AS m2 FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p4 AND e.timestamp < $p5 AND true AND ((e.event = $p1 AND true) OR (e.event = $p2 AND true) OR (e.event = $p3 AND true))),
+a0 AS (SELECT person, bv, ts AS t0 FROM ev WHERE m0),
+a1 AS (SELECT a.*, CASE WHEN n.ts <= a.t0 + toIntervalMicrosecond($p0) THEN n.ts END AS t1 FROM a0 a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE m1) n ON a.person = n.who AND a.t0 < n.ts),
+a2 AS (SELECT a.*, CASE WHEN n.ts <= a.t0 + toIntervalMicrosecond($p0) THEN n.ts END AS t2 FROM a1 a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE m2) n ON a.person = n.who AND a.t1 < n.ts),
+att AS (SELECT a.*, CAST(a.t0 IS NOT NULL AS INTEGER) + CAST(a.t1 IS NOT NULL AS INTEGER) + CAST(a.t2 IS NOT NULL AS INTEGER) AS steps FROM a2 a  WHERE NOT (false)),
+best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0, bv NULLS LAST) = 1),
+lined AS (SELECT *, false AS is_other, CAST(NULL AS Nullable(String)) AS line FROM best),
+d AS (SELECT is_other, line, toUnixTimestamp64Micro(t2) - toUnixTimestamp64Micro(t0) AS d FROM lined WHERE t2 IS NOT NULL),
+r AS (SELECT is_other, line, min(d) AS lo, intDiv(max(d) - min(d), $p6) + 1 AS width FROM d GROUP BY is_other, line) SELECT 0 AS kind, is_other, line, [count(t0), count(t1), count(t2)] AS counts, CAST([avg(toUnixTimestamp64Micro(t1) - toUnixTimestamp64Micro(t0)), avg(toUnixTimestamp64Micro(t2) - toUnixTimestamp64Micro(t1))] AS Array(Nullable(Float64))) AS averages, CAST([quantileExactInclusive(0.5)(toUnixTimestamp64Micro(t1) - toUnixTimestamp64Micro(t0)), quantileExactInclusive(0.5)(toUnixTimestamp64Micro(t2) - toUnixTimestamp64Micro(t1))] AS Array(Nullable(Float64))) AS medians, NULL AS lo, NULL AS width, NULL AS bin, NULL AS n FROM lined GROUP BY is_other, line
+UNION ALL
+SELECT 1, d.is_other, d.line, NULL, NULL, NULL, r.lo, r.width, intDiv(d.d - r.lo, r.width) AS bin, count(*) FROM d JOIN r ON r.is_other = d.is_other AND r.line IS NOT DISTINCT FROM d.line GROUP BY d.is_other, d.line, r.lo, r.width, bin
+-- params: [('p0', 1209600000000), ('p1', 'signup'), ('p2', 'login'), ('p3', 'buy'), ('p4', datetime.datetime(2026, 11, 17, 23, 0)), ('p5', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p6', 10)]

@@ -1,0 +1,22 @@
+WITH ev AS MATERIALIZED (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.timestamp AS ts, CAST(NULL AS VARCHAR) AS bv, (e.event = $p1 AND true) AS m0, (e.event = $p2 AND true) AS m1, (e.event = $p3 AND true) AS m2 FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p4 AND e.timestamp < $p5 AND true AND ((e.event = $p1 AND true) OR (e.event = $p2 AND true) OR (e.event = $p3 AND true))),
+a0 AS (SELECT person, bv, ts AS t0 FROM ev WHERE m0),
+r1 AS (SELECT person AS who, min(ts) AS f, max(ts) AS l FROM ev WHERE m1 GROUP BY person),
+j1 AS (SELECT a.*, r.f AS f, r.l AS l FROM a0 a LEFT JOIN r1 r ON r.who = a.person),
+a1 AS (SELECT a.person, a.bv, a.t0, CASE WHEN a.f > a.t0 AND a.f <= a.t0 + to_microseconds($p0) THEN a.f END AS t1 FROM j1 a WHERE NOT coalesce(a.f <= a.t0 AND a.t0 < a.l, false)
+UNION ALL
+SELECT a.person, a.bv, a.t0, CASE WHEN n.ts <= a.t0 + to_microseconds($p0) THEN n.ts END AS t1 FROM (SELECT * FROM j1 a WHERE coalesce(a.f <= a.t0 AND a.t0 < a.l, false)) a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE m1) n ON a.person = n.who AND a.t0 < n.ts),
+r2 AS (SELECT person AS who, min(ts) AS f, max(ts) AS l FROM ev WHERE m2 GROUP BY person),
+j2 AS (SELECT a.*, r.f AS f, r.l AS l FROM a1 a LEFT JOIN r2 r ON r.who = a.person WHERE a.t1 IS NOT NULL),
+a2 AS (SELECT a.person, a.bv, a.t0, a.t1, CASE WHEN a.f > a.t1 AND a.f <= a.t0 + to_microseconds($p0) THEN a.f END AS t2 FROM j2 a WHERE NOT coalesce(a.f <= a.t1 AND a.t1 < a.l, false)
+UNION ALL
+SELECT a.person, a.bv, a.t0, a.t1, CASE WHEN n.ts <= a.t0 + to_microseconds($p0) THEN n.ts END AS t2 FROM (SELECT * FROM j2 a WHERE coalesce(a.f <= a.t1 AND a.t1 < a.l, false)) a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE m2) n ON a.person = n.who AND a.t1 < n.ts
+UNION ALL
+SELECT a.person, a.bv, a.t0, a.t1, CASE WHEN false THEN a.t0 END AS t2 FROM a1 a WHERE a.t1 IS NULL),
+att AS (SELECT a.*, CAST(a.t0 IS NOT NULL AS INTEGER) + CAST(a.t1 IS NOT NULL AS INTEGER) + CAST(a.t2 IS NOT NULL AS INTEGER) AS steps FROM a2 a  WHERE NOT (false)),
+best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0, bv NULLS LAST) = 1),
+lined AS (SELECT *, false AS is_other, CAST(NULL AS VARCHAR) AS line FROM best),
+d AS (SELECT is_other, line, epoch_us(t2) - epoch_us(t0) AS d FROM lined WHERE t2 IS NOT NULL),
+r AS (SELECT is_other, line, min(d) AS lo, (max(d) - min(d)) // ($p6) + 1 AS width FROM d GROUP BY is_other, line) SELECT 0 AS kind, is_other, line, [count(t0), count(t1), count(t2)] AS counts, CAST([avg(epoch_us(t1) - epoch_us(t0)), avg(epoch_us(t2) - epoch_us(t1))] AS DOUBLE[]) AS averages, CAST([quantile_cont(epoch_us(t1) - epoch_us(t0), 0.5), quantile_cont(epoch_us(t2) - epoch_us(t1), 0.5)] AS DOUBLE[]) AS medians, NULL AS lo, NULL AS width, NULL AS bin, NULL AS n FROM lined GROUP BY is_other, line
+UNION ALL
+SELECT 1, d.is_other, d.line, NULL, NULL, NULL, r.lo, r.width, (d.d - r.lo) // (r.width) AS bin, count(*) FROM d JOIN r ON r.is_other = d.is_other AND r.line IS NOT DISTINCT FROM d.line GROUP BY d.is_other, d.line, r.lo, r.width, bin
+-- params: [('p0', 1209600000000), ('p1', 'signup'), ('p2', 'login'), ('p3', 'buy'), ('p4', datetime.datetime(2026, 11, 17, 23, 0)), ('p5', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p6', 10)]
