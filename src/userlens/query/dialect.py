@@ -23,6 +23,9 @@ class DuckDB:
     name = "duckdb"
     # Sorting many small lists beats two window passes over every row (paths).
     session_lists = True
+    # Paths without an anchor: each session's nodes as one sorted array of (time, node) with
+    # repeats compacted, by array functions (ClickHouse's; DuckDB's lambdas are slower).
+    session_arrays = False
     # Funnels: join a step's events only to the attempts that can still reach it (a semi-join
     # and a UNION ALL, cheap here; ClickHouse runs the plain ASOF join faster).
     split_attempts = True
@@ -105,6 +108,11 @@ class DuckDB:
         """`value` typed so that a missing one (lag/lead past the edge) reads as NULL."""
         return value
 
+    def present(self, value: str) -> str:
+        """`value`, known by the query not to be NULL, typed so (ClickHouse groups and sorts
+        by a non-nullable key much faster)."""
+        return value
+
     def pair(self, first: str, second: str) -> str:
         return f"{{'t': {first}, 's': {second}}}"
 
@@ -160,6 +168,7 @@ class ClickHouse(DuckDB):
 
     name = "clickhouse"
     session_lists = False
+    session_arrays = True
     split_attempts = False
 
     def json_key(self, key: str) -> str:
@@ -229,6 +238,9 @@ class ClickHouse(DuckDB):
 
     def nullable(self, value: str) -> str:
         return f"toNullable({value})"
+
+    def present(self, value: str) -> str:
+        return f"assumeNotNull({value})"
 
     def pair(self, first: str, second: str) -> str:
         return f"tuple({first}, {second})"

@@ -16,7 +16,9 @@ the list. That is one hash aggregation instead of two sorts of every event. Node
 ranks until the answer is named, and without an anchor the sessions are grouped by their
 first steps, so that only distinct beginnings are unnested. When the packed integers could
 overflow (a long range with many distinct nodes) the query takes the window passes instead,
-decided inside the same statement.
+decided inside the same statement. On engines with array functions (`Dialect.session_arrays`,
+ClickHouse), the counts without an anchor come from one sorted array of (time, node) per
+session, compacted (`arrayCompact`) and cut to its first steps, grouped by that beginning.
 """
 
 from __future__ import annotations
@@ -89,12 +91,15 @@ def _plan(
     # events again is cheaper than materialising them (DuckDB would by default).
     inline = "NOT MATERIALIZED " if d.session_lists else ""
     ev = (
-        f"ev AS {inline}(SELECT {PERSON} AS person, e.session_id AS sid, e.timestamp AS ts, "
+        f"ev AS {inline}(SELECT {PERSON} AS person, {d.present('e.session_id')} AS sid, "
+        "e.timestamp AS ts, "
         f"{node} AS node FROM {OVERRIDES}{person_join(spec.filters)} "
         f"WHERE e.timestamp >= {lo} AND e.timestamp < {params.add(utc(end))} "
         f"AND {is_node} AND e.session_id IS NOT NULL AND {all_of(spec.filters, params)})"
     )
     anchored = spec.start_point is not None or spec.end_point is not None
+    if d.session_arrays and grouped and not anchored:
+        return _Plan(f"{ev}, {_arrays(n)}", ranks=False)
     if not d.session_lists:
         numbered = f"numbered AS ({_windowed(d, 'ev')})"
         path = _path(spec, params, n, ranks=False)
@@ -199,6 +204,20 @@ def _numbered(start: str, pack: str, first: str | None) -> str:
         "FROM (SELECT person, sid, i, l[i] AS key, l[i + 1] AS nkey "
         f"FROM (SELECT person, sid, l, unnest(range(1, {count} + 1)) AS i FROM runs)) "
         "UNION ALL SELECT * FROM unpacked)"
+    )
+
+
+def _arrays(n: str) -> str:
+    """`steps` without an anchor, with array functions: per session its nodes in (time, node)
+    order with repeats in a row compacted, cut to the first `n`; sessions with the same
+    beginning are counted together."""
+    return (
+        "runs AS (SELECT arraySlice(arrayCompact(arrayMap(x -> x.2, "
+        f"arraySort(groupArray((ts, node))))), 1, {n}) AS pre FROM ev GROUP BY person, sid), "
+        "prefixes AS MATERIALIZED (SELECT pre, count() AS c FROM runs GROUP BY pre), "
+        "steps AS (SELECT i - 1 AS step, pre[i] AS node, "
+        f"if(i < length(pre), toNullable(pre[i + 1]), NULL) AS nx, i >= {n} AS last, c "
+        "FROM prefixes ARRAY JOIN arrayEnumerate(pre) AS i)"
     )
 
 

@@ -135,6 +135,10 @@ SPECS: dict[str, BaseModel] = {
         steps=[FunnelStep(event="a"), FunnelStep(event="b")], order=FunnelOrder.UNORDERED
     ),
     "funnel_persons": FunnelPersonsQuery(funnel=FUNNEL, step=2, status="dropped"),
+    # Ordered, no breakdown or exclusion: each step's first and last time per person.
+    "funnel_plain": FunnelQuery(
+        steps=[FunnelStep(event="signup"), FunnelStep(event="login"), FunnelStep(event="buy")]
+    ),
     "retention": RetentionQuery(
         start=EventRef(event="signup"),
         returning=EventRef(event="login"),
@@ -152,6 +156,8 @@ SPECS: dict[str, BaseModel] = {
         retention=RetentionQuery(start=EventRef(event="signup")), cohort=1, period=2
     ),
     "paths": PathsQuery(include=["pageview", "custom"], start_point="/pricing", steps=4),
+    # Without an anchor: sessions grouped by their first steps.
+    "paths_unanchored": PathsQuery(steps=5),
     "paths_persons": PathsPersonsQuery(
         paths=PathsQuery(end_point="/checkout"), step=1, source="/cart", target="/checkout"
     ),
