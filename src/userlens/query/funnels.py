@@ -127,7 +127,10 @@ def _ordered(spec: FunnelQuery, window: str, d: Dialect, sessions: bool) -> list
                 f"SELECT {kept}, CASE WHEN a.f > a.t{k - 1} AND a.f <= a.t0 + {window} "
                 f"THEN a.f END AS t{k} FROM j{k} a WHERE NOT {between} "
                 f"UNION ALL SELECT {kept}, CASE WHEN {ok} THEN n.ts END AS t{k} "
-                f"FROM (SELECT * FROM j{k} a WHERE {between}) a {joins}"
+                f"FROM (SELECT * FROM j{k} a WHERE {between}) a ASOF LEFT JOIN "
+                f"(SELECT person AS who, ts FROM ev WHERE m{k} AND person IN "
+                f"(SELECT person FROM j{k} a WHERE {between})) n "
+                f"ON a.person = n.who AND a.t{k - 1} < n.ts"
             )
             if k > 1:
                 found += (
@@ -207,6 +210,13 @@ def _attempts(
     joins = " ".join(j for j, _ in broken)
     any_broken = " OR ".join(c for _, c in broken) or "false"
     steps = " + ".join(f"CAST(a.t{i} IS NOT NULL AS INTEGER)" for i in range(n))
+    # Most steps, then earliest; then (for attempts starting at the same time) the smallest
+    # breakdown value and session.
+    order = ["steps DESC", "t0"]
+    if spec.breakdown:
+        order.append("bv NULLS LAST")
+    if sessions:
+        order.append("s0 NULLS LAST")
     if spec.breakdown:
         lined = [
             "top AS (SELECT bv AS top_bv FROM best WHERE bv IS NOT NULL GROUP BY bv "
@@ -224,8 +234,7 @@ def _attempts(
             f"att AS (SELECT a.*, {steps} AS steps FROM a{n - 1} a {joins} "
             f"WHERE NOT ({any_broken}))",
             "best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER "
-            "(PARTITION BY person "
-            f"ORDER BY steps DESC, t0, bv NULLS LAST{', s0 NULLS LAST' if sessions else ''}) = 1)",
+            f"(PARTITION BY person ORDER BY {', '.join(order)}) = 1)",
             *lined,
         ]
     )

@@ -3,7 +3,7 @@ a0 AS (SELECT person, bv, ts AS t0 FROM ev WHERE m0),
 a1 AS (SELECT a.*, CASE WHEN n.ts <= a.t0 + toIntervalMicrosecond($p0) THEN n.ts END AS t1 FROM a0 a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE m1) n ON a.person = n.who AND a.t0 < n.ts),
 a2 AS (SELECT a.*, CASE WHEN n.ts <= a.t0 + toIntervalMicrosecond($p0) THEN n.ts END AS t2 FROM a1 a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE m2) n ON a.person = n.who AND a.t1 < n.ts),
 att AS (SELECT a.*, CAST(a.t0 IS NOT NULL AS INTEGER) + CAST(a.t1 IS NOT NULL AS INTEGER) + CAST(a.t2 IS NOT NULL AS INTEGER) AS steps FROM a2 a  WHERE NOT (false)),
-best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0, bv NULLS LAST) = 1),
+best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0) = 1),
 lined AS (SELECT *, false AS is_other, CAST(NULL AS Nullable(String)) AS line FROM best),
 d AS (SELECT is_other, line, toUnixTimestamp64Micro(t2) - toUnixTimestamp64Micro(t0) AS d FROM lined WHERE t2 IS NOT NULL),
 r AS (SELECT is_other, line, min(d) AS lo, intDiv(max(d) - min(d), $p6) + 1 AS width FROM d GROUP BY is_other, line) SELECT 0 AS kind, is_other, line, [count(t0), count(t1), count(t2)] AS counts, CAST([avg(toUnixTimestamp64Micro(t1) - toUnixTimestamp64Micro(t0)), avg(toUnixTimestamp64Micro(t2) - toUnixTimestamp64Micro(t1))] AS Array(Nullable(Float64))) AS averages, CAST([quantileExactInclusive(0.5)(toUnixTimestamp64Micro(t1) - toUnixTimestamp64Micro(t0)), quantileExactInclusive(0.5)(toUnixTimestamp64Micro(t2) - toUnixTimestamp64Micro(t1))] AS Array(Nullable(Float64))) AS medians, NULL AS lo, NULL AS width, NULL AS bin, NULL AS n FROM lined GROUP BY is_other, line

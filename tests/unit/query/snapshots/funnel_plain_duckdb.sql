@@ -4,16 +4,16 @@ r1 AS (SELECT person AS who, min(ts) AS f, max(ts) AS l FROM ev WHERE m1 GROUP B
 j1 AS (SELECT a.*, r.f AS f, r.l AS l FROM a0 a LEFT JOIN r1 r ON r.who = a.person),
 a1 AS (SELECT a.person, a.bv, a.t0, CASE WHEN a.f > a.t0 AND a.f <= a.t0 + to_microseconds($p0) THEN a.f END AS t1 FROM j1 a WHERE NOT coalesce(a.f <= a.t0 AND a.t0 < a.l, false)
 UNION ALL
-SELECT a.person, a.bv, a.t0, CASE WHEN n.ts <= a.t0 + to_microseconds($p0) THEN n.ts END AS t1 FROM (SELECT * FROM j1 a WHERE coalesce(a.f <= a.t0 AND a.t0 < a.l, false)) a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE m1) n ON a.person = n.who AND a.t0 < n.ts),
+SELECT a.person, a.bv, a.t0, CASE WHEN n.ts <= a.t0 + to_microseconds($p0) THEN n.ts END AS t1 FROM (SELECT * FROM j1 a WHERE coalesce(a.f <= a.t0 AND a.t0 < a.l, false)) a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE m1 AND person IN (SELECT person FROM j1 a WHERE coalesce(a.f <= a.t0 AND a.t0 < a.l, false))) n ON a.person = n.who AND a.t0 < n.ts),
 r2 AS (SELECT person AS who, min(ts) AS f, max(ts) AS l FROM ev WHERE m2 GROUP BY person),
 j2 AS (SELECT a.*, r.f AS f, r.l AS l FROM a1 a LEFT JOIN r2 r ON r.who = a.person WHERE a.t1 IS NOT NULL),
 a2 AS (SELECT a.person, a.bv, a.t0, a.t1, CASE WHEN a.f > a.t1 AND a.f <= a.t0 + to_microseconds($p0) THEN a.f END AS t2 FROM j2 a WHERE NOT coalesce(a.f <= a.t1 AND a.t1 < a.l, false)
 UNION ALL
-SELECT a.person, a.bv, a.t0, a.t1, CASE WHEN n.ts <= a.t0 + to_microseconds($p0) THEN n.ts END AS t2 FROM (SELECT * FROM j2 a WHERE coalesce(a.f <= a.t1 AND a.t1 < a.l, false)) a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE m2) n ON a.person = n.who AND a.t1 < n.ts
+SELECT a.person, a.bv, a.t0, a.t1, CASE WHEN n.ts <= a.t0 + to_microseconds($p0) THEN n.ts END AS t2 FROM (SELECT * FROM j2 a WHERE coalesce(a.f <= a.t1 AND a.t1 < a.l, false)) a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE m2 AND person IN (SELECT person FROM j2 a WHERE coalesce(a.f <= a.t1 AND a.t1 < a.l, false))) n ON a.person = n.who AND a.t1 < n.ts
 UNION ALL
 SELECT a.person, a.bv, a.t0, a.t1, CASE WHEN false THEN a.t0 END AS t2 FROM a1 a WHERE a.t1 IS NULL),
 att AS (SELECT a.*, CAST(a.t0 IS NOT NULL AS INTEGER) + CAST(a.t1 IS NOT NULL AS INTEGER) + CAST(a.t2 IS NOT NULL AS INTEGER) AS steps FROM a2 a  WHERE NOT (false)),
-best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0, bv NULLS LAST) = 1),
+best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0) = 1),
 lined AS (SELECT *, false AS is_other, CAST(NULL AS VARCHAR) AS line FROM best),
 d AS (SELECT is_other, line, epoch_us(t2) - epoch_us(t0) AS d FROM lined WHERE t2 IS NOT NULL),
 r AS (SELECT is_other, line, min(d) AS lo, (max(d) - min(d)) // ($p6) + 1 AS width FROM d GROUP BY is_other, line) SELECT 0 AS kind, is_other, line, [count(t0), count(t1), count(t2)] AS counts, CAST([avg(epoch_us(t1) - epoch_us(t0)), avg(epoch_us(t2) - epoch_us(t1))] AS DOUBLE[]) AS averages, CAST([quantile_cont(epoch_us(t1) - epoch_us(t0), 0.5), quantile_cont(epoch_us(t2) - epoch_us(t1), 0.5)] AS DOUBLE[]) AS medians, NULL AS lo, NULL AS width, NULL AS bin, NULL AS n FROM lined GROUP BY is_other, line
