@@ -18,7 +18,8 @@ first steps, so that only distinct beginnings are unnested. When the packed inte
 overflow (a long range with many distinct nodes) the query takes the window passes instead,
 decided inside the same statement. On engines with array functions (`Dialect.session_arrays`,
 ClickHouse), the counts without an anchor come from one sorted array of (time, node) per
-session, compacted (`arrayCompact`) and cut to its first steps, grouped by that beginning.
+session, compacted (`arrayCompact`) and cut to its first steps. Both plans then count each
+(step, node, next node) once (`pairs`), for the nodes per step and the edges alike.
 """
 
 from __future__ import annotations
@@ -209,15 +210,13 @@ def _numbered(start: str, pack: str, first: str | None) -> str:
 
 def _arrays(n: str) -> str:
     """`steps` without an anchor, with array functions: per session its nodes in (time, node)
-    order with repeats in a row compacted, cut to the first `n`; sessions with the same
-    beginning are counted together."""
+    order with repeats in a row compacted, cut to the first `n`."""
     return (
         "runs AS (SELECT arraySlice(arrayCompact(arrayMap(x -> x.2, "
         f"arraySort(groupArray((ts, node))))), 1, {n}) AS pre FROM ev GROUP BY person, sid), "
-        "prefixes AS MATERIALIZED (SELECT pre, count() AS c FROM runs GROUP BY pre), "
         "steps AS (SELECT i - 1 AS step, pre[i] AS node, "
-        f"if(i < length(pre), toNullable(pre[i + 1]), NULL) AS nx, i >= {n} AS last, c "
-        "FROM prefixes ARRAY JOIN arrayEnumerate(pre) AS i)"
+        f"if(i < length(pre), toNullable(pre[i + 1]), NULL) AS nx, i >= {n} AS last, 1 AS c "
+        "FROM runs ARRAY JOIN arrayEnumerate(pre) AS i)"
     )
 
 
@@ -241,11 +240,13 @@ def build(spec: PathsQuery, start: datetime, end: datetime, dialect: Dialect) ->
     plan = _plan(spec, params, start, end, grouped=True)
     return Query(
         f"WITH {plan.sql}, "
-        "counted AS (SELECT step, node, sum(c) AS n FROM steps GROUP BY step, node), "
+        "pairs AS MATERIALIZED (SELECT step, node, nx, last, sum(c) AS c FROM steps "
+        "GROUP BY step, node, nx, last), "
+        "counted AS (SELECT step, node, sum(c) AS n FROM pairs GROUP BY step, node), "
         "ranked AS MATERIALIZED (SELECT step, node, n FROM counted QUALIFY row_number() "
         f"OVER (PARTITION BY step ORDER BY n DESC, node) <= {cap}), "
         "edges AS (SELECT x.step AS step, x.node AS source, x.nx AS target, sum(x.c) AS w "
-        "FROM steps x JOIN ranked r ON r.step = x.step AND r.node = x.node "
+        "FROM pairs x JOIN ranked r ON r.step = x.step AND r.node = x.node "
         "JOIN ranked t ON t.step = x.step + 1 AND t.node = x.nx "
         "WHERE NOT x.last AND x.nx IS NOT NULL GROUP BY x.step, x.node, x.nx) "
         f"SELECT 'node' AS kind, step, {plan.name('ranked.node')} AS node, NULL AS target, n "

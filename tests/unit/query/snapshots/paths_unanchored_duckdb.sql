@@ -8,9 +8,10 @@ prefixes AS (SELECT list_transform(l[1:$p1], lambda x: x % $p4) AS pre, count(*)
 steps AS (SELECT i - 1 AS step, pre[i] AS node, pre[i + 1] AS nx, i >= $p1 AS last, c FROM (SELECT pre, c, unnest(range(1, len(pre) + 1)) AS i FROM prefixes)
 UNION ALL
 SELECT i - 1, node, nx, i >= $p1, 1 FROM unpacked WHERE i <= $p1),
-counted AS (SELECT step, node, sum(c) AS n FROM steps GROUP BY step, node),
+pairs AS MATERIALIZED (SELECT step, node, nx, last, sum(c) AS c FROM steps GROUP BY step, node, nx, last),
+counted AS (SELECT step, node, sum(c) AS n FROM pairs GROUP BY step, node),
 ranked AS MATERIALIZED (SELECT step, node, n FROM counted QUALIFY row_number() OVER (PARTITION BY step ORDER BY n DESC, node) <= $p0),
-edges AS (SELECT x.step AS step, x.node AS source, x.nx AS target, sum(x.c) AS w FROM steps x JOIN ranked r ON r.step = x.step AND r.node = x.node JOIN ranked t ON t.step = x.step + 1 AND t.node = x.nx WHERE NOT x.last AND x.nx IS NOT NULL GROUP BY x.step, x.node, x.nx) SELECT 'node' AS kind, step, (SELECT nm.node FROM names nm WHERE nm.k = ranked.node) AS node, NULL AS target, n FROM ranked
+edges AS (SELECT x.step AS step, x.node AS source, x.nx AS target, sum(x.c) AS w FROM pairs x JOIN ranked r ON r.step = x.step AND r.node = x.node JOIN ranked t ON t.step = x.step + 1 AND t.node = x.nx WHERE NOT x.last AND x.nx IS NOT NULL GROUP BY x.step, x.node, x.nx) SELECT 'node' AS kind, step, (SELECT nm.node FROM names nm WHERE nm.k = ranked.node) AS node, NULL AS target, n FROM ranked
 UNION ALL
 SELECT 'edge', step, (SELECT nm.node FROM names nm WHERE nm.k = edges.source), (SELECT nm.node FROM names nm WHERE nm.k = edges.target), w FROM edges WHERE w >= $p5
 -- params: [('p0', 10), ('p1', 5), ('p2', datetime.datetime(2026, 11, 17, 23, 0)), ('p3', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p4', 4194304), ('p5', 1)]
