@@ -26,8 +26,10 @@ class DuckDB:
     # Paths without an anchor: each session's nodes as one sorted array of (time, node) with
     # repeats compacted, by array functions (ClickHouse's; DuckDB's lambdas are slower).
     session_arrays = False
-    # Funnels: join a step's events only to the attempts that can still reach it (a semi-join
-    # and a UNION ALL, cheap here; ClickHouse runs the plain ASOF join faster).
+    # Funnels: ASOF-join a step's events only to the attempts that need it (the others take
+    # the person's first time of the step, or are carried on), in a UNION ALL of CTEs that
+    # each reference the one before twice: cheap here; ClickHouse, which computes a CTE at
+    # every reference, runs the plain ASOF joins faster.
     split_attempts = True
     # Hour, day and week buckets in a fixed UTC offset: one mask per person, a bit per bucket
     # (trends, lifecycle, retention; see ARCHITECTURE.md).
