@@ -33,7 +33,7 @@ from userlens.model.filters import (
     flatten,
 )
 from userlens.model.insight import BreakdownLine, Interval
-from userlens.query.dates import MASK_BITS, fixed_length, utc_offsets
+from userlens.query.dates import MASK_BITS, Window, fixed_length, utc_offsets
 from userlens.query.dialect import Dialect
 
 
@@ -202,6 +202,20 @@ def mask_plan(
     offsets = utc_offsets(start, end, timezone)
     length = fixed_length(buckets, interval, offsets)
     return None if length is None else (length, offsets[0][1])
+
+
+def window_masks(
+    d: Dialect,
+    window: Window,
+    interval: Interval,
+    timezone: str,
+    since: datetime | None = None,
+) -> tuple[int, int] | None:
+    """`mask_plan` for one bit per bucket of `window`, the events read from `since` (default:
+    the window's start) to its end."""
+    buckets = window.buckets
+    start = window.start if since is None else since
+    return mask_plan(d, buckets, interval, timezone, start, window.end, top=len(buckets) - 1)
 
 
 def indexed_buckets(params: Params, buckets: list[datetime], name: str) -> str:

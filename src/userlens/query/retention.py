@@ -32,10 +32,10 @@ from userlens.query.filters import (
     first_and_last,
     indexed_buckets,
     local_bucket,
-    mask_plan,
     matches,
     person_join,
     utc,
+    window_masks,
 )
 from userlens.query.persons import hits, persons_sql
 from userlens.store.sql import Query
@@ -87,9 +87,7 @@ def _bits(spec: RetentionQuery, params: Params, window: Window, timezone: str) -
     are grouped by (s, r), so each distinct pair is tested once per cohort and period."""
     d = params.dialect
     buckets = window.buckets
-    plan = mask_plan(
-        d, buckets, spec.period, timezone, window.start, window.end, top=len(buckets) - 1
-    )
+    plan = window_masks(d, window, spec.period, timezone)
     if plan is None:
         return None
     length, _ = plan

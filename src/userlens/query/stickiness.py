@@ -28,10 +28,10 @@ from userlens.query.filters import (
     bucket_index,
     first_and_last,
     local_bucket,
-    mask_plan,
     matches,
     person_join,
     utc,
+    window_masks,
 )
 from userlens.query.persons import hits, persons_sql
 from userlens.store.sql import Query
@@ -70,9 +70,7 @@ def _bits(spec: StickinessQuery, params: Params, window: Window, timezone: str) 
     None where buckets vary in length (see `dates.fixed_length`) or are too many."""
     d = params.dialect
     buckets = window.buckets
-    plan = mask_plan(
-        d, buckets, spec.interval, timezone, window.start, window.end, top=len(buckets) - 1
-    )
+    plan = window_masks(d, window, spec.interval, timezone)
     if plan is None:
         return None
     length, offset = plan

@@ -45,9 +45,9 @@ from userlens.query.filters import (
     first_and_last,
     indexed_buckets,
     local_bucket,
-    mask_plan,
     person_join,
     utc,
+    window_masks,
 )
 from userlens.query.persons import hits, persons_sql
 from userlens.store.sql import Query
@@ -104,9 +104,8 @@ class _Masks(NamedTuple):
 def _masks(spec: TrendsQuery, window: Window, tz: str, d: Dialect) -> _Masks | None:
     """Whether distinct persons (sessions) per bucket can be counted with one bit per bucket
     (see `_distinct_bits`)."""
-    buckets = window.buckets
-    plan = mask_plan(d, buckets, spec.interval, tz, window.start, window.end, top=len(buckets) - 1)
-    return None if plan is None else _Masks(buckets, *plan)
+    plan = window_masks(d, window, spec.interval, tz)
+    return None if plan is None else _Masks(window.buckets, *plan)
 
 
 def _distinct_bits(
@@ -251,14 +250,12 @@ def _slots(
     (`dates.fixed_length`), when the span is not whole buckets, or when the range and span
     need more bits than a BIGINT has."""
     days = ACTIVE_DAYS[series.math]
-    since = window.start - timedelta(days=days)
-    buckets = window.buckets
-    plan = mask_plan(d, buckets, spec.interval, tz, since, window.end, top=len(buckets) - 1)
+    plan = window_masks(d, window, spec.interval, tz, since=window.start - timedelta(days=days))
     if plan is None:
         return None
     length, offset = plan
     k, rest = divmod(days * 86400, length)
-    if rest or len(buckets) + k - 2 > MASK_BITS:
+    if rest or len(window.buckets) + k - 2 > MASK_BITS:
         return None
     return k, length, offset
 
