@@ -40,6 +40,9 @@ class EventStore(Protocol):
         self, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk] = ()
     ) -> WriteResult: ...
 
+    def idle(self) -> None:
+        """The writer has nothing queued: a moment for housekeeping that would slow a write."""
+
     def events(
         self,
         project_id: int,

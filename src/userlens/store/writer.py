@@ -3,7 +3,8 @@
     submit() ──> appender thread: encode, append to the write-ahead log, one fsync per group
                    └─> wakes the submitters (their 200 is now safe) and queues the events
              ──> loader thread: takes everything queued (up to a batch cap), writes it to the
-                 store in one transaction, then moves the log checkpoint forward
+                 store in one transaction, then moves the log checkpoint forward; after a
+                 quiet second it lets the store do housekeeping (`EventStore.idle`)
 
 A bounded count of events not yet in the store gives back-pressure: past it `submit` raises
 `Backpressure` at once. `flush` waits until everything submitted so far is queryable.
@@ -32,6 +33,14 @@ log = logging.getLogger(__name__)
 
 RETRY_MIN_S = 0.2
 RETRY_MAX_S = 5.0
+IDLE_AFTER_S = 1.0  # nothing to load for this long: let the store do its housekeeping
+
+
+class _Idle:
+    """What the loader's wait returns when nothing came."""
+
+
+IDLE = _Idle()
 
 
 class _Waiter:
@@ -123,12 +132,14 @@ class BatchWriter:
         max_queued: int = 200_000,
         max_batch: int = 20_000,
         retry_after_s: int = 2,
+        idle_after_s: float = IDLE_AFTER_S,
     ) -> None:
         self._store = store
         self._wal = wal
         self._max_queued = max_queued
         self._max_batch = max_batch
         self._retry_after = retry_after_s
+        self._idle_after_s = idle_after_s
         self._cond = threading.Condition()
         self._to_log: collections.deque[tuple[LogRecord, _Waiter]] = collections.deque()
         self._to_load: collections.deque[tuple[LogRecord, Position]] = collections.deque()
@@ -253,11 +264,14 @@ class BatchWriter:
     # -- the loader thread -----------------------------------------------------------------
 
     def _take_load(
-        self,
-    ) -> tuple[list[CapturedEvent], list[RecordingChunk], Position, int] | None:
+        self, idle_after: float | None
+    ) -> tuple[list[CapturedEvent], list[RecordingChunk], Position, int] | _Idle | None:
+        """The next batch to load; None once closed and drained; `IDLE` when nothing came
+        for `idle_after` seconds."""
         with self._cond:
             while not self._to_load and not (self._closing and self._appender_done):
-                self._cond.wait()
+                if not self._cond.wait(idle_after) and idle_after is not None:
+                    return IDLE
             if not self._to_load:
                 return None
             events: list[CapturedEvent] = []
@@ -274,10 +288,16 @@ class BatchWriter:
             return events, chunks, last, size
 
     def _load_loop(self) -> None:
+        wrote = False  # since the store was last told it is idle
         while True:
-            taken = self._take_load()
+            taken = self._take_load(self._idle_after_s if wrote else None)
             if taken is None:
                 return
+            if isinstance(taken, _Idle):
+                self._store_idle()
+                wrote = False
+                continue
+            wrote = True
             events, chunks, last, size = taken
             if not self._write_with_retry(events, chunks):
                 return
@@ -288,6 +308,12 @@ class BatchWriter:
                 self._queued -= size
                 self._loaded += size
                 self._cond.notify_all()
+
+    def _store_idle(self) -> None:
+        try:
+            self._store.idle()
+        except Exception:  # housekeeping only: the next idle moment tries again
+            log.exception("event store housekeeping failed")
 
     def _write_with_retry(self, events: list[CapturedEvent], chunks: list[RecordingChunk]) -> bool:
         """Write until it works; the events are safe in the log meanwhile. False: gave up."""

@@ -6,12 +6,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import Env
 from userlens.capture.normalize import uuid7
 from userlens.model.event import CapturedEvent, EventFilter
 from userlens.store.duckdb import DuckDBEventStore
+from userlens.store.wal import SegmentLog
+from userlens.store.writer import BatchWriter
 from userlens.web import create_app
 
 
@@ -138,3 +141,59 @@ def test_close_commits_everything_queued(make_env: Callable[..., Env]) -> None:
         t.join(10)
     assert not errors
     assert store.count_events(env.project.id) == 30
+
+
+def _events(project_id: int, n: int, name: str = "q") -> list[CapturedEvent]:
+    return [
+        CapturedEvent(
+            project_id=project_id,
+            uuid=str(uuid.uuid4()),
+            event=name,
+            distinct_id=f"d{i % 7}",
+            timestamp_us=1_700_000_000_000_000 + i,
+            received_at_us=1_700_000_000_000_000,
+            properties_json='{"$current_url": "https://shop.example/cart"}',
+        )
+        for i in range(n)
+    ]
+
+
+def test_an_idle_store_folds_its_log_into_the_file_and_keeps_every_event(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.duckdb"
+    store = DuckDBEventStore(path, checkpoint_mb=1024, idle_checkpoint_mb=1)
+    wal = Path(f"{path}.wal")
+    written = _events(1, 8_000)
+    store.write(written)
+    # Below the commit threshold: the rows are only in DuckDB's log.
+    logged = wal.stat().st_size
+    assert logged > 1024 * 1024
+    store.idle()
+    assert not wal.exists() or wal.stat().st_size < logged
+    store.write(_events(1, 10, "small"))
+    small = wal.stat().st_size
+    store.idle()  # too little to be worth a checkpoint
+    assert wal.stat().st_size == small
+    store.close()
+    reopened = DuckDBEventStore(path)
+    try:
+        assert reopened.count_events(1) == 8_010
+    finally:
+        reopened.close()
+
+
+def test_the_loader_lets_the_store_checkpoint_after_a_quiet_spell(tmp_path: Path) -> None:
+    path = tmp_path / "events.duckdb"
+    store = DuckDBEventStore(path, checkpoint_mb=1024, idle_checkpoint_mb=0)
+    writer = BatchWriter(store, SegmentLog(tmp_path / "wal"), idle_after_s=0.05)
+    writer.start()
+    try:
+        writer.submit_sync(_events(1, 500))
+        assert writer.flush()
+        wal = Path(f"{path}.wal")
+        _wait_for(lambda: not wal.exists() or wal.stat().st_size == 0)
+        assert store.count_events(1) == 500
+    finally:
+        writer.close()
+        store.close()

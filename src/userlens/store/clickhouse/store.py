@@ -463,6 +463,9 @@ class ClickHouseEventStore:
     def replace_chunks(self, project_id: int, old_keys: Sequence[str], new: RecordingChunk) -> bool:
         raise NotImplementedError(_NO_RECORDINGS)
 
+    def idle(self) -> None:
+        """Nothing to do: ClickHouse merges parts in the background by itself."""
+
     def close(self) -> None:
         self._transport.close()
 

@@ -44,6 +44,11 @@ from userlens.store.persons import PersonChanges, PersonProcessor, PersonRow, Pr
 from userlens.store.sql import Query, scope
 from userlens.store.times import to_naive, to_utc
 
+# DuckDB's own log size that makes a commit checkpoint at once, and the size that makes an idle
+# writer checkpoint (DuckDB's default threshold).
+CHECKPOINT_MB = 256
+IDLE_CHECKPOINT_MB = 16
+
 _EVENT_SCHEMA = pa.schema(
     [
         ("project_id", pa.int32()),
@@ -179,14 +184,35 @@ class DuckDBEventStore:
 
     dialect = "duckdb"
 
-    def __init__(self, path: Path | None, *, memory_limit: str = "1GB", threads: int = 2) -> None:
-        """Open (creating and migrating) the store at `path`; `None` keeps it in memory."""
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        memory_limit: str = "1GB",
+        threads: int = 2,
+        checkpoint_mb: int = CHECKPOINT_MB,
+        idle_checkpoint_mb: int = IDLE_CHECKPOINT_MB,
+    ) -> None:
+        """Open (creating and migrating) the store at `path`; `None` keeps it in memory.
+
+        DuckDB folds its own log into the database file (a checkpoint: compressing and writing
+        the new rows) once the log passes `checkpoint_mb`, on the commit that crosses it. That
+        costs about as much as the insert itself, so it is kept off busy moments: the writer
+        calls `idle` when nothing is queued, which checkpoints once `idle_checkpoint_mb` have
+        accumulated.
+        """
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(
             str(path) if path is not None else ":memory:",
-            config={"memory_limit": memory_limit, "threads": threads},
+            config={
+                "memory_limit": memory_limit,
+                "threads": threads,
+                "checkpoint_threshold": f"{checkpoint_mb}MB",
+            },
         )
+        self._log_path = Path(f"{path}.wal") if path is not None else None
+        self._idle_checkpoint_bytes = idle_checkpoint_mb * 1024 * 1024
         migrate(self._con)
         self._write_lock = threading.Lock()
         self._closed = False
@@ -416,6 +442,20 @@ class DuckDBEventStore:
                 "SELECT count(*) FROM events WHERE project_id = ?", [project_id]
             ).fetchone()
         return int(row[0]) if row else 0
+
+    def idle(self) -> None:
+        """Checkpoint if DuckDB's log holds more than a little: nothing is waiting to load."""
+        if self._log_path is None:
+            return
+        try:
+            size = self._log_path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size < self._idle_checkpoint_bytes:
+            return
+        with self._write_lock:
+            if not self._closed:
+                self._con.execute("CHECKPOINT")
 
     def close(self) -> None:
         with self._write_lock:
