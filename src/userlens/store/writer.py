@@ -51,13 +51,14 @@ class _Waiter:
     def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self.loop = loop
         self.future: asyncio.Future[None] | None = loop.create_future() if loop else None
-        self.sync_done = threading.Event()
+        # Only blocking submitters wait on a thread event (an asyncio caller awaits `future`).
+        self.sync_done: threading.Event | None = None if loop else threading.Event()
         self.sync_error: BaseException | None = None
 
     def resolve(self, error: BaseException | None) -> None:
         if self.loop is not None and self.future is not None:
             self.loop.call_soon_threadsafe(_settle, self.future, error)
-        else:
+        elif self.sync_done is not None:
             self.sync_error = error
             self.sync_done.set()
 
@@ -192,6 +193,7 @@ class BatchWriter:
         """Blocking `submit` for callers without an event loop (CLI, tests)."""
         waiter = _Waiter(None)
         self._enqueue(LogRecord(events), waiter)
+        assert waiter.sync_done is not None
         waiter.sync_done.wait()
         if waiter.sync_error is not None:
             raise waiter.sync_error
