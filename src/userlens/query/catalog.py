@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from userlens.query.dialect import Engine
-from userlens.query.filters import Params, utc
+from userlens.query.filters import Params, overrides, utc
 from userlens.store.sql import Query
 
 SAMPLE = 100_000  # the most recent events looked at
@@ -26,7 +26,7 @@ def _recent(params: Params, now: datetime, event: str | None) -> str:
     name = "" if event is None else f"AND e.event = {params.add(event)} "
     return (
         "(SELECT e.event AS event, e.properties AS properties, p.properties AS person_properties "
-        "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id "
+        f"FROM {overrides(params.dialect)} "
         "LEFT JOIN {persons} p ON p.id = coalesce(o.override_person_id, e.person_id) "
         f"WHERE e.timestamp >= {params.add(utc(now - SINCE))} {name}"
         f"ORDER BY e.timestamp DESC LIMIT {params.add(SAMPLE)})"

@@ -34,6 +34,8 @@ class DuckDB:
     # Hour, day and week buckets in a fixed UTC offset: one mask per person, a bit per bucket
     # (trends, lifecycle, retention; see ARCHITECTURE.md).
     bit_masks = True
+    # A left join whose right side has at most one row per key (a person's override).
+    left_join_unique = "LEFT JOIN"
 
     def json_key(self, key: str) -> str:
         """What to bind for a property name, for `json_text` (a JSON pointer here)."""
@@ -172,6 +174,9 @@ class ClickHouse(DuckDB):
     session_lists = False
     session_arrays = True
     split_attempts = False
+    # ANY: the join stops at the first match instead of collecting every one (~40 ms of ~80
+    # for the overrides join over 10M events).
+    left_join_unique = "LEFT ANY JOIN"
 
     def json_key(self, key: str) -> str:
         return key

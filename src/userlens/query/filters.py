@@ -97,7 +97,7 @@ def in_cohort(f: CohortFilter, params: Params) -> str:
             raise InvalidInput("filters: a cohort's did_event rule was not given its start")
         rules.append(
             f"({PERSON} IN (SELECT coalesce(co.override_person_id, ce.person_id) "
-            "FROM {events} ce LEFT JOIN {person_overrides} co "
+            f"FROM {{events}} ce {params.dialect.left_join_unique} {{person_overrides}} co "
             f"ON co.old_person_id = ce.person_id WHERE ce.event = {params.add(rule.event)} "
             f"AND ce.timestamp >= {params.add(utc(rule.since))} GROUP BY 1 "
             f"HAVING count(*) >= {params.add(rule.min_count)}))"
@@ -234,7 +234,14 @@ def bucket_index(params: Params, origin: str, length: int, moment: str = "e.time
 
 
 PERSON = "coalesce(o.override_person_id, e.person_id)"
-OVERRIDES = "{events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
+
+
+def overrides(d: Dialect) -> str:
+    """FROM events `e`, each with its person's override `o` if it has one (then `PERSON` is
+    the person it was merged into)."""
+    return (
+        f"{{events}} e {d.left_join_unique} {{person_overrides}} o ON o.old_person_id = e.person_id"
+    )
 
 
 def first_and_last(

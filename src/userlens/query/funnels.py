@@ -38,6 +38,7 @@ from userlens.query.filters import (
     cohort_name,
     cohort_of_line,
     matches,
+    overrides,
     person_join,
     utc,
 )
@@ -73,7 +74,7 @@ def _events(
         "ev AS MATERIALIZED (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
         f"e.timestamp AS ts, {'e.session_id AS sid, ' if sessions else ''}{breakdown} AS bv, "
         f"{', '.join(flags)} "
-        "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
+        f"FROM {overrides(params.dialect)}"
         f"{person_join(every, needed=spec.breakdown_type == 'person' and bool(spec.breakdown))} "
         f"WHERE e.timestamp >= {params.add(utc(start))} AND e.timestamp < {params.add(utc(end))} "
         f"AND {all_of(spec.filters, params)} AND {keep})"

@@ -23,7 +23,6 @@ from userlens.model.insight import PersonsResult
 from userlens.query.dates import Window, before, resolve, utc_offsets
 from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
-    OVERRIDES,
     PERSON,
     Params,
     all_of,
@@ -33,6 +32,7 @@ from userlens.query.filters import (
     local_bucket,
     mask_plan,
     matches,
+    overrides,
     person_join,
     utc,
 )
@@ -59,7 +59,7 @@ def _ctes(
     return (
         f"ev AS {'MATERIALIZED ' if keep_events else ''}(SELECT {PERSON} AS person, "
         f"e.timestamp AS ts, e.session_id AS sid, {bucket} AS b "
-        f"FROM {OVERRIDES}{person_join([*spec.filters, *event.filters])} "
+        f"FROM {overrides(params.dialect)}{person_join([*spec.filters, *event.filters])} "
         f"WHERE e.timestamp < {params.add(utc(window.end))} "
         f"AND {all_of(spec.filters, params)} AND {matches(event.event, event.filters, params)}), "
         f"act AS (SELECT person, b, lag({d.nullable('b')}) OVER w AS prev, "
@@ -103,7 +103,7 @@ def _bits(spec: LifecycleQuery, params: Params, window: Window, timezone: str) -
     mask = f"CASE WHEN e.timestamp < {origin} THEN {d.bit('0')} ELSE {d.bit(f'{slot} + 1')} END"
     return (
         f"a AS (SELECT {d.or_bits(mask)} AS mask "
-        f"FROM {OVERRIDES}{person_join([*spec.filters, *event.filters])} "
+        f"FROM {overrides(params.dialect)}{person_join([*spec.filters, *event.filters])} "
         f"WHERE e.timestamp < {params.add(utc(window.end))} "
         f"AND {all_of(spec.filters, params)} AND {matches(event.event, event.filters, params)} "
         f"GROUP BY {PERSON}), "

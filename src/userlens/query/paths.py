@@ -32,7 +32,7 @@ from userlens.model.insight import PersonsResult
 from userlens.model.paths import PathEdge, PathNode, PathsPersonsQuery, PathsQuery, PathsResult
 from userlens.query.dates import span
 from userlens.query.dialect import Dialect, Engine
-from userlens.query.filters import OVERRIDES, PERSON, Params, all_of, person_join, utc
+from userlens.query.filters import PERSON, Params, all_of, overrides, person_join, utc
 from userlens.query.persons import hits, persons_sql
 from userlens.store.sql import Query
 
@@ -94,7 +94,7 @@ def _plan(
     ev = (
         f"ev AS {inline}(SELECT {PERSON} AS person, {d.present('e.session_id')} AS sid, "
         "e.timestamp AS ts, "
-        f"{node} AS node FROM {OVERRIDES}{person_join(spec.filters)} "
+        f"{node} AS node FROM {overrides(params.dialect)}{person_join(spec.filters)} "
         f"WHERE e.timestamp >= {lo} AND e.timestamp < {params.add(utc(end))} "
         f"AND {is_node} AND e.session_id IS NOT NULL AND {all_of(spec.filters, params)})"
     )

@@ -24,7 +24,6 @@ from userlens.model.retention import (
 from userlens.query.dates import Window, periods_ending, utc_offsets
 from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
-    OVERRIDES,
     PERSON,
     Params,
     all_of,
@@ -33,6 +32,7 @@ from userlens.query.filters import (
     indexed_buckets,
     local_bucket,
     matches,
+    overrides,
     person_join,
     utc,
     window_masks,
@@ -64,7 +64,7 @@ def _ctes(
     return (
         f"ev AS {'MATERIALIZED ' if keep_events else ''}(SELECT {PERSON} AS person, "
         f"e.timestamp AS ts, e.session_id AS sid, {bucket} AS b, {starts} AS ms, {returns} AS mr "
-        f"FROM {OVERRIDES}{person_join(every)} "
+        f"FROM {overrides(params.dialect)}{person_join(every)} "
         f"WHERE e.timestamp < {params.add(utc(window.end))} {lower}"
         f"AND {all_of(spec.filters, params)} AND ({starts} OR {returns})), "
         # One pass over the events: per person and period, whether they started and came back.
@@ -108,7 +108,7 @@ def _bits(spec: RetentionQuery, params: Params, window: Window, timezone: str) -
     return (
         f"a AS (SELECT {d.or_bits(started)} AS s, {d.or_bits(returned)} AS r, "
         f"{d.any_true(f'({starts}) AND e.timestamp < {start}')} AS early "
-        f"FROM {OVERRIDES}{person_join(every)} "
+        f"FROM {overrides(params.dialect)}{person_join(every)} "
         f"WHERE e.timestamp < {params.add(utc(window.end))} {lower}"
         f"AND {all_of(spec.filters, params)} AND ({starts} OR {returns}) GROUP BY {PERSON}), "
         "m AS MATERIALIZED (SELECT s, r, count(*) AS c FROM a "

@@ -21,7 +21,6 @@ from userlens.model.insight import PersonsResult
 from userlens.query.dates import Window, resolve, utc_offsets
 from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
-    OVERRIDES,
     PERSON,
     Params,
     all_of,
@@ -29,6 +28,7 @@ from userlens.query.filters import (
     first_and_last,
     local_bucket,
     matches,
+    overrides,
     person_join,
     utc,
     window_masks,
@@ -56,7 +56,7 @@ def _ctes(
         f"(SELECT {PERSON} AS person, e.timestamp AS ts, "
         f"e.session_id AS sid, {bucket} AS b, "
         + ", ".join(f"{c} AS m{i}" for i, c in enumerate(flags))
-        + f" FROM {OVERRIDES}{person_join(every)} "
+        + f" FROM {overrides(params.dialect)}{person_join(every)} "
         f"WHERE e.timestamp >= {params.add(utc(window.start))} "
         f"AND e.timestamp < {params.add(utc(window.end))} "
         f"AND {all_of(spec.filters, params)} AND ({' OR '.join(flags)})), "
@@ -88,7 +88,7 @@ def _bits(spec: StickinessQuery, params: Params, window: Window, timezone: str) 
         for i in range(len(flags))
     )
     return (
-        f"a AS MATERIALIZED (SELECT {masks} FROM {OVERRIDES}{person_join(every)} "
+        f"a AS MATERIALIZED (SELECT {masks} FROM {overrides(params.dialect)}{person_join(every)} "
         f"WHERE e.timestamp >= {params.add(utc(window.start))} "
         f"AND e.timestamp < {params.add(utc(window.end))} "
         f"AND {all_of(spec.filters, params)} AND ({' OR '.join(flags)}) GROUP BY {PERSON}) "

@@ -45,6 +45,7 @@ from userlens.query.filters import (
     first_and_last,
     indexed_buckets,
     local_bucket,
+    overrides,
     person_join,
     utc,
     window_masks,
@@ -86,7 +87,7 @@ def _matching(series: TrendsSeries, spec: TrendsQuery, params: Params, start: st
     filters = [*spec.filters, *series.filters]
     by_person = spec.breakdown is not None and spec.breakdown_type == "person"
     return (
-        "FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id"
+        f"FROM {overrides(params.dialect)}"
         f"{person_join(filters, needed=by_person)} "
         f"WHERE e.timestamp >= {start} AND e.timestamp < {end} AND {event} "
         f"AND {all_of(filters, params)}"

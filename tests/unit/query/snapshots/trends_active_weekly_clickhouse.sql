@@ -1,4 +1,4 @@
-WITH a0 AS (SELECT person, bk, max(ts) AS ts FROM (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.timestamp AS ts, toDateTime64(dateTrunc($p4, (e.timestamp + toIntervalSecond(CASE WHEN e.timestamp < $p5 THEN $p6 ELSE $p7 END))), 6) AS bk FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p0 AND e.timestamp < $p1 AND e.event = $p8 AND true) x GROUP BY person, bk),
+WITH a0 AS (SELECT person, bk, max(ts) AS ts FROM (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.timestamp AS ts, toDateTime64(dateTrunc($p4, (e.timestamp + toIntervalSecond(CASE WHEN e.timestamp < $p5 THEN $p6 ELSE $p7 END))), 6) AS bk FROM {events} e LEFT ANY JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p0 AND e.timestamp < $p1 AND e.event = $p8 AND true) x GROUP BY person, bk),
 w0 AS (SELECT bk AS lo, least(ts + toIntervalDay($p3), coalesce(lead(toNullable(ts)) OVER (PARTITION BY person ORDER BY ts), ts + toIntervalDay($p3))) AS hi FROM a0),
 m0 AS (SELECT lo AS mb, CAST(count(*) AS BIGINT) AS n FROM w0 GROUP BY lo
 UNION ALL
