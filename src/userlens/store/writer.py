@@ -2,7 +2,8 @@
 
     submit() ──> appender thread: encode, append to the write-ahead log, one fsync per group
                    └─> wakes the submitters (their 200 is now safe) and queues the events
-             ──> loader thread: takes everything queued (up to a batch cap), writes it to the
+             ──> loader thread: takes everything queued (up to a batch cap; a smaller batch
+                 first waits up to `LINGER_S` to grow, unless someone flushes), writes it to the
                  store in one transaction, then moves the log checkpoint forward; after a
                  quiet second it lets the store do housekeeping (`EventStore.idle`)
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 RETRY_MIN_S = 0.2
 RETRY_MAX_S = 5.0
+LINGER_S = 0.05  # how long a batch smaller than the cap waits to grow before loading
 IDLE_AFTER_S = 1.0  # nothing to load for this long: let the store do its housekeeping
 
 
@@ -134,6 +136,7 @@ class BatchWriter:
         max_batch: int = 20_000,
         retry_after_s: int = 2,
         idle_after_s: float = IDLE_AFTER_S,
+        linger_s: float = LINGER_S,
     ) -> None:
         self._store = store
         self._wal = wal
@@ -141,6 +144,9 @@ class BatchWriter:
         self._max_batch = max_batch
         self._retry_after = retry_after_s
         self._idle_after_s = idle_after_s
+        self._linger_s = linger_s
+        self._loadable = 0  # logged, waiting for the loader (`_to_load`'s size)
+        self._flushing = 0  # callers of `flush` waiting
         self._cond = threading.Condition()
         self._to_log: collections.deque[tuple[LogRecord, _Waiter]] = collections.deque()
         self._to_load: collections.deque[tuple[LogRecord, Position]] = collections.deque()
@@ -203,11 +209,16 @@ class BatchWriter:
         deadline = time.monotonic() + timeout
         with self._cond:
             target = self._submitted
-            while self._loaded < target:
-                left = deadline - time.monotonic()
-                if left <= 0 or (self._appender_done and not self._loader.is_alive()):
-                    return False
-                self._cond.wait(left)
+            self._flushing += 1  # the loader stops waiting for a bigger batch
+            self._cond.notify_all()
+            try:
+                while self._loaded < target:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or (self._appender_done and not self._loader.is_alive()):
+                        return False
+                    self._cond.wait(left)
+            finally:
+                self._flushing -= 1
         return True
 
     def purge_loaded(self, timeout: float = 60.0) -> bool:
@@ -259,6 +270,7 @@ class BatchWriter:
         with self._cond:
             for (record, _), position in zip(taken, positions, strict=True):
                 self._to_load.append((record, position))
+                self._loadable += _size(record)
             self._cond.notify_all()
         for _, waiter in taken:
             waiter.resolve(None)
@@ -276,6 +288,14 @@ class BatchWriter:
                     return IDLE
             if not self._to_load:
                 return None
+            # Let a small batch grow for a moment: each store transaction has a fixed cost,
+            # which a trickle of single events would otherwise pay one request at a time.
+            deadline = time.monotonic() + self._linger_s
+            while self._loadable < self._max_batch and not self._closing and not self._flushing:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
             events: list[CapturedEvent] = []
             chunks: list[RecordingChunk] = []
             last = self._to_load[0][1]
@@ -287,6 +307,7 @@ class BatchWriter:
                 events.extend(record.events)
                 chunks.extend(record.chunks)
                 size += _size(record)
+            self._loadable -= size
             return events, chunks, last, size
 
     def _load_loop(self) -> None:

@@ -197,3 +197,37 @@ def test_the_loader_lets_the_store_checkpoint_after_a_quiet_spell(tmp_path: Path
     finally:
         writer.close()
         store.close()
+
+
+def test_a_trickle_of_events_is_loaded_in_few_transactions(tmp_path: Path) -> None:
+    store = DuckDBEventStore(tmp_path / "events.duckdb")
+    store.write(_events(1, 1))  # the first write pays for warming up
+    writer = BatchWriter(store, SegmentLog(tmp_path / "wal"), linger_s=2.0)
+    writer.start()
+    try:
+        events = _events(1, 8)
+        for event in events:  # eight requests of one event, each acknowledged once logged
+            writer.submit_sync([event])
+            time.sleep(0.1)  # long enough for a one-event transaction to commit in between
+        assert writer.flush()
+        # The first batch waits for company instead of paying a transaction per event.
+        assert writer.committed_batches <= 2
+        assert store.count_events(1) == 9
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_flush_does_not_wait_for_a_batch_to_grow(tmp_path: Path) -> None:
+    store = DuckDBEventStore(tmp_path / "events.duckdb")
+    writer = BatchWriter(store, SegmentLog(tmp_path / "wal"), linger_s=60)
+    writer.start()
+    try:
+        writer.submit_sync(_events(1, 3))
+        started = time.monotonic()
+        assert writer.flush(timeout=30)
+        assert time.monotonic() - started < 30
+        assert store.count_events(1) == 3
+    finally:
+        writer.close()
+        store.close()
