@@ -18,9 +18,11 @@ What it does:
 2. For each backend and insight kind, runs our query (the runner's SQL through the store, as
    the API does) and a baseline — the simplest hand-written SQL for the same question on the
    same engine (see `BASELINES`; on ClickHouse the funnel's baseline is `windowFunnel`) —
-   once to warm up and then `--runs` times each, and prints the medians.
-   Our queries run first for every kind, then the baselines, so that memory a baseline
-   leaves with the allocator does not count as ours.
+   once each to warm up, and then `--runs` times in pairs, ours and the baseline back to back,
+   so that a machine that speeds up or slows down during the run (it is shared) weighs on both
+   alike. It prints the medians of each and the median of the pairs' ratios.
+   The warm-up runs every one of our queries first, then the baselines, so that memory a
+   baseline leaves with the allocator does not count as ours.
 3. Prints the peak RSS over our queries and over the baselines (generation and the copy
    excluded; the RSS before them is printed too) and, last, a JSON line.
 
@@ -279,14 +281,19 @@ def reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
-def median_ms(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
+def timed_ms(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+def warm(fn: Callable[[], object]) -> str | None:
+    """Run once; the error's first line if the engine refused."""
+    try:
         fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    except (duckdb.OutOfMemoryException, QueryFailed) as exc:
+        return str(exc).splitlines()[0][:200]
+    return None
 
 
 def bench(
@@ -296,32 +303,29 @@ def bench(
     kinds: list[str],
     runs: int,
 ) -> dict[str, Any]:
-    """Our query for every kind first, with the peak RSS over them, then the baselines with
-    theirs: a baseline's memory, kept by the allocator, must not count as ours."""
+    """Each of our queries once, with the peak RSS over them, then each baseline once with
+    theirs (a baseline's memory, kept by the allocator, must not count as ours); then, per
+    kind, `runs` timed pairs of ours and the baseline back to back, so that both meet the same
+    machine: medians of each, and the median of the pairs' ratios."""
     engine = engine_of(store, PROJECT)
     naive = {
         "start": START.replace(tzinfo=None),
         "end": NOW.replace(tzinfo=None),
         "start8w": (NOW - timedelta(weeks=8)).replace(tzinfo=None),
     }
+    ours = {kind: partial(run, SPECS[kind], "UTC", NOW, engine) for kind in kinds}
+    theirs = {kind: partial(baseline, baselines[kind].format(**naive)) for kind in kinds}
     before = status_mb("VmRSS")
-    failed = (duckdb.OutOfMemoryException, QueryFailed)
-    ours: dict[str, float | str] = {}
+    failed: dict[str, str] = {}
     reset_peak()
     for kind in kinds:
-        try:
-            ours[kind] = median_ms(partial(run, SPECS[kind], "UTC", NOW, engine), runs)
-        except failed as exc:
-            ours[kind] = str(exc).splitlines()[0][:200]
+        if (error := warm(ours[kind])) is not None:
+            failed[kind] = error
     peak = status_mb("VmHWM")
-    base: dict[str, float | str] = {}
     reset_peak()
     for kind in kinds:
-        sql = baselines[kind].format(**naive)
-        try:
-            base[kind] = median_ms(partial(baseline, sql), runs)
-        except failed as exc:
-            base[kind] = str(exc).splitlines()[0][:200]
+        if kind not in failed and (error := warm(theirs[kind])) is not None:
+            failed[kind] = error
     base_peak = status_mb("VmHWM")
     out: dict[str, Any] = {
         "rss_before_mb": round(before),
@@ -329,21 +333,22 @@ def bench(
         "baseline_peak_rss_mb": round(base_peak),
     }
     for kind in kinds:
-        mine, theirs = ours[kind], base[kind]
-        if isinstance(mine, str) or isinstance(theirs, str):
-            print(f"  {kind:<11} failed: {mine if isinstance(mine, str) else theirs}", flush=True)
+        if kind in failed:
+            print(f"  {kind:<11} failed: {failed[kind]}", flush=True)
             out[kind] = {"failed": True}
             continue
-        ratio = mine / theirs
+        pairs = [(timed_ms(ours[kind]), timed_ms(theirs[kind])) for _ in range(runs)]
+        mine = statistics.median(a for a, _ in pairs)
+        base = statistics.median(b for _, b in pairs)
+        ratio = statistics.median(a / b for a, b in pairs)
         target = TARGETS_MS.get(kind)
         verdict = "" if target is None else (" ok" if mine <= target else f" OVER {target} ms")
         print(
-            f"  {kind:<11} ours {mine:8.1f} ms   baseline {theirs:8.1f} ms   "
+            f"  {kind:<11} ours {mine:8.1f} ms   baseline {base:8.1f} ms   "
             f"ratio {ratio:5.2f}{verdict}",
             flush=True,
         )
-        figures = {"ms": round(mine, 1), "baseline_ms": round(theirs, 1), "ratio": round(ratio, 2)}
-        out[kind] = figures
+        out[kind] = {"ms": round(mine, 1), "baseline_ms": round(base, 1), "ratio": round(ratio, 2)}
     print(
         f"  peak RSS over our queries: {peak:.0f} MB (target {TARGET_PEAK_MB}; "
         f"{before:.0f} MB before them); over the baselines: {base_peak:.0f} MB",
