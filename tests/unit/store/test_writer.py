@@ -231,3 +231,32 @@ def test_flush_does_not_wait_for_a_batch_to_grow(tmp_path: Path) -> None:
     finally:
         writer.close()
         store.close()
+
+
+def test_idle_checkpoint_runs_alongside_readers(tmp_path: Path) -> None:
+    path = tmp_path / "events.duckdb"
+    store = DuckDBEventStore(path, checkpoint_mb=1024, idle_checkpoint_mb=0)
+    store.write(_events(1, 2_000))
+    counts: list[int] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                counts.append(store.count_events(1))
+        except BaseException as exc:
+            errors.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        _wait_for(lambda: len(counts) > 0)
+        store.idle()
+        assert not Path(f"{path}.wal").exists() or Path(f"{path}.wal").stat().st_size == 0
+    finally:
+        stop.set()
+        reader.join(10)
+        store.close()
+    assert not errors
+    assert set(counts) == {2_000}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -43,6 +44,8 @@ from userlens.store.events import event_key, unique_events
 from userlens.store.persons import PersonChanges, PersonProcessor, PersonRow, ProjectKey
 from userlens.store.sql import Query, scope
 from userlens.store.times import to_naive, to_utc
+
+log = logging.getLogger(__name__)
 
 # DuckDB's own log size that makes a commit checkpoint at once, and the size that makes an idle
 # writer checkpoint (DuckDB's default threshold).
@@ -454,8 +457,12 @@ class DuckDBEventStore:
         if size < self._idle_checkpoint_bytes:
             return
         with self._write_lock:
-            if not self._closed:
+            if self._closed:
+                return
+            try:
                 self._con.execute("CHECKPOINT")
+            except duckdb.Error as exc:  # e.g. another transaction is writing: a later idle moment
+                log.info("checkpoint put off: %s", exc)
 
     def close(self) -> None:
         with self._write_lock:
