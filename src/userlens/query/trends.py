@@ -119,9 +119,11 @@ def _distinct_bits(
     origin = params.add(masks.buckets[0] - timedelta(seconds=masks.offset))
     slot = bucket_index(params, origin, masks.length, "ts")
     grid = indexed_buckets(params, masks.buckets, "bucket")
+    # Every stored event has a person (the stores require it); a session id may be missing.
+    present = "" if column == "person" else f" WHERE {column} IS NOT NULL"
     return (
         f", u{index} AS (SELECT {d.or_bits(d.bit(slot))} AS mask "
-        f"FROM s{index} WHERE {column} IS NOT NULL GROUP BY {column}), "
+        f"FROM s{index}{present} GROUP BY {column}), "
         f"v{index} AS MATERIALIZED (SELECT mask, count(*) AS c FROM u{index} GROUP BY mask), "
         f"g{index} AS ({grid})"
     ), (

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import httpx
+import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
@@ -71,4 +72,20 @@ def test_event_schema_migrations_are_idempotent(tmp_path: Path) -> None:
     assert current_version(con) == 0
     assert migrate_events(con) == LATEST
     assert migrate_events(con) == LATEST
+    con.close()
+
+
+def test_person_id_becomes_required_and_rows_are_kept(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "e.duckdb"))
+    assert migrate_events(con, target=2) == 2
+    insert = (
+        "INSERT INTO events (project_id, uuid, event, distinct_id, person_id, timestamp, "
+        "received_at, properties) VALUES (1, gen_random_uuid(), 'a', 'd', ?, "
+        "TIMESTAMP '2026-01-01', TIMESTAMP '2026-01-01', '{}')"
+    )
+    con.execute(insert, ["0b6a4bd2-6bd5-4a11-9d47-4c0d6c2b3c1e"])
+    assert migrate_events(con) == LATEST
+    assert con.execute("SELECT count(*) FROM events").fetchone() == (1,)
+    with pytest.raises(duckdb.ConstraintException, match="person_id"):
+        con.execute(insert, [None])
     con.close()

@@ -79,6 +79,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        3,
+        # `write` gives every event its person; insights count persons without a NULL test.
+        "ALTER TABLE events ALTER COLUMN person_id SET NOT NULL;",
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -1,5 +1,5 @@
 WITH s0 AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.timestamp AS ts, e.session_id AS session_id, toFloat64OrNull(CAST(NULL AS Nullable(String))) AS x, CAST(NULL AS Nullable(String)) AS bv, toDateTime64(dateTrunc($p2, (e.timestamp + toIntervalSecond($p3))), 6) AS bucket FROM {events} e LEFT ANY JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p0 AND e.timestamp < $p1 AND e.event = $p4 AND true),
-u0 AS (SELECT groupBitOr(bitShiftLeft(toInt64(1), greatest(intDiv(toUnixTimestamp64Micro(ts) - toUnixTimestamp64Micro($p5), $p6), 0))) AS mask FROM s0 WHERE person IS NOT NULL GROUP BY person),
+u0 AS (SELECT groupBitOr(bitShiftLeft(toInt64(1), greatest(intDiv(toUnixTimestamp64Micro(ts) - toUnixTimestamp64Micro($p5), $p6), 0))) AS mask FROM s0 GROUP BY person),
 v0 AS MATERIALIZED (SELECT mask, count(*) AS c FROM u0 GROUP BY mask),
 g0 AS (SELECT z.1 AS bucket, z.2 AS i FROM (SELECT arrayJoin(arrayZip($p7, $p8)) AS z)) SELECT 0 AS series, false AS is_other, CAST(NULL AS Nullable(String)) AS breakdown, g.bucket, sum(CASE WHEN (bitTest(v.mask, g.i) = 1) THEN v.c ELSE 0 END) AS value FROM g0 g CROSS JOIN v0 v GROUP BY g.bucket
 UNION ALL

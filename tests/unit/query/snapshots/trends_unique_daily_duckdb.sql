@@ -1,5 +1,5 @@
 WITH s0 AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.timestamp AS ts, e.session_id AS session_id, TRY_CAST(CAST(NULL AS VARCHAR) AS DOUBLE) AS x, CAST(NULL AS VARCHAR) AS bv, date_trunc($p2, (e.timestamp + to_seconds($p3))) AS bucket FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p0 AND e.timestamp < $p1 AND e.event = $p4 AND true),
-u0 AS (SELECT bit_or((CAST(1 AS BIGINT) << CAST(greatest((epoch_us(ts) - epoch_us($p5)) // ($p6), 0) AS INTEGER))) AS mask FROM s0 WHERE person IS NOT NULL GROUP BY person),
+u0 AS (SELECT bit_or((CAST(1 AS BIGINT) << CAST(greatest((epoch_us(ts) - epoch_us($p5)) // ($p6), 0) AS INTEGER))) AS mask FROM s0 GROUP BY person),
 v0 AS MATERIALIZED (SELECT mask, count(*) AS c FROM u0 GROUP BY mask),
 g0 AS (SELECT unnest($p7) AS bucket, unnest($p8) AS i) SELECT 0 AS series, false AS is_other, CAST(NULL AS VARCHAR) AS breakdown, g.bucket, sum(CASE WHEN ((v.mask >> (g.i)) & 1 = 1) THEN v.c ELSE 0 END) AS value FROM g0 g CROSS JOIN v0 v GROUP BY g.bucket
 UNION ALL
