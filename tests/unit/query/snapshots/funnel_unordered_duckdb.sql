@@ -6,7 +6,7 @@ att AS (SELECT a.*, CAST(a.t0 IS NOT NULL AS INTEGER) + CAST(a.t1 IS NOT NULL AS
 best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0) = 1),
 lined AS (SELECT *, false AS is_other, CAST(NULL AS VARCHAR) AS line FROM best),
 d AS (SELECT is_other, line, epoch_us(t1) - epoch_us(t0) AS d FROM lined WHERE t1 IS NOT NULL),
-r AS (SELECT is_other, line, min(d) AS lo, (max(d) - min(d)) // ($p5) + 1 AS width FROM d GROUP BY is_other, line) SELECT 0 AS kind, is_other, line, [count(t0), count(t1)] AS counts, CAST([avg(epoch_us(t1) - epoch_us(t0))] AS DOUBLE[]) AS averages, CAST([quantile_cont(epoch_us(t1) - epoch_us(t0), 0.5)] AS DOUBLE[]) AS medians, NULL AS lo, NULL AS width, NULL AS bin, NULL AS n FROM lined GROUP BY is_other, line
+r AS (SELECT is_other, line, d, min(d) OVER w AS lo, (max(d) OVER w - min(d) OVER w) // ($p5) + 1 AS width FROM d WINDOW w AS (PARTITION BY is_other, line)) SELECT 0 AS kind, is_other, line, [count(t0), count(t1)] AS counts, CAST([avg(epoch_us(t1) - epoch_us(t0))] AS DOUBLE[]) AS averages, CAST([quantile_cont(epoch_us(t1) - epoch_us(t0), 0.5)] AS DOUBLE[]) AS medians, NULL AS lo, NULL AS width, NULL AS bin, NULL AS n FROM lined GROUP BY is_other, line
 UNION ALL
-SELECT 1, d.is_other, d.line, NULL, NULL, NULL, r.lo, r.width, (d.d - r.lo) // (r.width) AS bin, count(*) FROM d JOIN r ON r.is_other = d.is_other AND r.line IS NOT DISTINCT FROM d.line GROUP BY d.is_other, d.line, r.lo, r.width, bin
+SELECT 1, is_other, line, NULL, NULL, NULL, lo, width, (d - lo) // (width) AS bin, count(*) FROM r GROUP BY is_other, line, lo, width, bin
 -- params: [('p0', 1209600000000), ('p1', 'a'), ('p2', 'b'), ('p3', datetime.datetime(2026, 11, 17, 23, 0)), ('p4', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p5', 10)]
