@@ -31,6 +31,10 @@ class DuckDB:
     # each reference the one before twice: cheap here; ClickHouse, which computes a CTE at
     # every reference, runs the plain ASOF joins faster.
     split_attempts = True
+    # Funnels: rank attempts only for persons who made several (a person with one attempt
+    # counts it), rather than a window over every attempt; ClickHouse would compute the
+    # attempts twice, once per reference.
+    rank_repeats_only = True
     # Hour, day and week buckets in a fixed UTC offset: one mask per person, a bit per bucket
     # (trends, lifecycle, retention; see ARCHITECTURE.md).
     bit_masks = True
@@ -174,6 +178,7 @@ class ClickHouse(DuckDB):
     session_lists = False
     session_arrays = True
     split_attempts = False
+    rank_repeats_only = False
     # ANY: the join stops at the first match instead of collecting every one (~40 ms of ~80
     # for the overrides join over 10M events).
     left_join_unique = "LEFT ANY JOIN"

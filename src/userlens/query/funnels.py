@@ -194,6 +194,20 @@ def _broken(x: FunnelExclusion, index: int, window: str) -> tuple[str, str]:
     return join, f"coalesce({until}, false)"
 
 
+def _best(order: list[str], d: Dialect) -> list[str]:
+    """`best`: each person's counted attempt, the first in `order`. Where the dialect says
+    so, only persons with several attempts are ranked; the others' one attempt is theirs."""
+    ranked = f"QUALIFY row_number() OVER (PARTITION BY person ORDER BY {', '.join(order)}) = 1"
+    if not d.rank_repeats_only:
+        return [f"best AS MATERIALIZED (SELECT * FROM att {ranked})"]
+    return [
+        "repeats AS (SELECT person AS who FROM a0 GROUP BY person HAVING count(*) > 1)",
+        "best AS MATERIALIZED (SELECT * FROM att ANTI JOIN repeats r ON r.who = att.person "
+        "UNION ALL SELECT * FROM (SELECT * FROM att SEMI JOIN repeats r "
+        f"ON r.who = att.person) {ranked})",
+    ]
+
+
 def _attempts(
     spec: FunnelQuery, params: Params, start: datetime, end: datetime, sessions: bool
 ) -> str:
@@ -234,8 +248,7 @@ def _attempts(
             *chain,
             f"att AS (SELECT a.*, {steps} AS steps FROM a{n - 1} a {joins} "
             f"WHERE NOT ({any_broken}))",
-            "best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER "
-            f"(PARTITION BY person ORDER BY {', '.join(order)}) = 1)",
+            *_best(order, d),
             *lined,
         ]
     )

@@ -7,7 +7,10 @@ a2 AS (SELECT a.*, CASE WHEN n.ts <= a.t0 + to_microseconds($p0) AND n.ts = nx.t
 UNION ALL
 SELECT a.*, CASE WHEN false THEN a.t1 END AS t2 FROM a1 a WHERE NOT coalesce(a.person IN (SELECT person FROM ev WHERE m2) AND a.t1 IS NOT NULL, false)),
 att AS (SELECT a.*, CAST(a.t0 IS NOT NULL AS INTEGER) + CAST(a.t1 IS NOT NULL AS INTEGER) + CAST(a.t2 IS NOT NULL AS INTEGER) AS steps FROM a2 a ASOF LEFT JOIN (SELECT DISTINCT person AS who, ts FROM ev WHERE x0) x0 ON a.person = x0.who AND a.t1 < x0.ts WHERE NOT (coalesce(CASE WHEN a.t2 IS NOT NULL THEN x0.ts < a.t2 ELSE x0.ts <= a.t0 + to_microseconds($p0) END, false))),
-best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0, bv NULLS LAST) = 1),
+repeats AS (SELECT person AS who FROM a0 GROUP BY person HAVING count(*) > 1),
+best AS MATERIALIZED (SELECT * FROM att ANTI JOIN repeats r ON r.who = att.person
+UNION ALL
+SELECT * FROM (SELECT * FROM att SEMI JOIN repeats r ON r.who = att.person) QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0, bv NULLS LAST) = 1),
 top AS (SELECT bv AS top_bv FROM best WHERE bv IS NOT NULL GROUP BY bv ORDER BY count(*) DESC, bv LIMIT $p1),
 lined AS MATERIALIZED (SELECT b.*, t.top_bv IS NULL AND b.bv IS NOT NULL AS is_other, CASE WHEN t.top_bv IS NULL THEN NULL ELSE b.bv END AS line FROM best b LEFT JOIN top t ON t.top_bv = b.bv),
 d AS (SELECT is_other, line, epoch_us(t2) - epoch_us(t0) AS d FROM lined WHERE t2 IS NOT NULL),

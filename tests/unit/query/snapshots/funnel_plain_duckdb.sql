@@ -13,7 +13,10 @@ SELECT a.person, a.bv, a.t0, a.t1, CASE WHEN n.ts <= a.t0 + to_microseconds($p0)
 UNION ALL
 SELECT a.person, a.bv, a.t0, a.t1, CASE WHEN false THEN a.t0 END AS t2 FROM a1 a WHERE a.t1 IS NULL),
 att AS (SELECT a.*, CAST(a.t0 IS NOT NULL AS INTEGER) + CAST(a.t1 IS NOT NULL AS INTEGER) + CAST(a.t2 IS NOT NULL AS INTEGER) AS steps FROM a2 a  WHERE NOT (false)),
-best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0) = 1),
+repeats AS (SELECT person AS who FROM a0 GROUP BY person HAVING count(*) > 1),
+best AS MATERIALIZED (SELECT * FROM att ANTI JOIN repeats r ON r.who = att.person
+UNION ALL
+SELECT * FROM (SELECT * FROM att SEMI JOIN repeats r ON r.who = att.person) QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0) = 1),
 lined AS (SELECT *, false AS is_other, CAST(NULL AS VARCHAR) AS line FROM best),
 d AS (SELECT is_other, line, epoch_us(t2) - epoch_us(t0) AS d FROM lined WHERE t2 IS NOT NULL),
 r AS (SELECT is_other, line, d, min(d) OVER w AS lo, (max(d) OVER w - min(d) OVER w) // ($p6) + 1 AS width FROM d WINDOW w AS (PARTITION BY is_other, line)) SELECT 0 AS kind, is_other, line, [count(t0), count(t1), count(t2)] AS counts, CAST([avg(epoch_us(t1) - epoch_us(t0)), avg(epoch_us(t2) - epoch_us(t1))] AS DOUBLE[]) AS averages, CAST([quantile_cont(epoch_us(t1) - epoch_us(t0), 0.5), quantile_cont(epoch_us(t2) - epoch_us(t1), 0.5)] AS DOUBLE[]) AS medians, NULL AS lo, NULL AS width, NULL AS bin, NULL AS n FROM lined GROUP BY is_other, line

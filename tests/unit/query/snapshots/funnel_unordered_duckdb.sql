@@ -3,7 +3,10 @@ a0 AS (SELECT person, bv, ts AS t0 FROM ev WHERE m0 OR m1),
 l AS (SELECT a.person AS person, a.bv AS bv, list_sort(list_filter([CASE WHEN n0.ts <= a.t0 + to_microseconds($p0) THEN {'t': n0.ts, 's': ''} END, CASE WHEN n1.ts <= a.t0 + to_microseconds($p0) THEN {'t': n1.ts, 's': ''} END], lambda x: x IS NOT NULL)) AS reached FROM a0 a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE m0) n0 ON a.person = n0.who AND a.t0 <= n0.ts ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE m1) n1 ON a.person = n1.who AND a.t0 <= n1.ts),
 a1 AS (SELECT l.person AS person, l.bv AS bv, l.reached[1].t AS t0, l.reached[2].t AS t1 FROM l),
 att AS (SELECT a.*, CAST(a.t0 IS NOT NULL AS INTEGER) + CAST(a.t1 IS NOT NULL AS INTEGER) AS steps FROM a1 a  WHERE NOT (false)),
-best AS MATERIALIZED (SELECT * FROM att QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0) = 1),
+repeats AS (SELECT person AS who FROM a0 GROUP BY person HAVING count(*) > 1),
+best AS MATERIALIZED (SELECT * FROM att ANTI JOIN repeats r ON r.who = att.person
+UNION ALL
+SELECT * FROM (SELECT * FROM att SEMI JOIN repeats r ON r.who = att.person) QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0) = 1),
 lined AS (SELECT *, false AS is_other, CAST(NULL AS VARCHAR) AS line FROM best),
 d AS (SELECT is_other, line, epoch_us(t1) - epoch_us(t0) AS d FROM lined WHERE t1 IS NOT NULL),
 r AS (SELECT is_other, line, d, min(d) OVER w AS lo, (max(d) OVER w - min(d) OVER w) // ($p5) + 1 AS width FROM d WINDOW w AS (PARTITION BY is_other, line)) SELECT 0 AS kind, is_other, line, [count(t0), count(t1)] AS counts, CAST([avg(epoch_us(t1) - epoch_us(t0))] AS DOUBLE[]) AS averages, CAST([quantile_cont(epoch_us(t1) - epoch_us(t0), 0.5)] AS DOUBLE[]) AS medians, NULL AS lo, NULL AS width, NULL AS bin, NULL AS n FROM lined GROUP BY is_other, line
