@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import uvicorn
@@ -15,6 +16,7 @@ def run(settings: Settings) -> None:
         level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG"
     )
     app = create_app(settings)
+    tune_gc()
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -28,3 +30,21 @@ def run(settings: Settings) -> None:
         server_header=False,
     )
     uvicorn.Server(config).run()
+
+
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def tune_gc() -> None:
+    """Make the cyclic garbage collector cheaper for a server that allocates in bursts.
+
+    Everything loaded at start-up (modules, the app, its routes) lives as long as the
+    process: `gc.freeze` takes it out of every later collection. Parsing a batch of events
+    makes hundreds of short-lived dicts and lists, and the default young-generation threshold
+    (700 allocations) would run a collection several times per request; 10,000 runs one every
+    few requests, each over little more memory.
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)

@@ -250,11 +250,10 @@ class BatchWriter:
             self._log_group(taken)
 
     def _log_group(self, taken: list[tuple[LogRecord, _Waiter]]) -> None:
-        positions: list[Position] = []
         try:
+            payloads = [encode(record) for record, _ in taken]
             with self._wal_lock:
-                for record, _ in taken:
-                    positions.append(self._wal.append(encode(record)))
+                positions = self._wal.append_many(payloads)
                 self._wal.sync()
         except Exception as exc:
             log.exception("write-ahead log append failed")

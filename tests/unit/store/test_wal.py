@@ -41,6 +41,29 @@ def test_records_round_trip_across_segments(tmp_path: Path) -> None:
     assert read == batches
 
 
+def test_a_group_appended_at_once_reads_back_record_by_record(tmp_path: Path) -> None:
+    wal = SegmentLog(tmp_path, segment_bytes=3_000)
+    first = [_events(3, f"a{i}") for i in range(4)]
+    second = [_events(2, f"b{i}") for i in range(6)]
+    positions = wal.append_many([encode(LogRecord(b)) for b in first])
+    positions += wal.append_many([encode(LogRecord(b)) for b in second])
+    wal.sync()
+    wal.close()
+    again = SegmentLog(tmp_path)
+    read = list(again.read_after(Position(0, 0)))
+    again.close()
+    # Each record's position is where the reader finds its end, across segment changes.
+    assert [position for position, _ in read] == positions
+    assert [decode(payload).events for _, payload in read] == first + second
+    assert len({p.segment for p in positions}) > 1
+    # Reading after any of those positions yields exactly the records that follow it.
+    middle = positions[5]
+    reopened = SegmentLog(tmp_path)
+    after = [decode(p).events for _, p in reopened.read_after(middle)]
+    reopened.close()
+    assert after == (first + second)[6:]
+
+
 def test_torn_tail_is_cut_and_earlier_records_kept(tmp_path: Path) -> None:
     wal = SegmentLog(tmp_path)
     good = _events(3, "good")
