@@ -109,11 +109,24 @@ class SegmentLog:
             buffer += payload
             size += HEADER.size + len(payload)
             positions.append(Position(self._segment, size))
-        self._file.write(buffer)
+        try:
+            self._file.write(buffer)
+        except BaseException:
+            # Part of the group may be in the file (a full disk, say). Cut it off, or records
+            # appended after it would sit behind a torn one, where reading stops.
+            self._cut_back()
+            raise
         self._size = size
         if self._size >= self._segment_bytes:
             self.rotate()
         return positions
+
+    def _cut_back(self) -> None:
+        """Reopen the current segment at the end of its last whole record."""
+        with contextlib.suppress(OSError, ValueError):
+            self._file.close()  # flushing what it buffered may fail again: it is cut anyway
+        os.truncate(self._path(self._segment), self._size)
+        self._file = self._open(self._segment)
 
     def rotate(self) -> int:
         """Start a new segment; return the number of the one just closed."""

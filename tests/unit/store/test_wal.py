@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import uuid
 from pathlib import Path
+from typing import BinaryIO
+
+import pytest
 
 from userlens.model.event import CapturedEvent
 from userlens.store.duckdb import DuckDBEventStore
@@ -82,6 +86,39 @@ def test_torn_tail_is_cut_and_earlier_records_kept(tmp_path: Path) -> None:
     reopened.append(encode(LogRecord(more)))
     reopened.sync()
     assert [decode(p).events for _, p in reopened.read_after(Position(0, 0))] == [good, more]
+    reopened.close()
+
+
+class _DiskFills:
+    """Stands in for the segment file once the disk is full: writes half, then fails."""
+
+    def __init__(self, real: BinaryIO) -> None:
+        self.real = real
+
+    def write(self, data: bytes) -> int:
+        self.real.write(data[: len(data) // 2])
+        self.real.flush()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_a_failed_write_leaves_no_torn_record_before_later_ones(tmp_path: Path) -> None:
+    wal = SegmentLog(tmp_path)
+    before, lost, after = _events(3, "before"), _events(40, "lost"), _events(2, "after")
+    wal.append(encode(LogRecord(before)))
+    wal.sync()
+    real = wal._file
+    wal._file = _DiskFills(real)  # type: ignore[assignment]
+    with pytest.raises(OSError):
+        wal.append_many([encode(LogRecord(lost))])
+    # The disk has room again: the next group is logged and must be readable after a restart.
+    wal.append(encode(LogRecord(after)))
+    wal.sync()
+    wal.close()
+    reopened = SegmentLog(tmp_path)
+    assert [decode(p).events for _, p in reopened.read_after(Position(0, 0))] == [before, after]
     reopened.close()
 
 
