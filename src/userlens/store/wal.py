@@ -7,7 +7,8 @@ store's (project, uuid) deduplication makes that replay harmless.
 
 A record is a 4-byte length, a 4-byte CRC-32 and the payload. A crash can leave a torn record
 at the end of the newest segment; reading stops there and the segment is cut back to the last
-whole record.
+whole record. A write that fails part-way (a full disk) is cut back at once, so that records
+logged after it stay readable.
 """
 
 from __future__ import annotations
