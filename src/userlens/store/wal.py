@@ -7,8 +7,8 @@ store's (project, uuid) deduplication makes that replay harmless.
 
 A record is a 4-byte length, a 4-byte CRC-32 and the payload. A crash can leave a torn record
 at the end of the newest segment; reading stops there and the segment is cut back to the last
-whole record. A write that fails part-way (a full disk) is cut back at once, so that records
-logged after it stay readable.
+whole record. A write that fails part-way (a full disk) is cut back at once, and after an
+fsync fails the log goes on in a new segment, so that records logged afterwards stay readable.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class SegmentLog:
         self._segment = existing[-1] if existing else 1
         self._file: BinaryIO = self._open(self._segment)
         self._size = self._file.tell()
+        self._suspect = False  # an fsync of this segment failed: append to a new one
 
     def segments(self) -> list[int]:
         return sorted(
@@ -102,6 +103,8 @@ class SegmentLog:
         reason the checksum is `binascii.crc32`, which does not give the interpreter up the
         way `zlib.crc32` does for large buffers (both compute the same CRC-32).
         """
+        if self._suspect:
+            self._leave_segment()
         buffer = bytearray()
         positions: list[Position] = []
         size = self._size
@@ -140,8 +143,24 @@ class SegmentLog:
         return closed
 
     def sync(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError:
+            # After a failed fsync the kernel may have dropped pages it could not write, and a
+            # later fsync can succeed without them. Records appended behind them in this
+            # segment would then be unreadable after a crash: the next group starts a new one.
+            self._suspect = True
+            raise
+
+    def _leave_segment(self) -> None:
+        """Go on in a new segment without syncing this one (its fsync failed)."""
+        with contextlib.suppress(OSError, ValueError):
+            self._file.close()
+        self._file = self._open(self._segment + 1)
+        self._segment += 1
+        self._size = 0
+        self._suspect = False
 
     def _records(self, segment: int, start: int) -> Iterator[tuple[Position, bytes]]:
         try:
@@ -156,7 +175,7 @@ class SegmentLog:
                 if len(header) < HEADER.size:
                     return
                 length, crc = HEADER.unpack(header)
-                if length > MAX_RECORD:
+                if not 0 < length <= MAX_RECORD:  # no record is empty: zeros are not a record
                     return
                 payload = handle.read(length)
                 if len(payload) < length or binascii.crc32(payload) != crc:

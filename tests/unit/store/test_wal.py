@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import uuid
 from pathlib import Path
 from typing import BinaryIO
@@ -114,6 +115,39 @@ def test_a_failed_write_leaves_no_torn_record_before_later_ones(tmp_path: Path) 
     with pytest.raises(OSError):
         wal.append_many([encode(LogRecord(lost))])
     # The disk has room again: the next group is logged and must be readable after a restart.
+    wal.append(encode(LogRecord(after)))
+    wal.sync()
+    wal.close()
+    reopened = SegmentLog(tmp_path)
+    assert [decode(p).events for _, p in reopened.read_after(Position(0, 0))] == [before, after]
+    reopened.close()
+
+
+def test_after_a_failed_fsync_later_records_stay_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wal = SegmentLog(tmp_path)
+    before, lost, after = _events(3, "before"), _events(5, "lost"), _events(2, "after")
+    wal.append(encode(LogRecord(before)))
+    wal.sync()
+    [segment] = tmp_path.glob("*.wal")
+    start = segment.stat().st_size
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        # The kernel could not write the group's pages and dropped them: on disk they are
+        # zeros. A later fsync succeeds.
+        monkeypatch.setattr(os, "fsync", real_fsync)
+        end = segment.stat().st_size
+        with segment.open("r+b") as handle:
+            handle.seek(start)
+            handle.write(bytes(end - start))
+        raise OSError(errno.EIO, "Input/output error")
+
+    wal.append(encode(LogRecord(lost)))
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError):
+        wal.sync()
     wal.append(encode(LogRecord(after)))
     wal.sync()
     wal.close()
