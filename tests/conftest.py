@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +147,11 @@ class ServerProcess:
     port: int
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    settings: dict[str, str] = field(default_factory=dict)  # extra USERLENS_* variables
+
+    @property
+    def environ(self) -> dict[str, str]:
+        return {**os.environ, **self.settings, "USERLENS_DATA_DIR": str(self.data_dir)}
 
     @property
     def url(self) -> str:
@@ -156,7 +161,7 @@ class ServerProcess:
         out = subprocess.run(
             [str(USERLENS), *args],
             input=stdin.encode() if stdin is not None else None,
-            env={**os.environ, "USERLENS_DATA_DIR": str(self.data_dir)},
+            env=self.environ,
             capture_output=True,
             check=True,
             timeout=60,
@@ -176,7 +181,7 @@ class ServerProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [str(USERLENS), "serve", "--port", str(self.port)],
-                env={**os.environ, "USERLENS_DATA_DIR": str(self.data_dir)},
+                env=self.environ,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -28,6 +28,9 @@ def run(settings: Settings) -> None:
         access_log=False,
         timeout_graceful_shutdown=30,
         server_header=False,
+        # Whether `X-Forwarded-For` is believed is USERLENS_TRUST_PROXY's call alone; uvicorn
+        # would otherwise believe it from any connection made on 127.0.0.1.
+        proxy_headers=False,
     )
     uvicorn.Server(config).run()
 
