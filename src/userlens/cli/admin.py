@@ -23,7 +23,11 @@ def delete_person_offline(settings: Settings, project_id: int, distinct_id: str)
         if services.meta.project(project_id) is None:
             raise click.ClickException(f"no project {project_id}")
         done = delete_person(services.events, services.blobs, project_id, distinct_id)
-        services.writer.purge_loaded()
+        if not services.writer.purge_loaded():
+            raise click.ClickException(
+                "the person was deleted from the store, but the write-ahead log still holds "
+                "copies of their events; run the command again"
+            )
         return done
     finally:
         services.close()

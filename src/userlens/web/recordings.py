@@ -10,13 +10,22 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from userlens.errors import InvalidInput, NotFound
+from userlens.errors import InvalidInput, NotFound, StoreUnavailable
 from userlens.model.project import Role, User
 from userlens.model.recording import SessionCursor, SessionFilter, SessionSummary
 from userlens.replay.recordings import delete_person, session_events
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
 from userlens.web.params import aware, decode_cursor, encode_cursor
+
+DELETION_WAIT_S = 60.0  # how long a deletion waits for queued events to reach the store
+
+
+def _unavailable(detail: str) -> HTTPException:
+    return HTTPException(
+        503, detail={"error": "store_unavailable", "detail": detail}, headers={"Retry-After": "5"}
+    )
+
 
 router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -142,9 +151,22 @@ def remove_person(
             403, detail={"error": "forbidden", "detail": "viewers cannot delete data"}
         )
     services = services_of(request)
-    services.writer.flush()  # acknowledged events of this person must be deleted too
+    # Acknowledged events of this person that are still on their way must be deleted too.
+    if not services.writer.flush(DELETION_WAIT_S):
+        raise _unavailable(
+            "events are still being loaded into the store, so nothing was deleted; try again"
+        )
     done = delete_person(services.events, services.blobs, project_id, distinct_id)
-    services.writer.purge_loaded()  # their events must not linger in the write-ahead log
+    # Nor may copies of their events linger in the write-ahead log.
+    try:
+        purged = services.writer.purge_loaded(DELETION_WAIT_S)
+    except (OSError, StoreUnavailable):
+        purged = False
+    if not purged:
+        raise _unavailable(
+            "the person was deleted from the store, but the write-ahead log still holds copies "
+            "of their events; try again to remove them"
+        )
     return DeletionOut(
         events=done.events, distinct_ids=list(done.distinct_ids), sessions=list(done.sessions)
     )

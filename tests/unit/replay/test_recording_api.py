@@ -260,6 +260,30 @@ def test_deleting_a_person_removes_events_person_and_recordings_at_once(env: Env
     assert wal_files and not any(b"pii-marker-7" in p.read_bytes() for p in wal_files)
 
 
+def test_a_deletion_that_cannot_reach_queued_events_deletes_nothing(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from userlens.web import recordings as recordings_api
+
+    monkeypatch.setattr(recordings_api, "DELETION_WAIT_S", 0.3)
+    url = f"/api/projects/{env.project.id}/persons/late-1"
+    event = {"api_key": env.project.api_token, "event": "signup", "distinct_id": "late-1"}
+    store = env.app.services.events
+    with store._write_lock:  # type: ignore[attr-defined]  # the store takes no writes for now
+        assert env.client.post("/e/", json=event).status_code == 200  # acknowledged: logged
+        resp = env.client.delete(url, headers=env.auth)
+        assert resp.status_code == 503, resp.text
+        assert resp.json()["error"] == "store_unavailable"
+        assert "nothing was deleted" in resp.json()["detail"]
+        assert int(resp.headers["retry-after"]) > 0
+    # Once the store takes writes again, the same call deletes the event that was queued.
+    monkeypatch.setattr(recordings_api, "DELETION_WAIT_S", 30.0)
+    resp = env.client.delete(url, headers=env.auth)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["events"] == 1
+    assert env.events(distinct_id="late-1") == []
+
+
 def test_viewers_cannot_delete(env: Env) -> None:
     from userlens.model.project import Role
 
