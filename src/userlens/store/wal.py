@@ -129,7 +129,10 @@ class SegmentLog:
         """Reopen the current segment at the end of its last whole record."""
         with contextlib.suppress(OSError, ValueError):
             self._file.close()  # flushing what it buffered may fail again: it is cut anyway
-        os.truncate(self._path(self._segment), self._size)
+        path = self._path(self._segment)
+        # Never extend the file: if less than `_size` reached it, end at what did.
+        self._size = min(self._size, path.stat().st_size)
+        os.truncate(path, self._size)
         self._file = self._open(self._segment)
 
     def rotate(self) -> int:
