@@ -90,6 +90,21 @@ def test_torn_tail_is_cut_and_earlier_records_kept(tmp_path: Path) -> None:
     reopened.close()
 
 
+def _log_after_restart(
+    wal: SegmentLog, directory: Path, *, then: list[CapturedEvent]
+) -> list[list[CapturedEvent]]:
+    """Log `then` once the fault has passed, stop, and read the whole log back as a restart
+    would."""
+    wal.append(encode(LogRecord(then)))
+    wal.sync()
+    wal.close()
+    reopened = SegmentLog(directory)
+    try:
+        return [list(decode(p).events) for _, p in reopened.read_after(Position(0, 0))]
+    finally:
+        reopened.close()
+
+
 class _DiskFills:
     """Stands in for the segment file once the disk is full: writes half, then fails."""
 
@@ -115,12 +130,7 @@ def test_a_failed_write_leaves_no_torn_record_before_later_ones(tmp_path: Path) 
     with pytest.raises(OSError):
         wal.append_many([encode(LogRecord(lost))])
     # The disk has room again: the next group is logged and must be readable after a restart.
-    wal.append(encode(LogRecord(after)))
-    wal.sync()
-    wal.close()
-    reopened = SegmentLog(tmp_path)
-    assert [decode(p).events for _, p in reopened.read_after(Position(0, 0))] == [before, after]
-    reopened.close()
+    assert _log_after_restart(wal, tmp_path, then=after) == [before, after]
 
 
 def test_after_a_failed_fsync_later_records_stay_readable(
@@ -148,12 +158,7 @@ def test_after_a_failed_fsync_later_records_stay_readable(
     monkeypatch.setattr(os, "fsync", failing_fsync)
     with pytest.raises(OSError):
         wal.sync()
-    wal.append(encode(LogRecord(after)))
-    wal.sync()
-    wal.close()
-    reopened = SegmentLog(tmp_path)
-    assert [decode(p).events for _, p in reopened.read_after(Position(0, 0))] == [before, after]
-    reopened.close()
+    assert _log_after_restart(wal, tmp_path, then=after) == [before, after]
 
 
 def test_recover_loads_only_what_is_after_the_checkpoint(tmp_path: Path) -> None:
