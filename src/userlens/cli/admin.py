@@ -6,8 +6,8 @@ import click
 import duckdb
 
 from userlens.config import Settings
+from userlens.errors import StoreUnavailable
 from userlens.model.recording import PersonDeletion
-from userlens.replay.recordings import delete_person
 from userlens.web.services import open_services
 
 
@@ -22,12 +22,8 @@ def delete_person_offline(settings: Settings, project_id: int, distinct_id: str)
     try:
         if services.meta.project(project_id) is None:
             raise click.ClickException(f"no project {project_id}")
-        done = delete_person(services.events, services.blobs, project_id, distinct_id)
-        if not services.writer.purge_loaded():
-            raise click.ClickException(
-                "the person was deleted from the store, but the write-ahead log still holds "
-                "copies of their events; run the command again"
-            )
-        return done
+        return services.erase_person(project_id, distinct_id)
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"{exc} (run the command again)") from exc
     finally:
         services.close()

@@ -13,19 +13,10 @@ from pydantic import BaseModel
 from userlens.errors import InvalidInput, NotFound, StoreUnavailable
 from userlens.model.project import Role, User
 from userlens.model.recording import SessionCursor, SessionFilter, SessionSummary
-from userlens.replay.recordings import delete_person, session_events
+from userlens.replay.recordings import session_events
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
 from userlens.web.params import aware, decode_cursor, encode_cursor
-
-DELETION_WAIT_S = 60.0  # how long a deletion waits for queued events to reach the store
-
-
-def _unavailable(detail: str) -> HTTPException:
-    return HTTPException(
-        503, detail={"error": "store_unavailable", "detail": detail}, headers={"Retry-After": "5"}
-    )
-
 
 router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -150,23 +141,14 @@ def remove_person(
         raise HTTPException(
             403, detail={"error": "forbidden", "detail": "viewers cannot delete data"}
         )
-    services = services_of(request)
-    # Acknowledged events of this person that are still on their way must be deleted too.
-    if not services.writer.flush(DELETION_WAIT_S):
-        raise _unavailable(
-            "events are still being loaded into the store, so nothing was deleted; try again"
-        )
-    done = delete_person(services.events, services.blobs, project_id, distinct_id)
-    # Nor may copies of their events linger in the write-ahead log.
     try:
-        purged = services.writer.purge_loaded(DELETION_WAIT_S)
-    except (OSError, StoreUnavailable):
-        purged = False
-    if not purged:
-        raise _unavailable(
-            "the person was deleted from the store, but the write-ahead log still holds copies "
-            "of their events; try again to remove them"
-        )
+        done = services_of(request).erase_person(project_id, distinct_id)
+    except StoreUnavailable as exc:
+        raise HTTPException(
+            503,
+            detail={"error": "store_unavailable", "detail": str(exc)},
+            headers={"Retry-After": "5"},
+        ) from exc
     return DeletionOut(
         events=done.events, distinct_ids=list(done.distinct_ids), sessions=list(done.sessions)
     )

@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 from userlens.capture.enrich import Enricher
 from userlens.capture.tokens import TokenCache
 from userlens.config import Settings
+from userlens.errors import StoreUnavailable
+from userlens.model.recording import PersonDeletion
+from userlens.replay.recordings import delete_person
 from userlens.store.blobs import BlobStore
 from userlens.store.duckdb import DuckDBEventStore
 from userlens.store.events import EventStore
@@ -21,6 +24,8 @@ from userlens.store.writer import BatchWriter, recover
 from userlens.web.cache import ResultCache
 
 log = logging.getLogger(__name__)
+
+DELETION_WAIT_S = 60.0  # how long a person deletion waits for queued events to reach the store
 
 
 def wall_clock_us() -> int:
@@ -44,6 +49,32 @@ class Services:
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.now_us() / 1_000_000, tz=UTC)
+
+    def erase_person(
+        self, project_id: int, distinct_id: str, *, wait_s: float | None = None
+    ) -> PersonDeletion:
+        """Delete a person's events, person record and recordings, and the write-ahead log's
+        copies of their events. Raises `StoreUnavailable` when the events still queued for
+        the store cannot be loaded within `wait_s` (then nothing is deleted), or when the log
+        cannot be purged afterwards (then the store is clean and a second call finishes).
+        `wait_s` defaults to `DELETION_WAIT_S`."""
+        wait_s = DELETION_WAIT_S if wait_s is None else wait_s
+        # Acknowledged events of this person still on their way must be deleted too.
+        if not self.writer.flush(wait_s):
+            raise StoreUnavailable(
+                "events are still being loaded into the store, so nothing was deleted; try again"
+            )
+        done = delete_person(self.events, self.blobs, project_id, distinct_id)
+        try:
+            purged = self.writer.purge_loaded(wait_s)
+        except OSError:
+            purged = False
+        if not purged:
+            raise StoreUnavailable(
+                "the person was deleted from the store, but the write-ahead log still holds "
+                "copies of their events; try again to remove them"
+            )
+        return done
 
     def close(self) -> None:
         """Commit everything queued, then close the stores."""

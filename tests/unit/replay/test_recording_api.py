@@ -263,9 +263,9 @@ def test_deleting_a_person_removes_events_person_and_recordings_at_once(env: Env
 def test_a_deletion_that_cannot_reach_queued_events_deletes_nothing(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from userlens.web import recordings as recordings_api
+    from userlens.web import services as services_module
 
-    monkeypatch.setattr(recordings_api, "DELETION_WAIT_S", 0.3)
+    monkeypatch.setattr(services_module, "DELETION_WAIT_S", 0.3)
     url = f"/api/projects/{env.project.id}/persons/late-1"
     event = {"api_key": env.project.api_token, "event": "signup", "distinct_id": "late-1"}
     store = env.app.services.events
@@ -277,7 +277,7 @@ def test_a_deletion_that_cannot_reach_queued_events_deletes_nothing(
         assert "nothing was deleted" in resp.json()["detail"]
         assert int(resp.headers["retry-after"]) > 0
     # Once the store takes writes again, the same call deletes the event that was queued.
-    monkeypatch.setattr(recordings_api, "DELETION_WAIT_S", 30.0)
+    monkeypatch.setattr(services_module, "DELETION_WAIT_S", 30.0)
     resp = env.client.delete(url, headers=env.auth)
     assert resp.status_code == 200, resp.text
     assert resp.json()["events"] == 1
