@@ -207,9 +207,12 @@ class ServerProcess:
         return self.proc.wait(60)
 
 
-def running_server(data_dir: Path) -> Iterator[ServerProcess]:
-    """A started server on a new data dir, stopped afterwards (for fixtures of any scope)."""
-    srv = ServerProcess(data_dir=data_dir, port=free_port())
+def running_server(
+    data_dir: Path, settings: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    """A started server on a new data dir (with extra `USERLENS_*` settings), stopped
+    afterwards (for fixtures of any scope)."""
+    srv = ServerProcess(data_dir=data_dir, port=free_port(), settings=settings or {})
     srv.data_dir.mkdir()
     srv.start()
     yield srv

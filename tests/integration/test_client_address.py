@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ServerProcess, eventually, free_port
+from tests.conftest import ServerProcess, eventually, running_server
 from tests.unit.capture.test_enrich import PLACES, address_in, write_geoip_db
 
 SWEDEN = "89.160.20.112/28"
@@ -33,24 +34,17 @@ def _country_of_one_event(server: ServerProcess, headers: dict[str, str]) -> str
     return country
 
 
-@pytest.mark.parametrize("trusted", [False, True])
-def test_forwarded_for_counts_only_when_the_proxy_is_trusted(tmp_path: Path, trusted: bool) -> None:
+@pytest.fixture(params=[False, True], ids=["untrusted", "trusted"])
+def geo_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server with a GeoIP database, trusting `X-Forwarded-For` or not (`param`)."""
     geoip = tmp_path / "city.mmdb"
     write_geoip_db(geoip)
-    server = ServerProcess(
-        data_dir=tmp_path / "data",
-        port=free_port(),
-        settings={
-            "USERLENS_GEOIP_DB": str(geoip),
-            "USERLENS_TRUST_PROXY": json.dumps(trusted),
-        },
-    )
-    server.data_dir.mkdir()
-    server.start()
-    try:
-        # The request comes from 127.0.0.1, the address a local reverse proxy would have.
-        headers = {"X-Forwarded-For": address_in(SWEDEN)}
-        country = _country_of_one_event(server, headers)
-    finally:
-        server.stop()
+    settings = {"USERLENS_GEOIP_DB": str(geoip), "USERLENS_TRUST_PROXY": json.dumps(request.param)}
+    yield from running_server(tmp_path / "data", settings)
+
+
+def test_forwarded_for_counts_only_when_the_proxy_is_trusted(geo_server: ServerProcess) -> None:
+    trusted = geo_server.settings["USERLENS_TRUST_PROXY"] == "true"
+    # The request comes from 127.0.0.1, the address a local reverse proxy would have.
+    country = _country_of_one_event(geo_server, {"X-Forwarded-For": address_in(SWEDEN)})
     assert country == (PLACES[SWEDEN][0] if trusted else None)
