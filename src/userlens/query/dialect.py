@@ -35,6 +35,10 @@ class DuckDB:
     # counts it), rather than a window over every attempt; ClickHouse would compute the
     # attempts twice, once per reference.
     rank_repeats_only = True
+    # Funnels: each person's attempts folded in arrays (`funnel_arrays.py`) rather than
+    # joined step by step; ClickHouse's array functions do it in one aggregation, DuckDB's
+    # lambdas were ten times slower than its joins.
+    funnel_arrays = False
     # Hour, day and week buckets in a fixed UTC offset: one mask per person, a bit per bucket
     # (trends, lifecycle, retention; see ARCHITECTURE.md).
     bit_masks = True
@@ -179,6 +183,7 @@ class ClickHouse(DuckDB):
     session_arrays = True
     split_attempts = False
     rank_repeats_only = False
+    funnel_arrays = True
     # ANY: the join stops at the first match instead of collecting every one (~40 ms of ~80
     # for the overrides join over 10M events).
     left_join_unique = "LEFT ANY JOIN"

@@ -7,7 +7,9 @@ The attempts are a chain of CTEs: `ev` (the person's events in range that any st
 exclusion needs, with one flag per step), `a0` (the attempts' starts), `a1`…`a{n-1}` (each adds
 one step's time, and its session when the persons behind a step are asked for), `att` (the
 steps reached and whether an exclusion broke it), `best` (one attempt per person) and `lined`
-(its breakdown line; without a breakdown, every person's is the same).
+(its breakdown line; without a breakdown, every person's is the same). Where the dialect
+prefers arrays (`Dialect.funnel_arrays`), the step figures take `best` from
+`funnel_arrays.py` instead of the joins.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from userlens.model.funnel import (
     HistogramBin,
 )
 from userlens.model.insight import PersonsResult
+from userlens.query import funnel_arrays
 from userlens.query.dates import span
 from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
@@ -50,19 +53,32 @@ EMPTY = "''"
 
 
 def _events(
-    spec: FunnelQuery, params: Params, start: datetime, end: datetime, sessions: bool
+    spec: FunnelQuery,
+    params: Params,
+    start: datetime,
+    end: datetime,
+    sessions: bool,
+    packed: bool = False,
 ) -> str:
     """`ev`: one row per event in range (every event for strict order, which needs them all),
-    with its session id when the attempts carry sessions."""
+    with its session id when the attempts carry sessions. `packed` (the array plan): the time
+    as microseconds since the range's start plus one, and the steps' and exclusions' flags as
+    the bits of one integer."""
+    d = params.dialect
     steps = [matches(s.event, s.filters, params) for s in spec.steps]
     exclusions = [matches(x.event, x.filters, params) for x in spec.exclusions]
-    flags = [f"{c} AS m{i}" for i, c in enumerate(steps)]
-    flags += [f"{c} AS x{i}" for i, c in enumerate(exclusions)]
     breakdown = (
-        params.prop(COLUMNS[spec.breakdown_type], spec.breakdown)
-        if spec.breakdown
-        else params.dialect.null_text()
+        params.prop(COLUMNS[spec.breakdown_type], spec.breakdown) if spec.breakdown else None
     )
+    lo = params.add(utc(start))
+    if packed:
+        bits = " + ".join(f"if({c}, {1 << i}, 0)" for i, c in enumerate([*steps, *exclusions]))
+        flags = [f"{bits} AS flags"]
+        moment = f"{d.epoch_us('e.timestamp')} - {d.epoch_us(lo)} + 1"
+    else:
+        flags = [f"{c} AS m{i}" for i, c in enumerate(steps)]
+        flags += [f"{c} AS x{i}" for i, c in enumerate(exclusions)]
+        moment = "e.timestamp"
     wanted = " OR ".join([*steps, *exclusions])
     keep = "true" if spec.order is FunnelOrder.STRICT else f"({wanted})"
     every: list[Filter] = [
@@ -70,13 +86,16 @@ def _events(
         *(f for s in spec.steps for f in s.filters),
         *(f for x in spec.exclusions for f in x.filters),
     ]
+    # The array plan reads `ev` once; the joins read it at every step.
+    kept = "" if packed else "MATERIALIZED "
     return (
-        "ev AS MATERIALIZED (SELECT coalesce(o.override_person_id, e.person_id) AS person, "
-        f"e.timestamp AS ts, {'e.session_id AS sid, ' if sessions else ''}{breakdown} AS bv, "
+        f"ev AS {kept}(SELECT coalesce(o.override_person_id, e.person_id) AS person, "
+        f"{moment} AS ts, {'e.session_id AS sid, ' if sessions else ''}"
+        f"{breakdown or d.null_text()} AS bv, "
         f"{', '.join(flags)} "
         f"FROM {overrides(params.dialect)}"
         f"{person_join(every, needed=spec.breakdown_type == 'person' and bool(spec.breakdown))} "
-        f"WHERE e.timestamp >= {params.add(utc(start))} AND e.timestamp < {params.add(utc(end))} "
+        f"WHERE e.timestamp >= {lo} AND e.timestamp < {params.add(utc(end))} "
         f"AND {all_of(spec.filters, params)} AND {keep})"
     )
 
@@ -208,30 +227,19 @@ def _best(order: list[str], d: Dialect) -> list[str]:
     ]
 
 
+def _arrays(d: Dialect, sessions: bool) -> bool:
+    """Whether the attempts come from the array plan: where the engine prefers it, for the
+    step figures (the persons behind a step, which carry sessions, keep the joins)."""
+    return d.funnel_arrays and not sessions
+
+
 def _attempts(
     spec: FunnelQuery, params: Params, start: datetime, end: datetime, sessions: bool
 ) -> str:
     """The CTEs up to `lined`: the counted attempt of each person, with its breakdown line
     (and, when `sessions`, the session of each step it reached)."""
     d = params.dialect
-    window = d.interval("microsecond", params.add(spec.window_seconds * US))
-    chain = (
-        _unordered(spec, window, d, sessions)
-        if spec.order is FunnelOrder.UNORDERED
-        else _ordered(spec, window, d, sessions)
-    )
-    n = len(spec.steps)
-    broken = [_broken(x, i, window) for i, x in enumerate(spec.exclusions)]
-    joins = " ".join(j for j, _ in broken)
-    any_broken = " OR ".join(c for _, c in broken) or "false"
-    steps = " + ".join(f"CAST(a.t{i} IS NOT NULL AS INTEGER)" for i in range(n))
-    # Most steps, then earliest; then (for attempts starting at the same time) the smallest
-    # breakdown value and session.
-    order = ["steps DESC", "t0"]
-    if spec.breakdown:
-        order.append("bv NULLS LAST")
-    if sessions:
-        order.append("s0 NULLS LAST")
+    window_us = params.add(spec.window_seconds * US)
     if spec.breakdown:
         lined = [
             "top AS (SELECT bv AS top_bv FROM best WHERE bv IS NOT NULL GROUP BY bv "
@@ -242,16 +250,38 @@ def _attempts(
         ]
     else:
         lined = [f"lined AS (SELECT *, false AS is_other, {d.null_text()} AS line FROM best)"]
-    return ", ".join(
-        [
+    if _arrays(d, sessions):
+        ctes = [
+            _events(spec, params, start, end, sessions, packed=True),
+            funnel_arrays.best(spec, window_us),
+        ]
+    else:
+        window = d.interval("microsecond", window_us)
+        chain = (
+            _unordered(spec, window, d, sessions)
+            if spec.order is FunnelOrder.UNORDERED
+            else _ordered(spec, window, d, sessions)
+        )
+        n = len(spec.steps)
+        broken = [_broken(x, i, window) for i, x in enumerate(spec.exclusions)]
+        joins = " ".join(j for j, _ in broken)
+        any_broken = " OR ".join(c for _, c in broken) or "false"
+        steps = " + ".join(f"CAST(a.t{i} IS NOT NULL AS INTEGER)" for i in range(n))
+        # Most steps, then earliest; then (for attempts starting at the same time) the
+        # smallest breakdown value and session.
+        order = ["steps DESC", "t0"]
+        if spec.breakdown:
+            order.append("bv NULLS LAST")
+        if sessions:
+            order.append("s0 NULLS LAST")
+        ctes = [
             _events(spec, params, start, end, sessions),
             *chain,
             f"att AS (SELECT a.*, {steps} AS steps FROM a{n - 1} a {joins} "
             f"WHERE NOT ({any_broken}))",
             *_best(order, d),
-            *lined,
         ]
-    )
+    return ", ".join([*ctes, *lined])
 
 
 def build(spec: FunnelQuery, start: datetime, end: datetime, dialect: Dialect) -> Query:
@@ -259,7 +289,9 @@ def build(spec: FunnelQuery, start: datetime, end: datetime, dialect: Dialect) -
     params = Params(dialect)
     d = dialect
     n = len(spec.steps)
-    gaps = [f"{d.epoch_us(f't{i}')} - {d.epoch_us(f't{i - 1}')}" for i in range(1, n)]
+    # The array plan's times are microseconds already.
+    us = (lambda t: t) if _arrays(d, sessions=False) else d.epoch_us
+    gaps = [f"{us(f't{i}')} - {us(f't{i - 1}')}" for i in range(1, n)]
     counts = ", ".join(f"count(t{i})" for i in range(n))
     averages = [f"avg({g})" for g in gaps]
     medians = [d.quantile(g, 0.5) for g in gaps]
@@ -268,7 +300,7 @@ def build(spec: FunnelQuery, start: datetime, end: datetime, dialect: Dialect) -
         # Each converted attempt's time from first to last step, with its line's first bin
         # start (`lo`) and bin width, taken by window functions rather than a join of the
         # line totals back to the rows (ClickHouse: ~25 ms less at 10M events).
-        f"d AS (SELECT is_other, line, {d.epoch_us(f't{n - 1}')} - {d.epoch_us('t0')} AS d "
+        f"d AS (SELECT is_other, line, {us(f't{n - 1}')} - {us('t0')} AS d "
         f"FROM lined WHERE t{n - 1} IS NOT NULL), "
         "r AS (SELECT is_other, line, d, min(d) OVER w AS lo, "
         f"{d.int_div('max(d) OVER w - min(d) OVER w', params.add(spec.histogram_bins))} + 1 "
