@@ -240,6 +240,7 @@ def _attempts(
     (and, when `sessions`, the session of each step it reached)."""
     d = params.dialect
     window_us = params.add(spec.window_seconds * US)
+    # The line CTEs come last in the statement but take their parameter first.
     if spec.breakdown:
         lined = [
             "top AS (SELECT bv AS top_bv FROM best WHERE bv IS NOT NULL GROUP BY bv "
