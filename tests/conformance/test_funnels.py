@@ -258,6 +258,48 @@ def test_the_longest_funnel_matches_the_reference(
     assert [s.count for s in result.lines[0].steps] == want[(False, None)].counts
 
 
+@pytest.mark.parametrize(
+    ("step", "status", "after", "session"),
+    [
+        (0, "converted", timedelta(hours=2), "s2"),
+        (1, "converted", timedelta(hours=2, minutes=1), "s3"),
+        (1, "dropped", timedelta(hours=4), "s4"),
+    ],
+)
+def test_the_persons_behind_a_step_show_the_counted_attempt(
+    make_store: StoreFactory, step: int, status: str, after: timedelta, session: str
+) -> None:
+    """a's first attempt is broken by a cancel (an exclusion); its second, two hours later,
+    converts. b's first attempt is broken too, and its second goes nowhere. Each person is
+    shown at the time and session of their counted attempt."""
+    store = make_store()
+    minute = timedelta(minutes=1)
+    store.write(
+        [
+            captured("a", event="view", ts_us=_us(T), session_id="s1"),
+            captured("a", event="cancel", ts_us=_us(T + minute), session_id="s1"),
+            captured("a", event="view", ts_us=_us(T + timedelta(hours=2)), session_id="s2"),
+            captured("a", event="buy", ts_us=_us(T + timedelta(hours=2) + minute), session_id="s3"),
+            captured("b", event="view", ts_us=_us(T), session_id="s1"),
+            captured("b", event="cancel", ts_us=_us(T + minute), session_id="s1"),
+            captured("b", event="view", ts_us=_us(T + timedelta(hours=4)), session_id="s4"),
+        ]
+    )
+    spec = FunnelQuery(
+        steps=[FunnelStep(event="view"), FunnelStep(event="buy")],
+        window=1,
+        window_unit=WindowUnit.HOUR,
+        exclusions=[FunnelExclusion(event="cancel", from_step=0, to_step=1)],
+        date_range=DateRange(date_from="-7d"),
+    )
+    ask = FunnelPersonsQuery(funnel=spec, step=step, status=status)
+    now = T + timedelta(days=1)
+    result = funnels.run_persons(ask, "UTC", now, engine_of(store, PROJECT))
+    got = {(p.timestamp, p.session_id) for p in result.persons}
+    assert (T + after, session) in got
+    assert len(got) == (2 if step == 0 else 1)
+
+
 def test_nobody_in_range_gives_zero_counts(make_store: StoreFactory) -> None:
     store = make_store()
     spec = FunnelQuery(steps=[FunnelStep(event="view"), FunnelStep(event="buy")])

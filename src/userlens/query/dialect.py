@@ -96,6 +96,10 @@ class DuckDB:
     def epoch_us(self, moment: str) -> str:
         return f"epoch_us({moment})"
 
+    def from_epoch_us(self, us: str) -> str:
+        """The UTC timestamp `us` microseconds after the epoch."""
+        return f"make_timestamp({us})"
+
     def null_text(self) -> str:
         return "CAST(NULL AS VARCHAR)"
 
@@ -235,6 +239,9 @@ class ClickHouse(DuckDB):
 
     def epoch_us(self, moment: str) -> str:
         return f"toUnixTimestamp64Micro({moment})"
+
+    def from_epoch_us(self, us: str) -> str:
+        return f"fromUnixTimestamp64Micro({us}, 'UTC')"
 
     def null_text(self) -> str:
         return "CAST(NULL AS Nullable(String))"

@@ -25,7 +25,8 @@ Lookups that depend on one another sit in nested subqueries, one per step: as al
 SELECT, the engine would expand each into the next and the query tree would double per step.
 
 The result is `best`: one row per person with `bv`, `t0`…`t{n-1}` (microseconds, NULL when
-not reached) and `steps`, as the join plan's `best` but with times as integers.
+not reached), `steps` and, for the persons behind a step, `s0`…`s{n-1}` (the sessions, looked
+up for the counted attempt only), as the join plan's `best` but with times as integers.
 """
 
 from __future__ import annotations
@@ -60,24 +61,49 @@ def _stage(inner: str, columns: list[str]) -> str:
     return f"SELECT *, {', '.join(columns)} FROM ({inner})"
 
 
-def best(spec: FunnelQuery, window: str) -> str:
-    """The `best` CTE from `ev`; `window` is the bound window in microseconds."""
+def supports(spec: FunnelQuery, sessions: bool) -> bool:
+    """Whether this plan can give the attempts: always for the step figures; with sessions
+    (the persons behind a step) for ordered and strict funnels."""
+    return not sessions or spec.order is not FunnelOrder.UNORDERED
+
+
+def best(spec: FunnelQuery, window: str, sessions: bool = False) -> str:
+    """The `best` CTE from `ev`; `window` is the bound window in microseconds. With
+    `sessions` (`ev` has `sid`), each step's session too (`s{k}`): the attempt's own for its
+    start, and for a later step the smallest of the person's sessions among that step's
+    events at its time (non-NULL first, as the join plan's `min`)."""
+    assert supports(spec, sessions)
     n = len(spec.steps)
     line = bool(spec.breakdown)
     unordered = spec.order is FunnelOrder.UNORDERED
     strict = spec.order is FunnelOrder.STRICT
     is_start = f"bitAnd(flags, {(1 << n) - 1}) != 0" if unordered else "bitTest(flags, 0)"
-    collected = [
-        f"arraySort(groupArrayIf((ts, isNull(bv), bv), {is_start})) AS s",
-        "arrayMap(u -> u.1, s) AS c0",
-        "arrayMap(u -> u.3, s) AS bvs",
+    # A start: its time, then (for ties) its breakdown value and session, non-NULL first.
+    item = [
+        "ts",
+        *(["isNull(bv)", "bv"] if line else []),
+        *(["isNull(sid)", "sid"] if sessions else []),
     ]
-    if not line:
+    if len(item) == 1:
         collected = [f"arraySort(groupArrayIf(ts, {is_start})) AS c0"]
+    else:
+        collected = [
+            f"arraySort(groupArrayIf(({', '.join(item)}), {is_start})) AS s",
+            "arrayMap(u -> u.1, s) AS c0",
+        ]
+        if line:
+            collected.append(f"arrayMap(u -> u.{item.index('bv') + 1}, s) AS bvs")
+        if sessions:
+            collected.append(f"arrayMap(u -> u.{item.index('sid') + 1}, s) AS sids")
     collected += [
         f"arraySort(groupArrayIf(ts, bitTest(flags, {k}))) AS T{k}"
         for k in range(0 if unordered else 1, n)
     ]
+    if sessions:
+        collected += [
+            f"arraySort(groupArrayIf((ts, isNull(sid), sid), bitTest(flags, {k}))) AS S{k}"
+            for k in range(1, n)
+        ]
     collected += [
         f"arraySort(groupArrayIf(ts, bitTest(flags, {n + j}))) AS X{j}"
         for j in range(len(spec.exclusions))
@@ -147,6 +173,11 @@ def best(spec: FunnelQuery, window: str) -> str:
         ],
     )
     picked = ", ".join(["c0[b] AS t0", *(f"nullIf(t{i}s[b], 0) AS t{i}" for i in range(1, n))])
+    if sessions:
+        # A step not reached (time 0) finds no event: the default tuple, a NULL session.
+        picked += ", sids[b] AS s0, " + ", ".join(
+            f"arrayFirst(u -> u.1 = t{i}s[b], S{i}).3 AS s{i}" for i in range(1, n)
+        )
     bv = "bvs[b]" if line else "CAST(NULL AS Nullable(String))"
     return (
         f"best AS MATERIALIZED (SELECT person, {bv} AS bv, {picked}, ns[b] AS steps "

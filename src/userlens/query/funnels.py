@@ -8,8 +8,8 @@ exclusion needs, with one flag per step), `a0` (the attempts' starts), `a1`…`a
 one step's time, and its session when the persons behind a step are asked for), `att` (the
 steps reached and whether an exclusion broke it), `best` (one attempt per person) and `lined`
 (its breakdown line; without a breakdown, every person's is the same). Where the dialect
-prefers arrays (`Dialect.funnel_arrays`), the step figures take `best` from
-`funnel_arrays.py` instead of the joins.
+prefers arrays (`Dialect.funnel_arrays`), `best` comes from `funnel_arrays.py` instead of the
+joins (except for the persons behind a step of an unordered funnel).
 """
 
 from __future__ import annotations
@@ -227,10 +227,10 @@ def _best(order: list[str], d: Dialect) -> list[str]:
     ]
 
 
-def _arrays(d: Dialect, sessions: bool) -> bool:
-    """Whether the attempts come from the array plan: where the engine prefers it, for the
-    step figures (the persons behind a step, which carry sessions, keep the joins)."""
-    return d.funnel_arrays and not sessions
+def _arrays(spec: FunnelQuery, d: Dialect, sessions: bool) -> bool:
+    """Whether the attempts come from the array plan: where the engine prefers it and the
+    plan can (see `funnel_arrays.supports`)."""
+    return d.funnel_arrays and funnel_arrays.supports(spec, sessions)
 
 
 def _attempts(
@@ -251,10 +251,10 @@ def _attempts(
         ]
     else:
         lined = [f"lined AS (SELECT *, false AS is_other, {d.null_text()} AS line FROM best)"]
-    if _arrays(d, sessions):
+    if _arrays(spec, d, sessions):
         ctes = [
             _events(spec, params, start, end, sessions, packed=True),
-            funnel_arrays.best(spec, window_us),
+            funnel_arrays.best(spec, window_us, sessions),
         ]
     else:
         window = d.interval("microsecond", window_us)
@@ -291,7 +291,7 @@ def build(spec: FunnelQuery, start: datetime, end: datetime, dialect: Dialect) -
     d = dialect
     n = len(spec.steps)
     # The array plan's times are microseconds already.
-    us = (lambda t: t) if _arrays(d, sessions=False) else d.epoch_us
+    us = (lambda t: t) if _arrays(spec, d, sessions=False) else d.epoch_us
     gaps = [f"{us(f't{i}')} - {us(f't{i - 1}')}" for i in range(1, n)]
     counts = ", ".join(f"count(t{i})" for i in range(n))
     averages = [f"avg({g})" for g in gaps]
@@ -414,6 +414,9 @@ def build_persons(
             f" AND is_other = {params.add(ask.line.is_other)} "
             f"AND line IS NOT DISTINCT FROM {params.add(ask.line.value)}"
         )
+    if _arrays(spec, dialect, sessions=True):
+        # The array plan's times count microseconds from the range's start, plus one.
+        moment = dialect.from_epoch_us(f"{moment} - 1 + {dialect.epoch_us(params.add(utc(start)))}")
     picked = (
         f"picked AS (SELECT person, {moment} AS moment, {session} AS session "
         f"FROM lined WHERE {where})"
