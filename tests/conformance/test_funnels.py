@@ -300,6 +300,29 @@ def test_the_persons_behind_a_step_show_the_counted_attempt(
     assert len(got) == (2 if step == 0 else 1)
 
 
+def test_an_unordered_funnels_persons_show_each_steps_session(make_store: StoreFactory) -> None:
+    """Both steps at the same moment, one event with a session and one without: the steps'
+    (time, session) pairs sort a missing session first, so the second step has the session."""
+    store = make_store()
+    store.write(
+        [
+            captured("a", event="view", ts_us=_us(T)),
+            captured("a", event="buy", ts_us=_us(T), session_id="s9"),
+        ]
+    )
+    spec = FunnelQuery(
+        steps=[FunnelStep(event="buy"), FunnelStep(event="view")],
+        order=FunnelOrder.UNORDERED,
+        date_range=DateRange(date_from="-7d"),
+    )
+    engine = engine_of(store, PROJECT)
+    now = T + timedelta(days=1)
+    for step, session in ((0, None), (1, "s9")):
+        ask = FunnelPersonsQuery(funnel=spec, step=step, status="converted")
+        result = funnels.run_persons(ask, "UTC", now, engine)
+        assert [(p.timestamp, p.session_id) for p in result.persons] == [(T, session)]
+
+
 def test_nobody_in_range_gives_zero_counts(make_store: StoreFactory) -> None:
     store = make_store()
     spec = FunnelQuery(steps=[FunnelStep(event="view"), FunnelStep(event="buy")])

@@ -61,18 +61,12 @@ def _stage(inner: str, columns: list[str]) -> str:
     return f"SELECT *, {', '.join(columns)} FROM ({inner})"
 
 
-def supports(spec: FunnelQuery, sessions: bool) -> bool:
-    """Whether this plan can give the attempts: always for the step figures; with sessions
-    (the persons behind a step) for ordered and strict funnels."""
-    return not sessions or spec.order is not FunnelOrder.UNORDERED
-
-
 def best(spec: FunnelQuery, window: str, sessions: bool = False) -> str:
     """The `best` CTE from `ev`; `window` is the bound window in microseconds. With
     `sessions` (`ev` has `sid`), each step's session too (`s{k}`): the attempt's own for its
     start, and for a later step the smallest of the person's sessions among that step's
-    events at its time (non-NULL first, as the join plan's `min`)."""
-    assert supports(spec, sessions)
+    events at its time (non-NULL first, as the join plan's `min`). Unordered, the steps'
+    (time, session) pairs are sorted as the join plan sorts them, a missing session first."""
     n = len(spec.steps)
     line = bool(spec.breakdown)
     unordered = spec.order is FunnelOrder.UNORDERED
@@ -102,7 +96,7 @@ def best(spec: FunnelQuery, window: str, sessions: bool = False) -> str:
     if sessions:
         collected += [
             f"arraySort(groupArrayIf((ts, isNull(sid), sid), bitTest(flags, {k}))) AS S{k}"
-            for k in range(1, n)
+            for k in range(0 if unordered else 1, n)
         ]
     collected += [
         f"arraySort(groupArrayIf(ts, bitTest(flags, {n + j}))) AS X{j}"
@@ -173,7 +167,16 @@ def best(spec: FunnelQuery, window: str, sessions: bool = False) -> str:
         ],
     )
     picked = ", ".join(["c0[b] AS t0", *(f"nullIf(t{i}s[b], 0) AS t{i}" for i in range(1, n))])
-    if sessions:
+    if sessions and unordered:
+        # Each step reached: (its time, its session or ''), sorted; the k-th gives s{k}.
+        pairs = ", ".join(
+            f"(f{i}[b], ifNull(arrayFirst(u -> u.1 = f{i}[b], S{i}).3, ''))" for i in range(n)
+        )
+        picked += (
+            f", arraySort(arrayFilter(u -> u.1 <= c0[b] + {window}, [{pairs}])) AS pairs, "
+            + ", ".join(f"nullIf(pairs[{i + 1}].2, '') AS s{i}" for i in range(n))
+        )
+    elif sessions:
         # A step not reached (time 0) finds no event: the default tuple, a NULL session.
         picked += ", sids[b] AS s0, " + ", ".join(
             f"arrayFirst(u -> u.1 = t{i}s[b], S{i}).3 AS s{i}" for i in range(1, n)

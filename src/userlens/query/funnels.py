@@ -9,7 +9,7 @@ one step's time, and its session when the persons behind a step are asked for), 
 steps reached and whether an exclusion broke it), `best` (one attempt per person) and `lined`
 (its breakdown line; without a breakdown, every person's is the same). Where the dialect
 prefers arrays (`Dialect.funnel_arrays`), `best` comes from `funnel_arrays.py` instead of the
-joins (except for the persons behind a step of an unordered funnel).
+joins.
 """
 
 from __future__ import annotations
@@ -227,12 +227,6 @@ def _best(order: list[str], d: Dialect) -> list[str]:
     ]
 
 
-def _arrays(spec: FunnelQuery, d: Dialect, sessions: bool) -> bool:
-    """Whether the attempts come from the array plan: where the engine prefers it and the
-    plan can (see `funnel_arrays.supports`)."""
-    return d.funnel_arrays and funnel_arrays.supports(spec, sessions)
-
-
 def _attempts(
     spec: FunnelQuery, params: Params, start: datetime, end: datetime, sessions: bool
 ) -> str:
@@ -251,7 +245,7 @@ def _attempts(
         ]
     else:
         lined = [f"lined AS (SELECT *, false AS is_other, {d.null_text()} AS line FROM best)"]
-    if _arrays(spec, d, sessions):
+    if d.funnel_arrays:
         ctes = [
             _events(spec, params, start, end, sessions, packed=True),
             funnel_arrays.best(spec, window_us, sessions),
@@ -291,7 +285,7 @@ def build(spec: FunnelQuery, start: datetime, end: datetime, dialect: Dialect) -
     d = dialect
     n = len(spec.steps)
     # The array plan's times are microseconds already.
-    us = (lambda t: t) if _arrays(spec, d, sessions=False) else d.epoch_us
+    us = (lambda t: t) if d.funnel_arrays else d.epoch_us
     gaps = [f"{us(f't{i}')} - {us(f't{i - 1}')}" for i in range(1, n)]
     counts = ", ".join(f"count(t{i})" for i in range(n))
     averages = [f"avg({g})" for g in gaps]
@@ -414,7 +408,7 @@ def build_persons(
             f" AND is_other = {params.add(ask.line.is_other)} "
             f"AND line IS NOT DISTINCT FROM {params.add(ask.line.value)}"
         )
-    if _arrays(spec, dialect, sessions=True):
+    if dialect.funnel_arrays:
         # The array plan's times count microseconds from the range's start, plus one.
         moment = dialect.from_epoch_us(f"{moment} - 1 + {dialect.epoch_us(params.add(utc(start)))}")
     picked = (
