@@ -26,18 +26,9 @@ class DuckDB:
     # Paths without an anchor: each session's nodes as one sorted array of (time, node) with
     # repeats compacted, by array functions (ClickHouse's; DuckDB's lambdas are slower).
     session_arrays = False
-    # Funnels: ASOF-join a step's events only to the attempts that need it (the others take
-    # the person's first time of the step, or are carried on), in a UNION ALL of CTEs that
-    # each reference the one before twice: cheap here; ClickHouse, which computes a CTE at
-    # every reference, runs the plain ASOF joins faster.
-    split_attempts = True
-    # Funnels: rank attempts only for persons who made several (a person with one attempt
-    # counts it), rather than a window over every attempt; ClickHouse would compute the
-    # attempts twice, once per reference.
-    rank_repeats_only = True
     # Funnels: each person's attempts folded in arrays (`funnel_arrays.py`) rather than
-    # joined step by step; ClickHouse's array functions do it in one aggregation, DuckDB's
-    # lambdas were ten times slower than its joins.
+    # ASOF-joined step by step (`funnels.py`); ClickHouse's array functions do it in one
+    # aggregation and a sort per step, DuckDB's lambdas were ten times slower than its joins.
     funnel_arrays = False
     # Hour, day and week buckets in a fixed UTC offset: one mask per person, a bit per bucket
     # (trends, lifecycle, retention; see ARCHITECTURE.md).
@@ -185,8 +176,6 @@ class ClickHouse(DuckDB):
     name = "clickhouse"
     session_lists = False
     session_arrays = True
-    split_attempts = False
-    rank_repeats_only = False
     funnel_arrays = True
     # ANY: the join stops at the first match instead of collecting every one (~40 ms of ~80
     # for the overrides join over 10M events).

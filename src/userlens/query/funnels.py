@@ -108,7 +108,7 @@ def _at_times(flag: str, sessions: bool) -> str:
     return f"(SELECT person AS who, ts, min(sid) AS sid FROM ev WHERE {flag} GROUP BY person, ts)"
 
 
-def _ordered(spec: FunnelQuery, window: str, d: Dialect, sessions: bool) -> list[str]:
+def _ordered(spec: FunnelQuery, window: str, sessions: bool) -> list[str]:
     s0 = ", sid AS s0" if sessions else ""
     ctes = [f"a0 AS (SELECT person, bv, ts AS t0{s0} FROM ev WHERE m0)"]
     for k in range(1, len(spec.steps)):
@@ -128,7 +128,7 @@ def _ordered(spec: FunnelQuery, window: str, d: Dialect, sessions: bool) -> list
         if sessions:
             step += f", CASE WHEN {ok} THEN n.sid END AS s{k}"
         found = f"{step} FROM a{k - 1} a {joins}"
-        if d.split_attempts and spec.order is FunnelOrder.ORDERED and not sessions:
+        if spec.order is FunnelOrder.ORDERED and not sessions:
             # Each attempt still going learns the person's first and last time of this step.
             # When the first is after the previous step, it is the step's time; only when the
             # previous step falls between them is the attempt joined to the step's events.
@@ -157,7 +157,7 @@ def _ordered(spec: FunnelQuery, window: str, d: Dialect, sessions: bool) -> list
                     f" UNION ALL SELECT {kept}, CASE WHEN false THEN a.t0 END AS t{k} "
                     f"FROM a{k - 1} a WHERE a.t{k - 1} IS NULL"
                 )
-        elif d.split_attempts:
+        else:
             # Only attempts still going whose person did this step at all are joined to the
             # step's events; the others are carried on with no time and session for it.
             going = f"a.person IN (SELECT person FROM ev WHERE m{k})"
@@ -213,12 +213,11 @@ def _broken(x: FunnelExclusion, index: int, window: str) -> tuple[str, str]:
     return join, f"coalesce({until}, false)"
 
 
-def _best(order: list[str], d: Dialect) -> list[str]:
-    """`best`: each person's counted attempt, the first in `order`. Where the dialect says
-    so, only persons with several attempts are ranked; the others' one attempt is theirs."""
+def _best(order: list[str]) -> list[str]:
+    """`best`: each person's counted attempt, the first in `order`. Only persons with several
+    attempts are ranked (a window over every attempt was a third of the funnel's time); the
+    others' one attempt is theirs."""
     ranked = f"QUALIFY row_number() OVER (PARTITION BY person ORDER BY {', '.join(order)}) = 1"
-    if not d.rank_repeats_only:
-        return [f"best AS MATERIALIZED (SELECT * FROM att {ranked})"]
     return [
         "repeats AS (SELECT person AS who FROM a0 GROUP BY person HAVING count(*) > 1)",
         "best AS MATERIALIZED (SELECT * FROM att ANTI JOIN repeats r ON r.who = att.person "
@@ -255,7 +254,7 @@ def _attempts(
         chain = (
             _unordered(spec, window, d, sessions)
             if spec.order is FunnelOrder.UNORDERED
-            else _ordered(spec, window, d, sessions)
+            else _ordered(spec, window, sessions)
         )
         n = len(spec.steps)
         broken = [_broken(x, i, window) for i, x in enumerate(spec.exclusions)]
@@ -274,7 +273,7 @@ def _attempts(
             *chain,
             f"att AS (SELECT a.*, {steps} AS steps FROM a{n - 1} a {joins} "
             f"WHERE NOT ({any_broken}))",
-            *_best(order, d),
+            *_best(order),
         ]
     return ", ".join([*ctes, *lined])
 
