@@ -269,6 +269,28 @@ def generate(store: DuckDBEventStore, millions: float) -> int:
     return int(row[0])
 
 
+# One more person, with `n` funnel events spread over the range: the four steps in turn, as a
+# bot or a load test would leave them (`--heavy`). Every landing starts an attempt.
+HEAVY = """
+INSERT INTO persons SELECT {project}, '{id}'::UUID, TIMESTAMP '{start}', '{{}}', true;
+INSERT INTO person_distinct_ids SELECT {project}, 'heavy', '{id}'::UUID;
+INSERT INTO events
+SELECT {project}, gen_random_uuid(),
+    ['landing', 'signup', 'onboarding_done', 'checkout'][1 + i % 4], 'heavy', '{id}'::UUID,
+    ts, ts, 'h', 'h', NULL, NULL, NULL, NULL, 'Chrome', '1', 'Linux', '1',
+    'Desktop', 'US', 'web', '1', '{{}}'
+FROM (SELECT i, TIMESTAMP '{start}' + to_microseconds(CAST(i * (2500000e6 / {n}) AS BIGINT))
+    AS ts FROM range({n}) t(i));
+"""
+HEAVY_ID = "0b0b0b0b-0000-4000-8000-000000000001"
+
+
+def add_heavy_person(store: DuckDBEventStore, n: int) -> None:
+    start = START.replace(tzinfo=None).isoformat(sep=" ")
+    store._con.execute(HEAVY.format(project=PROJECT, id=HEAVY_ID, start=start, n=n))
+    store._con.execute("CHECKPOINT")
+
+
 def status_mb(field: str) -> float:
     """A memory figure of this process from /proc (VmRSS: now; VmHWM: the peak), in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -402,6 +424,12 @@ def main() -> None:
         "--kinds", default=",".join(SPECS), help="insight kinds at the first size (all)"
     )
     parser.add_argument(
+        "--heavy",
+        type=int,
+        default=0,
+        help="add one person with this many funnel events (a bot): how one heavy person weighs",
+    )
+    parser.add_argument(
         "--memory-limit",
         default="1536MB",
         help="DuckDB's memory limit while querying (USERLENS_DUCKDB_MEMORY_LIMIT)",
@@ -409,7 +437,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [float(m) for m in args.millions.split(",")]
     limit = args.memory_limit
-    figures: dict[str, Any] = {"runs": args.runs, "memory_limit": limit}
+    figures: dict[str, Any] = {"runs": args.runs, "memory_limit": limit, "heavy": args.heavy}
     backends = args.backends.split(",")
     chdb_folder = Path(tempfile.mkdtemp(prefix="bench-chdb-"))
     for i, millions in enumerate(sizes):
@@ -418,6 +446,9 @@ def main() -> None:
             started = time.perf_counter()
             loader = DuckDBEventStore(path, memory_limit=GENERATE_MEMORY, threads=2)
             count = generate(loader, millions)
+            if args.heavy:
+                add_heavy_person(loader, args.heavy)
+                count += args.heavy
             loader.close()
             print(
                 f"{count:,} events generated in {time.perf_counter() - started:.0f} s", flush=True

@@ -212,6 +212,11 @@ class DuckDBEventStore:
                 "memory_limit": memory_limit,
                 "threads": threads,
                 "checkpoint_threshold": f"{checkpoint_mb}MB",
+                # An ASOF join whose left side looks small becomes a nested loop join, every
+                # left row against every right one of its key. The estimate for a funnel's
+                # attempts is often a handful, so one person with 5,000 attempts cost 25
+                # million comparisons per step: always take the sorted ASOF join.
+                "asof_loop_join_threshold": 0,
             },
         )
         self._log_path = Path(f"{path}.wal") if path is not None else None
