@@ -162,6 +162,17 @@ def test_the_persons_behind_a_step_match_the_reference(
 T = datetime(2026, 4, 1, 12, tzinfo=UTC)
 
 
+def _view_then_buy_unless_cancelled() -> FunnelQuery:
+    """view -> buy within an hour, broken by a cancel between them."""
+    return FunnelQuery(
+        steps=[FunnelStep(event="view"), FunnelStep(event="buy")],
+        window=1,
+        window_unit=WindowUnit.HOUR,
+        exclusions=[FunnelExclusion(event="cancel", from_step=0, to_step=1)],
+        date_range=DateRange(date_from="-7d"),
+    )
+
+
 def _us(moment: datetime) -> int:
     return int(moment.timestamp() * 1e6)
 
@@ -285,13 +296,7 @@ def test_the_persons_behind_a_step_show_the_counted_attempt(
             captured("b", event="view", ts_us=_us(T + timedelta(hours=4)), session_id="s4"),
         ]
     )
-    spec = FunnelQuery(
-        steps=[FunnelStep(event="view"), FunnelStep(event="buy")],
-        window=1,
-        window_unit=WindowUnit.HOUR,
-        exclusions=[FunnelExclusion(event="cancel", from_step=0, to_step=1)],
-        date_range=DateRange(date_from="-7d"),
-    )
+    spec = _view_then_buy_unless_cancelled()
     ask = FunnelPersonsQuery(funnel=spec, step=step, status=status)
     now = T + timedelta(days=1)
     result = funnels.run_persons(ask, "UTC", now, engine_of(store, PROJECT))
@@ -368,13 +373,7 @@ def test_an_exclusion_breaks_attempts_inside_their_window(
             captured("a", event="cancel", ts_us=_us(T + cancel_after)),
         ]
     )
-    spec = FunnelQuery(
-        steps=[FunnelStep(event="view"), FunnelStep(event="buy")],
-        window=1,
-        window_unit=WindowUnit.HOUR,
-        exclusions=[FunnelExclusion(event="cancel", from_step=0, to_step=1)],
-        date_range=DateRange(date_from="-7d"),
-    )
+    spec = _view_then_buy_unless_cancelled()
     result = funnels.run(spec, "UTC", T + timedelta(days=1), engine_of(store, PROJECT))
     assert result.lines[0].steps[0].count == (0 if broken else 1)
 
