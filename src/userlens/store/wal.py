@@ -1,14 +1,17 @@
-"""Write-ahead log: encoded event batches in append-only segment files, fsynced in groups.
+"""Write-ahead log: encoded event batches in append-only segment files, written durably in groups.
 
-Capture acknowledges an event once its batch is in the log and the log is fsynced; the
+Segments are opened with `O_DSYNC`: a write returns once its bytes (and the file size that
+makes them readable) are on disk, so one system call both appends a group and makes it durable.
+Capture acknowledges an event once its batch is in the log that way; the
 loader moves logged events into the event store in large transactions and records how far it
 got in a checkpoint file. On start, everything after the checkpoint is loaded again; the
 store's (project, uuid) deduplication makes that replay harmless.
 
 A record is a 4-byte length, a 4-byte CRC-32 and the payload. A crash can leave a torn record
 at the end of the newest segment; reading stops there and the segment is cut back to the last
-whole record. A write that fails part-way (a full disk) is cut back at once, and after an
-fsync fails the log goes on in a new segment, so that records logged afterwards stay readable.
+whole record. A write that fails part-way (a full disk, an I/O error) is cut back at once, and
+after an fsync fails the log goes on in a new segment, so that records logged afterwards stay
+readable.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ class SegmentLog:
             self._repair(existing[-1])
         self._segment = existing[-1] if existing else 1
         self._file: BinaryIO = self._open(self._segment)
-        self._size = self._file.tell()
+        self._size = os.fstat(self._file.fileno()).st_size
         self._suspect = False  # an fsync of this segment failed: append to a new one
 
     def segments(self) -> list[int]:
@@ -72,7 +75,8 @@ class SegmentLog:
 
     def _open(self, segment: int) -> BinaryIO:
         created = not self._path(segment).exists()
-        handle = self._path(segment).open("ab")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_DSYNC
+        handle = os.fdopen(os.open(self._path(segment), flags, 0o644), "ab", buffering=0)
         if created:
             _fsync_dir(self.directory)
         return handle
@@ -91,15 +95,16 @@ class SegmentLog:
                 os.fsync(handle.fileno())
 
     def append(self, payload: bytes) -> Position:
-        """Write one record (not yet durable: call `sync`)."""
+        """Write one record; it is durable once this returns."""
         return self.append_many([payload])[0]
 
     def append_many(self, payloads: Sequence[bytes]) -> list[Position]:
-        """Write several records with one system call (not yet durable: call `sync`).
+        """Write several records with one system call; they are durable once this returns.
 
         The server's other threads keep the interpreter busy, and a thread that gives it up
         for a system call waits to get it back. One write for a whole group, rather than one
-        or two per record, keeps the group commit from queueing behind them; for the same
+        or two per record and an fsync after them, keeps the group commit from queueing behind
+        them; for the same
         reason the checksum is `binascii.crc32`, which does not give the interpreter up the
         way `zlib.crc32` does for large buffers (both compute the same CRC-32).
         """
@@ -114,7 +119,9 @@ class SegmentLog:
             size += HEADER.size + len(payload)
             positions.append(Position(self._segment, size))
         try:
-            self._file.write(buffer)
+            view = memoryview(buffer)
+            while view:  # an unbuffered write may take less than all (the disk filling up)
+                view = view[self._file.write(view) :]
         except BaseException:
             # Part of the group may be in the file (a full disk, say). Cut it off, or records
             # appended after it would sit behind a torn one, where reading stops.

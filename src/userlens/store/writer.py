@@ -1,6 +1,7 @@
 """The ingestion pipeline: log first, acknowledge, then load into the event store in bulk.
 
-    submit() ──> appender thread: encode, append to the write-ahead log, one fsync per group
+    submit() ──> appender thread: encode, append a group to the write-ahead log in one
+                 synchronous write
                    └─> wakes the submitters (their 200 is now safe) and queues the events
              ──> loader thread: takes everything queued (up to a batch cap; a smaller batch
                  first waits up to `LINGER_S` to grow, unless someone flushes), writes it to the
@@ -253,8 +254,7 @@ class BatchWriter:
         try:
             payloads = [encode(record) for record, _ in taken]
             with self._wal_lock:
-                positions = self._wal.append_many(payloads)
-                self._wal.sync()
+                positions = self._wal.append_many(payloads)  # durable when it returns
         except Exception as exc:
             log.exception("write-ahead log append failed")
             error = StoreUnavailable(f"the write-ahead log could not be written: {exc}")

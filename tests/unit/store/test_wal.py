@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import uuid
 from pathlib import Path
@@ -130,6 +131,45 @@ def test_a_failed_write_leaves_no_torn_record_before_later_ones(tmp_path: Path) 
     with pytest.raises(OSError):
         wal.append_many([encode(LogRecord(lost))])
     # The disk has room again: the next group is logged and must be readable after a restart.
+    assert _log_after_restart(wal, tmp_path, then=after) == [before, after]
+
+
+def test_every_segment_is_written_synchronously(tmp_path: Path) -> None:
+    # A group is acknowledged as soon as `append_many` returns, with no fsync after it: the
+    # segment must be open for synchronous writes, the first one and each after a rotation.
+    wal = SegmentLog(tmp_path, segment_bytes=1_000)
+    try:
+        for i in range(5):
+            flags = fcntl.fcntl(wal._file.fileno(), fcntl.F_GETFL)
+            assert flags & os.O_DSYNC == os.O_DSYNC, f"segment {wal._segment} is not O_DSYNC"
+            wal.append(encode(LogRecord(_events(10, f"g{i}"))))
+        assert len(wal.segments()) > 1
+    finally:
+        wal.close()
+
+
+class _IOError:
+    """Stands in for the segment file when the disk fails: the group's bytes reach the file
+    as zeros (the kernel dropped the pages it could not write) and the write fails."""
+
+    def __init__(self, real: BinaryIO) -> None:
+        self.real = real
+
+    def write(self, data: bytes) -> int:
+        self.real.write(bytes(len(data)))
+        raise OSError(errno.EIO, "Input/output error")
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_after_a_failed_synchronous_write_later_records_stay_readable(tmp_path: Path) -> None:
+    wal = SegmentLog(tmp_path)
+    before, lost, after = _events(3, "before"), _events(5, "lost"), _events(2, "after")
+    wal.append(encode(LogRecord(before)))
+    wal._file = _IOError(wal._file)  # type: ignore[assignment]
+    with pytest.raises(OSError):
+        wal.append_many([encode(LogRecord(lost))])
     assert _log_after_restart(wal, tmp_path, then=after) == [before, after]
 
 
