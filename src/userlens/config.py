@@ -25,6 +25,7 @@ class Settings:
     geoip_db: Path | None = None
     trust_proxy: bool = False
     max_queued_events: int = 50_000
+    max_queued_mb: int = 128
     max_batch_events: int = 10_000
     duckdb_memory_limit: str = "512MB"
     duckdb_threads: int = 2
@@ -91,6 +92,8 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError(
             "USERLENS_MAX_QUEUED_EVENTS must be at least USERLENS_MAX_BATCH_EVENTS (>= 1)"
         )
+    if settings.max_queued_mb < 1:
+        raise ConfigError("USERLENS_MAX_QUEUED_MB: must be at least 1")
     if settings.log_level not in _LOG_LEVELS:
         raise ConfigError(f"USERLENS_LOG_LEVEL: one of {', '.join(sorted(_LOG_LEVELS))}")
     if settings.geoip_db is not None and not settings.geoip_db.is_file():

@@ -8,8 +8,10 @@
                  store in one transaction, then moves the log checkpoint forward; after a
                  quiet second it lets the store do housekeeping (`EventStore.idle`)
 
-A bounded count of events not yet in the store gives back-pressure: past it `submit` raises
-`Backpressure` at once. `flush` waits until everything submitted so far is queryable.
+Events not yet in the store are bounded by count and by size, which gives back-pressure: past
+either bound `submit` raises `Backpressure` at once. The size bound keeps memory in check when
+events are large (properties of up to a megabyte each), where a count alone would not.
+`flush` waits until everything submitted so far is queryable.
 """
 
 from __future__ import annotations
@@ -95,22 +97,43 @@ def decode(payload: bytes) -> LogRecord:
     )
 
 
-def recover(store: EventStore, wal: SegmentLog, *, batch: int = 20_000) -> int:
-    """Load every logged event after the checkpoint into the store; return how many."""
+def _size(record: LogRecord) -> int:
+    """Queue accounting: a recording chunk counts like an event."""
+    return len(record.events) + len(record.chunks)
+
+
+EVENT_OVERHEAD_BYTES = 256  # roughly what an event holds besides its properties
+
+
+def _bytes(record: LogRecord) -> int:
+    """Queue accounting by size: each event's properties (as JSON) and a fixed overhead."""
+    return sum(len(e.properties_json) for e in record.events) + EVENT_OVERHEAD_BYTES * _size(record)
+
+
+def recover(
+    store: EventStore, wal: SegmentLog, *, batch: int = 20_000, batch_bytes: int = 64 * 1024 * 1024
+) -> int:
+    """Load every logged event after the checkpoint into the store; return how many.
+
+    Events are loaded in transactions of up to `batch` events or `batch_bytes` (as `_bytes`
+    counts them), so that a log of large events does not have to fit in memory at once.
+    """
     pending: list[CapturedEvent] = []
     chunks: list[RecordingChunk] = []
+    pending_bytes = 0
     last: Position | None = None
     loaded = 0
     for position, payload in wal.read_after(wal.read_checkpoint()):
         record = decode(payload)
         pending.extend(record.events)
         chunks.extend(record.chunks)
+        pending_bytes += _bytes(record)
         last = position
-        if len(pending) + len(chunks) >= batch:
+        if len(pending) + len(chunks) >= batch or pending_bytes >= batch_bytes:
             store.write(pending, chunks)
             wal.write_checkpoint(last)
             loaded += len(pending)
-            pending, chunks = [], []
+            pending, chunks, pending_bytes = [], [], 0
     if pending or chunks:
         store.write(pending, chunks)
         loaded += len(pending)
@@ -118,11 +141,6 @@ def recover(store: EventStore, wal: SegmentLog, *, batch: int = 20_000) -> int:
         wal.write_checkpoint(last)
         wal.drop_before(last)
     return loaded
-
-
-def _size(record: LogRecord) -> int:
-    """Queue accounting: a recording chunk counts like an event."""
-    return len(record.events) + len(record.chunks)
 
 
 class BatchWriter:
@@ -134,6 +152,7 @@ class BatchWriter:
         wal: SegmentLog,
         *,
         max_queued: int = 200_000,
+        max_queued_bytes: int = 256 * 1024 * 1024,
         max_batch: int = 20_000,
         retry_after_s: int = 2,
         idle_after_s: float = IDLE_AFTER_S,
@@ -142,6 +161,7 @@ class BatchWriter:
         self._store = store
         self._wal = wal
         self._max_queued = max_queued
+        self._max_queued_bytes = max_queued_bytes
         self._max_batch = max_batch
         self._retry_after = retry_after_s
         self._idle_after_s = idle_after_s
@@ -152,6 +172,7 @@ class BatchWriter:
         self._to_log: collections.deque[tuple[LogRecord, _Waiter]] = collections.deque()
         self._to_load: collections.deque[tuple[LogRecord, Position]] = collections.deque()
         self._queued = 0  # submitted, not yet in the store
+        self._queued_bytes = 0  # their size (`_bytes`)
         self._submitted = 0
         self._loaded = 0
         self._closing = False
@@ -174,14 +195,19 @@ class BatchWriter:
     # -- submitting ------------------------------------------------------------------------
 
     def _enqueue(self, record: LogRecord, waiter: _Waiter) -> None:
-        size = _size(record)
+        size, nbytes = _size(record), _bytes(record)
         with self._cond:
             if self._closing:
                 raise StoreUnavailable("the server is shutting down")
-            if self._queued and self._queued + size > self._max_queued:
+            # An empty queue takes any record, however large, so that everything can go through.
+            if self._queued and (
+                self._queued + size > self._max_queued
+                or self._queued_bytes + nbytes > self._max_queued_bytes
+            ):
                 raise Backpressure(self._retry_after)
             self._to_log.append((record, waiter))
             self._queued += size
+            self._queued_bytes += nbytes
             self._submitted += size
             self._cond.notify_all()
 
@@ -261,6 +287,7 @@ class BatchWriter:
             with self._cond:
                 # Records that did reach the file are replayed at the next start (deduplicated).
                 self._queued -= sum(_size(record) for record, _ in taken)
+                self._queued_bytes -= sum(_bytes(record) for record, _ in taken)
                 self._submitted -= sum(_size(record) for record, _ in taken)
                 self._cond.notify_all()
             for _, waiter in taken:
@@ -278,7 +305,7 @@ class BatchWriter:
 
     def _take_load(
         self, idle_after: float | None
-    ) -> tuple[list[CapturedEvent], list[RecordingChunk], Position, int] | _Idle | None:
+    ) -> tuple[list[CapturedEvent], list[RecordingChunk], Position, int, int] | _Idle | None:
         """The next batch to load; None once closed and drained; `IDLE` when nothing came
         for `idle_after` seconds."""
         with self._cond:
@@ -298,7 +325,7 @@ class BatchWriter:
             events: list[CapturedEvent] = []
             chunks: list[RecordingChunk] = []
             last = self._to_load[0][1]
-            size = 0
+            size = nbytes = 0
             while self._to_load and (
                 not size or size + _size(self._to_load[0][0]) <= self._max_batch
             ):
@@ -306,8 +333,9 @@ class BatchWriter:
                 events.extend(record.events)
                 chunks.extend(record.chunks)
                 size += _size(record)
+                nbytes += _bytes(record)
             self._loadable -= size
-            return events, chunks, last, size
+            return events, chunks, last, size, nbytes
 
     def _load_loop(self) -> None:
         wrote = False  # since the store was last told it is idle
@@ -320,7 +348,7 @@ class BatchWriter:
                 wrote = False
                 continue
             wrote = True
-            events, chunks, last, size = taken
+            events, chunks, last, size, nbytes = taken
             if not self._write_with_retry(events, chunks):
                 return
             self._wal.write_checkpoint(last)
@@ -328,6 +356,7 @@ class BatchWriter:
             self.committed_batches += 1
             with self._cond:
                 self._queued -= size
+                self._queued_bytes -= nbytes
                 self._loaded += size
                 self._cond.notify_all()
 

@@ -100,7 +100,11 @@ def open_services(settings: Settings, *, now_us: Callable[[], int] | None = None
     if recovered:
         log.info("loaded %d events from the write-ahead log", recovered)
     writer = BatchWriter(
-        events, wal, max_queued=settings.max_queued_events, max_batch=settings.max_batch_events
+        events,
+        wal,
+        max_queued=settings.max_queued_events,
+        max_queued_bytes=settings.max_queued_mb * 1024 * 1024,
+        max_batch=settings.max_batch_events,
     )
     writer.start()
     return Services(

@@ -6,9 +6,11 @@ import errno
 import fcntl
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+import orjson
 import pytest
 
 from userlens.model.event import CapturedEvent
@@ -199,6 +201,37 @@ def test_after_a_failed_fsync_later_records_stay_readable(
     with pytest.raises(OSError):
         wal.sync()
     assert _log_after_restart(wal, tmp_path, then=after) == [before, after]
+
+
+class _CountingStore(DuckDBEventStore):
+    """The real store, noting the size of each batch it is asked to write."""
+
+    batches: list[int]
+
+    def write(self, events: Sequence[CapturedEvent], chunks: Sequence[Any] = ()) -> Any:
+        self.batches.append(sum(len(e.properties_json) for e in events))
+        return super().write(events, chunks)
+
+
+def test_recover_loads_a_log_of_large_events_a_part_at_a_time(tmp_path: Path) -> None:
+    # After a crash the log may hold far more than memory should: a transaction takes up to
+    # `batch_bytes` of properties, not everything up to the count of `batch`.
+    wal = SegmentLog(tmp_path / "wal")
+    records = [_events(2, f"r{i}") for i in range(10)]
+    for i, events in enumerate(records):
+        for event in events:
+            event.properties_json = orjson.dumps({"i": i, "blob": "x" * 100_000}).decode()
+        wal.append(encode(LogRecord(events)))
+    store = _CountingStore(tmp_path / "events.duckdb")
+    store.batches = []
+    try:
+        assert recover(store, wal, batch=1_000, batch_bytes=300_000) == 20
+        assert len(store.batches) == 5  # 2 records (400 kB) each, crossing the bound
+        assert all(size <= 500_000 for size in store.batches)
+        assert store.count_events(1) == 20
+    finally:
+        store.close()
+        wal.close()
 
 
 def test_recover_loads_only_what_is_after_the_checkpoint(tmp_path: Path) -> None:

@@ -61,6 +61,38 @@ def test_full_queue_answers_503_with_retry_after_and_loses_nothing(
     assert stored == {e["uuid"] for e in first["batch"] + second["batch"]}
 
 
+def test_large_events_meet_back_pressure_by_size_not_only_by_count(
+    make_env: Callable[..., Env],
+) -> None:
+    # A count of queued events bounds memory only while events are small: 50,000 events with
+    # half a megabyte of properties each would be 25 GB. The size bound answers 503 first.
+    env = make_env(max_queued_mb=1)
+    store = env.app.services.events
+    assert isinstance(store, DuckDBEventStore)
+    writer = env.app.services.writer
+    token = env.project.api_token
+    large = _batch(token, 3, "large")
+    for event in large["batch"]:
+        event["properties"] = {"blob": "x" * 400_000}
+    small = _batch(token, 2, "small")
+
+    with store._write_lock:
+        # An empty queue takes a request larger than the bound, so that it can go through.
+        assert env.client.post("/batch/", json=large).status_code == 200
+        assert writer.queued == 3  # far below USERLENS_MAX_QUEUED_EVENTS
+        refused = env.client.post("/batch/", json=small)
+        assert refused.status_code == 503
+        assert refused.json()["error"] == "overloaded"
+        assert int(refused.headers["retry-after"]) >= 1
+    assert writer.flush()
+    # Loaded, the queue's size is back to nothing: the same request now goes through.
+    assert env.client.post("/batch/", json=small).status_code == 200
+    assert writer.flush()
+    stored = {e["uuid"] for e in env.events()}
+    assert stored == {e["uuid"] for e in large["batch"] + small["batch"]}
+    assert writer._queued_bytes == 0
+
+
 def test_acknowledged_events_survive_a_failing_store(make_env: Callable[..., Env]) -> None:
     env = make_env()
     body = _batch(env.project.api_token, 3, "x")
