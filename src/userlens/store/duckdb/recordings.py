@@ -19,6 +19,7 @@ from userlens.model.recording import (
     SessionPage,
     SessionSummary,
 )
+from userlens.store.duckdb.views import registered
 from userlens.store.times import to_naive, to_utc
 
 _CHUNK_FIELDS = (
@@ -41,16 +42,13 @@ _CHUNK_FIELDS = (
 
 def _insert_chunks(con: duckdb.DuckDBPyConnection, chunks: Sequence[RecordingChunk]) -> None:
     table = pa.table({name: [getattr(c, name) for c in chunks] for name in _CHUNK_FIELDS})
-    con.register("_chunks", table)
-    try:
+    with registered(con, "_chunks", table):
         con.execute(
             "INSERT OR IGNORE INTO recording_chunks SELECT project_id, session_id, window_id, "
             "distinct_id, blob_key, make_timestamp(first_ts_us), make_timestamp(last_ts_us), "
             "event_count, bytes, has_full_snapshot, clicks, console_errors, href, "
             "make_timestamp(received_at_us) FROM _chunks"
         ).fetchall()
-    finally:
-        con.unregister("_chunks")
 
 
 def recording_chunks(

@@ -40,6 +40,7 @@ from userlens.store.duckdb.recordings import (
     sessions,
 )
 from userlens.store.duckdb.schema import migrate
+from userlens.store.duckdb.views import registered
 from userlens.store.events import event_key, unique_events
 from userlens.store.persons import PersonChanges, PersonProcessor, PersonRow, ProjectKey
 from userlens.store.sql import Query, scope
@@ -134,15 +135,12 @@ class _DuckPersonSource:
                 "distinct_id": pa.array([k[1] for k in keys], pa.string()),
             }
         )
-        self._con.register("_lookup_ids", lookup)
-        try:
+        with registered(self._con, "_lookup_ids", lookup):
             rows = self._con.execute(
                 "SELECT d.project_id, d.distinct_id, CAST(d.person_id AS VARCHAR) "
                 "FROM person_distinct_ids d SEMI JOIN _lookup_ids l "
                 "ON d.project_id = l.project_id AND d.distinct_id = l.distinct_id"
             ).fetchall()
-        finally:
-            self._con.unregister("_lookup_ids")
         return {(int(p), str(d)): str(pid) for p, d, pid in rows}
 
     def load_persons(self, keys: Sequence[ProjectKey]) -> dict[ProjectKey, PersonRow]:
@@ -154,16 +152,13 @@ class _DuckPersonSource:
                 "id": pa.array([k[1] for k in keys], pa.string()),
             }
         )
-        self._con.register("_lookup_persons", lookup)
-        try:
+        with registered(self._con, "_lookup_persons", lookup):
             rows = self._con.execute(
                 "SELECT p.project_id, CAST(p.id AS VARCHAR), epoch_us(p.created_at), "
                 "CAST(p.properties AS VARCHAR), p.is_identified FROM persons p "
                 "SEMI JOIN _lookup_persons l ON p.project_id = l.project_id "
                 "AND p.id = CAST(l.id AS UUID)"
             ).fetchall()
-        finally:
-            self._con.unregister("_lookup_persons")
         return {
             (int(project), pid): PersonRow(
                 id=pid,
@@ -258,16 +253,13 @@ class DuckDBEventStore:
             self._persist_persons(con, changes)
             if chunks:
                 _insert_chunks(con, chunks)
-            con.register("_batch", _event_table(events))
-            try:
+            with registered(con, "_batch", _event_table(events)):
                 rows = con.execute(
                     "INSERT OR IGNORE INTO events SELECT project_id, CAST(uuid AS UUID), "
                     "event, distinct_id, CAST(person_id AS UUID), * EXCLUDE (project_id, uuid, "
                     "event, distinct_id, person_id) FROM _batch "
                     "RETURNING project_id, CAST(uuid AS VARCHAR) AS uuid"
                 ).fetchnumpy()
-            finally:
-                con.unregister("_batch")
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -306,13 +298,12 @@ class DuckDBEventStore:
                     "is_identified": pa.array([r.is_identified for _, r in rows], pa.bool_()),
                 }
             )
-            con.register("_persons", table)
-            _run(
-                con,
-                "INSERT OR REPLACE INTO persons SELECT project_id, CAST(id AS UUID), created_at, "
-                "properties, is_identified FROM _persons",
-            )
-            con.unregister("_persons")
+            with registered(con, "_persons", table):
+                _run(
+                    con,
+                    "INSERT OR REPLACE INTO persons SELECT project_id, CAST(id AS UUID), "
+                    "created_at, properties, is_identified FROM _persons",
+                )
         _upsert_pairs(con, "person_distinct_ids", "distinct_id", "person_id", changes.distinct_ids)
         _upsert_pairs(
             con, "person_overrides", "old_person_id", "override_person_id", changes.overrides
@@ -494,15 +485,12 @@ def _upsert_pairs(
             "v": pa.array([v for _, v in items], pa.string()),
         }
     )
-    con.register("_pairs", data)
-    try:
+    with registered(con, "_pairs", data):
         _run(
             con,
             f"INSERT OR REPLACE INTO {table} (project_id, {key_col}, {value_col}) "
             "SELECT project_id, k, CAST(v AS UUID) FROM _pairs",
         )
-    finally:
-        con.unregister("_pairs")
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> None:
