@@ -103,6 +103,10 @@ def _size(record: LogRecord) -> int:
 
 
 EVENT_OVERHEAD_BYTES = 256  # roughly what an event holds besides its properties
+# Most of that size loaded in one transaction. Far above what typical events come to in a
+# batch (10,000 events of 1 kB are 12 MB), so it only ever splits batches of large events,
+# which DuckDB would otherwise have to hold whole within its memory limit.
+MAX_BATCH_BYTES = 32 * 1024 * 1024
 
 
 def _bytes(record: LogRecord) -> int:
@@ -111,7 +115,7 @@ def _bytes(record: LogRecord) -> int:
 
 
 def recover(
-    store: EventStore, wal: SegmentLog, *, batch: int = 20_000, batch_bytes: int = 64 * 1024 * 1024
+    store: EventStore, wal: SegmentLog, *, batch: int = 20_000, batch_bytes: int = MAX_BATCH_BYTES
 ) -> int:
     """Load every logged event after the checkpoint into the store; return how many.
 
@@ -154,6 +158,7 @@ class BatchWriter:
         max_queued: int = 200_000,
         max_queued_bytes: int = 256 * 1024 * 1024,
         max_batch: int = 20_000,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
         retry_after_s: int = 2,
         idle_after_s: float = IDLE_AFTER_S,
         linger_s: float = LINGER_S,
@@ -163,6 +168,7 @@ class BatchWriter:
         self._max_queued = max_queued
         self._max_queued_bytes = max_queued_bytes
         self._max_batch = max_batch
+        self._max_batch_bytes = max_batch_bytes
         self._retry_after = retry_after_s
         self._idle_after_s = idle_after_s
         self._linger_s = linger_s
@@ -326,14 +332,18 @@ class BatchWriter:
             chunks: list[RecordingChunk] = []
             last = self._to_load[0][1]
             size = nbytes = 0
-            while self._to_load and (
-                not size or size + _size(self._to_load[0][0]) <= self._max_batch
-            ):
+            while self._to_load:
+                record = self._to_load[0][0]
+                more, more_bytes = _size(record), _bytes(record)
+                if size and (
+                    size + more > self._max_batch or nbytes + more_bytes > self._max_batch_bytes
+                ):
+                    break
                 record, last = self._to_load.popleft()
                 events.extend(record.events)
                 chunks.extend(record.chunks)
-                size += _size(record)
-                nbytes += _bytes(record)
+                size += more
+                nbytes += more_bytes
             self._loadable -= size
             return events, chunks, last, size, nbytes
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from tests.conftest import Env
 from userlens.capture.normalize import uuid7
@@ -292,3 +294,43 @@ def test_idle_checkpoint_runs_alongside_readers(tmp_path: Path) -> None:
         store.close()
     assert not errors
     assert set(counts) == {2_000}
+
+
+class _BatchSizes(DuckDBEventStore):
+    """The real store, noting the size of the properties in each batch it writes."""
+
+    sizes: list[int]
+
+    def write(self, events: Sequence[CapturedEvent], chunks: Sequence[Any] = ()) -> Any:
+        self.sizes.append(sum(len(e.properties_json) for e in events))
+        return super().write(events, chunks)
+
+
+def test_the_loader_splits_a_backlog_of_large_events_into_bounded_transactions(
+    tmp_path: Path,
+) -> None:
+    # DuckDB holds a transaction's rows within its memory limit: a backlog of large events
+    # loaded at once ran it out of memory and was retried for ever. Batches are cut by size.
+    store = _BatchSizes(tmp_path / "events.duckdb")
+    store.sizes = []
+    writer = BatchWriter(store, SegmentLog(tmp_path / "wal"), max_batch_bytes=250_000)
+    writer.start()
+    requests = [_events(1, 2, f"r{i}") for i in range(6)]
+    for events in requests:
+        for event in events:
+            event.properties_json = orjson.dumps({"blob": "x" * 50_000}).decode()
+    try:
+        with store._write_lock:  # the loader stalls on its first batch while the rest queue
+            threads = [threading.Thread(target=writer.submit_sync, args=(e,)) for e in requests]
+            for thread in threads:
+                thread.start()
+            _wait_for(lambda: writer.queued == 12)
+        for thread in threads:
+            thread.join()
+        assert writer.flush()
+        assert store.count_events(1) == 12
+        assert max(store.sizes) <= 250_000
+        assert sum(store.sizes) == sum(len(e.properties_json) for r in requests for e in r)
+    finally:
+        writer.close()
+        store.close()
