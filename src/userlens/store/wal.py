@@ -103,10 +103,10 @@ class SegmentLog:
 
         The server's other threads keep the interpreter busy, and a thread that gives it up
         for a system call waits to get it back. One write for a whole group, rather than one
-        or two per record and an fsync after them, keeps the group commit from queueing behind
-        them; for the same
-        reason the checksum is `binascii.crc32`, which does not give the interpreter up the
-        way `zlib.crc32` does for large buffers (both compute the same CRC-32).
+        or two per record and an fsync after them, keeps the group commit from queueing
+        behind them; for the same reason the checksum is `binascii.crc32`, which does not give
+        the interpreter up the way `zlib.crc32` does for large buffers (both compute the same
+        CRC-32).
         """
         if self._suspect:
             self._leave_segment()

@@ -103,9 +103,9 @@ def _size(record: LogRecord) -> int:
 
 
 EVENT_OVERHEAD_BYTES = 256  # roughly what an event holds besides its properties
-# Most of that size loaded in one transaction. Far above what typical events come to in a
-# batch (10,000 events of 1 kB are 12 MB), so it only ever splits batches of large events,
-# which DuckDB would otherwise have to hold whole within its memory limit.
+# The most loaded in one transaction, by `_bytes`. Typical events come nowhere near it (10,000
+# events of 1 kB are 12 MB): it only splits batches of large events, which DuckDB would
+# otherwise have to hold whole within its memory limit.
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 
 
