@@ -26,6 +26,7 @@ class Settings:
     trust_proxy: bool = False
     max_queued_events: int = 50_000
     max_queued_mb: int = 128
+    max_request_bodies_mb: int = 256
     max_batch_events: int = 10_000
     duckdb_memory_limit: str = "512MB"
     duckdb_threads: int = 2
@@ -83,6 +84,17 @@ def _convert(name: str, raw: Any) -> Any:
         raise ConfigError(f"{key}: {exc}") from exc
 
 
+# Whole-number settings and their smallest allowed value.
+_AT_LEAST = {
+    "max_queued_mb": 1,
+    "max_request_bodies_mb": 1,
+    "retention_interval_s": 1,
+    "compaction_interval_s": 1,
+    "compact_after_s": 0,
+    "duckdb_threads": 1,
+}
+
+
 def _validate(settings: Settings) -> Settings:
     if not 0 < settings.port < 65536:
         raise ConfigError(f"USERLENS_PORT: {settings.port} is not a TCP port (1-65535)")
@@ -92,20 +104,13 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError(
             "USERLENS_MAX_QUEUED_EVENTS must be at least USERLENS_MAX_BATCH_EVENTS (>= 1)"
         )
-    if settings.max_queued_mb < 1:
-        raise ConfigError("USERLENS_MAX_QUEUED_MB: must be at least 1")
+    for name, least in _AT_LEAST.items():
+        if getattr(settings, name) < least:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()}: must be at least {least}")
     if settings.log_level not in _LOG_LEVELS:
         raise ConfigError(f"USERLENS_LOG_LEVEL: one of {', '.join(sorted(_LOG_LEVELS))}")
     if settings.geoip_db is not None and not settings.geoip_db.is_file():
         raise ConfigError(f"USERLENS_GEOIP_DB: no such file: {settings.geoip_db}")
-    if settings.retention_interval_s < 1:
-        raise ConfigError("USERLENS_RETENTION_INTERVAL_S: must be at least 1")
-    if settings.compaction_interval_s < 1:
-        raise ConfigError("USERLENS_COMPACTION_INTERVAL_S: must be at least 1")
-    if settings.compact_after_s < 0:
-        raise ConfigError("USERLENS_COMPACT_AFTER_S: must not be negative")
-    if settings.duckdb_threads < 1:
-        raise ConfigError("USERLENS_DUCKDB_THREADS: must be at least 1")
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
         raise ConfigError(f"USERLENS_DATA_DIR: {settings.data_dir} exists and is not a directory")
     return settings

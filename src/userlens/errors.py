@@ -34,11 +34,15 @@ class EventRejected(UserlensError):
 
 
 class Backpressure(UserlensError):
-    """The write queue is full: the client should retry after `retry_after` seconds."""
+    """The server is full (its write queue, or the request bodies it holds): the client should
+    retry after `retry_after` seconds."""
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"write queue full, retry after {retry_after}s")
+    def __init__(
+        self, retry_after: int, detail: str = "too many events queued; retry later"
+    ) -> None:
+        super().__init__(f"{detail} (retry after {retry_after}s)")
         self.retry_after = retry_after
+        self.detail = detail
 
 
 class StoreUnavailable(UserlensError):

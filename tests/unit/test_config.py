@@ -173,6 +173,7 @@ def test_bad_bool(value: str) -> None:
         ({"USERLENS_GEOIP_DB": "/nonexistent/city.mmdb"}, "USERLENS_GEOIP_DB"),
         ({"USERLENS_MAX_QUEUED_MB": "0"}, "USERLENS_MAX_QUEUED_MB"),
         ({"USERLENS_MAX_QUEUED_MB": "1.5"}, "USERLENS_MAX_QUEUED_MB"),
+        ({"USERLENS_MAX_REQUEST_BODIES_MB": "0"}, "USERLENS_MAX_REQUEST_BODIES_MB"),
     ],
 )
 def test_other_bad_values_name_their_setting(env: dict[str, str], setting: str) -> None:

@@ -48,7 +48,8 @@ class EventSink(Protocol):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Limits:
-    """Body caps per route: as sent on the wire, and after decompression (bomb guard)."""
+    """Body caps per route: as sent on the wire, and after decompression (bomb guard); and the
+    bodies held at once by all requests together."""
 
     events_body: int = 2 * MB
     events_decoded: int = 20 * MB
@@ -56,6 +57,46 @@ class Limits:
     batch_decoded: int = 60 * MB
     recordings_body: int = 25 * MB
     recordings_decoded: int = 100 * MB
+    bodies_in_flight: int = 256 * MB
+
+
+class BodyBudget:
+    """What the request bodies being read and handled hold, all requests together.
+
+    Each body is capped on its own, but a thousand clients sending 20 MB at once would still
+    fill memory: past the budget a request is answered 503 with `Retry-After` before its body
+    is read. Counted on the event loop only, so no lock.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+    def reservation(self) -> BodyReservation:
+        return BodyReservation(self)
+
+
+class BodyReservation:
+    """One request's share of a `BodyBudget`, given back once it is answered."""
+
+    def __init__(self, budget: BodyBudget) -> None:
+        self._budget = budget
+        self.size = 0
+
+    def take(self, size: int) -> None:
+        budget = self._budget
+        others = budget.held - self.size
+        # With nothing else in flight any one body goes through, however large.
+        if others and budget.held + size > budget.limit:
+            raise Backpressure(
+                retry_after=1, detail="too many request bodies being received; retry later"
+            )
+        budget.held += size
+        self.size += size
+
+    def release(self) -> None:
+        self._budget.held -= self.size
+        self.size = 0
 
 
 def normalize_path(path: str) -> str:
@@ -82,6 +123,7 @@ class CaptureApp:
         self._enricher = enricher
         self._now_us = now_us
         self._limits = limits or Limits()
+        self._bodies = BodyBudget(self._limits.bodies_in_flight)
         self._trust_proxy = trust_proxy
 
     def handles(self, path: str) -> bool:
@@ -112,13 +154,14 @@ class CaptureApp:
                 send, 405, _error("method_not_allowed", f"{method} is not supported"), cors
             )
             return
+        reservation = self._bodies.reservation()
         try:
-            status, body, extra = await self._handle(scope, receive, headers, method)
+            status, body, extra = await self._handle(scope, receive, headers, method, reservation)
         except CaptureError as exc:
             status, body, extra = exc.status, _error(exc.code, exc.detail), []
         except Backpressure as exc:
             status = 503
-            body = _error("overloaded", "too many events queued; retry later")
+            body = _error("overloaded", exc.detail)
             extra = [(b"retry-after", str(exc.retry_after).encode())]
         except StoreUnavailable as exc:
             status, body, extra = (
@@ -126,15 +169,22 @@ class CaptureApp:
                 _error("store_unavailable", str(exc)),
                 [(b"retry-after", b"5")],
             )
+        finally:
+            reservation.release()
         await respond(send, status, body, cors + extra)
 
     async def _handle(
-        self, scope: Scope, receive: Receive, headers: dict[str, str], method: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        headers: dict[str, str],
+        method: str,
+        reservation: BodyReservation,
     ) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
         path = normalize_path(scope["path"])
         body_cap, decoded_cap = self._caps(path)
         query = query_params(scope.get("query_string", b""))
-        body = await read_body(receive, headers, body_cap) if method == "POST" else b""
+        body = await read_body(receive, headers, body_cap, reservation) if method == "POST" else b""
         try:
             payload = decode_body(
                 body,
@@ -233,10 +283,19 @@ def _error(code: str, detail: str) -> dict[str, Any]:
     return {"status": 0, "error": code, "detail": detail}
 
 
-async def read_body(receive: Receive, headers: dict[str, str], cap: int) -> bytes:
+async def read_body(
+    receive: Receive,
+    headers: dict[str, str],
+    cap: int,
+    reservation: BodyReservation | None = None,
+) -> bytes:
+    """The whole body, refused past `cap`; counted against `reservation`'s budget (up front when
+    its length is declared, else as it arrives)."""
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
         raise CaptureError(413, "body_too_large", f"body is larger than {cap} bytes")
+    if reservation is not None and declared is not None and declared.isdigit():
+        reservation.take(int(declared))
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -247,6 +306,8 @@ async def read_body(receive: Receive, headers: dict[str, str], cap: int) -> byte
         size += len(chunk)
         if size > cap:
             raise CaptureError(413, "body_too_large", f"body is larger than {cap} bytes")
+        if reservation is not None and size > reservation.size:
+            reservation.take(size - reservation.size)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from userlens import __version__
-from userlens.capture.app import CaptureApp, Limits, Receive, Scope, Send
+from userlens.capture.app import MB, CaptureApp, Limits, Receive, Scope, Send
 from userlens.capture.recordings import RecordingIngest
 from userlens.capture.remote_config import RemoteConfigApp
 from userlens.config import Settings
@@ -177,7 +177,7 @@ def create_app(settings: Settings, *, now_us: Callable[[], int] | None = None) -
     ASGI lifespan shutdown (or `app.services.close()`)."""
     services = open_services(settings, now_us=now_us)
 
-    limits = Limits()
+    limits = Limits(bodies_in_flight=settings.max_request_bodies_mb * MB)
     tokens = services.tokens
     capture = CaptureApp(
         tokens,
