@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.conftest import Env
 
 Message = dict[str, Any]
@@ -68,13 +70,15 @@ class Client:
             self.answer = json.loads(message["body"])
 
 
-def test_bodies_past_the_budget_are_refused_before_they_are_read(
-    make_env: Callable[..., Env],
-) -> None:
-    env = make_env(max_request_bodies_mb=1)
-    app = env.app
+@pytest.fixture
+def env(make_env: Callable[..., Env]) -> Env:
+    """A server that holds at most 1 MB of request bodies at once."""
+    return make_env(max_request_bodies_mb=1)
+
+
+def test_bodies_past_the_budget_are_refused_before_they_are_read(env: Env) -> None:
+    app, token = env.app, env.project.api_token
     budget = app.capture._bodies
-    token = env.project.api_token
 
     async def scenario() -> list[bytes]:
         slow = Client(_body(token, 700), stall=True)  # a client sending its body slowly
@@ -119,13 +123,9 @@ def test_bodies_past_the_budget_are_refused_before_they_are_read(
     }
 
 
-def test_a_body_without_a_declared_length_counts_as_it_arrives(
-    make_env: Callable[..., Env],
-) -> None:
-    env = make_env(max_request_bodies_mb=1)
-    app = env.app
+def test_a_body_without_a_declared_length_counts_as_it_arrives(env: Env) -> None:
+    app, token = env.app, env.project.api_token
     budget = app.capture._bodies
-    token = env.project.api_token
 
     async def scenario() -> None:
         slow = Client(_body(token, 800), stall=True)
@@ -147,8 +147,7 @@ def test_a_body_without_a_declared_length_counts_as_it_arrives(
     assert budget.held == 0
 
 
-def test_refused_and_failed_requests_give_their_share_back(make_env: Callable[..., Env]) -> None:
-    env = make_env(max_request_bodies_mb=1)
+def test_refused_and_failed_requests_give_their_share_back(env: Env) -> None:
     app = env.app
     budget = app.capture._bodies
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 
 from tests.conftest import Env
@@ -37,6 +38,12 @@ def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
+def _assert_overloaded(response: httpx.Response) -> None:
+    assert response.status_code == 503
+    assert response.json()["error"] == "overloaded"
+    assert int(response.headers["retry-after"]) >= 1
+
+
 def test_full_queue_answers_503_with_retry_after_and_loses_nothing(
     make_env: Callable[..., Env],
 ) -> None:
@@ -52,10 +59,7 @@ def test_full_queue_answers_503_with_retry_after_and_loses_nothing(
         # Logged and fsynced is durable: the first batch is acknowledged though not loaded.
         assert env.client.post("/batch/", json=first).status_code == 200
         assert writer.queued == 60
-        refused = env.client.post("/batch/", json=second)
-        assert refused.status_code == 503
-        assert refused.json()["error"] == "overloaded"
-        assert int(refused.headers["retry-after"]) >= 1
+        _assert_overloaded(env.client.post("/batch/", json=second))
     # The client retries after Retry-After, as the SDKs do; by then the loader caught up.
     assert writer.flush()
     assert env.client.post("/batch/", json=second).status_code == 200
@@ -82,10 +86,7 @@ def test_large_events_meet_back_pressure_by_size_not_only_by_count(
         # An empty queue takes a request larger than the bound, so that it can go through.
         assert env.client.post("/batch/", json=large).status_code == 200
         assert writer.queued == 3  # far below USERLENS_MAX_QUEUED_EVENTS
-        refused = env.client.post("/batch/", json=small)
-        assert refused.status_code == 503
-        assert refused.json()["error"] == "overloaded"
-        assert int(refused.headers["retry-after"]) >= 1
+        _assert_overloaded(env.client.post("/batch/", json=small))
     assert writer.flush()
     # Loaded, the queue's size is back to nothing: the same request now goes through.
     assert env.client.post("/batch/", json=small).status_code == 200
