@@ -49,7 +49,7 @@ IDLE = _Idle()
 
 
 class _Waiter:
-    """Wakes whoever submitted a batch, from a worker thread, in the submitter's loop."""
+    """Whoever submitted a batch: a future in their event loop, or a thread event (`_wake`)."""
 
     __slots__ = ("future", "loop", "sync_done", "sync_error")
 
@@ -60,21 +60,29 @@ class _Waiter:
         self.sync_done: threading.Event | None = None if loop else threading.Event()
         self.sync_error: BaseException | None = None
 
-    def resolve(self, error: BaseException | None) -> None:
-        if self.loop is not None and self.future is not None:
-            self.loop.call_soon_threadsafe(_settle, self.future, error)
-        elif self.sync_done is not None:
-            self.sync_error = error
-            self.sync_done.set()
+
+def _wake(waiters: Sequence[_Waiter], error: BaseException | None) -> None:
+    """Settle a group's waiters: one call into each event loop for all of its requests (each
+    call wakes the loop), and each blocking submitter's thread event."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for waiter in waiters:
+        if waiter.loop is not None and waiter.future is not None:
+            by_loop.setdefault(waiter.loop, []).append(waiter.future)
+        elif waiter.sync_done is not None:
+            waiter.sync_error = error
+            waiter.sync_done.set()
+    for loop, futures in by_loop.items():
+        loop.call_soon_threadsafe(_settle, futures, error)
 
 
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():  # its request was cancelled: the events are logged all the same
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -225,8 +233,9 @@ class BatchWriter:
         waiter = _Waiter(asyncio.get_running_loop())
         self._enqueue(LogRecord(events, chunks), waiter)
         assert waiter.future is not None
-        # Shielded: if the client goes away, its events are still logged and counted right.
-        await asyncio.shield(waiter.future)
+        # Cancelling this wait (the request is abandoned) leaves the record queued: its events
+        # are logged and counted all the same.
+        await waiter.future
 
     def submit_sync(self, events: Sequence[CapturedEvent]) -> None:
         """Blocking `submit` for callers without an event loop (CLI, tests)."""
@@ -296,16 +305,14 @@ class BatchWriter:
                 self._queued_bytes -= sum(_bytes(record) for record, _ in taken)
                 self._submitted -= sum(_size(record) for record, _ in taken)
                 self._cond.notify_all()
-            for _, waiter in taken:
-                waiter.resolve(error)
+            _wake([waiter for _, waiter in taken], error)
             return
         with self._cond:
             for (record, _), position in zip(taken, positions, strict=True):
                 self._to_load.append((record, position))
                 self._loadable += _size(record)
             self._cond.notify_all()
-        for _, waiter in taken:
-            waiter.resolve(None)
+        _wake([waiter for _, waiter in taken], None)
 
     # -- the loader thread -----------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -11,6 +12,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from tests.conftest import Env
 from userlens.capture.normalize import uuid7
@@ -332,6 +334,34 @@ def test_the_loader_splits_a_backlog_of_large_events_into_bounded_transactions(
         assert store.count_events(1) == 12
         assert max(store.sizes) <= 250_000
         assert sum(store.sizes) == sum(len(e.properties_json) for r in requests for e in r)
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_a_request_abandoned_while_its_group_is_logged_loses_nothing(tmp_path: Path) -> None:
+    # The waiters of a group are woken together; one whose request was abandoned (its task
+    # cancelled) is skipped, and its events are logged and loaded like the others'.
+    store = DuckDBEventStore(tmp_path / "events.duckdb")
+    writer = BatchWriter(store, SegmentLog(tmp_path / "wal"))
+    writer.start()
+    requests = [_events(1, 3, f"r{i}") for i in range(3)]
+
+    async def scenario() -> None:
+        writer._wal_lock.acquire()  # the appender stalls before writing the group
+        tasks = [asyncio.create_task(writer.submit(events)) for events in requests]
+        await asyncio.sleep(0.05)
+        tasks[1].cancel()
+        writer._wal_lock.release()
+        await asyncio.wait_for(asyncio.gather(tasks[0], tasks[2]), 10)
+        with pytest.raises(asyncio.CancelledError):
+            await tasks[1]
+
+    try:
+        asyncio.run(scenario())
+        assert writer.flush()
+        stored = {e.uuid for e in store.events(1, EventFilter(), limit=100).events}
+        assert stored == {e.uuid for events in requests for e in events}
     finally:
         writer.close()
         store.close()
