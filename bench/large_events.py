@@ -97,6 +97,7 @@ class Flood:
                 with urllib.request.urlopen(request, timeout=120):
                     pass
             except urllib.error.HTTPError as exc:
+                exc.close()
                 with self._lock:
                     if exc.code == 503:
                         self.refused += 1
