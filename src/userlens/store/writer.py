@@ -85,12 +85,27 @@ def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) ->
             future.set_exception(error)
 
 
+EVENT_OVERHEAD_BYTES = 256  # roughly what an event holds besides its properties
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class LogRecord:
-    """What one request logged: its events and its recording chunks."""
+    """What one request logged: its events and its recording chunks.
+
+    `size` and `nbytes` are what the queue counts it as, worked out once: a recording chunk
+    counts like an event, and by size each event's properties (as JSON) and a fixed overhead.
+    """
 
     events: Sequence[CapturedEvent]
     chunks: Sequence[RecordingChunk] = ()
+    size: int = dataclasses.field(init=False, compare=False)
+    nbytes: int = dataclasses.field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        size = len(self.events) + len(self.chunks)
+        properties = sum(len(e.properties_json) for e in self.events)
+        object.__setattr__(self, "size", size)
+        object.__setattr__(self, "nbytes", properties + EVENT_OVERHEAD_BYTES * size)
 
 
 def encode(record: LogRecord) -> bytes:
@@ -105,21 +120,10 @@ def decode(payload: bytes) -> LogRecord:
     )
 
 
-def _size(record: LogRecord) -> int:
-    """Queue accounting: a recording chunk counts like an event."""
-    return len(record.events) + len(record.chunks)
-
-
-EVENT_OVERHEAD_BYTES = 256  # roughly what an event holds besides its properties
-# The most loaded in one transaction, by `_bytes`. Typical events come nowhere near it (10,000
-# events of 1 kB are 12 MB): it only splits batches of large events, which DuckDB would
-# otherwise have to hold whole within its memory limit.
+# The most loaded in one transaction, by `LogRecord.nbytes`. Typical events come nowhere near
+# it (10,000 events of 1 kB are 12 MB): it only splits batches of large events, which DuckDB
+# would otherwise have to hold whole within its memory limit.
 MAX_BATCH_BYTES = 32 * 1024 * 1024
-
-
-def _bytes(record: LogRecord) -> int:
-    """Queue accounting by size: each event's properties (as JSON) and a fixed overhead."""
-    return sum(len(e.properties_json) for e in record.events) + EVENT_OVERHEAD_BYTES * _size(record)
 
 
 def recover(
@@ -127,8 +131,9 @@ def recover(
 ) -> int:
     """Load every logged event after the checkpoint into the store; return how many.
 
-    Events are loaded in transactions of up to `batch` events or `batch_bytes` (as `_bytes`
-    counts them), so that a log of large events does not have to fit in memory at once.
+    Events are loaded in transactions of up to `batch` events or `batch_bytes` (as
+    `LogRecord.nbytes` counts them), so that a log of large events does not have to fit in
+    memory at once.
     """
     pending: list[CapturedEvent] = []
     chunks: list[RecordingChunk] = []
@@ -139,7 +144,7 @@ def recover(
         record = decode(payload)
         pending.extend(record.events)
         chunks.extend(record.chunks)
-        pending_bytes += _bytes(record)
+        pending_bytes += record.nbytes
         last = position
         if len(pending) + len(chunks) >= batch or pending_bytes >= batch_bytes:
             store.write(pending, chunks)
@@ -186,7 +191,7 @@ class BatchWriter:
         self._to_log: collections.deque[tuple[LogRecord, _Waiter]] = collections.deque()
         self._to_load: collections.deque[tuple[LogRecord, Position]] = collections.deque()
         self._queued = 0  # submitted, not yet in the store
-        self._queued_bytes = 0  # their size (`_bytes`)
+        self._queued_bytes = 0  # their size (`LogRecord.nbytes`)
         self._submitted = 0
         self._loaded = 0
         self._closing = False
@@ -209,20 +214,19 @@ class BatchWriter:
     # -- submitting ------------------------------------------------------------------------
 
     def _enqueue(self, record: LogRecord, waiter: _Waiter) -> None:
-        size, nbytes = _size(record), _bytes(record)
         with self._cond:
             if self._closing:
                 raise StoreUnavailable("the server is shutting down")
             # An empty queue takes any record, however large, so that everything can go through.
             if self._queued and (
-                self._queued + size > self._max_queued
-                or self._queued_bytes + nbytes > self._max_queued_bytes
+                self._queued + record.size > self._max_queued
+                or self._queued_bytes + record.nbytes > self._max_queued_bytes
             ):
                 raise Backpressure(self._retry_after)
             self._to_log.append((record, waiter))
-            self._queued += size
-            self._queued_bytes += nbytes
-            self._submitted += size
+            self._queued += record.size
+            self._queued_bytes += record.nbytes
+            self._submitted += record.size
             self._cond.notify_all()
 
     async def submit(
@@ -301,16 +305,16 @@ class BatchWriter:
             error = StoreUnavailable(f"the write-ahead log could not be written: {exc}")
             with self._cond:
                 # Records that did reach the file are replayed at the next start (deduplicated).
-                self._queued -= sum(_size(record) for record, _ in taken)
-                self._queued_bytes -= sum(_bytes(record) for record, _ in taken)
-                self._submitted -= sum(_size(record) for record, _ in taken)
+                self._queued -= sum(record.size for record, _ in taken)
+                self._queued_bytes -= sum(record.nbytes for record, _ in taken)
+                self._submitted -= sum(record.size for record, _ in taken)
                 self._cond.notify_all()
             _wake([waiter for _, waiter in taken], error)
             return
         with self._cond:
             for (record, _), position in zip(taken, positions, strict=True):
                 self._to_load.append((record, position))
-                self._loadable += _size(record)
+                self._loadable += record.size
             self._cond.notify_all()
         _wake([waiter for _, waiter in taken], None)
 
@@ -341,16 +345,16 @@ class BatchWriter:
             size = nbytes = 0
             while self._to_load:
                 record = self._to_load[0][0]
-                more, more_bytes = _size(record), _bytes(record)
                 if size and (
-                    size + more > self._max_batch or nbytes + more_bytes > self._max_batch_bytes
+                    size + record.size > self._max_batch
+                    or nbytes + record.nbytes > self._max_batch_bytes
                 ):
                     break
                 record, last = self._to_load.popleft()
                 events.extend(record.events)
                 chunks.extend(record.chunks)
-                size += more
-                nbytes += more_bytes
+                size += record.size
+                nbytes += record.nbytes
             self._loadable -= size
             return events, chunks, last, size, nbytes
 
