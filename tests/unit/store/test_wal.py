@@ -6,13 +6,14 @@ import errno
 import fcntl
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import orjson
 import pytest
 
+from tests.unit.store.support import BatchSizes
 from userlens.model.event import CapturedEvent
 from userlens.store.duckdb import DuckDBEventStore
 from userlens.store.wal import Position, SegmentLog
@@ -108,16 +109,19 @@ def _log_after_restart(
         reopened.close()
 
 
-class _DiskFills:
-    """Stands in for the segment file once the disk is full: writes half, then fails."""
+class _FailingFile:
+    """Stands in for the segment file when a write fails: `reached(data)` gets to the file,
+    then `error` is raised."""
 
-    def __init__(self, real: BinaryIO) -> None:
+    def __init__(self, real: BinaryIO, reached: Callable[[bytes], bytes], error: OSError) -> None:
         self.real = real
+        self._reached = reached
+        self._error = error
 
     def write(self, data: bytes) -> int:
-        self.real.write(data[: len(data) // 2])
+        self.real.write(self._reached(data))
         self.real.flush()
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise self._error
 
     def close(self) -> None:
         self.real.close()
@@ -129,7 +133,9 @@ def test_a_failed_write_leaves_no_torn_record_before_later_ones(tmp_path: Path) 
     wal.append(encode(LogRecord(before)))
     wal.sync()
     real = wal._file
-    wal._file = _DiskFills(real)  # type: ignore[assignment]
+    # The disk fills up: half the group is written, then the write fails.
+    full = OSError(errno.ENOSPC, "No space left on device")
+    wal._file = _FailingFile(real, lambda data: data[: len(data) // 2], full)  # type: ignore[assignment]
     with pytest.raises(OSError):
         wal.append_many([encode(LogRecord(lost))])
     # The disk has room again: the next group is logged and must be readable after a restart.
@@ -150,26 +156,14 @@ def test_every_segment_is_written_synchronously(tmp_path: Path) -> None:
         wal.close()
 
 
-class _IOError:
-    """Stands in for the segment file when the disk fails: the group's bytes reach the file
-    as zeros (the kernel dropped the pages it could not write) and the write fails."""
-
-    def __init__(self, real: BinaryIO) -> None:
-        self.real = real
-
-    def write(self, data: bytes) -> int:
-        self.real.write(bytes(len(data)))
-        raise OSError(errno.EIO, "Input/output error")
-
-    def close(self) -> None:
-        self.real.close()
-
-
 def test_after_a_failed_synchronous_write_later_records_stay_readable(tmp_path: Path) -> None:
     wal = SegmentLog(tmp_path)
     before, lost, after = _events(3, "before"), _events(5, "lost"), _events(2, "after")
     wal.append(encode(LogRecord(before)))
-    wal._file = _IOError(wal._file)  # type: ignore[assignment]
+    # The disk fails: the group's bytes reach the file as zeros (the kernel dropped the pages
+    # it could not write) and the write fails.
+    failed = OSError(errno.EIO, "Input/output error")
+    wal._file = _FailingFile(wal._file, lambda data: bytes(len(data)), failed)  # type: ignore[assignment]
     with pytest.raises(OSError):
         wal.append_many([encode(LogRecord(lost))])
     assert _log_after_restart(wal, tmp_path, then=after) == [before, after]
@@ -203,16 +197,6 @@ def test_after_a_failed_fsync_later_records_stay_readable(
     assert _log_after_restart(wal, tmp_path, then=after) == [before, after]
 
 
-class _CountingStore(DuckDBEventStore):
-    """The real store, noting the size of each batch it is asked to write."""
-
-    batches: list[int]
-
-    def write(self, events: Sequence[CapturedEvent], chunks: Sequence[Any] = ()) -> Any:
-        self.batches.append(sum(len(e.properties_json) for e in events))
-        return super().write(events, chunks)
-
-
 def test_recover_loads_a_log_of_large_events_a_part_at_a_time(tmp_path: Path) -> None:
     # After a crash the log may hold far more than memory should: a transaction takes up to
     # `batch_bytes` of properties, not everything up to the count of `batch`.
@@ -222,12 +206,11 @@ def test_recover_loads_a_log_of_large_events_a_part_at_a_time(tmp_path: Path) ->
         for event in events:
             event.properties_json = orjson.dumps({"i": i, "blob": "x" * 100_000}).decode()
         wal.append(encode(LogRecord(events)))
-    store = _CountingStore(tmp_path / "events.duckdb")
-    store.batches = []
+    store = BatchSizes(tmp_path / "events.duckdb")
     try:
         assert recover(store, wal, batch=1_000, batch_bytes=300_000) == 20
-        assert len(store.batches) == 5  # 2 records (400 kB) each, crossing the bound
-        assert all(size <= 500_000 for size in store.batches)
+        assert len(store.sizes) == 5  # 2 records (400 kB) each, crossing the bound
+        assert all(size <= 500_000 for size in store.sizes)
         assert store.count_events(1) == 20
     finally:
         store.close()

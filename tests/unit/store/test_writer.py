@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from tests.conftest import Env
+from tests.unit.store.support import BatchSizes
 from userlens.capture.normalize import uuid7
 from userlens.model.event import CapturedEvent, EventFilter
 from userlens.store.duckdb import DuckDBEventStore
@@ -299,23 +300,12 @@ def test_idle_checkpoint_runs_alongside_readers(tmp_path: Path) -> None:
     assert set(counts) == {2_000}
 
 
-class _BatchSizes(DuckDBEventStore):
-    """The real store, noting the size of the properties in each batch it writes."""
-
-    sizes: list[int]
-
-    def write(self, events: Sequence[CapturedEvent], chunks: Sequence[Any] = ()) -> Any:
-        self.sizes.append(sum(len(e.properties_json) for e in events))
-        return super().write(events, chunks)
-
-
 def test_the_loader_splits_a_backlog_of_large_events_into_bounded_transactions(
     tmp_path: Path,
 ) -> None:
     # DuckDB holds a transaction's rows within its memory limit: a backlog of large events
     # loaded at once ran it out of memory and was retried for ever. Batches are cut by size.
-    store = _BatchSizes(tmp_path / "events.duckdb")
-    store.sizes = []
+    store = BatchSizes(tmp_path / "events.duckdb")
     writer = BatchWriter(store, SegmentLog(tmp_path / "wal"), max_batch_bytes=250_000)
     writer.start()
     requests = [_events(1, 2, f"r{i}") for i in range(6)]
