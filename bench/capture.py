@@ -33,8 +33,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -44,7 +42,7 @@ from typing import Any
 
 import orjson
 
-from _procs import free_port, userlens_exe
+from _procs import Server, clock_ticks, userlens_exe
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -140,10 +138,6 @@ def run_baseline_server(port: int) -> None:
 # -- processes ---------------------------------------------------------------------------------
 
 
-def _clock_ticks() -> int:
-    return os.sysconf("SC_CLK_TCK")
-
-
 def _system_busy_s() -> float:
     """CPU time all processes on the machine have used so far (all cores, from /proc/stat)."""
     try:
@@ -151,89 +145,7 @@ def _system_busy_s() -> float:
     except OSError:
         return 0.0
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in first[1:9])
-    return (user + nice + system + irq + softirq + steal) / _clock_ticks()
-
-
-@dataclass
-class Server:
-    """A server subprocess on 127.0.0.1, its log in a file."""
-
-    name: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-
-    @classmethod
-    def start(cls, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> Server:
-        port = free_port()
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(
-                [*argv, "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-            )
-        return cls(name, port, proc, log_path)
-
-    def wait_ready(self, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        url = f"http://127.0.0.1:{self.port}/_health"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not answer /_health in {timeout_s:.0f} s")
-
-    def _proc_status(self, key: str) -> int:
-        """A `kB` value of /proc/<pid>/status, 0 if unknown."""
-        try:
-            text = Path(f"/proc/{self.proc.pid}/status").read_text()
-        except OSError:
-            return 0
-        for line in text.splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-        return 0
-
-    def peak_rss_mb(self) -> float:
-        return self._proc_status("VmHWM") / 1024
-
-    def rss_mb(self) -> float:
-        return self._proc_status("VmRSS") / 1024
-
-    def cpu_s(self) -> float:
-        """User + system CPU time of the process, all its threads, so far."""
-        try:
-            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
-        except OSError:
-            return 0.0
-        fields = stat[stat.rindex(")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / _clock_ticks()
-
-    def stop(self, timeout_s: float = 90.0) -> int | None:
-        """SIGTERM and wait for a graceful exit; kill if it takes longer. The exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
-                return None
-        return self.proc.returncode
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+    return (user + nice + system + irq + softirq + steal) / clock_ticks()
 
 
 @contextlib.contextmanager

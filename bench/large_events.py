@@ -32,34 +32,7 @@ from pathlib import Path
 
 import duckdb
 
-from _procs import free_port, userlens_exe
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    for line in text.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _wait_ready(
-    url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout_s: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
-            raise SystemExit(f"the server exited during start-up:\n{tail}")
-        try:
-            with urllib.request.urlopen(url + "/_health", timeout=2):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)
-    raise SystemExit(f"the server did not answer /_health in {timeout_s:.0f} s")
+from _procs import Server, userlens_exe
 
 
 class Flood:
@@ -127,13 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="userlens-large-") as work:
         data = Path(work) / "data"
-        port = free_port()
-        env = {
-            **os.environ,
-            "USERLENS_DATA_DIR": str(data),
-            "USERLENS_PORT": str(port),
-            "USERLENS_LOG_LEVEL": "warning",
-        }
+        env = {**os.environ, "USERLENS_DATA_DIR": str(data), "USERLENS_LOG_LEVEL": "warning"}
         if args.max_queued_mb is not None:
             env["USERLENS_MAX_QUEUED_MB"] = str(args.max_queued_mb)
         exe = str(userlens_exe())
@@ -146,19 +113,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         token = json.loads(created.stdout)["api_token"]
         log_path = Path(work) / "server.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen([exe, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
+        server = Server.start("userlens", [exe, "serve"], env, log_path)
         try:
-            _wait_ready(url, proc, log_path)
+            server.wait_ready()
             time.sleep(1.0)
-            idle_mb = _rss_mb(proc.pid)
+            idle_mb = server.rss_mb()
             print(
                 f"large events: {args.clients} clients, {args.events} events of "
                 f"{args.event_kb} kB per request, {args.duration:.0f} s; server idle at "
                 f"{idle_mb:,.0f} MB"
             )
-            flood = Flood(url, token, args.events, args.event_kb)
+            flood = Flood(f"http://127.0.0.1:{server.port}", token, args.events, args.event_kb)
             stop = time.monotonic() + args.duration
             threads = [
                 threading.Thread(target=flood.run, args=(stop,)) for _ in range(args.clients)
@@ -167,24 +132,21 @@ def main(argv: list[str] | None = None) -> int:
                 thread.start()
             peak_mb = idle_mb
             while any(t.is_alive() for t in threads):
-                peak_mb = max(peak_mb, _rss_mb(proc.pid))
+                peak_mb = max(peak_mb, server.rss_mb())
                 time.sleep(0.1)
         finally:
             stopping = time.monotonic()
-            proc.terminate()
-            proc.wait(300)
+            server.stop(300)
             shutdown_s = time.monotonic() - stopping
         # Whatever the stop left in the write-ahead log is loaded at the next start, before the
         # server answers: start it once more so that the count below sees every logged event.
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen([exe, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
         restarting = time.monotonic()
+        server = Server.start("userlens (again)", [exe, "serve"], env, log_path)
         try:
-            _wait_ready(url, proc, log_path, timeout_s=900)
+            server.wait_ready(900)
             restart_s = time.monotonic() - restarting
         finally:
-            proc.terminate()
-            proc.wait(300)
+            server.stop(300)
         con = duckdb.connect(str(data / "events.duckdb"), read_only=True)
         stored = {str(r[0]) for r in con.execute("SELECT uuid FROM events").fetchall()}
         con.close()
