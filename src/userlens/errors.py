@@ -49,6 +49,10 @@ class StoreUnavailable(UserlensError):
     """The event store failed to commit a batch; nothing of it was acknowledged."""
 
 
+class StoreOutOfMemory(UserlensError):
+    """A write did not fit in the event store's memory limit; a smaller one may."""
+
+
 class NotFound(UserlensError):
     """The thing asked for does not exist, or the caller may not see it."""
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from userlens.errors import Backpressure, StoreUnavailable
+from userlens.errors import Backpressure, StoreOutOfMemory, StoreUnavailable
 from userlens.model.event import CapturedEvent
 from userlens.model.recording import RecordingChunk
 from userlens.store.events import EventStore
@@ -126,6 +126,40 @@ def decode(payload: bytes) -> LogRecord:
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 
 
+def write_in_parts(
+    store: EventStore, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk] = ()
+) -> None:
+    """Write events and chunks; what does not fit in the store's memory goes in halves.
+
+    Halves are written in order, so persons end as if the whole had been written at once. A
+    half that is committed before a later one fails is not lost either way: the caller writes
+    the whole again, and the store keeps each event once.
+    """
+    try:
+        store.write(events, chunks)
+    except StoreOutOfMemory as exc:
+        if len(events) < 2 and len(chunks) < 2:
+            raise
+        log.warning("%s; loading them in smaller parts", exc)
+        _write_halves(store, events, chunks)
+
+
+def _write_halves(
+    store: EventStore, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk]
+) -> None:
+    half, half_chunks = len(events) // 2, len(chunks) // 2
+    for part, part_chunks in (
+        (events[:half], chunks[:half_chunks]),
+        (events[half:], chunks[half_chunks:]),
+    ):
+        try:
+            store.write(part, part_chunks)
+        except StoreOutOfMemory:
+            if len(part) < 2 and len(part_chunks) < 2:
+                raise
+            _write_halves(store, part, part_chunks)
+
+
 def recover(
     store: EventStore, wal: SegmentLog, *, batch: int = 20_000, batch_bytes: int = MAX_BATCH_BYTES
 ) -> int:
@@ -147,12 +181,12 @@ def recover(
         pending_bytes += record.nbytes
         last = position
         if len(pending) + len(chunks) >= batch or pending_bytes >= batch_bytes:
-            store.write(pending, chunks)
+            write_in_parts(store, pending, chunks)
             wal.write_checkpoint(last)
             loaded += len(pending)
             pending, chunks, pending_bytes = [], [], 0
     if pending or chunks:
-        store.write(pending, chunks)
+        write_in_parts(store, pending, chunks)
         loaded += len(pending)
     if last is not None:
         wal.write_checkpoint(last)
@@ -392,7 +426,7 @@ class BatchWriter:
         delay = RETRY_MIN_S
         while True:
             try:
-                self._store.write(events, chunks)
+                write_in_parts(self._store, events, chunks)
                 return True
             except Exception:
                 self.store_failures += 1

@@ -13,8 +13,8 @@ from userlens.store.duckdb import DuckDBEventStore
 class BatchSizes(DuckDBEventStore):
     """The real store, noting the size of the properties (as JSON) in each batch it writes."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, **options: Any) -> None:
+        super().__init__(path, **options)
         self.sizes: list[int] = []
 
     def write(self, events: Sequence[CapturedEvent], chunks: Sequence[Any] = ()) -> Any:

@@ -217,6 +217,28 @@ def test_recover_loads_a_log_of_large_events_a_part_at_a_time(tmp_path: Path) ->
         wal.close()
 
 
+def test_recover_loads_parts_that_do_not_fit_in_duckdbs_memory_limit(tmp_path: Path) -> None:
+    # A start-up recovery whose transaction did not fit in DuckDB's memory limit raised, and
+    # the server could not start until the limit was raised. It loads such a part in halves.
+    wal = SegmentLog(tmp_path / "wal")
+    records = [_events(10_000, f"r{r}") for r in range(4)]
+    for events in records:
+        for event in events:
+            event.properties_json = orjson.dumps({"pad": "x" * 2_000}).decode()
+        wal.append(encode(LogRecord(events)))
+    store = BatchSizes(tmp_path / "events.duckdb", memory_limit="64MB")
+    try:
+        assert recover(store, wal, batch=10_000) == 40_000
+        assert store.count_events(1) == 40_000
+        whole = sum(len(e.properties_json) for e in records[0])
+        assert min(store.sizes) < whole
+        person = store.person(1, "r39999")
+        assert person is not None and person.properties == {"k": 9999}
+    finally:
+        store.close()
+        wal.close()
+
+
 def test_recover_loads_only_what_is_after_the_checkpoint(tmp_path: Path) -> None:
     wal = SegmentLog(tmp_path / "wal")
     store = DuckDBEventStore(tmp_path / "events.duckdb")

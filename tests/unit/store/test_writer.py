@@ -329,6 +329,37 @@ def test_the_loader_splits_a_backlog_of_large_events_into_bounded_transactions(
         store.close()
 
 
+def test_a_batch_too_large_for_duckdbs_memory_limit_is_loaded_in_parts(tmp_path: Path) -> None:
+    # With a small memory limit, a batch of 10,000 events of ~1 kB each does not fit once the
+    # store holds some rows. It was retried whole, failing again and again while capture
+    # answered 503. It is now loaded in halves, in order, so persons end as if it had fitted.
+    store = BatchSizes(tmp_path / "events.duckdb", memory_limit="64MB")
+    writer = BatchWriter(store, SegmentLog(tmp_path / "wal"), max_batch=10_000)
+    writer.start()
+    requests = [_events(1, 10_000, f"r{i}") for i in range(4)]
+    for r, events in enumerate(requests):
+        for i, event in enumerate(events):
+            event.properties_json = orjson.dumps({"r": r, "i": i, "pad": "x" * 1_000}).decode()
+            event.set_props = {"last": f"{r}-{i}"}
+    try:
+        for events in requests:
+            writer.submit_sync(events)
+        assert writer.flush(timeout=120)
+        assert store.count_events(1) == 40_000
+        assert writer.store_failures == 0  # no batch had to wait for a retry
+        whole = sum(len(e.properties_json) for e in requests[0])
+        assert min(store.sizes) < whole  # at least one batch did not fit and was split
+        assert sum(store.sizes) >= 4 * whole
+        for d in range(7):  # each person's last $set is the last event's, as if written whole
+            person = store.person(1, f"d{d}")
+            assert person is not None
+            last = max(i for i in range(10_000) if i % 7 == d)
+            assert person.properties["last"] == f"3-{last}"
+    finally:
+        writer.close()
+        store.close()
+
+
 def test_a_request_abandoned_while_its_group_is_logged_loses_nothing(tmp_path: Path) -> None:
     # The waiters of a group are woken together; one whose request was abandoned (its task
     # cancelled) is skipped, and its events are logged and loaded like the others'.

@@ -13,7 +13,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from userlens.errors import InvalidInput
+from userlens.errors import InvalidInput, StoreOutOfMemory
 from userlens.model.event import (
     CapturedEvent,
     EventCursor,
@@ -228,14 +228,21 @@ class DuckDBEventStore:
     ) -> WriteResult:
         fresh = unique_events(events)
         with self._write_lock:
-            while True:
-                new = self._write_once(fresh, chunks)
-                if new is None:
-                    break
-                # Some events were stored before (a batch written again from the log, an SDK
-                # retrying): their person changes are applied already. Redo the batch with the
-                # new events alone, so persons end as if each event was written once.
-                fresh = [e for e in fresh if event_key(e) in new]
+            try:
+                while True:
+                    new = self._write_once(fresh, chunks)
+                    if new is None:
+                        break
+                    # Some events were stored before (a batch written again from the log, an
+                    # SDK retrying): their person changes are applied already. Redo the batch
+                    # with the new events alone, so persons end as if each was written once.
+                    fresh = [e for e in fresh if event_key(e) in new]
+            except duckdb.OutOfMemoryException as exc:  # rolled back; a smaller write may fit
+                reason = str(exc).splitlines()[0]
+                raise StoreOutOfMemory(
+                    f"{len(fresh)} events and {len(chunks)} recording chunks did not fit in "
+                    f"DuckDB's memory limit ({reason})"
+                ) from exc
             for project_id in {e.project_id for e in fresh}:
                 self._bump(project_id)
         inserted = len(fresh)
