@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 RETRY_MIN_S = 0.2
 RETRY_MAX_S = 5.0
+# Failures of one batch in a row after which the loader counts as failing (a health check
+# says so); a passing conflict is over by the first retry.
+FAILING_AFTER = 3
 LINGER_S = 0.05  # how long a batch smaller than the cap waits to grow before loading
 IDLE_AFTER_S = 1.0  # nothing to load for this long: let the store do its housekeeping
 
@@ -235,6 +238,18 @@ class BatchWriter:
         self._loader = threading.Thread(target=self._load_loop, name="userlens-loader")
         self.committed_batches = 0
         self.store_failures = 0
+        self._failures_in_a_row = 0
+        self._last_failure = ""
+
+    @property
+    def failing(self) -> str | None:
+        """Why loading is failing, when the batch in hand has failed `FAILING_AFTER` times in a
+        row; None while loads succeed (or fail only now and then)."""
+        if self._failures_in_a_row < FAILING_AFTER:
+            return None
+        return f"loading into the event store failed {self._failures_in_a_row} times in a row: " + (
+            self._last_failure
+        )
 
     @property
     def queued(self) -> int:
@@ -427,9 +442,12 @@ class BatchWriter:
         while True:
             try:
                 write_in_parts(self._store, events, chunks)
+                self._failures_in_a_row = 0
                 return True
-            except Exception:
+            except Exception as exc:
                 self.store_failures += 1
+                self._failures_in_a_row += 1
+                self._last_failure = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
                 log.exception("loading %d events into the store failed; retrying", len(events))
                 if self._closing:
                     return False  # left in the log for the next start

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from userlens import __version__
@@ -21,9 +21,10 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description='"ok", or "failing" when events cannot be loaded')
     version: str
     queued_events: int
+    detail: str | None = Field(None, description="what is failing, and why")
 
 
 class ProjectOut(BaseModel):
@@ -48,11 +49,24 @@ class PersonOut(BaseModel):
     properties: dict[str, Any]
 
 
-@router.get("/_health", response_model=Health, tags=["server"])
-def health(request: Request) -> Health:
-    """Liveness: answers once the stores are open."""
+@router.get(
+    "/_health",
+    response_model=Health,
+    tags=["server"],
+    responses={503: {"model": Health, "description": "events cannot be loaded into the store"}},
+)
+def health(request: Request, response: Response) -> Health:
+    """Liveness: 200 once the stores are open; 503 while acknowledged events cannot be loaded
+    into the event store (they wait in the write-ahead log, and a restart loads them)."""
+    writer = services_of(request).writer
+    failing = writer.failing
+    if failing is not None:
+        response.status_code = 503
     return Health(
-        status="ok", version=__version__, queued_events=services_of(request).writer.queued
+        status="ok" if failing is None else "failing",
+        version=__version__,
+        queued_events=writer.queued,
+        detail=failing,
     )
 
 

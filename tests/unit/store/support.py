@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from userlens.model.event import CapturedEvent
 from userlens.store.duckdb import DuckDBEventStore
 
@@ -19,4 +21,18 @@ class BatchSizes(DuckDBEventStore):
 
     def write(self, events: Sequence[CapturedEvent], chunks: Sequence[Any] = ()) -> Any:
         self.sizes.append(sum(len(e.properties_json) for e in events))
+        return super().write(events, chunks)
+
+
+class FailingWrites(DuckDBEventStore):
+    """The real store, whose first `failures` writes fail as a lost disk would make them."""
+
+    def __init__(self, path: Path, *, failures: int) -> None:
+        super().__init__(path)
+        self.failures = failures
+
+    def write(self, events: Sequence[CapturedEvent], chunks: Sequence[Any] = ()) -> Any:
+        if self.failures > 0:
+            self.failures -= 1
+            raise duckdb.IOException("disk went away")
         return super().write(events, chunks)

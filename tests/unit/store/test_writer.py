@@ -15,12 +15,12 @@ import orjson
 import pytest
 
 from tests.conftest import Env
-from tests.unit.store.support import BatchSizes
+from tests.unit.store.support import BatchSizes, FailingWrites
 from userlens.capture.normalize import uuid7
 from userlens.model.event import CapturedEvent, EventFilter
 from userlens.store.duckdb import DuckDBEventStore
 from userlens.store.wal import SegmentLog
-from userlens.store.writer import BatchWriter
+from userlens.store.writer import FAILING_AFTER, BatchWriter
 from userlens.web import create_app
 
 
@@ -102,9 +102,17 @@ def test_large_events_meet_back_pressure_by_size_not_only_by_count(
 def test_acknowledged_events_survive_a_failing_store(make_env: Callable[..., Env]) -> None:
     env = make_env()
     body = _batch(env.project.api_token, 3, "x")
+    assert env.client.get("/_health").json()["status"] == "ok"
     env.app.services.events.close()  # every load now fails; the log still takes events
     resp = env.client.post("/batch/", json=body)
     assert resp.status_code == 200
+    # The health check says so, and why, for whatever watches the server.
+    _wait_for(lambda: env.client.get("/_health").status_code == 503)
+    health = env.client.get("/_health").json()
+    assert health["status"] == "failing"
+    assert health["queued_events"] == 3
+    assert "loading into the event store failed" in health["detail"]
+    assert "closed" in health["detail"].lower()
     env.app.services.close()
     # The next start replays the log into the store.
     reopened = create_app(env.settings)
@@ -355,6 +363,23 @@ def test_a_batch_too_large_for_duckdbs_memory_limit_is_loaded_in_parts(tmp_path:
             assert person is not None
             last = max(i for i in range(10_000) if i % 7 == d)
             assert person.properties["last"] == f"3-{last}"
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_the_loader_counts_as_failing_only_while_a_batch_keeps_failing(tmp_path: Path) -> None:
+    store = FailingWrites(tmp_path / "events.duckdb", failures=FAILING_AFTER)
+    writer = BatchWriter(store, SegmentLog(tmp_path / "wal"))
+    writer.start()
+    try:
+        writer.submit_sync(_events(1, 2))
+        _wait_for(lambda: writer.failing is not None)
+        assert "disk went away" in (writer.failing or "")
+        # The retry after that succeeds: the batch is stored and the loader is well again.
+        assert writer.flush()
+        assert writer.failing is None
+        assert store.count_events(1) == 2
     finally:
         writer.close()
         store.close()
