@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import USERLENS, ServerProcess, free_port
+from userlens.model.event import CapturedEvent
+from userlens.store.wal import SegmentLog
+from userlens.store.writer import LogRecord, encode
 
 
 def run(
@@ -108,3 +112,49 @@ def test_person_delete_on_a_stopped_server(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["events"] == 1
     missing = run(data, "person", "delete", "999", "gone")
     assert missing.returncode != 0 and "no project 999" in missing.stderr
+
+
+def test_a_start_that_cannot_load_the_log_says_why_and_a_later_one_loads_it(
+    tmp_path: Path,
+) -> None:
+    # Events acknowledged before a stop wait in the write-ahead log. If the store cannot take
+    # them at the next start (here DuckDB's memory limit is far too small for their size), the
+    # server says so in one line instead of a traceback, and keeps them for a later start.
+    data = tmp_path / "data"
+    project = json.loads(run(data, "project", "create", "Shop", "--json").stdout)
+    events = [
+        CapturedEvent(
+            project_id=project["id"],
+            uuid=str(uuid.uuid4()),
+            event="big",
+            distinct_id=f"d{i}",
+            timestamp_us=1_790_000_000_000_000 + i,
+            received_at_us=1_790_000_000_000_000,
+            properties_json=json.dumps({"blob": "x" * 900_000}),
+        )
+        for i in range(3)
+    ]
+    wal = SegmentLog(data / "wal")
+    wal.append(encode(LogRecord(events)))
+    wal.close()
+
+    refused = run(data, "serve", "--port", str(free_port()), USERLENS_DUCKDB_MEMORY_LIMIT="2MB")
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr
+    assert "could not load the events waiting in the write-ahead log" in refused.stderr
+    assert "USERLENS_DUCKDB_MEMORY_LIMIT" in refused.stderr
+
+    srv = ServerProcess(data_dir=data, port=free_port())
+    srv.start()
+    try:
+        # The project's events, through the API as an admin would read them.
+        email = "reader@shop.test"
+        srv.cli("user", "create", email, "--admin", stdin="s3cret-pass\n")
+        token = json.loads(srv.cli("token", "create", email, "--json"))["token"]
+        page = httpx.get(
+            f"{srv.url}/api/projects/{project['id']}/events",
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        assert sorted(e["uuid"] for e in page["results"]) == sorted(e.uuid for e in events)
+    finally:
+        srv.stop()

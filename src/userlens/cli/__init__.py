@@ -12,7 +12,14 @@ import orjson
 from rich.console import Console
 
 from userlens.config import Settings, load_settings
-from userlens.errors import AlreadyExists, ConfigError, InvalidInput, NotFound, UserlensError
+from userlens.errors import (
+    AlreadyExists,
+    ConfigError,
+    InvalidInput,
+    NotFound,
+    StoreUnavailable,
+    UserlensError,
+)
 from userlens.model.project import Role
 from userlens.store.meta import MetaStore
 
@@ -74,7 +81,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    run(settings)
+    try:
+        run(settings)
+    except StoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @cli.group()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -96,7 +97,19 @@ def open_services(settings: Settings, *, now_us: Callable[[], int] | None = None
         threads=settings.duckdb_threads,
     )
     wal = SegmentLog(settings.wal_dir)
-    recovered = recover(events, wal, batch=settings.max_batch_events)
+    try:
+        recovered = recover(events, wal, batch=settings.max_batch_events)
+    except Exception as exc:
+        wal.close()
+        with contextlib.suppress(Exception):  # DuckDB may refuse even that after a fatal error
+            events.close()
+        meta.close()
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise StoreUnavailable(
+            "could not load the events waiting in the write-ahead log into the event store: "
+            f"{reason}. They stay in {settings.wal_dir} and the next start loads them; if "
+            "DuckDB ran out of memory, raise USERLENS_DUCKDB_MEMORY_LIMIT."
+        ) from exc
     if recovered:
         log.info("loaded %d events from the write-ahead log", recovered)
     writer = BatchWriter(
