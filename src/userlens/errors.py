@@ -46,7 +46,8 @@ class Backpressure(UserlensError):
 
 
 class StoreUnavailable(UserlensError):
-    """The event store failed to commit a batch; nothing of it was acknowledged."""
+    """The event store cannot take events: a batch failed to commit (nothing of it was
+    acknowledged), or the write-ahead log could not be loaded at start-up."""
 
 
 class StoreOutOfMemory(UserlensError):

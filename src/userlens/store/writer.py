@@ -245,10 +245,11 @@ class BatchWriter:
     def failing(self) -> str | None:
         """Why loading is failing, when the batch in hand has failed `FAILING_AFTER` times in a
         row; None while loads succeed (or fail only now and then)."""
-        if self._failures_in_a_row < FAILING_AFTER:
+        failures = self._failures_in_a_row
+        if failures < FAILING_AFTER:
             return None
-        return f"loading into the event store failed {self._failures_in_a_row} times in a row: " + (
-            self._last_failure
+        return (
+            f"loading into the event store failed {failures} times in a row: {self._last_failure}"
         )
 
     @property
