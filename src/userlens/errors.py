@@ -64,3 +64,9 @@ class AlreadyExists(UserlensError):
 
 class InvalidInput(UserlensError):
     """A value given to a command or API is not acceptable; the message says why."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An error's message without the advice some libraries add below it (or its type's name,
+    when it has no message)."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]

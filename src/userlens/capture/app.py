@@ -291,11 +291,12 @@ async def read_body(
 ) -> bytes:
     """The whole body, refused past `cap`; counted against `reservation`'s budget (up front when
     its length is declared, else as it arrives)."""
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > cap:
-        raise CaptureError(413, "body_too_large", f"body is larger than {cap} bytes")
-    if reservation is not None and declared is not None and declared.isdigit():
-        reservation.take(int(declared))
+    declared = headers.get("content-length", "")
+    if declared.isdigit():
+        if int(declared) > cap:
+            raise CaptureError(413, "body_too_large", f"body is larger than {cap} bytes")
+        if reservation is not None:
+            reservation.take(int(declared))
     chunks: list[bytes] = []
     size = 0
     while True:

@@ -5,8 +5,9 @@
                    └─> wakes the submitters (their 200 is now safe) and queues the events
              ──> loader thread: takes everything queued (up to a batch cap; a smaller batch
                  first waits up to `LINGER_S` to grow, unless someone flushes), writes it to the
-                 store in one transaction, then moves the log checkpoint forward; after a
-                 quiet second it lets the store do housekeeping (`EventStore.idle`)
+                 store in one transaction (in halves if it does not fit in the store's memory),
+                 then moves the log checkpoint forward; after a quiet second it lets the
+                 store do housekeeping (`EventStore.idle`)
 
 Events not yet in the store are bounded by count and by size, which gives back-pressure: past
 either bound `submit` raises `Backpressure` at once. The size bound keeps memory in check when
@@ -27,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from userlens.errors import Backpressure, StoreOutOfMemory, StoreUnavailable
+from userlens.errors import Backpressure, StoreOutOfMemory, StoreUnavailable, first_line
 from userlens.model.event import CapturedEvent
 from userlens.model.recording import RecordingChunk
 from userlens.store.events import EventStore
@@ -132,7 +133,8 @@ MAX_BATCH_BYTES = 32 * 1024 * 1024
 def write_in_parts(
     store: EventStore, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk] = ()
 ) -> None:
-    """Write events and chunks; what does not fit in the store's memory goes in halves.
+    """Write events and chunks; what does not fit in the store's memory goes in halves, and
+    their halves, as often as it takes.
 
     Halves are written in order, so persons end as if the whole had been written at once. A
     half that is committed before a later one fails is not lost either way: the caller writes
@@ -143,24 +145,10 @@ def write_in_parts(
     except StoreOutOfMemory as exc:
         if len(events) < 2 and len(chunks) < 2:
             raise
-        log.warning("%s; loading them in smaller parts", exc)
-        _write_halves(store, events, chunks)
-
-
-def _write_halves(
-    store: EventStore, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk]
-) -> None:
-    half, half_chunks = len(events) // 2, len(chunks) // 2
-    for part, part_chunks in (
-        (events[:half], chunks[:half_chunks]),
-        (events[half:], chunks[half_chunks:]),
-    ):
-        try:
-            store.write(part, part_chunks)
-        except StoreOutOfMemory:
-            if len(part) < 2 and len(part_chunks) < 2:
-                raise
-            _write_halves(store, part, part_chunks)
+        log.warning("%s; loading them in two parts", exc)
+        half, half_chunks = len(events) // 2, len(chunks) // 2
+        write_in_parts(store, events[:half], chunks[:half_chunks])
+        write_in_parts(store, events[half:], chunks[half_chunks:])
 
 
 def recover(
@@ -448,7 +436,7 @@ class BatchWriter:
             except Exception as exc:
                 self.store_failures += 1
                 self._failures_in_a_row += 1
-                self._last_failure = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+                self._last_failure = first_line(exc)[:300]
                 log.exception("loading %d events into the store failed; retrying", len(events))
                 if self._closing:
                     return False  # left in the log for the next start

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from userlens.capture.enrich import Enricher
 from userlens.capture.tokens import TokenCache
 from userlens.config import Settings
-from userlens.errors import StoreUnavailable
+from userlens.errors import StoreUnavailable, first_line
 from userlens.model.recording import PersonDeletion
 from userlens.replay.recordings import delete_person
 from userlens.store.blobs import BlobStore
@@ -104,10 +104,9 @@ def open_services(settings: Settings, *, now_us: Callable[[], int] | None = None
         with contextlib.suppress(Exception):  # DuckDB may refuse even that after a fatal error
             events.close()
         meta.close()
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise StoreUnavailable(
             "could not load the events waiting in the write-ahead log into the event store: "
-            f"{reason}. They stay in {settings.wal_dir} and the next start loads them; if "
+            f"{first_line(exc)}. They stay in {settings.wal_dir} and the next start loads them; if "
             "DuckDB ran out of memory, raise USERLENS_DUCKDB_MEMORY_LIMIT."
         ) from exc
     if recovered:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,18 @@ def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def _running(store: DuckDBEventStore, wal_dir: Path, **options: Any) -> Iterator[BatchWriter]:
+    """A started writer over `store`, closed (and the store with it) afterwards."""
+    writer = BatchWriter(store, SegmentLog(wal_dir), **options)
+    writer.start()
+    try:
+        yield writer
+    finally:
+        writer.close()
+        store.close()
 
 
 def _assert_overloaded(response: httpx.Response) -> None:
@@ -232,25 +245,18 @@ def test_an_idle_store_folds_its_log_into_the_file_and_keeps_every_event(
 def test_the_loader_lets_the_store_checkpoint_after_a_quiet_spell(tmp_path: Path) -> None:
     path = tmp_path / "events.duckdb"
     store = DuckDBEventStore(path, checkpoint_mb=1024, idle_checkpoint_mb=0)
-    writer = BatchWriter(store, SegmentLog(tmp_path / "wal"), idle_after_s=0.05)
-    writer.start()
-    try:
+    with _running(store, tmp_path / "wal", idle_after_s=0.05) as writer:
         writer.submit_sync(_events(1, 500))
         assert writer.flush()
         wal = Path(f"{path}.wal")
         _wait_for(lambda: not wal.exists() or wal.stat().st_size == 0)
         assert store.count_events(1) == 500
-    finally:
-        writer.close()
-        store.close()
 
 
 def test_a_trickle_of_events_is_loaded_in_few_transactions(tmp_path: Path) -> None:
     store = DuckDBEventStore(tmp_path / "events.duckdb")
     store.write(_events(1, 1))  # the first write pays for warming up
-    writer = BatchWriter(store, SegmentLog(tmp_path / "wal"), linger_s=2.0)
-    writer.start()
-    try:
+    with _running(store, tmp_path / "wal", linger_s=2.0) as writer:
         events = _events(1, 8)
         for event in events:  # eight requests of one event, each acknowledged once logged
             writer.submit_sync([event])
@@ -259,24 +265,16 @@ def test_a_trickle_of_events_is_loaded_in_few_transactions(tmp_path: Path) -> No
         # The first batch waits for company instead of paying a transaction per event.
         assert writer.committed_batches <= 2
         assert store.count_events(1) == 9
-    finally:
-        writer.close()
-        store.close()
 
 
 def test_flush_does_not_wait_for_a_batch_to_grow(tmp_path: Path) -> None:
     store = DuckDBEventStore(tmp_path / "events.duckdb")
-    writer = BatchWriter(store, SegmentLog(tmp_path / "wal"), linger_s=60)
-    writer.start()
-    try:
+    with _running(store, tmp_path / "wal", linger_s=60) as writer:
         writer.submit_sync(_events(1, 3))
         started = time.monotonic()
         assert writer.flush(timeout=30)
         assert time.monotonic() - started < 30
         assert store.count_events(1) == 3
-    finally:
-        writer.close()
-        store.close()
 
 
 def test_idle_checkpoint_runs_alongside_readers(tmp_path: Path) -> None:
@@ -314,13 +312,11 @@ def test_the_loader_splits_a_backlog_of_large_events_into_bounded_transactions(
     # DuckDB holds a transaction's rows within its memory limit: a backlog of large events
     # loaded at once ran it out of memory and was retried for ever. Batches are cut by size.
     store = BatchSizes(tmp_path / "events.duckdb")
-    writer = BatchWriter(store, SegmentLog(tmp_path / "wal"), max_batch_bytes=250_000)
-    writer.start()
     requests = [_events(1, 2, f"r{i}") for i in range(6)]
     for events in requests:
         for event in events:
             event.properties_json = orjson.dumps({"blob": "x" * 50_000}).decode()
-    try:
+    with _running(store, tmp_path / "wal", max_batch_bytes=250_000) as writer:
         with store._write_lock:  # the loader stalls on its first batch while the rest queue
             threads = [threading.Thread(target=writer.submit_sync, args=(e,)) for e in requests]
             for thread in threads:
@@ -332,9 +328,6 @@ def test_the_loader_splits_a_backlog_of_large_events_into_bounded_transactions(
         assert store.count_events(1) == 12
         assert max(store.sizes) <= 250_000
         assert sum(store.sizes) == sum(len(e.properties_json) for r in requests for e in r)
-    finally:
-        writer.close()
-        store.close()
 
 
 def test_a_batch_too_large_for_duckdbs_memory_limit_is_loaded_in_parts(tmp_path: Path) -> None:
@@ -342,14 +335,12 @@ def test_a_batch_too_large_for_duckdbs_memory_limit_is_loaded_in_parts(tmp_path:
     # store holds some rows. It was retried whole, failing again and again while capture
     # answered 503. It is now loaded in halves, in order, so persons end as if it had fitted.
     store = BatchSizes(tmp_path / "events.duckdb", memory_limit="64MB")
-    writer = BatchWriter(store, SegmentLog(tmp_path / "wal"), max_batch=10_000)
-    writer.start()
     requests = [_events(1, 10_000, f"r{i}") for i in range(4)]
     for r, events in enumerate(requests):
         for i, event in enumerate(events):
             event.properties_json = orjson.dumps({"r": r, "i": i, "pad": "x" * 1_000}).decode()
             event.set_props = {"last": f"{r}-{i}"}
-    try:
+    with _running(store, tmp_path / "wal", max_batch=10_000) as writer:
         for events in requests:
             writer.submit_sync(events)
         assert writer.flush(timeout=120)
@@ -363,16 +354,11 @@ def test_a_batch_too_large_for_duckdbs_memory_limit_is_loaded_in_parts(tmp_path:
             assert person is not None
             last = max(i for i in range(10_000) if i % 7 == d)
             assert person.properties["last"] == f"3-{last}"
-    finally:
-        writer.close()
-        store.close()
 
 
 def test_the_loader_counts_as_failing_only_while_a_batch_keeps_failing(tmp_path: Path) -> None:
     store = FailingWrites(tmp_path / "events.duckdb", failures=FAILING_AFTER)
-    writer = BatchWriter(store, SegmentLog(tmp_path / "wal"))
-    writer.start()
-    try:
+    with _running(store, tmp_path / "wal") as writer:
         writer.submit_sync(_events(1, 2))
         _wait_for(lambda: writer.failing is not None)
         assert "disk went away" in (writer.failing or "")
@@ -380,20 +366,15 @@ def test_the_loader_counts_as_failing_only_while_a_batch_keeps_failing(tmp_path:
         assert writer.flush()
         assert writer.failing is None
         assert store.count_events(1) == 2
-    finally:
-        writer.close()
-        store.close()
 
 
 def test_a_request_abandoned_while_its_group_is_logged_loses_nothing(tmp_path: Path) -> None:
     # The waiters of a group are woken together; one whose request was abandoned (its task
     # cancelled) is skipped, and its events are logged and loaded like the others'.
     store = DuckDBEventStore(tmp_path / "events.duckdb")
-    writer = BatchWriter(store, SegmentLog(tmp_path / "wal"))
-    writer.start()
     requests = [_events(1, 3, f"r{i}") for i in range(3)]
 
-    async def scenario() -> None:
+    async def scenario(writer: BatchWriter) -> None:
         writer._wal_lock.acquire()  # the appender stalls before writing the group
         tasks = [asyncio.create_task(writer.submit(events)) for events in requests]
         await asyncio.sleep(0.05)
@@ -403,11 +384,8 @@ def test_a_request_abandoned_while_its_group_is_logged_loses_nothing(tmp_path: P
         with pytest.raises(asyncio.CancelledError):
             await tasks[1]
 
-    try:
-        asyncio.run(scenario())
+    with _running(store, tmp_path / "wal") as writer:
+        asyncio.run(scenario(writer))
         assert writer.flush()
         stored = {e.uuid for e in store.events(1, EventFilter(), limit=100).events}
         assert stored == {e.uuid for events in requests for e in events}
-    finally:
-        writer.close()
-        store.close()

@@ -13,7 +13,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from userlens.errors import InvalidInput, StoreOutOfMemory
+from userlens.errors import InvalidInput, StoreOutOfMemory, first_line
 from userlens.model.event import (
     CapturedEvent,
     EventCursor,
@@ -238,10 +238,9 @@ class DuckDBEventStore:
                     # with the new events alone, so persons end as if each was written once.
                     fresh = [e for e in fresh if event_key(e) in new]
             except duckdb.OutOfMemoryException as exc:  # rolled back; a smaller write may fit
-                reason = str(exc).splitlines()[0]
                 raise StoreOutOfMemory(
                     f"{len(fresh)} events and {len(chunks)} recording chunks did not fit in "
-                    f"DuckDB's memory limit ({reason})"
+                    f"DuckDB's memory limit ({first_line(exc)})"
                 ) from exc
             for project_id in {e.project_id for e in fresh}:
                 self._bump(project_id)
