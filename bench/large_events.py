@@ -142,21 +142,34 @@ def main(argv: list[str] | None = None) -> int:
         # server answers: start it once more so that the count below sees every logged event.
         restarting = time.monotonic()
         server = Server.start("userlens (again)", [exe, "serve"], env, log_path)
+        restart_s: float | None = None
+        restart_error: str | None = None
         try:
             server.wait_ready(900)
             restart_s = time.monotonic() - restarting
+        except RuntimeError:  # the next start refused to load the log: say why, count the rest
+            errors = [line for line in server.log_tail().splitlines() if "Error" in line]
+            restart_error = errors[-1].strip() if errors else "the server exited"
         finally:
             server.stop(300)
-        con = duckdb.connect(str(data / "events.duckdb"), read_only=True)
-        stored = {str(r[0]) for r in con.execute("SELECT uuid FROM events").fetchall()}
-        con.close()
+        stored: set[str] = set()
+        try:
+            con = duckdb.connect(str(data / "events.duckdb"), read_only=True)
+            stored = {str(r[0]) for r in con.execute("SELECT uuid FROM events").fetchall()}
+            con.close()
+        except duckdb.Error as exc:
+            restart_error = restart_error or f"the store cannot be read: {exc}"
 
     acked = len(flood.acked_uuids)
     all_durable = set(flood.acked_uuids) <= stored
     print(f"  answered 200: {flood.ok:,} requests ({acked:,} events); 503: {flood.refused:,}")
     print(f"  other failures: {flood.failed:,}; every acknowledged event stored: {all_durable}")
     print(f"  peak memory {peak_mb:,.0f} MB, {peak_mb / idle_mb:.1f}x the idle server")
-    print(f"  graceful stop {shutdown_s:.1f} s; next start, loading what it left {restart_s:.1f} s")
+    stopped = f"  graceful stop {shutdown_s:.1f} s; "
+    if restart_s is not None:
+        print(f"{stopped}next start, loading what it left {restart_s:.1f} s")
+    else:
+        print(f"{stopped}the next start failed: {(restart_error or '')[:300]}")
     print(
         json.dumps(
             {
@@ -175,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                 "stored_events": len(stored),
                 "all_durable": all_durable,
                 "shutdown_s": round(shutdown_s, 1),
-                "restart_s": round(restart_s, 1),
+                "restart_s": None if restart_s is None else round(restart_s, 1),
+                "restart_error": restart_error,
             }
         )
     )
