@@ -4,16 +4,17 @@ and per breakdown line the persons at each step, their times between steps and a
 their time from the first step to the last. The counting rule is in `model/funnel.py`.
 
 The attempts are a chain of CTEs: `ev` (the person's events in range that any step or
-exclusion needs, with one flag per step), `a0` (the attempts' starts), `a1`…`a{n-1}` (each adds
-one step's time, and its session when the persons behind a step are asked for), `att` (the
-steps reached and whether an exclusion broke it), `best` (one attempt per person) and `lined`
-(its breakdown line; without a breakdown, every person's is the same). Where the dialect
-prefers arrays (`Dialect.funnel_arrays`), `best` comes from `funnel_arrays.py` instead of the
-joins.
+exclusion needs, each marked with the step or exclusion it is: `_Marks`), `a0` (the attempts'
+starts), `a1`…`a{n-1}` (each adds one step's time, and its session when the persons behind a
+step are asked for), `att` (the steps reached and whether an exclusion broke it), `best` (one
+attempt per person) and `lined` (its breakdown line; without a breakdown, every person's is
+the same). Where the dialect prefers arrays (`Dialect.funnel_arrays`), `best` comes from
+`funnel_arrays.py` instead of the joins.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -52,6 +53,34 @@ US = 1_000_000
 EMPTY = "''"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Marks:
+    """How `ev` marks the events of each step and exclusion, for the join plan.
+
+    When every step and exclusion is a different named event, no event can be two of them:
+    one column `k` holds the index of the one it is (steps first, then exclusions), and `ev`
+    keeps the rows where it is not NULL. DuckDB filters a scan by such a `CASE` on the event
+    name far faster than by an `OR` of the same tests, and picks a step's rows faster by
+    `k = i` than by a flag (at 10M events, the bench funnel took 120 ms instead of 145).
+    Otherwise (a repeated event, or any event) each has a flag of its own: `m{i}`, `x{i}`.
+    """
+
+    steps: int
+    indexed: bool
+
+    @staticmethod
+    def of(spec: FunnelQuery) -> _Marks:
+        names = [s.event for s in spec.steps] + [x.event for x in spec.exclusions]
+        distinct = None not in names and len(set(names)) == len(names)
+        return _Marks(len(spec.steps), distinct)
+
+    def step(self, i: int) -> str:
+        return f"(k = {i})" if self.indexed else f"m{i}"
+
+    def exclusion(self, i: int) -> str:
+        return f"(k = {self.steps + i})" if self.indexed else f"x{i}"
+
+
 def _events(
     spec: FunnelQuery,
     params: Params,
@@ -61,9 +90,9 @@ def _events(
     packed: bool = False,
 ) -> str:
     """`ev`: one row per event in range (every event for strict order, which needs them all),
-    with its session id when the attempts carry sessions. `packed` (the array plan): the time
-    as microseconds since the range's start plus one, and the steps' and exclusions' flags as
-    the bits of one integer."""
+    with its session id when the attempts carry sessions, and its marks (`_Marks`). `packed`
+    (the array plan): the time as microseconds since the range's start plus one, and the
+    steps' and exclusions' flags as the bits of one integer."""
     d = params.dialect
     steps = [matches(s.event, s.filters, params) for s in spec.steps]
     exclusions = [matches(x.event, x.filters, params) for x in spec.exclusions]
@@ -71,16 +100,21 @@ def _events(
         params.prop(COLUMNS[spec.breakdown_type], spec.breakdown) if spec.breakdown else None
     )
     lo = params.add(utc(start))
+    wanted = f"({' OR '.join([*steps, *exclusions])})"
     if packed:
         bits = " + ".join(f"if({c}, {1 << i}, 0)" for i, c in enumerate([*steps, *exclusions]))
         flags = [f"{bits} AS flags"]
         moment = f"{d.epoch_us('e.timestamp')} - {d.epoch_us(lo)} + 1"
+    elif _Marks.of(spec).indexed:
+        which = " ".join(f"WHEN {c} THEN {i}" for i, c in enumerate([*steps, *exclusions]))
+        flags = [f"CASE {which} END AS k"]
+        wanted = f"(CASE {which} END) IS NOT NULL"
+        moment = "e.timestamp"
     else:
         flags = [f"{c} AS m{i}" for i, c in enumerate(steps)]
         flags += [f"{c} AS x{i}" for i, c in enumerate(exclusions)]
         moment = "e.timestamp"
-    wanted = " OR ".join([*steps, *exclusions])
-    keep = "true" if spec.order is FunnelOrder.STRICT else f"({wanted})"
+    keep = "true" if spec.order is FunnelOrder.STRICT else wanted
     every: list[Filter] = [
         *spec.filters,
         *(f for s in spec.steps for f in s.filters),
@@ -110,11 +144,12 @@ def _at_times(flag: str, sessions: bool) -> str:
 
 def _ordered(spec: FunnelQuery, window: str, sessions: bool) -> list[str]:
     s0 = ", sid AS s0" if sessions else ""
-    ctes = [f"a0 AS (SELECT person, bv, ts AS t0{s0} FROM ev WHERE m0)"]
+    mark = _Marks.of(spec).step
+    ctes = [f"a0 AS (SELECT person, bv, ts AS t0{s0} FROM ev WHERE {mark(0)})"]
     for k in range(1, len(spec.steps)):
         ok = f"n.ts <= a.t0 + {window}"
         joins = (
-            f"ASOF LEFT JOIN {_at_times(f'm{k}', sessions)} n "
+            f"ASOF LEFT JOIN {_at_times(mark(k), sessions)} n "
             f"ON a.person = n.who AND a.t{k - 1} < n.ts"
         )
         if spec.order is FunnelOrder.STRICT:
@@ -135,7 +170,7 @@ def _ordered(spec: FunnelQuery, window: str, sessions: bool) -> list[str]:
             kept = ", ".join(["a.person", "a.bv", *(f"a.t{i}" for i in range(k))])
             ctes.append(
                 f"r{k} AS (SELECT person AS who, min(ts) AS f, max(ts) AS l FROM ev "
-                f"WHERE m{k} GROUP BY person)"
+                f"WHERE {mark(k)} GROUP BY person)"
             )
             still = f" WHERE a.t{k - 1} IS NOT NULL" if k > 1 else ""
             ctes.append(
@@ -148,7 +183,7 @@ def _ordered(spec: FunnelQuery, window: str, sessions: bool) -> list[str]:
                 f"THEN a.f END AS t{k} FROM j{k} a WHERE NOT {between} "
                 f"UNION ALL SELECT {kept}, CASE WHEN {ok} THEN n.ts END AS t{k} "
                 f"FROM (SELECT * FROM j{k} a WHERE {between}) a ASOF LEFT JOIN "
-                f"(SELECT person AS who, ts FROM ev WHERE m{k} AND person IN "
+                f"(SELECT person AS who, ts FROM ev WHERE {mark(k)} AND person IN "
                 f"(SELECT person FROM j{k} a WHERE {between})) n "
                 f"ON a.person = n.who AND a.t{k - 1} < n.ts"
             )
@@ -160,7 +195,7 @@ def _ordered(spec: FunnelQuery, window: str, sessions: bool) -> list[str]:
         else:
             # Only attempts still going whose person did this step at all are joined to the
             # step's events; the others are carried on with no time and session for it.
-            going = f"a.person IN (SELECT person FROM ev WHERE m{k})"
+            going = f"a.person IN (SELECT person FROM ev WHERE {mark(k)})"
             if k > 1:
                 going += f" AND a.t{k - 1} IS NOT NULL"
             going = f"coalesce({going}, false)"
@@ -177,9 +212,10 @@ def _ordered(spec: FunnelQuery, window: str, sessions: bool) -> list[str]:
 
 def _unordered(spec: FunnelQuery, window: str, d: Dialect, sessions: bool) -> list[str]:
     n = len(spec.steps)
-    any_step = " OR ".join(f"m{i}" for i in range(n))
+    mark = _Marks.of(spec).step
+    any_step = " OR ".join(mark(i) for i in range(n))
     joins = " ".join(
-        f"ASOF LEFT JOIN {_at_times(f'm{i}', sessions)} n{i} "
+        f"ASOF LEFT JOIN {_at_times(mark(i), sessions)} n{i} "
         f"ON a.person = n{i}.who AND a.t0 <= n{i}.ts"
         for i in range(n)
     )
@@ -200,10 +236,10 @@ def _unordered(spec: FunnelQuery, window: str, d: Dialect, sessions: bool) -> li
     ]
 
 
-def _broken(x: FunnelExclusion, index: int, window: str) -> tuple[str, str]:
-    """(join, condition) of one exclusion."""
+def _broken(x: FunnelExclusion, index: int, mark: str, window: str) -> tuple[str, str]:
+    """(join, condition) of one exclusion, whose events in `ev` are those where `mark`."""
     join = (
-        f"ASOF LEFT JOIN (SELECT DISTINCT person AS who, ts FROM ev WHERE x{index}) x{index} "
+        f"ASOF LEFT JOIN (SELECT DISTINCT person AS who, ts FROM ev WHERE {mark}) x{index} "
         f"ON a.person = x{index}.who AND a.t{x.from_step} < x{index}.ts"
     )
     until = (
@@ -257,7 +293,8 @@ def _attempts(
             else _ordered(spec, window, sessions)
         )
         n = len(spec.steps)
-        broken = [_broken(x, i, window) for i, x in enumerate(spec.exclusions)]
+        marks = _Marks.of(spec)
+        broken = [_broken(x, i, marks.exclusion(i), window) for i, x in enumerate(spec.exclusions)]
         joins = " ".join(j for j, _ in broken)
         any_broken = " OR ".join(c for _, c in broken) or "false"
         steps = " + ".join(f"CAST(a.t{i} IS NOT NULL AS INTEGER)" for i in range(n))

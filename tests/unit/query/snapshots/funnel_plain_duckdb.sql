@@ -1,15 +1,15 @@
-WITH ev AS MATERIALIZED (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.timestamp AS ts, CAST(NULL AS VARCHAR) AS bv, (e.event = $p1 AND true) AS m0, (e.event = $p2 AND true) AS m1, (e.event = $p3 AND true) AS m2 FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p4 AND e.timestamp < $p5 AND true AND ((e.event = $p1 AND true) OR (e.event = $p2 AND true) OR (e.event = $p3 AND true))),
-a0 AS (SELECT person, bv, ts AS t0 FROM ev WHERE m0),
-r1 AS (SELECT person AS who, min(ts) AS f, max(ts) AS l FROM ev WHERE m1 GROUP BY person),
+WITH ev AS MATERIALIZED (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.timestamp AS ts, CAST(NULL AS VARCHAR) AS bv, CASE WHEN (e.event = $p1 AND true) THEN 0 WHEN (e.event = $p2 AND true) THEN 1 WHEN (e.event = $p3 AND true) THEN 2 END AS k FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p4 AND e.timestamp < $p5 AND true AND (CASE WHEN (e.event = $p1 AND true) THEN 0 WHEN (e.event = $p2 AND true) THEN 1 WHEN (e.event = $p3 AND true) THEN 2 END) IS NOT NULL),
+a0 AS (SELECT person, bv, ts AS t0 FROM ev WHERE (k = 0)),
+r1 AS (SELECT person AS who, min(ts) AS f, max(ts) AS l FROM ev WHERE (k = 1) GROUP BY person),
 j1 AS (SELECT a.*, r.f AS f, r.l AS l FROM a0 a LEFT JOIN r1 r ON r.who = a.person),
 a1 AS (SELECT a.person, a.bv, a.t0, CASE WHEN a.f > a.t0 AND a.f <= a.t0 + to_microseconds($p0) THEN a.f END AS t1 FROM j1 a WHERE NOT coalesce(a.f <= a.t0 AND a.t0 < a.l, false)
 UNION ALL
-SELECT a.person, a.bv, a.t0, CASE WHEN n.ts <= a.t0 + to_microseconds($p0) THEN n.ts END AS t1 FROM (SELECT * FROM j1 a WHERE coalesce(a.f <= a.t0 AND a.t0 < a.l, false)) a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE m1 AND person IN (SELECT person FROM j1 a WHERE coalesce(a.f <= a.t0 AND a.t0 < a.l, false))) n ON a.person = n.who AND a.t0 < n.ts),
-r2 AS (SELECT person AS who, min(ts) AS f, max(ts) AS l FROM ev WHERE m2 GROUP BY person),
+SELECT a.person, a.bv, a.t0, CASE WHEN n.ts <= a.t0 + to_microseconds($p0) THEN n.ts END AS t1 FROM (SELECT * FROM j1 a WHERE coalesce(a.f <= a.t0 AND a.t0 < a.l, false)) a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE (k = 1) AND person IN (SELECT person FROM j1 a WHERE coalesce(a.f <= a.t0 AND a.t0 < a.l, false))) n ON a.person = n.who AND a.t0 < n.ts),
+r2 AS (SELECT person AS who, min(ts) AS f, max(ts) AS l FROM ev WHERE (k = 2) GROUP BY person),
 j2 AS (SELECT a.*, r.f AS f, r.l AS l FROM a1 a LEFT JOIN r2 r ON r.who = a.person WHERE a.t1 IS NOT NULL),
 a2 AS (SELECT a.person, a.bv, a.t0, a.t1, CASE WHEN a.f > a.t1 AND a.f <= a.t0 + to_microseconds($p0) THEN a.f END AS t2 FROM j2 a WHERE NOT coalesce(a.f <= a.t1 AND a.t1 < a.l, false)
 UNION ALL
-SELECT a.person, a.bv, a.t0, a.t1, CASE WHEN n.ts <= a.t0 + to_microseconds($p0) THEN n.ts END AS t2 FROM (SELECT * FROM j2 a WHERE coalesce(a.f <= a.t1 AND a.t1 < a.l, false)) a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE m2 AND person IN (SELECT person FROM j2 a WHERE coalesce(a.f <= a.t1 AND a.t1 < a.l, false))) n ON a.person = n.who AND a.t1 < n.ts
+SELECT a.person, a.bv, a.t0, a.t1, CASE WHEN n.ts <= a.t0 + to_microseconds($p0) THEN n.ts END AS t2 FROM (SELECT * FROM j2 a WHERE coalesce(a.f <= a.t1 AND a.t1 < a.l, false)) a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE (k = 2) AND person IN (SELECT person FROM j2 a WHERE coalesce(a.f <= a.t1 AND a.t1 < a.l, false))) n ON a.person = n.who AND a.t1 < n.ts
 UNION ALL
 SELECT a.person, a.bv, a.t0, a.t1, CASE WHEN false THEN a.t0 END AS t2 FROM a1 a WHERE a.t1 IS NULL),
 att AS (SELECT a.*, CAST(a.t0 IS NOT NULL AS INTEGER) + CAST(a.t1 IS NOT NULL AS INTEGER) + CAST(a.t2 IS NOT NULL AS INTEGER) AS steps FROM a2 a  WHERE NOT (false)),
