@@ -139,6 +139,10 @@ SPECS: dict[str, BaseModel] = {
     "funnel_plain": FunnelQuery(
         steps=[FunnelStep(event="signup"), FunnelStep(event="login"), FunnelStep(event="buy")]
     ),
+    # A step repeated: an event can be two steps, so each step has a flag of its own.
+    "funnel_repeated": FunnelQuery(
+        steps=[FunnelStep(event="login"), FunnelStep(event="buy"), FunnelStep(event="login")]
+    ),
     "retention": RetentionQuery(
         start=EventRef(event="signup"),
         returning=EventRef(event="login"),
