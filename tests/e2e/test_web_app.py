@@ -231,7 +231,9 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
             "event": name,
             "distinct_id": who,
             "timestamp": (start + timedelta(minutes=step)).isoformat(),
-            "properties": {"$session_id": f"s-{who}"},
+            # cleo has an email: lists name her by it.
+            "properties": {"$session_id": f"s-{who}"}
+            | ({"$set": {"email": "cleo@shop.test"}} if who == "cleo" else {}),
         }
         for who, reached in journeys.items()
         for step, name in enumerate(["landing", "signup", "checkout"][:reached])
@@ -282,7 +284,8 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     steps.get_by_role("row").nth(2).get_by_role("button").click()  # dropped before step 2
     persons = page.get_by_test_id("persons")
     expect(persons.get_by_role("row")).to_have_count(2)
-    expect(persons).to_contain_text("cleo")
+    expect(persons.get_by_role("link", name="cleo@shop.test")).to_be_visible()
+    expect(persons).to_contain_text("· cleo")  # and her distinct id
     expect(persons).to_contain_text("s-cleo")
     shot(page, "09-funnel-dropped")
 
@@ -309,8 +312,8 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_label("Search distinct ids and properties").fill("CLE")
     listed = page.get_by_test_id("persons-list")
     expect(listed.get_by_role("row")).to_have_count(2)
-    listed.get_by_role("link", name="cleo").click()
-    expect(page.get_by_role("heading", name="cleo")).to_be_visible()
+    listed.get_by_role("link", name="cleo@shop.test").click()
+    expect(page.get_by_role("heading", name="cleo@shop.test")).to_be_visible()
     expect(page.get_by_test_id("person-events")).to_contain_text("landing")
     shot(page, "16-person")
 

@@ -4,6 +4,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
 import { ChartView, downloadCsv, PALETTE } from "../chart";
 import { ErrorNote } from "../layout";
+import { PersonLink } from "../people";
 import { csvRows, type Edge, InsightView } from "../views";
 import { BreakdownPicker, FiltersEditor, type PropertyFilter, ready } from "../filters";
 
@@ -34,6 +35,7 @@ interface FunnelResult {
 interface PersonHit {
   person_id: string;
   distinct_ids: string[];
+  properties: Record<string, unknown>;
   timestamp: string | null;
   session_id: string | null;
 }
@@ -312,7 +314,7 @@ export function Persons(props: { projectId: number; spec: object; title: string;
             {result.persons.map((p) => (
               <tr key={p.person_id}>
                 <td class="clip">
-                  <a href={`/projects/${props.projectId}/persons/${encodeURIComponent(p.distinct_ids[0] ?? "")}`}>{p.distinct_ids.join(", ")}</a>
+                  <PersonLink projectId={props.projectId} distinctIds={p.distinct_ids} properties={p.properties} />
                 </td>
                 <td class="nowrap">{p.timestamp ? new Date(p.timestamp).toLocaleString() : "–"}</td>
                 <td class="clip">

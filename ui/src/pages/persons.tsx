@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, type StoredEvent } from "../api";
 import { ErrorNote } from "../layout";
+import { parsedProperties, PersonLink, personName } from "../people";
 import { clock, type SessionSummary } from "./sessions";
 
 interface PersonRow {
@@ -55,7 +56,7 @@ export function PersonsPage(props: { projectId: number }) {
               {rows.map((p) => (
                 <tr key={p.id}>
                   <td class="clip">
-                    <a href={`/projects/${props.projectId}/persons/${encodeURIComponent(p.distinct_ids[0])}`}>{p.distinct_ids.join(", ")}</a>
+                    <PersonLink projectId={props.projectId} distinctIds={p.distinct_ids} properties={parsedProperties(p.properties)} />
                   </td>
                   <td class="clip muted" title={p.properties}>{p.properties}</td>
                   <td class="nowrap">{new Date(p.created_at.endsWith("Z") ? p.created_at : `${p.created_at}Z`).toLocaleDateString()}</td>
@@ -98,7 +99,7 @@ export function PersonPage(props: { projectId: number; distinctId: string }) {
   return (
     <div class="page">
       <div class="page-head">
-        <h1>{String(person.properties.email ?? person.distinct_ids[0])}</h1>
+        <h1>{personName(person.properties, person.distinct_ids)}</h1>
         <span class="muted">{person.is_identified ? "identified" : "anonymous"} · first seen {new Date(person.created_at).toLocaleString()}</span>
       </div>
       <div class="columns">

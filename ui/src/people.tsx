@@ -1,0 +1,36 @@
+// How a person is named wherever persons are listed: by what the product knows them as.
+
+type Props = Record<string, unknown>;
+
+/** A person's name: their email or name when one is set, else their first distinct id. */
+export function personName(properties: Props, distinctIds: string[]): string {
+  for (const key of ["email", "$email", "name", "$name"]) {
+    const value = properties[key];
+    if (typeof value === "string" && value.trim()) return value;
+  }
+  return distinctIds[0] ?? "";
+}
+
+/** Properties stored as JSON text, or none when the text is not an object. */
+export function parsedProperties(text: string): Props {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === "object" && !Array.isArray(value) ? (value as Props) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A link to the person's page under their name, then their distinct ids when the name is
+ * not one of them. */
+export function PersonLink(props: { projectId: number; distinctIds: string[]; properties: Props }) {
+  const name = personName(props.properties, props.distinctIds);
+  const ids = props.distinctIds.join(", ");
+  const href = `/projects/${props.projectId}/persons/${encodeURIComponent(props.distinctIds[0] ?? "")}`;
+  return (
+    <>
+      <a href={href} title={ids}>{name}</a>
+      {!props.distinctIds.includes(name) && ids && <span class="muted"> · {ids}</span>}
+    </>
+  );
+}
