@@ -308,6 +308,14 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.wait_for_timeout(1000)
     shot(page, "12-dashboard")
 
+    # Events but no recordings: the sessions page says how recordings start.
+    page.get_by_role("navigation").get_by_role("link", name="Sessions").click()
+    nothing = page.get_by_test_id("no-recordings")
+    expect(nothing).to_contain_text("Nothing recorded yet")
+    expect(nothing.get_by_role("link", name="Install")).to_be_visible()
+    page.get_by_label("Browser").fill("Firefox")
+    expect(page.get_by_text("No recorded sessions match.")).to_be_visible()
+
     page.get_by_role("navigation").get_by_role("link", name="Persons").click()
     page.get_by_label("Search distinct ids and properties").fill("CLE")
     listed = page.get_by_test_id("persons-list")

@@ -89,6 +89,9 @@ export function SessionsPage(props: { projectId: number }) {
     return () => clearTimeout(timer);
   }, [props.projectId, person, errorsOnly, minSeconds, url, didEvent, browser, os, device, country, since, rage, dead, sort]);
 
+  const filtered =
+    [person, minSeconds, url, didEvent, browser, os, device, country, since].some((v) => v.trim() !== "") ||
+    errorsOnly || rage || dead;
   return (
     <div class="page">
       <h1>Sessions</h1>
@@ -144,8 +147,14 @@ export function SessionsPage(props: { projectId: number }) {
       <section class="card">
         {sessions === null ? (
           <p class="muted" aria-busy="true">Loading…</p>
-        ) : sessions.length === 0 ? (
+        ) : sessions.length === 0 && filtered ? (
           <p class="muted">No recorded sessions match.</p>
+        ) : sessions.length === 0 ? (
+          <p class="muted" data-testid="no-recordings">
+            Nothing recorded yet. Visits are recorded once the snippet is on your site (see{" "}
+            <a href={`/projects/${props.projectId}/install`}>Install</a>); what is recorded, and how
+            much, is set in <a href={`/projects/${props.projectId}/settings`}>Settings</a>.
+          </p>
         ) : (
           <table class="table" data-testid="sessions">
             <thead>
