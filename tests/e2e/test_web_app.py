@@ -256,6 +256,7 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     row = page.get_by_role("row", name=re.compile(r"^landing \(total\)"))
     expect(row.get_by_role("cell").last).to_have_text("4")
     expect(page.get_by_test_id("chart")).to_be_visible()
+    expect(page.get_by_test_id("no-test-filters")).to_contain_text("None are defined yet")
     shot(page, "07-trends")
     page.get_by_role("button", name="Add filter").click()
     page.get_by_label("Property", exact=True).fill("$session_id")
@@ -324,6 +325,29 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(page.get_by_role("heading", name="cleo@shop.test")).to_be_visible()
     expect(page.get_by_test_id("person-events")).to_contain_text("landing")
     shot(page, "16-person")
+
+    # Internal users are defined once, in Settings (cleo is staff: her email is the shop's);
+    # an insight then leaves them out on request.
+    page.get_by_role("navigation").get_by_role("link", name="Settings").click()
+    internal = page.get_by_role("form", name="Internal and test users")
+    internal.get_by_role("button", name="Add filter").click()
+    internal.get_by_label("Property of").select_option("person")
+    internal.get_by_label("Property", exact=True).fill("email")
+    internal.get_by_label("Operator").select_option("not_contains")
+    internal.get_by_label("Value").fill("@shop.test")
+    internal.get_by_role("button", name="Save filters").click()
+    expect(internal.get_by_role("status")).to_contain_text("Saved")
+    shot(page, "16b-test-users")
+    page.get_by_role("navigation").get_by_role("link", name="Insights").click()
+    page.get_by_label("Event").fill("landing")
+    page.get_by_label("Event").blur()
+    expect(row.get_by_role("cell").last).to_have_text("4")
+    expect(page.get_by_test_id("no-test-filters")).to_have_count(0)
+    page.get_by_label("Leave out internal and test users").check()
+    expect(row.get_by_role("cell").last).to_have_text("3")
+    page.get_by_role("tab", name="Funnel").click()  # the choice holds for every kind
+    expect(page.get_by_label("Leave out internal and test users")).to_be_checked()
+    page.get_by_label("Leave out internal and test users").uncheck()
 
     page.get_by_role("navigation").get_by_role("link", name="Insights").click()
     page.get_by_role("tab", name="Retention").click()

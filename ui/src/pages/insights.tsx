@@ -174,7 +174,32 @@ function SaveBar(props: { projectId: number; spec: object; kind: string }) {
 
 // -- trends ---------------------------------------------------------------------------------
 
-function Trends(props: { projectId: number; names: string[] }) {
+/** The "leave out internal and test users" switch, one for every builder: the project's test
+ * account filters (Settings) then also apply to the insight. */
+interface LeaveOut {
+  projectId: number;
+  on: boolean;
+  // Whether the project has test account filters; null while not known.
+  defined: boolean | null;
+  onChange: (on: boolean) => void;
+}
+
+function LeaveOutToggle(props: LeaveOut) {
+  return (
+    <div>
+      <label class="check">
+        <input type="checkbox" checked={props.on} onChange={(e) => props.onChange(e.currentTarget.checked)} /> Leave out internal and test users
+      </label>
+      {props.defined === false && (
+        <span class="hint" data-testid="no-test-filters">
+          None are defined yet: see <a href={`/projects/${props.projectId}/settings`}>Settings</a>.
+        </span>
+      )}
+    </div>
+  );
+}
+
+function Trends(props: { projectId: number; names: string[]; leaveOut: LeaveOut }) {
   const [event, setEvent] = useState("$pageview");
   const [math, setMath] = useState("total");
   const [range, setRange] = useState("-7d");
@@ -190,6 +215,7 @@ function Trends(props: { projectId: number; names: string[] }) {
     interval,
     date_range: { date_from: range },
     filters: ready(filters),
+    filter_test_accounts: props.leaveOut.on,
     breakdown: breakdown.trim() || null,
     breakdown_type: breakdownType,
   };
@@ -231,6 +257,7 @@ function Trends(props: { projectId: number; names: string[] }) {
         <Select id="trend-interval" label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
         <Select id="trend-display" label="Chart" value={display} options={[["line", "Line"], ["bar", "Bars"], ["number", "Number"]]} onChange={setDisplay} />
         <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+        <LeaveOutToggle {...props.leaveOut} />
         <BreakdownPicker projectId={props.projectId} value={breakdown} type={breakdownType}
           onChange={(key, type) => (setBreakdown(key), setBreakdownType(type))} />
       </form>
@@ -333,7 +360,7 @@ export function Persons(props: { projectId: number; spec: object; title: string;
   );
 }
 
-function Funnels(props: { projectId: number; names: string[] }) {
+function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut }) {
   const [steps, setSteps] = useState<string[]>(["$pageview", ""]);
   const [days, setDays] = useState("14");
   const [range, setRange] = useState("-30d");
@@ -342,6 +369,7 @@ function Funnels(props: { projectId: number; names: string[] }) {
   const [filters, setFilters] = useState<PropertyFilter[]>([]);
   const funnel = {
     filters: ready(filters),
+    filter_test_accounts: props.leaveOut.on,
     kind: "funnel",
     steps: steps.map((s) => ({ event: s || null })),
     window: Number(days) || 1,
@@ -396,6 +424,7 @@ function Funnels(props: { projectId: number; names: string[] }) {
         <Select id="funnel-order" label="Step order" value={order} options={[["ordered", "In order"], ["strict", "Strictly in order"], ["unordered", "Any order"]]} onChange={setOrder} />
         <Select id="funnel-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
         <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+        <LeaveOutToggle {...props.leaveOut} />
       </form>
       <div class="stack">
         <section class="card result" aria-busy={busy} aria-label="Funnel result">
@@ -482,7 +511,7 @@ function Simple(props: {
   );
 }
 
-function Retention(props: { projectId: number; names: string[] }) {
+function Retention(props: { projectId: number; names: string[]; leaveOut: LeaveOut }) {
   const [start, setStart] = useState("$pageview");
   const [back, setBack] = useState("");
   const [period, setPeriod] = useState("week");
@@ -495,6 +524,7 @@ function Retention(props: { projectId: number; names: string[] }) {
     period,
     periods: Math.max(1, Math.min(60, Number(periods) || 8)),
     type,
+    filter_test_accounts: props.leaveOut.on,
   };
   return (
     <Simple projectId={props.projectId} kind="retention" spec={spec} label="Retention"
@@ -510,11 +540,12 @@ function Retention(props: { projectId: number; names: string[] }) {
         <input id="ret-periods" type="number" min={1} max={60} value={periods} onInput={(e) => setPeriods(e.currentTarget.value)} />
       </div>
       <Select id="ret-type" label="Cohorts" value={type} options={[["recurring", "Did it in the period"], ["first_time", "Did it for the first time"]]} onChange={setType} />
+      <LeaveOutToggle {...props.leaveOut} />
     </Simple>
   );
 }
 
-function Paths(props: { projectId: number }) {
+function Paths(props: { projectId: number; leaveOut: LeaveOut }) {
   const [start, setStart] = useState("");
   const [end, setEnd] = useState("");
   const [steps, setSteps] = useState("5");
@@ -531,6 +562,7 @@ function Paths(props: { projectId: number }) {
     max_nodes_per_step: Math.max(1, Math.min(100, Number(cap) || 10)),
     min_edge_weight: Math.max(1, Number(least) || 1),
     date_range: { date_from: range },
+    filter_test_accounts: props.leaveOut.on,
   };
   return (
     <Simple projectId={props.projectId} kind="paths" spec={spec} label="Paths"
@@ -560,25 +592,25 @@ function Paths(props: { projectId: number }) {
       </div>
       <label class="check"><input type="checkbox" checked={custom} onChange={(e) => setCustom(e.currentTarget.checked)} /> Include custom events</label>
       <Select id="paths-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
+      <LeaveOutToggle {...props.leaveOut} />
     </Simple>
   );
 }
 
-function Activity(props: { projectId: number; names: string[]; kind: "lifecycle" | "stickiness" }) {
+function Activity(props: { projectId: number; names: string[]; kind: "lifecycle" | "stickiness"; leaveOut: LeaveOut }) {
   const [event, setEvent] = useState("$pageview");
   const [interval, setInterval] = useState("day");
   const [range, setRange] = useState("-30d");
   const ref = { event: event || null };
-  const spec =
-    props.kind === "lifecycle"
-      ? { kind: "lifecycle", event: ref, interval, date_range: { date_from: range } }
-      : { kind: "stickiness", series: [ref], interval, date_range: { date_from: range } };
+  const common = { interval, date_range: { date_from: range }, filter_test_accounts: props.leaveOut.on };
+  const spec = props.kind === "lifecycle" ? { kind: "lifecycle", event: ref, ...common } : { kind: "stickiness", series: [ref], ...common };
   const label = props.kind === "lifecycle" ? "Lifecycle" : "Stickiness";
   return (
     <Simple projectId={props.projectId} kind={props.kind} spec={spec} label={label}>
       <EventPicker id={`${props.kind}-event`} label="Event" value={event} names={props.names} onChange={setEvent} />
       <Select id={`${props.kind}-interval`} label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
       <Select id={`${props.kind}-range`} label="Date range" value={range} options={RANGES} onChange={setRange} />
+      <LeaveOutToggle {...props.leaveOut} />
     </Simple>
   );
 }
@@ -601,6 +633,14 @@ export function InsightsPage(props: { projectId: number }) {
     history.replaceState(null, "", `${location.pathname}?kind=${k}`);
   };
   const id = props.projectId;
+  const [leaveOut, setLeaveOut] = useState(false);
+  const [defined, setDefined] = useState<boolean | null>(null);
+  useEffect(() => {
+    api<{ test_account_filters: unknown[] }>("GET", `/api/projects/${id}/settings`)
+      .then((s) => setDefined(s.test_account_filters.length > 0))
+      .catch(() => setDefined(null));
+  }, [id]);
+  const shared: LeaveOut = { projectId: id, on: leaveOut, defined, onChange: setLeaveOut };
   return (
     <div>
       <div class="tabs" role="tablist" aria-label="Insight kind">
@@ -611,11 +651,11 @@ export function InsightsPage(props: { projectId: number }) {
           </button>
         ))}
       </div>
-      {kind === "trends" && <Trends projectId={id} names={names} />}
-      {kind === "funnel" && <Funnels projectId={id} names={names} />}
-      {kind === "retention" && <Retention projectId={id} names={names} />}
-      {kind === "paths" && <Paths projectId={id} />}
-      {(kind === "lifecycle" || kind === "stickiness") && <Activity projectId={id} names={names} kind={kind} key={kind} />}
+      {kind === "trends" && <Trends projectId={id} names={names} leaveOut={shared} />}
+      {kind === "funnel" && <Funnels projectId={id} names={names} leaveOut={shared} />}
+      {kind === "retention" && <Retention projectId={id} names={names} leaveOut={shared} />}
+      {kind === "paths" && <Paths projectId={id} leaveOut={shared} />}
+      {(kind === "lifecycle" || kind === "stickiness") && <Activity projectId={id} names={names} kind={kind} key={kind} leaveOut={shared} />}
     </div>
   );
 }

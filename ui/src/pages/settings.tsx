@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, type Project } from "../api";
+import { FiltersEditor, type PropertyFilter, ready } from "../filters";
 import { ErrorNote } from "../layout";
 import { zones } from "./projects";
 
@@ -17,6 +18,7 @@ interface Settings {
   timezone: string;
   recording: Recording;
   respect_dnt: boolean;
+  test_account_filters: unknown[];
 }
 interface Member {
   user_id: number;
@@ -100,6 +102,59 @@ function ProjectForm(props: { projectId: number; settings: Settings; admin: bool
       <ErrorNote error={error} />
       {note && <p class="ok" role="status">{note}</p>}
       {props.admin ? <button type="submit" class="primary">Save settings</button> : <p class="muted">Only admins change these.</p>}
+    </form>
+  );
+}
+
+const EDITABLE = new Set(["exact", "is_not", "contains", "not_contains", "regex", "gt", "lt", "is_set", "is_not_set"]);
+
+/** A stored filter the editor can show: one property, an operator it offers, one value. */
+function editable(f: unknown): f is PropertyFilter {
+  if (!f || typeof f !== "object") return false;
+  const g = f as Record<string, unknown>;
+  return typeof g.key === "string" && (g.type === "event" || g.type === "person") &&
+    EDITABLE.has(String(g.operator)) && (g.value === null || g.value === undefined || typeof g.value !== "object");
+}
+
+/** The project's internal and test users: filters that events must pass when an insight asks
+ * to leave those users out. Filters set through the API that the editor cannot show (groups,
+ * cohorts, lists of values) are kept as they are. */
+function TestAccounts(props: { projectId: number; settings: Settings; admin: boolean; onSaved: (s: Settings) => void }) {
+  const stored = props.settings.test_account_filters;
+  const [draft, setDraft] = useState<PropertyFilter[]>(stored.filter(editable).map((f) => ({ ...f, value: f.value ?? "" })));
+  const others = stored.filter((f) => !editable(f));
+  const [note, setNote] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const save = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    setNote(null);
+    try {
+      const saved = await api<Settings>("PATCH", `/api/projects/${props.projectId}/settings`, {
+        test_account_filters: [...others, ...ready(draft)],
+      });
+      props.onSaved(saved);
+      setNote("Saved. Insights that leave out internal and test users now use these filters.");
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return (
+    <form class="card stack" onSubmit={save} aria-labelledby="test-accounts">
+      <h2 id="test-accounts">Internal and test users</h2>
+      <p class="hint">
+        When an insight leaves out internal and test users, only events that pass every filter here count: for
+        example, the person property <code>email</code> does not contain <code>@yourcompany.com</code>.
+      </p>
+      <fieldset class="stack plain" disabled={!props.admin}>
+        <FiltersEditor projectId={props.projectId} filters={draft} onChange={setDraft} />
+      </fieldset>
+      {others.length > 0 && (
+        <p class="hint">{others.length} more set through the API (groups, cohorts or lists) are kept as they are.</p>
+      )}
+      <ErrorNote error={error} />
+      {note && <p class="ok" role="status">{note}</p>}
+      {props.admin && <button type="submit" class="primary">Save filters</button>}
     </form>
   );
 }
@@ -198,7 +253,10 @@ export function SettingsPage(props: { projectId: number }) {
       <h1>Settings</h1>
       <div class="columns">
         <ProjectForm projectId={props.projectId} settings={settings} admin={admin} onSaved={setSettings} />
-        <Members projectId={props.projectId} admin={admin} />
+        <div class="stack">
+          <Members projectId={props.projectId} admin={admin} />
+          <TestAccounts projectId={props.projectId} settings={settings} admin={admin} onSaved={setSettings} />
+        </div>
       </div>
     </div>
   );
