@@ -376,6 +376,25 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(persons).not_to_contain_text("cleo")
     shot(page, "19-paths-persons")
 
+    # dev asks to be forgotten: deleted from their page, in two clicks.
+    persons.get_by_role("link", name="dev", exact=True).click()
+    expect(page.get_by_role("heading", name="dev")).to_be_visible()
+    history = page.get_by_test_id("person-events").get_by_role("listitem")
+    expect(history).to_have_count(2)  # signup, then landing: one under the other
+    first, second = (history.nth(i).bounding_box() for i in range(2))
+    assert first and second and second["y"] >= first["y"] + first["height"]
+    page.get_by_role("button", name="Delete person…").click()
+    shot(page, "20-delete-person")
+    page.get_by_role("button", name="Delete dev for good").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "dev was deleted, with their events and recordings."
+    )
+    expect(page.get_by_test_id("persons-list").get_by_role("row")).to_have_count(4)  # and a head
+    expect(page.get_by_test_id("persons-list")).not_to_contain_text("dev")
+    api = f"{server.url}/api/projects/{project['id']}"
+    assert page.request.get(f"{api}/persons/dev").status == 404
+    assert page.request.get(f"{api}/events?distinct_id=dev").json()["results"] == []
+
 
 def test_settings_team_and_a_viewer_who_cannot_change_them(
     page: Page, server: ServerProcess

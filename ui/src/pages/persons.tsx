@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, ApiError, type StoredEvent } from "../api";
+import { api, ApiError, type Project, type StoredEvent } from "../api";
 import { ErrorNote } from "../layout";
+import { navigate } from "../router";
 import { parsedProperties, PersonLink, personName } from "../people";
 import { clock, type SessionSummary } from "./sessions";
 
@@ -22,6 +23,7 @@ const message = (err: unknown) => (err instanceof ApiError ? err.message : Strin
 const shown = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
 
 export function PersonsPage(props: { projectId: number }) {
+  const deleted = new URLSearchParams(location.search).get("deleted");
   const [search, setSearch] = useState("");
   const [rows, setRows] = useState<PersonRow[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -43,6 +45,7 @@ export function PersonsPage(props: { projectId: number }) {
           <input id="person-search" type="search" value={search} placeholder="email, id, plan…" onInput={(e) => setSearch(e.currentTarget.value)} />
         </div>
       </div>
+      {deleted && <p class="ok" role="status">{deleted} was deleted, with their events and recordings.</p>}
       <ErrorNote error={error} />
       <section class="card">
         {rows === null ? (
@@ -67,6 +70,49 @@ export function PersonsPage(props: { projectId: number }) {
         )}
       </section>
     </div>
+  );
+}
+
+/** Deleting a person, as a request to be forgotten asks: a first click arms it, a second,
+ * naming them, deletes their events, person record and recordings. Viewers cannot. */
+function DeletePerson(props: { projectId: number; distinctId: string; name: string }) {
+  const [canDelete, setCanDelete] = useState(false);
+  const [armed, setArmed] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api<Project[]>("GET", "/api/projects")
+      .then((all) => setCanDelete(all.some((p) => p.id === props.projectId && p.role !== "viewer")))
+      .catch(() => setCanDelete(false));
+  }, [props.projectId]);
+  if (!canDelete) return null;
+  const remove = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await api("DELETE", `/api/projects/${props.projectId}/persons/${encodeURIComponent(props.distinctId)}`);
+      navigate(`/projects/${props.projectId}/persons?${new URLSearchParams({ deleted: props.name })}`);
+    } catch (err) {
+      setError(message(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="card stack" aria-labelledby="delete-person">
+      <h2 id="delete-person">Delete this person</h2>
+      <p class="hint">Their events, their person record and their recordings are deleted at once, for good.</p>
+      {armed ? (
+        <div class="row-buttons">
+          <button type="button" class="danger" disabled={busy} onClick={() => void remove()}>Delete {props.name} for good</button>
+          <button type="button" class="ghost" onClick={() => setArmed(false)}>Keep</button>
+        </div>
+      ) : (
+        <div class="row-buttons">
+          <button type="button" class="ghost" onClick={() => setArmed(true)}>Delete person…</button>
+        </div>
+      )}
+      <ErrorNote error={error} />
+    </section>
   );
 }
 
@@ -130,10 +176,11 @@ export function PersonPage(props: { projectId: number; distinctId: string }) {
               </ul>
             )}
           </section>
+          <DeletePerson projectId={props.projectId} distinctId={props.distinctId} name={personName(person.properties, person.distinct_ids)} />
         </div>
         <section class="card">
           <h2>Events</h2>
-          <ol class="events timeline" data-testid="person-events">
+          <ol class="events history" data-testid="person-events">
             {events.map((e) => (
               <li key={e.uuid}>
                 <span class="at">{new Date(e.timestamp).toLocaleString()}</span> <code>{e.event}</code>{" "}
