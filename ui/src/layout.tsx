@@ -1,5 +1,6 @@
 import type { ComponentChildren } from "preact";
-import type { Me } from "./api";
+import { useState } from "preact/hooks";
+import { ApiError, type Me } from "./api";
 
 export function Shell(props: {
   me: Me;
@@ -55,5 +56,35 @@ export function ErrorNote(props: { error: string | null }) {
       {gone ? "No such project: it does not exist, or you are not a member of it. " : props.error}
       {gone && <a href="/projects">Back to your projects</a>}
     </p>
+  );
+}
+
+/** What went wrong, as the page says it. */
+export const message = (err: unknown) => (err instanceof ApiError ? err.message : String(err));
+
+/** A form's submit: clears the last outcome, runs `action`, then shows the note it returns,
+ * or what went wrong (`Outcome`). */
+export function useSubmit(action: () => Promise<string>) {
+  const [note, setNote] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    setNote(null);
+    try {
+      setNote(await action());
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return { note, error, submit };
+}
+
+export function Outcome(props: { note: string | null; error: string | null }) {
+  return (
+    <>
+      <ErrorNote error={props.error} />
+      {props.note && <p class="ok" role="status">{props.note}</p>}
+    </>
   );
 }

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, ApiError, type Me, setCsrfToken } from "../api";
-import { ErrorNote } from "../layout";
+import { api, type Me, setCsrfToken } from "../api";
+import { ErrorNote, message, Outcome, useSubmit } from "../layout";
 
 interface Token {
   id: number;
@@ -10,31 +10,20 @@ interface Token {
   last_used_at: string | null;
 }
 
-const message = (err: unknown) => (err instanceof ApiError ? err.message : String(err));
-
 function Password() {
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
-  const [note, setNote] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const save = async (event: Event) => {
-    event.preventDefault();
-    setError(null);
-    setNote(null);
-    try {
-      await api("POST", "/api/me/password", { current_password: current, new_password: next });
-      // This browser was signed in again: its CSRF token is new.
-      const me = await api<Me>("GET", "/api/me");
-      setCsrfToken(me.csrf_token);
-      setCurrent("");
-      setNext("");
-      setNote("Password changed. Your other sessions were signed out.");
-    } catch (err) {
-      setError(message(err));
-    }
-  };
+  const { note, error, submit } = useSubmit(async () => {
+    await api("POST", "/api/me/password", { current_password: current, new_password: next });
+    // This browser was signed in again: its CSRF token is new.
+    const me = await api<Me>("GET", "/api/me");
+    setCsrfToken(me.csrf_token);
+    setCurrent("");
+    setNext("");
+    return "Password changed. Your other sessions were signed out.";
+  });
   return (
-    <form class="card stack" onSubmit={save} aria-labelledby="password">
+    <form class="card stack" onSubmit={submit} aria-labelledby="password">
       <h2 id="password">Password</h2>
       <div class="field">
         <label for="pw-current">Current password</label>
@@ -44,8 +33,7 @@ function Password() {
         <label for="pw-new">New password</label>
         <input id="pw-new" type="password" autocomplete="new-password" required minLength={8} value={next} onInput={(e) => setNext(e.currentTarget.value)} />
       </div>
-      <ErrorNote error={error} />
-      {note && <p class="ok" role="status">{note}</p>}
+      <Outcome note={note} error={error} />
       <button type="submit" class="primary">Change password</button>
     </form>
   );

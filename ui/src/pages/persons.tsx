@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, ApiError, type Project, type StoredEvent } from "../api";
-import { ErrorNote } from "../layout";
+import { api, type Project, type StoredEvent } from "../api";
+import { ErrorNote, message } from "../layout";
 import { navigate } from "../router";
 import { parsedProperties, PersonLink, personName } from "../people";
 import { clock, type SessionSummary } from "./sessions";
@@ -19,7 +19,6 @@ interface Person {
   properties: Record<string, unknown>;
 }
 
-const message = (err: unknown) => (err instanceof ApiError ? err.message : String(err));
 const shown = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
 
 export function PersonsPage(props: { projectId: number }) {

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, ApiError, type Project } from "../api";
+import { api, type Project } from "../api";
 import { FiltersEditor, type PropertyFilter, ready } from "../filters";
-import { ErrorNote } from "../layout";
+import { ErrorNote, message, Outcome, useSubmit } from "../layout";
 import { zones } from "./projects";
 
 interface Recording {
@@ -26,37 +26,26 @@ interface Member {
   role: string;
 }
 
-const message = (err: unknown) => (err instanceof ApiError ? err.message : String(err));
 const lines = (text: string) => text.split("\n").map((l) => l.trim()).filter(Boolean);
 
 function ProjectForm(props: { projectId: number; settings: Settings; admin: boolean; onSaved: (s: Settings) => void }) {
   const [draft, setDraft] = useState(props.settings);
   const [allow, setAllow] = useState(props.settings.recording.url_allow.join("\n"));
   const [deny, setDeny] = useState(props.settings.recording.url_deny.join("\n"));
-  const [note, setNote] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const rec = (patch: Partial<Recording>) => setDraft({ ...draft, recording: { ...draft.recording, ...patch } });
-
-  const save = async (event: Event) => {
-    event.preventDefault();
-    setError(null);
-    setNote(null);
-    try {
-      const saved = await api<Settings>("PATCH", `/api/projects/${props.projectId}/settings`, {
-        name: draft.name,
-        timezone: draft.timezone,
-        respect_dnt: draft.respect_dnt,
-        recording: { ...draft.recording, url_allow: lines(allow), url_deny: lines(deny) },
-      });
-      props.onSaved(saved);
-      setNote("Saved. Browsers pick up recording changes on their next page load.");
-    } catch (err) {
-      setError(message(err));
-    }
-  };
+  const { note, error, submit } = useSubmit(async () => {
+    const saved = await api<Settings>("PATCH", `/api/projects/${props.projectId}/settings`, {
+      name: draft.name,
+      timezone: draft.timezone,
+      respect_dnt: draft.respect_dnt,
+      recording: { ...draft.recording, url_allow: lines(allow), url_deny: lines(deny) },
+    });
+    props.onSaved(saved);
+    return "Saved. Browsers pick up recording changes on their next page load.";
+  });
 
   return (
-    <form class="card stack" onSubmit={save} aria-labelledby="project-settings">
+    <form class="card stack" onSubmit={submit} aria-labelledby="project-settings">
       <h2 id="project-settings">Project</h2>
       <fieldset class="stack plain" disabled={!props.admin}>
         <div class="field">
@@ -99,8 +88,7 @@ function ProjectForm(props: { projectId: number; settings: Settings; admin: bool
           <textarea id="set-deny" rows={2} value={deny} onInput={(e) => setDeny(e.currentTarget.value)} />
         </div>
       </fieldset>
-      <ErrorNote error={error} />
-      {note && <p class="ok" role="status">{note}</p>}
+      <Outcome note={note} error={error} />
       {props.admin ? <button type="submit" class="primary">Save settings</button> : <p class="muted">Only admins change these.</p>}
     </form>
   );
@@ -123,24 +111,15 @@ function TestAccounts(props: { projectId: number; settings: Settings; admin: boo
   const stored = props.settings.test_account_filters;
   const [draft, setDraft] = useState<PropertyFilter[]>(stored.filter(editable).map((f) => ({ ...f, value: f.value ?? "" })));
   const others = stored.filter((f) => !editable(f));
-  const [note, setNote] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const save = async (event: Event) => {
-    event.preventDefault();
-    setError(null);
-    setNote(null);
-    try {
-      const saved = await api<Settings>("PATCH", `/api/projects/${props.projectId}/settings`, {
-        test_account_filters: [...others, ...ready(draft)],
-      });
-      props.onSaved(saved);
-      setNote("Saved. Insights that leave out internal and test users now use these filters.");
-    } catch (err) {
-      setError(message(err));
-    }
-  };
+  const { note, error, submit } = useSubmit(async () => {
+    const saved = await api<Settings>("PATCH", `/api/projects/${props.projectId}/settings`, {
+      test_account_filters: [...others, ...ready(draft)],
+    });
+    props.onSaved(saved);
+    return "Saved. Insights that leave out internal and test users now use these filters.";
+  });
   return (
-    <form class="card stack" onSubmit={save} aria-labelledby="test-accounts">
+    <form class="card stack" onSubmit={submit} aria-labelledby="test-accounts">
       <h2 id="test-accounts">Internal and test users</h2>
       <p class="hint">
         When an insight leaves out internal and test users, only events that pass every filter here count: for
@@ -152,8 +131,7 @@ function TestAccounts(props: { projectId: number; settings: Settings; admin: boo
       {others.length > 0 && (
         <p class="hint">{others.length} more set through the API (groups, cohorts or lists) are kept as they are.</p>
       )}
-      <ErrorNote error={error} />
-      {note && <p class="ok" role="status">{note}</p>}
+      <Outcome note={note} error={error} />
       {props.admin && <button type="submit" class="primary">Save filters</button>}
     </form>
   );
