@@ -115,6 +115,26 @@ def test_a_new_user_walks_from_install_to_a_replayed_drop_off(
     while not any(r["console_errors"] for r in page.request.get(sessions_api).json()["results"]):
         assert time.monotonic() < deadline, "the recording with the error never arrived"
         page.wait_for_timeout(300)
+    # The shop's backend knows who the visitor who failed to pay is: the player names them.
+    failed_visit = next(
+        r for r in page.request.get(sessions_api).json()["results"] if r["console_errors"]
+    )
+    token = re.search(r'data-token="([^"]+)"', snippet)
+    assert token is not None
+    told = httpx.post(
+        f"{server.url}/capture/",
+        json={
+            "api_key": token.group(1),
+            "event": "$set",
+            "distinct_id": failed_visit["distinct_id"],
+            "properties": {"$set": {"email": "payer@shop.test"}},
+        },
+    )
+    assert told.status_code == 200
+    person_api = f"{sessions_api.removesuffix('/sessions')}/persons/{failed_visit['distinct_id']}"
+    while page.request.get(person_api).json()["properties"].get("email") is None:
+        assert time.monotonic() < deadline + 10, "the person's email was never stored"
+        page.wait_for_timeout(100)
     steps.get_by_role("row").nth(2).get_by_role("button").click()  # dropped before step 2
     persons = page.get_by_test_id("persons")
     expect(persons.get_by_role("row")).to_have_count(2)
@@ -142,6 +162,7 @@ def test_a_new_user_walks_from_install_to_a_replayed_drop_off(
     expect(page.get_by_test_id("event-list")).to_contain_text("pay_clicked")
     expect(page.get_by_test_id("event-list")).not_to_contain_text("trial_started")
     expect(page.get_by_test_id("who")).to_contain_text("Chrome")
+    expect(page.get_by_test_id("who").get_by_role("link")).to_have_text("payer@shop.test")
     page.get_by_role("button", name="Play").click()
     page.wait_for_timeout(1000)
     shot(page, "07-player")

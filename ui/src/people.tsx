@@ -1,4 +1,6 @@
 // How a person is named wherever persons are listed: by what the product knows them as.
+import { useEffect, useState } from "preact/hooks";
+import { api } from "./api";
 
 type Props = Record<string, unknown>;
 
@@ -33,4 +35,18 @@ export function PersonLink(props: { projectId: number; distinctIds: string[]; pr
       {!props.distinctIds.includes(name) && ids && <span class="muted"> · {ids}</span>}
     </>
   );
+}
+
+/** The name of the person behind a distinct id (the id itself until their record is in, or
+ * when there is none). */
+export function usePersonName(projectId: number, distinctId: string | null): string | null {
+  const [name, setName] = useState(distinctId);
+  useEffect(() => {
+    setName(distinctId);
+    if (!distinctId) return;
+    api<{ properties: Props; distinct_ids: string[] }>("GET", `/api/projects/${projectId}/persons/${encodeURIComponent(distinctId)}`)
+      .then((p) => setName(personName(p.properties, [distinctId])))
+      .catch(() => setName(distinctId));
+  }, [projectId, distinctId]);
+  return name;
 }

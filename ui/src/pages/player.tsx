@@ -4,6 +4,7 @@ import { Replayer } from "@rrweb/replay";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, ApiError, snapshotsUrl, type StoredEvent } from "../api";
 import { ErrorNote } from "../layout";
+import { usePersonName } from "../people";
 import { clock } from "./sessions";
 
 interface RrwebEvent {
@@ -121,6 +122,7 @@ export function PlayerPage(props: {
     [events, analytics],
   );
   const who = analytics.length ? analytics[analytics.length - 1] : null;
+  const name = usePersonName(props.projectId, who?.distinct_id ?? null);
 
   useEffect(() => {
     if (!events || !stage.current || events.length < 2) return;
@@ -228,7 +230,8 @@ export function PlayerPage(props: {
             <section class="card who" data-testid="who">
               <h2>Person</h2>
               <p>
-                <a href={`/projects/${props.projectId}/persons/${encodeURIComponent(who.distinct_id)}`}>{who.distinct_id}</a>
+                <a href={`/projects/${props.projectId}/persons/${encodeURIComponent(who.distinct_id)}`}>{name}</a>
+                {name !== who.distinct_id && <span class="muted"> · {who.distinct_id}</span>}
               </p>
               <p class="muted">{[who.browser, who.os].filter(Boolean).join(" · ") || "Unknown device"}</p>
             </section>
