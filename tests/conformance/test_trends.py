@@ -95,6 +95,9 @@ def test_trends_match_the_reference(
 
     assert result.buckets == window.buckets
     _same(result.series, result.buckets, _with_formula(spec, result.buckets, want))
+    # Each line says which series it is of (the formula's, none), for its drill-down.
+    of = [*range(len(spec.series)), *([None] if spec.formula else [])]
+    assert [line.series for line in result.series] == of
     if spec.compare:
         before = previous(window, spec.interval, tz)
         assert before.end == window.start
@@ -198,6 +201,7 @@ def test_breakdowns_match_the_reference(
         )
         assert line.total == pytest.approx(total, rel=1e-9, abs=1e-9)
     assert sum(1 for line in result.series if not line.is_other and line.breakdown_value) <= limit
+    assert all(line.series == 0 for line in result.series)
 
 
 def test_another_projects_events_never_count(make_store: StoreFactory) -> None:

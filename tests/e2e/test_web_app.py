@@ -254,7 +254,8 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
             "timestamp": (start + timedelta(minutes=step)).isoformat(),
             # cleo has an email: lists name her by it.
             "properties": {"$session_id": f"s-{who}"}
-            | ({"$set": {"email": "cleo@shop.test"}} if who == "cleo" else {}),
+            | ({"$set": {"email": "cleo@shop.test"}} if who == "cleo" else {})
+            | ({"amount": 30} if name == "checkout" else {}),
         }
         for who, reached in journeys.items()
         for step, name in enumerate(["landing", "signup", "checkout"][:reached])
@@ -290,6 +291,33 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(lines).to_have_count(4)
     shot(page, "07b-trends-breakdown")
     page.get_by_label("Break down by").fill("")
+
+    # Two series, a formula over them, the period before, and the sum of a property.
+    page.get_by_role("button", name="Add series").click()
+    page.locator("#trend-event-2").fill("signup")
+    page.locator("#trend-event-2").blur()
+    signups = page.get_by_role("row", name=re.compile(r"^signup \(total\)"))
+    expect(signups.get_by_role("cell").last).to_have_text("3")
+    page.get_by_label("Formula (optional)").fill("A / B * 100")
+    ratio = page.get_by_role("row", name=re.compile(r"^A \/ B \* 100"))
+    expect(ratio.get_by_role("cell").last).to_have_text("133.333")
+    signups.get_by_role("button").filter(has_text="3").click()  # who signed up that day
+    persons = page.get_by_test_id("persons")
+    expect(persons.get_by_role("row")).to_have_count(4)  # ana, ben, dev and the head
+    expect(persons).not_to_contain_text("cleo")
+    page.get_by_role("button", name="Close").click()
+    page.get_by_label("Compare with the period before").check()
+    before = page.get_by_role("row", name=re.compile(r"^signup \(total\) \(previous period\)"))
+    expect(before.get_by_role("cell").last).to_have_text("0")
+    page.get_by_label("Compare with the period before").uncheck()
+    page.locator("#trend-math-2").select_option("sum")
+    page.locator("#trend-event-2").fill("checkout")
+    page.get_by_label("Of the number in property").fill("amount")
+    summed = page.get_by_role("row", name=re.compile(r"^checkout \(sum of amount\)"))
+    expect(summed.get_by_role("cell").last).to_have_text("30")
+    shot(page, "07c-trends-series")
+    page.get_by_role("button", name="Remove series B").click()
+    expect(row.get_by_role("cell").last).to_have_text("4")
 
     page.get_by_role("tab", name="Funnel").click()
     for i, name in enumerate(["landing", "signup", "checkout"], start=1):

@@ -177,6 +177,8 @@ class TrendsQuery(Spec):
 class TrendsLine(Spec):
     label: str
     math: TrendsMath
+    # The spec's series this line is of (from 0); None for the formula's line.
+    series: int | None = None
     breakdown_value: str | None = None
     is_other: bool = False
     is_formula: bool = False

@@ -372,6 +372,7 @@ def parse(spec: TrendsQuery, window: Window, timezone: str, rows: Sequence[Any])
                 TrendsLine(
                     label=f"{label(spec, i)} · {name}" if spec.breakdown else label(spec, i),
                     math=s.math,
+                    series=i,
                     breakdown_value=key[2],
                     is_other=key[1],
                     values=values,

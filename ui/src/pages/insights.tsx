@@ -6,12 +6,14 @@ import { ChartView, downloadCsv, PALETTE } from "../chart";
 import { ErrorNote } from "../layout";
 import { PersonLink } from "../people";
 import { csvRows, type Edge, InsightView } from "../views";
-import { BreakdownPicker, FiltersEditor, type PropertyFilter, ready } from "../filters";
+import { BreakdownPicker, FiltersEditor, type PropertyFilter, ready, useSeen } from "../filters";
 
 // -- results as the query API returns them ------------------------------------------------
 
 interface TrendsLine {
   label: string;
+  // The spec's series the line is of; null for a formula's line.
+  series: number | null;
   values: number[];
   total: number;
   breakdown_value: string | null;
@@ -20,6 +22,7 @@ interface TrendsLine {
 interface TrendsResult {
   buckets: string[];
   series: TrendsLine[];
+  previous: TrendsLine[] | null;
 }
 interface FunnelStep {
   label: string;
@@ -44,10 +47,20 @@ const MATHS: [string, string][] = [
   ["total", "Total events"],
   ["unique_persons", "Unique persons"],
   ["unique_sessions", "Unique sessions"],
+  ["avg_per_person", "Events per person"],
   ["dau", "Daily active"],
   ["wau", "Weekly active"],
   ["mau", "Monthly active"],
+  ["sum", "Sum of a property"],
+  ["avg", "Average of a property"],
+  ["min", "Minimum of a property"],
+  ["max", "Maximum of a property"],
+  ["median", "Median of a property"],
+  ["p90", "90th percentile of a property"],
+  ["p95", "95th percentile of a property"],
+  ["p99", "99th percentile of a property"],
 ];
+const PROPERTY_MATHS = new Set(["sum", "avg", "min", "max", "median", "p90", "p95", "p99"]);
 const RANGES: [string, string][] = [
   ["-24h", "Last 24 hours"],
   ["-7d", "Last 7 days"],
@@ -199,9 +212,54 @@ function LeaveOutToggle(props: LeaveOut) {
   );
 }
 
+/** One series of a trends chart as the builder holds it: the event, its math, and the
+ * numeric property that a property math is of. */
+interface SeriesDraft {
+  event: string;
+  math: string;
+  property: string;
+}
+
+const letter = (i: number) => String.fromCharCode(65 + i);
+
+function SeriesEditor(props: {
+  index: number;
+  value: SeriesDraft;
+  names: string[];
+  properties: string[];
+  removable: boolean;
+  onChange: (s: SeriesDraft | null) => void;
+}) {
+  const s = props.value;
+  const n = props.index + 1;
+  const tag = props.removable ? `Series ${letter(props.index)}` : "Event";
+  return (
+    <fieldset class="series stack plain" aria-label={`Series ${letter(props.index)}`}>
+      <div class="step-row">
+        <EventPicker id={n === 1 ? "trend-event" : `trend-event-${n}`} label={tag} value={s.event} names={props.names}
+          onChange={(event) => props.onChange({ ...s, event })} />
+        {props.removable && (
+          <button type="button" class="ghost small" aria-label={`Remove series ${letter(props.index)}`} onClick={() => props.onChange(null)}>×</button>
+        )}
+      </div>
+      <Select id={n === 1 ? "trend-math" : `trend-math-${n}`} label="Measure" value={s.math} options={MATHS}
+        onChange={(math) => props.onChange({ ...s, math })} />
+      {PROPERTY_MATHS.has(s.math) && (
+        <div class="field">
+          <label for={`trend-property-${n}`}>Of the number in property</label>
+          <input id={`trend-property-${n}`} list={`trend-property-${n}-seen`} placeholder="amount" value={s.property}
+            onInput={(e) => props.onChange({ ...s, property: e.currentTarget.value })} />
+          <datalist id={`trend-property-${n}-seen`}>{props.properties.map((k) => <option value={k} key={k} />)}</datalist>
+        </div>
+      )}
+    </fieldset>
+  );
+}
+
 function Trends(props: { projectId: number; names: string[]; leaveOut: LeaveOut }) {
-  const [event, setEvent] = useState("$pageview");
-  const [math, setMath] = useState("total");
+  const [series, setSeries] = useState<SeriesDraft[]>([{ event: "$pageview", math: "total", property: "" }]);
+  const [formula, setFormula] = useState("");
+  const [compare, setCompare] = useState(false);
   const [range, setRange] = useState("-7d");
   const [interval, setInterval] = useState("day");
   const [display, setDisplay] = useState("line");
@@ -209,51 +267,88 @@ function Trends(props: { projectId: number; names: string[]; leaveOut: LeaveOut 
   const [breakdown, setBreakdown] = useState("");
   const [breakdownType, setBreakdownType] = useState("event");
   const [picked, setPicked] = useState<{ bucket: number; line: number } | null>(null);
+  const properties = useSeen(`/api/projects/${props.projectId}/catalog/properties?type=event`);
   const spec = {
     kind: "trends",
-    series: [{ event: event || null, math }],
+    series: series.map((s) => ({
+      event: s.event || null,
+      math: s.math,
+      ...(PROPERTY_MATHS.has(s.math) ? { math_property: s.property.trim() || null } : {}),
+    })),
     interval,
     date_range: { date_from: range },
     filters: ready(filters),
     filter_test_accounts: props.leaveOut.on,
     breakdown: breakdown.trim() || null,
     breakdown_type: breakdownType,
+    compare,
+    formula: series.length > 1 && formula.trim() ? formula.trim() : null,
   };
   const { result, error, busy } = useQuery<TrendsResult>(props.projectId, spec);
+  const setOne = (i: number, s: SeriesDraft | null) =>
+    setSeries(s === null ? series.filter((_, j) => j !== i) : series.map((t, j) => (j === i ? s : t)));
 
   const config = useMemo<ChartConfiguration | null>(() => {
     if (!result) return null;
+    const lines = result.series.map((line, i) => ({
+      label: line.label,
+      data: line.values,
+      borderColor: PALETTE[i % PALETTE.length],
+      backgroundColor: display === "bar" ? PALETTE[i % PALETTE.length] : "rgba(79, 70, 229, 0.08)",
+      fill: display !== "bar" && result.series.length === 1 && !result.previous,
+      tension: 0.25,
+      pointRadius: 2,
+    }));
+    // The period before, drawn faintly behind: its buckets line up with these by position.
+    const before = (result.previous ?? []).map((line, i) => ({
+      label: `${line.label} (previous period)`,
+      data: line.values,
+      borderColor: PALETTE[i % PALETTE.length] + "66",
+      backgroundColor: PALETTE[i % PALETTE.length] + "44",
+      borderDash: [5, 4],
+      fill: false,
+      tension: 0.25,
+      pointRadius: 0,
+    }));
+    const many = lines.length + before.length > 1;
     return {
       type: display === "bar" ? "bar" : "line",
-      data: {
-        labels: result.buckets.map((b) => shortDate(b, interval)),
-        datasets: result.series.map((line, i) => ({
-          label: line.label,
-          data: line.values,
-          borderColor: PALETTE[i % PALETTE.length],
-          backgroundColor: display === "bar" ? PALETTE[i % PALETTE.length] : "rgba(79, 70, 229, 0.08)",
-          fill: display !== "bar" && result.series.length === 1,
-          tension: 0.25,
-          pointRadius: 2,
-        })),
-      },
-      options: { scales: { y: { beginAtZero: true } }, plugins: { legend: { display: result.series.length > 1 } } },
+      data: { labels: result.buckets.map((b) => shortDate(b, interval)), datasets: [...lines, ...before] },
+      options: { scales: { y: { beginAtZero: true } }, plugins: { legend: { display: many } } },
     };
   }, [result, display]);
 
+  const rows = result
+    ? [
+        ...result.series.map((l) => ({ ...l, shown: l.label })),
+        ...(result.previous ?? []).map((l) => ({ ...l, shown: `${l.label} (previous period)` })),
+      ]
+    : [];
   const csv = () =>
-    result &&
-    downloadCsv("trends.csv", [
-      ["series", ...result.buckets, "total"],
-      ...result.series.map((l) => [l.label, ...l.values, l.total]),
-    ]);
+    result && downloadCsv("trends.csv", [["series", ...result.buckets, "total"], ...rows.map((l) => [l.shown, ...l.values, l.total])]);
+  const pickedLine = result && picked ? result.series[picked.line] : null;
 
   return (
     <div class="builder">
       <form class="card stack controls" onSubmit={(e) => e.preventDefault()} aria-label="Trends settings">
-        <EventPicker id="trend-event" label="Event" value={event} names={props.names} onChange={setEvent} />
-        <Select id="trend-math" label="Measure" value={math} options={MATHS} onChange={setMath} />
+        {series.map((s, i) => (
+          <SeriesEditor key={i} index={i} value={s} names={props.names} properties={properties} removable={series.length > 1}
+            onChange={(t) => setOne(i, t)} />
+        ))}
+        {series.length < 5 && (
+          <button type="button" class="ghost" onClick={() => setSeries([...series, { event: "", math: "total", property: "" }])}>
+            Add series
+          </button>
+        )}
+        {series.length > 1 && (
+          <div class="field">
+            <label for="trend-formula">Formula (optional)</label>
+            <input id="trend-formula" placeholder="A / B * 100" value={formula} onInput={(e) => setFormula(e.currentTarget.value)} />
+            <span class="hint">Over the series {series.map((_, i) => letter(i)).join(", ")}, as one more line.</span>
+          </div>
+        )}
         <Select id="trend-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
+        <label class="check"><input type="checkbox" checked={compare} onChange={(e) => setCompare(e.currentTarget.checked)} /> Compare with the period before</label>
         <Select id="trend-interval" label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
         <Select id="trend-display" label="Chart" value={display} options={[["line", "Line"], ["bar", "Bars"], ["number", "Number"]]} onChange={setDisplay} />
         <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
@@ -265,22 +360,28 @@ function Trends(props: { projectId: number; names: string[]; leaveOut: LeaveOut 
         <SaveBar projectId={props.projectId} spec={spec} kind="trends" />
         <ErrorNote error={error} />
         {result && display === "number" && (
-          <p class="big-number" data-testid="number">{result.series[0]?.total.toLocaleString() ?? 0}</p>
+          <div class="numbers-row">
+            {result.series.map((line) => (
+              <div key={line.label}>
+                <p class="big-number" data-testid="number">{line.total.toLocaleString()}</p>
+                {result.series.length > 1 && <p class="muted">{line.label}</p>}
+              </div>
+            ))}
+          </div>
         )}
         {config && display !== "number" && (
-          <ChartView config={config} label="Trend chart" onPick={(bucket, line) => setPicked({ bucket, line })} />
+          <ChartView config={config} label="Trend chart"
+            onPick={(bucket, line) => line < (result?.series.length ?? 0) && setPicked({ bucket, line })} />
         )}
-        {result && picked && result.series[picked.line] && (
+        {result && picked && pickedLine && pickedLine.series !== null && (
           <Persons projectId={props.projectId} onClose={() => setPicked(null)}
-            title={`${result.series[picked.line].label} on ${shortDate(result.buckets[picked.bucket], interval)}`}
+            title={`${pickedLine.label} on ${shortDate(result.buckets[picked.bucket], interval)}`}
             spec={{
               kind: "trends_persons",
               trends: spec,
-              series: 0,
+              series: pickedLine.series,
               bucket: picked.bucket,
-              line: breakdown.trim()
-                ? { value: result.series[picked.line].breakdown_value, is_other: result.series[picked.line].is_other }
-                : null,
+              line: breakdown.trim() ? { value: pickedLine.breakdown_value, is_other: pickedLine.is_other } : null,
             }} />
         )}
         {result && (
@@ -295,10 +396,20 @@ function Trends(props: { projectId: number; names: string[]; leaveOut: LeaveOut 
                   <tr><th>Series</th>{result.buckets.map((b) => <th key={b}>{shortDate(b, interval)}</th>)}<th>Total</th></tr>
                 </thead>
                 <tbody>
-                  {result.series.map((line) => (
-                    <tr key={line.label}>
-                      <td>{line.label}</td>
-                      {line.values.map((v, i) => <td key={i}>{v.toLocaleString()}</td>)}
+                  {rows.map((line, l) => (
+                    <tr key={line.shown}>
+                      <td>{line.shown}</td>
+                      {line.values.map((v, i) => (
+                        <td key={i}>
+                          {/* A number of a series in this period opens the persons behind it. */}
+                          {l < result.series.length && line.series !== null && v !== 0 ? (
+                            <button type="button" class="cellbutton" aria-label={`Persons of ${line.shown} on ${shortDate(result.buckets[i], interval)}`}
+                              onClick={() => setPicked({ bucket: i, line: l })}>
+                              {v.toLocaleString()}
+                            </button>
+                          ) : v.toLocaleString()}
+                        </td>
+                      ))}
                       <td><strong>{line.total.toLocaleString()}</strong></td>
                     </tr>
                   ))}
