@@ -14,24 +14,42 @@ export function bucketLabel(iso: string, interval: string): string {
   return d.toLocaleString(undefined, opts);
 }
 
-function trendsChart(result: Any): ChartConfiguration {
+type Line = { label: string; values: number[] };
+
+/** A trends result as a chart (the builder's as bars when asked, with its points marked). */
+export function trendsChart(result: Any, look: { bar?: boolean; points?: number } = {}): ChartConfiguration {
   const interval = String(result.interval ?? "day");
-  const series = result.series as { label: string; values: number[] }[];
+  const points = look.points ?? 0;
+  const series = result.series as Line[];
+  // With a comparison, the period before is drawn faintly behind, bucket by bucket.
+  const before = (result.previous ?? []) as Line[];
   return {
-    type: "line",
+    type: look.bar ? "bar" : "line",
     data: {
       labels: (result.buckets as string[]).map((b) => bucketLabel(b, interval)),
-      datasets: series.map((line, i) => ({
-        label: line.label,
-        data: line.values,
-        borderColor: PALETTE[i % PALETTE.length],
-        backgroundColor: "rgba(79, 70, 229, 0.08)",
-        fill: series.length === 1,
-        tension: 0.25,
-        pointRadius: 0,
-      })),
+      datasets: [
+        ...series.map((line, i) => ({
+          label: line.label,
+          data: line.values,
+          borderColor: PALETTE[i % PALETTE.length],
+          backgroundColor: look.bar ? PALETTE[i % PALETTE.length] : "rgba(79, 70, 229, 0.08)",
+          fill: !look.bar && series.length === 1 && before.length === 0,
+          tension: 0.25,
+          pointRadius: points,
+        })),
+        ...before.map((line, i) => ({
+          label: `${line.label} (previous period)`,
+          data: line.values,
+          borderColor: PALETTE[i % PALETTE.length] + "66",
+          backgroundColor: PALETTE[i % PALETTE.length] + "44",
+          borderDash: [5, 4],
+          fill: false,
+          tension: 0.25,
+          pointRadius: 0,
+        })),
+      ],
     },
-    options: { scales: { y: { beginAtZero: true } }, plugins: { legend: { display: series.length > 1 } } },
+    options: { scales: { y: { beginAtZero: true } }, plugins: { legend: { display: series.length + before.length > 1 } } },
   };
 }
 

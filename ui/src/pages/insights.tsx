@@ -5,7 +5,7 @@ import { api, ApiError } from "../api";
 import { ChartView, downloadCsv, PALETTE } from "../chart";
 import { ErrorNote } from "../layout";
 import { PersonLink } from "../people";
-import { csvRows, type Edge, InsightView } from "../views";
+import { bucketLabel, csvRows, type Edge, InsightView, trendsChart } from "../views";
 import { BreakdownPicker, FiltersEditor, type PropertyFilter, ready, useSeen } from "../filters";
 
 // -- results as the query API returns them ------------------------------------------------
@@ -124,15 +124,6 @@ function Select(props: { id: string; label: string; value: string; options: [str
       </select>
     </div>
   );
-}
-
-function shortDate(iso: string, interval: string): string {
-  const d = new Date(iso.endsWith("Z") || iso.includes("+") ? iso : `${iso}Z`);
-  const opts: Intl.DateTimeFormatOptions =
-    interval === "hour" ? { month: "short", day: "numeric", hour: "2-digit", timeZone: "UTC" }
-    : interval === "month" ? { year: "numeric", month: "short", timeZone: "UTC" }
-    : { month: "short", day: "numeric", timeZone: "UTC" };
-  return d.toLocaleString(undefined, opts);
 }
 
 // -- saving -----------------------------------------------------------------------------------
@@ -288,35 +279,10 @@ function Trends(props: { projectId: number; names: string[]; leaveOut: LeaveOut 
   const setOne = (i: number, s: SeriesDraft | null) =>
     setSeries(s === null ? series.filter((_, j) => j !== i) : series.map((t, j) => (j === i ? s : t)));
 
-  const config = useMemo<ChartConfiguration | null>(() => {
-    if (!result) return null;
-    const lines = result.series.map((line, i) => ({
-      label: line.label,
-      data: line.values,
-      borderColor: PALETTE[i % PALETTE.length],
-      backgroundColor: display === "bar" ? PALETTE[i % PALETTE.length] : "rgba(79, 70, 229, 0.08)",
-      fill: display !== "bar" && result.series.length === 1 && !result.previous,
-      tension: 0.25,
-      pointRadius: 2,
-    }));
-    // The period before, drawn faintly behind: its buckets line up with these by position.
-    const before = (result.previous ?? []).map((line, i) => ({
-      label: `${line.label} (previous period)`,
-      data: line.values,
-      borderColor: PALETTE[i % PALETTE.length] + "66",
-      backgroundColor: PALETTE[i % PALETTE.length] + "44",
-      borderDash: [5, 4],
-      fill: false,
-      tension: 0.25,
-      pointRadius: 0,
-    }));
-    const many = lines.length + before.length > 1;
-    return {
-      type: display === "bar" ? "bar" : "line",
-      data: { labels: result.buckets.map((b) => shortDate(b, interval)), datasets: [...lines, ...before] },
-      options: { scales: { y: { beginAtZero: true } }, plugins: { legend: { display: many } } },
-    };
-  }, [result, display]);
+  const config = useMemo<ChartConfiguration | null>(
+    () => (result ? trendsChart({ ...result }, { bar: display === "bar", points: 2 }) : null),
+    [result, display],
+  );
 
   const rows = result
     ? [
@@ -375,7 +341,7 @@ function Trends(props: { projectId: number; names: string[]; leaveOut: LeaveOut 
         )}
         {result && picked && pickedLine && pickedLine.series !== null && (
           <Persons projectId={props.projectId} onClose={() => setPicked(null)}
-            title={`${pickedLine.label} on ${shortDate(result.buckets[picked.bucket], interval)}`}
+            title={`${pickedLine.label} on ${bucketLabel(result.buckets[picked.bucket], interval)}`}
             spec={{
               kind: "trends_persons",
               trends: spec,
@@ -393,7 +359,7 @@ function Trends(props: { projectId: number; names: string[]; leaveOut: LeaveOut 
             <div class="scroll">
               <table class="table numbers">
                 <thead>
-                  <tr><th>Series</th>{result.buckets.map((b) => <th key={b}>{shortDate(b, interval)}</th>)}<th>Total</th></tr>
+                  <tr><th>Series</th>{result.buckets.map((b) => <th key={b}>{bucketLabel(b, interval)}</th>)}<th>Total</th></tr>
                 </thead>
                 <tbody>
                   {rows.map((line, l) => (
@@ -403,7 +369,7 @@ function Trends(props: { projectId: number; names: string[]; leaveOut: LeaveOut 
                         <td key={i}>
                           {/* A number of a series in this period opens the persons behind it. */}
                           {l < result.series.length && line.series !== null && v !== 0 ? (
-                            <button type="button" class="cellbutton" aria-label={`Persons of ${line.shown} on ${shortDate(result.buckets[i], interval)}`}
+                            <button type="button" class="cellbutton" aria-label={`Persons of ${line.shown} on ${bucketLabel(result.buckets[i], interval)}`}
                               onClick={() => setPicked({ bucket: i, line: l })}>
                               {v.toLocaleString()}
                             </button>
