@@ -309,6 +309,10 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_label("Compare with the period before").check()
     before = page.get_by_role("row", name=re.compile(r"^signup \(total\) \(previous period\)"))
     expect(before.get_by_role("cell").last).to_have_text("0")
+    page.get_by_label("Chart", exact=True).select_option("number")
+    expect(page.get_by_test_id("number")).to_have_text(["4", "3", "133.333"])  # A, B, formula
+    expect(page.get_by_test_id("change").first).to_have_text("up from 0 in the period before")
+    page.get_by_label("Chart", exact=True).select_option("line")
     page.get_by_label("Compare with the period before").uncheck()
     page.locator("#trend-math-2").select_option("sum")
     page.locator("#trend-event-2").fill("checkout")

@@ -213,6 +213,14 @@ interface SeriesDraft {
 
 const letter = (i: number) => String.fromCharCode(65 + i);
 
+/** A total against the period before's: "+12.5 % on the period before (672)". */
+function change(now: number, was: number): string {
+  if (was === 0) return `${now === 0 ? "same as" : "up from"} 0 in the period before`;
+  const pct = ((now - was) / Math.abs(was)) * 100;
+  const sign = pct > 0 ? "+" : pct < 0 ? "−" : "±";
+  return `${sign}${Math.abs(pct).toFixed(1)} % on the period before (${was.toLocaleString()})`;
+}
+
 function SeriesEditor(props: {
   index: number;
   value: SeriesDraft;
@@ -327,12 +335,16 @@ function Trends(props: { projectId: number; names: string[]; leaveOut: LeaveOut 
         <ErrorNote error={error} />
         {result && display === "number" && (
           <div class="numbers-row">
-            {result.series.map((line) => (
-              <div key={line.label}>
-                <p class="big-number" data-testid="number">{line.total.toLocaleString()}</p>
-                {result.series.length > 1 && <p class="muted">{line.label}</p>}
-              </div>
-            ))}
+            {result.series.map((line, i) => {
+              const was = result.previous?.[i]?.total;
+              return (
+                <div key={line.label}>
+                  <p class="big-number" data-testid="number">{line.total.toLocaleString()}</p>
+                  {result.series.length > 1 && <p class="muted">{line.label}</p>}
+                  {was !== undefined && <p class="muted" data-testid="change">{change(line.total, was)}</p>}
+                </div>
+              );
+            })}
           </div>
         )}
         {config && display !== "number" && (
