@@ -413,6 +413,13 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_role("button", name=re.compile(r"^Persons of cohort \d+, period 0$")).click()
     expect(page.get_by_test_id("persons").get_by_role("row")).to_have_count(5)
     shot(page, "17-retention")
+    page.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Add filter").click()  # retention takes filters too
+    page.get_by_label("Property", exact=True).fill("$session_id")
+    page.get_by_label("Value").fill("s-ana")
+    page.get_by_role("button", name=re.compile(r"^Persons of cohort \d+, period 0$")).click()
+    expect(page.get_by_test_id("persons").get_by_role("row")).to_have_count(2)  # ana alone
+    page.get_by_role("button", name="Remove filter 1").click()
     page.get_by_role("tab", name="Lifecycle").click()
     expect(page.get_by_role("img", name="Lifecycle")).to_be_visible()
     page.get_by_role("tab", name="Stickiness").click()
@@ -428,6 +435,15 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(persons.get_by_role("row")).to_have_count(4)  # ana, ben and dev; cleo stopped
     expect(persons).not_to_contain_text("cleo")
     shot(page, "19-paths-persons")
+    page.get_by_role("button", name="Add filter").click()  # paths take filters too
+    page.get_by_label("Property", exact=True).fill("$session_id")
+    page.get_by_label("Value").fill("s-ben")
+    expect(persons).to_have_count(0)  # those persons were of the paths before the filter
+    paths.get_by_role("button", name=re.compile(r"landing → signup")).first.click()
+    expect(persons.get_by_role("row")).to_have_count(2)  # ben alone
+    page.get_by_role("button", name="Remove filter 1").click()
+    paths.get_by_role("button", name=re.compile(r"landing → signup")).first.click()
+    expect(persons.get_by_role("row")).to_have_count(4)
 
     # dev asks to be forgotten: deleted from their page, in two clicks.
     persons.get_by_role("link", name="dev", exact=True).click()

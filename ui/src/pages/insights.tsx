@@ -573,6 +573,9 @@ function Simple(props: {
 }) {
   const { result, error, busy } = useQuery<Record<string, unknown>>(props.projectId, props.spec);
   const [cell, setCell] = useState<{ spec: object; title: string } | null>(null);
+  // The persons opened were those of the insight as it was: a change closes them.
+  const specKey = JSON.stringify(props.spec);
+  useEffect(() => setCell(null), [specKey]);
   return (
     <div class="builder">
       <form class="card stack controls" onSubmit={(e) => e.preventDefault()} aria-label={`${props.label} settings`}>
@@ -606,8 +609,10 @@ function Retention(props: { projectId: number; names: string[]; leaveOut: LeaveO
   const [period, setPeriod] = useState("week");
   const [periods, setPeriods] = useState("8");
   const [type, setType] = useState("recurring");
+  const [filters, setFilters] = useState<PropertyFilter[]>([]);
   const spec = {
     kind: "retention",
+    filters: ready(filters),
     start: { event: start || null },
     returning: back ? { event: back } : null,
     period,
@@ -629,6 +634,7 @@ function Retention(props: { projectId: number; names: string[]; leaveOut: LeaveO
         <input id="ret-periods" type="number" min={1} max={60} value={periods} onInput={(e) => setPeriods(e.currentTarget.value)} />
       </div>
       <Select id="ret-type" label="Cohorts" value={type} options={[["recurring", "Did it in the period"], ["first_time", "Did it for the first time"]]} onChange={setType} />
+      <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
     </Simple>
   );
@@ -642,8 +648,10 @@ function Paths(props: { projectId: number; leaveOut: LeaveOut }) {
   const [least, setLeast] = useState("1");
   const [custom, setCustom] = useState(false);
   const [range, setRange] = useState("-7d");
+  const [filters, setFilters] = useState<PropertyFilter[]>([]);
   const spec = {
     kind: "paths",
+    filters: ready(filters),
     include: custom ? ["pageview", "custom"] : ["pageview"],
     start_point: start || null,
     end_point: end || null,
@@ -681,6 +689,7 @@ function Paths(props: { projectId: number; leaveOut: LeaveOut }) {
       </div>
       <label class="check"><input type="checkbox" checked={custom} onChange={(e) => setCustom(e.currentTarget.checked)} /> Include custom events</label>
       <Select id="paths-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
+      <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
     </Simple>
   );
@@ -690,8 +699,9 @@ function Activity(props: { projectId: number; names: string[]; kind: "lifecycle"
   const [event, setEvent] = useState("$pageview");
   const [interval, setInterval] = useState("day");
   const [range, setRange] = useState("-30d");
+  const [filters, setFilters] = useState<PropertyFilter[]>([]);
   const ref = { event: event || null };
-  const common = { interval, date_range: { date_from: range }, filter_test_accounts: props.leaveOut.on };
+  const common = { interval, date_range: { date_from: range }, filters: ready(filters), filter_test_accounts: props.leaveOut.on };
   const spec = props.kind === "lifecycle" ? { kind: "lifecycle", event: ref, ...common } : { kind: "stickiness", series: [ref], ...common };
   const label = props.kind === "lifecycle" ? "Lifecycle" : "Stickiness";
   return (
@@ -699,6 +709,7 @@ function Activity(props: { projectId: number; names: string[]; kind: "lifecycle"
       <EventPicker id={`${props.kind}-event`} label="Event" value={event} names={props.names} onChange={setEvent} />
       <Select id={`${props.kind}-interval`} label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
       <Select id={`${props.kind}-range`} label="Date range" value={range} options={RANGES} onChange={setRange} />
+      <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
     </Simple>
   );
