@@ -32,8 +32,13 @@ interface FunnelStep {
   dropped: number;
   median_seconds: number | null;
 }
+interface FunnelLine {
+  breakdown_value: string | null;
+  is_other: boolean;
+  steps: FunnelStep[];
+}
 interface FunnelResult {
-  lines: { breakdown_value: string | null; steps: FunnelStep[] }[];
+  lines: FunnelLine[];
 }
 interface PersonHit {
   person_id: string;
@@ -449,13 +454,47 @@ export function Persons(props: { projectId: number; spec: object; title: string;
   );
 }
 
+/** A funnel breakdown line's name: its value, "Other", or "(none)" for persons without it. */
+const lineName = (l: FunnelLine) => (l.is_other ? "Other" : l.breakdown_value ?? "(none)");
+
+function StepsTable(props: { line: FunnelLine; label: string; onDropped: (step: number) => void }) {
+  return (
+    <table class="table numbers" data-testid="funnel-steps" aria-label={props.label}>
+      <thead>
+        <tr><th>Step</th><th>Persons</th><th>Conversion</th><th>Dropped</th><th>Median time</th></tr>
+      </thead>
+      <tbody>
+        {props.line.steps.map((s, i) => (
+          <tr key={i}>
+            <td>{i + 1}. {s.label}</td>
+            <td>{s.count.toLocaleString()}</td>
+            <td>{(s.conversion_from_first * 100).toFixed(1)} %</td>
+            <td>
+              {i === 0 ? "–" : (
+                <button type="button" class="link" onClick={() => props.onDropped(i)} disabled={s.dropped === 0}>
+                  {s.dropped.toLocaleString()}
+                </button>
+              )}
+            </td>
+            <td>{i === 0 ? "–" : duration(s.median_seconds)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut }) {
   const [steps, setSteps] = useState<string[]>(["$pageview", ""]);
   const [days, setDays] = useState("14");
   const [range, setRange] = useState("-30d");
   const [order, setOrder] = useState("ordered");
-  const [dropped, setDropped] = useState<number | null>(null);
+  // Persons who dropped before a step, of one breakdown line (the only one without).
+  const [dropped, setDropped] = useState<{ step: number; line: FunnelLine } | null>(null);
   const [filters, setFilters] = useState<PropertyFilter[]>([]);
+  const [breakdown, setBreakdown] = useState("");
+  const [breakdownType, setBreakdownType] = useState("event");
+  const split = breakdown.trim() !== "";
   const funnel = {
     filters: ready(filters),
     filter_test_accounts: props.leaveOut.on,
@@ -465,16 +504,31 @@ function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut
     window_unit: "day",
     order,
     date_range: { date_from: range },
+    breakdown: split ? breakdown.trim() : null,
+    breakdown_type: breakdownType,
   };
   const { result, error, busy } = useQuery<FunnelResult>(props.projectId, funnel);
-  const line = result?.lines[0];
+  const lines = result?.lines ?? [];
+  const line = lines[0];
 
   const config = useMemo<ChartConfiguration | null>(() => {
     if (!line) return null;
+    const labels = line.steps.map((s, i) => `${i + 1}. ${s.label}`);
+    if (split) {
+      // A bar per line at each step: how each value converts, side by side.
+      return {
+        type: "bar",
+        data: {
+          labels,
+          datasets: lines.map((l, i) => ({ label: lineName(l), data: l.steps.map((s) => s.count), backgroundColor: PALETTE[i % PALETTE.length] })),
+        },
+        options: { scales: { y: { beginAtZero: true } } },
+      };
+    }
     return {
       type: "bar",
       data: {
-        labels: line.steps.map((s, i) => `${i + 1}. ${s.label}`),
+        labels,
         datasets: [
           { label: "Converted", data: line.steps.map((s) => s.count), backgroundColor: PALETTE[0], stack: "s" },
           { label: "Dropped", data: line.steps.map((s) => s.dropped), backgroundColor: "rgba(239, 68, 68, 0.35)", stack: "s" },
@@ -483,13 +537,23 @@ function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut
       options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
     };
   }, [result]);
+  const pick = (step: number, dataset: number) => {
+    if (step === 0) return;
+    if (split && lines[dataset]) setDropped({ step, line: lines[dataset] });
+    else if (!split && dataset === 1 && line) setDropped({ step, line });
+  };
 
   const setStep = (i: number, v: string) => setSteps(steps.map((s, j) => (j === i ? v : s)));
   const csv = () =>
     line &&
     downloadCsv("funnel.csv", [
-      ["step", "persons", "conversion from first", "conversion from previous", "dropped", "median time"],
-      ...line.steps.map((s, i) => [`${i + 1}. ${s.label}`, s.count, s.conversion_from_first, s.conversion_from_previous, s.dropped, s.median_seconds ?? ""]),
+      [...(split ? [breakdown.trim()] : []), "step", "persons", "conversion from first", "conversion from previous", "dropped", "median time"],
+      ...lines.flatMap((l) =>
+        l.steps.map((s, i) => [
+          ...(split ? [lineName(l)] : []),
+          `${i + 1}. ${s.label}`, s.count, s.conversion_from_first, s.conversion_from_previous, s.dropped, s.median_seconds ?? "",
+        ]),
+      ),
     ]);
 
   return (
@@ -514,46 +578,40 @@ function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut
         <Select id="funnel-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
         <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
         <LeaveOutToggle {...props.leaveOut} />
+        <BreakdownPicker projectId={props.projectId} value={breakdown} type={breakdownType}
+          onChange={(key, type) => (setBreakdown(key), setBreakdownType(type), setDropped(null))} />
       </form>
       <div class="stack">
         <section class="card result" aria-busy={busy} aria-label="Funnel result">
           <SaveBar projectId={props.projectId} spec={funnel} kind="funnel" />
           <ErrorNote error={error} />
-          {config && <ChartView config={config} label="Funnel chart" onPick={(i, ds) => ds === 1 && i > 0 && setDropped(i)} />}
+          {config && <ChartView config={config} label="Funnel chart" onPick={pick} />}
           {line && (
-            <>
-              <div class="result-head">
-                <h2>Steps</h2>
-                <button type="button" class="ghost small" onClick={csv}>Export CSV</button>
-              </div>
-              <table class="table numbers" data-testid="funnel-steps">
-                <thead>
-                  <tr><th>Step</th><th>Persons</th><th>Conversion</th><th>Dropped</th><th>Median time</th></tr>
-                </thead>
-                <tbody>
-                  {line.steps.map((s, i) => (
-                    <tr key={i}>
-                      <td>{i + 1}. {s.label}</td>
-                      <td>{s.count.toLocaleString()}</td>
-                      <td>{(s.conversion_from_first * 100).toFixed(1)} %</td>
-                      <td>
-                        {i === 0 ? "–" : (
-                          <button type="button" class="link" onClick={() => setDropped(i)} disabled={s.dropped === 0}>
-                            {s.dropped.toLocaleString()}
-                          </button>
-                        )}
-                      </td>
-                      <td>{i === 0 ? "–" : duration(s.median_seconds)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </>
+            <div class="result-head">
+              <h2>Steps</h2>
+              <button type="button" class="ghost small" onClick={csv}>Export CSV</button>
+            </div>
           )}
+          {split
+            ? lines.map((l) => (
+                <div key={`${l.is_other}:${l.breakdown_value}`} class="stack">
+                  <h3>{lineName(l)}</h3>
+                  <StepsTable line={l} label={`Steps of ${lineName(l)}`} onDropped={(step) => setDropped({ step, line: l })} />
+                </div>
+              ))
+            : line && <StepsTable line={line} label="Steps" onDropped={(step) => setDropped({ step, line })} />}
         </section>
         {dropped !== null && (
-          <Persons projectId={props.projectId} title={`Dropped before step ${dropped + 1}`}
-            spec={{ kind: "funnel_persons", funnel, step: dropped, status: "dropped" }} onClose={() => setDropped(null)} />
+          <Persons projectId={props.projectId}
+            title={`Dropped before step ${dropped.step + 1}${split ? ` · ${lineName(dropped.line)}` : ""}`}
+            spec={{
+              kind: "funnel_persons",
+              funnel,
+              step: dropped.step,
+              status: "dropped",
+              line: split ? { value: dropped.line.breakdown_value, is_other: dropped.line.is_other } : null,
+            }}
+            onClose={() => setDropped(null)} />
         )}
       </div>
     </div>
