@@ -53,15 +53,28 @@ export function trendsChart(result: Any, look: { bar?: boolean; points?: number 
   };
 }
 
+type FunnelLine = { breakdown_value: string | null; is_other: boolean; steps: { label: string; count: number }[] };
+
+/** A funnel breakdown line's name: its value, "Other", or "(none)" for persons without it. */
+export const funnelLineName = (l: { breakdown_value: string | null; is_other: boolean }) =>
+  l.is_other ? "Other" : l.breakdown_value ?? "(none)";
+
 function funnelChart(result: Any): ChartConfiguration {
-  const steps = ((result.lines as Any[])[0]?.steps ?? []) as { label: string; count: number }[];
+  const lines = result.lines as FunnelLine[];
+  const steps = lines[0]?.steps ?? [];
+  // Broken down: a bar per value at each step.
+  const split = lines.length > 1 || (lines[0] !== undefined && (lines[0].breakdown_value !== null || lines[0].is_other));
   return {
     type: "bar",
     data: {
       labels: steps.map((s, i) => `${i + 1}. ${s.label}`),
-      datasets: [{ label: "Persons", data: steps.map((s) => s.count), backgroundColor: PALETTE[0] }],
+      datasets: lines.map((l, i) => ({
+        label: split ? funnelLineName(l) : "Persons",
+        data: l.steps.map((s) => s.count),
+        backgroundColor: PALETTE[i % PALETTE.length],
+      })),
     },
-    options: { scales: { y: { beginAtZero: true } }, plugins: { legend: { display: false } } },
+    options: { scales: { y: { beginAtZero: true } }, plugins: { legend: { display: split } } },
   };
 }
 

@@ -5,7 +5,7 @@ import { api, ApiError } from "../api";
 import { ChartView, downloadCsv, PALETTE } from "../chart";
 import { ErrorNote } from "../layout";
 import { PersonLink } from "../people";
-import { bucketLabel, csvRows, type Edge, InsightView, trendsChart } from "../views";
+import { bucketLabel, csvRows, type Edge, funnelLineName, InsightView, trendsChart } from "../views";
 import { BreakdownPicker, FiltersEditor, type PropertyFilter, ready, useSeen } from "../filters";
 
 // -- results as the query API returns them ------------------------------------------------
@@ -454,9 +454,6 @@ export function Persons(props: { projectId: number; spec: object; title: string;
   );
 }
 
-/** A funnel breakdown line's name: its value, "Other", or "(none)" for persons without it. */
-const lineName = (l: FunnelLine) => (l.is_other ? "Other" : l.breakdown_value ?? "(none)");
-
 function StepsTable(props: { line: FunnelLine; label: string; onDropped: (step: number) => void }) {
   return (
     <table class="table numbers" data-testid="funnel-steps" aria-label={props.label}>
@@ -520,7 +517,7 @@ function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut
         type: "bar",
         data: {
           labels,
-          datasets: lines.map((l, i) => ({ label: lineName(l), data: l.steps.map((s) => s.count), backgroundColor: PALETTE[i % PALETTE.length] })),
+          datasets: lines.map((l, i) => ({ label: funnelLineName(l), data: l.steps.map((s) => s.count), backgroundColor: PALETTE[i % PALETTE.length] })),
         },
         options: { scales: { y: { beginAtZero: true } } },
       };
@@ -550,7 +547,7 @@ function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut
       [...(split ? [breakdown.trim()] : []), "step", "persons", "conversion from first", "conversion from previous", "dropped", "median time"],
       ...lines.flatMap((l) =>
         l.steps.map((s, i) => [
-          ...(split ? [lineName(l)] : []),
+          ...(split ? [funnelLineName(l)] : []),
           `${i + 1}. ${s.label}`, s.count, s.conversion_from_first, s.conversion_from_previous, s.dropped, s.median_seconds ?? "",
         ]),
       ),
@@ -595,15 +592,15 @@ function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut
           {split
             ? lines.map((l) => (
                 <div key={`${l.is_other}:${l.breakdown_value}`} class="stack">
-                  <h3>{lineName(l)}</h3>
-                  <StepsTable line={l} label={`Steps of ${lineName(l)}`} onDropped={(step) => setDropped({ step, line: l })} />
+                  <h3>{funnelLineName(l)}</h3>
+                  <StepsTable line={l} label={`Steps of ${funnelLineName(l)}`} onDropped={(step) => setDropped({ step, line: l })} />
                 </div>
               ))
             : line && <StepsTable line={line} label="Steps" onDropped={(step) => setDropped({ step, line })} />}
         </section>
         {dropped !== null && (
           <Persons projectId={props.projectId}
-            title={`Dropped before step ${dropped.step + 1}${split ? ` · ${lineName(dropped.line)}` : ""}`}
+            title={`Dropped before step ${dropped.step + 1}${split ? ` · ${funnelLineName(dropped.line)}` : ""}`}
             spec={{
               kind: "funnel_persons",
               funnel,
