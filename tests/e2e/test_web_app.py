@@ -334,6 +334,14 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(steps.get_by_role("row").nth(3)).to_contain_text("1")
     expect(steps.get_by_role("row").nth(2)).to_contain_text("75.0 %")
     shot(page, "08-funnel")
+    # A one-minute window: signup a minute after landing still counts, checkout after two not.
+    page.get_by_label("Conversion window").fill("1")
+    page.get_by_label("Window unit").select_option("minute")
+    expect(steps.get_by_role("row").nth(3)).to_contain_text("0.0 %")
+    expect(steps.get_by_role("row").nth(2)).to_contain_text("75.0 %")
+    page.get_by_label("Conversion window").fill("14")
+    page.get_by_label("Window unit").select_option("day")
+    expect(steps.get_by_role("row").nth(3)).to_contain_text("25.0 %")
 
     steps.get_by_role("row").nth(2).get_by_role("button").click()  # dropped before step 2
     persons = page.get_by_test_id("persons")

@@ -484,6 +484,7 @@ function StepsTable(props: { line: FunnelLine; label: string; onDropped: (step: 
 function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut }) {
   const [steps, setSteps] = useState<string[]>(["$pageview", ""]);
   const [days, setDays] = useState("14");
+  const [unit, setUnit] = useState("day");
   const [range, setRange] = useState("-30d");
   const [order, setOrder] = useState("ordered");
   // Persons who dropped before a step, of one breakdown line (the only one without).
@@ -497,8 +498,8 @@ function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut
     filter_test_accounts: props.leaveOut.on,
     kind: "funnel",
     steps: steps.map((s) => ({ event: s || null })),
-    window: Number(days) || 1,
-    window_unit: "day",
+    window: Math.max(1, Math.round(Number(days)) || 1),
+    window_unit: unit,
     order,
     date_range: { date_from: range },
     breakdown: split ? breakdown.trim() : null,
@@ -567,9 +568,17 @@ function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut
         {steps.length < 20 && (
           <button type="button" class="ghost" onClick={() => setSteps([...steps, ""])}>Add step</button>
         )}
-        <div class="field">
-          <label for="funnel-window">Conversion window (days)</label>
-          <input id="funnel-window" type="number" min={1} max={365} value={days} onInput={(e) => setDays(e.currentTarget.value)} />
+        <div class="step-row">
+          <div class="field">
+            <label for="funnel-window">Conversion window</label>
+            <input id="funnel-window" type="number" min={1} value={days} onInput={(e) => setDays(e.currentTarget.value)} />
+          </div>
+          <div class="field">
+            <label for="funnel-window-unit" class="sr-only">Window unit</label>
+            <select id="funnel-window-unit" aria-label="Window unit" value={unit} onChange={(e) => setUnit(e.currentTarget.value)}>
+              {[["minute", "minutes"], ["hour", "hours"], ["day", "days"], ["week", "weeks"]].map(([v, t]) => <option value={v} key={v}>{t}</option>)}
+            </select>
+          </div>
         </div>
         <Select id="funnel-order" label="Step order" value={order} options={[["ordered", "In order"], ["strict", "Strictly in order"], ["unordered", "Any order"]]} onChange={setOrder} />
         <Select id="funnel-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
