@@ -179,6 +179,7 @@ def test_a_new_user_walks_from_install_to_a_replayed_drop_off(
     page.get_by_role("navigation").get_by_role("link", name="Sessions").click()
     sessions = page.get_by_test_id("sessions")
     expect(sessions.get_by_role("row")).to_have_count(3)
+    expect(sessions).to_contain_text("payer@shop.test")  # the visitor the backend named
     seen_urls = page.locator("#sessions-url-seen option")
     expect(seen_urls).to_have_count(1)  # offered as the user types
     expect(seen_urls).to_have_attribute("value", f"{site_url}/index.html")

@@ -6,7 +6,7 @@ type Props = Record<string, unknown>;
 
 /** A person's name: their email or name when one is set, else their first distinct id. */
 export function personName(properties: Props, distinctIds: string[]): string {
-  for (const key of ["email", "$email", "name", "$name"]) {
+  for (const key of ["email", "name"]) {
     const value = properties[key];
     if (typeof value === "string" && value.trim()) return value;
   }

@@ -49,6 +49,8 @@ class SessionSummary:
     os: str | None
     device_type: str | None
     country: str | None
+    # What the person is called: their `email` (or `name`) property, when they have one.
+    person_name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

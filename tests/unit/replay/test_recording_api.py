@@ -161,6 +161,25 @@ def test_session_list_and_snapshots(env: Env) -> None:
         assert first == [4, 2], "each window starts with Meta then FullSnapshot"
 
 
+def test_the_session_list_names_the_person_by_email(env: Env) -> None:
+    """A person with an email is listed by it: also when it was set on another distinct id
+    of theirs, after the recording."""
+    named, anonymous = f"s-{uuid.uuid4().hex}", f"s-{uuid.uuid4().hex}"
+    record_session(env, "visitor-1", named)
+    record_session(env, "visitor-2", anonymous)
+    identify = {
+        "event": "$identify",
+        "distinct_id": "ada@shop.test",
+        "properties": {"$anon_distinct_id": "visitor-1", "$set": {"email": "ada@shop.test"}},
+    }
+    resp = env.client.post("/capture/", json={"api_key": env.project.api_token, **identify})
+    assert resp.status_code == 200
+    env.flush()
+    listed = env.client.get(f"/api/projects/{env.project.id}/sessions", headers=env.auth)
+    names = {s["session_id"]: s["person_name"] for s in listed.json()["results"]}
+    assert names == {named: "ada@shop.test", anonymous: None}
+
+
 def test_snapshots_of_unknown_session_and_other_project(env: Env) -> None:
     url = f"/api/projects/{env.project.id}/sessions/nope/snapshots"
     assert env.client.get(url, headers=env.auth).status_code == 404

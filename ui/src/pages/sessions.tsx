@@ -6,6 +6,8 @@ import { ErrorNote } from "../layout";
 export interface SessionSummary {
   session_id: string;
   distinct_id: string;
+  // The person's email or name, when known.
+  person_name: string | null;
   start: string;
   duration_s: number;
   first_url: string | null;
@@ -176,7 +178,7 @@ export function SessionsPage(props: { projectId: number }) {
                       {new Date(s.start).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })}
                     </a>
                   </td>
-                  <td class="clip" title={s.distinct_id}>{s.distinct_id}</td>
+                  <td class="clip" title={s.distinct_id}>{s.person_name ?? s.distinct_id}</td>
                   <td class="clip" title={s.first_url ?? ""}>{s.first_url ?? "–"}</td>
                   <td>{s.duration_s > 0 && s.duration_s < 1 ? "< 0:01" : clock(s.duration_s)}</td>
                   <td>{s.pageviews}</td>

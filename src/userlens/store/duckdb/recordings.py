@@ -78,8 +78,7 @@ WITH c AS (
            count(*) FILTER (WHERE e.event = '$rageclick') AS rage_clicks,
            count(*) FILTER (WHERE e.event = '$dead_click') AS dead_clicks,
            arg_min(e.current_url, e.timestamp) AS first_url,
-           CAST(arg_min(coalesce(o.override_person_id, e.person_id), e.timestamp) AS VARCHAR)
-               AS person_id,
+           arg_min(coalesce(o.override_person_id, e.person_id), e.timestamp) AS person_id,
            any_value(e.browser) AS browser, any_value(e.os) AS os,
            any_value(e.device_type) AS device_type, any_value(e.country) AS country
     FROM events e LEFT JOIN person_overrides o
@@ -87,11 +86,13 @@ WITH c AS (
     WHERE e.project_id = $project AND e.session_id IN (SELECT session_id FROM c)
     GROUP BY e.session_id
 )
-SELECT c.session_id, c.distinct_id, e.person_id, c.start_ts, c.end_ts, c.windows, c.bytes,
-       c.clicks, c.console_errors, coalesce(e.first_url, c.first_href),
+SELECT c.session_id, c.distinct_id, CAST(e.person_id AS VARCHAR), c.start_ts, c.end_ts,
+       c.windows, c.bytes, c.clicks, c.console_errors, coalesce(e.first_url, c.first_href),
        coalesce(e.pageviews, 0), coalesce(e.errors, 0), coalesce(e.rage_clicks, 0),
-       coalesce(e.dead_clicks, 0), e.browser, e.os, e.device_type, e.country
+       coalesce(e.dead_clicks, 0), e.browser, e.os, e.device_type, e.country,
+       coalesce(nullif(p.properties->>'email', ''), nullif(p.properties->>'name', ''))
 FROM c LEFT JOIN e USING (session_id)
+LEFT JOIN persons p ON p.project_id = $project AND p.id = e.person_id
 WHERE {where}
 ORDER BY {order}, c.start_ts DESC, c.session_id DESC
 LIMIT $limit
@@ -215,6 +216,7 @@ def _summary(r: tuple[Any, ...]) -> SessionSummary:
         os=r[15],
         device_type=r[16],
         country=r[17],
+        person_name=r[18],
     )
 
 
