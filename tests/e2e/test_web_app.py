@@ -491,6 +491,31 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     assert page.request.get(f"{api}/persons/dev").status == 404
     assert page.request.get(f"{api}/events?distinct_id=dev").json()["results"] == []
 
+    # eve cancelled between landing and signing up: an exclusion leaves her attempt out.
+    eve = [
+        {
+            "event": name,
+            "distinct_id": "eve",
+            "timestamp": (start + timedelta(minutes=i)).isoformat(),
+        }
+        for i, name in enumerate(["landing", "cancel", "signup"])
+    ]
+    sent = httpx.post(f"{server.url}/batch/", json={"api_key": project["api_token"], "batch": eve})
+    assert sent.status_code == 200
+    page.get_by_role("navigation").get_by_role("link", name="Insights").click()
+    page.get_by_role("tab", name="Funnel").click()
+    for i, name in enumerate(["landing", "signup"], start=1):
+        page.get_by_label(f"Step {i}", exact=True).fill(name)
+        page.get_by_label(f"Step {i}", exact=True).blur()
+    counts = page.get_by_test_id("funnel-steps").get_by_role("row")
+    expect(counts.nth(1)).to_contain_text("4")  # ana, ben, cleo and eve
+    expect(counts.nth(2)).to_contain_text("3")
+    page.get_by_role("button", name="Add exclusion").click()
+    page.get_by_role("group", name="Exclusion 1").get_by_label("Event").fill("cancel")
+    expect(counts.nth(1)).to_contain_text("3")
+    expect(counts.nth(2)).to_contain_text("2")
+    shot(page, "21-funnel-exclusion")
+
 
 def test_settings_team_and_a_viewer_who_cannot_change_them(
     page: Page, server: ServerProcess

@@ -492,7 +492,11 @@ function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut
   const [filters, setFilters] = useState<PropertyFilter[]>([]);
   const [breakdown, setBreakdown] = useState("");
   const [breakdownType, setBreakdownType] = useState("event");
+  // Events that break an attempt between two of its steps (counted from 1 here, 0 in the spec).
+  const [exclusions, setExclusions] = useState<{ event: string; from: number; to: number }[]>([]);
   const split = breakdown.trim() !== "";
+  const last = steps.length;
+  const kept = order === "unordered" ? [] : exclusions.filter((x) => x.event.trim() && x.from < x.to && x.to <= last);
   const funnel = {
     filters: ready(filters),
     filter_test_accounts: props.leaveOut.on,
@@ -504,8 +508,12 @@ function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut
     date_range: { date_from: range },
     breakdown: split ? breakdown.trim() : null,
     breakdown_type: breakdownType,
+    exclusions: kept.map((x) => ({ event: x.event.trim(), from_step: x.from - 1, to_step: x.to - 1 })),
   };
   const { result, error, busy } = useQuery<FunnelResult>(props.projectId, funnel);
+  const setExclusion = (i: number, x: { event: string; from: number; to: number } | null) =>
+    setExclusions(x === null ? exclusions.filter((_, j) => j !== i) : exclusions.map((y, j) => (j === i ? x : y)));
+  const stepOptions = steps.map((_, i): [string, string] => [String(i + 1), `step ${i + 1}`]);
   const lines = result?.lines ?? [];
   const line = lines[0];
 
@@ -573,7 +581,7 @@ function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut
             <label for="funnel-window">Conversion window</label>
             <input id="funnel-window" type="number" min={1} value={days} onInput={(e) => setDays(e.currentTarget.value)} />
           </div>
-          <div class="field">
+          <div class="field narrow">
             <label for="funnel-window-unit" class="sr-only">Window unit</label>
             <select id="funnel-window-unit" aria-label="Window unit" value={unit} onChange={(e) => setUnit(e.currentTarget.value)}>
               {[["minute", "minutes"], ["hour", "hours"], ["day", "days"], ["week", "weeks"]].map(([v, t]) => <option value={v} key={v}>{t}</option>)}
@@ -581,6 +589,29 @@ function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut
           </div>
         </div>
         <Select id="funnel-order" label="Step order" value={order} options={[["ordered", "In order"], ["strict", "Strictly in order"], ["unordered", "Any order"]]} onChange={setOrder} />
+        {order !== "unordered" && (
+          <div class="stack">
+            <span class="label">Exclusions {exclusions.length > 0 && <span class="hint inline">an attempt with this event between the steps does not count</span>}</span>
+            {exclusions.map((x, i) => (
+              <fieldset class="filter" key={i} aria-label={`Exclusion ${i + 1}`}>
+                <div class="filter-line">
+                  <EventPicker id={`funnel-exclusion-${i + 1}`} label="Event" value={x.event} names={props.names}
+                    onChange={(event) => setExclusion(i, { ...x, event })} />
+                  <button type="button" class="ghost small" aria-label={`Remove exclusion ${i + 1}`} onClick={() => setExclusion(i, null)}>×</button>
+                </div>
+                <div class="filter-line">
+                  <Select id={`funnel-exclusion-${i + 1}-from`} label="Between" value={String(x.from)} options={stepOptions.slice(0, -1)}
+                    onChange={(v) => setExclusion(i, { ...x, from: Number(v), to: Math.max(x.to, Number(v) + 1) })} />
+                  <Select id={`funnel-exclusion-${i + 1}-to`} label="and" value={String(x.to)} options={stepOptions.slice(x.from)}
+                    onChange={(v) => setExclusion(i, { ...x, to: Number(v) })} />
+                </div>
+              </fieldset>
+            ))}
+            <button type="button" class="ghost" onClick={() => setExclusions([...exclusions, { event: "", from: 1, to: last }])}>
+              Add exclusion
+            </button>
+          </div>
+        )}
         <Select id="funnel-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
         <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
         <LeaveOutToggle {...props.leaveOut} />
