@@ -449,8 +449,16 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_role("button", name="Remove filter 1").click()
     page.get_by_role("tab", name="Lifecycle").click()
     expect(page.get_by_role("img", name="Lifecycle")).to_be_visible()
+    page.locator("#lifecycle-event").fill("landing")
+    numbers = page.get_by_test_id("numbers")
+    numbers.get_by_role("button", name=re.compile(r"^Persons: new, ")).filter(has_text="4").click()
+    expect(page.get_by_test_id("persons").get_by_role("row")).to_have_count(5)  # all four, new
+    shot(page, "17b-lifecycle-persons")
     page.get_by_role("tab", name="Stickiness").click()
     expect(page.get_by_role("img", name="Stickiness")).to_be_visible()
+    page.locator("#stickiness-event").fill("landing")
+    numbers.get_by_role("button", name=re.compile(r", 1$")).click()  # landed on one day
+    expect(page.get_by_test_id("persons").get_by_role("row")).to_have_count(5)
     page.get_by_role("tab", name="Paths").click()
     page.get_by_label("Include custom events").check()
     paths = page.get_by_test_id("paths")

@@ -267,6 +267,8 @@ export function InsightView(props: {
   label: string;
   onCell?: (cohort: number, period: number) => void;
   onEdge?: (edge: Edge) => void;
+  // A bar or point picked in a chart: its index along the axis, and its dataset.
+  onPick?: (index: number, dataset: number) => void;
 }) {
   const kind = String(props.result.kind ?? "trends");
   const config = useMemo(() => {
@@ -278,7 +280,7 @@ export function InsightView(props: {
   }, [props.result]);
   if (kind === "retention") return <Retention result={props.result} onCell={props.onCell} />;
   if (kind === "paths") return <Paths result={props.result} onEdge={props.onEdge} />;
-  return config ? <ChartView config={config} label={props.label} /> : null;
+  return config ? <ChartView config={config} label={props.label} onPick={props.onPick} /> : null;
 }
 
 /** A result as CSV rows: a header, then one row per line, cohort, bucket or edge. */

@@ -665,6 +665,8 @@ function Simple(props: {
   children: ComponentChildren;
   persons?: (cohort: number, period: number) => { spec: object; title: string };
   edgePersons?: (edge: Edge) => { spec: object; title: string };
+  // The persons behind a chart's bar, and behind a number of its table (row, column from 0).
+  picked?: (index: number, dataset: number, result: Record<string, unknown>) => { spec: object; title: string };
 }) {
   const { result, error, busy } = useQuery<Record<string, unknown>>(props.projectId, props.spec);
   const [cell, setCell] = useState<{ spec: object; title: string } | null>(null);
@@ -689,11 +691,46 @@ function Simple(props: {
             </div>
             <InsightView result={result} label={props.label}
               onCell={props.persons ? (c, p) => setCell(props.persons!(c, p)) : undefined}
-              onEdge={props.edgePersons ? (e) => setCell(props.edgePersons!(e)) : undefined} />
+              onEdge={props.edgePersons ? (e) => setCell(props.edgePersons!(e)) : undefined}
+              onPick={props.picked ? (i, d) => setCell(props.picked!(i, d, result)) : undefined} />
+            {props.picked && (
+              <NumbersTable rows={csvRows(result)} interval={String(result.interval ?? "day")} onPick={(i, d) => setCell(props.picked!(i, d, result))} />
+            )}
           </>
         )}
         {cell && <Persons projectId={props.projectId} spec={cell.spec} title={cell.title} onClose={() => setCell(null)} />}
       </section>
+    </div>
+  );
+}
+
+/** A result's rows as a table whose numbers (but zeros) open the persons behind them. */
+function NumbersTable(props: { rows: (string | number)[][]; interval: string; onPick: (row: number, column: number) => void }) {
+  const [head, ...body] = props.rows;
+  // A row named by a bucket's start is named by its date, as the chart's axis.
+  const name = (v: string | number) => (typeof v === "string" && /^\d{4}-\d\d-\d\d/.test(v) ? bucketLabel(v, props.interval) : String(v));
+  if (!head) return null;
+  return (
+    <div class="scroll tall-scroll">
+      <table class="table numbers" data-testid="numbers">
+        <thead><tr>{head.map((h) => <th key={h}>{h}</th>)}</tr></thead>
+        <tbody>
+          {body.map((row, r) => (
+            <tr key={r}>
+              <td>{name(row[0])}</td>
+              {row.slice(1).map((v, c) => (
+                <td key={c}>
+                  {typeof v === "number" && v !== 0 ? (
+                    <button type="button" class="cellbutton" aria-label={`Persons: ${head[c + 1]}, ${name(row[0])}`} onClick={() => props.onPick(r, c)}>
+                      {v.toLocaleString()}
+                    </button>
+                  ) : String(v)}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }
@@ -799,8 +836,19 @@ function Activity(props: { projectId: number; names: string[]; kind: "lifecycle"
   const common = { interval, date_range: { date_from: range }, filters: ready(filters), filter_test_accounts: props.leaveOut.on };
   const spec = props.kind === "lifecycle" ? { kind: "lifecycle", event: ref, ...common } : { kind: "stickiness", series: [ref], ...common };
   const label = props.kind === "lifecycle" ? "Lifecycle" : "Stickiness";
+  const statuses = ["new", "returning", "resurrecting", "dormant"];
+  const picked = (index: number, dataset: number, result: Record<string, unknown>) =>
+    props.kind === "lifecycle"
+      ? {
+          spec: { kind: "lifecycle_persons", lifecycle: spec, bucket: index, status: statuses[dataset] },
+          title: `${statuses[dataset][0].toUpperCase()}${statuses[dataset].slice(1)} on ${bucketLabel(String((result.buckets as string[])[index]), interval)}`,
+        }
+      : {
+          spec: { kind: "stickiness_persons", stickiness: spec, series: dataset, intervals: index + 1 },
+          title: `Active on ${index + 1} ${interval}${index ? "s" : ""}`,
+        };
   return (
-    <Simple projectId={props.projectId} kind={props.kind} spec={spec} label={label}>
+    <Simple projectId={props.projectId} kind={props.kind} spec={spec} label={label} picked={picked}>
       <EventPicker id={`${props.kind}-event`} label="Event" value={event} names={props.names} onChange={setEvent} />
       <Select id={`${props.kind}-interval`} label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
       <Select id={`${props.kind}-range`} label="Date range" value={range} options={RANGES} onChange={setRange} />
