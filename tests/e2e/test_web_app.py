@@ -388,6 +388,20 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_label("Dates").select_option("-7d")
     page.wait_for_timeout(1000)
     shot(page, "12-dashboard")
+    page.get_by_label("New dashboard name").fill("Growth")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name="Growth")).to_be_visible()
+    expect(page.get_by_text("This dashboard is empty")).to_be_visible()
+    shot(page, "12b-new-dashboard")
+    page.get_by_role("navigation", name="Dashboards").get_by_role(
+        "link", name="Product overview"
+    ).click()
+    expect(tiles).to_have_count(7)
+    page.get_by_role("navigation", name="Dashboards").get_by_role("link", name="Growth").click()
+    page.get_by_role("button", name="Delete dashboard…").click()
+    page.get_by_role("button", name="Delete “Growth” for good").click()
+    expect(page.get_by_role("heading", name="Product overview")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Dashboards")).to_have_count(0)  # one left
 
     # Events but no recordings: the sessions page says how recordings start.
     page.get_by_role("navigation").get_by_role("link", name="Sessions").click()

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from "preact";
-import { useState } from "preact/hooks";
-import { ApiError, type Me } from "./api";
+import { useEffect, useState } from "preact/hooks";
+import { api, ApiError, type Me, type Project } from "./api";
 
 export function Shell(props: {
   me: Me;
@@ -87,4 +87,16 @@ export function Outcome(props: { note: string | null; error: string | null }) {
       {props.note && <p class="ok" role="status">{props.note}</p>}
     </>
   );
+}
+
+/** Whether the signed-in user may change this project's things (admins and members; not
+ * viewers). False until known. */
+export function useCanChange(projectId: number): boolean {
+  const [can, setCan] = useState(false);
+  useEffect(() => {
+    api<Project[]>("GET", "/api/projects")
+      .then((all) => setCan(all.some((p) => p.id === projectId && p.role !== "viewer")))
+      .catch(() => setCan(false));
+  }, [projectId]);
+  return can;
 }

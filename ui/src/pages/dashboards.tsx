@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
-import { ErrorNote } from "../layout";
+import { ErrorNote, message, useCanChange } from "../layout";
+import { navigate } from "../router";
 import { InsightView } from "../views";
 
 export interface SavedInsight {
@@ -65,11 +66,58 @@ function Tile(props: {
   );
 }
 
+/** Make another dashboard, or delete this one (in two clicks). */
+function BoardActions(props: { projectId: number; board: Dashboard; others: number; onMade: (d: Dashboard) => void; onDeleted: () => void }) {
+  const [name, setName] = useState("");
+  const [armed, setArmed] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const make = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      const made = await api<Dashboard>("POST", `/api/projects/${props.projectId}/dashboards`, { name: name.trim() });
+      setName("");
+      props.onMade(made);
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  const remove = async () => {
+    setError(null);
+    try {
+      await api("DELETE", `/api/projects/${props.projectId}/dashboards/${props.board.id}`);
+      setArmed(false);
+      props.onDeleted();
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return (
+    <div class="board-actions">
+      <form class="row-buttons" onSubmit={make} aria-label="New dashboard">
+        <input aria-label="New dashboard name" placeholder="New dashboard" required maxLength={200} value={name}
+          onInput={(e) => setName(e.currentTarget.value)} />
+        <button type="submit" class="ghost">Create</button>
+      </form>
+      {props.others > 0 && (armed ? (
+        <div class="row-buttons">
+          <button type="button" class="danger" onClick={() => void remove()}>Delete “{props.board.name}” for good</button>
+          <button type="button" class="ghost" onClick={() => setArmed(false)}>Keep</button>
+        </div>
+      ) : (
+        <button type="button" class="ghost" onClick={() => setArmed(true)}>Delete dashboard…</button>
+      ))}
+      <ErrorNote error={error} />
+    </div>
+  );
+}
+
 export function DashboardsPage(props: { projectId: number; dashboardId: number | null }) {
   const [boards, setBoards] = useState<Dashboard[] | null>(null);
   const [range, setRange] = useState("");
   const [generation, setGeneration] = useState(0);
   const [error, setError] = useState<string | null>(null);
+  const canChange = useCanChange(props.projectId);
   useEffect(() => {
     api<Dashboard[]>("GET", `/api/projects/${props.projectId}/dashboards`)
       .then(setBoards)
@@ -98,7 +146,12 @@ export function DashboardsPage(props: { projectId: number; dashboardId: number |
         <h1>{board.name}</h1>
         {boards.length > 1 && (
           <nav class="muted" aria-label="Dashboards">
-            {boards.map((b) => <a key={b.id} href={`/projects/${props.projectId}/dashboards/${b.id}`}>{b.name}</a>)}
+            {boards.map((b) => (
+              <a key={b.id} href={`/projects/${props.projectId}/dashboards/${b.id}`} class={b.id === board.id ? "current" : undefined}
+                aria-current={b.id === board.id ? "page" : undefined}>
+                {b.name}
+              </a>
+            ))}
           </nav>
         )}
         <div class="spacer" />
@@ -118,6 +171,18 @@ export function DashboardsPage(props: { projectId: number; dashboardId: number |
         ))}
       </div>
       {board.tiles.length === 0 && <p class="muted">This dashboard is empty. Save an insight and add it here.</p>}
+      {canChange && (
+        <BoardActions projectId={props.projectId} board={board} others={boards.length - 1}
+          onMade={(made) => {
+            setBoards([...boards, made]);
+            navigate(`/projects/${props.projectId}/dashboards/${made.id}`);
+          }}
+          onDeleted={() => {
+            const left = boards.filter((b) => b.id !== board.id);
+            setBoards(left);
+            navigate(`/projects/${props.projectId}/dashboards/${left[0].id}`);
+          }} />
+      )}
     </div>
   );
 }

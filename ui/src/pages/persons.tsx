@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, type Project, type StoredEvent } from "../api";
-import { ErrorNote, message } from "../layout";
+import { api, type StoredEvent } from "../api";
+import { ErrorNote, message, useCanChange } from "../layout";
 import { navigate } from "../router";
 import { parsedProperties, PersonLink, personName } from "../people";
 import { clock, type SessionSummary } from "./sessions";
@@ -75,15 +75,10 @@ export function PersonsPage(props: { projectId: number }) {
 /** Deleting a person, as a request to be forgotten asks: a first click arms it, a second,
  * naming them, deletes their events, person record and recordings. Viewers cannot. */
 function DeletePerson(props: { projectId: number; distinctId: string; name: string }) {
-  const [canDelete, setCanDelete] = useState(false);
+  const canDelete = useCanChange(props.projectId);
   const [armed, setArmed] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    api<Project[]>("GET", "/api/projects")
-      .then((all) => setCanDelete(all.some((p) => p.id === props.projectId && p.role !== "viewer")))
-      .catch(() => setCanDelete(false));
-  }, [props.projectId]);
   if (!canDelete) return null;
   const remove = async () => {
     setBusy(true);
