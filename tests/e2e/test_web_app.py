@@ -575,7 +575,11 @@ def test_settings_team_and_a_viewer_who_cannot_change_them(
     expect(page.get_by_label("Kept for (days)")).to_have_value("14")
     expect(page.get_by_role("button", name="Save settings")).to_have_count(0)
     expect(page.get_by_role("button", name="Invite")).to_have_count(0)
+    expect(page.get_by_role("button", name="Save filters")).to_have_count(0)
     shot(page, "14-settings-viewer")
+    page.goto(f"{server.url}/projects/{project['id']}/dashboards")
+    expect(page.get_by_test_id("tile").first.get_by_test_id("chart")).to_be_visible()
+    expect(page.get_by_role("form", name="New dashboard")).to_have_count(0)  # viewers read only
     page.goto(f"{server.url}/account")
     page.get_by_label("Label").fill("nightly export")
     page.get_by_role("button", name="Create token").click()
