@@ -481,6 +481,42 @@ function StepsTable(props: { line: FunnelLine; label: string; onDropped: (step: 
   );
 }
 
+/** A broken-down funnel: a row per value, its persons at each step (and how many dropped
+ * before it, which opens them), and its conversion from first to last step. */
+function LinesTable(props: { lines: FunnelLine[]; by: string; onDropped: (step: number, line: FunnelLine) => void }) {
+  const steps = props.lines[0].steps;
+  return (
+    <div class="scroll">
+      <table class="table numbers" data-testid="funnel-lines">
+        <thead>
+          <tr><th>{props.by}</th>{steps.map((s, i) => <th key={i}>{i + 1}. {s.label}</th>)}<th>Conversion</th></tr>
+        </thead>
+        <tbody>
+          {props.lines.map((l) => (
+            <tr key={`${l.is_other}:${l.breakdown_value}`}>
+              <td>{funnelLineName(l)}</td>
+              {l.steps.map((s, i) => (
+                <td key={i}>
+                  {s.count.toLocaleString()}
+                  {i > 0 && s.dropped > 0 && (
+                    <>
+                      {" "}
+                      <button type="button" class="link small-note" onClick={() => props.onDropped(i, l)}>
+                        {s.dropped.toLocaleString()} dropped
+                      </button>
+                    </>
+                  )}
+                </td>
+              ))}
+              <td>{((l.steps[l.steps.length - 1]?.conversion_from_first ?? 0) * 100).toFixed(1)} %</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut }) {
   const [steps, setSteps] = useState<string[]>(["$pageview", ""]);
   const [days, setDays] = useState("14");
@@ -576,14 +612,11 @@ function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut
         {steps.length < 20 && (
           <button type="button" class="ghost" onClick={() => setSteps([...steps, ""])}>Add step</button>
         )}
-        <div class="step-row">
-          <div class="field">
-            <label for="funnel-window">Conversion window</label>
+        <div class="field">
+          <label for="funnel-window">Conversion window</label>
+          <div class="window-row">
             <input id="funnel-window" type="number" min={1} value={days} onInput={(e) => setDays(e.currentTarget.value)} />
-          </div>
-          <div class="field narrow">
-            <label for="funnel-window-unit" class="sr-only">Window unit</label>
-            <select id="funnel-window-unit" aria-label="Window unit" value={unit} onChange={(e) => setUnit(e.currentTarget.value)}>
+            <select aria-label="Window unit" value={unit} onChange={(e) => setUnit(e.currentTarget.value)}>
               {[["minute", "minutes"], ["hour", "hours"], ["day", "days"], ["week", "weeks"]].map(([v, t]) => <option value={v} key={v}>{t}</option>)}
             </select>
           </div>
@@ -630,12 +663,7 @@ function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut
             </div>
           )}
           {split
-            ? lines.map((l) => (
-                <div key={`${l.is_other}:${l.breakdown_value}`} class="stack">
-                  <h3>{funnelLineName(l)}</h3>
-                  <StepsTable line={l} label={`Steps of ${funnelLineName(l)}`} onDropped={(step) => setDropped({ step, line: l })} />
-                </div>
-              ))
+            ? line && <LinesTable lines={lines} by={breakdown.trim()} onDropped={(step, l) => setDropped({ step, line: l })} />
             : line && <StepsTable line={line} label="Steps" onDropped={(step) => setDropped({ step, line })} />}
         </section>
         {dropped !== null && (
