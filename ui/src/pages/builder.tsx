@@ -1,0 +1,193 @@
+// What every insight builder shares: asking the query API, the event and option pickers,
+// saving onto a dashboard, the "leave out internal and test users" switch, and the persons
+// behind a number.
+import { useEffect, useState } from "preact/hooks";
+import { api, ApiError } from "../api";
+import { ErrorNote } from "../layout";
+import { PersonLink } from "../people";
+
+export interface PersonHit {
+  person_id: string;
+  distinct_ids: string[];
+  properties: Record<string, unknown>;
+  timestamp: string | null;
+  session_id: string | null;
+}
+
+export const RANGES: [string, string][] = [
+  ["-24h", "Last 24 hours"],
+  ["-7d", "Last 7 days"],
+  ["-30d", "Last 30 days"],
+  ["-90d", "Last 90 days"],
+];
+export const INTERVALS = ["hour", "day", "week", "month"];
+
+export function useCatalog(projectId: number): string[] {
+  const [names, setNames] = useState<string[]>([]);
+  useEffect(() => {
+    api<{ name: string }[]>("GET", `/api/projects/${projectId}/catalog/events`)
+      .then((seen) => setNames(seen.map((s) => s.name)))
+      .catch(() => setNames([]));
+  }, [projectId]);
+  return names;
+}
+
+export function useQuery<T>(projectId: number, spec: object): { result: T | null; error: string | null; busy: boolean } {
+  const [state, setState] = useState<{ result: T | null; error: string | null; busy: boolean }>({
+    result: null,
+    error: null,
+    busy: true,
+  });
+  const key = JSON.stringify(spec);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, busy: true }));
+    const timer = setTimeout(() => {
+      api<T>("POST", `/api/projects/${projectId}/query`, spec)
+        .then((result) => live && setState({ result, error: null, busy: false }))
+        .catch((err) => live && setState({ result: null, error: err instanceof ApiError ? err.message : String(err), busy: false }));
+    }, 250);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [projectId, key]);
+  return state;
+}
+
+export function EventPicker(props: { id: string; label: string; value: string; names: string[]; onChange: (v: string) => void }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <input id={props.id} list={`${props.id}-names`} value={props.value} placeholder="Any event"
+        onInput={(e) => props.onChange(e.currentTarget.value)} />
+      <datalist id={`${props.id}-names`}>
+        {props.names.map((n) => <option value={n} key={n} />)}
+      </datalist>
+    </div>
+  );
+}
+
+export function Select(props: { id: string; label: string; value: string; options: [string, string][]; onChange: (v: string) => void }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <select id={props.id} value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
+        {props.options.map(([v, text]) => <option value={v} key={v}>{text}</option>)}
+      </select>
+    </div>
+  );
+}
+
+// -- saving -----------------------------------------------------------------------------------
+
+export function SaveBar(props: { projectId: number; spec: object; kind: string }) {
+  const [name, setName] = useState("");
+  const [boards, setBoards] = useState<{ id: number; name: string; tiles: { id: number }[] }[]>([]);
+  const [board, setBoard] = useState("");
+  const [note, setNote] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api<typeof boards>("GET", `/api/projects/${props.projectId}/dashboards`).then((b) => {
+      setBoards(b);
+      setBoard(b[0] ? String(b[0].id) : "");
+    }).catch(() => setBoards([]));
+  }, [props.projectId]);
+  const save = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      const saved = await api<{ id: number; name: string }>("POST", `/api/projects/${props.projectId}/insights`, { name, spec: props.spec });
+      const target = boards.find((b) => String(b.id) === board);
+      if (target) {
+        await api("PATCH", `/api/projects/${props.projectId}/dashboards/${target.id}`, { tiles: [...target.tiles.map((t) => t.id), saved.id] });
+        setNote(`Saved “${saved.name}” and added it to ${target.name}.`);
+      } else setNote(`Saved “${saved.name}”.`);
+      setName("");
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    }
+  };
+  return (
+    <form class="savebar" onSubmit={save} aria-label="Save this insight">
+      <div class="field inline">
+        <label for={`${props.kind}-save-name`}>Name</label>
+        <input id={`${props.kind}-save-name`} required maxLength={200} value={name} placeholder={`My ${props.kind}`}
+          onInput={(e) => setName(e.currentTarget.value)} />
+      </div>
+      <div class="field inline">
+        <label for={`${props.kind}-save-board`}>Dashboard</label>
+        <select id={`${props.kind}-save-board`} value={board} onChange={(e) => setBoard(e.currentTarget.value)}>
+          <option value="">None</option>
+          {boards.map((b) => <option value={String(b.id)} key={b.id}>{b.name}</option>)}
+        </select>
+      </div>
+      <button type="submit" class="primary">Save</button>
+      {note && <span class="ok" role="status">{note}</span>}
+      <ErrorNote error={error} />
+    </form>
+  );
+}
+
+/** The "leave out internal and test users" switch, one for every builder: the project's test
+ * account filters (Settings) then also apply to the insight. */
+export interface LeaveOut {
+  projectId: number;
+  on: boolean;
+  // Whether the project has test account filters; null while not known.
+  defined: boolean | null;
+  onChange: (on: boolean) => void;
+}
+
+export function LeaveOutToggle(props: LeaveOut) {
+  return (
+    <div>
+      <label class="check">
+        <input type="checkbox" checked={props.on} onChange={(e) => props.onChange(e.currentTarget.checked)} /> Leave out internal and test users
+      </label>
+      {props.defined === false && (
+        <span class="hint" data-testid="no-test-filters">
+          None are defined yet: see <a href={`/projects/${props.projectId}/settings`}>Settings</a>.
+        </span>
+      )}
+    </div>
+  );
+}
+
+export function Persons(props: { projectId: number; spec: object; title: string; onClose: () => void }) {
+  const { result, error } = useQuery<{ persons: PersonHit[]; total: number }>(props.projectId, { ...props.spec, limit: 50 });
+  return (
+    <section class="card persons" aria-label={props.title}>
+      <div class="result-head">
+        <h2>
+          {props.title}
+          {result ? ` · ${result.total.toLocaleString()} ${result.total === 1 ? "person" : "persons"}` : ""}
+        </h2>
+        <button type="button" class="ghost small" onClick={props.onClose}>Close</button>
+      </div>
+      <ErrorNote error={error} />
+      {result && (
+        <table class="table" data-testid="persons">
+          <thead><tr><th>Person</th><th>When</th><th>Session</th></tr></thead>
+          <tbody>
+            {result.persons.map((p) => (
+              <tr key={p.person_id}>
+                <td class="clip">
+                  <PersonLink projectId={props.projectId} distinctIds={p.distinct_ids} properties={p.properties} />
+                </td>
+                <td class="nowrap">{p.timestamp ? new Date(p.timestamp).toLocaleString() : "–"}</td>
+                <td class="clip">
+                  {p.session_id ? (
+                    <a href={`/projects/${props.projectId}/sessions/${encodeURIComponent(p.session_id)}${p.timestamp ? `?at=${encodeURIComponent(p.timestamp)}` : ""}`}>
+                      <code>{p.session_id}</code>
+                    </a>
+                  ) : "–"}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

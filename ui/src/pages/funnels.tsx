@@ -1,0 +1,263 @@
+// The funnel builder: steps, window, order, exclusions, a breakdown, and the persons who
+// dropped before a step.
+import type { ChartConfiguration } from "chart.js";
+import { useMemo, useState } from "preact/hooks";
+import { ChartView, downloadCsv, PALETTE } from "../chart";
+import { BreakdownPicker, FiltersEditor, type PropertyFilter, ready } from "../filters";
+import { ErrorNote } from "../layout";
+import { funnelLineName } from "../views";
+import { EventPicker, type LeaveOut, LeaveOutToggle, Persons, RANGES, SaveBar, Select, useQuery } from "./builder";
+
+interface FunnelStep {
+  label: string;
+  count: number;
+  conversion_from_first: number;
+  conversion_from_previous: number;
+  dropped: number;
+  median_seconds: number | null;
+}
+interface FunnelLine {
+  breakdown_value: string | null;
+  is_other: boolean;
+  steps: FunnelStep[];
+}
+interface FunnelResult {
+  lines: FunnelLine[];
+}
+
+function duration(seconds: number | null): string {
+  if (seconds === null) return "–";
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 86400) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} d`;
+}
+
+function StepsTable(props: { line: FunnelLine; label: string; onDropped: (step: number) => void }) {
+  return (
+    <table class="table numbers" data-testid="funnel-steps" aria-label={props.label}>
+      <thead>
+        <tr><th>Step</th><th>Persons</th><th>Conversion</th><th>Dropped</th><th>Median time</th></tr>
+      </thead>
+      <tbody>
+        {props.line.steps.map((s, i) => (
+          <tr key={i}>
+            <td>{i + 1}. {s.label}</td>
+            <td>{s.count.toLocaleString()}</td>
+            <td>{(s.conversion_from_first * 100).toFixed(1)} %</td>
+            <td>
+              {i === 0 ? "–" : (
+                <button type="button" class="link" onClick={() => props.onDropped(i)} disabled={s.dropped === 0}>
+                  {s.dropped.toLocaleString()}
+                </button>
+              )}
+            </td>
+            <td>{i === 0 ? "–" : duration(s.median_seconds)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** A broken-down funnel: a row per value, its persons at each step (and how many dropped
+ * before it, which opens them), and its conversion from first to last step. */
+function LinesTable(props: { lines: FunnelLine[]; by: string; onDropped: (step: number, line: FunnelLine) => void }) {
+  const steps = props.lines[0].steps;
+  return (
+    <div class="scroll">
+      <table class="table numbers" data-testid="funnel-lines">
+        <thead>
+          <tr><th>{props.by}</th>{steps.map((s, i) => <th key={i}>{i + 1}. {s.label}</th>)}<th>Conversion</th></tr>
+        </thead>
+        <tbody>
+          {props.lines.map((l) => (
+            <tr key={`${l.is_other}:${l.breakdown_value}`}>
+              <td>{funnelLineName(l)}</td>
+              {l.steps.map((s, i) => (
+                <td key={i}>
+                  {s.count.toLocaleString()}
+                  {i > 0 && s.dropped > 0 && (
+                    <>
+                      {" "}
+                      <button type="button" class="link small-note" onClick={() => props.onDropped(i, l)}>
+                        {s.dropped.toLocaleString()} dropped
+                      </button>
+                    </>
+                  )}
+                </td>
+              ))}
+              <td>{((l.steps[l.steps.length - 1]?.conversion_from_first ?? 0) * 100).toFixed(1)} %</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut }) {
+  const [steps, setSteps] = useState<string[]>(["$pageview", ""]);
+  const [days, setDays] = useState("14");
+  const [unit, setUnit] = useState("day");
+  const [range, setRange] = useState("-30d");
+  const [order, setOrder] = useState("ordered");
+  // Persons who dropped before a step, of one breakdown line (the only one without).
+  const [dropped, setDropped] = useState<{ step: number; line: FunnelLine } | null>(null);
+  const [filters, setFilters] = useState<PropertyFilter[]>([]);
+  const [breakdown, setBreakdown] = useState("");
+  const [breakdownType, setBreakdownType] = useState("event");
+  // Events that break an attempt between two of its steps (counted from 1 here, 0 in the spec).
+  const [exclusions, setExclusions] = useState<{ event: string; from: number; to: number }[]>([]);
+  const split = breakdown.trim() !== "";
+  const last = steps.length;
+  const kept = order === "unordered" ? [] : exclusions.filter((x) => x.event.trim() && x.from < x.to && x.to <= last);
+  const funnel = {
+    filters: ready(filters),
+    filter_test_accounts: props.leaveOut.on,
+    kind: "funnel",
+    steps: steps.map((s) => ({ event: s || null })),
+    window: Math.max(1, Math.round(Number(days)) || 1),
+    window_unit: unit,
+    order,
+    date_range: { date_from: range },
+    breakdown: split ? breakdown.trim() : null,
+    breakdown_type: breakdownType,
+    exclusions: kept.map((x) => ({ event: x.event.trim(), from_step: x.from - 1, to_step: x.to - 1 })),
+  };
+  const { result, error, busy } = useQuery<FunnelResult>(props.projectId, funnel);
+  const setExclusion = (i: number, x: { event: string; from: number; to: number } | null) =>
+    setExclusions(x === null ? exclusions.filter((_, j) => j !== i) : exclusions.map((y, j) => (j === i ? x : y)));
+  const stepOptions = steps.map((_, i): [string, string] => [String(i + 1), `step ${i + 1}`]);
+  const lines = result?.lines ?? [];
+  const line = lines[0];
+
+  const config = useMemo<ChartConfiguration | null>(() => {
+    if (!line) return null;
+    const labels = line.steps.map((s, i) => `${i + 1}. ${s.label}`);
+    if (split) {
+      // A bar per line at each step: how each value converts, side by side.
+      return {
+        type: "bar",
+        data: {
+          labels,
+          datasets: lines.map((l, i) => ({ label: funnelLineName(l), data: l.steps.map((s) => s.count), backgroundColor: PALETTE[i % PALETTE.length] })),
+        },
+        options: { scales: { y: { beginAtZero: true } } },
+      };
+    }
+    return {
+      type: "bar",
+      data: {
+        labels,
+        datasets: [
+          { label: "Converted", data: line.steps.map((s) => s.count), backgroundColor: PALETTE[0], stack: "s" },
+          { label: "Dropped", data: line.steps.map((s) => s.dropped), backgroundColor: "rgba(239, 68, 68, 0.35)", stack: "s" },
+        ],
+      },
+      options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
+    };
+  }, [result]);
+  const pick = (step: number, dataset: number) => {
+    if (step === 0) return;
+    if (split && lines[dataset]) setDropped({ step, line: lines[dataset] });
+    else if (!split && dataset === 1 && line) setDropped({ step, line });
+  };
+
+  const setStep = (i: number, v: string) => setSteps(steps.map((s, j) => (j === i ? v : s)));
+  const csv = () =>
+    line &&
+    downloadCsv("funnel.csv", [
+      [...(split ? [breakdown.trim()] : []), "step", "persons", "conversion from first", "conversion from previous", "dropped", "median time"],
+      ...lines.flatMap((l) =>
+        l.steps.map((s, i) => [
+          ...(split ? [funnelLineName(l)] : []),
+          `${i + 1}. ${s.label}`, s.count, s.conversion_from_first, s.conversion_from_previous, s.dropped, s.median_seconds ?? "",
+        ]),
+      ),
+    ]);
+
+  return (
+    <div class="builder">
+      <form class="card stack controls" onSubmit={(e) => e.preventDefault()} aria-label="Funnel settings">
+        {steps.map((s, i) => (
+          <div class="step-row" key={i}>
+            <EventPicker id={`funnel-step-${i + 1}`} label={`Step ${i + 1}`} value={s} names={props.names} onChange={(v) => setStep(i, v)} />
+            {steps.length > 2 && (
+              <button type="button" class="ghost small" aria-label={`Remove step ${i + 1}`} onClick={() => setSteps(steps.filter((_, j) => j !== i))}>×</button>
+            )}
+          </div>
+        ))}
+        {steps.length < 20 && (
+          <button type="button" class="ghost" onClick={() => setSteps([...steps, ""])}>Add step</button>
+        )}
+        <div class="field">
+          <label for="funnel-window">Conversion window</label>
+          <div class="window-row">
+            <input id="funnel-window" type="number" min={1} value={days} onInput={(e) => setDays(e.currentTarget.value)} />
+            <select aria-label="Window unit" value={unit} onChange={(e) => setUnit(e.currentTarget.value)}>
+              {[["minute", "minutes"], ["hour", "hours"], ["day", "days"], ["week", "weeks"]].map(([v, t]) => <option value={v} key={v}>{t}</option>)}
+            </select>
+          </div>
+        </div>
+        <Select id="funnel-order" label="Step order" value={order} options={[["ordered", "In order"], ["strict", "Strictly in order"], ["unordered", "Any order"]]} onChange={setOrder} />
+        {order !== "unordered" && (
+          <div class="stack">
+            <span class="label">Exclusions {exclusions.length > 0 && <span class="hint inline">an attempt with this event between the steps does not count</span>}</span>
+            {exclusions.map((x, i) => (
+              <fieldset class="filter" key={i} aria-label={`Exclusion ${i + 1}`}>
+                <div class="filter-line">
+                  <EventPicker id={`funnel-exclusion-${i + 1}`} label="Event" value={x.event} names={props.names}
+                    onChange={(event) => setExclusion(i, { ...x, event })} />
+                  <button type="button" class="ghost small" aria-label={`Remove exclusion ${i + 1}`} onClick={() => setExclusion(i, null)}>×</button>
+                </div>
+                <div class="filter-line">
+                  <Select id={`funnel-exclusion-${i + 1}-from`} label="Between" value={String(x.from)} options={stepOptions.slice(0, -1)}
+                    onChange={(v) => setExclusion(i, { ...x, from: Number(v), to: Math.max(x.to, Number(v) + 1) })} />
+                  <Select id={`funnel-exclusion-${i + 1}-to`} label="and" value={String(x.to)} options={stepOptions.slice(x.from)}
+                    onChange={(v) => setExclusion(i, { ...x, to: Number(v) })} />
+                </div>
+              </fieldset>
+            ))}
+            <button type="button" class="ghost" onClick={() => setExclusions([...exclusions, { event: "", from: 1, to: last }])}>
+              Add exclusion
+            </button>
+          </div>
+        )}
+        <Select id="funnel-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
+        <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+        <LeaveOutToggle {...props.leaveOut} />
+        <BreakdownPicker projectId={props.projectId} value={breakdown} type={breakdownType}
+          onChange={(key, type) => (setBreakdown(key), setBreakdownType(type), setDropped(null))} />
+      </form>
+      <div class="stack">
+        <section class="card result" aria-busy={busy} aria-label="Funnel result">
+          <SaveBar projectId={props.projectId} spec={funnel} kind="funnel" />
+          <ErrorNote error={error} />
+          {config && <ChartView config={config} label="Funnel chart" onPick={pick} />}
+          {line && (
+            <div class="result-head">
+              <h2>Steps</h2>
+              <button type="button" class="ghost small" onClick={csv}>Export CSV</button>
+            </div>
+          )}
+          {split
+            ? line && <LinesTable lines={lines} by={breakdown.trim()} onDropped={(step, l) => setDropped({ step, line: l })} />
+            : line && <StepsTable line={line} label="Steps" onDropped={(step) => setDropped({ step, line })} />}
+        </section>
+        {dropped !== null && (
+          <Persons projectId={props.projectId}
+            title={`Dropped before step ${dropped.step + 1}${split ? ` · ${funnelLineName(dropped.line)}` : ""}`}
+            spec={{
+              kind: "funnel_persons",
+              funnel,
+              step: dropped.step,
+              status: "dropped",
+              line: split ? { value: dropped.line.breakdown_value, is_other: dropped.line.is_other } : null,
+            }}
+            onClose={() => setDropped(null)} />
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,210 @@
+// Retention, paths, lifecycle and stickiness: a spec form beside the view a dashboard tile
+// draws, with the persons behind its numbers.
+import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { downloadCsv } from "../chart";
+import { FiltersEditor, type PropertyFilter, ready } from "../filters";
+import { ErrorNote } from "../layout";
+import { bucketLabel, csvRows, type Edge, InsightView } from "../views";
+import { EventPicker, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, RANGES, SaveBar, Select, useQuery } from "./builder";
+
+function Simple(props: {
+  projectId: number;
+  kind: string;
+  spec: object;
+  label: string;
+  children: ComponentChildren;
+  persons?: (cohort: number, period: number) => { spec: object; title: string };
+  edgePersons?: (edge: Edge) => { spec: object; title: string };
+  // The persons behind a chart's bar, and behind a number of its table (row, column from 0).
+  picked?: (index: number, dataset: number, result: Record<string, unknown>) => { spec: object; title: string };
+}) {
+  const { result, error, busy } = useQuery<Record<string, unknown>>(props.projectId, props.spec);
+  const [cell, setCell] = useState<{ spec: object; title: string } | null>(null);
+  // The persons opened were those of the insight as it was: a change closes them.
+  const specKey = JSON.stringify(props.spec);
+  useEffect(() => setCell(null), [specKey]);
+  return (
+    <div class="builder">
+      <form class="card stack controls" onSubmit={(e) => e.preventDefault()} aria-label={`${props.label} settings`}>
+        {props.children}
+      </form>
+      <section class="card result" aria-busy={busy} aria-label={`${props.label} result`}>
+        <SaveBar projectId={props.projectId} spec={props.spec} kind={props.kind} />
+        <ErrorNote error={error} />
+        {result && (
+          <>
+            <div class="result-head first">
+              <h2>{props.label}</h2>
+              <button type="button" class="ghost small" onClick={() => downloadCsv(`${props.kind}.csv`, csvRows(result))}>
+                Export CSV
+              </button>
+            </div>
+            <InsightView result={result} label={props.label}
+              onCell={props.persons ? (c, p) => setCell(props.persons!(c, p)) : undefined}
+              onEdge={props.edgePersons ? (e) => setCell(props.edgePersons!(e)) : undefined}
+              onPick={props.picked ? (i, d) => setCell(props.picked!(i, d, result)) : undefined} />
+            {props.picked && (
+              <NumbersTable rows={csvRows(result)} interval={String(result.interval ?? "day")} onPick={(i, d) => setCell(props.picked!(i, d, result))} />
+            )}
+          </>
+        )}
+        {cell && <Persons projectId={props.projectId} spec={cell.spec} title={cell.title} onClose={() => setCell(null)} />}
+      </section>
+    </div>
+  );
+}
+
+/** A result's rows as a table whose numbers (but zeros) open the persons behind them. */
+function NumbersTable(props: { rows: (string | number)[][]; interval: string; onPick: (row: number, column: number) => void }) {
+  const [head, ...body] = props.rows;
+  // A row named by a bucket's start is named by its date, as the chart's axis.
+  const name = (v: string | number) => (typeof v === "string" && /^\d{4}-\d\d-\d\d/.test(v) ? bucketLabel(v, props.interval) : String(v));
+  if (!head) return null;
+  return (
+    <div class="scroll tall-scroll">
+      <table class="table numbers" data-testid="numbers">
+        <thead><tr>{head.map((h) => <th key={h}>{h}</th>)}</tr></thead>
+        <tbody>
+          {body.map((row, r) => (
+            <tr key={r}>
+              <td>{name(row[0])}</td>
+              {row.slice(1).map((v, c) => (
+                <td key={c}>
+                  {typeof v === "number" && v !== 0 ? (
+                    <button type="button" class="cellbutton" aria-label={`Persons: ${head[c + 1]}, ${name(row[0])}`} onClick={() => props.onPick(r, c)}>
+                      {v.toLocaleString()}
+                    </button>
+                  ) : String(v)}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function Retention(props: { projectId: number; names: string[]; leaveOut: LeaveOut }) {
+  const [start, setStart] = useState("$pageview");
+  const [back, setBack] = useState("");
+  const [period, setPeriod] = useState("week");
+  const [periods, setPeriods] = useState("8");
+  const [type, setType] = useState("recurring");
+  const [filters, setFilters] = useState<PropertyFilter[]>([]);
+  const spec = {
+    kind: "retention",
+    filters: ready(filters),
+    start: { event: start || null },
+    returning: back ? { event: back } : null,
+    period,
+    periods: Math.max(1, Math.min(60, Number(periods) || 8)),
+    type,
+    filter_test_accounts: props.leaveOut.on,
+  };
+  return (
+    <Simple projectId={props.projectId} kind="retention" spec={spec} label="Retention"
+      persons={(cohort, later) => ({
+        spec: { kind: "retention_persons", retention: spec, cohort, period: later },
+        title: `Cohort ${cohort + 1}, ${period} ${later}`,
+      })}>
+      <EventPicker id="ret-start" label="Starting event" value={start} names={props.names} onChange={setStart} />
+      <EventPicker id="ret-back" label="Coming back with (empty: the same)" value={back} names={props.names} onChange={setBack} />
+      <Select id="ret-period" label="Period" value={period} options={[["day", "Day"], ["week", "Week"], ["month", "Month"]]} onChange={setPeriod} />
+      <div class="field">
+        <label for="ret-periods">Periods</label>
+        <input id="ret-periods" type="number" min={1} max={60} value={periods} onInput={(e) => setPeriods(e.currentTarget.value)} />
+      </div>
+      <Select id="ret-type" label="Cohorts" value={type} options={[["recurring", "Did it in the period"], ["first_time", "Did it for the first time"]]} onChange={setType} />
+      <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+      <LeaveOutToggle {...props.leaveOut} />
+    </Simple>
+  );
+}
+
+export function Paths(props: { projectId: number; leaveOut: LeaveOut }) {
+  const [start, setStart] = useState("");
+  const [end, setEnd] = useState("");
+  const [steps, setSteps] = useState("5");
+  const [cap, setCap] = useState("10");
+  const [least, setLeast] = useState("1");
+  const [custom, setCustom] = useState(false);
+  const [range, setRange] = useState("-7d");
+  const [filters, setFilters] = useState<PropertyFilter[]>([]);
+  const spec = {
+    kind: "paths",
+    filters: ready(filters),
+    include: custom ? ["pageview", "custom"] : ["pageview"],
+    start_point: start || null,
+    end_point: end || null,
+    steps: Math.max(2, Math.min(20, Number(steps) || 5)),
+    max_nodes_per_step: Math.max(1, Math.min(100, Number(cap) || 10)),
+    min_edge_weight: Math.max(1, Number(least) || 1),
+    date_range: { date_from: range },
+    filter_test_accounts: props.leaveOut.on,
+  };
+  return (
+    <Simple projectId={props.projectId} kind="paths" spec={spec} label="Paths"
+      edgePersons={(e) => ({
+        spec: { kind: "paths_persons", paths: spec, step: e.step, source: e.source, target: e.target },
+        title: `Step ${e.step + 1}: ${e.source} → ${e.target}`,
+      })}>
+      <div class="field">
+        <label for="paths-start">Starting at (a path, or a custom event)</label>
+        <input id="paths-start" placeholder="/pricing" value={start} onInput={(e) => setStart(e.currentTarget.value)} />
+      </div>
+      <div class="field">
+        <label for="paths-end">Or ending at</label>
+        <input id="paths-end" placeholder="/checkout" value={end} onInput={(e) => setEnd(e.currentTarget.value)} />
+      </div>
+      <div class="field">
+        <label for="paths-steps">Steps</label>
+        <input id="paths-steps" type="number" min={2} max={20} value={steps} onInput={(e) => setSteps(e.currentTarget.value)} />
+      </div>
+      <div class="field">
+        <label for="paths-cap">Pages per step</label>
+        <input id="paths-cap" type="number" min={1} max={100} value={cap} onInput={(e) => setCap(e.currentTarget.value)} />
+      </div>
+      <div class="field">
+        <label for="paths-least">Hide edges with fewer persons than</label>
+        <input id="paths-least" type="number" min={1} value={least} onInput={(e) => setLeast(e.currentTarget.value)} />
+      </div>
+      <label class="check"><input type="checkbox" checked={custom} onChange={(e) => setCustom(e.currentTarget.checked)} /> Include custom events</label>
+      <Select id="paths-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
+      <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+      <LeaveOutToggle {...props.leaveOut} />
+    </Simple>
+  );
+}
+
+export function Activity(props: { projectId: number; names: string[]; kind: "lifecycle" | "stickiness"; leaveOut: LeaveOut }) {
+  const [event, setEvent] = useState("$pageview");
+  const [interval, setInterval] = useState("day");
+  const [range, setRange] = useState("-30d");
+  const [filters, setFilters] = useState<PropertyFilter[]>([]);
+  const ref = { event: event || null };
+  const common = { interval, date_range: { date_from: range }, filters: ready(filters), filter_test_accounts: props.leaveOut.on };
+  const spec = props.kind === "lifecycle" ? { kind: "lifecycle", event: ref, ...common } : { kind: "stickiness", series: [ref], ...common };
+  const label = props.kind === "lifecycle" ? "Lifecycle" : "Stickiness";
+  const statuses = ["new", "returning", "resurrecting", "dormant"];
+  const picked = (index: number, dataset: number, result: Record<string, unknown>) =>
+    props.kind === "lifecycle"
+      ? {
+          spec: { kind: "lifecycle_persons", lifecycle: spec, bucket: index, status: statuses[dataset] },
+          title: `${statuses[dataset][0].toUpperCase()}${statuses[dataset].slice(1)} on ${bucketLabel(String((result.buckets as string[])[index]), interval)}`,
+        }
+      : {
+          spec: { kind: "stickiness_persons", stickiness: spec, series: dataset, intervals: index + 1 },
+          title: `Active on ${index + 1} ${interval}${index ? "s" : ""}`,
+        };
+  return (
+    <Simple projectId={props.projectId} kind={props.kind} spec={spec} label={label} picked={picked}>
+      <EventPicker id={`${props.kind}-event`} label="Event" value={event} names={props.names} onChange={setEvent} />
+      <Select id={`${props.kind}-interval`} label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
+      <Select id={`${props.kind}-range`} label="Date range" value={range} options={RANGES} onChange={setRange} />
+      <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+      <LeaveOutToggle {...props.leaveOut} />
+    </Simple>
+  );
+}

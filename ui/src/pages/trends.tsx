@@ -1,0 +1,240 @@
+// The trends builder: series with their measures, a formula, the period before, a breakdown.
+import type { ChartConfiguration } from "chart.js";
+import { useMemo, useState } from "preact/hooks";
+import { ChartView, downloadCsv } from "../chart";
+import { BreakdownPicker, FiltersEditor, type PropertyFilter, ready, useSeen } from "../filters";
+import { ErrorNote } from "../layout";
+import { bucketLabel, trendsChart } from "../views";
+import { EventPicker, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, RANGES, SaveBar, Select, useQuery } from "./builder";
+
+interface TrendsLine {
+  label: string;
+  // The spec's series the line is of; null for a formula's line.
+  series: number | null;
+  values: number[];
+  total: number;
+  breakdown_value: string | null;
+  is_other: boolean;
+}
+interface TrendsResult {
+  buckets: string[];
+  series: TrendsLine[];
+  previous: TrendsLine[] | null;
+}
+
+const MATHS: [string, string][] = [
+  ["total", "Total events"],
+  ["unique_persons", "Unique persons"],
+  ["unique_sessions", "Unique sessions"],
+  ["avg_per_person", "Events per person"],
+  ["dau", "Daily active"],
+  ["wau", "Weekly active"],
+  ["mau", "Monthly active"],
+  ["sum", "Sum of a property"],
+  ["avg", "Average of a property"],
+  ["min", "Minimum of a property"],
+  ["max", "Maximum of a property"],
+  ["median", "Median of a property"],
+  ["p90", "90th percentile of a property"],
+  ["p95", "95th percentile of a property"],
+  ["p99", "99th percentile of a property"],
+];
+const PROPERTY_MATHS = new Set(["sum", "avg", "min", "max", "median", "p90", "p95", "p99"]);
+
+/** One series of a trends chart as the builder holds it: the event, its math, and the
+ * numeric property that a property math is of. */
+interface SeriesDraft {
+  event: string;
+  math: string;
+  property: string;
+}
+
+const letter = (i: number) => String.fromCharCode(65 + i);
+
+/** A total against the period before's: "+12.5 % on the period before (672)". */
+function change(now: number, was: number): string {
+  if (was === 0) return `${now === 0 ? "same as" : "up from"} 0 in the period before`;
+  const pct = ((now - was) / Math.abs(was)) * 100;
+  const sign = pct > 0 ? "+" : pct < 0 ? "−" : "±";
+  return `${sign}${Math.abs(pct).toFixed(1)} % on the period before (${was.toLocaleString()})`;
+}
+
+function SeriesEditor(props: {
+  index: number;
+  value: SeriesDraft;
+  names: string[];
+  properties: string[];
+  removable: boolean;
+  onChange: (s: SeriesDraft | null) => void;
+}) {
+  const s = props.value;
+  const n = props.index + 1;
+  const tag = props.removable ? `Series ${letter(props.index)}` : "Event";
+  return (
+    <fieldset class="series stack plain" aria-label={`Series ${letter(props.index)}`}>
+      <div class="step-row">
+        <EventPicker id={n === 1 ? "trend-event" : `trend-event-${n}`} label={tag} value={s.event} names={props.names}
+          onChange={(event) => props.onChange({ ...s, event })} />
+        {props.removable && (
+          <button type="button" class="ghost small" aria-label={`Remove series ${letter(props.index)}`} onClick={() => props.onChange(null)}>×</button>
+        )}
+      </div>
+      <Select id={n === 1 ? "trend-math" : `trend-math-${n}`} label="Measure" value={s.math} options={MATHS}
+        onChange={(math) => props.onChange({ ...s, math })} />
+      {PROPERTY_MATHS.has(s.math) && (
+        <div class="field">
+          <label for={`trend-property-${n}`}>Of the number in property</label>
+          <input id={`trend-property-${n}`} list={`trend-property-${n}-seen`} placeholder="amount" value={s.property}
+            onInput={(e) => props.onChange({ ...s, property: e.currentTarget.value })} />
+          <datalist id={`trend-property-${n}-seen`}>{props.properties.map((k) => <option value={k} key={k} />)}</datalist>
+        </div>
+      )}
+    </fieldset>
+  );
+}
+
+export function Trends(props: { projectId: number; names: string[]; leaveOut: LeaveOut }) {
+  const [series, setSeries] = useState<SeriesDraft[]>([{ event: "$pageview", math: "total", property: "" }]);
+  const [formula, setFormula] = useState("");
+  const [compare, setCompare] = useState(false);
+  const [range, setRange] = useState("-7d");
+  const [interval, setInterval] = useState("day");
+  const [display, setDisplay] = useState("line");
+  const [filters, setFilters] = useState<PropertyFilter[]>([]);
+  const [breakdown, setBreakdown] = useState("");
+  const [breakdownType, setBreakdownType] = useState("event");
+  const [picked, setPicked] = useState<{ bucket: number; line: number } | null>(null);
+  const properties = useSeen(`/api/projects/${props.projectId}/catalog/properties?type=event`);
+  const spec = {
+    kind: "trends",
+    series: series.map((s) => ({
+      event: s.event || null,
+      math: s.math,
+      ...(PROPERTY_MATHS.has(s.math) ? { math_property: s.property.trim() || null } : {}),
+    })),
+    interval,
+    date_range: { date_from: range },
+    filters: ready(filters),
+    filter_test_accounts: props.leaveOut.on,
+    breakdown: breakdown.trim() || null,
+    breakdown_type: breakdownType,
+    compare,
+    formula: series.length > 1 && formula.trim() ? formula.trim() : null,
+  };
+  const { result, error, busy } = useQuery<TrendsResult>(props.projectId, spec);
+  const setOne = (i: number, s: SeriesDraft | null) =>
+    setSeries(s === null ? series.filter((_, j) => j !== i) : series.map((t, j) => (j === i ? s : t)));
+
+  const config = useMemo<ChartConfiguration | null>(
+    () => (result ? trendsChart({ ...result }, { bar: display === "bar", points: 2 }) : null),
+    [result, display],
+  );
+
+  const rows = result
+    ? [
+        ...result.series.map((l) => ({ ...l, shown: l.label })),
+        ...(result.previous ?? []).map((l) => ({ ...l, shown: `${l.label} (previous period)` })),
+      ]
+    : [];
+  const csv = () =>
+    result && downloadCsv("trends.csv", [["series", ...result.buckets, "total"], ...rows.map((l) => [l.shown, ...l.values, l.total])]);
+  const pickedLine = result && picked ? result.series[picked.line] : null;
+
+  return (
+    <div class="builder">
+      <form class="card stack controls" onSubmit={(e) => e.preventDefault()} aria-label="Trends settings">
+        {series.map((s, i) => (
+          <SeriesEditor key={i} index={i} value={s} names={props.names} properties={properties} removable={series.length > 1}
+            onChange={(t) => setOne(i, t)} />
+        ))}
+        {series.length < 5 && (
+          <button type="button" class="ghost" onClick={() => setSeries([...series, { event: "", math: "total", property: "" }])}>
+            Add series
+          </button>
+        )}
+        {series.length > 1 && (
+          <div class="field">
+            <label for="trend-formula">Formula (optional)</label>
+            <input id="trend-formula" placeholder="A / B * 100" value={formula} onInput={(e) => setFormula(e.currentTarget.value)} />
+            <span class="hint">Over the series {series.map((_, i) => letter(i)).join(", ")}, as one more line.</span>
+          </div>
+        )}
+        <Select id="trend-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
+        <label class="check"><input type="checkbox" checked={compare} onChange={(e) => setCompare(e.currentTarget.checked)} /> Compare with the period before</label>
+        <Select id="trend-interval" label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
+        <Select id="trend-display" label="Chart" value={display} options={[["line", "Line"], ["bar", "Bars"], ["number", "Number"]]} onChange={setDisplay} />
+        <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+        <LeaveOutToggle {...props.leaveOut} />
+        <BreakdownPicker projectId={props.projectId} value={breakdown} type={breakdownType}
+          onChange={(key, type) => (setBreakdown(key), setBreakdownType(type))} />
+      </form>
+      <section class="card result" aria-busy={busy} aria-label="Trends result">
+        <SaveBar projectId={props.projectId} spec={spec} kind="trends" />
+        <ErrorNote error={error} />
+        {result && display === "number" && (
+          <div class="numbers-row">
+            {result.series.map((line, i) => {
+              const was = result.previous?.[i]?.total;
+              return (
+                <div key={line.label}>
+                  <p class="big-number" data-testid="number">{line.total.toLocaleString()}</p>
+                  {result.series.length > 1 && <p class="muted">{line.label}</p>}
+                  {was !== undefined && <p class="muted" data-testid="change">{change(line.total, was)}</p>}
+                </div>
+              );
+            })}
+          </div>
+        )}
+        {config && display !== "number" && (
+          <ChartView config={config} label="Trend chart"
+            onPick={(bucket, line) => line < (result?.series.length ?? 0) && setPicked({ bucket, line })} />
+        )}
+        {result && picked && pickedLine && pickedLine.series !== null && (
+          <Persons projectId={props.projectId} onClose={() => setPicked(null)}
+            title={`${pickedLine.label} on ${bucketLabel(result.buckets[picked.bucket], interval)}`}
+            spec={{
+              kind: "trends_persons",
+              trends: spec,
+              series: pickedLine.series,
+              bucket: picked.bucket,
+              line: breakdown.trim() ? { value: pickedLine.breakdown_value, is_other: pickedLine.is_other } : null,
+            }} />
+        )}
+        {result && (
+          <>
+            <div class="result-head">
+              <h2>Table</h2>
+              <button type="button" class="ghost small" onClick={csv}>Export CSV</button>
+            </div>
+            <div class="scroll">
+              <table class="table numbers">
+                <thead>
+                  <tr><th>Series</th>{result.buckets.map((b) => <th key={b}>{bucketLabel(b, interval)}</th>)}<th>Total</th></tr>
+                </thead>
+                <tbody>
+                  {rows.map((line, l) => (
+                    <tr key={line.shown}>
+                      <td>{line.shown}</td>
+                      {line.values.map((v, i) => (
+                        <td key={i}>
+                          {/* A number of a series in this period opens the persons behind it. */}
+                          {l < result.series.length && line.series !== null && v !== 0 ? (
+                            <button type="button" class="cellbutton" aria-label={`Persons of ${line.shown} on ${bucketLabel(result.buckets[i], interval)}`}
+                              onClick={() => setPicked({ bucket: i, line: l })}>
+                              {v.toLocaleString()}
+                            </button>
+                          ) : v.toLocaleString()}
+                        </td>
+                      ))}
+                      <td><strong>{line.total.toLocaleString()}</strong></td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </>
+        )}
+      </section>
+    </div>
+  );
+}
