@@ -100,21 +100,21 @@ def _events(
     )
     lo = params.add(utc(start))
     marked = [*steps, *exclusions]
-    # The index of the first step or exclusion an event is; the rows where it is not NULL are
-    # those `ev` keeps (the same as an OR of the tests, which DuckDB filters by far slower).
-    which = f"CASE {' '.join(f'WHEN {c} THEN {i}' for i, c in enumerate(marked))} END"
-    wanted = f"({which}) IS NOT NULL"
     if packed:
         bits = " + ".join(f"if({c}, {1 << i}, 0)" for i, c in enumerate(marked))
         flags = [f"{bits} AS flags"]
         moment = f"{d.epoch_us('e.timestamp')} - {d.epoch_us(lo)} + 1"
         wanted = f"({' OR '.join(marked)})"
-    elif _Marks.of(spec).indexed:
-        flags = [f"{which} AS k"]
-        moment = "e.timestamp"
     else:
-        flags = [f"{c} AS m{i}" for i, c in enumerate(steps)]
-        flags += [f"{c} AS x{i}" for i, c in enumerate(exclusions)]
+        # The index of the first step or exclusion an event is: `ev` keeps the rows where it
+        # is not NULL (as an OR of the tests would, which DuckDB filters by far slower).
+        which = f"CASE {' '.join(f'WHEN {c} THEN {i}' for i, c in enumerate(marked))} END"
+        wanted = f"({which}) IS NOT NULL"
+        if _Marks.of(spec).indexed:
+            flags = [f"{which} AS k"]
+        else:
+            flags = [f"{c} AS m{i}" for i, c in enumerate(steps)]
+            flags += [f"{c} AS x{i}" for i, c in enumerate(exclusions)]
         moment = "e.timestamp"
     keep = "true" if spec.order is FunnelOrder.STRICT else wanted
     every: list[Filter] = [
