@@ -21,6 +21,15 @@ const OPERATORS: [string, string][] = [
   ["is_not_set", "is not set"],
 ];
 
+/** A stored filter (from an API that takes groups, cohorts and lists too) this editor can
+ * show: one property, an operator it offers, and one value. */
+export function editable(f: unknown): f is PropertyFilter {
+  if (!f || typeof f !== "object") return false;
+  const g = f as Record<string, unknown>;
+  return typeof g.key === "string" && (g.type === "event" || g.type === "person") &&
+    OPERATORS.some(([op]) => op === g.operator) && (g.value === null || g.value === undefined || typeof g.value !== "object");
+}
+
 /** Names (of events, properties or values) the API lists at `url`; none while `url` is null. */
 export function useSeen(url: string | null): string[] {
   const [names, setNames] = useState<string[]>([]);

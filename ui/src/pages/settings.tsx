@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, type Project } from "../api";
-import { FiltersEditor, type PropertyFilter, ready } from "../filters";
+import { editable, FiltersEditor, type PropertyFilter, ready } from "../filters";
 import { ErrorNote, message, Outcome, useSubmit } from "../layout";
 import { zones } from "./projects";
 
@@ -92,16 +92,6 @@ function ProjectForm(props: { projectId: number; settings: Settings; admin: bool
       {props.admin ? <button type="submit" class="primary">Save settings</button> : <p class="muted">Only admins change these.</p>}
     </form>
   );
-}
-
-const EDITABLE = new Set(["exact", "is_not", "contains", "not_contains", "regex", "gt", "lt", "is_set", "is_not_set"]);
-
-/** A stored filter the editor can show: one property, an operator it offers, one value. */
-function editable(f: unknown): f is PropertyFilter {
-  if (!f || typeof f !== "object") return false;
-  const g = f as Record<string, unknown>;
-  return typeof g.key === "string" && (g.type === "event" || g.type === "person") &&
-    EDITABLE.has(String(g.operator)) && (g.value === null || g.value === undefined || typeof g.value !== "object");
 }
 
 /** The project's internal and test users: filters that events must pass when an insight asks

@@ -90,7 +90,7 @@ SELECT c.session_id, c.distinct_id, CAST(e.person_id AS VARCHAR), c.start_ts, c.
        c.windows, c.bytes, c.clicks, c.console_errors, coalesce(e.first_url, c.first_href),
        coalesce(e.pageviews, 0), coalesce(e.errors, 0), coalesce(e.rage_clicks, 0),
        coalesce(e.dead_clicks, 0), e.browser, e.os, e.device_type, e.country,
-       coalesce(nullif(p.properties->>'email', ''), nullif(p.properties->>'name', ''))
+       coalesce(nullif(trim(p.properties->>'email'), ''), nullif(trim(p.properties->>'name'), ''))
 FROM c LEFT JOIN e USING (session_id)
 LEFT JOIN persons p ON p.project_id = $project AND p.id = e.person_id
 WHERE {where}
