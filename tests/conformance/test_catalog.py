@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conformance.conftest import StoreFactory
+from tests.conformance.insight_logs import cohorts, logs, write_log
+from tests.conformance.insights_reference import in_cohort
+from tests.conformance.test_event_store import PROJECT as LOG_PROJECT
 from userlens.model.event import CapturedEvent
+from userlens.model.filters import CohortFilter
 from userlens.query import catalog
 from userlens.query.run import engine_of
 
@@ -107,3 +112,24 @@ def test_person_search_matches_ids_and_properties(
         or (not plan and text.lower() in "{}")
     }
     assert {p.distinct_ids[0] for p in found} == want
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(log=logs(), cohort=cohorts, limit=st.integers(1, 5))
+def test_a_cohorts_members_are_the_persons_the_reference_puts_in_it(
+    make_store: StoreFactory, log: list[dict[str, Any]], cohort: CohortFilter, limit: int
+) -> None:
+    store = make_store()
+    events = write_log(store, log)
+    want = {frozenset(e.distinct_ids) for e in events if in_cohort(cohort, e)}
+
+    found = catalog.cohort_members(engine_of(store, LOG_PROJECT), cohort, limit)
+
+    assert found.count == len(want)
+    assert len(found.persons) == min(limit, len(want))
+    assert {frozenset(p.distinct_ids) for p in found.persons} <= want
+    assert [p.created_at for p in found.persons] == sorted(
+        (p.created_at for p in found.persons), reverse=True
+    )

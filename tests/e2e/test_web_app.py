@@ -602,3 +602,123 @@ def test_settings_team_and_a_viewer_who_cannot_change_them(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert elsewhere.status_code == 404
+
+
+def test_cohorts_made_in_the_page_keep_to_and_split_insights(
+    page: Page, server: ServerProcess
+) -> None:
+    """A cohort by rules and one by a list, their persons, then each as an insight's filter
+    and breakdown, by name."""
+    project, _ = server.project_with_admin("Cohorts")
+    journeys = {"ana": 3, "ben": 2, "cleo": 1, "dev": 3}
+    start = datetime.now(UTC) - timedelta(hours=2)
+    batch = [
+        {
+            "event": name,
+            "distinct_id": who,
+            "timestamp": (start + timedelta(minutes=step)).isoformat(),
+            "properties": {"$set": {"email": "cleo@shop.test"}} if who == "cleo" else {},
+        }
+        for who, reached in journeys.items()
+        for step, name in enumerate(["landing", "signup", "checkout"][:reached])
+    ]
+    sent = httpx.post(
+        f"{server.url}/batch/", json={"api_key": project["api_token"], "batch": batch}
+    )
+    assert sent.status_code == 200
+    page.goto(f"{server.url}/signin")
+    page.get_by_label("Email").fill(f"admin-{project['id']}@cohorts.test")
+    page.get_by_label("Password").fill("s3cret-pass")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name=re.compile("^Cohorts")).first.click()  # the project
+    page.get_by_role("navigation").get_by_role("link", name="Cohorts").click()
+    expect(page.get_by_text("No cohorts yet.")).to_be_visible()
+
+    # Buyers: whoever checked out in the last 30 days, or is staff.
+    page.get_by_role("button", name="New cohort").click()
+    page.get_by_label("Name").fill("Buyers")
+    page.get_by_label("Event").fill("checkout")
+    members = page.get_by_test_id("cohort-members")
+    page.get_by_role("button", name="Create cohort").click()
+    expect(page.get_by_role("heading", name="Buyers")).to_be_visible()
+    expect(page.get_by_role("heading", name="2 persons")).to_be_visible()
+    expect(members.get_by_role("link")).to_have_text(["dev", "ana"])  # newest first
+    page.get_by_label("Rules that must hold").select_option("any")
+    page.get_by_role("button", name="Add rule").click()
+    page.get_by_label("Kind of rule").nth(1).select_option("has_property")
+    page.get_by_label("Person property").fill("email")
+    page.get_by_label("Operator").select_option("contains")
+    page.get_by_label("Value").fill("@shop.test")
+    page.get_by_role("button", name="Save cohort").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+    expect(page.get_by_role("heading", name="3 persons")).to_be_visible()
+    expect(members.get_by_role("link", name="cleo@shop.test")).to_be_visible()
+    shot(page, "22-cohort")
+
+    # Beta: a list of distinct ids, one of them nobody's.
+    page.get_by_role("link", name="← All cohorts").click()
+    page.get_by_role("button", name="New cohort").click()
+    page.get_by_label("Name").fill("Beta")
+    page.get_by_label("Who is in it").select_option("list")
+    page.get_by_label("Distinct ids, one per line").fill("ben\ncleo\nnobody")
+    page.get_by_role("button", name="Create cohort").click()
+    expect(page.get_by_role("heading", name="2 persons")).to_be_visible()
+    page.get_by_role("link", name="← All cohorts").click()
+    listed = page.get_by_test_id("cohorts-list")
+    expect(listed.get_by_role("row")).to_have_count(3)
+    expect(listed.get_by_role("row", name=re.compile("^Buyers"))).to_contain_text(
+        "did checkout at least 1 time in the last 30 days or email contains @shop.test"
+    )
+    expect(page.get_by_test_id("cohort-count")).to_have_text(["3", "2"])
+    shot(page, "23-cohorts")
+
+    page.get_by_role("navigation").get_by_role("link", name="Insights").click()
+    page.get_by_label("Event").fill("landing")
+    page.get_by_label("Event").blur()
+    row = page.get_by_role("row", name=re.compile(r"^landing \(total\)"))
+    expect(row.get_by_role("cell").last).to_have_text("4")
+    page.get_by_role("button", name="Add filter").click()
+    page.get_by_label("Property of", exact=True).select_option("cohort")
+    page.get_by_label("Cohort", exact=True).select_option(label="Beta")
+    expect(row.get_by_role("cell").last).to_have_text("2")  # ben and cleo
+    page.get_by_label("In or not in").select_option("out")
+    expect(row.get_by_role("cell").last).to_have_text("2")  # ana and dev
+    page.get_by_label("Cohort", exact=True).select_option(label="Buyers")
+    expect(row.get_by_role("cell").last).to_have_text("1")  # ben
+    page.get_by_role("button", name="Remove filter 1").click()
+    page.get_by_label("Breakdown property of").select_option("cohort")
+    picks = page.get_by_role("group", name="Cohorts to break down by")
+    picks.get_by_label("Buyers").check()
+    picks.get_by_label("Beta").check()
+    buyers = page.get_by_role("row", name=re.compile(r"^landing \(total\) · Buyers"))
+    beta = page.get_by_role("row", name=re.compile(r"^landing \(total\) · Beta"))
+    expect(buyers.get_by_role("cell").last).to_have_text("3")
+    expect(beta.get_by_role("cell").last).to_have_text("2")
+    beta.get_by_role("button").filter(has_text="2").click()
+    persons = page.get_by_test_id("persons")
+    expect(persons.get_by_role("row")).to_have_count(3)  # ben, cleo and the head
+    expect(persons.get_by_role("link", name="cleo@shop.test")).to_be_visible()
+    shot(page, "24-trends-by-cohort")
+    page.get_by_role("button", name="Close").click()
+
+    page.get_by_role("tab", name="Funnel").click()
+    for i, name in enumerate(["landing", "signup"], start=1):
+        page.get_by_label(f"Step {i}", exact=True).fill(name)
+        page.get_by_label(f"Step {i}", exact=True).blur()
+    page.get_by_label("Breakdown property of").select_option("cohort")
+    page.get_by_role("group", name="Cohorts to break down by").get_by_label("Beta").check()
+    lines = page.get_by_test_id("funnel-lines").get_by_role("row")
+    expect(lines).to_have_count(2)
+    expect(lines.nth(1).get_by_role("cell").first).to_have_text("Beta")
+    expect(lines.nth(1).get_by_role("cell").last).to_have_text("50.0 %")  # ben, not cleo
+    lines.nth(1).get_by_role("button", name="1 dropped").click()
+    expect(page.get_by_role("region", name="Dropped before step 2 · Beta")).to_be_visible()
+    expect(persons.get_by_role("link", name="cleo@shop.test")).to_be_visible()
+    shot(page, "25-funnel-by-cohort")
+
+    page.get_by_role("navigation").get_by_role("link", name="Cohorts").click()
+    page.get_by_role("link", name="Beta").click()
+    page.get_by_role("button", name="Delete cohort…").click()
+    page.get_by_role("button", name="Delete “Beta” for good").click()
+    expect(page.get_by_role("status")).to_have_text("The cohort “Beta” was deleted.")
+    expect(page.get_by_test_id("cohorts-list").get_by_role("row")).to_have_count(2)

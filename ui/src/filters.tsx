@@ -1,4 +1,5 @@
-// Property filters and breakdowns, with the property names and values the project has seen.
+// Property and cohort filters, and breakdowns, with the property names and values the project
+// has seen and its saved cohorts.
 import { useEffect, useState } from "preact/hooks";
 import { api } from "./api";
 
@@ -8,8 +9,41 @@ export interface PropertyFilter {
   operator: string;
   value: string | number | null;
 }
+/** The event's person is (or, `negate`, is not) in a saved cohort. */
+export interface CohortRef {
+  type: "cohort";
+  cohort_id: number;
+  negate: boolean;
+}
+export type Filter = PropertyFilter | CohortRef;
 
-const OPERATORS: [string, string][] = [
+export interface SavedCohort {
+  id: number;
+  name: string;
+  description: string;
+  definition: Record<string, unknown>;
+  updated_at: string;
+}
+
+/** The project's saved cohorts (none until they are in). */
+export function useCohorts(projectId: number): SavedCohort[] {
+  const [cohorts, setCohorts] = useState<SavedCohort[]>([]);
+  useEffect(() => {
+    api<SavedCohort[]>("GET", `/api/projects/${projectId}/cohorts`)
+      .then(setCohorts)
+      .catch(() => setCohorts([]));
+  }, [projectId]);
+  return cohorts;
+}
+
+/** A cohort's name by its id as a breakdown line gives it (the id itself for one since
+ * deleted). */
+export function cohortNamer(cohorts: SavedCohort[]): (value: string | null) => string | null {
+  const names = new Map(cohorts.map((c) => [String(c.id), c.name]));
+  return (value) => (value === null ? null : names.get(value) ?? `Cohort ${value}`);
+}
+
+export const OPERATORS: [string, string][] = [
   ["exact", "equals"],
   ["is_not", "does not equal"],
   ["contains", "contains"],
@@ -21,11 +55,12 @@ const OPERATORS: [string, string][] = [
   ["is_not_set", "is not set"],
 ];
 
-/** A stored filter (from an API that takes groups, cohorts and lists too) this editor can
- * show: one property, an operator it offers, and one value. */
-export function editable(f: unknown): f is PropertyFilter {
+/** A stored filter (from an API that takes groups, inline cohorts and lists too) this editor
+ * can show: one property, an operator it offers, and one value; or a saved cohort. */
+export function editable(f: unknown): f is Filter {
   if (!f || typeof f !== "object") return false;
   const g = f as Record<string, unknown>;
+  if (g.type === "cohort") return typeof g.cohort_id === "number" && (g.definition === null || g.definition === undefined);
   return typeof g.key === "string" && (g.type === "event" || g.type === "person") &&
     OPERATORS.some(([op]) => op === g.operator) && (g.value === null || g.value === undefined || typeof g.value !== "object");
 }
@@ -42,30 +77,77 @@ export function useSeen(url: string | null): string[] {
   return names;
 }
 
-/** A filter as the API takes it: numbers for gt/lt, no value for (not) set. */
-export function ready(filters: PropertyFilter[]): object[] {
+/** A filter as the API takes it: numbers for gt/lt, no value for (not) set; cohort filters
+ * once a cohort is chosen. */
+export function ready(filters: Filter[]): object[] {
   return filters
-    .filter((f) => f.key.trim())
+    .filter((f) => (f.type === "cohort" ? f.cohort_id > 0 : f.key.trim()))
     .map((f) => {
+      if (f.type === "cohort") return { type: "cohort", cohort_id: f.cohort_id, negate: f.negate };
       if (f.operator === "is_set" || f.operator === "is_not_set") return { key: f.key, type: f.type, operator: f.operator };
       const value = f.operator === "gt" || f.operator === "lt" ? Number(f.value) || 0 : String(f.value ?? "");
       return { key: f.key, type: f.type, operator: f.operator, value };
     });
 }
 
-function FilterRow(props: { projectId: number; index: number; filter: PropertyFilter; onChange: (f: PropertyFilter | null) => void }) {
+/** What a filter becomes when its kind changes: a property filter keeps its key and operator
+ * between event and person; a cohort filter starts on the first cohort. */
+function retyped(f: Filter, type: string, cohorts: SavedCohort[]): Filter {
+  if (type === "cohort") return f.type === "cohort" ? f : { type: "cohort", cohort_id: cohorts[0]?.id ?? 0, negate: false };
+  const kind = type as "event" | "person";
+  return f.type === "cohort" ? { key: "", type: kind, operator: "exact", value: "" } : { ...f, type: kind };
+}
+
+function KindSelect(props: { filter: Filter; cohorts: SavedCohort[]; onChange: (f: Filter) => void }) {
+  return (
+    <select aria-label="Property of" value={props.filter.type}
+      onChange={(e) => props.onChange(retyped(props.filter, e.currentTarget.value, props.cohorts))}>
+      <option value="event">Event</option>
+      <option value="person">Person</option>
+      <option value="cohort">Cohort</option>
+    </select>
+  );
+}
+
+function CohortRow(props: { index: number; filter: CohortRef; cohorts: SavedCohort[]; onChange: (f: Filter | null) => void }) {
+  const f = props.filter;
+  return (
+    <fieldset class="filter" aria-label={`Filter ${props.index + 1}`}>
+      <div class="filter-line">
+        <KindSelect filter={f} cohorts={props.cohorts} onChange={props.onChange} />
+        <select aria-label="In or not in" value={f.negate ? "out" : "in"} onChange={(e) => props.onChange({ ...f, negate: e.currentTarget.value === "out" })}>
+          <option value="in">in</option>
+          <option value="out">not in</option>
+        </select>
+        <button type="button" class="ghost small" aria-label={`Remove filter ${props.index + 1}`} onClick={() => props.onChange(null)}>×</button>
+      </div>
+      <div class="filter-line">
+        {props.cohorts.length === 0 ? (
+          <span class="hint">No cohorts yet: make one on the Cohorts page.</span>
+        ) : (
+          <select class="grow" aria-label="Cohort" value={String(f.cohort_id)} onChange={(e) => props.onChange({ ...f, cohort_id: Number(e.currentTarget.value) })}>
+            {!props.cohorts.some((c) => c.id === f.cohort_id) && <option value={String(f.cohort_id)}>Cohort {f.cohort_id}</option>}
+            {props.cohorts.map((c) => <option value={String(c.id)} key={c.id}>{c.name}</option>)}
+          </select>
+        )}
+      </div>
+    </fieldset>
+  );
+}
+
+function FilterRow(props: { projectId: number; index: number; filter: Filter; cohorts: SavedCohort[]; onChange: (f: Filter | null) => void }) {
   const f = props.filter;
   const id = `filter-${props.index}`;
-  const keys = useSeen(`/api/projects/${props.projectId}/catalog/properties?type=${f.type}`);
-  const values = useSeen(f.key ? `/api/projects/${props.projectId}/catalog/values?${new URLSearchParams({ key: f.key, type: f.type })}` : null);
+  const type = f.type === "cohort" ? "event" : f.type;
+  const key = f.type === "cohort" ? "" : f.key;
+  const keys = useSeen(f.type === "cohort" ? null : `/api/projects/${props.projectId}/catalog/properties?type=${type}`);
+  const values = useSeen(key ? `/api/projects/${props.projectId}/catalog/values?${new URLSearchParams({ key, type })}` : null);
+  if (f.type === "cohort") return <CohortRow index={props.index} filter={f} cohorts={props.cohorts} onChange={props.onChange} />;
   const noValue = f.operator === "is_set" || f.operator === "is_not_set";
   return (
     <fieldset class="filter" aria-label={`Filter ${props.index + 1}`}>
       <div class="filter-line">
-        <select aria-label="Property of" value={f.type} onChange={(e) => props.onChange({ ...f, type: e.currentTarget.value as "event" | "person" })}>
-          <option value="event">Event</option>
-          <option value="person">Person</option>
-        </select>
+        <KindSelect filter={f} cohorts={props.cohorts} onChange={props.onChange} />
         <input aria-label="Property" list={`${id}-keys`} placeholder="property" value={f.key}
           onInput={(e) => props.onChange({ ...f, key: e.currentTarget.value })} />
         <datalist id={`${id}-keys`}>{keys.map((k) => <option value={k} key={k} />)}</datalist>
@@ -87,14 +169,15 @@ function FilterRow(props: { projectId: number; index: number; filter: PropertyFi
   );
 }
 
-export function FiltersEditor(props: { projectId: number; filters: PropertyFilter[]; onChange: (f: PropertyFilter[]) => void }) {
-  const set = (i: number, f: PropertyFilter | null) =>
+export function FiltersEditor(props: { projectId: number; filters: Filter[]; onChange: (f: Filter[]) => void }) {
+  const cohorts = useCohorts(props.projectId);
+  const set = (i: number, f: Filter | null) =>
     props.onChange(f === null ? props.filters.filter((_, j) => j !== i) : props.filters.map((g, j) => (j === i ? f : g)));
   return (
     <div class="stack filters-editor">
       <span class="label">Filters {props.filters.length > 1 && <span class="hint inline">all must hold</span>}</span>
       {props.filters.map((f, i) => (
-        <FilterRow key={i} projectId={props.projectId} index={i} filter={f} onChange={(g) => set(i, g)} />
+        <FilterRow key={i} projectId={props.projectId} index={i} filter={f} cohorts={cohorts} onChange={(g) => set(i, g)} />
       ))}
       <button type="button" class="ghost" onClick={() => props.onChange([...props.filters, { key: "", type: "event", operator: "exact", value: "" }])}>
         Add filter
@@ -103,20 +186,53 @@ export function FiltersEditor(props: { projectId: number; filters: PropertyFilte
   );
 }
 
-export function BreakdownPicker(props: { projectId: number; value: string; type: string; onChange: (key: string, type: string) => void }) {
-  const keys = useSeen(`/api/projects/${props.projectId}/catalog/properties?type=${props.type}`);
+/** What a breakdown picker gives the API: a property of events or persons, or saved cohorts
+ * (a line each). */
+export function breakdownSpec(key: string, type: string, cohortIds: number[]): object {
+  if (type === "cohort") return { breakdown: null, breakdown_cohorts: cohortIds.map((id) => ({ type: "cohort", cohort_id: id })) };
+  return { breakdown: key.trim() || null, breakdown_type: type };
+}
+
+export function BreakdownPicker(props: {
+  projectId: number;
+  value: string;
+  type: string;
+  cohortIds: number[];
+  onChange: (key: string, type: string) => void;
+  onCohorts: (ids: number[]) => void;
+}) {
+  const keys = useSeen(props.type === "cohort" ? null : `/api/projects/${props.projectId}/catalog/properties?type=${props.type}`);
+  const cohorts = useCohorts(props.projectId);
+  const toggle = (id: number, on: boolean) =>
+    props.onCohorts(on ? [...props.cohortIds.filter((c) => c !== id), id] : props.cohortIds.filter((c) => c !== id));
   return (
     <div class="field">
       <label for="breakdown">Break down by</label>
       <div class="filter-line">
-        <select aria-label="Breakdown property of" value={props.type} onChange={(e) => props.onChange(props.value, e.currentTarget.value)}>
+        <select id={props.type === "cohort" ? "breakdown" : undefined} aria-label="Breakdown property of" value={props.type}
+          onChange={(e) => props.onChange(props.value, e.currentTarget.value)}>
           <option value="event">Event</option>
           <option value="person">Person</option>
+          <option value="cohort">Cohorts</option>
         </select>
-        <input id="breakdown" list="breakdown-keys" placeholder="none" value={props.value}
-          onInput={(e) => props.onChange(e.currentTarget.value, props.type)} />
-        <datalist id="breakdown-keys">{keys.map((k) => <option value={k} key={k} />)}</datalist>
+        {props.type !== "cohort" && (
+          <>
+            <input id="breakdown" list="breakdown-keys" placeholder="none" value={props.value}
+              onInput={(e) => props.onChange(e.currentTarget.value, props.type)} />
+            <datalist id="breakdown-keys">{keys.map((k) => <option value={k} key={k} />)}</datalist>
+          </>
+        )}
       </div>
+      {props.type === "cohort" && (
+        <div class="cohort-picks" role="group" aria-label="Cohorts to break down by">
+          {cohorts.length === 0 && <span class="hint">No cohorts yet: make one on the Cohorts page.</span>}
+          {cohorts.map((c) => (
+            <label class="check" key={c.id}>
+              <input type="checkbox" checked={props.cohortIds.includes(c.id)} onChange={(e) => toggle(c.id, e.currentTarget.checked)} /> {c.name}
+            </label>
+          ))}
+        </div>
+      )}
     </div>
   );
 }

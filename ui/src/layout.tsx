@@ -23,6 +23,7 @@ export function Shell(props: {
               ["/insights", "Insights"],
               ["/sessions", "Sessions"],
               ["/persons", "Persons"],
+              ["/cohorts", "Cohorts"],
               ["", "Install"],
               ["/settings", "Settings"],
             ].map(([suffix, text]) => {

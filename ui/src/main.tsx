@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, type Me, onSessionEnded, setCsrfToken, signOut, snapshotsUrl } from "./api";
 import { Shell } from "./layout";
 import { AccountPage } from "./pages/account";
+import { CohortsPage } from "./pages/cohorts";
 import { DashboardsPage } from "./pages/dashboards";
 import { PersonPage, PersonsPage } from "./pages/persons";
 import { SettingsPage } from "./pages/settings";
@@ -90,6 +91,8 @@ function App() {
         <PersonPage projectId={Number(project[1])} distinctId={decodeURIComponent(project[3])} />
       ) : project && project[2] === "persons" ? (
         <PersonsPage projectId={Number(project[1])} />
+      ) : project && project[2] === "cohorts" ? (
+        <CohortsPage projectId={Number(project[1])} cohortId={project[3] ? decodeURIComponent(project[3]) : null} />
       ) : project && project[2] === "settings" ? (
         <SettingsPage projectId={Number(project[1])} />
       ) : project && project[2] === "insights" ? (

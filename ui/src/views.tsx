@@ -53,11 +53,30 @@ export function trendsChart(result: Any, look: { bar?: boolean; points?: number 
   };
 }
 
-type FunnelLine = { breakdown_value: string | null; is_other: boolean; steps: { label: string; count: number }[] };
+type FunnelLine = { breakdown_value: string | null; is_other: boolean; name?: string; steps: { label: string; count: number }[] };
 
-/** A funnel breakdown line's name: its value, "Other", or "(none)" for persons without it. */
-export const funnelLineName = (l: { breakdown_value: string | null; is_other: boolean }) =>
-  l.is_other ? "Other" : l.breakdown_value ?? "(none)";
+/** A funnel breakdown line's name: its cohort's name, its value, "Other", or "(none)" for
+ * persons without it. */
+export const funnelLineName = (l: { breakdown_value: string | null; is_other: boolean; name?: string }) =>
+  l.name ?? (l.is_other ? "Other" : l.breakdown_value ?? "(none)");
+
+/** A result broken down by cohorts, its lines named by the cohorts' names: a funnel line gets
+ * `name`, a trends line's label ends with it. `breakdown_value` stays the cohort's id, which
+ * is what a persons query asks for. */
+export function withCohortNames<T>(result: T, byCohorts: boolean, name: (value: string | null) => string | null): T {
+  if (!byCohorts || !result) return result;
+  type Named = { breakdown_value: string | null; label?: string };
+  const rename = (l: Named) => {
+    const shown = name(l.breakdown_value) ?? "";
+    return { ...l, name: shown, ...(l.label !== undefined ? { label: l.label.replace(/ · [^·]*$/, ` · ${shown}`) } : {}) };
+  };
+  const r = result as Record<string, unknown>;
+  const each = (key: string) => (Array.isArray(r[key]) ? { [key]: (r[key] as Named[]).map(rename) } : {});
+  return { ...r, ...each("series"), ...each("previous"), ...each("lines") } as T;
+}
+
+/** Whether a spec breaks down by cohorts. */
+export const byCohorts = (spec: Record<string, unknown>) => Array.isArray(spec.breakdown_cohorts) && spec.breakdown_cohorts.length > 0;
 
 function funnelChart(result: Any): ChartConfiguration {
   const lines = result.lines as FunnelLine[];

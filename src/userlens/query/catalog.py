@@ -1,5 +1,6 @@
 """What a project's data holds, for pickers and autocomplete: event names, property names
-and a property's common values, each with how often it was seen among recent events."""
+and a property's common values, each with how often it was seen among recent events; and the
+persons a search or a cohort finds."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from userlens.model.filters import CohortFilter
 from userlens.query.dialect import Engine
-from userlens.query.filters import Params, overrides, utc
+from userlens.query.filters import Params, in_cohort, overrides, utc
 from userlens.store.sql import Query
 
 SAMPLE = 100_000  # the most recent events looked at
@@ -80,7 +82,16 @@ def property_values(
     return _seen(engine, Query(sql, params.values))
 
 
-__all__ = ["Seen", "event_names", "property_names", "property_values"]
+__all__ = [
+    "CohortMembers",
+    "PersonRow",
+    "Seen",
+    "cohort_members",
+    "event_names",
+    "property_names",
+    "property_values",
+    "search_persons",
+]
 
 
 class PersonRow(BaseModel):
@@ -109,3 +120,33 @@ def search_persons(engine: Engine, text: str, limit: int = 50) -> list[PersonRow
         PersonRow(id=str(i), distinct_ids=list(ids), properties=str(props), created_at=at)
         for i, ids, props, at in engine.execute(Query(sql, params.values))
     ]
+
+
+class CohortMembers(BaseModel):
+    """How many persons a cohort holds now, and the newest of them."""
+
+    count: int
+    persons: list[PersonRow]
+
+
+def cohort_members(engine: Engine, cohort: CohortFilter, limit: int = 100) -> CohortMembers:
+    """The persons in `cohort` (its definition given, its rules' starts set), newest first;
+    `negate` is not read."""
+    params = Params(engine.dialect)
+    d = engine.dialect
+    inside = in_cohort(cohort, params, "p.id")
+    sql = (
+        f"SELECT CAST(p.id AS VARCHAR), {d.sorted_list('d.distinct_id')}, "
+        "CAST(p.properties AS VARCHAR), p.created_at, count(*) OVER () "
+        "FROM {persons} p JOIN {person_distinct_ids} d ON d.person_id = p.id "
+        f"WHERE {inside} GROUP BY p.id, p.properties, p.created_at "
+        f"ORDER BY p.created_at DESC, 1 LIMIT {params.add(limit)}"
+    )
+    rows = engine.execute(Query(sql, params.values))
+    return CohortMembers(
+        count=int(rows[0][4]) if rows else 0,
+        persons=[
+            PersonRow(id=str(i), distinct_ids=list(ids), properties=str(props), created_at=at)
+            for i, ids, props, at, _ in rows
+        ],
+    )

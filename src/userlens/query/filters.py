@@ -79,12 +79,15 @@ def condition(f: Filter, params: Params) -> str:
     return _property(f, params)
 
 
-def in_cohort(f: CohortFilter, params: Params) -> str:
+def in_cohort(f: CohortFilter, params: Params, person: str | None = None) -> str:
+    """Whether `person` (by default, the event's person after merges) is in the cohort; its
+    property rules read the person's properties as `p.properties`."""
+    person = person or PERSON
     if f.definition is None:
         raise InvalidInput(f"filters: there is no cohort {f.cohort_id} in this project")
     if f.definition.distinct_ids is not None:
         return (
-            f"({PERSON} IN (SELECT d.person_id FROM {{person_distinct_ids}} d "
+            f"({person} IN (SELECT d.person_id FROM {{person_distinct_ids}} d "
             "WHERE "
             f"{params.dialect.in_list('d.distinct_id', params.add(f.definition.distinct_ids))}))"
         )
@@ -96,7 +99,7 @@ def in_cohort(f: CohortFilter, params: Params) -> str:
         if rule.since is None:
             raise InvalidInput("filters: a cohort's did_event rule was not given its start")
         rules.append(
-            f"({PERSON} IN (SELECT coalesce(co.override_person_id, ce.person_id) "
+            f"({person} IN (SELECT coalesce(co.override_person_id, ce.person_id) "
             f"FROM {{events}} ce {params.dialect.left_join_unique} {{person_overrides}} co "
             f"ON co.old_person_id = ce.person_id WHERE ce.event = {params.add(rule.event)} "
             f"AND ce.timestamp >= {params.add(utc(rule.since))} GROUP BY 1 "

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from userlens.errors import NotFound
 from userlens.model.cohort import Cohort, CohortIn, CohortPatch
+from userlens.model.filters import CohortFilter
 from userlens.model.project import Role, User
+from userlens.query.catalog import CohortMembers, cohort_members
+from userlens.query.prepare import prepare
+from userlens.query.run import engine_of
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
 
@@ -51,6 +55,29 @@ def get_cohort(request: Request, user: CurrentUser, project_id: int, cohort_id: 
     if cohort is None:
         raise _missing(cohort_id)
     return cohort
+
+
+@router.get(BASE + "/{cohort_id}/persons", response_model=CohortMembers)
+def cohort_persons(
+    request: Request,
+    user: CurrentUser,
+    project_id: int,
+    cohort_id: int,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> CohortMembers:
+    """How many persons are in the cohort now, and the newest `limit` of them."""
+    project_role(request, user, project_id)
+    services = services_of(request)
+    cohort = services.meta.cohort(project_id, cohort_id)
+    if cohort is None:
+        raise _missing(cohort_id)
+    members = prepare(
+        CohortFilter(cohort_id=cohort_id),
+        cohorts=lambda _: cohort.definition,
+        test_filters=(),
+        now=services.now(),
+    )
+    return cohort_members(engine_of(services.events, project_id), members, limit)
 
 
 @router.patch(BASE + "/{cohort_id}", response_model=Cohort)

@@ -95,6 +95,56 @@ def test_saved_cohorts_filter_insights(make_env: Callable[..., Env]) -> None:
     assert resp.status_code == 400 and f"no cohort {beta['id']}" in resp.json()["detail"]
 
 
+def test_a_cohort_lists_its_persons_as_they_are_now(make_env: Callable[..., Env]) -> None:
+    clock = FakeClock()
+    env = make_env(clock=clock)
+    _seed(env, clock)
+    url = f"/api/projects/{env.project.id}/cohorts"
+    body = {"name": "Buyers", "definition": {"rules": [{"kind": "did_event", "event": "buy"}]}}
+    buyers = env.client.post(url, json=body, headers=env.auth).json()
+    members = f"{url}/{buyers['id']}/persons"
+
+    resp = env.client.get(members, headers=env.auth)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["count"] == 2
+    assert sorted(p["distinct_ids"][0] for p in resp.json()["persons"]) == ["ann", "bob"]
+    one = env.client.get(members, params={"limit": 1}, headers=env.auth).json()
+    assert one["count"] == 2 and len(one["persons"]) == 1
+
+    # "In the last 30 days" counts back from now, so members leave as time passes.
+    clock.advance(29 * 86400)
+    assert [
+        p["distinct_ids"] for p in env.client.get(members, headers=env.auth).json()["persons"]
+    ] == [["bob"]]
+
+    staff = {
+        "name": "Staff",
+        "definition": {
+            "rules": [
+                {
+                    "kind": "has_property",
+                    "filter": {
+                        "key": "email",
+                        "type": "person",
+                        "operator": "contains",
+                        "value": "@lensware",
+                    },
+                }
+            ]
+        },
+    }
+    staff_id = env.client.post(url, json=staff, headers=env.auth).json()["id"]
+    found = env.client.get(f"{url}/{staff_id}/persons", headers=env.auth).json()
+    assert found["count"] == 1 and found["persons"][0]["distinct_ids"] == ["cat"]
+    assert env.client.get(f"{url}/{staff_id}/persons").status_code == 401
+    assert (
+        env.client.get(
+            f"{url}/{staff_id}/persons", params={"limit": 0}, headers=env.auth
+        ).status_code
+        == 400
+    )
+
+
 def test_cohorts_stay_in_their_project(env: Env) -> None:
     meta = env.app.services.meta
     other = meta.create_project("Another team")
@@ -106,6 +156,7 @@ def test_cohorts_stay_in_their_project(env: Env) -> None:
     resp = env.client.patch(f"{mine}/{theirs.id}", json={"name": "Mine"}, headers=env.auth)
     assert resp.status_code == 404
     assert env.client.delete(f"{mine}/{theirs.id}", headers=env.auth).status_code == 404
+    assert env.client.get(f"{mine}/{theirs.id}/persons", headers=env.auth).status_code == 404
     assert env.client.get(f"/api/projects/{other.id}/cohorts", headers=env.auth).status_code == 404
     resp = env.client.post(
         f"/api/projects/{env.project.id}/query",

@@ -2,7 +2,8 @@ import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
 import { ErrorNote, message, useCanChange } from "../layout";
 import { navigate } from "../router";
-import { InsightView } from "../views";
+import { cohortNamer, useCohorts } from "../filters";
+import { byCohorts, InsightView, withCohortNames } from "../views";
 
 export interface SavedInsight {
   id: number;
@@ -32,6 +33,7 @@ function Tile(props: {
   insight: SavedInsight;
   range: string;
   generation: number;
+  cohortName: (value: string | null) => string | null;
   first: boolean;
   last: boolean;
   onMove: (by: number) => void;
@@ -61,7 +63,7 @@ function Tile(props: {
         </div>
       </div>
       <ErrorNote error={error} />
-      {result ? <InsightView result={result} label={props.insight.name} /> : !error && <div class="tile-wait" aria-busy="true" />}
+      {result ? <InsightView result={withCohortNames(result, byCohorts(props.insight.spec), props.cohortName)} label={props.insight.name} /> : !error && <div class="tile-wait" aria-busy="true" />}
     </section>
   );
 }
@@ -118,6 +120,7 @@ export function DashboardsPage(props: { projectId: number; dashboardId: number |
   const [generation, setGeneration] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const canChange = useCanChange(props.projectId);
+  const cohorts = useCohorts(props.projectId);
   useEffect(() => {
     api<Dashboard[]>("GET", `/api/projects/${props.projectId}/dashboards`)
       .then(setBoards)
@@ -165,7 +168,7 @@ export function DashboardsPage(props: { projectId: number; dashboardId: number |
       </div>
       <div class="tiles">
         {board.tiles.map((t, i) => (
-          <Tile key={t.id} projectId={props.projectId} insight={t} range={range} generation={generation}
+          <Tile key={t.id} projectId={props.projectId} insight={t} range={range} generation={generation} cohortName={cohortNamer(cohorts)}
             first={i === 0} last={i === board.tiles.length - 1}
             onMove={(by) => move(i, by)} onRemove={() => void save(board.tiles.filter((x) => x.id !== t.id))} />
         ))}

@@ -3,9 +3,9 @@
 import type { ChartConfiguration } from "chart.js";
 import { useMemo, useState } from "preact/hooks";
 import { ChartView, downloadCsv, PALETTE } from "../chart";
-import { BreakdownPicker, FiltersEditor, type PropertyFilter, ready } from "../filters";
+import { BreakdownPicker, breakdownSpec, cohortNamer, type Filter, FiltersEditor, ready, useCohorts } from "../filters";
 import { ErrorNote } from "../layout";
-import { funnelLineName } from "../views";
+import { funnelLineName, withCohortNames } from "../views";
 import { EventPicker, type LeaveOut, LeaveOutToggle, Persons, RANGES, SaveBar, Select, useQuery } from "./builder";
 
 interface FunnelStep {
@@ -19,6 +19,7 @@ interface FunnelStep {
 interface FunnelLine {
   breakdown_value: string | null;
   is_other: boolean;
+  name?: string;
   steps: FunnelStep[];
 }
 interface FunnelResult {
@@ -104,12 +105,15 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
   const [order, setOrder] = useState("ordered");
   // Persons who dropped before a step, of one breakdown line (the only one without).
   const [dropped, setDropped] = useState<{ step: number; line: FunnelLine } | null>(null);
-  const [filters, setFilters] = useState<PropertyFilter[]>([]);
+  const [filters, setFilters] = useState<Filter[]>([]);
   const [breakdown, setBreakdown] = useState("");
   const [breakdownType, setBreakdownType] = useState("event");
+  const [cohortIds, setCohortIds] = useState<number[]>([]);
+  const cohorts = useCohorts(props.projectId);
   // Events that break an attempt between two of its steps (counted from 1 here, 0 in the spec).
   const [exclusions, setExclusions] = useState<{ event: string; from: number; to: number }[]>([]);
-  const split = breakdown.trim() !== "";
+  const byCohort = breakdownType === "cohort" && cohortIds.length > 0;
+  const split = byCohort || (breakdownType !== "cohort" && breakdown.trim() !== "");
   const last = steps.length;
   const kept = order === "unordered" ? [] : exclusions.filter((x) => x.event.trim() && x.from < x.to && x.to <= last);
   const funnel = {
@@ -121,11 +125,12 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
     window_unit: unit,
     order,
     date_range: { date_from: range },
-    breakdown: split ? breakdown.trim() : null,
-    breakdown_type: breakdownType,
+    ...breakdownSpec(breakdown, breakdownType, cohortIds),
     exclusions: kept.map((x) => ({ event: x.event.trim(), from_step: x.from - 1, to_step: x.to - 1 })),
   };
-  const { result, error, busy } = useQuery<FunnelResult>(props.projectId, funnel);
+  const asked = useQuery<FunnelResult>(props.projectId, funnel);
+  const { error, busy } = asked;
+  const result = useMemo(() => withCohortNames(asked.result, byCohort, cohortNamer(cohorts)), [asked.result, byCohort, cohorts]);
   const setExclusion = (i: number, x: { event: string; from: number; to: number } | null) =>
     setExclusions(x === null ? exclusions.filter((_, j) => j !== i) : exclusions.map((y, j) => (j === i ? x : y)));
   const stepOptions = steps.map((_, i): [string, string] => [String(i + 1), `step ${i + 1}`]);
@@ -168,7 +173,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
   const csv = () =>
     line &&
     downloadCsv("funnel.csv", [
-      [...(split ? [breakdown.trim()] : []), "step", "persons", "conversion from first", "conversion from previous", "dropped", "median time"],
+      [...(split ? [byCohort ? "cohort" : breakdown.trim()] : []), "step", "persons", "conversion from first", "conversion from previous", "dropped", "median time"],
       ...lines.flatMap((l) =>
         l.steps.map((s, i) => [
           ...(split ? [funnelLineName(l)] : []),
@@ -227,8 +232,9 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
         <Select id="funnel-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
         <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
         <LeaveOutToggle {...props.leaveOut} />
-        <BreakdownPicker projectId={props.projectId} value={breakdown} type={breakdownType}
-          onChange={(key, type) => (setBreakdown(key), setBreakdownType(type), setDropped(null))} />
+        <BreakdownPicker projectId={props.projectId} value={breakdown} type={breakdownType} cohortIds={cohortIds}
+          onChange={(key, type) => (setBreakdown(key), setBreakdownType(type), setDropped(null))}
+          onCohorts={(ids) => (setCohortIds(ids), setDropped(null))} />
       </form>
       <div class="stack">
         <section class="card result" aria-busy={busy} aria-label="Funnel result">
@@ -242,7 +248,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
             </div>
           )}
           {split
-            ? line && <LinesTable lines={lines} by={breakdown.trim()} onDropped={(step, l) => setDropped({ step, line: l })} />
+            ? line && <LinesTable lines={lines} by={byCohort ? "Cohort" : breakdown.trim()} onDropped={(step, l) => setDropped({ step, line: l })} />
             : line && <StepsTable line={line} label="Steps" onDropped={(step) => setDropped({ step, line })} />}
         </section>
         {dropped !== null && (

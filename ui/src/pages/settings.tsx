@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, type Project } from "../api";
-import { editable, FiltersEditor, type PropertyFilter, ready } from "../filters";
+import { editable, type Filter, FiltersEditor, ready } from "../filters";
 import { ErrorNote, message, Outcome, useSubmit } from "../layout";
 import { zones } from "./projects";
 
@@ -96,10 +96,10 @@ function ProjectForm(props: { projectId: number; settings: Settings; admin: bool
 
 /** The project's internal and test users: filters that events must pass when an insight asks
  * to leave those users out. Filters set through the API that the editor cannot show (groups,
- * cohorts, lists of values) are kept as they are. */
+ * cohort definitions, lists of values) are kept as they are. */
 function TestAccounts(props: { projectId: number; settings: Settings; admin: boolean; onSaved: (s: Settings) => void }) {
   const stored = props.settings.test_account_filters;
-  const [draft, setDraft] = useState<PropertyFilter[]>(stored.filter(editable).map((f) => ({ ...f, value: f.value ?? "" })));
+  const [draft, setDraft] = useState<Filter[]>(stored.filter(editable).map((f) => (f.type === "cohort" ? f : { ...f, value: f.value ?? "" })));
   const others = stored.filter((f) => !editable(f));
   const { note, error, submit } = useSubmit(async () => {
     const saved = await api<Settings>("PATCH", `/api/projects/${props.projectId}/settings`, {
@@ -119,7 +119,7 @@ function TestAccounts(props: { projectId: number; settings: Settings; admin: boo
         <FiltersEditor projectId={props.projectId} filters={draft} onChange={setDraft} />
       </fieldset>
       {others.length > 0 && (
-        <p class="hint">{others.length} more set through the API (groups, cohorts or lists) are kept as they are.</p>
+        <p class="hint">{others.length} more set through the API (groups, cohort definitions or lists) are kept as they are.</p>
       )}
       <Outcome note={note} error={error} />
       {props.admin && <button type="submit" class="primary">Save filters</button>}

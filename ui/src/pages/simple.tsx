@@ -3,7 +3,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { downloadCsv } from "../chart";
-import { FiltersEditor, type PropertyFilter, ready } from "../filters";
+import { type Filter, FiltersEditor, ready } from "../filters";
 import { ErrorNote } from "../layout";
 import { bucketLabel, csvRows, type Edge, InsightView } from "../views";
 import { EventPicker, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, RANGES, SaveBar, Select, useQuery } from "./builder";
@@ -92,7 +92,7 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
   const [period, setPeriod] = useState("week");
   const [periods, setPeriods] = useState("8");
   const [type, setType] = useState("recurring");
-  const [filters, setFilters] = useState<PropertyFilter[]>([]);
+  const [filters, setFilters] = useState<Filter[]>([]);
   const spec = {
     kind: "retention",
     filters: ready(filters),
@@ -131,7 +131,7 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut }) {
   const [least, setLeast] = useState("1");
   const [custom, setCustom] = useState(false);
   const [range, setRange] = useState("-7d");
-  const [filters, setFilters] = useState<PropertyFilter[]>([]);
+  const [filters, setFilters] = useState<Filter[]>([]);
   const spec = {
     kind: "paths",
     filters: ready(filters),
@@ -182,7 +182,7 @@ export function Activity(props: { projectId: number; names: string[]; kind: "lif
   const [event, setEvent] = useState("$pageview");
   const [interval, setInterval] = useState("day");
   const [range, setRange] = useState("-30d");
-  const [filters, setFilters] = useState<PropertyFilter[]>([]);
+  const [filters, setFilters] = useState<Filter[]>([]);
   const ref = { event: event || null };
   const common = { interval, date_range: { date_from: range }, filters: ready(filters), filter_test_accounts: props.leaveOut.on };
   const spec = props.kind === "lifecycle" ? { kind: "lifecycle", event: ref, ...common } : { kind: "stickiness", series: [ref], ...common };

@@ -2,9 +2,9 @@
 import type { ChartConfiguration } from "chart.js";
 import { useMemo, useState } from "preact/hooks";
 import { ChartView, downloadCsv } from "../chart";
-import { BreakdownPicker, FiltersEditor, type PropertyFilter, ready, useSeen } from "../filters";
+import { BreakdownPicker, breakdownSpec, cohortNamer, type Filter, FiltersEditor, ready, useCohorts, useSeen } from "../filters";
 import { ErrorNote } from "../layout";
-import { bucketLabel, trendsChart } from "../views";
+import { bucketLabel, trendsChart, withCohortNames } from "../views";
 import { EventPicker, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, RANGES, SaveBar, Select, useQuery } from "./builder";
 
 interface TrendsLine {
@@ -100,9 +100,13 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
   const [range, setRange] = useState("-7d");
   const [interval, setInterval] = useState("day");
   const [display, setDisplay] = useState("line");
-  const [filters, setFilters] = useState<PropertyFilter[]>([]);
+  const [filters, setFilters] = useState<Filter[]>([]);
   const [breakdown, setBreakdown] = useState("");
   const [breakdownType, setBreakdownType] = useState("event");
+  const [cohortIds, setCohortIds] = useState<number[]>([]);
+  const cohorts = useCohorts(props.projectId);
+  const byCohort = breakdownType === "cohort" && cohortIds.length > 0;
+  const split = byCohort || (breakdownType !== "cohort" && breakdown.trim() !== "");
   const [picked, setPicked] = useState<{ bucket: number; line: number } | null>(null);
   const properties = useSeen(`/api/projects/${props.projectId}/catalog/properties?type=event`);
   const spec = {
@@ -116,12 +120,13 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
     date_range: { date_from: range },
     filters: ready(filters),
     filter_test_accounts: props.leaveOut.on,
-    breakdown: breakdown.trim() || null,
-    breakdown_type: breakdownType,
+    ...breakdownSpec(breakdown, breakdownType, cohortIds),
     compare,
     formula: series.length > 1 && formula.trim() ? formula.trim() : null,
   };
-  const { result, error, busy } = useQuery<TrendsResult>(props.projectId, spec);
+  const asked = useQuery<TrendsResult>(props.projectId, spec);
+  const { error, busy } = asked;
+  const result = useMemo(() => withCohortNames(asked.result, byCohort, cohortNamer(cohorts)), [asked.result, byCohort, cohorts]);
   const setOne = (i: number, s: SeriesDraft | null) =>
     setSeries(s === null ? series.filter((_, j) => j !== i) : series.map((t, j) => (j === i ? s : t)));
 
@@ -165,8 +170,8 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
         <Select id="trend-display" label="Chart" value={display} options={[["line", "Line"], ["bar", "Bars"], ["number", "Number"]]} onChange={setDisplay} />
         <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
         <LeaveOutToggle {...props.leaveOut} />
-        <BreakdownPicker projectId={props.projectId} value={breakdown} type={breakdownType}
-          onChange={(key, type) => (setBreakdown(key), setBreakdownType(type))} />
+        <BreakdownPicker projectId={props.projectId} value={breakdown} type={breakdownType} cohortIds={cohortIds}
+          onChange={(key, type) => (setBreakdown(key), setBreakdownType(type))} onCohorts={setCohortIds} />
       </form>
       <section class="card result" aria-busy={busy} aria-label="Trends result">
         <SaveBar projectId={props.projectId} spec={spec} kind="trends" />
@@ -197,7 +202,7 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
               trends: spec,
               series: pickedLine.series,
               bucket: picked.bucket,
-              line: breakdown.trim() ? { value: pickedLine.breakdown_value, is_other: pickedLine.is_other } : null,
+              line: split ? { value: pickedLine.breakdown_value, is_other: pickedLine.is_other } : null,
             }} />
         )}
         {result && (
