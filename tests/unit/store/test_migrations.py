@@ -89,3 +89,54 @@ def test_person_id_becomes_required_and_rows_are_kept(tmp_path: Path) -> None:
     with pytest.raises(duckdb.ConstraintException, match="person_id"):
         con.execute(insert, [None])
     con.close()
+
+
+def test_ids_of_deleted_cohorts_insights_and_dashboards_are_not_reused(tmp_path: Path) -> None:
+    """A saved spec names a cohort by id and a dashboard lists insights by id: a new row must
+    not take the id of a deleted one, in an upgraded data directory too."""
+    data = tmp_path / "data"
+    _old_data_dir(data)
+    engine = make_engine(f"sqlite:///{data / 'metadata.sqlite3'}")
+    migrate_meta(engine, "0007")
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    rows = {
+        "cohorts": "(project_id, name, description, definition, created_at, updated_at) "
+        "VALUES (1, 'c', '', '{}', :t, :t)",
+        "insights": "(project_id, name, description, spec, created_at, updated_at) "
+        "VALUES (1, 'i', '', '{}', :t, :t)",
+        "dashboards": "(project_id, name, tiles, created_at, updated_at) "
+        "VALUES (1, 'd', '[]', :t, :t)",
+    }
+
+    def add(conn: sa.Connection, table: str) -> int:
+        conn.execute(sa.text(f"INSERT INTO {table} {rows[table]}"), {"t": now})
+        found = conn.execute(sa.text(f"SELECT max(id) FROM {table}")).scalar()
+        assert isinstance(found, int)
+        return found
+
+    with engine.begin() as conn:
+        before = {table: [add(conn, table), add(conn, table)] for table in rows}
+    migrate_meta(engine)
+    with engine.begin() as conn:
+        for table, (first, last) in before.items():
+            kept = conn.execute(sa.text(f"SELECT id FROM {table} ORDER BY id")).scalars()
+            assert list(kept) == [first, last]  # the rebuild keeps rows and their ids
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE id = :id"), {"id": last})
+            assert add(conn, table) > last
+    engine.dispose()
+
+    fresh = make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    migrate_meta(fresh)
+    with fresh.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO projects (name, api_token, timezone, created_at) "
+                "VALUES ('New', 'ulc_new_token_0123456789', 'UTC', :t)"
+            ),
+            {"t": now},
+        )
+        for table in rows:
+            last = add(conn, table)
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE id = :id"), {"id": last})
+            assert add(conn, table) > last
+    fresh.dispose()

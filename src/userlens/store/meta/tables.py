@@ -89,6 +89,8 @@ class WebSessionRow(Base):
 
 class CohortRow(Base):
     __tablename__ = "cohorts"
+    # Never reuse a deleted row's id: other rows and saved specs refer to these by id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(
@@ -103,6 +105,8 @@ class CohortRow(Base):
 
 class InsightRow(Base):
     __tablename__ = "insights"
+    # Never reuse a deleted row's id: other rows and saved specs refer to these by id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(
@@ -117,6 +121,8 @@ class InsightRow(Base):
 
 class DashboardRow(Base):
     __tablename__ = "dashboards"
+    # Never reuse a deleted row's id: other rows and saved specs refer to these by id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(
