@@ -122,11 +122,15 @@ class HasProperty(Spec):
 CohortRule = Annotated[DidEvent | HasProperty, Field(discriminator="kind")]
 
 
+# A list cohort holds at most this many distinct ids.
+MAX_LISTED = 100_000
+
+
 class CohortDefinition(Spec):
     """Either `distinct_ids` (a static list) or `rules`."""
 
     distinct_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
-        default=None, min_length=1, max_length=100_000
+        default=None, min_length=1, max_length=MAX_LISTED
     )
     match: Literal["all", "any"] = "all"
     rules: list[CohortRule] = Field(default_factory=list, max_length=20)

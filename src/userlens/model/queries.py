@@ -60,6 +60,17 @@ InsightQuery = Annotated[
     Discriminator(_kind),
 ]
 
+# The drill-downs: each lists the persons behind one number of an insight.
+PersonsQuery = Annotated[
+    TrendsPersonsQuery
+    | FunnelPersonsQuery
+    | RetentionPersonsQuery
+    | PathsPersonsQuery
+    | LifecyclePersonsQuery
+    | StickinessPersonsQuery,
+    Field(discriminator="kind"),
+]
+
 InsightResult = Annotated[
     TrendsResult
     | FunnelResult

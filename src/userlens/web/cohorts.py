@@ -8,17 +8,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from userlens.errors import NotFound
-from userlens.model.cohort import Cohort, CohortIn, CohortPatch
-from userlens.model.filters import CohortFilter
+from userlens.errors import InvalidInput, NotFound
+from userlens.model.cohort import Cohort, CohortFromPersons, CohortIn, CohortPatch
+from userlens.model.filters import MAX_LISTED, CohortDefinition, CohortFilter
+from userlens.model.insight import PersonsResult
 from userlens.model.project import Role, User
 from userlens.query.catalog import CohortMembers, cohort_members
 from userlens.query.prepare import prepare
-from userlens.query.run import engine_of
+from userlens.query.run import engine_of, run
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
+from userlens.web.insights import prepared
 
 router = APIRouter(tags=["cohorts"])
+PAGE = 1000  # persons asked for at a time when a drill-down is saved as a cohort
 CurrentUser = Annotated[User, Depends(current_user)]
 BASE = "/api/projects/{project_id}/cohorts"
 
@@ -46,6 +49,60 @@ def create_cohort(request: Request, user: CurrentUser, project_id: int, body: Co
     """Save a cohort: a static list of distinct ids, or rules."""
     _may_change(request, user, project_id)
     return services_of(request).meta.create_cohort(project_id, body)
+
+
+@router.post(BASE + "/from-persons", response_model=Cohort, status_code=201)
+def cohort_from_persons(
+    request: Request, user: CurrentUser, project_id: int, body: CohortFromPersons
+) -> Cohort:
+    """Save the persons behind an insight's number (`persons`: a `…_persons` drill-down) as a
+    list cohort: every one of them as they are now, by their distinct ids."""
+    _may_change(request, user, project_id)
+    services = services_of(request)
+    project = services.meta.project(project_id)
+    assert project is not None  # the role check found it
+    now = services.now()
+    spec = prepared(services, project, body.persons, now)
+    engine = engine_of(services.events, project_id)
+    ids: dict[str, None] = {}  # in the order found, once each
+    offset = 0
+    while True:
+        try:
+            page = run(
+                spec.model_copy(update={"limit": PAGE, "offset": offset}),
+                project.timezone,
+                now,
+                engine,
+            )
+        except InvalidInput as exc:
+            raise HTTPException(
+                400, detail={"error": "invalid_query", "detail": str(exc)}
+            ) from None
+        assert isinstance(page, PersonsResult)
+        for person in page.persons:
+            ids.update(dict.fromkeys(person.distinct_ids))
+        if len(ids) > MAX_LISTED:
+            raise HTTPException(
+                400,
+                detail={
+                    "error": "too_many_persons",
+                    "detail": f"{page.total:,} persons: a list cohort holds at most "
+                    f"{MAX_LISTED:,} distinct ids",
+                },
+            )
+        offset += PAGE
+        if offset >= page.total or not page.persons:
+            break
+    if not ids:
+        raise HTTPException(
+            400, detail={"error": "no_persons", "detail": "persons: nobody to save in a cohort"}
+        )
+    cohort = CohortIn(
+        name=body.name,
+        description=body.description,
+        definition=CohortDefinition(distinct_ids=list(ids)),
+    )
+    return services.meta.create_cohort(project_id, cohort)
 
 
 @router.get(BASE + "/{cohort_id}", response_model=Cohort)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel
 
 from userlens.errors import InvalidInput
 from userlens.model.filters import CohortDefinition
-from userlens.model.project import User
+from userlens.model.project import Project, User
 from userlens.model.queries import InsightQuery, InsightResult
 from userlens.query.prepare import prepare
 from userlens.query.run import engine_of, run
@@ -39,15 +41,7 @@ def run_query(
     project = services.meta.project(project_id)
     assert project is not None  # the role check found it
     now = services.now()
-    try:
-        spec = prepare(
-            spec,
-            cohorts=lambda cohort_id: _definition(services, project_id, cohort_id),
-            test_filters=project.test_account_filters,
-            now=now,
-        )
-    except InvalidInput as exc:
-        raise HTTPException(400, detail={"error": "invalid_query", "detail": str(exc)}) from None
+    spec = prepared(services, project, spec, now)
     key: CacheKey = (
         project_id,
         spec.model_dump_json(),
@@ -68,6 +62,23 @@ def run_query(
         raise HTTPException(400, detail={"error": "invalid_query", "detail": str(exc)}) from None
     services.insight_cache.put(key, result)
     return result
+
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def prepared(services: Services, project: Project, spec: S, now: datetime) -> S:
+    """`spec` ready to run (`query.prepare`): saved cohorts and the project's test-account
+    filters put in; a 400 when it names a cohort the project does not have."""
+    try:
+        return prepare(
+            spec,
+            cohorts=lambda cohort_id: _definition(services, project.id, cohort_id),
+            test_filters=project.test_account_filters,
+            now=now,
+        )
+    except InvalidInput as exc:
+        raise HTTPException(400, detail={"error": "invalid_query", "detail": str(exc)}) from None
 
 
 def _definition(services: Services, project_id: int, cohort_id: int) -> CohortDefinition | None:

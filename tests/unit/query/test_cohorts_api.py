@@ -7,10 +7,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from tests.conftest import Env, FakeClock
 from userlens.model.cohort import CohortIn
 from userlens.model.filters import CohortDefinition
 from userlens.model.project import Role
+from userlens.web import cohorts as cohorts_api
 
 
 def _at(clock: FakeClock, days_ago: float) -> str:
@@ -145,6 +148,48 @@ def test_a_cohort_lists_its_persons_as_they_are_now(make_env: Callable[..., Env]
     )
 
 
+def test_persons_behind_a_number_are_saved_as_a_list_cohort(
+    make_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    env = make_env(clock=clock)
+    _seed(env, clock)
+    monkeypatch.setattr(cohorts_api, "PAGE", 1)  # one person a page: every page is read
+    url = f"/api/projects/{env.project.id}/cohorts"
+    trends = {
+        "series": [{"event": "buy", "math": "unique_persons"}],
+        "date_range": {"date_from": "-7d"},
+    }
+    drill = {"kind": "trends_persons", "trends": trends, "limit": 1}
+    body = {"name": "Bought this week", "persons": drill}
+    resp = env.client.post(f"{url}/from-persons", json=body, headers=env.auth)
+    assert resp.status_code == 201, resp.text
+    made = resp.json()
+    assert made["name"] == "Bought this week"
+    assert sorted(made["definition"]["distinct_ids"]) == ["ann", "bob"]
+    members = env.client.get(f"{url}/{made['id']}/persons", headers=env.auth).json()
+    assert members["count"] == 2
+
+    # A list stays as it was saved: cat buying later does not join it.
+    later = {"event": "buy", "distinct_id": "cat", "timestamp": _at(clock, 0)}
+    env.client.post("/batch/", json={"api_key": env.project.api_token, "batch": [later]})
+    env.flush()
+    assert env.client.get(f"{url}/{made['id']}/persons", headers=env.auth).json()["count"] == 2
+
+    nobody = {
+        "name": "None",
+        "persons": {**drill, "trends": {**trends, "series": [{"event": "refund"}]}},
+    }
+    resp = env.client.post(f"{url}/from-persons", json=nobody, headers=env.auth)
+    assert resp.status_code == 400 and resp.json()["error"] == "no_persons"
+    monkeypatch.setattr(cohorts_api, "MAX_LISTED", 2)
+    resp = env.client.post(f"{url}/from-persons", json=body, headers=env.auth)
+    assert resp.status_code == 400 and "at most 2 distinct ids" in resp.json()["detail"]
+    bad = {"name": "x", "persons": {"kind": "trends", "series": [{}]}}
+    assert env.client.post(f"{url}/from-persons", json=bad, headers=env.auth).status_code == 400
+    assert env.client.post(f"{url}/from-persons", json=body).status_code == 401
+
+
 def test_cohorts_stay_in_their_project(env: Env) -> None:
     meta = env.app.services.meta
     other = meta.create_project("Another team")
@@ -177,6 +222,9 @@ def test_viewers_read_cohorts_but_do_not_change_them(env: Env) -> None:
     body = {"name": "Beta", "definition": {"distinct_ids": ["a"]}}
     assert env.client.get(url, headers=headers).status_code == 200
     assert env.client.post(url, json=body, headers=headers).status_code == 403
+    drill = {"kind": "trends_persons", "trends": {"series": [{}]}}
+    saved = {"name": "Beta", "persons": drill}
+    assert env.client.post(f"{url}/from-persons", json=saved, headers=headers).status_code == 403
     assert env.client.post(url, json=body).status_code == 401
 
 

@@ -3,7 +3,7 @@
 // behind a number.
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
-import { ErrorNote } from "../layout";
+import { ErrorNote, message, useCanChange } from "../layout";
 import { PersonLink } from "../people";
 
 export interface PersonHit {
@@ -154,6 +154,49 @@ export function LeaveOutToggle(props: LeaveOut) {
   );
 }
 
+/** Keeps the persons behind a number as a list cohort (all of them, not only those shown). */
+function SaveAsCohort(props: { projectId: number; spec: object }) {
+  const canChange = useCanChange(props.projectId);
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState("");
+  const [made, setMade] = useState<{ id: number; name: string } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const key = JSON.stringify(props.spec);
+  useEffect(() => (setMade(null), setOpen(false), setError(null)), [key]);
+  if (!canChange) return null;
+  const save = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      setMade(await api<{ id: number; name: string }>("POST", `/api/projects/${props.projectId}/cohorts/from-persons`, { name: name.trim(), persons: props.spec }));
+      setOpen(false);
+      setName("");
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return (
+    <div class="save-cohort">
+      {made && (
+        <span class="ok" role="status">
+          Saved as the cohort <a href={`/projects/${props.projectId}/cohorts/${made.id}`}>{made.name}</a>
+        </span>
+      )}
+      {open ? (
+        <form class="row-buttons" onSubmit={save} aria-label="Save as a cohort">
+          <input aria-label="Cohort name" placeholder="Cohort name" required maxLength={200} value={name}
+            onInput={(e) => setName(e.currentTarget.value)} />
+          <button type="submit" class="primary small">Save cohort</button>
+          <button type="button" class="ghost small" onClick={() => setOpen(false)}>Cancel</button>
+        </form>
+      ) : (
+        !made && <button type="button" class="ghost small" onClick={() => setOpen(true)}>Save as cohort…</button>
+      )}
+      <ErrorNote error={error} />
+    </div>
+  );
+}
+
 export function Persons(props: { projectId: number; spec: object; title: string; onClose: () => void }) {
   const { result, error } = useQuery<{ persons: PersonHit[]; total: number }>(props.projectId, { ...props.spec, limit: 50 });
   return (
@@ -163,7 +206,10 @@ export function Persons(props: { projectId: number; spec: object; title: string;
           {props.title}
           {result ? ` · ${result.total.toLocaleString()} ${result.total === 1 ? "person" : "persons"}` : ""}
         </h2>
-        <button type="button" class="ghost small" onClick={props.onClose}>Close</button>
+        <div class="row-buttons">
+          {result && result.total > 0 && <SaveAsCohort projectId={props.projectId} spec={props.spec} />}
+          <button type="button" class="ghost small" onClick={props.onClose}>Close</button>
+        </div>
       </div>
       <ErrorNote error={error} />
       {result && (

@@ -90,7 +90,7 @@ class WebSessionRow(Base):
 class CohortRow(Base):
     __tablename__ = "cohorts"
     # Never reuse a deleted row's id: other rows and saved specs refer to these by id.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(
@@ -106,7 +106,7 @@ class CohortRow(Base):
 class InsightRow(Base):
     __tablename__ = "insights"
     # Never reuse a deleted row's id: other rows and saved specs refer to these by id.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(
@@ -122,7 +122,7 @@ class InsightRow(Base):
 class DashboardRow(Base):
     __tablename__ = "dashboards"
     # Never reuse a deleted row's id: other rows and saved specs refer to these by id.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(
