@@ -701,6 +701,35 @@ def test_cohorts_made_in_the_page_keep_to_and_split_insights(
     shot(page, "24-trends-by-cohort")
     page.get_by_role("button", name="Close").click()
 
+    # Saved onto the dashboard, opened again from its tile, changed and saved in place.
+    page.get_by_label("Name", exact=True).fill("Landing by cohort")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("added it to Product overview")
+    page.get_by_role("navigation").get_by_role("link", name="Dashboards").click()
+    tile = page.get_by_role("region", name="Landing by cohort")
+    expect(tile.get_by_test_id("chart")).to_be_visible()
+    tile.get_by_role("link", name="Landing by cohort").click()
+    expect(page.get_by_role("heading", name="Landing by cohort")).to_be_visible()
+    expect(page.get_by_label("Event")).to_have_value("landing")
+    expect(picks.get_by_label("Buyers")).to_be_checked()
+    expect(beta.get_by_role("cell").last).to_have_text("2")
+    picks.get_by_label("Beta").uncheck()
+    expect(beta).to_have_count(0)
+    expect(buyers.get_by_role("cell").last).to_have_text("3")
+    shot(page, "24b-saved-insight-opened")
+    page.get_by_role("button", name="Save changes to “Landing by cohort”").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved the changes")
+    insights = page.request.get(f"{server.url}/api/projects/{project['id']}/insights").json()
+    (changed,) = [i for i in insights if i["name"] == "Landing by cohort"]
+    assert [c["cohort_id"] for c in changed["spec"]["breakdown_cohorts"]] == [
+        c["id"]
+        for c in page.request.get(f"{server.url}/api/projects/{project['id']}/cohorts").json()
+        if c["name"] == "Buyers"
+    ]
+    page.get_by_role("link", name="New insight").click()
+    expect(page.get_by_role("heading", name="Landing by cohort")).to_have_count(0)
+    expect(page.get_by_label("Event")).to_have_value("$pageview")
+
     page.get_by_role("tab", name="Funnel").click()
     for i, name in enumerate(["landing", "signup"], start=1):
         page.get_by_label(f"Step {i}", exact=True).fill(name)

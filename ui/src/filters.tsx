@@ -189,8 +189,10 @@ export function FiltersEditor(props: { projectId: number; filters: Filter[]; onC
 /** What a breakdown picker gives the API: a property of events or persons, or saved cohorts
  * (a line each). */
 export function breakdownSpec(key: string, type: string, cohortIds: number[]): object {
-  if (type === "cohort") return { breakdown: null, breakdown_cohorts: cohortIds.map((id) => ({ type: "cohort", cohort_id: id })) };
-  return { breakdown: key.trim() || null, breakdown_type: type };
+  if (type === "cohort") {
+    return { breakdown: null, breakdown_type: "event", breakdown_cohorts: cohortIds.map((id) => ({ type: "cohort", cohort_id: id })) };
+  }
+  return { breakdown: key.trim() || null, breakdown_type: type, breakdown_cohorts: [] };
 }
 
 export function BreakdownPicker(props: {

@@ -10,10 +10,12 @@ export function navigate(path: string, replace = false): void {
   listeners.forEach((fn) => fn());
 }
 
+/** The current path; the component renders again when the path or the query changes (pages
+ * read their query from `location.search`). */
 export function usePath(): string {
-  const [path, setPath] = useState(location.pathname);
+  const [, setHref] = useState(location.pathname + location.search);
   useEffect(() => {
-    const update = () => setPath(location.pathname);
+    const update = () => setHref(location.pathname + location.search);
     listeners.add(update);
     addEventListener("popstate", update);
     return () => {
@@ -21,7 +23,7 @@ export function usePath(): string {
       removeEventListener("popstate", update);
     };
   }, []);
-  return path;
+  return location.pathname;
 }
 
 // Links stay ordinary <a href> (keyboard, middle-click, copy link); plain clicks on

@@ -3,6 +3,7 @@
 // behind a number.
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
+import { editable, type Filter } from "../filters";
 import { ErrorNote, message, useCanChange } from "../layout";
 import { PersonLink } from "../people";
 
@@ -20,6 +21,54 @@ export const RANGES: [string, string][] = [
   ["-30d", "Last 30 days"],
   ["-90d", "Last 90 days"],
 ];
+
+// -- a saved insight, opened in its builder ------------------------------------------------------
+
+export type Spec = Record<string, unknown>;
+export interface SavedInsight {
+  id: number;
+  name: string;
+  spec: Spec;
+}
+
+/** A saved spec's field (a default when there is no saved spec, or no such field). */
+export function field<T>(saved: SavedInsight | undefined, key: string, fallback: T): T {
+  const value = saved?.spec[key];
+  return value === undefined || value === null ? fallback : (value as T);
+}
+
+/** The date ranges a builder offers: the usual ones, and the saved one when it is another
+ * (an absolute range, say), kept as saved. Its option's value is its JSON. */
+export function rangeChoices(saved: SavedInsight | undefined, fallback: string): { initial: string; options: [string, string][]; spec: (v: string) => object } {
+  const range = saved?.spec.date_range as { date_from?: string; date_to?: string | null } | undefined;
+  const usual = range && !range.date_to && RANGES.some(([v]) => v === range.date_from) ? range.date_from : undefined;
+  if (!range || usual) return { initial: usual ?? fallback, options: RANGES, spec: (v) => ({ date_from: v }) };
+  const own = JSON.stringify(range);
+  const text = range.date_to ? `${range.date_from} to ${range.date_to}` : `Since ${range.date_from}`;
+  return {
+    initial: own,
+    options: [...RANGES, [own, text]],
+    spec: (v) => (v === own ? range : { date_from: v }),
+  };
+}
+
+/** A saved spec's filters: those the editor shows, and the others (groups, inline cohort
+ * definitions), which are kept as they are. */
+export function savedFilters(saved: SavedInsight | undefined): { shown: Filter[]; kept: unknown[] } {
+  const all = field<unknown[]>(saved, "filters", []);
+  return {
+    shown: all.filter(editable).map((f) => (f.type === "cohort" ? f : { ...f, value: f.value ?? "" })),
+    kept: all.filter((f) => !editable(f)),
+  };
+}
+
+/** A saved breakdown: by a property (its key and kind) or by saved cohorts (their ids). */
+export function savedBreakdown(saved: SavedInsight | undefined): { key: string; type: string; cohortIds: number[] } {
+  const cohorts = field<{ cohort_id?: number | null }[]>(saved, "breakdown_cohorts", []);
+  const ids = cohorts.map((c) => c.cohort_id).filter((id): id is number => typeof id === "number");
+  if (ids.length) return { key: "", type: "cohort", cohortIds: ids };
+  return { key: field(saved, "breakdown", ""), type: field(saved, "breakdown_type", "event"), cohortIds: [] };
+}
 export const INTERVALS = ["hour", "day", "week", "month"];
 
 export function useCatalog(projectId: number): string[] {
@@ -81,7 +130,7 @@ export function Select(props: { id: string; label: string; value: string; option
 
 // -- saving -----------------------------------------------------------------------------------
 
-export function SaveBar(props: { projectId: number; spec: object; kind: string }) {
+export function SaveBar(props: { projectId: number; spec: object; kind: string; saved?: SavedInsight }) {
   const [name, setName] = useState("");
   const [boards, setBoards] = useState<{ id: number; name: string; tiles: { id: number }[] }[]>([]);
   const [board, setBoard] = useState("");
@@ -108,8 +157,22 @@ export function SaveBar(props: { projectId: number; spec: object; kind: string }
       setError(err instanceof ApiError ? err.message : String(err));
     }
   };
+  // An opened insight is changed in place; dashboards showing it show the change.
+  const update = async () => {
+    if (!props.saved) return;
+    setError(null);
+    try {
+      const saved = await api<{ name: string }>("PATCH", `/api/projects/${props.projectId}/insights/${props.saved.id}`, { spec: props.spec });
+      setNote(`Saved the changes to “${saved.name}”.`);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    }
+  };
   return (
     <form class="savebar" onSubmit={save} aria-label="Save this insight">
+      {props.saved && (
+        <button type="button" class="primary" onClick={() => void update()}>Save changes to “{props.saved.name}”</button>
+      )}
       <div class="field inline">
         <label for={`${props.kind}-save-name`}>Name</label>
         <input id={`${props.kind}-save-name`} required maxLength={200} value={name} placeholder={`My ${props.kind}`}
@@ -122,7 +185,7 @@ export function SaveBar(props: { projectId: number; spec: object; kind: string }
           {boards.map((b) => <option value={String(b.id)} key={b.id}>{b.name}</option>)}
         </select>
       </div>
-      <button type="submit" class="primary">Save</button>
+      <button type="submit" class={props.saved ? "ghost" : "primary"}>{props.saved ? "Save as new" : "Save"}</button>
       {note && <span class="ok" role="status">{note}</span>}
       <ErrorNote error={error} />
     </form>

@@ -55,7 +55,7 @@ function Tile(props: {
   return (
     <section class="card tile" aria-label={props.insight.name} data-testid="tile">
       <div class="tile-head">
-        <h2>{props.insight.name}</h2>
+        <h2><a class="tile-title" href={`/projects/${props.projectId}/insights?insight=${props.insight.id}`} title="Open in its builder">{props.insight.name}</a></h2>
         <div class="tile-tools">
           <button type="button" class="ghost small" aria-label={`Move ${props.insight.name} earlier`} disabled={props.first} onClick={() => props.onMove(-1)}>↑</button>
           <button type="button" class="ghost small" aria-label={`Move ${props.insight.name} later`} disabled={props.last} onClick={() => props.onMove(1)}>↓</button>

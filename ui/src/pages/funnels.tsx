@@ -6,7 +6,10 @@ import { ChartView, downloadCsv, PALETTE } from "../chart";
 import { BreakdownPicker, breakdownSpec, cohortNamer, type Filter, FiltersEditor, ready, useCohorts } from "../filters";
 import { ErrorNote } from "../layout";
 import { funnelLineName, withCohortNames } from "../views";
-import { EventPicker, type LeaveOut, LeaveOutToggle, Persons, RANGES, SaveBar, Select, useQuery } from "./builder";
+import {
+  EventPicker, field, type LeaveOut, LeaveOutToggle, Persons, rangeChoices, type SavedInsight, SaveBar, savedBreakdown, savedFilters,
+  Select, type Spec, useQuery,
+} from "./builder";
 
 interface FunnelStep {
   label: string;
@@ -97,34 +100,48 @@ function LinesTable(props: { lines: FunnelLine[]; by: string; onDropped: (step: 
   );
 }
 
-export function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut }) {
-  const [steps, setSteps] = useState<string[]>(["$pageview", ""]);
-  const [days, setDays] = useState("14");
-  const [unit, setUnit] = useState("day");
-  const [range, setRange] = useState("-30d");
-  const [order, setOrder] = useState("ordered");
+export function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut; saved?: SavedInsight }) {
+  const saved = props.saved;
+  // Each step's event; what else a saved step holds (its filters) stays with it.
+  const [steps, setSteps] = useState<{ event: string; rest: Spec }[]>(() =>
+    field<Spec[]>(saved, "steps", [{ event: "$pageview" }, {}]).map(({ event, ...rest }) => ({ event: typeof event === "string" ? event : "", rest })),
+  );
+  const [days, setDays] = useState(() => String(field(saved, "window", 14)));
+  const [unit, setUnit] = useState(() => field(saved, "window_unit", "day"));
+  const ranges = useMemo(() => rangeChoices(saved, "-30d"), [saved]);
+  const [range, setRange] = useState(ranges.initial);
+  const [order, setOrder] = useState(() => field(saved, "order", "ordered"));
   // Persons who dropped before a step, of one breakdown line (the only one without).
   const [dropped, setDropped] = useState<{ step: number; line: FunnelLine } | null>(null);
-  const [filters, setFilters] = useState<Filter[]>([]);
-  const [breakdown, setBreakdown] = useState("");
-  const [breakdownType, setBreakdownType] = useState("event");
-  const [cohortIds, setCohortIds] = useState<number[]>([]);
+  const filtersAsSaved = useMemo(() => savedFilters(saved), [saved]);
+  const [filters, setFilters] = useState<Filter[]>(filtersAsSaved.shown);
+  const split0 = useMemo(() => savedBreakdown(saved), [saved]);
+  const [breakdown, setBreakdown] = useState(split0.key);
+  const [breakdownType, setBreakdownType] = useState(split0.type);
+  const [cohortIds, setCohortIds] = useState<number[]>(split0.cohortIds);
   const cohorts = useCohorts(props.projectId);
   // Events that break an attempt between two of its steps (counted from 1 here, 0 in the spec).
-  const [exclusions, setExclusions] = useState<{ event: string; from: number; to: number }[]>([]);
+  const [exclusions, setExclusions] = useState<{ event: string; from: number; to: number }[]>(() =>
+    field<{ event: string; from_step: number; to_step: number }[]>(saved, "exclusions", []).map((x) => ({
+      event: x.event,
+      from: x.from_step + 1,
+      to: x.to_step + 1,
+    })),
+  );
   const byCohort = breakdownType === "cohort" && cohortIds.length > 0;
   const split = byCohort || (breakdownType !== "cohort" && breakdown.trim() !== "");
   const last = steps.length;
   const kept = order === "unordered" ? [] : exclusions.filter((x) => x.event.trim() && x.from < x.to && x.to <= last);
   const funnel = {
-    filters: ready(filters),
+    ...saved?.spec,
+    filters: [...filtersAsSaved.kept, ...ready(filters)],
     filter_test_accounts: props.leaveOut.on,
     kind: "funnel",
-    steps: steps.map((s) => ({ event: s || null })),
+    steps: steps.map((s) => ({ ...s.rest, event: s.event || null })),
     window: Math.max(1, Math.round(Number(days)) || 1),
     window_unit: unit,
     order,
-    date_range: { date_from: range },
+    date_range: ranges.spec(range),
     ...breakdownSpec(breakdown, breakdownType, cohortIds),
     exclusions: kept.map((x) => ({ event: x.event.trim(), from_step: x.from - 1, to_step: x.to - 1 })),
   };
@@ -169,7 +186,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
     else if (!split && dataset === 1 && line) setDropped({ step, line });
   };
 
-  const setStep = (i: number, v: string) => setSteps(steps.map((s, j) => (j === i ? v : s)));
+  const setStep = (i: number, v: string) => setSteps(steps.map((s, j) => (j === i ? { ...s, event: v } : s)));
   const csv = () =>
     line &&
     downloadCsv("funnel.csv", [
@@ -187,14 +204,14 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
       <form class="card stack controls" onSubmit={(e) => e.preventDefault()} aria-label="Funnel settings">
         {steps.map((s, i) => (
           <div class="step-row" key={i}>
-            <EventPicker id={`funnel-step-${i + 1}`} label={`Step ${i + 1}`} value={s} names={props.names} onChange={(v) => setStep(i, v)} />
+            <EventPicker id={`funnel-step-${i + 1}`} label={`Step ${i + 1}`} value={s.event} names={props.names} onChange={(v) => setStep(i, v)} />
             {steps.length > 2 && (
               <button type="button" class="ghost small" aria-label={`Remove step ${i + 1}`} onClick={() => setSteps(steps.filter((_, j) => j !== i))}>×</button>
             )}
           </div>
         ))}
         {steps.length < 20 && (
-          <button type="button" class="ghost" onClick={() => setSteps([...steps, ""])}>Add step</button>
+          <button type="button" class="ghost" onClick={() => setSteps([...steps, { event: "", rest: {} }])}>Add step</button>
         )}
         <div class="field">
           <label for="funnel-window">Conversion window</label>
@@ -229,7 +246,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
             </button>
           </div>
         )}
-        <Select id="funnel-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
+        <Select id="funnel-range" label="Date range" value={range} options={ranges.options} onChange={setRange} />
         <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
         <LeaveOutToggle {...props.leaveOut} />
         <BreakdownPicker projectId={props.projectId} value={breakdown} type={breakdownType} cohortIds={cohortIds}
@@ -238,7 +255,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
       </form>
       <div class="stack">
         <section class="card result" aria-busy={busy} aria-label="Funnel result">
-          <SaveBar projectId={props.projectId} spec={funnel} kind="funnel" />
+          <SaveBar projectId={props.projectId} spec={funnel} kind="funnel" saved={saved} />
           <ErrorNote error={error} />
           {config && <ChartView config={config} label="Funnel chart" onPick={pick} />}
           {line && (

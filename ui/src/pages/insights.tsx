@@ -1,10 +1,13 @@
-// The insights page: a tab per insight kind, each its builder.
+// The insights page: a tab per insight kind, each its builder; or a saved insight
+// (`?insight=ID`) opened in the builder of its kind, to change and save again.
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
-import { type LeaveOut, useCatalog } from "./builder";
+import { ErrorNote, message } from "../layout";
+import { type LeaveOut, type SavedInsight, useCatalog } from "./builder";
 import { Funnels } from "./funnels";
 import { Activity, Paths, Retention } from "./simple";
 import { Trends } from "./trends";
+import { navigate } from "../router";
 
 const KINDS: [string, string][] = [
   ["trends", "Trends"],
@@ -16,15 +19,38 @@ const KINDS: [string, string][] = [
 ];
 
 export function InsightsPage(props: { projectId: number }) {
+  const query = new URLSearchParams(location.search);
+  const insightId = Number(query.get("insight")) || null;
+  return insightId ? <SavedInsightPage projectId={props.projectId} insightId={insightId} key={insightId} /> : <Builders projectId={props.projectId} />;
+}
+
+/** A saved insight, loaded, then shown in its builder. */
+function SavedInsightPage(props: { projectId: number; insightId: number }) {
+  const [saved, setSaved] = useState<SavedInsight | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api<SavedInsight>("GET", `/api/projects/${props.projectId}/insights/${props.insightId}`)
+      .then(setSaved)
+      .catch((err) => setError(message(err)));
+  }, [props.projectId, props.insightId]);
+  if (error) return <div class="page"><ErrorNote error={error} /><p><a href={`/projects/${props.projectId}/insights`}>New insight</a></p></div>;
+  if (!saved) return <p class="muted" aria-busy="true">Loading…</p>;
+  return <Builders projectId={props.projectId} saved={saved} />;
+}
+
+function Builders(props: { projectId: number; saved?: SavedInsight }) {
+  const saved = props.saved;
   const names = useCatalog(props.projectId);
-  const asked = new URLSearchParams(location.search).get("kind");
+  const asked = saved ? String(saved.spec.kind) : new URLSearchParams(location.search).get("kind");
   const [kind, setKind] = useState(KINDS.some(([k]) => k === asked) ? String(asked) : "trends");
+  // Another kind's tab starts a new insight; the opened one stays a click away (back).
   const choose = (k: string) => {
+    if (saved) return navigate(`${location.pathname}?kind=${k}`);
     setKind(k);
     history.replaceState(null, "", `${location.pathname}?kind=${k}`);
   };
   const id = props.projectId;
-  const [leaveOut, setLeaveOut] = useState(false);
+  const [leaveOut, setLeaveOut] = useState(saved?.spec.filter_test_accounts === true);
   const [defined, setDefined] = useState<boolean | null>(null);
   useEffect(() => {
     api<{ test_account_filters: unknown[] }>("GET", `/api/projects/${id}/settings`)
@@ -32,8 +58,15 @@ export function InsightsPage(props: { projectId: number }) {
       .catch(() => setDefined(null));
   }, [id]);
   const shared: LeaveOut = { projectId: id, on: leaveOut, defined, onChange: setLeaveOut };
+  const mine = (k: string) => (saved && saved.spec.kind === k ? saved : undefined);
   return (
     <div>
+      {saved && (
+        <div class="page-head opened">
+          <h1>{saved.name}</h1>
+          <a href={`/projects/${id}/insights?kind=${kind}`}>New insight</a>
+        </div>
+      )}
       <div class="tabs" role="tablist" aria-label="Insight kind">
         {KINDS.map(([k, text]) => (
           <button type="button" role="tab" aria-selected={kind === k} class={kind === k ? "tab on" : "tab"} key={k}
@@ -42,11 +75,13 @@ export function InsightsPage(props: { projectId: number }) {
           </button>
         ))}
       </div>
-      {kind === "trends" && <Trends projectId={id} names={names} leaveOut={shared} />}
-      {kind === "funnel" && <Funnels projectId={id} names={names} leaveOut={shared} />}
-      {kind === "retention" && <Retention projectId={id} names={names} leaveOut={shared} />}
-      {kind === "paths" && <Paths projectId={id} leaveOut={shared} />}
-      {(kind === "lifecycle" || kind === "stickiness") && <Activity projectId={id} names={names} kind={kind} key={kind} leaveOut={shared} />}
+      {kind === "trends" && <Trends projectId={id} names={names} leaveOut={shared} saved={mine("trends")} />}
+      {kind === "funnel" && <Funnels projectId={id} names={names} leaveOut={shared} saved={mine("funnel")} />}
+      {kind === "retention" && <Retention projectId={id} names={names} leaveOut={shared} saved={mine("retention")} />}
+      {kind === "paths" && <Paths projectId={id} leaveOut={shared} saved={mine("paths")} />}
+      {(kind === "lifecycle" || kind === "stickiness") && (
+        <Activity projectId={id} names={names} kind={kind} key={kind} leaveOut={shared} saved={mine(kind)} />
+      )}
     </div>
   );
 }

@@ -1,18 +1,22 @@
 // Retention, paths, lifecycle and stickiness: a spec form beside the view a dashboard tile
 // draws, with the persons behind its numbers.
 import type { ComponentChildren } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { downloadCsv } from "../chart";
 import { type Filter, FiltersEditor, ready } from "../filters";
 import { ErrorNote } from "../layout";
 import { bucketLabel, csvRows, type Edge, InsightView } from "../views";
-import { EventPicker, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, RANGES, SaveBar, Select, useQuery } from "./builder";
+import {
+  EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, rangeChoices, type SavedInsight, SaveBar, savedFilters, Select,
+  useQuery,
+} from "./builder";
 
 function Simple(props: {
   projectId: number;
   kind: string;
   spec: object;
   label: string;
+  saved?: SavedInsight;
   children: ComponentChildren;
   persons?: (cohort: number, period: number) => { spec: object; title: string };
   edgePersons?: (edge: Edge) => { spec: object; title: string };
@@ -30,7 +34,7 @@ function Simple(props: {
         {props.children}
       </form>
       <section class="card result" aria-busy={busy} aria-label={`${props.label} result`}>
-        <SaveBar projectId={props.projectId} spec={props.spec} kind={props.kind} />
+        <SaveBar projectId={props.projectId} spec={props.spec} kind={props.kind} saved={props.saved} />
         <ErrorNote error={error} />
         {result && (
           <>
@@ -86,16 +90,21 @@ function NumbersTable(props: { rows: (string | number)[][]; interval: string; on
   );
 }
 
-export function Retention(props: { projectId: number; names: string[]; leaveOut: LeaveOut }) {
-  const [start, setStart] = useState("$pageview");
-  const [back, setBack] = useState("");
-  const [period, setPeriod] = useState("week");
-  const [periods, setPeriods] = useState("8");
-  const [type, setType] = useState("recurring");
-  const [filters, setFilters] = useState<Filter[]>([]);
+type Ref = { event?: string | null } | null;
+
+export function Retention(props: { projectId: number; names: string[]; leaveOut: LeaveOut; saved?: SavedInsight }) {
+  const saved = props.saved;
+  const [start, setStart] = useState(() => field<Ref>(saved, "start", { event: "$pageview" })?.event ?? "");
+  const [back, setBack] = useState(() => field<Ref>(saved, "returning", null)?.event ?? "");
+  const [period, setPeriod] = useState(() => field(saved, "period", "week"));
+  const [periods, setPeriods] = useState(() => String(field(saved, "periods", 8)));
+  const [type, setType] = useState(() => field(saved, "type", "recurring"));
+  const filtersAsSaved = useMemo(() => savedFilters(saved), [saved]);
+  const [filters, setFilters] = useState<Filter[]>(filtersAsSaved.shown);
   const spec = {
+    ...saved?.spec,
     kind: "retention",
-    filters: ready(filters),
+    filters: [...filtersAsSaved.kept, ...ready(filters)],
     start: { event: start || null },
     returning: back ? { event: back } : null,
     period,
@@ -104,7 +113,7 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
     filter_test_accounts: props.leaveOut.on,
   };
   return (
-    <Simple projectId={props.projectId} kind="retention" spec={spec} label="Retention"
+    <Simple projectId={props.projectId} kind="retention" spec={spec} label="Retention" saved={saved}
       persons={(cohort, later) => ({
         spec: { kind: "retention_persons", retention: spec, cohort, period: later },
         title: `Cohort ${cohort + 1}, ${period} ${later}`,
@@ -123,29 +132,33 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
   );
 }
 
-export function Paths(props: { projectId: number; leaveOut: LeaveOut }) {
-  const [start, setStart] = useState("");
-  const [end, setEnd] = useState("");
-  const [steps, setSteps] = useState("5");
-  const [cap, setCap] = useState("10");
-  const [least, setLeast] = useState("1");
-  const [custom, setCustom] = useState(false);
-  const [range, setRange] = useState("-7d");
-  const [filters, setFilters] = useState<Filter[]>([]);
+export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: SavedInsight }) {
+  const saved = props.saved;
+  const [start, setStart] = useState(() => field(saved, "start_point", ""));
+  const [end, setEnd] = useState(() => field(saved, "end_point", ""));
+  const [steps, setSteps] = useState(() => String(field(saved, "steps", 5)));
+  const [cap, setCap] = useState(() => String(field(saved, "max_nodes_per_step", 10)));
+  const [least, setLeast] = useState(() => String(field(saved, "min_edge_weight", 1)));
+  const [custom, setCustom] = useState(() => field<string[]>(saved, "include", []).includes("custom"));
+  const ranges = useMemo(() => rangeChoices(saved, "-7d"), [saved]);
+  const [range, setRange] = useState(ranges.initial);
+  const filtersAsSaved = useMemo(() => savedFilters(saved), [saved]);
+  const [filters, setFilters] = useState<Filter[]>(filtersAsSaved.shown);
   const spec = {
+    ...saved?.spec,
     kind: "paths",
-    filters: ready(filters),
+    filters: [...filtersAsSaved.kept, ...ready(filters)],
     include: custom ? ["pageview", "custom"] : ["pageview"],
     start_point: start || null,
     end_point: end || null,
     steps: Math.max(2, Math.min(20, Number(steps) || 5)),
     max_nodes_per_step: Math.max(1, Math.min(100, Number(cap) || 10)),
     min_edge_weight: Math.max(1, Number(least) || 1),
-    date_range: { date_from: range },
+    date_range: ranges.spec(range),
     filter_test_accounts: props.leaveOut.on,
   };
   return (
-    <Simple projectId={props.projectId} kind="paths" spec={spec} label="Paths"
+    <Simple projectId={props.projectId} kind="paths" spec={spec} label="Paths" saved={saved}
       edgePersons={(e) => ({
         spec: { kind: "paths_persons", paths: spec, step: e.step, source: e.source, target: e.target },
         title: `Step ${e.step + 1}: ${e.source} → ${e.target}`,
@@ -171,21 +184,32 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut }) {
         <input id="paths-least" type="number" min={1} value={least} onInput={(e) => setLeast(e.currentTarget.value)} />
       </div>
       <label class="check"><input type="checkbox" checked={custom} onChange={(e) => setCustom(e.currentTarget.checked)} /> Include custom events</label>
-      <Select id="paths-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
+      <Select id="paths-range" label="Date range" value={range} options={ranges.options} onChange={setRange} />
       <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
     </Simple>
   );
 }
 
-export function Activity(props: { projectId: number; names: string[]; kind: "lifecycle" | "stickiness"; leaveOut: LeaveOut }) {
-  const [event, setEvent] = useState("$pageview");
-  const [interval, setInterval] = useState("day");
-  const [range, setRange] = useState("-30d");
-  const [filters, setFilters] = useState<Filter[]>([]);
+export function Activity(props: { projectId: number; names: string[]; kind: "lifecycle" | "stickiness"; leaveOut: LeaveOut; saved?: SavedInsight }) {
+  const saved = props.saved;
+  const [event, setEvent] = useState(() =>
+    (props.kind === "lifecycle" ? field<Ref>(saved, "event", { event: "$pageview" }) : field<Ref[]>(saved, "series", [{ event: "$pageview" }])[0])?.event ?? "",
+  );
+  const [interval, setInterval] = useState(() => field(saved, "interval", "day"));
+  const ranges = useMemo(() => rangeChoices(saved, "-30d"), [saved]);
+  const [range, setRange] = useState(ranges.initial);
+  const filtersAsSaved = useMemo(() => savedFilters(saved), [saved]);
+  const [filters, setFilters] = useState<Filter[]>(filtersAsSaved.shown);
   const ref = { event: event || null };
-  const common = { interval, date_range: { date_from: range }, filters: ready(filters), filter_test_accounts: props.leaveOut.on };
-  const spec = props.kind === "lifecycle" ? { kind: "lifecycle", event: ref, ...common } : { kind: "stickiness", series: [ref], ...common };
+  const common = {
+    ...saved?.spec,
+    interval,
+    date_range: ranges.spec(range),
+    filters: [...filtersAsSaved.kept, ...ready(filters)],
+    filter_test_accounts: props.leaveOut.on,
+  };
+  const spec = props.kind === "lifecycle" ? { ...common, kind: "lifecycle", event: ref } : { ...common, kind: "stickiness", series: [ref] };
   const label = props.kind === "lifecycle" ? "Lifecycle" : "Stickiness";
   const statuses = ["new", "returning", "resurrecting", "dormant"];
   const picked = (index: number, dataset: number, result: Record<string, unknown>) =>
@@ -199,10 +223,10 @@ export function Activity(props: { projectId: number; names: string[]; kind: "lif
           title: `Active on ${index + 1} ${interval}${index ? "s" : ""}`,
         };
   return (
-    <Simple projectId={props.projectId} kind={props.kind} spec={spec} label={label} picked={picked}>
+    <Simple projectId={props.projectId} kind={props.kind} spec={spec} label={label} picked={picked} saved={saved}>
       <EventPicker id={`${props.kind}-event`} label="Event" value={event} names={props.names} onChange={setEvent} />
       <Select id={`${props.kind}-interval`} label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
-      <Select id={`${props.kind}-range`} label="Date range" value={range} options={RANGES} onChange={setRange} />
+      <Select id={`${props.kind}-range`} label="Date range" value={range} options={ranges.options} onChange={setRange} />
       <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
     </Simple>

@@ -5,7 +5,10 @@ import { ChartView, downloadCsv } from "../chart";
 import { BreakdownPicker, breakdownSpec, cohortNamer, type Filter, FiltersEditor, ready, useCohorts, useSeen } from "../filters";
 import { ErrorNote } from "../layout";
 import { bucketLabel, trendsChart, withCohortNames } from "../views";
-import { EventPicker, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, RANGES, SaveBar, Select, useQuery } from "./builder";
+import {
+  EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, rangeChoices, type SavedInsight, SaveBar, savedBreakdown,
+  savedFilters, Select, type Spec, useQuery,
+} from "./builder";
 
 interface TrendsLine {
   label: string;
@@ -93,32 +96,44 @@ function SeriesEditor(props: {
   );
 }
 
-export function Trends(props: { projectId: number; names: string[]; leaveOut: LeaveOut }) {
-  const [series, setSeries] = useState<SeriesDraft[]>([{ event: "$pageview", math: "total", property: "" }]);
-  const [formula, setFormula] = useState("");
-  const [compare, setCompare] = useState(false);
-  const [range, setRange] = useState("-7d");
-  const [interval, setInterval] = useState("day");
+export function Trends(props: { projectId: number; names: string[]; leaveOut: LeaveOut; saved?: SavedInsight }) {
+  const saved = props.saved;
+  const [series, setSeries] = useState<SeriesDraft[]>(() =>
+    field<{ event?: string | null; math?: string; math_property?: string | null }[]>(saved, "series", [{ event: "$pageview" }]).map((s) => ({
+      event: s.event ?? "",
+      math: s.math ?? "total",
+      property: s.math_property ?? "",
+    })),
+  );
+  const [formula, setFormula] = useState(() => field(saved, "formula", ""));
+  const [compare, setCompare] = useState(() => field(saved, "compare", false));
+  const ranges = useMemo(() => rangeChoices(saved, "-7d"), [saved]);
+  const [range, setRange] = useState(ranges.initial);
+  const [interval, setInterval] = useState(() => field(saved, "interval", "day"));
   const [display, setDisplay] = useState("line");
-  const [filters, setFilters] = useState<Filter[]>([]);
-  const [breakdown, setBreakdown] = useState("");
-  const [breakdownType, setBreakdownType] = useState("event");
-  const [cohortIds, setCohortIds] = useState<number[]>([]);
+  const filtersAsSaved = useMemo(() => savedFilters(saved), [saved]);
+  const [filters, setFilters] = useState<Filter[]>(filtersAsSaved.shown);
+  const split0 = useMemo(() => savedBreakdown(saved), [saved]);
+  const [breakdown, setBreakdown] = useState(split0.key);
+  const [breakdownType, setBreakdownType] = useState(split0.type);
+  const [cohortIds, setCohortIds] = useState<number[]>(split0.cohortIds);
   const cohorts = useCohorts(props.projectId);
   const byCohort = breakdownType === "cohort" && cohortIds.length > 0;
   const split = byCohort || (breakdownType !== "cohort" && breakdown.trim() !== "");
   const [picked, setPicked] = useState<{ bucket: number; line: number } | null>(null);
   const properties = useSeen(`/api/projects/${props.projectId}/catalog/properties?type=event`);
   const spec = {
+    ...saved?.spec,
     kind: "trends",
-    series: series.map((s) => ({
+    series: series.map((s, i) => ({
+      ...(field<Spec[]>(saved, "series", [])[i] ?? {}),
       event: s.event || null,
       math: s.math,
-      ...(PROPERTY_MATHS.has(s.math) ? { math_property: s.property.trim() || null } : {}),
+      math_property: PROPERTY_MATHS.has(s.math) ? s.property.trim() || null : null,
     })),
     interval,
-    date_range: { date_from: range },
-    filters: ready(filters),
+    date_range: ranges.spec(range),
+    filters: [...filtersAsSaved.kept, ...ready(filters)],
     filter_test_accounts: props.leaveOut.on,
     ...breakdownSpec(breakdown, breakdownType, cohortIds),
     compare,
@@ -164,7 +179,7 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
             <span class="hint">Over the series {series.map((_, i) => letter(i)).join(", ")}, as one more line.</span>
           </div>
         )}
-        <Select id="trend-range" label="Date range" value={range} options={RANGES} onChange={setRange} />
+        <Select id="trend-range" label="Date range" value={range} options={ranges.options} onChange={setRange} />
         <label class="check"><input type="checkbox" checked={compare} onChange={(e) => setCompare(e.currentTarget.checked)} /> Compare with the period before</label>
         <Select id="trend-interval" label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
         <Select id="trend-display" label="Chart" value={display} options={[["line", "Line"], ["bar", "Bars"], ["number", "Number"]]} onChange={setDisplay} />
@@ -174,7 +189,7 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
           onChange={(key, type) => (setBreakdown(key), setBreakdownType(type))} onCohorts={setCohortIds} />
       </form>
       <section class="card result" aria-busy={busy} aria-label="Trends result">
-        <SaveBar projectId={props.projectId} spec={spec} kind="trends" />
+        <SaveBar projectId={props.projectId} spec={spec} kind="trends" saved={saved} />
         <ErrorNote error={error} />
         {result && display === "number" && (
           <div class="numbers-row">
