@@ -21,7 +21,6 @@ from userlens.web.deps import services_of
 from userlens.web.insights import prepared
 
 router = APIRouter(tags=["cohorts"])
-PAGE = 1000  # persons asked for at a time when a drill-down is saved as a cohort
 CurrentUser = Annotated[User, Depends(current_user)]
 BASE = "/api/projects/{project_id}/cohorts"
 
@@ -63,36 +62,24 @@ def cohort_from_persons(
     assert project is not None  # the role check found it
     now = services.now()
     spec = prepared(services, project, body.persons, now)
-    engine = engine_of(services.events, project_id)
-    ids: dict[str, None] = {}  # in the order found, once each
-    offset = 0
-    while True:
-        try:
-            page = run(
-                spec.model_copy(update={"limit": PAGE, "offset": offset}),
-                project.timezone,
-                now,
-                engine,
-            )
-        except InvalidInput as exc:
-            raise HTTPException(
-                400, detail={"error": "invalid_query", "detail": str(exc)}
-            ) from None
-        assert isinstance(page, PersonsResult)
-        for person in page.persons:
-            ids.update(dict.fromkeys(person.distinct_ids))
-        if len(ids) > MAX_LISTED:
-            raise HTTPException(
-                400,
-                detail={
-                    "error": "too_many_persons",
-                    "detail": f"{page.total:,} persons: a list cohort holds at most "
-                    f"{MAX_LISTED:,} distinct ids",
-                },
-            )
-        offset += PAGE
-        if offset >= page.total or not page.persons:
-            break
+    # One query for everyone (past the API's page size, which `model_copy` does not check):
+    # pages asked one after another could shift as events arrive.
+    everyone = spec.model_copy(update={"limit": MAX_LISTED + 1, "offset": 0})
+    try:
+        found = run(everyone, project.timezone, now, engine_of(services.events, project_id))
+    except InvalidInput as exc:
+        raise HTTPException(400, detail={"error": "invalid_query", "detail": str(exc)}) from None
+    assert isinstance(found, PersonsResult)
+    ids = list(dict.fromkeys(i for person in found.persons for i in person.distinct_ids))
+    if found.total > MAX_LISTED or len(ids) > MAX_LISTED:
+        raise HTTPException(
+            400,
+            detail={
+                "error": "too_many_persons",
+                "detail": f"{found.total:,} persons: a list cohort holds at most "
+                f"{MAX_LISTED:,} distinct ids",
+            },
+        )
     if not ids:
         raise HTTPException(
             400, detail={"error": "no_persons", "detail": "persons: nobody to save in a cohort"}
@@ -100,7 +87,7 @@ def cohort_from_persons(
     cohort = CohortIn(
         name=body.name,
         description=body.description,
-        definition=CohortDefinition(distinct_ids=list(ids)),
+        definition=CohortDefinition(distinct_ids=ids),
     )
     return services.meta.create_cohort(project_id, cohort)
 

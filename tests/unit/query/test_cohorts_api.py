@@ -154,13 +154,12 @@ def test_persons_behind_a_number_are_saved_as_a_list_cohort(
     clock = FakeClock()
     env = make_env(clock=clock)
     _seed(env, clock)
-    monkeypatch.setattr(cohorts_api, "PAGE", 1)  # one person a page: every page is read
     url = f"/api/projects/{env.project.id}/cohorts"
     trends = {
         "series": [{"event": "buy", "math": "unique_persons"}],
         "date_range": {"date_from": "-7d"},
     }
-    drill = {"kind": "trends_persons", "trends": trends, "limit": 1}
+    drill = {"kind": "trends_persons", "trends": trends, "limit": 1}  # the page is not the limit
     body = {"name": "Bought this week", "persons": drill}
     resp = env.client.post(f"{url}/from-persons", json=body, headers=env.auth)
     assert resp.status_code == 201, resp.text
