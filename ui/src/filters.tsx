@@ -227,8 +227,10 @@ export function BreakdownPicker(props: {
       </div>
       {props.type === "cohort" && (
         <div class="cohort-picks" role="group" aria-label="Cohorts to break down by">
-          {cohorts.length === 0 && <span class="hint">No cohorts yet: make one on the Cohorts page.</span>}
-          {cohorts.map((c) => (
+          {cohorts.length === 0 && props.cohortIds.length === 0 && <span class="hint">No cohorts yet: make one on the Cohorts page.</span>}
+          {/* Chosen cohorts that are not (or not yet) listed, such as one deleted since the
+              insight was saved, stay visible so that they can be unticked. */}
+          {[...cohorts, ...props.cohortIds.filter((id) => !cohorts.some((c) => c.id === id)).map((id) => ({ id, name: `Cohort ${id}` }))].map((c) => (
             <label class="check" key={c.id}>
               <input type="checkbox" checked={props.cohortIds.includes(c.id)} onChange={(e) => toggle(c.id, e.currentTarget.checked)} /> {c.name}
             </label>

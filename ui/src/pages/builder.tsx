@@ -69,6 +69,7 @@ export function savedBreakdown(saved: SavedInsight | undefined): { key: string; 
   if (ids.length) return { key: "", type: "cohort", cohortIds: ids };
   return { key: field(saved, "breakdown", ""), type: field(saved, "breakdown_type", "event"), cohortIds: [] };
 }
+
 export const INTERVALS = ["hour", "day", "week", "month"];
 
 export function useCatalog(projectId: number): string[] {
