@@ -135,7 +135,7 @@ def test_a_new_user_walks_from_install_to_a_replayed_drop_off(
     while page.request.get(person_api).json()["properties"].get("email") is None:
         assert time.monotonic() < deadline + 10, "the person's email was never stored"
         page.wait_for_timeout(100)
-    steps.get_by_role("row").nth(2).get_by_role("button").click()  # dropped before step 2
+    steps.get_by_role("row").nth(2).get_by_role("button").last.click()  # dropped before step 2
     persons = page.get_by_test_id("persons")
     expect(persons.get_by_role("row")).to_have_count(2)
     shot(page, "06-funnel-dropped")
@@ -344,13 +344,17 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_label("Window unit").select_option("day")
     expect(steps.get_by_role("row").nth(3)).to_contain_text("25.0 %")
 
-    steps.get_by_role("row").nth(2).get_by_role("button").click()  # dropped before step 2
+    steps.get_by_role("row").nth(2).get_by_role("button").last.click()  # dropped before step 2
     persons = page.get_by_test_id("persons")
     expect(persons.get_by_role("row")).to_have_count(2)
     expect(persons.get_by_role("link", name="cleo@shop.test")).to_be_visible()
     expect(persons).to_contain_text("· cleo")  # and her distinct id
     expect(persons).to_contain_text("s-cleo")
     shot(page, "09-funnel-dropped")
+    page.get_by_role("button", name="Persons who reached step 3").click()
+    expect(page.get_by_role("region", name="Reached step 3")).to_be_visible()
+    expect(persons.get_by_role("row")).to_have_count(2)  # ana alone checked out
+    expect(persons.get_by_role("link", name="ana", exact=True)).to_be_visible()
     page.get_by_role("button", name="Close").click()
 
     # Broken down by session: a row per value, and the drop-off of one of them.
@@ -364,6 +368,9 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(page.get_by_role("region", name="Dropped before step 2 · s-cleo")).to_be_visible()
     expect(persons.get_by_role("row")).to_have_count(2)
     expect(persons).to_contain_text("cleo")
+    page.get_by_role("button", name="Persons of s-ben who reached step 2").click()
+    expect(page.get_by_role("region", name="Reached step 2 · s-ben")).to_be_visible()
+    expect(persons.get_by_role("link", name="ben", exact=True)).to_be_visible()
     shot(page, "09b-funnel-breakdown")
     page.get_by_label("Break down by").fill("")
     expect(page.get_by_test_id("funnel-lines")).to_have_count(0)

@@ -1,5 +1,5 @@
 // The funnel builder: steps, window, order, exclusions, a breakdown, and the persons who
-// dropped before a step.
+// reached or dropped before a step.
 import type { ChartConfiguration } from "chart.js";
 import { useMemo, useState } from "preact/hooks";
 import { ChartView, downloadCsv, PALETTE } from "../chart";
@@ -37,7 +37,9 @@ function duration(seconds: number | null): string {
   return `${(seconds / 86400).toFixed(1)} d`;
 }
 
-function StepsTable(props: { line: FunnelLine; label: string; onDropped: (step: number) => void }) {
+type Status = "converted" | "dropped";
+
+function StepsTable(props: { line: FunnelLine; label: string; onOpen: (step: number, status: Status) => void }) {
   return (
     <table class="table numbers" data-testid="funnel-steps" aria-label={props.label}>
       <thead>
@@ -47,11 +49,16 @@ function StepsTable(props: { line: FunnelLine; label: string; onDropped: (step: 
         {props.line.steps.map((s, i) => (
           <tr key={i}>
             <td>{i + 1}. {s.label}</td>
-            <td>{s.count.toLocaleString()}</td>
+            <td>
+              <button type="button" class="link" aria-label={`Persons who reached step ${i + 1}`} onClick={() => props.onOpen(i, "converted")}
+                disabled={s.count === 0}>
+                {s.count.toLocaleString()}
+              </button>
+            </td>
             <td>{(s.conversion_from_first * 100).toFixed(1)} %</td>
             <td>
               {i === 0 ? "–" : (
-                <button type="button" class="link" onClick={() => props.onDropped(i)} disabled={s.dropped === 0}>
+                <button type="button" class="link" onClick={() => props.onOpen(i, "dropped")} disabled={s.dropped === 0}>
                   {s.dropped.toLocaleString()}
                 </button>
               )}
@@ -65,8 +72,8 @@ function StepsTable(props: { line: FunnelLine; label: string; onDropped: (step: 
 }
 
 /** A broken-down funnel: a row per value, its persons at each step (and how many dropped
- * before it, which opens them), and its conversion from first to last step. */
-function LinesTable(props: { lines: FunnelLine[]; by: string; onDropped: (step: number, line: FunnelLine) => void }) {
+ * before it; either opens them), and its conversion from first to last step. */
+function LinesTable(props: { lines: FunnelLine[]; by: string; onOpen: (step: number, line: FunnelLine, status: Status) => void }) {
   const steps = props.lines[0].steps;
   return (
     <div class="scroll">
@@ -80,11 +87,16 @@ function LinesTable(props: { lines: FunnelLine[]; by: string; onDropped: (step: 
               <td>{funnelLineName(l)}</td>
               {l.steps.map((s, i) => (
                 <td key={i}>
-                  {s.count.toLocaleString()}
+                  {s.count > 0 ? (
+                    <button type="button" class="link" aria-label={`Persons of ${funnelLineName(l)} who reached step ${i + 1}`}
+                      onClick={() => props.onOpen(i, l, "converted")}>
+                      {s.count.toLocaleString()}
+                    </button>
+                  ) : "0"}
                   {i > 0 && s.dropped > 0 && (
                     <>
                       {" "}
-                      <button type="button" class="link small-note" onClick={() => props.onDropped(i, l)}>
+                      <button type="button" class="link small-note" onClick={() => props.onOpen(i, l, "dropped")}>
                         {s.dropped.toLocaleString()} dropped
                       </button>
                     </>
@@ -111,8 +123,8 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
   const ranges = useMemo(() => rangeChoices(saved, "-30d"), [saved]);
   const [range, setRange] = useState(ranges.initial);
   const [order, setOrder] = useState(() => field(saved, "order", "ordered"));
-  // Persons who dropped before a step, of one breakdown line (the only one without).
-  const [dropped, setDropped] = useState<{ step: number; line: FunnelLine } | null>(null);
+  // Persons who reached or dropped before a step, of one breakdown line (the only one without).
+  const [opened, setOpened] = useState<{ step: number; line: FunnelLine; status: Status } | null>(null);
   const filtersAsSaved = useMemo(() => savedFilters(saved), [saved]);
   const [filters, setFilters] = useState<Filter[]>(filtersAsSaved.shown);
   const split0 = useMemo(() => savedBreakdown(saved), [saved]);
@@ -180,10 +192,12 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
       options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
     };
   }, [result]);
+  // A bar opens its persons: those who reached the step (a line's bar, or "Converted"), or
+  // those who dropped before it.
   const pick = (step: number, dataset: number) => {
-    if (step === 0) return;
-    if (split && lines[dataset]) setDropped({ step, line: lines[dataset] });
-    else if (!split && dataset === 1 && line) setDropped({ step, line });
+    if (split && lines[dataset]) setOpened({ step, line: lines[dataset], status: "converted" });
+    else if (!split && dataset === 1 && line && step > 0) setOpened({ step, line, status: "dropped" });
+    else if (!split && dataset === 0 && line) setOpened({ step, line, status: "converted" });
   };
 
   const setStep = (i: number, v: string) => setSteps(steps.map((s, j) => (j === i ? { ...s, event: v } : s)));
@@ -250,8 +264,8 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
         <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
         <LeaveOutToggle {...props.leaveOut} />
         <BreakdownPicker projectId={props.projectId} value={breakdown} type={breakdownType} cohortIds={cohortIds}
-          onChange={(key, type) => (setBreakdown(key), setBreakdownType(type), setDropped(null))}
-          onCohorts={(ids) => (setCohortIds(ids), setDropped(null))} />
+          onChange={(key, type) => (setBreakdown(key), setBreakdownType(type), setOpened(null))}
+          onCohorts={(ids) => (setCohortIds(ids), setOpened(null))} />
       </form>
       <div class="stack">
         <section class="card result" aria-busy={busy} aria-label="Funnel result">
@@ -265,20 +279,20 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
             </div>
           )}
           {split
-            ? line && <LinesTable lines={lines} by={byCohort ? "Cohort" : breakdown.trim()} onDropped={(step, l) => setDropped({ step, line: l })} />
-            : line && <StepsTable line={line} label="Steps" onDropped={(step) => setDropped({ step, line })} />}
+            ? line && <LinesTable lines={lines} by={byCohort ? "Cohort" : breakdown.trim()} onOpen={(step, l, status) => setOpened({ step, line: l, status })} />
+            : line && <StepsTable line={line} label="Steps" onOpen={(step, status) => setOpened({ step, line, status })} />}
         </section>
-        {dropped !== null && (
+        {opened !== null && (
           <Persons projectId={props.projectId}
-            title={`Dropped before step ${dropped.step + 1}${split ? ` · ${funnelLineName(dropped.line)}` : ""}`}
+            title={`${opened.status === "dropped" ? "Dropped before" : "Reached"} step ${opened.step + 1}${split ? ` · ${funnelLineName(opened.line)}` : ""}`}
             spec={{
               kind: "funnel_persons",
               funnel,
-              step: dropped.step,
-              status: "dropped",
-              line: split ? { value: dropped.line.breakdown_value, is_other: dropped.line.is_other } : null,
+              step: opened.step,
+              status: opened.status,
+              line: split ? { value: opened.line.breakdown_value, is_other: opened.line.is_other } : null,
             }}
-            onClose={() => setDropped(null)} />
+            onClose={() => setOpened(null)} />
         )}
       </div>
     </div>
