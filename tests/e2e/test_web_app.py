@@ -9,6 +9,7 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -243,33 +244,44 @@ def test_a_form_on_another_site_changes_nothing(
     expect(page.get_by_text("No projects yet")).to_be_visible()
 
 
-def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: ServerProcess) -> None:
-    """Trends and a funnel built in the page, and the persons who dropped at step 2."""
-    project, _ = server.project_with_admin("Insights")
-    journeys = {"ana": 3, "ben": 2, "cleo": 1, "dev": 2}
+def _shop_with_journeys(
+    page: Page, server: ServerProcess, name: str, journeys: dict[str, int], sessions: bool = False
+) -> dict[str, Any]:
+    """A project whose persons went through landing, signup and checkout as far as
+    `journeys` says, two hours ago, a minute a step (cleo has an email, so lists name her by
+    it; checkouts carry an `amount`; with `sessions`, each person has a session of their
+    own); then its admin signed in."""
+    project, _ = server.project_with_admin(name)
     start = datetime.now(UTC) - timedelta(hours=2)
     batch = [
         {
-            "event": name,
+            "event": step_name,
             "distinct_id": who,
             "timestamp": (start + timedelta(minutes=step)).isoformat(),
-            # cleo has an email: lists name her by it.
-            "properties": {"$session_id": f"s-{who}"}
+            "properties": ({"$session_id": f"s-{who}"} if sessions else {})
             | ({"$set": {"email": "cleo@shop.test"}} if who == "cleo" else {})
-            | ({"amount": 30} if name == "checkout" else {}),
+            | ({"amount": 30} if step_name == "checkout" else {}),
         }
         for who, reached in journeys.items()
-        for step, name in enumerate(["landing", "signup", "checkout"][:reached])
+        for step, step_name in enumerate(["landing", "signup", "checkout"][:reached])
     ]
     sent = httpx.post(
         f"{server.url}/batch/", json={"api_key": project["api_token"], "batch": batch}
     )
     assert sent.status_code == 200
-    email = f"admin-{project['id']}@insights.test"
     page.goto(f"{server.url}/signin")
-    page.get_by_label("Email").fill(email)
+    page.get_by_label("Email").fill(f"admin-{project['id']}@{name.lower()}.test")
     page.get_by_label("Password").fill("s3cret-pass")
     page.get_by_role("button", name="Sign in").click()
+    return project
+
+
+def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: ServerProcess) -> None:
+    """Trends and a funnel built in the page, and the persons who dropped at step 2."""
+    project = _shop_with_journeys(
+        page, server, "Insights", {"ana": 3, "ben": 2, "cleo": 1, "dev": 2}, sessions=True
+    )
+    start = datetime.now(UTC) - timedelta(hours=2)
     page.get_by_role("link", name=re.compile("^Insights")).first.click()  # the project
     page.get_by_role("navigation").get_by_role("link", name="Insights").click()
 
@@ -616,27 +628,9 @@ def test_cohorts_made_in_the_page_keep_to_and_split_insights(
 ) -> None:
     """A cohort by rules and one by a list, their persons, then each as an insight's filter
     and breakdown, by name."""
-    project, _ = server.project_with_admin("Cohorts")
-    journeys = {"ana": 3, "ben": 2, "cleo": 1, "dev": 3}
-    start = datetime.now(UTC) - timedelta(hours=2)
-    batch = [
-        {
-            "event": name,
-            "distinct_id": who,
-            "timestamp": (start + timedelta(minutes=step)).isoformat(),
-            "properties": {"$set": {"email": "cleo@shop.test"}} if who == "cleo" else {},
-        }
-        for who, reached in journeys.items()
-        for step, name in enumerate(["landing", "signup", "checkout"][:reached])
-    ]
-    sent = httpx.post(
-        f"{server.url}/batch/", json={"api_key": project["api_token"], "batch": batch}
+    project = _shop_with_journeys(
+        page, server, "Cohorts", {"ana": 3, "ben": 2, "cleo": 1, "dev": 3}
     )
-    assert sent.status_code == 200
-    page.goto(f"{server.url}/signin")
-    page.get_by_label("Email").fill(f"admin-{project['id']}@cohorts.test")
-    page.get_by_label("Password").fill("s3cret-pass")
-    page.get_by_role("button", name="Sign in").click()
     page.get_by_role("link", name=re.compile("^Cohorts")).first.click()  # the project
     page.get_by_role("navigation").get_by_role("link", name="Cohorts").click()
     expect(page.get_by_text("No cohorts yet.")).to_be_visible()

@@ -1,9 +1,9 @@
 // What every insight builder shares: asking the query API, the event and option pickers,
 // saving onto a dashboard, the "leave out internal and test users" switch, and the persons
 // behind a number.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
-import { editable, type Filter } from "../filters";
+import { breakdownSpec, cohortNamer, editable, type Filter, ready, useCohorts } from "../filters";
 import { ErrorNote, message, useCanChange } from "../layout";
 import { PersonLink } from "../people";
 
@@ -59,6 +59,39 @@ export function savedFilters(saved: SavedInsight | undefined): { shown: Filter[]
   return {
     shown: all.filter(editable).map((f) => (f.type === "cohort" ? f : { ...f, value: f.value ?? "" })),
     kept: all.filter((f) => !editable(f)),
+  };
+}
+
+/** A builder's filters, starting from the saved ones; `spec` is what the API takes (with the
+ * saved filters the editor does not show). */
+export function useFilters(saved: SavedInsight | undefined) {
+  const first = useMemo(() => savedFilters(saved), [saved]);
+  const [filters, setFilters] = useState<Filter[]>(first.shown);
+  return { filters, setFilters, spec: [...first.kept, ...ready(filters)] };
+}
+
+/** A builder's breakdown, starting from the saved one: by a property, or by saved cohorts
+ * (whose lines are named by `name`). */
+export function useBreakdown(projectId: number, saved: SavedInsight | undefined) {
+  const first = useMemo(() => savedBreakdown(saved), [saved]);
+  const [key, setKey] = useState(first.key);
+  const [type, setType] = useState(first.type);
+  const [cohortIds, setCohortIds] = useState<number[]>(first.cohortIds);
+  const cohorts = useCohorts(projectId);
+  const name = useMemo(() => cohortNamer(cohorts), [cohorts]);
+  const byCohort = type === "cohort" && cohortIds.length > 0;
+  return {
+    key,
+    type,
+    cohortIds,
+    byCohort,
+    split: byCohort || (type !== "cohort" && key.trim() !== ""),
+    // The breakdown's title in tables.
+    title: byCohort ? "Cohort" : key.trim(),
+    name,
+    spec: breakdownSpec(key, type, cohortIds),
+    set: (k: string, t: string) => (setKey(k), setType(t)),
+    setCohortIds,
   };
 }
 

@@ -3,12 +3,12 @@
 import type { ChartConfiguration } from "chart.js";
 import { useMemo, useState } from "preact/hooks";
 import { ChartView, downloadCsv, PALETTE } from "../chart";
-import { BreakdownPicker, breakdownSpec, cohortNamer, type Filter, FiltersEditor, ready, useCohorts } from "../filters";
+import { BreakdownPicker, FiltersEditor } from "../filters";
 import { ErrorNote } from "../layout";
 import { funnelLineName, withCohortNames } from "../views";
 import {
-  EventPicker, field, type LeaveOut, LeaveOutToggle, Persons, rangeChoices, type SavedInsight, SaveBar, savedBreakdown, savedFilters,
-  Select, type Spec, useQuery,
+  EventPicker, field, type LeaveOut, LeaveOutToggle, Persons, rangeChoices, type SavedInsight, SaveBar, Select, type Spec, useBreakdown,
+  useFilters, useQuery,
 } from "./builder";
 
 interface FunnelStep {
@@ -125,13 +125,9 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
   const [order, setOrder] = useState(() => field(saved, "order", "ordered"));
   // Persons who reached or dropped before a step, of one breakdown line (the only one without).
   const [opened, setOpened] = useState<{ step: number; line: FunnelLine; status: Status } | null>(null);
-  const filtersAsSaved = useMemo(() => savedFilters(saved), [saved]);
-  const [filters, setFilters] = useState<Filter[]>(filtersAsSaved.shown);
-  const split0 = useMemo(() => savedBreakdown(saved), [saved]);
-  const [breakdown, setBreakdown] = useState(split0.key);
-  const [breakdownType, setBreakdownType] = useState(split0.type);
-  const [cohortIds, setCohortIds] = useState<number[]>(split0.cohortIds);
-  const cohorts = useCohorts(props.projectId);
+  const filters = useFilters(saved);
+  const breakdown = useBreakdown(props.projectId, saved);
+  const split = breakdown.split;
   // Events that break an attempt between two of its steps (counted from 1 here, 0 in the spec).
   const [exclusions, setExclusions] = useState<{ event: string; from: number; to: number }[]>(() =>
     field<{ event: string; from_step: number; to_step: number }[]>(saved, "exclusions", []).map((x) => ({
@@ -140,13 +136,11 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
       to: x.to_step + 1,
     })),
   );
-  const byCohort = breakdownType === "cohort" && cohortIds.length > 0;
-  const split = byCohort || (breakdownType !== "cohort" && breakdown.trim() !== "");
   const last = steps.length;
   const kept = order === "unordered" ? [] : exclusions.filter((x) => x.event.trim() && x.from < x.to && x.to <= last);
   const funnel = {
     ...saved?.spec,
-    filters: [...filtersAsSaved.kept, ...ready(filters)],
+    filters: filters.spec,
     filter_test_accounts: props.leaveOut.on,
     kind: "funnel",
     steps: steps.map((s) => ({ ...s.rest, event: s.event || null })),
@@ -154,12 +148,12 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
     window_unit: unit,
     order,
     date_range: ranges.spec(range),
-    ...breakdownSpec(breakdown, breakdownType, cohortIds),
+    ...breakdown.spec,
     exclusions: kept.map((x) => ({ event: x.event.trim(), from_step: x.from - 1, to_step: x.to - 1 })),
   };
   const asked = useQuery<FunnelResult>(props.projectId, funnel);
   const { error, busy } = asked;
-  const result = useMemo(() => withCohortNames(asked.result, byCohort, cohortNamer(cohorts)), [asked.result, byCohort, cohorts]);
+  const result = useMemo(() => withCohortNames(asked.result, breakdown.byCohort, breakdown.name), [asked.result, breakdown.byCohort, breakdown.name]);
   const setExclusion = (i: number, x: { event: string; from: number; to: number } | null) =>
     setExclusions(x === null ? exclusions.filter((_, j) => j !== i) : exclusions.map((y, j) => (j === i ? x : y)));
   const stepOptions = steps.map((_, i): [string, string] => [String(i + 1), `step ${i + 1}`]);
@@ -204,7 +198,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
   const csv = () =>
     line &&
     downloadCsv("funnel.csv", [
-      [...(split ? [byCohort ? "cohort" : breakdown.trim()] : []), "step", "persons", "conversion from first", "conversion from previous", "dropped", "median time"],
+      [...(split ? [breakdown.title] : []), "step", "persons", "conversion from first", "conversion from previous", "dropped", "median time"],
       ...lines.flatMap((l) =>
         l.steps.map((s, i) => [
           ...(split ? [funnelLineName(l)] : []),
@@ -261,11 +255,11 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
           </div>
         )}
         <Select id="funnel-range" label="Date range" value={range} options={ranges.options} onChange={setRange} />
-        <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+        <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
         <LeaveOutToggle {...props.leaveOut} />
-        <BreakdownPicker projectId={props.projectId} value={breakdown} type={breakdownType} cohortIds={cohortIds}
-          onChange={(key, type) => (setBreakdown(key), setBreakdownType(type), setOpened(null))}
-          onCohorts={(ids) => (setCohortIds(ids), setOpened(null))} />
+        <BreakdownPicker projectId={props.projectId} value={breakdown.key} type={breakdown.type} cohortIds={breakdown.cohortIds}
+          onChange={(key, type) => (breakdown.set(key, type), setOpened(null))}
+          onCohorts={(ids) => (breakdown.setCohortIds(ids), setOpened(null))} />
       </form>
       <div class="stack">
         <section class="card result" aria-busy={busy} aria-label="Funnel result">
@@ -279,7 +273,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
             </div>
           )}
           {split
-            ? line && <LinesTable lines={lines} by={byCohort ? "Cohort" : breakdown.trim()} onOpen={(step, l, status) => setOpened({ step, line: l, status })} />
+            ? line && <LinesTable lines={lines} by={breakdown.title} onOpen={(step, l, status) => setOpened({ step, line: l, status })} />
             : line && <StepsTable line={line} label="Steps" onOpen={(step, status) => setOpened({ step, line, status })} />}
         </section>
         {opened !== null && (

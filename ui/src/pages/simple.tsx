@@ -3,12 +3,12 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { downloadCsv } from "../chart";
-import { type Filter, FiltersEditor, ready } from "../filters";
+import { FiltersEditor } from "../filters";
 import { ErrorNote } from "../layout";
 import { bucketLabel, csvRows, type Edge, InsightView } from "../views";
 import {
-  EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, rangeChoices, type SavedInsight, SaveBar, savedFilters, Select,
-  useQuery,
+  EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, rangeChoices, type SavedInsight, SaveBar, Select,
+  useFilters, useQuery,
 } from "./builder";
 
 function Simple(props: {
@@ -99,12 +99,11 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
   const [period, setPeriod] = useState(() => field(saved, "period", "week"));
   const [periods, setPeriods] = useState(() => String(field(saved, "periods", 8)));
   const [type, setType] = useState(() => field(saved, "type", "recurring"));
-  const filtersAsSaved = useMemo(() => savedFilters(saved), [saved]);
-  const [filters, setFilters] = useState<Filter[]>(filtersAsSaved.shown);
+  const filters = useFilters(saved);
   const spec = {
     ...saved?.spec,
     kind: "retention",
-    filters: [...filtersAsSaved.kept, ...ready(filters)],
+    filters: filters.spec,
     start: { event: start || null },
     returning: back ? { event: back } : null,
     period,
@@ -126,7 +125,7 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
         <input id="ret-periods" type="number" min={1} max={60} value={periods} onInput={(e) => setPeriods(e.currentTarget.value)} />
       </div>
       <Select id="ret-type" label="Cohorts" value={type} options={[["recurring", "Did it in the period"], ["first_time", "Did it for the first time"]]} onChange={setType} />
-      <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+      <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
     </Simple>
   );
@@ -142,12 +141,11 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
   const [custom, setCustom] = useState(() => field<string[]>(saved, "include", []).includes("custom"));
   const ranges = useMemo(() => rangeChoices(saved, "-7d"), [saved]);
   const [range, setRange] = useState(ranges.initial);
-  const filtersAsSaved = useMemo(() => savedFilters(saved), [saved]);
-  const [filters, setFilters] = useState<Filter[]>(filtersAsSaved.shown);
+  const filters = useFilters(saved);
   const spec = {
     ...saved?.spec,
     kind: "paths",
-    filters: [...filtersAsSaved.kept, ...ready(filters)],
+    filters: filters.spec,
     include: custom ? ["pageview", "custom"] : ["pageview"],
     start_point: start || null,
     end_point: end || null,
@@ -185,7 +183,7 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
       </div>
       <label class="check"><input type="checkbox" checked={custom} onChange={(e) => setCustom(e.currentTarget.checked)} /> Include custom events</label>
       <Select id="paths-range" label="Date range" value={range} options={ranges.options} onChange={setRange} />
-      <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+      <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
     </Simple>
   );
@@ -199,14 +197,13 @@ export function Activity(props: { projectId: number; names: string[]; kind: "lif
   const [interval, setInterval] = useState(() => field(saved, "interval", "day"));
   const ranges = useMemo(() => rangeChoices(saved, "-30d"), [saved]);
   const [range, setRange] = useState(ranges.initial);
-  const filtersAsSaved = useMemo(() => savedFilters(saved), [saved]);
-  const [filters, setFilters] = useState<Filter[]>(filtersAsSaved.shown);
+  const filters = useFilters(saved);
   const ref = { event: event || null };
   const common = {
     ...saved?.spec,
     interval,
     date_range: ranges.spec(range),
-    filters: [...filtersAsSaved.kept, ...ready(filters)],
+    filters: filters.spec,
     filter_test_accounts: props.leaveOut.on,
   };
   const spec = props.kind === "lifecycle" ? { ...common, kind: "lifecycle", event: ref } : { ...common, kind: "stickiness", series: [ref] };
@@ -227,7 +224,7 @@ export function Activity(props: { projectId: number; names: string[]; kind: "lif
       <EventPicker id={`${props.kind}-event`} label="Event" value={event} names={props.names} onChange={setEvent} />
       <Select id={`${props.kind}-interval`} label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
       <Select id={`${props.kind}-range`} label="Date range" value={range} options={ranges.options} onChange={setRange} />
-      <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+      <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
     </Simple>
   );

@@ -2,12 +2,12 @@
 import type { ChartConfiguration } from "chart.js";
 import { useMemo, useState } from "preact/hooks";
 import { ChartView, downloadCsv } from "../chart";
-import { BreakdownPicker, breakdownSpec, cohortNamer, type Filter, FiltersEditor, ready, useCohorts, useSeen } from "../filters";
+import { BreakdownPicker, FiltersEditor, useSeen } from "../filters";
 import { ErrorNote } from "../layout";
 import { bucketLabel, trendsChart, withCohortNames } from "../views";
 import {
-  EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, rangeChoices, type SavedInsight, SaveBar, savedBreakdown,
-  savedFilters, Select, type Spec, useQuery,
+  EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, rangeChoices, type SavedInsight, SaveBar, Select, type Spec,
+  useBreakdown, useFilters, useQuery,
 } from "./builder";
 
 interface TrendsLine {
@@ -111,15 +111,8 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
   const [range, setRange] = useState(ranges.initial);
   const [interval, setInterval] = useState(() => field(saved, "interval", "day"));
   const [display, setDisplay] = useState("line");
-  const filtersAsSaved = useMemo(() => savedFilters(saved), [saved]);
-  const [filters, setFilters] = useState<Filter[]>(filtersAsSaved.shown);
-  const split0 = useMemo(() => savedBreakdown(saved), [saved]);
-  const [breakdown, setBreakdown] = useState(split0.key);
-  const [breakdownType, setBreakdownType] = useState(split0.type);
-  const [cohortIds, setCohortIds] = useState<number[]>(split0.cohortIds);
-  const cohorts = useCohorts(props.projectId);
-  const byCohort = breakdownType === "cohort" && cohortIds.length > 0;
-  const split = byCohort || (breakdownType !== "cohort" && breakdown.trim() !== "");
+  const filters = useFilters(saved);
+  const breakdown = useBreakdown(props.projectId, saved);
   const [picked, setPicked] = useState<{ bucket: number; line: number } | null>(null);
   const properties = useSeen(`/api/projects/${props.projectId}/catalog/properties?type=event`);
   const spec = {
@@ -133,15 +126,15 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
     })),
     interval,
     date_range: ranges.spec(range),
-    filters: [...filtersAsSaved.kept, ...ready(filters)],
+    filters: filters.spec,
     filter_test_accounts: props.leaveOut.on,
-    ...breakdownSpec(breakdown, breakdownType, cohortIds),
+    ...breakdown.spec,
     compare,
     formula: series.length > 1 && formula.trim() ? formula.trim() : null,
   };
   const asked = useQuery<TrendsResult>(props.projectId, spec);
   const { error, busy } = asked;
-  const result = useMemo(() => withCohortNames(asked.result, byCohort, cohortNamer(cohorts)), [asked.result, byCohort, cohorts]);
+  const result = useMemo(() => withCohortNames(asked.result, breakdown.byCohort, breakdown.name), [asked.result, breakdown.byCohort, breakdown.name]);
   const setOne = (i: number, s: SeriesDraft | null) =>
     setSeries(s === null ? series.filter((_, j) => j !== i) : series.map((t, j) => (j === i ? s : t)));
 
@@ -183,10 +176,10 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
         <label class="check"><input type="checkbox" checked={compare} onChange={(e) => setCompare(e.currentTarget.checked)} /> Compare with the period before</label>
         <Select id="trend-interval" label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
         <Select id="trend-display" label="Chart" value={display} options={[["line", "Line"], ["bar", "Bars"], ["number", "Number"]]} onChange={setDisplay} />
-        <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+        <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
         <LeaveOutToggle {...props.leaveOut} />
-        <BreakdownPicker projectId={props.projectId} value={breakdown} type={breakdownType} cohortIds={cohortIds}
-          onChange={(key, type) => (setBreakdown(key), setBreakdownType(type))} onCohorts={setCohortIds} />
+        <BreakdownPicker projectId={props.projectId} value={breakdown.key} type={breakdown.type} cohortIds={breakdown.cohortIds}
+          onChange={breakdown.set} onCohorts={breakdown.setCohortIds} />
       </form>
       <section class="card result" aria-busy={busy} aria-label="Trends result">
         <SaveBar projectId={props.projectId} spec={spec} kind="trends" saved={saved} />
@@ -217,7 +210,7 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
               trends: spec,
               series: pickedLine.series,
               bucket: picked.bucket,
-              line: split ? { value: pickedLine.breakdown_value, is_other: pickedLine.is_other } : null,
+              line: breakdown.split ? { value: pickedLine.breakdown_value, is_other: pickedLine.is_other } : null,
             }} />
         )}
         {result && (
