@@ -730,6 +730,27 @@ def test_cohorts_made_in_the_page_keep_to_and_split_insights(
     page.get_by_role("link", name="New insight").click()
     expect(page.get_by_role("heading", name="Landing by cohort")).to_have_count(0)
     expect(page.get_by_label("Event")).to_have_value("$pageview")
+    # Saved without a dashboard, it is found among the saved insights, and put on one there.
+    page.get_by_label("Name", exact=True).fill("Page views alone")
+    page.get_by_label("Dashboard").select_option(label="None")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text("Saved “Page views alone”.")
+    page.get_by_role("tab", name="Saved insights").click()
+    saved = page.get_by_test_id("saved-insights")
+    expect(saved.get_by_role("row", name=re.compile("^Landing by cohort"))).to_contain_text(
+        "Product overview"
+    )
+    alone = saved.get_by_role("row", name=re.compile("^Page views alone"))
+    expect(alone).to_contain_text("none")
+    shot(page, "24c-saved-insights")
+    alone.get_by_label("Add Page views alone to a dashboard").select_option(
+        label="Product overview"
+    )
+    expect(alone).to_contain_text("Product overview")
+    alone.get_by_role("button", name="Delete Page views alone").click()
+    alone.get_by_role("button", name="Delete for good").click()
+    expect(saved.get_by_role("row", name=re.compile("^Page views alone"))).to_have_count(0)
+    page.get_by_role("tab", name="Trends").click()
 
     page.get_by_role("tab", name="Funnel").click()
     for i, name in enumerate(["landing", "signup"], start=1):

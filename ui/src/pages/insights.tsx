@@ -6,6 +6,7 @@ import { ErrorNote, message } from "../layout";
 import { type LeaveOut, type SavedInsight, useCatalog } from "./builder";
 import { Funnels } from "./funnels";
 import { Activity, Paths, Retention } from "./simple";
+import { SavedInsights } from "./saved";
 import { Trends } from "./trends";
 import { navigate } from "../router";
 
@@ -16,6 +17,7 @@ const KINDS: [string, string][] = [
   ["paths", "Paths"],
   ["lifecycle", "Lifecycle"],
   ["stickiness", "Stickiness"],
+  ["saved", "Saved insights"],
 ];
 
 export function InsightsPage(props: { projectId: number }) {
@@ -69,12 +71,13 @@ function Builders(props: { projectId: number; saved?: SavedInsight }) {
       )}
       <div class="tabs" role="tablist" aria-label="Insight kind">
         {KINDS.map(([k, text]) => (
-          <button type="button" role="tab" aria-selected={kind === k} class={kind === k ? "tab on" : "tab"} key={k}
+          <button type="button" role="tab" aria-selected={kind === k} class={`tab${kind === k ? " on" : ""}${k === "saved" ? " apart" : ""}`} key={k}
             onClick={() => choose(k)}>
             {text}
           </button>
         ))}
       </div>
+      {kind === "saved" && <SavedInsights projectId={id} />}
       {kind === "trends" && <Trends projectId={id} names={names} leaveOut={shared} saved={mine("trends")} />}
       {kind === "funnel" && <Funnels projectId={id} names={names} leaveOut={shared} saved={mine("funnel")} />}
       {kind === "retention" && <Retention projectId={id} names={names} leaveOut={shared} saved={mine("retention")} />}
