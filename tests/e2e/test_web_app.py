@@ -346,6 +346,9 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(steps.get_by_role("row").nth(1)).to_contain_text("4")
     expect(steps.get_by_role("row").nth(3)).to_contain_text("1")
     expect(steps.get_by_role("row").nth(2)).to_contain_text("75.0 %")
+    # Each signup came a minute after its landing; ana's checkout two minutes after hers.
+    expect(steps.get_by_role("row").nth(2).get_by_role("cell").last).to_have_text("1 min")
+    expect(page.get_by_role("img", name="Time to convert")).to_be_visible()
     shot(page, "08-funnel")
     # A one-minute window: signup a minute after landing still counts, checkout after two not.
     page.get_by_label("Conversion window").fill("1")

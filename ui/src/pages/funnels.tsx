@@ -18,12 +18,19 @@ interface FunnelStep {
   conversion_from_previous: number;
   dropped: number;
   median_seconds: number | null;
+  average_seconds: number | null;
+}
+interface HistogramBin {
+  start_seconds: number;
+  end_seconds: number;
+  count: number;
 }
 interface FunnelLine {
   breakdown_value: string | null;
   is_other: boolean;
   name?: string;
   steps: FunnelStep[];
+  histogram: HistogramBin[];
 }
 interface FunnelResult {
   lines: FunnelLine[];
@@ -43,7 +50,7 @@ function StepsTable(props: { line: FunnelLine; label: string; onOpen: (step: num
   return (
     <table class="table numbers" data-testid="funnel-steps" aria-label={props.label}>
       <thead>
-        <tr><th>Step</th><th>Persons</th><th>Conversion</th><th>Dropped</th><th>Median time</th></tr>
+        <tr><th>Step</th><th>Persons</th><th>Conversion</th><th>Dropped</th><th>Median time</th><th>Average time</th></tr>
       </thead>
       <tbody>
         {props.line.steps.map((s, i) => (
@@ -64,10 +71,42 @@ function StepsTable(props: { line: FunnelLine; label: string; onOpen: (step: num
               )}
             </td>
             <td>{i === 0 ? "–" : duration(s.median_seconds)}</td>
+            <td>{i === 0 ? "–" : duration(s.average_seconds)}</td>
           </tr>
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** How long those who reached the last step took from the first, as bars of persons. */
+function TimeToConvert(props: { line: FunnelLine }) {
+  const bins = props.line.histogram;
+  const config = useMemo<ChartConfiguration | null>(
+    () =>
+      bins.length === 0
+        ? null
+        : {
+            type: "bar",
+            data: {
+              labels: bins.map((b) => {
+                const [from, to] = [duration(b.start_seconds), duration(b.end_seconds)];
+                return from === to ? from : `${from} – ${to}`;
+              }),
+              datasets: [{ label: "Persons", data: bins.map((b) => b.count), backgroundColor: PALETTE[0] }],
+            },
+            options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+          },
+    [bins],
+  );
+  return (
+    <>
+      <div class="result-head">
+        <h2>Time to convert</h2>
+        <span class="muted">from step 1 to the last step</span>
+      </div>
+      {config ? <ChartView config={config} label="Time to convert" /> : <p class="muted">Nobody reached the last step yet.</p>}
+    </>
   );
 }
 
@@ -198,11 +237,11 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
   const csv = () =>
     line &&
     downloadCsv("funnel.csv", [
-      [...(split ? [breakdown.title] : []), "step", "persons", "conversion from first", "conversion from previous", "dropped", "median time"],
+      [...(split ? [breakdown.title] : []), "step", "persons", "conversion from first", "conversion from previous", "dropped", "median seconds", "average seconds"],
       ...lines.flatMap((l) =>
         l.steps.map((s, i) => [
           ...(split ? [funnelLineName(l)] : []),
-          `${i + 1}. ${s.label}`, s.count, s.conversion_from_first, s.conversion_from_previous, s.dropped, s.median_seconds ?? "",
+          `${i + 1}. ${s.label}`, s.count, s.conversion_from_first, s.conversion_from_previous, s.dropped, s.median_seconds ?? "", s.average_seconds ?? "",
         ]),
       ),
     ]);
@@ -275,6 +314,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
           {split
             ? line && <LinesTable lines={lines} by={breakdown.title} onOpen={(step, l, status) => setOpened({ step, line: l, status })} />
             : line && <StepsTable line={line} label="Steps" onOpen={(step, status) => setOpened({ step, line, status })} />}
+          {!split && line && <TimeToConvert line={line} />}
         </section>
         {opened !== null && (
           <Persons projectId={props.projectId}
