@@ -293,6 +293,14 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(page.get_by_test_id("chart")).to_be_visible()
     expect(page.get_by_test_id("no-test-filters")).to_contain_text("None are defined yet")
     shot(page, "07-trends")
+    # A series' own filter.
+    page.get_by_role("button", name="Add a filter to series A").click()
+    own = page.get_by_role("group", name="Series A filter 1")
+    own.get_by_label("Property", exact=True).fill("$session_id")
+    own.get_by_label("Value").fill("s-ana")
+    expect(row.get_by_role("cell").last).to_have_text("1")
+    page.get_by_role("button", name="Remove series A filter 1").click()
+    expect(row.get_by_role("cell").last).to_have_text("4")
     page.get_by_role("button", name="Add filter").click()
     page.get_by_label("Property", exact=True).fill("$session_id")
     page.get_by_label("Value").fill("s-ana")
@@ -358,6 +366,16 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_label("Conversion window").fill("14")
     page.get_by_label("Window unit").select_option("day")
     expect(steps.get_by_role("row").nth(3)).to_contain_text("25.0 %")
+    # A step's own filter: ana's checkout was of 30.
+    page.get_by_role("button", name="Add a filter to step 3").click()
+    own = page.get_by_role("group", name="Step 3 filter 1")
+    own.get_by_label("Property", exact=True).fill("amount")
+    own.get_by_label("Operator").select_option("gt")
+    own.get_by_label("Value").fill("50")
+    expect(steps.get_by_role("row").nth(3)).to_contain_text("0.0 %")
+    own.get_by_label("Operator").select_option("lt")
+    expect(steps.get_by_role("row").nth(3)).to_contain_text("25.0 %")
+    page.get_by_role("button", name="Remove step 3 filter 1").click()
 
     steps.get_by_role("row").nth(2).get_by_role("button").last.click()  # dropped before step 2
     persons = page.get_by_test_id("persons")
@@ -709,6 +727,12 @@ def test_cohorts_made_in_the_page_keep_to_and_split_insights(
     page.get_by_label("Name", exact=True).fill("Landing by cohort")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("added it to Product overview")
+    # A second save from the same page adds to the dashboard as it is now.
+    page.get_by_label("Name", exact=True).fill("Second landing chart")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Saved “Second landing chart”")
+    boards = page.request.get(f"{server.url}/api/projects/{project['id']}/dashboards").json()
+    assert {"Landing by cohort", "Second landing chart"} <= {t["name"] for t in boards[0]["tiles"]}
     page.get_by_role("navigation").get_by_role("link", name="Dashboards").click()
     tile = page.get_by_role("region", name="Landing by cohort")
     expect(tile.get_by_test_id("chart")).to_be_visible()

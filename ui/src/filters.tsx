@@ -77,6 +77,15 @@ export function useSeen(url: string | null): string[] {
   return names;
 }
 
+/** Stored filters: those the editor shows (ready to edit), and the others (groups, inline
+ * cohort definitions, lists), which are kept as they are. */
+export function splitFilters(all: unknown[]): { shown: Filter[]; kept: unknown[] } {
+  return {
+    shown: all.filter(editable).map((f) => (f.type === "cohort" ? f : { ...f, value: f.value ?? "" })),
+    kept: all.filter((f) => !editable(f)),
+  };
+}
+
 /** A filter as the API takes it: numbers for gt/lt, no value for (not) set; cohort filters
  * once a cohort is chosen. */
 export function ready(filters: Filter[]): object[] {
@@ -109,17 +118,20 @@ function KindSelect(props: { filter: Filter; cohorts: SavedCohort[]; onChange: (
   );
 }
 
-function CohortRow(props: { index: number; filter: CohortRef; cohorts: SavedCohort[]; onChange: (f: Filter | null) => void }) {
+/** What a filter row is called: "Filter 2", or "Step 1 filter 2" in a step's own filters. */
+const rowName = (noun: string, index: number) => `${noun[0].toUpperCase()}${noun.slice(1)} ${index + 1}`;
+
+function CohortRow(props: { index: number; noun: string; filter: CohortRef; cohorts: SavedCohort[]; onChange: (f: Filter | null) => void }) {
   const f = props.filter;
   return (
-    <fieldset class="filter" aria-label={`Filter ${props.index + 1}`}>
+    <fieldset class="filter" aria-label={rowName(props.noun, props.index)}>
       <div class="filter-line">
         <KindSelect filter={f} cohorts={props.cohorts} onChange={props.onChange} />
         <select aria-label="In or not in" value={f.negate ? "out" : "in"} onChange={(e) => props.onChange({ ...f, negate: e.currentTarget.value === "out" })}>
           <option value="in">in</option>
           <option value="out">not in</option>
         </select>
-        <button type="button" class="ghost small" aria-label={`Remove filter ${props.index + 1}`} onClick={() => props.onChange(null)}>×</button>
+        <button type="button" class="ghost small" aria-label={`Remove ${props.noun} ${props.index + 1}`} onClick={() => props.onChange(null)}>×</button>
       </div>
       <div class="filter-line">
         {props.cohorts.length === 0 ? (
@@ -135,23 +147,30 @@ function CohortRow(props: { index: number; filter: CohortRef; cohorts: SavedCoho
   );
 }
 
-function FilterRow(props: { projectId: number; index: number; filter: Filter; cohorts: SavedCohort[]; onChange: (f: Filter | null) => void }) {
+function FilterRow(props: {
+  projectId: number;
+  index: number;
+  noun: string;
+  filter: Filter;
+  cohorts: SavedCohort[];
+  onChange: (f: Filter | null) => void;
+}) {
   const f = props.filter;
-  const id = `filter-${props.index}`;
+  const id = `${props.noun.replace(/\W+/g, "-")}-${props.index}`;
   const type = f.type === "cohort" ? "event" : f.type;
   const key = f.type === "cohort" ? "" : f.key;
   const keys = useSeen(f.type === "cohort" ? null : `/api/projects/${props.projectId}/catalog/properties?type=${type}`);
   const values = useSeen(key ? `/api/projects/${props.projectId}/catalog/values?${new URLSearchParams({ key, type })}` : null);
-  if (f.type === "cohort") return <CohortRow index={props.index} filter={f} cohorts={props.cohorts} onChange={props.onChange} />;
+  if (f.type === "cohort") return <CohortRow index={props.index} noun={props.noun} filter={f} cohorts={props.cohorts} onChange={props.onChange} />;
   const noValue = f.operator === "is_set" || f.operator === "is_not_set";
   return (
-    <fieldset class="filter" aria-label={`Filter ${props.index + 1}`}>
+    <fieldset class="filter" aria-label={rowName(props.noun, props.index)}>
       <div class="filter-line">
         <KindSelect filter={f} cohorts={props.cohorts} onChange={props.onChange} />
         <input aria-label="Property" list={`${id}-keys`} placeholder="property" value={f.key}
           onInput={(e) => props.onChange({ ...f, key: e.currentTarget.value })} />
         <datalist id={`${id}-keys`}>{keys.map((k) => <option value={k} key={k} />)}</datalist>
-        <button type="button" class="ghost small" aria-label={`Remove filter ${props.index + 1}`} onClick={() => props.onChange(null)}>×</button>
+        <button type="button" class="ghost small" aria-label={`Remove ${props.noun} ${props.index + 1}`} onClick={() => props.onChange(null)}>×</button>
       </div>
       <div class="filter-line">
         <select aria-label="Operator" value={f.operator} onChange={(e) => props.onChange({ ...f, operator: e.currentTarget.value })}>
@@ -169,18 +188,43 @@ function FilterRow(props: { projectId: number; index: number; filter: Filter; co
   );
 }
 
+const BLANK_FILTER: Filter = { key: "", type: "event", operator: "exact", value: "" };
+
 export function FiltersEditor(props: { projectId: number; filters: Filter[]; onChange: (f: Filter[]) => void }) {
   const cohorts = useCohorts(props.projectId);
-  const set = (i: number, f: Filter | null) =>
-    props.onChange(f === null ? props.filters.filter((_, j) => j !== i) : props.filters.map((g, j) => (j === i ? f : g)));
   return (
     <div class="stack filters-editor">
       <span class="label">Filters {props.filters.length > 1 && <span class="hint inline">all must hold</span>}</span>
-      {props.filters.map((f, i) => (
-        <FilterRow key={i} projectId={props.projectId} index={i} filter={f} cohorts={cohorts} onChange={(g) => set(i, g)} />
-      ))}
-      <button type="button" class="ghost" onClick={() => props.onChange([...props.filters, { key: "", type: "event", operator: "exact", value: "" }])}>
+      <FilterRows projectId={props.projectId} noun="filter" filters={props.filters} cohorts={cohorts} onChange={props.onChange} />
+      <button type="button" class="ghost" onClick={() => props.onChange([...props.filters, BLANK_FILTER])}>
         Add filter
+      </button>
+    </div>
+  );
+}
+
+function FilterRows(props: { projectId: number; noun: string; filters: Filter[]; cohorts: SavedCohort[]; onChange: (f: Filter[]) => void }) {
+  const set = (i: number, f: Filter | null) =>
+    props.onChange(f === null ? props.filters.filter((_, j) => j !== i) : props.filters.map((g, j) => (j === i ? f : g)));
+  return (
+    <>
+      {props.filters.map((f, i) => (
+        <FilterRow key={i} projectId={props.projectId} index={i} noun={props.noun} filter={f} cohorts={props.cohorts} onChange={(g) => set(i, g)} />
+      ))}
+    </>
+  );
+}
+
+/** The filters of one funnel step or trends series (`what`, as "step 2"): none shown until
+ * one is added. */
+export function OwnFilters(props: { projectId: number; what: string; filters: Filter[]; onChange: (f: Filter[]) => void }) {
+  const cohorts = useCohorts(props.projectId);
+  return (
+    <div class="own-filters">
+      <FilterRows projectId={props.projectId} noun={`${props.what} filter`} filters={props.filters} cohorts={cohorts} onChange={props.onChange} />
+      <button type="button" class="link small-note" aria-label={`Add a filter to ${props.what}`}
+        onClick={() => props.onChange([...props.filters, BLANK_FILTER])}>
+        + where…
       </button>
     </div>
   );

@@ -3,7 +3,7 @@
 // behind a number.
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
-import { breakdownSpec, cohortNamer, editable, type Filter, ready, useCohorts } from "../filters";
+import { breakdownSpec, cohortNamer, type Filter, ready, splitFilters, useCohorts } from "../filters";
 import { ErrorNote, message, useCanChange } from "../layout";
 import { PersonLink } from "../people";
 
@@ -55,11 +55,7 @@ export function rangeChoices(saved: SavedInsight | undefined, fallback: string):
 /** A saved spec's filters: those the editor shows, and the others (groups, inline cohort
  * definitions), which are kept as they are. */
 export function savedFilters(saved: SavedInsight | undefined): { shown: Filter[]; kept: unknown[] } {
-  const all = field<unknown[]>(saved, "filters", []);
-  return {
-    shown: all.filter(editable).map((f) => (f.type === "cohort" ? f : { ...f, value: f.value ?? "" })),
-    kept: all.filter((f) => !editable(f)),
-  };
+  return splitFilters(field<unknown[]>(saved, "filters", []));
 }
 
 /** A builder's filters, starting from the saved ones; `spec` is what the API takes (with the
@@ -167,15 +163,14 @@ export function Select(props: { id: string; label: string; value: string; option
 export function SaveBar(props: { projectId: number; spec: object; kind: string; saved?: SavedInsight }) {
   const [name, setName] = useState("");
   const [boards, setBoards] = useState<{ id: number; name: string; tiles: { id: number }[] }[]>([]);
-  const [board, setBoard] = useState("");
+  // The dashboard chosen ("" for none); until someone chooses, the first one.
+  const [chosen, setBoard] = useState<string | null>(null);
   const [note, setNote] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api<typeof boards>("GET", `/api/projects/${props.projectId}/dashboards`).then((b) => {
-      setBoards(b);
-      setBoard(b[0] ? String(b[0].id) : "");
-    }).catch(() => setBoards([]));
+    api<typeof boards>("GET", `/api/projects/${props.projectId}/dashboards`).then(setBoards).catch(() => setBoards([]));
   }, [props.projectId]);
+  const board = chosen ?? (boards[0] ? String(boards[0].id) : "");
   const save = async (event: Event) => {
     event.preventDefault();
     setError(null);
@@ -183,7 +178,11 @@ export function SaveBar(props: { projectId: number; spec: object; kind: string; 
       const saved = await api<{ id: number; name: string }>("POST", `/api/projects/${props.projectId}/insights`, { name, spec: props.spec });
       const target = boards.find((b) => String(b.id) === board);
       if (target) {
-        await api("PATCH", `/api/projects/${props.projectId}/dashboards/${target.id}`, { tiles: [...target.tiles.map((t) => t.id), saved.id] });
+        const updated = await api<(typeof boards)[number]>("PATCH", `/api/projects/${props.projectId}/dashboards/${target.id}`, {
+          tiles: [...target.tiles.map((t) => t.id), saved.id],
+        });
+        // The next save adds to the dashboard as it is now, this insight included.
+        setBoards(boards.map((b) => (b.id === updated.id ? updated : b)));
         setNote(`Saved “${saved.name}” and added it to ${target.name}.`);
       } else setNote(`Saved “${saved.name}”.`);
       setName("");

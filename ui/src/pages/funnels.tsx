@@ -3,7 +3,7 @@
 import type { ChartConfiguration } from "chart.js";
 import { useMemo, useState } from "preact/hooks";
 import { ChartView, downloadCsv, PALETTE } from "../chart";
-import { BreakdownPicker, FiltersEditor } from "../filters";
+import { BreakdownPicker, type Filter, FiltersEditor, OwnFilters, ready, splitFilters } from "../filters";
 import { ErrorNote } from "../layout";
 import { funnelLineName, withCohortNames } from "../views";
 import {
@@ -45,6 +45,21 @@ function duration(seconds: number | null): string {
 }
 
 type Status = "converted" | "dropped";
+
+/** A step as the form holds it: its event, the filters the editor shows, and what else a
+ * saved step holds (filters the editor cannot show, its name), kept as it was. */
+interface StepDraft {
+  event: string;
+  filters: Filter[];
+  kept: unknown[];
+  rest: Spec;
+}
+
+function stepDraft(step: Spec): StepDraft {
+  const { event, filters, ...rest } = step;
+  const split = splitFilters(Array.isArray(filters) ? filters : []);
+  return { event: typeof event === "string" ? event : "", filters: split.shown, kept: split.kept, rest };
+}
 
 function StepsTable(props: { line: FunnelLine; label: string; onOpen: (step: number, status: Status) => void }) {
   return (
@@ -153,10 +168,7 @@ function LinesTable(props: { lines: FunnelLine[]; by: string; onOpen: (step: num
 
 export function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut; saved?: SavedInsight }) {
   const saved = props.saved;
-  // Each step's event; what else a saved step holds (its filters) stays with it.
-  const [steps, setSteps] = useState<{ event: string; rest: Spec }[]>(() =>
-    field<Spec[]>(saved, "steps", [{ event: "$pageview" }, {}]).map(({ event, ...rest }) => ({ event: typeof event === "string" ? event : "", rest })),
-  );
+  const [steps, setSteps] = useState<StepDraft[]>(() => field<Spec[]>(saved, "steps", [{ event: "$pageview" }, {}]).map(stepDraft));
   const [days, setDays] = useState(() => String(field(saved, "window", 14)));
   const [unit, setUnit] = useState(() => field(saved, "window_unit", "day"));
   const ranges = useMemo(() => rangeChoices(saved, "-30d"), [saved]);
@@ -182,7 +194,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
     filters: filters.spec,
     filter_test_accounts: props.leaveOut.on,
     kind: "funnel",
-    steps: steps.map((s) => ({ ...s.rest, event: s.event || null })),
+    steps: steps.map((s) => ({ ...s.rest, event: s.event || null, filters: [...s.kept, ...ready(s.filters)] })),
     window: Math.max(1, Math.round(Number(days)) || 1),
     window_unit: unit,
     order,
@@ -233,7 +245,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
     else if (!split && dataset === 0 && line) setOpened({ step, line, status: "converted" });
   };
 
-  const setStep = (i: number, v: string) => setSteps(steps.map((s, j) => (j === i ? { ...s, event: v } : s)));
+  const setStep = (i: number, change: Partial<StepDraft>) => setSteps(steps.map((s, j) => (j === i ? { ...s, ...change } : s)));
   const csv = () =>
     line &&
     downloadCsv("funnel.csv", [
@@ -250,15 +262,18 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
     <div class="builder">
       <form class="card stack controls" onSubmit={(e) => e.preventDefault()} aria-label="Funnel settings">
         {steps.map((s, i) => (
-          <div class="step-row" key={i}>
-            <EventPicker id={`funnel-step-${i + 1}`} label={`Step ${i + 1}`} value={s.event} names={props.names} onChange={(v) => setStep(i, v)} />
-            {steps.length > 2 && (
-              <button type="button" class="ghost small" aria-label={`Remove step ${i + 1}`} onClick={() => setSteps(steps.filter((_, j) => j !== i))}>×</button>
-            )}
+          <div class="step" key={i}>
+            <div class="step-row">
+              <EventPicker id={`funnel-step-${i + 1}`} label={`Step ${i + 1}`} value={s.event} names={props.names} onChange={(event) => setStep(i, { event })} />
+              {steps.length > 2 && (
+                <button type="button" class="ghost small" aria-label={`Remove step ${i + 1}`} onClick={() => setSteps(steps.filter((_, j) => j !== i))}>×</button>
+              )}
+            </div>
+            <OwnFilters projectId={props.projectId} what={`step ${i + 1}`} filters={s.filters} onChange={(filters) => setStep(i, { filters })} />
           </div>
         ))}
         {steps.length < 20 && (
-          <button type="button" class="ghost" onClick={() => setSteps([...steps, { event: "", rest: {} }])}>Add step</button>
+          <button type="button" class="ghost" onClick={() => setSteps([...steps, stepDraft({})])}>Add step</button>
         )}
         <div class="field">
           <label for="funnel-window">Conversion window</label>

@@ -2,7 +2,7 @@
 import type { ChartConfiguration } from "chart.js";
 import { useMemo, useState } from "preact/hooks";
 import { ChartView, downloadCsv } from "../chart";
-import { BreakdownPicker, FiltersEditor, useSeen } from "../filters";
+import { BreakdownPicker, type Filter, FiltersEditor, OwnFilters, ready, splitFilters, useSeen } from "../filters";
 import { ErrorNote } from "../layout";
 import { bucketLabel, trendsChart, withCohortNames } from "../views";
 import {
@@ -46,10 +46,28 @@ const PROPERTY_MATHS = new Set(["sum", "avg", "min", "max", "median", "p90", "p9
 
 /** One series of a trends chart as the builder holds it: the event, its math, and the
  * numeric property that a property math is of. */
+/** A series as the form holds it; what else a saved series holds (filters the editor cannot
+ * show, say) is kept as it was. */
 interface SeriesDraft {
   event: string;
   math: string;
   property: string;
+  filters: Filter[];
+  kept: unknown[];
+  rest: Spec;
+}
+
+function seriesDraft(series: Spec): SeriesDraft {
+  const { event, math, math_property: property, filters, ...rest } = series;
+  const split = splitFilters(Array.isArray(filters) ? filters : []);
+  return {
+    event: typeof event === "string" ? event : "",
+    math: typeof math === "string" ? math : "total",
+    property: typeof property === "string" ? property : "",
+    filters: split.shown,
+    kept: split.kept,
+    rest,
+  };
 }
 
 const letter = (i: number) => String.fromCharCode(65 + i);
@@ -63,6 +81,7 @@ function change(now: number, was: number): string {
 }
 
 function SeriesEditor(props: {
+  projectId: number;
   index: number;
   value: SeriesDraft;
   names: string[];
@@ -92,19 +111,15 @@ function SeriesEditor(props: {
           <datalist id={`trend-property-${n}-seen`}>{props.properties.map((k) => <option value={k} key={k} />)}</datalist>
         </div>
       )}
+      <OwnFilters projectId={props.projectId} what={`series ${letter(props.index)}`} filters={s.filters}
+        onChange={(filters) => props.onChange({ ...s, filters })} />
     </fieldset>
   );
 }
 
 export function Trends(props: { projectId: number; names: string[]; leaveOut: LeaveOut; saved?: SavedInsight }) {
   const saved = props.saved;
-  const [series, setSeries] = useState<SeriesDraft[]>(() =>
-    field<{ event?: string | null; math?: string; math_property?: string | null }[]>(saved, "series", [{ event: "$pageview" }]).map((s) => ({
-      event: s.event ?? "",
-      math: s.math ?? "total",
-      property: s.math_property ?? "",
-    })),
-  );
+  const [series, setSeries] = useState<SeriesDraft[]>(() => field<Spec[]>(saved, "series", [{ event: "$pageview" }]).map(seriesDraft));
   const [formula, setFormula] = useState(() => field(saved, "formula", ""));
   const [compare, setCompare] = useState(() => field(saved, "compare", false));
   const ranges = useMemo(() => rangeChoices(saved, "-7d"), [saved]);
@@ -118,11 +133,12 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
   const spec = {
     ...saved?.spec,
     kind: "trends",
-    series: series.map((s, i) => ({
-      ...(field<Spec[]>(saved, "series", [])[i] ?? {}),
+    series: series.map((s) => ({
+      ...s.rest,
       event: s.event || null,
       math: s.math,
       math_property: PROPERTY_MATHS.has(s.math) ? s.property.trim() || null : null,
+      filters: [...s.kept, ...ready(s.filters)],
     })),
     interval,
     date_range: ranges.spec(range),
@@ -157,11 +173,11 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
     <div class="builder">
       <form class="card stack controls" onSubmit={(e) => e.preventDefault()} aria-label="Trends settings">
         {series.map((s, i) => (
-          <SeriesEditor key={i} index={i} value={s} names={props.names} properties={properties} removable={series.length > 1}
+          <SeriesEditor key={i} projectId={props.projectId} index={i} value={s} names={props.names} properties={properties} removable={series.length > 1}
             onChange={(t) => setOne(i, t)} />
         ))}
         {series.length < 5 && (
-          <button type="button" class="ghost" onClick={() => setSeries([...series, { event: "", math: "total", property: "" }])}>
+          <button type="button" class="ghost" onClick={() => setSeries([...series, seriesDraft({})])}>
             Add series
           </button>
         )}
