@@ -209,7 +209,7 @@ function CohortPage(props: { projectId: number; cohortId: number | null }) {
   }, [props.projectId, props.cohortId]);
 
   const { note, error, submit } = useSubmit(async () => {
-    const listed = [...new Set(ids.split(/[\n,]/).map((s) => s.trim()).filter(Boolean))];
+    const listed = [...new Set(ids.split("\n").map((s) => s.trim()).filter(Boolean))];
     if (kind === "list" && listed.length === 0) throw new ApiError(400, "invalid", "List at least one distinct id, one per line.");
     const definition = kind === "list" ? { distinct_ids: listed } : { match, rules: rules.map(ruleOf) };
     const body = { name: name.trim(), description: description.trim(), definition };
