@@ -192,6 +192,22 @@ def test_a_new_user_walks_from_install_to_a_replayed_drop_off(
     expect(sessions.locator("td.bad")).to_have_text(["1"])  # the one who failed to pay
     expect(sessions.get_by_role("row")).to_have_count(2)
     shot(page, "08b-sessions")
+    page.get_by_label("With errors").uncheck()
+    # The sessions of a cohort's persons: here, of those the backend gave an email.
+    page.get_by_role("navigation").get_by_role("link", name="Cohorts").click()
+    page.get_by_role("button", name="New cohort").click()
+    page.get_by_label("Name").fill("Named payers")
+    page.get_by_label("Kind of rule").select_option("has_property")
+    page.get_by_label("Person property").fill("email")
+    page.get_by_label("Operator").select_option("is_set")
+    page.get_by_role("button", name="Create cohort").click()
+    expect(page.get_by_role("heading", name="1 person")).to_be_visible()
+    page.get_by_role("navigation").get_by_role("link", name="Sessions").click()
+    expect(sessions.get_by_role("row")).to_have_count(3)
+    page.get_by_label("Person in cohort").select_option(label="Named payers")
+    expect(sessions.get_by_role("row")).to_have_count(2)
+    expect(sessions).to_contain_text("payer@shop.test")
+    page.get_by_label("Person in cohort").select_option(label="Anyone")
     page.get_by_label("Browser").fill("Firefox")
     expect(page.get_by_text("No recorded sessions match.")).to_be_visible()
 

@@ -70,6 +70,8 @@ class SessionFilter:
     os: str | None = None
     device_type: str | None = None
     country: str | None = None
+    # The session's person (after merges) is one of these person ids (a cohort's members).
+    person_ids: tuple[str, ...] | None = None
     # "start" (newest first, the default: pages with a cursor), "duration", "errors" or
     # "activity" (clicks), each largest first.
     sort: str = "start"

@@ -87,6 +87,7 @@ __all__ = [
     "PersonRow",
     "Seen",
     "cohort_members",
+    "cohort_person_ids",
     "event_names",
     "property_names",
     "property_values",
@@ -150,3 +151,11 @@ def cohort_members(engine: Engine, cohort: CohortFilter, limit: int = 100) -> Co
             for i, ids, props, at, _ in rows
         ],
     )
+
+
+def cohort_person_ids(engine: Engine, cohort: CohortFilter) -> list[str]:
+    """The ids of every person in `cohort` now (its definition given, its rules' starts set)."""
+    params = Params(engine.dialect)
+    inside = in_cohort(cohort, params, "p.id")
+    sql = f"SELECT CAST(p.id AS VARCHAR) FROM {{persons}} p WHERE {inside}"
+    return [str(r[0]) for r in engine.execute(Query(sql, params.values))]

@@ -19,6 +19,7 @@ from userlens.query.run import engine_of, run
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
 from userlens.web.insights import prepared
+from userlens.web.services import Services
 
 router = APIRouter(tags=["cohorts"])
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -30,6 +31,20 @@ def _may_change(request: Request, user: User, project_id: int) -> None:
         raise HTTPException(
             403, detail={"error": "forbidden", "detail": "viewers do not change cohorts"}
         )
+
+
+def cohort_now(services: Services, project_id: int, cohort_id: int) -> CohortFilter | None:
+    """The project's saved cohort `cohort_id` as a filter ready to run now (its rules' starts
+    counted back from now); None when the project has no such cohort."""
+    cohort = services.meta.cohort(project_id, cohort_id)
+    if cohort is None:
+        return None
+    return prepare(
+        CohortFilter(cohort_id=cohort_id),
+        cohorts=lambda _: cohort.definition,
+        test_filters=(),
+        now=services.now(),
+    )
 
 
 def _missing(cohort_id: int) -> HTTPException:
@@ -112,15 +127,9 @@ def cohort_persons(
     """How many persons are in the cohort now, and the newest `limit` of them."""
     project_role(request, user, project_id)
     services = services_of(request)
-    cohort = services.meta.cohort(project_id, cohort_id)
-    if cohort is None:
+    members = cohort_now(services, project_id, cohort_id)
+    if members is None:
         raise _missing(cohort_id)
-    members = prepare(
-        CohortFilter(cohort_id=cohort_id),
-        cohorts=lambda _: cohort.definition,
-        test_filters=(),
-        now=services.now(),
-    )
     return cohort_members(engine_of(services.events, project_id), members, limit)
 
 

@@ -13,8 +13,11 @@ from pydantic import BaseModel
 from userlens.errors import InvalidInput, NotFound, StoreUnavailable
 from userlens.model.project import Role, User
 from userlens.model.recording import SessionCursor, SessionFilter, SessionSummary
+from userlens.query.catalog import cohort_person_ids
+from userlens.query.run import engine_of
 from userlens.replay.recordings import session_events
 from userlens.web.auth import current_user, project_role
+from userlens.web.cohorts import cohort_now
 from userlens.web.deps import services_of
 from userlens.web.params import aware, decode_cursor, encode_cursor
 
@@ -51,6 +54,9 @@ def list_sessions(
     os: Annotated[str | None, Query(max_length=200)] = None,
     device_type: Annotated[str | None, Query(max_length=200)] = None,
     country: Annotated[str | None, Query(max_length=200)] = None,
+    cohort_id: Annotated[
+        int | None, Query(description="sessions of persons in this cohort")
+    ] = None,
     sort: Annotated[
         Literal["start", "duration", "errors", "activity"],
         Query(description="newest first (paged by cursor), or the largest first"),
@@ -60,8 +66,18 @@ def list_sessions(
 ) -> SessionsPage:
     """Recorded sessions, newest first (or sorted by `sort`), with the filters given."""
     project_role(request, user, project_id)
+    services = services_of(request)
+    person_ids = None
+    if cohort_id is not None:
+        cohort = cohort_now(services, project_id, cohort_id)
+        if cohort is None:
+            raise HTTPException(
+                400,
+                detail={"error": "invalid", "detail": f"cohort_id: there is no cohort {cohort_id}"},
+            )
+        person_ids = tuple(cohort_person_ids(engine_of(services.events, project_id), cohort))
     try:
-        page = services_of(request).events.sessions(
+        page = services.events.sessions(
             project_id,
             SessionFilter(
                 distinct_id=distinct_id,
@@ -77,6 +93,7 @@ def list_sessions(
                 os=os,
                 device_type=device_type,
                 country=country,
+                person_ids=person_ids,
                 sort=sort,
             ),
             limit=limit,

@@ -180,6 +180,48 @@ def test_the_session_list_names_the_person_by_email(env: Env) -> None:
     assert names == {named: "ada@shop.test", anonymous: None}
 
 
+def test_the_session_list_keeps_to_a_cohort(env: Env) -> None:
+    """Sessions of the persons in a cohort, as it is now: a list cohort, then one by a person
+    property set after the recording, on another distinct id of the person."""
+    sessions = {who: f"s-{uuid.uuid4().hex}" for who in ("ann", "bob", "cid")}
+    for who, session in sessions.items():
+        record_session(env, who, session)
+    url = f"/api/projects/{env.project.id}/cohorts"
+    listed = {"name": "Beta", "definition": {"distinct_ids": ["ann", "cid", "nobody"]}}
+    beta = env.client.post(url, json=listed, headers=env.auth).json()["id"]
+    sessions_url = f"/api/projects/{env.project.id}/sessions"
+
+    def kept(**params: Any) -> set[str]:
+        resp = env.client.get(sessions_url, params=params, headers=env.auth)
+        assert resp.status_code == 200, resp.text
+        return {s["session_id"] for s in resp.json()["results"]}
+
+    assert kept(cohort_id=beta) == {sessions["ann"], sessions["cid"]}
+    assert kept(cohort_id=beta, distinct_id="ann") == {sessions["ann"]}
+    assert kept() == set(sessions.values())
+
+    identify = {
+        "event": "$identify",
+        "distinct_id": "bob@shop.test",
+        "properties": {"$anon_distinct_id": "bob", "$set": {"plan": "pro"}},
+    }
+    assert (
+        env.client.post(
+            "/capture/", json={"api_key": env.project.api_token, **identify}
+        ).status_code
+        == 200
+    )
+    env.flush()
+    rule = {"kind": "has_property", "filter": {"key": "plan", "type": "person", "value": "pro"}}
+    pro = env.client.post(
+        url, json={"name": "Pro", "definition": {"rules": [rule]}}, headers=env.auth
+    )
+    assert kept(cohort_id=pro.json()["id"]) == {sessions["bob"]}
+
+    resp = env.client.get(sessions_url, params={"cohort_id": 999}, headers=env.auth)
+    assert resp.status_code == 400 and "no cohort 999" in resp.json()["detail"]
+
+
 def test_snapshots_of_unknown_session_and_other_project(env: Env) -> None:
     url = f"/api/projects/{env.project.id}/sessions/nope/snapshots"
     assert env.client.get(url, headers=env.auth).status_code == 404

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
-import { useSeen } from "../filters";
+import { useCohorts, useSeen } from "../filters";
 import { ErrorNote } from "../layout";
 
 export interface SessionSummary {
@@ -52,6 +52,8 @@ export function SessionsPage(props: { projectId: number }) {
   const [device, setDevice] = useState("");
   const [country, setCountry] = useState("");
   const [since, setSince] = useState("");
+  const [cohort, setCohort] = useState("");
+  const cohorts = useCohorts(props.projectId);
   const [rage, setRage] = useState(false);
   const [dead, setDead] = useState(false);
   const [sort, setSort] = useState("start");
@@ -76,6 +78,7 @@ export function SessionsPage(props: { projectId: number }) {
     if (os.trim()) query.set("os", os.trim());
     if (device.trim()) query.set("device_type", device.trim());
     if (country.trim()) query.set("country", country.trim().toUpperCase());
+    if (cohort) query.set("cohort_id", cohort);
     if (since) query.set("after", new Date(Date.now() - Number(since) * 3600_000).toISOString());
     if (rage) query.set("has_rage_clicks", "true");
     if (dead) query.set("has_dead_clicks", "true");
@@ -89,10 +92,10 @@ export function SessionsPage(props: { projectId: number }) {
         .catch((err) => setError(err instanceof ApiError ? err.message : String(err)));
     }, 200);
     return () => clearTimeout(timer);
-  }, [props.projectId, person, errorsOnly, minSeconds, url, didEvent, browser, os, device, country, since, rage, dead, sort]);
+  }, [props.projectId, person, errorsOnly, minSeconds, url, didEvent, browser, os, device, country, since, cohort, rage, dead, sort]);
 
   const filtered =
-    [person, minSeconds, url, didEvent, browser, os, device, country, since].some((v) => v.trim() !== "") ||
+    [person, minSeconds, url, didEvent, browser, os, device, country, since, cohort].some((v) => v.trim() !== "") ||
     errorsOnly || rage || dead;
   return (
     <div class="page">
@@ -117,6 +120,15 @@ export function SessionsPage(props: { projectId: number }) {
           seen={devices} />
         <Suggest id="sessions-country" label="Country" value={country} placeholder="DE" onChange={setCountry}
           seen={countries} />
+        {cohorts.length > 0 && (
+          <div class="field">
+            <label for="sessions-cohort">Person in cohort</label>
+            <select id="sessions-cohort" value={cohort} onChange={(e) => setCohort(e.currentTarget.value)}>
+              <option value="">Anyone</option>
+              {cohorts.map((c) => <option value={String(c.id)} key={c.id}>{c.name}</option>)}
+            </select>
+          </div>
+        )}
         <div class="field">
           <label for="sessions-since">Started</label>
           <select id="sessions-since" value={since} onChange={(e) => setSince(e.currentTarget.value)}>

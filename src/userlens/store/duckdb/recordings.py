@@ -131,6 +131,9 @@ def _what_happened(filters: SessionFilter, where: list[str], params: dict[str, A
         if value:
             where.append(f"e.{name} = ${name}")
             params[name] = value
+    if filters.person_ids is not None:
+        where.append("CAST(e.person_id AS VARCHAR) IN (SELECT unnest($person_ids))")
+        params["person_ids"] = list(filters.person_ids)
 
 
 def _session_where(
