@@ -326,6 +326,11 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_label("Break down by").fill("$session_id")
     lines = page.get_by_role("row", name=re.compile(r"^landing \(total\) · s-"))
     expect(lines).to_have_count(4)
+    page.get_by_label("Lines for the top").fill("2")
+    split = page.get_by_role("row", name=re.compile(r"^landing \(total\) · "))
+    expect(split).to_have_count(3)  # two values, and the other two as one line
+    expect(split.last).to_contain_text("Other")
+    page.get_by_label("Lines for the top").fill("10")
     shot(page, "07b-trends-breakdown")
     page.get_by_label("Break down by").fill("")
 
@@ -446,15 +451,21 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_label("New dashboard name").fill("Growth")
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_role("heading", name="Growth")).to_be_visible()
+    page.get_by_role("button", name="Rename dashboard…").click()
+    page.get_by_label("New name of the dashboard").fill("Growth team")
+    page.get_by_role("button", name="Save name").click()
+    expect(page.get_by_role("heading", name="Growth team")).to_be_visible()
     expect(page.get_by_text("This dashboard is empty")).to_be_visible()
     shot(page, "12b-new-dashboard")
     page.get_by_role("navigation", name="Dashboards").get_by_role(
         "link", name="Product overview"
     ).click()
     expect(tiles).to_have_count(7)
-    page.get_by_role("navigation", name="Dashboards").get_by_role("link", name="Growth").click()
+    page.get_by_role("navigation", name="Dashboards").get_by_role(
+        "link", name="Growth team"
+    ).click()
     page.get_by_role("button", name="Delete dashboard…").click()
-    page.get_by_role("button", name="Delete “Growth” for good").click()
+    page.get_by_role("button", name="Delete “Growth team” for good").click()
     expect(page.get_by_role("heading", name="Product overview")).to_be_visible()
     expect(page.get_by_role("navigation", name="Dashboards")).to_have_count(0)  # one left
 
@@ -793,6 +804,14 @@ def test_cohorts_made_in_the_page_keep_to_and_split_insights(
     alone.get_by_role("button", name="Delete Page views alone").click()
     alone.get_by_role("button", name="Delete for good").click()
     expect(saved.get_by_role("row", name=re.compile("^Page views alone"))).to_have_count(0)
+    saved.get_by_role("link", name="Landing by cohort").click()
+    page.get_by_role("button", name="Rename insight…").click()
+    page.get_by_label("New name of the insight").fill("Landings per cohort")
+    page.get_by_role("button", name="Save name").click()
+    expect(page.get_by_role("heading", name="Landings per cohort")).to_be_visible()
+    expect(page.get_by_role("button", name="Save changes to “Landings per cohort”")).to_be_visible()
+    page.get_by_role("tab", name="Saved insights").click()
+    expect(saved.get_by_role("link", name="Landings per cohort")).to_be_visible()
     page.get_by_role("tab", name="Trends").click()
 
     page.get_by_role("tab", name="Funnel").click()

@@ -244,8 +244,10 @@ export function BreakdownPicker(props: {
   value: string;
   type: string;
   cohortIds: number[];
+  limit: string;
   onChange: (key: string, type: string) => void;
   onCohorts: (ids: number[]) => void;
+  onLimit: (limit: string) => void;
 }) {
   const keys = useSeen(props.type === "cohort" ? null : `/api/projects/${props.projectId}/catalog/properties?type=${props.type}`);
   const cohorts = useCohorts(props.projectId);
@@ -269,6 +271,13 @@ export function BreakdownPicker(props: {
           </>
         )}
       </div>
+      {props.type !== "cohort" && props.value.trim() !== "" && (
+        <div class="filter-line top-values">
+          <label for="breakdown-limit">Lines for the top</label>
+          <input id="breakdown-limit" type="number" min={1} max={100} value={props.limit} onInput={(e) => props.onLimit(e.currentTarget.value)} />
+          <span class="hint">values, the rest as “Other”</span>
+        </div>
+      )}
       {props.type === "cohort" && (
         <div class="cohort-picks" role="group" aria-label="Cohorts to break down by">
           {cohorts.length === 0 && props.cohortIds.length === 0 && <span class="hint">No cohorts yet: make one on the Cohorts page.</span>}

@@ -101,3 +101,35 @@ export function useCanChange(projectId: number): boolean {
   }, [projectId]);
   return can;
 }
+
+/** "Rename…", then the name in a field to change and save (`save` throws to say why not). */
+export function Rename(props: { what: string; name: string; save: (name: string) => Promise<void> }) {
+  const [editing, setEditing] = useState(false);
+  const [name, setName] = useState(props.name);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      await props.save(name.trim());
+      setEditing(false);
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  if (!editing) {
+    return (
+      <button type="button" class="ghost small" onClick={() => (setName(props.name), setEditing(true))}>
+        Rename {props.what}…
+      </button>
+    );
+  }
+  return (
+    <form class="row-buttons" onSubmit={submit} aria-label={`Rename ${props.what}`}>
+      <input aria-label={`New name of the ${props.what}`} required maxLength={200} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      <button type="submit" class="primary small">Save name</button>
+      <button type="button" class="ghost small" onClick={() => setEditing(false)}>Cancel</button>
+      <ErrorNote error={error} />
+    </form>
+  );
+}

@@ -73,6 +73,7 @@ export function useBreakdown(projectId: number, saved: SavedInsight | undefined)
   const [key, setKey] = useState(first.key);
   const [type, setType] = useState(first.type);
   const [cohortIds, setCohortIds] = useState<number[]>(first.cohortIds);
+  const [limit, setLimit] = useState(() => String(field(saved, "breakdown_limit", 10)));
   const cohorts = useCohorts(projectId);
   const name = useMemo(() => cohortNamer(cohorts), [cohorts]);
   const byCohort = type === "cohort" && cohortIds.length > 0;
@@ -85,9 +86,12 @@ export function useBreakdown(projectId: number, saved: SavedInsight | undefined)
     // The breakdown's title in tables.
     title: byCohort ? "Cohort" : key.trim(),
     name,
-    spec: breakdownSpec(key, type, cohortIds),
+    spec: { ...breakdownSpec(key, type, cohortIds), breakdown_limit: Math.max(1, Math.min(100, Math.round(Number(limit)) || 10)) },
     set: (k: string, t: string) => (setKey(k), setType(t)),
     setCohortIds,
+    // How many of the property's values get a line of their own (the rest: "Other").
+    limit,
+    setLimit,
   };
 }
 

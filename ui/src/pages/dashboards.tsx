@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
-import { ErrorNote, message, useCanChange } from "../layout";
+import { ErrorNote, message, Rename, useCanChange } from "../layout";
 import { navigate } from "../router";
 import { cohortNamer, useCohorts } from "../filters";
 import { byCohorts, InsightView, withCohortNames } from "../views";
@@ -69,7 +69,14 @@ function Tile(props: {
 }
 
 /** Make another dashboard, or delete this one (in two clicks). */
-function BoardActions(props: { projectId: number; board: Dashboard; others: number; onMade: (d: Dashboard) => void; onDeleted: () => void }) {
+function BoardActions(props: {
+  projectId: number;
+  board: Dashboard;
+  others: number;
+  onMade: (d: Dashboard) => void;
+  onRenamed: (d: Dashboard) => void;
+  onDeleted: () => void;
+}) {
   const [name, setName] = useState("");
   const [armed, setArmed] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -101,6 +108,8 @@ function BoardActions(props: { projectId: number; board: Dashboard; others: numb
           onInput={(e) => setName(e.currentTarget.value)} />
         <button type="submit" class="ghost">Create</button>
       </form>
+      <Rename what="dashboard" name={props.board.name} key={props.board.id}
+        save={async (name) => props.onRenamed(await api<Dashboard>("PATCH", `/api/projects/${props.projectId}/dashboards/${props.board.id}`, { name }))} />
       {props.others > 0 && (armed ? (
         <div class="row-buttons">
           <button type="button" class="danger" onClick={() => void remove()}>Delete “{props.board.name}” for good</button>
@@ -180,6 +189,7 @@ export function DashboardsPage(props: { projectId: number; dashboardId: number |
             setBoards([...boards, made]);
             navigate(`/projects/${props.projectId}/dashboards/${made.id}`);
           }}
+          onRenamed={(renamed) => setBoards(boards.map((b) => (b.id === renamed.id ? renamed : b)))}
           onDeleted={() => {
             const left = boards.filter((b) => b.id !== board.id);
             setBoards(left);

@@ -311,7 +311,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
         <Select id="funnel-range" label="Date range" value={range} options={ranges.options} onChange={setRange} />
         <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
         <LeaveOutToggle {...props.leaveOut} />
-        <BreakdownPicker projectId={props.projectId} value={breakdown.key} type={breakdown.type} cohortIds={breakdown.cohortIds}
+        <BreakdownPicker projectId={props.projectId} value={breakdown.key} type={breakdown.type} cohortIds={breakdown.cohortIds} limit={breakdown.limit} onLimit={breakdown.setLimit}
           onChange={(key, type) => (breakdown.set(key, type), setOpened(null))}
           onCohorts={(ids) => (breakdown.setCohortIds(ids), setOpened(null))} />
       </form>

@@ -2,7 +2,7 @@
 // (`?insight=ID`) opened in the builder of its kind, to change and save again.
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
-import { ErrorNote, message } from "../layout";
+import { ErrorNote, message, Rename, useCanChange } from "../layout";
 import { type LeaveOut, type SavedInsight, useCatalog } from "./builder";
 import { Funnels } from "./funnels";
 import { Activity, Paths, Retention } from "./simple";
@@ -60,12 +60,19 @@ function Builders(props: { projectId: number; saved?: SavedInsight }) {
       .catch(() => setDefined(null));
   }, [id]);
   const shared: LeaveOut = { projectId: id, on: leaveOut, defined, onChange: setLeaveOut };
-  const mine = (k: string) => (saved && saved.spec.kind === k ? saved : undefined);
+  const [title, setTitle] = useState(saved?.name ?? "");
+  const canChange = useCanChange(id);
+  // The builder saves changes under the name as it is now.
+  const mine = (k: string) => (saved && saved.spec.kind === k ? { ...saved, name: title } : undefined);
   return (
     <div>
       {saved && (
         <div class="page-head opened">
-          <h1>{saved.name}</h1>
+          <h1>{title}</h1>
+          {canChange && (
+            <Rename what="insight" name={title}
+              save={async (name) => setTitle((await api<SavedInsight>("PATCH", `/api/projects/${id}/insights/${saved.id}`, { name })).name)} />
+          )}
           <a href={`/projects/${id}/insights?kind=${kind}`}>New insight</a>
         </div>
       )}

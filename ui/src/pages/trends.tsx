@@ -194,7 +194,7 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
         <Select id="trend-display" label="Chart" value={display} options={[["line", "Line"], ["bar", "Bars"], ["number", "Number"]]} onChange={setDisplay} />
         <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
         <LeaveOutToggle {...props.leaveOut} />
-        <BreakdownPicker projectId={props.projectId} value={breakdown.key} type={breakdown.type} cohortIds={breakdown.cohortIds}
+        <BreakdownPicker projectId={props.projectId} value={breakdown.key} type={breakdown.type} cohortIds={breakdown.cohortIds} limit={breakdown.limit} onLimit={breakdown.setLimit}
           onChange={breakdown.set} onCohorts={breakdown.setCohortIds} />
       </form>
       <section class="card result" aria-busy={busy} aria-label="Trends result">
