@@ -839,8 +839,16 @@ def test_cohorts_made_in_the_page_keep_to_and_split_insights(
     expect(page.get_by_label("Distinct ids, one per line")).to_have_value("cleo")
 
     page.get_by_role("navigation").get_by_role("link", name="Cohorts").click()
+    page.get_by_role("link", name="Buyers", exact=True).click()
+    page.get_by_role("button", name="Delete cohort…").click()  # a saved insight splits by it
+    expect(page.get_by_test_id("cohort-used-by")).to_contain_text("Landings per cohort")
+    page.get_by_role("button", name="Keep").click()
+    page.get_by_role("link", name="← All cohorts").click()
     page.get_by_role("link", name="Beta", exact=True).click()
     page.get_by_role("button", name="Delete cohort…").click()
+    used = page.get_by_test_id("cohort-used-by")
+    expect(used).to_contain_text("Second landing chart")  # saved split by both cohorts
+    expect(used).not_to_contain_text("Landings per cohort")  # no longer split by Beta
     page.get_by_role("button", name="Delete “Beta” for good").click()
     expect(page.get_by_role("status")).to_have_text("The cohort “Beta” was deleted.")
     expect(page.get_by_test_id("cohorts-list").get_by_role("row")).to_have_count(3)

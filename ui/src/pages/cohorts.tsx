@@ -299,11 +299,49 @@ function CohortPage(props: { projectId: number; cohortId: number | null }) {
               ))}
             </div>
           )}
+          {armed && props.cohortId !== null && <UsedBy projectId={props.projectId} cohortId={props.cohortId} />}
           <ErrorNote error={deleteError} />
         </form>
         {props.cohortId !== null && <MembersCard projectId={props.projectId} cohortId={props.cohortId} generation={generation} />}
       </div>
     </div>
+  );
+}
+
+/** Whether a spec (any JSON) names the saved cohort `id`. */
+function names(node: unknown, id: number): boolean {
+  if (Array.isArray(node)) return node.some((n) => names(n, id));
+  if (!node || typeof node !== "object") return false;
+  const o = node as Record<string, unknown>;
+  return (o.type === "cohort" && o.cohort_id === id) || Object.values(o).some((v) => names(v, id));
+}
+
+/** Before a cohort is deleted: the saved insights and settings that use it, which would stop
+ * answering until changed. */
+function UsedBy(props: { projectId: number; cohortId: number }) {
+  const [users, setUsers] = useState<{ insights: { id: number; name: string }[]; settings: boolean } | null>(null);
+  useEffect(() => {
+    Promise.all([
+      api<{ id: number; name: string; spec: unknown }[]>("GET", `/api/projects/${props.projectId}/insights`),
+      api<{ test_account_filters: unknown[] }>("GET", `/api/projects/${props.projectId}/settings`),
+    ])
+      .then(([insights, settings]) =>
+        setUsers({
+          insights: insights.filter((i) => names(i.spec, props.cohortId)),
+          settings: names(settings.test_account_filters, props.cohortId),
+        }),
+      )
+      .catch(() => setUsers(null));
+  }, [props.projectId, props.cohortId]);
+  if (!users || (users.insights.length === 0 && !users.settings)) return null;
+  return (
+    <p class="error" role="alert" data-testid="cohort-used-by">
+      In use: {users.insights.map((i, n) => (
+        <span key={i.id}>{n > 0 && ", "}<a href={`/projects/${props.projectId}/insights?insight=${i.id}`}>{i.name}</a></span>
+      ))}
+      {users.settings && <>{users.insights.length > 0 && ", "}the internal and test users in Settings</>}. Deleted, they stop
+      answering until changed.
+    </p>
   );
 }
 
