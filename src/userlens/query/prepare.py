@@ -26,28 +26,36 @@ def prepare(spec: S, *, cohorts: Lookup, test_filters: Sequence[Filter], now: da
     return type(spec).model_validate(data)
 
 
-def _walk(node: Any, extra: list[Any], cohorts: Lookup, now: datetime) -> None:
+def _walk(
+    node: Any, extra: list[Any], cohorts: Lookup, now: datetime, field: str = "filters"
+) -> None:
+    """Resolve every cohort filter under `node`; `field` is the spec field it sits in (for
+    errors)."""
     if isinstance(node, list):
         for item in node:
-            _walk(item, extra, cohorts, now)
+            _walk(item, extra, cohorts, now, field)
         return
     if not isinstance(node, dict):
         return
     if node.get("filter_test_accounts"):
         node["filters"] = [*node.get("filters", []), *extra]
     if node.get("type") == "cohort" and "negate" in node:
-        _resolve(node, cohorts, now)
+        _resolve(node, cohorts, now, field)
         return
-    for value in node.values():
-        _walk(value, extra, cohorts, now)
+    for key, value in node.items():
+        _walk(value, extra, cohorts, now, key if key in _FIELDS else field)
 
 
-def _resolve(node: dict[str, Any], cohorts: Lookup, now: datetime) -> None:
+# The spec fields that hold cohort filters, as errors name them.
+_FIELDS = frozenset({"filters", "breakdown_cohorts"})
+
+
+def _resolve(node: dict[str, Any], cohorts: Lookup, now: datetime, field: str) -> None:
     cohort_id = node.get("cohort_id")
     if cohort_id is not None:
         definition = cohorts(cohort_id)
         if definition is None:
-            raise InvalidInput(f"filters: there is no cohort {cohort_id} in this project")
+            raise InvalidInput(f"{field}: there is no cohort {cohort_id} in this project")
         node["definition"] = definition.model_dump(mode="python")
     for rule in node["definition"].get("rules", []):
         if rule.get("kind") == "did_event":

@@ -95,7 +95,15 @@ def test_saved_cohorts_filter_insights(make_env: Callable[..., Env]) -> None:
         json={"series": [{}], "filters": [{"type": "cohort", "cohort_id": beta["id"]}]},
         headers=env.auth,
     )
-    assert resp.status_code == 400 and f"no cohort {beta['id']}" in resp.json()["detail"]
+    assert resp.status_code == 400
+    assert resp.json()["detail"] == f"filters: there is no cohort {beta['id']} in this project"
+    resp = env.client.post(
+        f"/api/projects/{env.project.id}/query",
+        json={"series": [{}], "breakdown_cohorts": [{"type": "cohort", "cohort_id": beta["id"]}]},
+        headers=env.auth,
+    )
+    assert resp.status_code == 400
+    assert resp.json()["detail"].startswith(f"breakdown_cohorts: there is no cohort {beta['id']}")
 
 
 def test_a_cohort_lists_its_persons_as_they_are_now(make_env: Callable[..., Env]) -> None:
