@@ -104,8 +104,9 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
     ...saved?.spec,
     kind: "retention",
     filters: filters.spec,
-    start: { event: start || null },
-    returning: back ? { event: back } : null,
+    // A saved event's own filters stay with it.
+    start: { ...field<Ref>(saved, "start", {}), event: start || null },
+    returning: back ? { ...field<Ref>(saved, "returning", {}), event: back } : null,
     period,
     periods: Math.max(1, Math.min(60, Number(periods) || 8)),
     type,
@@ -198,7 +199,10 @@ export function Activity(props: { projectId: number; names: string[]; kind: "lif
   const ranges = useMemo(() => rangeChoices(saved, "-30d"), [saved]);
   const [range, setRange] = useState(ranges.initial);
   const filters = useFilters(saved);
-  const ref = { event: event || null };
+  // What the builder does not show stays as saved: the event's filters, further series.
+  const savedSeries = field<Ref[]>(saved, "series", []);
+  const first = props.kind === "lifecycle" ? field<Ref>(saved, "event", {}) : savedSeries[0];
+  const ref = { ...first, event: event || null };
   const common = {
     ...saved?.spec,
     interval,
@@ -206,7 +210,7 @@ export function Activity(props: { projectId: number; names: string[]; kind: "lif
     filters: filters.spec,
     filter_test_accounts: props.leaveOut.on,
   };
-  const spec = props.kind === "lifecycle" ? { ...common, kind: "lifecycle", event: ref } : { ...common, kind: "stickiness", series: [ref] };
+  const spec = props.kind === "lifecycle" ? { ...common, kind: "lifecycle", event: ref } : { ...common, kind: "stickiness", series: [ref, ...savedSeries.slice(1)] };
   const label = props.kind === "lifecycle" ? "Lifecycle" : "Stickiness";
   const statuses = ["new", "returning", "resurrecting", "dormant"];
   const picked = (index: number, dataset: number, result: Record<string, unknown>) =>
