@@ -84,3 +84,8 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   }
   return data as T;
 }
+
+/** A moment the API gives without a zone (the stores keep UTC), as a local date. */
+export function localDay(stamp: string): string {
+  return new Date(/Z|[+-]\d\d:?\d\d$/.test(stamp) ? stamp : `${stamp}Z`).toLocaleDateString();
+}

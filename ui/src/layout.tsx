@@ -133,3 +133,46 @@ export function Rename(props: { what: string; name: string; save: (name: string)
     </form>
   );
 }
+
+/** Deleting in two clicks: `ask` arms it (and shows `warning`); `confirm` (naming what goes)
+ * does it, or "Keep" disarms. `done` throws to say why not. */
+export function TwoStepDelete(props: {
+  ask: string;
+  askLabel?: string;
+  confirm: string;
+  small?: boolean;
+  warning?: ComponentChildren;
+  done: () => Promise<void>;
+}) {
+  const [armed, setArmed] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const size = props.small ? " small" : "";
+  const remove = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await props.done();
+      setArmed(false);
+    } catch (err) {
+      setError(message(err));
+    }
+    setBusy(false);
+  };
+  return (
+    <>
+      {armed ? (
+        <>
+          <span class="row-buttons">
+            <button type="button" class={`danger${size}`} disabled={busy} onClick={() => void remove()}>{props.confirm}</button>
+            <button type="button" class={`ghost${size}`} onClick={() => setArmed(false)}>Keep</button>
+          </span>
+          {props.warning}
+        </>
+      ) : (
+        <button type="button" class={`ghost${size}`} aria-label={props.askLabel} onClick={() => setArmed(true)}>{props.ask}</button>
+      )}
+      <ErrorNote error={error} />
+    </>
+  );
+}

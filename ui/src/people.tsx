@@ -1,6 +1,6 @@
 // How a person is named wherever persons are listed: by what the product knows them as.
 import { useEffect, useState } from "preact/hooks";
-import { api } from "./api";
+import { api, localDay } from "./api";
 
 type Props = Record<string, unknown>;
 
@@ -49,4 +49,35 @@ export function usePersonName(projectId: number, distinctId: string | null): str
       .catch(() => setName(distinctId));
   }, [projectId, distinctId]);
   return name;
+}
+
+/** A person as person lists give it: properties as JSON text, first seen without a zone. */
+export interface PersonRow {
+  id: string;
+  distinct_ids: string[];
+  properties: string;
+  created_at: string;
+}
+
+/** A table of persons: each by name (a link to their page), their properties when asked for,
+ * and when they were first seen. */
+export function PersonRows(props: { projectId: number; rows: PersonRow[]; testId: string; withProperties?: boolean }) {
+  return (
+    <table class="table" data-testid={props.testId}>
+      <thead>
+        <tr><th>Person</th>{props.withProperties && <th>Properties</th>}<th class="w-time">First seen</th></tr>
+      </thead>
+      <tbody>
+        {props.rows.map((p) => (
+          <tr key={p.id}>
+            <td class="clip">
+              <PersonLink projectId={props.projectId} distinctIds={p.distinct_ids} properties={parsedProperties(p.properties)} />
+            </td>
+            {props.withProperties && <td class="clip muted" title={p.properties}>{p.properties}</td>}
+            <td class="nowrap">{localDay(p.created_at)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }

@@ -8,17 +8,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from userlens.errors import InvalidInput, NotFound
+from userlens.errors import NotFound
 from userlens.model.cohort import Cohort, CohortFromPersons, CohortIn, CohortPatch
 from userlens.model.filters import MAX_LISTED, CohortDefinition, CohortFilter
 from userlens.model.insight import PersonsResult
 from userlens.model.project import Role, User
 from userlens.query.catalog import CohortMembers, cohort_members
 from userlens.query.prepare import prepare
-from userlens.query.run import engine_of, run
+from userlens.query.run import engine_of
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
-from userlens.web.insights import prepared
+from userlens.web.insights import answer, prepared
 from userlens.web.services import Services
 
 router = APIRouter(tags=["cohorts"])
@@ -80,10 +80,7 @@ def cohort_from_persons(
     # One query for everyone (past the API's page size, which `model_copy` does not check):
     # pages asked one after another could shift as events arrive.
     everyone = spec.model_copy(update={"limit": MAX_LISTED + 1, "offset": 0})
-    try:
-        found = run(everyone, project.timezone, now, engine_of(services.events, project_id))
-    except InvalidInput as exc:
-        raise HTTPException(400, detail={"error": "invalid_query", "detail": str(exc)}) from None
+    found = answer(services, project, everyone, now)
     assert isinstance(found, PersonsResult)
     ids = list(dict.fromkeys(i for person in found.persons for i in person.distinct_ids))
     if found.total > MAX_LISTED or len(ids) > MAX_LISTED:

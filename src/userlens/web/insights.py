@@ -51,15 +51,7 @@ def run_query(
     )
     if not refresh and (hit := services.insight_cache.get(key)) is not None:
         return hit.model_copy(update={"cached": True})
-    try:
-        result = run(
-            spec,
-            project.timezone,
-            now,
-            engine_of(services.events, project_id),
-        )
-    except InvalidInput as exc:
-        raise HTTPException(400, detail={"error": "invalid_query", "detail": str(exc)}) from None
+    result = answer(services, project, spec, now)
     services.insight_cache.put(key, result)
     return result
 
@@ -78,7 +70,21 @@ def prepared(services: Services, project: Project, spec: S, now: datetime) -> S:
             now=now,
         )
     except InvalidInput as exc:
-        raise HTTPException(400, detail={"error": "invalid_query", "detail": str(exc)}) from None
+        raise _invalid(exc) from None
+
+
+def answer(
+    services: Services, project: Project, spec: InsightQuery, now: datetime
+) -> InsightResult:
+    """A prepared spec run over the project's events; a 400 when the engine refuses it."""
+    try:
+        return run(spec, project.timezone, now, engine_of(services.events, project.id))
+    except InvalidInput as exc:
+        raise _invalid(exc) from None
+
+
+def _invalid(exc: InvalidInput) -> HTTPException:
+    return HTTPException(400, detail={"error": "invalid_query", "detail": str(exc)})
 
 
 def _definition(services: Services, project_id: int, cohort_id: int) -> CohortDefinition | None:

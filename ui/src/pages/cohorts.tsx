@@ -1,10 +1,10 @@
 // Saved cohorts: the list with how many persons each holds now, and one cohort's page where
 // its rules (or its list of persons) are set and its persons are listed.
 import { useEffect, useState } from "preact/hooks";
-import { api, ApiError } from "../api";
+import { api, ApiError, localDay } from "../api";
 import { OPERATORS, type SavedCohort, useSeen } from "../filters";
-import { ErrorNote, message, Outcome, useCanChange, useSubmit } from "../layout";
-import { parsedProperties, PersonLink } from "../people";
+import { ErrorNote, message, Outcome, TwoStepDelete, useCanChange, useSubmit } from "../layout";
+import { type PersonRow, PersonRows } from "../people";
 import { navigate } from "../router";
 import { useCatalog } from "./builder";
 
@@ -18,7 +18,7 @@ interface Definition {
 }
 interface Members {
   count: number;
-  persons: { id: string; distinct_ids: string[]; properties: string; created_at: string }[];
+  persons: PersonRow[];
 }
 
 const operatorName = (op: string) => OPERATORS.find(([v]) => v === op)?.[1] ?? op;
@@ -99,7 +99,7 @@ function CohortList(props: { projectId: number }) {
                   <td class="clip"><a href={`${base}/${c.id}`}>{c.name}</a>{c.description && <div class="muted clip">{c.description}</div>}</td>
                   <td class="clip muted" title={describe(c.definition as Definition)}>{describe(c.definition as Definition)}</td>
                   <td class="num"><Count projectId={props.projectId} cohortId={c.id} /></td>
-                  <td class="nowrap">{new Date(c.updated_at.endsWith("Z") ? c.updated_at : `${c.updated_at}Z`).toLocaleDateString()}</td>
+                  <td class="nowrap">{localDay(c.updated_at)}</td>
                 </tr>
               ))}
             </tbody>
@@ -189,8 +189,6 @@ function CohortPage(props: { projectId: number; cohortId: number | null }) {
   const [rules, setRules] = useState<RuleDraft[]>([BLANK]);
   const [ids, setIds] = useState("");
   const [generation, setGeneration] = useState(0);
-  const [armed, setArmed] = useState(false);
-  const [deleteError, setDeleteError] = useState<string | null>(null);
 
   useEffect(() => {
     if (props.cohortId === null) return;
@@ -223,13 +221,8 @@ function CohortPage(props: { projectId: number; cohortId: number | null }) {
     return "Saved. Insights that use this cohort now count its persons by these rules.";
   });
   const remove = async () => {
-    setDeleteError(null);
-    try {
-      await api("DELETE", `/api/projects/${props.projectId}/cohorts/${props.cohortId}`);
-      navigate(`${base}?${new URLSearchParams({ deleted: loaded?.name ?? "" })}`, true);
-    } catch (err) {
-      setDeleteError(message(err));
-    }
+    await api("DELETE", `/api/projects/${props.projectId}/cohorts/${props.cohortId}`);
+    navigate(`${base}?${new URLSearchParams({ deleted: loaded?.name ?? "" })}`, true);
   };
 
   if (loadError) return <div class="page"><ErrorNote error={loadError} /><p><a href={base}>All cohorts</a></p></div>;
@@ -289,18 +282,12 @@ function CohortPage(props: { projectId: number; cohortId: number | null }) {
           {canChange && (
             <div class="row-buttons">
               <button type="submit" class="primary">{props.cohortId === null ? "Create cohort" : "Save cohort"}</button>
-              {props.cohortId !== null && (armed ? (
-                <>
-                  <button type="button" class="danger" onClick={() => void remove()}>Delete “{loaded?.name}” for good</button>
-                  <button type="button" class="ghost" onClick={() => setArmed(false)}>Keep</button>
-                </>
-              ) : (
-                <button type="button" class="ghost" onClick={() => setArmed(true)}>Delete cohort…</button>
-              ))}
+              {props.cohortId !== null && (
+                <TwoStepDelete ask="Delete cohort…" confirm={`Delete “${loaded?.name}” for good`} done={remove}
+                  warning={<UsedBy projectId={props.projectId} cohortId={props.cohortId} />} />
+              )}
             </div>
           )}
-          {armed && props.cohortId !== null && <UsedBy projectId={props.projectId} cohortId={props.cohortId} />}
-          <ErrorNote error={deleteError} />
         </form>
         {props.cohortId !== null && <MembersCard projectId={props.projectId} cohortId={props.cohortId} generation={generation} />}
       </div>
@@ -359,17 +346,7 @@ function MembersCard(props: { projectId: number; cohortId: number; generation: n
       ) : (
         <>
           {members.count > limit && <p class="hint">The newest {limit} of them.</p>}
-          <table class="table" data-testid="cohort-members">
-            <thead><tr><th>Person</th><th class="w-time">First seen</th></tr></thead>
-            <tbody>
-              {members.persons.map((p) => (
-                <tr key={p.id}>
-                  <td class="clip"><PersonLink projectId={props.projectId} distinctIds={p.distinct_ids} properties={parsedProperties(p.properties)} /></td>
-                  <td class="nowrap">{new Date(p.created_at.endsWith("Z") ? p.created_at : `${p.created_at}Z`).toLocaleDateString()}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <PersonRows projectId={props.projectId} rows={members.persons} testId="cohort-members" />
         </>
       )}
     </section>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
-import { ErrorNote, message, Rename, useCanChange } from "../layout";
+import { ErrorNote, message, Rename, TwoStepDelete, useCanChange } from "../layout";
 import { navigate } from "../router";
 import { cohortNamer, useCohorts } from "../filters";
 import { byCohorts, InsightView, withCohortNames } from "../views";
@@ -78,7 +78,6 @@ function BoardActions(props: {
   onDeleted: () => void;
 }) {
   const [name, setName] = useState("");
-  const [armed, setArmed] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const make = async (event: Event) => {
     event.preventDefault();
@@ -87,16 +86,6 @@ function BoardActions(props: {
       const made = await api<Dashboard>("POST", `/api/projects/${props.projectId}/dashboards`, { name: name.trim() });
       setName("");
       props.onMade(made);
-    } catch (err) {
-      setError(message(err));
-    }
-  };
-  const remove = async () => {
-    setError(null);
-    try {
-      await api("DELETE", `/api/projects/${props.projectId}/dashboards/${props.board.id}`);
-      setArmed(false);
-      props.onDeleted();
     } catch (err) {
       setError(message(err));
     }
@@ -110,14 +99,13 @@ function BoardActions(props: {
       </form>
       <Rename what="dashboard" name={props.board.name} key={props.board.id}
         save={async (name) => props.onRenamed(await api<Dashboard>("PATCH", `/api/projects/${props.projectId}/dashboards/${props.board.id}`, { name }))} />
-      {props.others > 0 && (armed ? (
-        <div class="row-buttons">
-          <button type="button" class="danger" onClick={() => void remove()}>Delete “{props.board.name}” for good</button>
-          <button type="button" class="ghost" onClick={() => setArmed(false)}>Keep</button>
-        </div>
-      ) : (
-        <button type="button" class="ghost" onClick={() => setArmed(true)}>Delete dashboard…</button>
-      ))}
+      {props.others > 0 && (
+        <TwoStepDelete ask="Delete dashboard…" confirm={`Delete “${props.board.name}” for good`}
+          done={async () => {
+            await api("DELETE", `/api/projects/${props.projectId}/dashboards/${props.board.id}`);
+            props.onDeleted();
+          }} />
+      )}
       <ErrorNote error={error} />
     </div>
   );

@@ -1,14 +1,14 @@
 // The insights page: a tab per insight kind, each its builder; or a saved insight
 // (`?insight=ID`) opened in the builder of its kind, to change and save again.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { api } from "../api";
 import { ErrorNote, message, Rename, useCanChange } from "../layout";
+import { navigate } from "../router";
 import { type LeaveOut, type SavedInsight, useCatalog } from "./builder";
 import { Funnels } from "./funnels";
 import { Activity, Paths, Retention } from "./simple";
 import { SavedInsights } from "./saved";
 import { Trends } from "./trends";
-import { navigate } from "../router";
 
 const KINDS: [string, string][] = [
   ["trends", "Trends"],
@@ -63,7 +63,8 @@ function Builders(props: { projectId: number; saved?: SavedInsight }) {
   const [title, setTitle] = useState(saved?.name ?? "");
   const canChange = useCanChange(id);
   // The builder saves changes under the name as it is now.
-  const mine = (k: string) => (saved && saved.spec.kind === k ? { ...saved, name: title } : undefined);
+  const opened = useMemo(() => saved && { ...saved, name: title }, [saved, title]);
+  const mine = (k: string) => (opened && opened.spec.kind === k ? opened : undefined);
   return (
     <div>
       {saved && (

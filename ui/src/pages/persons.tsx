@@ -1,16 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, type StoredEvent } from "../api";
-import { ErrorNote, message, useCanChange } from "../layout";
+import { ErrorNote, message, TwoStepDelete, useCanChange } from "../layout";
 import { navigate } from "../router";
-import { parsedProperties, PersonLink, personName } from "../people";
+import { type PersonRow, PersonRows, personName } from "../people";
 import { clock, type SessionSummary } from "./sessions";
 
-interface PersonRow {
-  id: string;
-  distinct_ids: string[];
-  properties: string;
-  created_at: string;
-}
 interface Person {
   id: string;
   created_at: string;
@@ -52,20 +46,7 @@ export function PersonsPage(props: { projectId: number }) {
         ) : rows.length === 0 ? (
           <p class="muted">Nobody matches.</p>
         ) : (
-          <table class="table" data-testid="persons-list">
-            <thead><tr><th>Person</th><th>Properties</th><th class="w-time">First seen</th></tr></thead>
-            <tbody>
-              {rows.map((p) => (
-                <tr key={p.id}>
-                  <td class="clip">
-                    <PersonLink projectId={props.projectId} distinctIds={p.distinct_ids} properties={parsedProperties(p.properties)} />
-                  </td>
-                  <td class="clip muted" title={p.properties}>{p.properties}</td>
-                  <td class="nowrap">{new Date(p.created_at.endsWith("Z") ? p.created_at : `${p.created_at}Z`).toLocaleDateString()}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <PersonRows projectId={props.projectId} rows={rows} testId="persons-list" withProperties />
         )}
       </section>
     </div>
@@ -76,36 +57,18 @@ export function PersonsPage(props: { projectId: number }) {
  * naming them, deletes their events, person record and recordings. Viewers cannot. */
 function DeletePerson(props: { projectId: number; distinctId: string; name: string }) {
   const canDelete = useCanChange(props.projectId);
-  const [armed, setArmed] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   if (!canDelete) return null;
-  const remove = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await api("DELETE", `/api/projects/${props.projectId}/persons/${encodeURIComponent(props.distinctId)}`);
-      navigate(`/projects/${props.projectId}/persons?${new URLSearchParams({ deleted: props.name })}`);
-    } catch (err) {
-      setError(message(err));
-      setBusy(false);
-    }
-  };
   return (
     <section class="card stack" aria-labelledby="delete-person">
       <h2 id="delete-person">Delete this person</h2>
       <p class="hint">Their events, their person record and their recordings are deleted at once, for good.</p>
-      {armed ? (
-        <div class="row-buttons">
-          <button type="button" class="danger" disabled={busy} onClick={() => void remove()}>Delete {props.name} for good</button>
-          <button type="button" class="ghost" onClick={() => setArmed(false)}>Keep</button>
-        </div>
-      ) : (
-        <div class="row-buttons">
-          <button type="button" class="ghost" onClick={() => setArmed(true)}>Delete person…</button>
-        </div>
-      )}
-      <ErrorNote error={error} />
+      <div class="row-buttons">
+        <TwoStepDelete ask="Delete person…" confirm={`Delete ${props.name} for good`}
+          done={async () => {
+            await api("DELETE", `/api/projects/${props.projectId}/persons/${encodeURIComponent(props.distinctId)}`);
+            navigate(`/projects/${props.projectId}/persons?${new URLSearchParams({ deleted: props.name })}`);
+          }} />
+      </div>
     </section>
   );
 }

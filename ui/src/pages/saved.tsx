@@ -1,8 +1,8 @@
 // Every saved insight of the project, whether on a dashboard or not: open one in its builder,
 // put it on a dashboard, or delete it.
 import { useEffect, useState } from "preact/hooks";
-import { api } from "../api";
-import { ErrorNote, message, useCanChange } from "../layout";
+import { api, localDay } from "../api";
+import { ErrorNote, message, TwoStepDelete, useCanChange } from "../layout";
 import type { Dashboard } from "./dashboards";
 
 interface Saved {
@@ -24,7 +24,6 @@ const KIND_NAMES: Record<string, string> = {
 
 function Row(props: { projectId: number; insight: Saved; boards: Dashboard[]; canChange: boolean; onBoards: (b: Dashboard[]) => void; onDeleted: () => void }) {
   const i = props.insight;
-  const [armed, setArmed] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const on = props.boards.filter((b) => b.tiles.some((t) => t.id === i.id));
   const off = props.boards.filter((b) => !on.includes(b));
@@ -37,15 +36,6 @@ function Row(props: { projectId: number; insight: Saved; boards: Dashboard[]; ca
         tiles: [...board.tiles.map((t) => t.id), i.id],
       });
       props.onBoards(props.boards.map((b) => (b.id === updated.id ? updated : b)));
-    } catch (err) {
-      setError(message(err));
-    }
-  };
-  const remove = async () => {
-    setError(null);
-    try {
-      await api("DELETE", `/api/projects/${props.projectId}/insights/${i.id}`);
-      props.onDeleted();
     } catch (err) {
       setError(message(err));
     }
@@ -63,7 +53,7 @@ function Row(props: { projectId: number; insight: Saved; boards: Dashboard[]; ca
           <span key={b.id}>{n > 0 && ", "}<a href={`/projects/${props.projectId}/dashboards/${b.id}`}>{b.name}</a></span>
         ))}
       </td>
-      <td class="nowrap">{new Date(i.updated_at.endsWith("Z") ? i.updated_at : `${i.updated_at}Z`).toLocaleDateString()}</td>
+      <td class="nowrap">{localDay(i.updated_at)}</td>
       {props.canChange && (
         <td class="nowrap">
           <div class="row-tools">
@@ -73,14 +63,11 @@ function Row(props: { projectId: number; insight: Saved; boards: Dashboard[]; ca
                 {off.map((b) => <option value={String(b.id)} key={b.id}>{b.name}</option>)}
               </select>
             )}
-            {armed ? (
-              <>
-                <button type="button" class="danger small" onClick={() => void remove()}>Delete for good</button>
-                <button type="button" class="ghost small" onClick={() => setArmed(false)}>Keep</button>
-              </>
-            ) : (
-              <button type="button" class="ghost small" aria-label={`Delete ${i.name}`} onClick={() => setArmed(true)}>Delete…</button>
-            )}
+            <TwoStepDelete ask="Delete…" askLabel={`Delete ${i.name}`} confirm="Delete for good" small
+              done={async () => {
+                await api("DELETE", `/api/projects/${props.projectId}/insights/${i.id}`);
+                props.onDeleted();
+              }} />
           </div>
         </td>
       )}

@@ -132,7 +132,7 @@ def _what_happened(filters: SessionFilter, where: list[str], params: dict[str, A
             where.append(f"e.{name} = ${name}")
             params[name] = value
     if filters.person_ids is not None:
-        where.append("CAST(e.person_id AS VARCHAR) IN (SELECT unnest($person_ids))")
+        where.append("e.person_id IN (SELECT CAST(unnest($person_ids) AS UUID))")
         params["person_ids"] = list(filters.person_ids)
 
 
