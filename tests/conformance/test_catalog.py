@@ -115,6 +115,49 @@ def test_person_search_matches_ids_and_properties(
 
 
 @settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    # Each person's first event, minutes after a start: equal minutes make equal first-seen
+    # times, which the id orders.
+    firsts=st.dictionaries(st.sampled_from("abcdefghij"), st.integers(0, 3), min_size=1),
+    size=st.integers(1, 4),
+)
+def test_person_pages_follow_one_another_newest_first(
+    make_store: StoreFactory, firsts: dict[str, int], size: int
+) -> None:
+    store = make_store()
+    start = int(NOW.timestamp() * 1e6)
+    store.write(
+        [
+            CapturedEvent(
+                project_id=PROJECT,
+                uuid=f"00000000-0000-4000-8000-{i:012d}",
+                event="seen",
+                distinct_id=who,
+                timestamp_us=start + minute * 60_000_000,
+                received_at_us=start,
+                properties_json="{}",
+            )
+            for i, (who, minute) in enumerate(firsts.items())
+        ]
+    )
+    engine = engine_of(store, PROJECT)
+    everyone = catalog.search_persons(engine, "", limit=100)
+    # The reference order: latest first event first, then the person id.
+    want = sorted(everyone, key=lambda p: (-firsts[p.distinct_ids[0]], p.id))
+    assert [p.id for p in everyone] == [p.id for p in want]
+    assert len(everyone) == len(firsts)
+
+    pages = [
+        catalog.search_persons(engine, "", limit=size, offset=at)
+        for at in range(0, len(firsts) + size, size)
+    ]
+    assert all(len(page) <= size for page in pages)
+    assert [p.id for page in pages for p in page] == [p.id for p in want]
+
+
+@settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(log=logs(), cohort=cohorts, limit=st.integers(1, 5))

@@ -265,8 +265,8 @@ def _shop_with_journeys(
 ) -> dict[str, Any]:
     """A project whose persons went through landing, signup and checkout as far as
     `journeys` says, two hours ago, a minute a step (cleo has an email, so lists name her by
-    it; checkouts carry an `amount`; with `sessions`, each person has a session of their
-    own); then its admin signed in."""
+    it, and a company; checkouts carry an `amount`; with `sessions`, each person has a session
+    of their own); then its admin signed in."""
     project, _ = server.project_with_admin(name)
     start = datetime.now(UTC) - timedelta(hours=2)
     batch = [
@@ -275,7 +275,7 @@ def _shop_with_journeys(
             "distinct_id": who,
             "timestamp": (start + timedelta(minutes=step)).isoformat(),
             "properties": ({"$session_id": f"s-{who}"} if sessions else {})
-            | ({"$set": {"email": "cleo@shop.test"}} if who == "cleo" else {})
+            | ({"$set": {"email": "cleo@shop.test", "company": "Shop"}} if who == "cleo" else {})
             | ({"amount": 30} if step_name == "checkout" else {}),
         }
         for who, reached in journeys.items()
@@ -481,6 +481,11 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_label("Search distinct ids and properties").fill("CLE")
     listed = page.get_by_test_id("persons-list")
     expect(listed.get_by_role("row")).to_have_count(2)
+    # Her properties as labelled values, not as JSON; the one she is named by is not repeated.
+    expect(listed.get_by_role("row").nth(1)).to_contain_text("company Shop")
+    expect(listed).not_to_contain_text("{")
+    expect(listed).not_to_contain_text("email")
+    expect(page.get_by_text("1 person", exact=True)).to_be_visible()
     listed.get_by_role("link", name="cleo@shop.test").click()
     expect(page.get_by_role("heading", name="cleo@shop.test")).to_be_visible()
     expect(page.get_by_test_id("person-events")).to_contain_text("landing")
@@ -603,6 +608,22 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(counts.nth(1)).to_contain_text("3")
     expect(counts.nth(2)).to_contain_text("2")
     shot(page, "21-funnel-exclusion")
+
+
+def test_the_persons_list_shows_more_on_request(page: Page, server: ServerProcess) -> None:
+    """Sixty persons: the list shows the newest fifty, then the rest on request, each once."""
+    project = _shop_with_journeys(page, server, "Crowd", {f"p{i:02d}": 1 for i in range(60)})
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    page.goto(f"{server.url}/projects/{project['id']}/persons")
+    rows = page.get_by_test_id("persons-list").get_by_role("row")
+    expect(rows).to_have_count(51)  # and a head
+    expect(page.get_by_text("50 persons so far")).to_be_visible()
+    page.get_by_role("button", name="Show more").click()
+    expect(rows).to_have_count(61)
+    expect(page.get_by_text("60 persons", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Show more")).to_have_count(0)
+    names = [rows.nth(i).get_by_role("link").inner_text() for i in range(1, 61)]
+    assert sorted(names) == [f"p{i:02d}" for i in range(60)]
 
 
 def test_settings_team_and_a_viewer_who_cannot_change_them(

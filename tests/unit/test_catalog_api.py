@@ -31,3 +31,27 @@ def test_the_catalog_of_another_project_is_not_found(env: Env) -> None:
         resp = env.client.get(f"/api/projects/{other.id}/catalog/{path}", headers=env.auth)
         assert resp.status_code == 404, path
     assert env.client.get(f"/api/projects/{env.project.id}/catalog/events").status_code == 401
+
+
+def test_the_persons_list_pages_newest_first(env: Env) -> None:
+    batch = [
+        {"event": "seen", "distinct_id": f"p{i}", "timestamp": f"2026-11-0{i + 1}T12:00:00Z"}
+        for i in range(5)
+    ]
+    resp = env.client.post("/batch/", json={"api_key": env.project.api_token, "batch": batch})
+    assert resp.status_code == 200
+    env.flush()
+    url = f"/api/projects/{env.project.id}/persons"
+
+    def page(**params: int) -> list[str]:
+        resp = env.client.get(url, params=params, headers=env.auth)
+        assert resp.status_code == 200, resp.text
+        return [p["distinct_ids"][0] for p in resp.json()]
+
+    assert page() == ["p4", "p3", "p2", "p1", "p0"]
+    assert page(limit=2) + page(limit=2, offset=2) + page(limit=2, offset=4) == page()
+    assert page(offset=5) == []
+    for bad in ({"offset": -1}, {"limit": 0}, {"limit": 501}):
+        resp = env.client.get(url, params=bad, headers=env.auth)
+        assert resp.status_code in (400, 422) and "detail" in resp.json(), bad
+    assert env.client.get(url).status_code == 401

@@ -59,6 +59,44 @@ export interface PersonRow {
   created_at: string;
 }
 
+const text = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
+
+// Where a person came from, as the SDKs record it once: shown after their own properties.
+const ORIGIN: [string, string][] = [
+  ["$initial_utm_source", "source"],
+  ["$initial_utm_campaign", "campaign"],
+  ["$initial_referring_domain", "referrer"],
+  ["$initial_referrer", "referrer"],
+];
+
+/** What a list shows of a person's properties, as (label, value) pairs: the product's own
+ * properties (not the one they are named by) in name order, then where they came from. */
+export function propertySummary(properties: Props, name: string): [string, string][] {
+  const own = Object.keys(properties)
+    .filter((k) => !k.startsWith("$") && properties[k] !== null && properties[k] !== "" && properties[k] !== name)
+    .sort()
+    .map((k): [string, string] => [k, text(properties[k])]);
+  const origin = new Map<string, string>();
+  for (const [key, label] of ORIGIN) {
+    const value = properties[key];
+    if (typeof value !== "string" || !value || origin.has(label)) continue;
+    origin.set(label, value === "$direct" ? "direct" : value.replace(/^https?:\/\/([^/]+).*$/, "$1"));
+  }
+  return [...own, ...origin.entries()];
+}
+
+function PropertyChips(props: { properties: Props; name: string }) {
+  const pairs = propertySummary(props.properties, props.name);
+  if (pairs.length === 0) return <span class="muted">–</span>;
+  return (
+    <span class="chips" title={pairs.map(([k, v]) => `${k}: ${v}`).join("\n")}>
+      {pairs.map(([k, v]) => (
+        <span class="chip" key={k}><span class="muted">{k}</span> {v}</span>
+      ))}
+    </span>
+  );
+}
+
 /** A table of persons: each by name (a link to their page), their properties when asked for,
  * and when they were first seen. */
 export function PersonRows(props: { projectId: number; rows: PersonRow[]; testId: string; withProperties?: boolean }) {
@@ -68,15 +106,20 @@ export function PersonRows(props: { projectId: number; rows: PersonRow[]; testId
         <tr><th>Person</th>{props.withProperties && <th>Properties</th>}<th class="w-time">First seen</th></tr>
       </thead>
       <tbody>
-        {props.rows.map((p) => (
-          <tr key={p.id}>
-            <td class="clip">
-              <PersonLink projectId={props.projectId} distinctIds={p.distinct_ids} properties={parsedProperties(p.properties)} />
-            </td>
-            {props.withProperties && <td class="clip muted" title={p.properties}>{p.properties}</td>}
-            <td class="nowrap">{localDay(p.created_at)}</td>
-          </tr>
-        ))}
+        {props.rows.map((p) => {
+          const properties = parsedProperties(p.properties);
+          return (
+            <tr key={p.id}>
+              <td class="clip">
+                <PersonLink projectId={props.projectId} distinctIds={p.distinct_ids} properties={properties} />
+              </td>
+              {props.withProperties && (
+                <td class="clip"><PropertyChips properties={properties} name={personName(properties, p.distinct_ids)} /></td>
+              )}
+              <td class="nowrap">{localDay(p.created_at)}</td>
+            </tr>
+          );
+        })}
       </tbody>
     </table>
   );

@@ -102,9 +102,15 @@ class PersonRow(BaseModel):
     created_at: datetime
 
 
-def search_persons(engine: Engine, text: str, limit: int = 50) -> list[PersonRow]:
-    """Persons whose distinct id or properties contain `text` (any case), newest first; all
-    persons when `text` is empty."""
+def _newest_first(params: Params, limit: int, offset: int = 0) -> str:
+    """Persons newest first, then by id (the first column) so that pages follow one another."""
+    return f"ORDER BY p.created_at DESC, 1 LIMIT {params.add(limit)} OFFSET {params.add(offset)}"
+
+
+def search_persons(engine: Engine, text: str, limit: int = 50, offset: int = 0) -> list[PersonRow]:
+    """Persons whose distinct id or properties contain `text` (any case), newest first (then
+    by id, so that pages follow one another); all persons when `text` is empty. `offset`
+    skips that many."""
     params = Params(engine.dialect)
     d = engine.dialect
     q = params.add(text.strip())
@@ -115,7 +121,7 @@ def search_persons(engine: Engine, text: str, limit: int = 50) -> list[PersonRow
         "GROUP BY p.id, p.properties, p.created_at "
         f"HAVING max(CASE WHEN {d.contains('d.distinct_id', q)} THEN 1 ELSE 0 END) = 1 "
         f"OR {d.contains('CAST(p.properties AS VARCHAR)', q)} "
-        f"ORDER BY p.created_at DESC, 1 LIMIT {params.add(limit)}"
+        f"{_newest_first(params, limit, offset)}"
     )
     return [
         PersonRow(id=str(i), distinct_ids=list(ids), properties=str(props), created_at=at)
@@ -141,7 +147,7 @@ def cohort_members(engine: Engine, cohort: CohortFilter, limit: int = 100) -> Co
         "CAST(p.properties AS VARCHAR), p.created_at, count(*) OVER () "
         "FROM {persons} p JOIN {person_distinct_ids} d ON d.person_id = p.id "
         f"WHERE {inside} GROUP BY p.id, p.properties, p.created_at "
-        f"ORDER BY p.created_at DESC, 1 LIMIT {params.add(limit)}"
+        f"{_newest_first(params, limit)}"
     )
     rows = engine.execute(Query(sql, params.values))
     return CohortMembers(

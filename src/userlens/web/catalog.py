@@ -65,8 +65,11 @@ def search_persons(
     project_id: int,
     search: Annotated[str, Query(max_length=200)] = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[PersonRow]:
-    """Persons whose distinct id or properties contain `search` (any case), newest first."""
+    """Persons whose distinct id or properties contain `search` (any case), newest first;
+    `offset` skips that many, for the next page."""
     project_role(request, user, project_id)
     services = services_of(request)
-    return catalog.search_persons(engine_of(services.events, project_id), search, limit)
+    engine = engine_of(services.events, project_id)
+    return catalog.search_persons(engine, search, limit, offset)

@@ -36,12 +36,20 @@ interface FunnelResult {
   lines: FunnelLine[];
 }
 
-function duration(seconds: number | null): string {
+const UNITS: [number, string][] = [[86400, "d"], [3600, "h"], [60, "min"], [1, "s"]];
+
+/** A time in its largest unit and the next ("1 min 13 s", "2 d 5 h"), so that the edges of
+ * neighbouring histogram bins read differently; under ten seconds, to a tenth. */
+export function duration(seconds: number | null): string {
   if (seconds === null) return "–";
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 86400) return `${(seconds / 3600).toFixed(1)} h`;
-  return `${(seconds / 86400).toFixed(1)} d`;
+  if (seconds < 10) return `${Number(seconds.toFixed(1))} s`;
+  const i = UNITS.findIndex(([size]) => seconds >= size);
+  const [size, name] = UNITS[i];
+  if (i === UNITS.length - 1) return `${Math.round(seconds)} s`;
+  const [next, nextName] = UNITS[i + 1];
+  const total = Math.round(seconds / next);
+  const [whole, rest] = [Math.floor(total / (size / next)), total % (size / next)];
+  return rest ? `${whole} ${name} ${rest} ${nextName}` : `${whole} ${name}`;
 }
 
 type Status = "converted" | "dropped";

@@ -13,21 +13,37 @@ interface Person {
   properties: Record<string, unknown>;
 }
 
+const PAGE = 50;
+
 const shown = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
 
 export function PersonsPage(props: { projectId: number }) {
   const deleted = new URLSearchParams(location.search).get("deleted");
   const [search, setSearch] = useState("");
   const [rows, setRows] = useState<PersonRow[] | null>(null);
+  // Whether the last page was full, so that there may be more.
+  const [more, setMore] = useState(false);
+  const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const page = (offset: number) =>
+    api<PersonRow[]>("GET", `/api/projects/${props.projectId}/persons?${new URLSearchParams({ search, limit: String(PAGE), offset: String(offset) })}`);
   useEffect(() => {
+    let current = true;
     const timer = setTimeout(() => {
-      api<PersonRow[]>("GET", `/api/projects/${props.projectId}/persons?${new URLSearchParams({ search })}`)
-        .then((r) => (setRows(r), setError(null)))
-        .catch((e) => setError(message(e)));
+      page(0)
+        .then((r) => current && (setRows(r), setMore(r.length === PAGE), setError(null)))
+        .catch((e) => current && setError(message(e)));
     }, 200);
-    return () => clearTimeout(timer);
+    return () => ((current = false), clearTimeout(timer));
   }, [props.projectId, search]);
+  const showMore = () => {
+    if (!rows) return;
+    setLoading(true);
+    page(rows.length)
+      .then((r) => (setRows([...rows, ...r]), setMore(r.length === PAGE), setError(null)))
+      .catch((e) => setError(message(e)))
+      .finally(() => setLoading(false));
+  };
 
   return (
     <div class="page">
@@ -46,7 +62,13 @@ export function PersonsPage(props: { projectId: number }) {
         ) : rows.length === 0 ? (
           <p class="muted">Nobody matches.</p>
         ) : (
-          <PersonRows projectId={props.projectId} rows={rows} testId="persons-list" withProperties />
+          <>
+            <PersonRows projectId={props.projectId} rows={rows} testId="persons-list" withProperties />
+            <div class="list-foot">
+              <span class="muted">{rows.length.toLocaleString()} {rows.length === 1 ? "person" : "persons"}{more ? " so far" : ""}</span>
+              {more && <button type="button" class="ghost small" onClick={showMore} disabled={loading}>{loading ? "Loading…" : "Show more"}</button>}
+            </div>
+          </>
         )}
       </section>
     </div>

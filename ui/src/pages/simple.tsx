@@ -49,7 +49,7 @@ function Simple(props: {
               onEdge={props.edgePersons ? (e) => setCell(props.edgePersons!(e)) : undefined}
               onPick={props.picked ? (i, d) => setCell(props.picked!(i, d, result)) : undefined} />
             {props.picked && (
-              <NumbersTable rows={csvRows(result)} interval={String(result.interval ?? "day")} onPick={(i, d) => setCell(props.picked!(i, d, result))} />
+              <NumbersTable rows={csvRows(result)} interval={String(result.interval ?? "day")} kind={props.kind} onPick={(i, d) => setCell(props.picked!(i, d, result))} />
             )}
           </>
         )}
@@ -59,8 +59,17 @@ function Simple(props: {
   );
 }
 
+/** A CSV column's name as a table heads it: the first column by what its rows are. */
+function heading(name: string, column: number, props: { interval: string; kind: string }): string {
+  const capital = (s: string) => s[0].toUpperCase() + s.slice(1);
+  if (column === 0 && name === "intervals") return `${capital(props.interval)}s active`;
+  if (column === 0 && name === "bucket") return capital(props.interval);
+  // Lifecycle's columns are its statuses; stickiness's are series, named as they were.
+  return column === 0 || props.kind === "lifecycle" ? capital(name) : name;
+}
+
 /** A result's rows as a table whose numbers (but zeros) open the persons behind them. */
-function NumbersTable(props: { rows: (string | number)[][]; interval: string; onPick: (row: number, column: number) => void }) {
+function NumbersTable(props: { rows: (string | number)[][]; interval: string; kind: string; onPick: (row: number, column: number) => void }) {
   const [head, ...body] = props.rows;
   // A row named by a bucket's start is named by its date, as the chart's axis.
   const name = (v: string | number) => (typeof v === "string" && /^\d{4}-\d\d-\d\d/.test(v) ? bucketLabel(v, props.interval) : String(v));
@@ -68,7 +77,7 @@ function NumbersTable(props: { rows: (string | number)[][]; interval: string; on
   return (
     <div class="scroll tall-scroll">
       <table class="table numbers" data-testid="numbers">
-        <thead><tr>{head.map((h) => <th key={h}>{h}</th>)}</tr></thead>
+        <thead><tr>{head.map((h, i) => <th key={h}>{heading(String(h), i, props)}</th>)}</tr></thead>
         <tbody>
           {body.map((row, r) => (
             <tr key={r}>
