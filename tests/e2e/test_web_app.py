@@ -582,6 +582,10 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(page.get_by_test_id("persons-list")).not_to_contain_text("dev")
     api = f"{server.url}/api/projects/{project['id']}"
     assert page.request.get(f"{api}/persons/dev").status == 404
+    page.goto(f"{server.url}/projects/{project['id']}/persons/dev")  # an old link to them
+    expect(page.get_by_role("heading", name="No such person")).to_be_visible()
+    page.get_by_role("link", name="Search the persons").click()
+    expect(page.get_by_test_id("persons-list").get_by_role("row")).to_have_count(4)
     assert page.request.get(f"{api}/events?distinct_id=dev").json()["results"] == []
 
     # eve cancelled between landing and signing up: an exclusion leaves her attempt out.

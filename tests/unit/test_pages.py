@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,3 +53,23 @@ def test_other_names_are_not_found(client: TestClient, name: str) -> None:
     resp = client.get(f"/assets/{name}")
     assert resp.status_code == 404
     assert resp.json()["error"]  # a JSON answer, never a file from elsewhere
+
+
+@pytest.mark.parametrize("path", ["/", "/signin", "/projects/1/insights", "/replay/s-1"])
+def test_every_page_keeps_to_its_own_scripts_and_cannot_be_framed(
+    client: TestClient, path: str
+) -> None:
+    resp = client.get(path)
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/html")
+    policy = dict(
+        part.strip().split(" ", 1) for part in resp.headers["content-security-policy"].split(";")
+    )
+    assert policy["script-src"] == "'self'"  # no inline or foreign scripts run in the app
+    assert policy["frame-ancestors"] == "'none'"  # no clickjacking
+    assert policy["object-src"] == "'none'" and policy["base-uri"] == "'none'"
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    # Its icon is drawn inline, as the policy's images allow, so browsers ask nothing more.
+    icon = re.search(r'<link rel="icon" href="([^"]+)">', resp.text)
+    assert icon and icon.group(1).startswith("data:image/svg+xml,")
+    assert "data:" in policy["img-src"].split()
+    assert "<script>" not in resp.text and "onload=" not in resp.text

@@ -19,12 +19,20 @@ _ASSET = re.compile(r"[A-Za-z0-9_-]{1,64}\.(js|css)")
 _HASHED = re.compile(r"chunk-[A-Z0-9]{8}\.js")
 TYPES = {"js": "text/javascript", "css": "text/css"}
 
-SHELL = """<!doctype html>
+# The brand's mark, drawn inline so that browsers asking for an icon get one.
+ICON = (
+    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E"
+    "%3Ccircle cx='16' cy='16' r='12.5' fill='none' stroke='%234f46e5' stroke-width='3'/%3E"
+    "%3Ccircle cx='16' cy='16' r='5' fill='%234f46e5'/%3E%3C/svg%3E"
+)
+
+SHELL = f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Userlens</title>
+<link rel="icon" href="{ICON}">
 <link rel="stylesheet" href="/assets/app.css">
 <script type="module" src="/assets/main.js"></script>
 </head>

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, type StoredEvent } from "../api";
+import { api, ApiError, type StoredEvent } from "../api";
 import { ErrorNote, message, TwoStepDelete, useCanChange } from "../layout";
 import { navigate } from "../router";
 import { type PersonRow, PersonRows, personName } from "../people";
@@ -100,8 +100,10 @@ export function PersonPage(props: { projectId: number; distinctId: string }) {
   const [events, setEvents] = useState<StoredEvent[]>([]);
   const [sessions, setSessions] = useState<SessionSummary[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [missing, setMissing] = useState(false);
   useEffect(() => {
     const base = `/api/projects/${props.projectId}`;
+    setMissing(false);
     api<Person>("GET", `${base}/persons/${encodeURIComponent(props.distinctId)}`)
       .then(async (p) => {
         setPerson(p);
@@ -116,9 +118,20 @@ export function PersonPage(props: { projectId: number; distinctId: string }) {
         const unique = new Map(found.flatMap((pg) => pg.results).map((s) => [s.session_id, s]));
         setSessions([...unique.values()].sort((a, b) => b.start.localeCompare(a.start)));
       })
-      .catch((e) => setError(message(e)));
+      .catch((e) => (e instanceof ApiError && e.status === 404 ? setMissing(true) : setError(message(e))));
   }, [props.projectId, props.distinctId]);
 
+  if (missing) {
+    return (
+      <div class="page">
+        <h1>No such person</h1>
+        <section class="card stack">
+          <p>Nobody in this project has the distinct id <code>{props.distinctId}</code>: it was never sent, or its person was deleted.</p>
+          <p><a href={`/projects/${props.projectId}/persons`}>Search the persons</a></p>
+        </section>
+      </div>
+    );
+  }
   if (error) return <div class="page"><ErrorNote error={error} /></div>;
   if (!person) return <div class="page"><p class="muted" aria-busy="true">Loading…</p></div>;
   return (
