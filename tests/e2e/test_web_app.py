@@ -630,6 +630,49 @@ def test_the_persons_list_shows_more_on_request(page: Page, server: ServerProces
     assert sorted(names) == [f"p{i:02d}" for i in range(60)]
 
 
+def test_the_session_list_shows_more_on_request(page: Page, server: ServerProcess) -> None:
+    """101 recorded sessions: the newest hundred, then the last one on request."""
+    project = _shop_with_journeys(page, server, "Replays", {"v000": 1})
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    start = int((datetime.now(UTC) - timedelta(hours=3)).timestamp() * 1000)
+    node = {"type": 0, "id": 1, "childNodes": [{"type": 3, "id": 2, "textContent": "Hi"}]}
+    chunks = [
+        {
+            "event": "$snapshot",
+            "properties": {
+                "token": project["api_token"],
+                "distinct_id": f"v{i:03d}",
+                "$session_id": f"s-{i:03d}",
+                "$window_id": "w",
+                "$snapshot_data": [
+                    {
+                        "type": 4,
+                        "timestamp": at,
+                        "data": {"href": "https://shop.test/", "width": 800, "height": 600},
+                    },
+                    {
+                        "type": 2,
+                        "timestamp": at + 1,
+                        "data": {"node": node, "initialOffset": {"top": 0, "left": 0}},
+                    },
+                ],
+            },
+        }
+        for i, at in ((i, start + i * 60_000) for i in range(101))
+    ]
+    assert httpx.post(f"{server.url}/s/", json=chunks).status_code == 200
+    page.goto(f"{server.url}/projects/{project['id']}/sessions")
+    rows = page.get_by_test_id("sessions").get_by_role("row")
+    expect(rows).to_have_count(101)  # and a head
+    expect(page.get_by_text("100 sessions so far")).to_be_visible()
+    expect(rows.nth(1)).to_contain_text("v100")  # the newest first
+    page.get_by_role("button", name="Show more").click()
+    expect(rows).to_have_count(102)
+    expect(rows.last).to_contain_text("v000")
+    expect(page.get_by_text("101 sessions", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Show more")).to_have_count(0)
+
+
 def test_settings_team_and_a_viewer_who_cannot_change_them(
     page: Page, server: ServerProcess
 ) -> None:

@@ -21,6 +21,11 @@ export interface SessionSummary {
   device_type: string | null;
 }
 
+interface SessionPage {
+  results: SessionSummary[];
+  next_cursor: string | null;
+}
+
 export function clock(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));
   const h = Math.floor(s / 3600);
@@ -58,6 +63,10 @@ export function SessionsPage(props: { projectId: number }) {
   const [dead, setDead] = useState(false);
   const [sort, setSort] = useState("start");
   const [sessions, setSessions] = useState<SessionSummary[] | null>(null);
+  // Where the next page starts, when there is one (the newest-first order pages; the others
+  // give one page); and the query it continues.
+  const [next, setNext] = useState<{ cursor: string; query: URLSearchParams } | null>(null);
+  const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const catalog = `/api/projects/${props.projectId}/catalog`;
   const events = useSeen(`${catalog}/events`);
@@ -83,16 +92,34 @@ export function SessionsPage(props: { projectId: number }) {
     if (rage) query.set("has_rage_clicks", "true");
     if (dead) query.set("has_dead_clicks", "true");
     query.set("sort", sort);
+    let current = true;
     const timer = setTimeout(() => {
-      api<{ results: SessionSummary[] }>("GET", `/api/projects/${props.projectId}/sessions?${query}`)
+      api<SessionPage>("GET", `/api/projects/${props.projectId}/sessions?${query}`)
         .then((page) => {
+          if (!current) return;
           setSessions(page.results);
+          setNext(page.next_cursor ? { cursor: page.next_cursor, query } : null);
           setError(null);
         })
-        .catch((err) => setError(err instanceof ApiError ? err.message : String(err)));
+        .catch((err) => current && setError(err instanceof ApiError ? err.message : String(err)));
     }, 200);
-    return () => clearTimeout(timer);
+    return () => ((current = false), clearTimeout(timer));
   }, [props.projectId, person, errorsOnly, minSeconds, url, didEvent, browser, os, device, country, since, cohort, rage, dead, sort]);
+
+  const showMore = () => {
+    if (!next || !sessions) return;
+    const query = new URLSearchParams(next.query);
+    query.set("cursor", next.cursor);
+    setLoading(true);
+    api<SessionPage>("GET", `/api/projects/${props.projectId}/sessions?${query}`)
+      .then((page) => {
+        setSessions([...sessions, ...page.results]);
+        setNext(page.next_cursor ? { cursor: page.next_cursor, query: next.query } : null);
+        setError(null);
+      })
+      .catch((err) => setError(err instanceof ApiError ? err.message : String(err)))
+      .finally(() => setLoading(false));
+  };
 
   const filtered =
     [person, minSeconds, url, didEvent, browser, os, device, country, since, cohort].some((v) => v.trim() !== "") ||
@@ -200,6 +227,12 @@ export function SessionsPage(props: { projectId: number }) {
               ))}
             </tbody>
           </table>
+        )}
+        {sessions && sessions.length > 0 && (
+          <div class="list-foot">
+            <span class="muted">{sessions.length.toLocaleString()} {sessions.length === 1 ? "session" : "sessions"}{next ? " so far" : ""}</span>
+            {next && <button type="button" class="ghost small" onClick={showMore} disabled={loading}>{loading ? "Loading…" : "Show more"}</button>}
+          </div>
         )}
       </section>
     </div>
