@@ -364,6 +364,19 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     shot(page, "07c-trends-series")
     page.get_by_role("button", name="Remove series B").click()
     expect(row.get_by_role("cell").last).to_have_text("4")
+    # Custom dates: whole days, the first and the last included (the project is on UTC).
+    page.get_by_label("Date range").select_option(label="Custom dates…")
+    dates = page.get_by_role("group", name="Custom dates")
+    day = start.date()
+    dates.get_by_label("From").fill((day - timedelta(days=1)).isoformat())
+    dates.get_by_label("To").fill((day - timedelta(days=1)).isoformat())
+    expect(row.get_by_role("cell").last).to_have_text("0")
+    dates.get_by_label("To").fill(day.isoformat())
+    expect(row.get_by_role("cell").last).to_have_text("4")
+    expect(page.get_by_role("table").first.get_by_role("columnheader")).to_have_count(4)
+    shot(page, "07d-trends-custom-dates")
+    page.get_by_label("Date range").select_option("-7d")
+    expect(row.get_by_role("cell").last).to_have_text("4")
 
     page.get_by_role("tab", name="Funnel").click()
     for i, name in enumerate(["landing", "signup", "checkout"], start=1):
@@ -854,6 +867,9 @@ def test_cohorts_made_in_the_page_keep_to_and_split_insights(
     expect(page.get_by_label("Event")).to_have_value("$pageview")
     # Saved without a dashboard, it is found among the saved insights, and put on one there.
     page.get_by_label("Name", exact=True).fill("Page views alone")
+    first_day = (datetime.now(UTC) - timedelta(days=6)).date().isoformat()
+    page.get_by_label("Date range").select_option(label="Custom dates…")
+    page.get_by_role("group", name="Custom dates").get_by_label("From").fill(first_day)
     page.get_by_label("Dashboard").select_option(label="None")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_have_text("Saved “Page views alone”.")
@@ -865,6 +881,13 @@ def test_cohorts_made_in_the_page_keep_to_and_split_insights(
     alone = saved.get_by_role("row", name=re.compile("^Page views alone"))
     expect(alone).to_contain_text("none")
     shot(page, "24c-saved-insights")
+    # Its custom dates come back with it.
+    alone.get_by_role("link", name="Page views alone").click()
+    expect(page.get_by_label("Date range")).to_have_value("custom")
+    expect(page.get_by_role("group", name="Custom dates").get_by_label("From")).to_have_value(
+        first_day
+    )
+    page.get_by_role("tab", name="Saved insights").click()
     alone.get_by_label("Add Page views alone to a dashboard").select_option(
         label="Product overview"
     )

@@ -18,8 +18,11 @@ export interface PersonHit {
 export const RANGES: [string, string][] = [
   ["-24h", "Last 24 hours"],
   ["-7d", "Last 7 days"],
+  ["-14d", "Last 14 days"],
   ["-30d", "Last 30 days"],
   ["-90d", "Last 90 days"],
+  ["-180d", "Last 180 days"],
+  ["-12m", "Last 12 months"],
 ];
 
 // -- a saved insight, opened in its builder ------------------------------------------------------
@@ -50,6 +53,49 @@ export function rangeChoices(saved: SavedInsight | undefined, fallback: string):
     options: [...RANGES, [own, text]],
     spec: (v) => (v === own ? range : { date_from: v }),
   };
+}
+
+const CUSTOM = "custom";
+const ISO_DAY = /^\d{4}-\d\d-\d\d$/;
+
+/** A day in the browser's calendar, `days` before today, as the API's ISO date. */
+function dayBefore(days: number): string {
+  const d = new Date();
+  d.setDate(d.getDate() - days);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+/** A builder's date range: one of the usual ones, a saved one that is none of them, or
+ * custom dates (whole days from one to the other, both included, in the project's time
+ * zone). A saved range with two dates opens as custom dates. */
+export function useDateRange(saved: SavedInsight | undefined, fallback: string) {
+  const ranges = useMemo(() => rangeChoices(saved, fallback), [saved]);
+  const range = saved?.spec.date_range as { date_from?: string; date_to?: string | null } | undefined;
+  const dated = !!range && ISO_DAY.test(range.date_from ?? "") && ISO_DAY.test(range.date_to ?? "");
+  const [choice, setChoice] = useState(dated ? CUSTOM : ranges.initial);
+  const [from, setFrom] = useState(dated ? range.date_from! : dayBefore(29));
+  const [to, setTo] = useState(dated ? range.date_to! : dayBefore(0));
+  const options: [string, string][] = [...(dated ? RANGES : ranges.options), [CUSTOM, "Custom dates…"]];
+  const spec = choice === CUSTOM ? { date_from: from, date_to: to } : ranges.spec(choice);
+  return { spec, choice, setChoice, from, setFrom, to, setTo, options };
+}
+
+/** The date range field: a choice, and for custom dates, the first and last day. */
+export function DateRangeField(props: { id: string; range: ReturnType<typeof useDateRange> }) {
+  const r = props.range;
+  return (
+    <>
+      <Select id={props.id} label="Date range" value={r.choice} options={r.options} onChange={r.setChoice} />
+      {r.choice === CUSTOM && (
+        <div class="date-pair" role="group" aria-label="Custom dates">
+          <label for={`${props.id}-from`}>From</label>
+          <input id={`${props.id}-from`} type="date" value={r.from} max={r.to} required onInput={(e) => e.currentTarget.value && r.setFrom(e.currentTarget.value)} />
+          <label for={`${props.id}-to`}>To</label>
+          <input id={`${props.id}-to`} type="date" value={r.to} min={r.from} required onInput={(e) => e.currentTarget.value && r.setTo(e.currentTarget.value)} />
+        </div>
+      )}
+    </>
+  );
 }
 
 /** A saved spec's filters: those the editor shows, and the others (groups, inline cohort

@@ -4,6 +4,7 @@ import { ErrorNote, message, Rename, TwoStepDelete, useCanChange } from "../layo
 import { navigate } from "../router";
 import { cohortNamer, useCohorts } from "../filters";
 import { byCohorts, InsightView, withCohortNames } from "../views";
+import { RANGES } from "./builder";
 
 export interface SavedInsight {
   id: number;
@@ -16,12 +17,7 @@ export interface Dashboard {
   tiles: SavedInsight[];
 }
 
-const OVERRIDES: [string, string][] = [
-  ["", "Each tile's own dates"],
-  ["-7d", "Last 7 days"],
-  ["-30d", "Last 30 days"],
-  ["-90d", "Last 90 days"],
-];
+const OVERRIDES: [string, string][] = [["", "Each tile's own dates"], ...RANGES];
 
 // A shared date range replaces each tile's own (for the kinds that have one).
 function withRange(spec: Record<string, unknown>, range: string): Record<string, unknown> {

@@ -7,7 +7,7 @@ import { BreakdownPicker, type Filter, FiltersEditor, OwnFilters, ready, splitFi
 import { ErrorNote } from "../layout";
 import { funnelLineName, withCohortNames } from "../views";
 import {
-  EventPicker, field, type LeaveOut, LeaveOutToggle, Persons, rangeChoices, type SavedInsight, SaveBar, Select, type Spec, useBreakdown,
+  EventPicker, field, type LeaveOut, LeaveOutToggle, Persons, DateRangeField, type SavedInsight, SaveBar, useDateRange, Select, type Spec, useBreakdown,
   useFilters, useQuery,
 } from "./builder";
 
@@ -179,8 +179,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
   const [steps, setSteps] = useState<StepDraft[]>(() => field<Spec[]>(saved, "steps", [{ event: "$pageview" }, {}]).map(stepDraft));
   const [days, setDays] = useState(() => String(field(saved, "window", 14)));
   const [unit, setUnit] = useState(() => field(saved, "window_unit", "day"));
-  const ranges = useMemo(() => rangeChoices(saved, "-30d"), [saved]);
-  const [range, setRange] = useState(ranges.initial);
+  const range = useDateRange(saved, "-30d");
   const [order, setOrder] = useState(() => field(saved, "order", "ordered"));
   // Persons who reached or dropped before a step, of one breakdown line (the only one without).
   const [opened, setOpened] = useState<{ step: number; line: FunnelLine; status: Status } | null>(null);
@@ -206,7 +205,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
     window: Math.max(1, Math.round(Number(days)) || 1),
     window_unit: unit,
     order,
-    date_range: ranges.spec(range),
+    date_range: range.spec,
     ...breakdown.spec,
     exclusions: kept.map((x) => ({ event: x.event.trim(), from_step: x.from - 1, to_step: x.to - 1 })),
   };
@@ -316,7 +315,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
             </button>
           </div>
         )}
-        <Select id="funnel-range" label="Date range" value={range} options={ranges.options} onChange={setRange} />
+        <DateRangeField id="funnel-range" range={range} />
         <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
         <LeaveOutToggle {...props.leaveOut} />
         <BreakdownPicker projectId={props.projectId} value={breakdown.key} type={breakdown.type} cohortIds={breakdown.cohortIds} limit={breakdown.limit} onLimit={breakdown.setLimit}

@@ -1,13 +1,13 @@
 // Retention, paths, lifecycle and stickiness: a spec form beside the view a dashboard tile
 // draws, with the persons behind its numbers.
 import type { ComponentChildren } from "preact";
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { downloadCsv } from "../chart";
 import { FiltersEditor } from "../filters";
 import { ErrorNote } from "../layout";
 import { bucketLabel, csvRows, type Edge, InsightView } from "../views";
 import {
-  EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, rangeChoices, type SavedInsight, SaveBar, Select,
+  EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, DateRangeField, type SavedInsight, SaveBar, useDateRange, Select,
   useFilters, useQuery,
 } from "./builder";
 
@@ -149,8 +149,7 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
   const [cap, setCap] = useState(() => String(field(saved, "max_nodes_per_step", 10)));
   const [least, setLeast] = useState(() => String(field(saved, "min_edge_weight", 1)));
   const [custom, setCustom] = useState(() => field<string[]>(saved, "include", []).includes("custom"));
-  const ranges = useMemo(() => rangeChoices(saved, "-7d"), [saved]);
-  const [range, setRange] = useState(ranges.initial);
+  const range = useDateRange(saved, "-7d");
   const filters = useFilters(saved);
   const spec = {
     ...saved?.spec,
@@ -162,7 +161,7 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
     steps: Math.max(2, Math.min(20, Number(steps) || 5)),
     max_nodes_per_step: Math.max(1, Math.min(100, Number(cap) || 10)),
     min_edge_weight: Math.max(1, Number(least) || 1),
-    date_range: ranges.spec(range),
+    date_range: range.spec,
     filter_test_accounts: props.leaveOut.on,
   };
   return (
@@ -192,7 +191,7 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
         <input id="paths-least" type="number" min={1} value={least} onInput={(e) => setLeast(e.currentTarget.value)} />
       </div>
       <label class="check"><input type="checkbox" checked={custom} onChange={(e) => setCustom(e.currentTarget.checked)} /> Include custom events</label>
-      <Select id="paths-range" label="Date range" value={range} options={ranges.options} onChange={setRange} />
+      <DateRangeField id="paths-range" range={range} />
       <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
     </Simple>
@@ -205,8 +204,7 @@ export function Activity(props: { projectId: number; names: string[]; kind: "lif
     (props.kind === "lifecycle" ? field<Ref>(saved, "event", { event: "$pageview" }) : field<Ref[]>(saved, "series", [{ event: "$pageview" }])[0])?.event ?? "",
   );
   const [interval, setInterval] = useState(() => field(saved, "interval", "day"));
-  const ranges = useMemo(() => rangeChoices(saved, "-30d"), [saved]);
-  const [range, setRange] = useState(ranges.initial);
+  const range = useDateRange(saved, "-30d");
   const filters = useFilters(saved);
   // What the builder does not show stays as saved: the event's filters, further series.
   const savedSeries = field<Ref[]>(saved, "series", []);
@@ -215,7 +213,7 @@ export function Activity(props: { projectId: number; names: string[]; kind: "lif
   const common = {
     ...saved?.spec,
     interval,
-    date_range: ranges.spec(range),
+    date_range: range.spec,
     filters: filters.spec,
     filter_test_accounts: props.leaveOut.on,
   };
@@ -236,7 +234,7 @@ export function Activity(props: { projectId: number; names: string[]; kind: "lif
     <Simple projectId={props.projectId} kind={props.kind} spec={spec} label={label} picked={picked} saved={saved}>
       <EventPicker id={`${props.kind}-event`} label="Event" value={event} names={props.names} onChange={setEvent} />
       <Select id={`${props.kind}-interval`} label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
-      <Select id={`${props.kind}-range`} label="Date range" value={range} options={ranges.options} onChange={setRange} />
+      <DateRangeField id={`${props.kind}-range`} range={range} />
       <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
     </Simple>

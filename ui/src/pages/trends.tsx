@@ -6,7 +6,7 @@ import { BreakdownPicker, type Filter, FiltersEditor, OwnFilters, ready, splitFi
 import { ErrorNote } from "../layout";
 import { bucketLabel, trendsChart, withCohortNames } from "../views";
 import {
-  EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, rangeChoices, type SavedInsight, SaveBar, Select, type Spec,
+  EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, DateRangeField, type SavedInsight, SaveBar, useDateRange, Select, type Spec,
   useBreakdown, useFilters, useQuery,
 } from "./builder";
 
@@ -122,8 +122,7 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
   const [series, setSeries] = useState<SeriesDraft[]>(() => field<Spec[]>(saved, "series", [{ event: "$pageview" }]).map(seriesDraft));
   const [formula, setFormula] = useState(() => field(saved, "formula", ""));
   const [compare, setCompare] = useState(() => field(saved, "compare", false));
-  const ranges = useMemo(() => rangeChoices(saved, "-7d"), [saved]);
-  const [range, setRange] = useState(ranges.initial);
+  const range = useDateRange(saved, "-7d");
   const [interval, setInterval] = useState(() => field(saved, "interval", "day"));
   const [display, setDisplay] = useState("line");
   const filters = useFilters(saved);
@@ -141,7 +140,7 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
       filters: [...s.kept, ...ready(s.filters)],
     })),
     interval,
-    date_range: ranges.spec(range),
+    date_range: range.spec,
     filters: filters.spec,
     filter_test_accounts: props.leaveOut.on,
     ...breakdown.spec,
@@ -188,7 +187,7 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
             <span class="hint">Over the series {series.map((_, i) => letter(i)).join(", ")}, as one more line.</span>
           </div>
         )}
-        <Select id="trend-range" label="Date range" value={range} options={ranges.options} onChange={setRange} />
+        <DateRangeField id="trend-range" range={range} />
         <label class="check"><input type="checkbox" checked={compare} onChange={(e) => setCompare(e.currentTarget.checked)} /> Compare with the period before</label>
         <Select id="trend-interval" label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
         <Select id="trend-display" label="Chart" value={display} options={[["line", "Line"], ["bar", "Bars"], ["number", "Number"]]} onChange={setDisplay} />
