@@ -504,6 +504,21 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(page.get_by_test_id("person-events")).to_contain_text("landing")
     shot(page, "16-person")
 
+    # The events as stored, filtered by name and person, each with all its properties.
+    page.get_by_role("navigation").get_by_role("link", name="Events").click()
+    stored = page.get_by_test_id("events").get_by_role("row")
+    expect(stored).to_have_count(9)  # 3 + 2 + 1 + 2 events, and a head
+    page.get_by_label("Event", exact=True).fill("signup")
+    expect(stored).to_have_count(4)
+    page.get_by_label("Person (distinct id)").fill("ben")
+    expect(stored).to_have_count(2)
+    stored.nth(1).get_by_role("button", name=re.compile("^signup at ")).click()
+    shown = page.get_by_role("table", name="Properties of signup")
+    expect(shown.get_by_role("row", name=re.compile(r"^\$session_id"))).to_contain_text("s-ben")
+    shot(page, "16c-events")
+    page.get_by_test_id("event-properties").get_by_role("link", name="ben").click()
+    expect(page.get_by_role("heading", name="ben")).to_be_visible()
+
     # Internal users are defined once, in Settings (cleo is staff: her email is the shop's);
     # an insight then leaves them out on request.
     page.get_by_role("navigation").get_by_role("link", name="Settings").click()
@@ -641,6 +656,14 @@ def test_the_persons_list_shows_more_on_request(page: Page, server: ServerProces
     expect(page.get_by_role("button", name="Show more")).to_have_count(0)
     names = [rows.nth(i).get_by_role("link").inner_text() for i in range(1, 61)]
     assert sorted(names) == [f"p{i:02d}" for i in range(60)]
+    # Their sixty events, the same way.
+    page.get_by_role("navigation").get_by_role("link", name="Events").click()
+    events = page.get_by_test_id("events").get_by_role("row")
+    expect(events).to_have_count(51)
+    expect(page.get_by_text("50 events so far")).to_be_visible()
+    page.get_by_role("button", name="Show more").click()
+    expect(events).to_have_count(61)
+    expect(page.get_by_text("60 events", exact=True)).to_be_visible()
 
 
 def test_the_session_list_shows_more_on_request(page: Page, server: ServerProcess) -> None:

@@ -77,6 +77,18 @@ export function useSeen(url: string | null): string[] {
   return names;
 }
 
+/** A text filter with the values the project has seen offered as you type. */
+export function Suggest(props: { id: string; label: string; value: string; placeholder: string; seen: string[]; onChange: (v: string) => void }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <input id={props.id} value={props.value} placeholder={props.placeholder} list={`${props.id}-seen`}
+        onInput={(e) => props.onChange(e.currentTarget.value)} />
+      <datalist id={`${props.id}-seen`}>{props.seen.map((v) => <option value={v} key={v} />)}</datalist>
+    </div>
+  );
+}
+
 /** Stored filters: those the editor shows (ready to edit), and the others (groups, inline
  * cohort definitions, lists), which are kept as they are. */
 export function splitFilters(all: unknown[]): { shown: Filter[]; kept: unknown[] } {

@@ -21,6 +21,7 @@ export function Shell(props: {
             [
               ["/dashboards", "Dashboards"],
               ["/insights", "Insights"],
+              ["/events", "Events"],
               ["/sessions", "Sessions"],
               ["/persons", "Persons"],
               ["/cohorts", "Cohorts"],

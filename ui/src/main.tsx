@@ -5,6 +5,7 @@ import { Shell } from "./layout";
 import { AccountPage } from "./pages/account";
 import { CohortsPage } from "./pages/cohorts";
 import { DashboardsPage } from "./pages/dashboards";
+import { EventsPage } from "./pages/events";
 import { PersonPage, PersonsPage } from "./pages/persons";
 import { SettingsPage } from "./pages/settings";
 import { InsightsPage } from "./pages/insights";
@@ -93,6 +94,8 @@ function App() {
         <PersonsPage projectId={Number(project[1])} />
       ) : project && project[2] === "cohorts" ? (
         <CohortsPage projectId={Number(project[1])} cohortId={project[3] ? decodeURIComponent(project[3]) : null} />
+      ) : project && project[2] === "events" ? (
+        <EventsPage projectId={Number(project[1])} />
       ) : project && project[2] === "settings" ? (
         <SettingsPage projectId={Number(project[1])} />
       ) : project && project[2] === "insights" ? (

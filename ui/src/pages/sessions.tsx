@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
-import { useCohorts, useSeen } from "../filters";
+import { Suggest, useCohorts, useSeen } from "../filters";
 import { ErrorNote } from "../layout";
 
 export interface SessionSummary {
@@ -32,18 +32,6 @@ export function clock(seconds: number): string {
   const m = Math.floor((s % 3600) / 60);
   const pad = (n: number) => String(n).padStart(2, "0");
   return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
-}
-
-/** A text filter with the values the project has seen offered as you type. */
-function Suggest(props: { id: string; label: string; value: string; placeholder: string; seen: string[]; onChange: (v: string) => void }) {
-  return (
-    <div class="field">
-      <label for={props.id}>{props.label}</label>
-      <input id={props.id} value={props.value} placeholder={props.placeholder} list={`${props.id}-seen`}
-        onInput={(e) => props.onChange(e.currentTarget.value)} />
-      <datalist id={`${props.id}-seen`}>{props.seen.map((v) => <option value={v} key={v} />)}</datalist>
-    </div>
-  );
 }
 
 export function SessionsPage(props: { projectId: number }) {

@@ -1,0 +1,171 @@
+// The project's events as they were stored, newest first: to check what an app sends, with
+// every property of one event a click away.
+import { useEffect, useState } from "preact/hooks";
+import { api, type StoredEvent } from "../api";
+import { Suggest, useSeen } from "../filters";
+import { ErrorNote, message } from "../layout";
+
+const PAGE = 50;
+
+/** An event with what the list shows of it besides `StoredEvent`'s columns. */
+interface FullEvent extends StoredEvent {
+  session_id: string | null;
+  pathname: string | null;
+  properties: Record<string, unknown>;
+}
+
+interface EventsPage {
+  results: FullEvent[];
+  next_cursor: string | null;
+}
+
+const shown = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
+
+/** Every property of an event, in name order, the product's own before the `$` ones. */
+function Properties(props: { event: FullEvent; projectId: number }) {
+  const e = props.event;
+  const keys = Object.keys(e.properties).sort((a, b) => Number(a.startsWith("$")) - Number(b.startsWith("$")) || a.localeCompare(b));
+  return (
+    <div class="stack" data-testid="event-properties">
+      <p class="muted">
+        {new Date(e.timestamp).toLocaleString()} · <a href={`/projects/${props.projectId}/persons/${encodeURIComponent(e.distinct_id)}`}>{e.distinct_id}</a>
+        {e.session_id && <> · session <code>{e.session_id}</code></>}
+      </p>
+      {keys.length === 0 ? (
+        <p class="muted">No properties.</p>
+      ) : (
+        <table class="table" aria-label={`Properties of ${e.event}`}>
+          <tbody>
+            {keys.map((k) => (
+              <tr key={k}><td class="clip w-key"><code>{k}</code></td><td class="clip" title={shown(e.properties[k])}>{shown(e.properties[k])}</td></tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+export function EventsPage(props: { projectId: number }) {
+  const [event, setEvent] = useState("");
+  const [person, setPerson] = useState("");
+  const [since, setSince] = useState("");
+  const [events, setEvents] = useState<FullEvent[] | null>(null);
+  const [next, setNext] = useState<{ cursor: string; query: URLSearchParams } | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [generation, setGeneration] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+  const names = useSeen(`/api/projects/${props.projectId}/catalog/events`);
+  const base = `/api/projects/${props.projectId}/events`;
+
+  useEffect(() => {
+    const query = new URLSearchParams({ limit: String(PAGE) });
+    if (event.trim()) query.set("event", event.trim());
+    if (person.trim()) query.set("distinct_id", person.trim());
+    if (since) query.set("after", new Date(Date.now() - Number(since) * 3600_000).toISOString());
+    let current = true;
+    const timer = setTimeout(() => {
+      api<EventsPage>("GET", `${base}?${query}`)
+        .then((page) => {
+          if (!current) return;
+          setEvents(page.results);
+          setNext(page.next_cursor ? { cursor: page.next_cursor, query } : null);
+          setError(null);
+        })
+        .catch((e) => current && setError(message(e)));
+    }, 200);
+    return () => ((current = false), clearTimeout(timer));
+  }, [props.projectId, event, person, since, generation]);
+
+  const showMore = () => {
+    if (!next || !events) return;
+    const query = new URLSearchParams(next.query);
+    query.set("cursor", next.cursor);
+    setLoading(true);
+    api<EventsPage>("GET", `${base}?${query}`)
+      .then((page) => {
+        setEvents([...events, ...page.results]);
+        setNext(page.next_cursor ? { cursor: page.next_cursor, query: next.query } : null);
+        setError(null);
+      })
+      .catch((e) => setError(message(e)))
+      .finally(() => setLoading(false));
+  };
+
+  const filtered = event.trim() !== "" || person.trim() !== "" || since !== "";
+  return (
+    <div class="page">
+      <div class="page-head">
+        <h1>Events</h1>
+        <div class="spacer" />
+        <button type="button" class="ghost" onClick={() => setGeneration(generation + 1)}>Refresh</button>
+      </div>
+      <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="Event filters">
+        <Suggest id="events-event" label="Event" value={event} placeholder="signup" onChange={setEvent} seen={names} />
+        <div class="field">
+          <label for="events-person">Person (distinct id)</label>
+          <input id="events-person" value={person} onInput={(e) => setPerson(e.currentTarget.value)} />
+        </div>
+        <div class="field">
+          <label for="events-since">Sent</label>
+          <select id="events-since" value={since} onChange={(e) => setSince(e.currentTarget.value)}>
+            <option value="">Any time</option>
+            <option value="1">In the last hour</option>
+            <option value="24">In the last 24 hours</option>
+            <option value="168">In the last 7 days</option>
+          </select>
+        </div>
+      </form>
+      <ErrorNote error={error} />
+      <section class="card">
+        {events === null ? (
+          <p class="muted" aria-busy="true">Loading…</p>
+        ) : events.length === 0 ? (
+          <p class="muted">
+            {filtered ? "No events match." : <>No events yet. Add the snippet to your app (see <a href={`/projects/${props.projectId}`}>Install</a>) or send them with any PostHog SDK.</>}
+          </p>
+        ) : (
+          <table class="table" data-testid="events">
+            <thead>
+              <tr>
+                <th class="w-when">Time</th>
+                <th class="w-event">Event</th>
+                <th>Person</th>
+                <th>Page</th>
+                <th>Browser</th>
+              </tr>
+            </thead>
+            <tbody>
+              {events.map((e) => [
+                <tr key={e.uuid}>
+                  <td class="nowrap">
+                    <button type="button" class="linkish" aria-expanded={open === e.uuid} aria-label={`${e.event} at ${new Date(e.timestamp).toLocaleString()}`}
+                      onClick={() => setOpen(open === e.uuid ? null : e.uuid)}>
+                      <span class="caret" aria-hidden="true">{open === e.uuid ? "▾" : "▸"}</span>{new Date(e.timestamp).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" })}
+                    </button>
+                  </td>
+                  <td class="clip"><code>{e.event}</code></td>
+                  <td class="clip" title={e.distinct_id}><a href={`/projects/${props.projectId}/persons/${encodeURIComponent(e.distinct_id)}`}>{e.distinct_id}</a></td>
+                  <td class="clip" title={e.current_url ?? ""}>{e.pathname ?? e.current_url ?? "–"}</td>
+                  <td class="clip">{[e.browser, e.os].filter(Boolean).join(" · ") || "–"}</td>
+                </tr>,
+                open === e.uuid && (
+                  <tr key={`${e.uuid}-open`} class="opened">
+                    <td colSpan={5}><Properties event={e} projectId={props.projectId} /></td>
+                  </tr>
+                ),
+              ])}
+            </tbody>
+          </table>
+        )}
+        {events && events.length > 0 && (
+          <div class="list-foot">
+            <span class="muted">{events.length.toLocaleString()} {events.length === 1 ? "event" : "events"}{next ? " so far" : ""}</span>
+            {next && <button type="button" class="ghost small" onClick={showMore} disabled={loading}>{loading ? "Loading…" : "Show more"}</button>}
+          </div>
+        )}
+      </section>
+    </div>
+  );
+}
