@@ -177,3 +177,55 @@ export function TwoStepDelete(props: {
     </>
   );
 }
+
+/** The moment `hours` ago, to the minute (so that a query naming it stays the same from one
+ * render to the next), as ISO text. */
+export function hoursAgo(hours: number): string {
+  return new Date(Math.floor((Date.now() - hours * 3600_000) / 60_000) * 60_000).toISOString();
+}
+
+interface CursorPage<T> {
+  results: T[];
+  next_cursor: string | null;
+}
+
+/** A list the API pages by cursor (`results`, `next_cursor`): its first page for `query`
+ * (asked again, a moment after the query last changed, and when `generation` does), and
+ * `showMore` for the next. */
+export function useCursorPages<T>(url: string, query: URLSearchParams, generation = 0) {
+  const [rows, setRows] = useState<T[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const asked = query.toString();
+  useEffect(() => {
+    let current = true;
+    const timer = setTimeout(() => {
+      api<CursorPage<T>>("GET", `${url}?${asked}`)
+        .then((page) => current && (setRows(page.results), setNext(page.next_cursor), setError(null)))
+        .catch((e) => current && setError(message(e)));
+    }, 200);
+    return () => ((current = false), clearTimeout(timer));
+  }, [url, asked, generation]);
+  const showMore = () => {
+    if (!next || !rows) return;
+    const more = new URLSearchParams(asked);
+    more.set("cursor", next);
+    setLoading(true);
+    api<CursorPage<T>>("GET", `${url}?${more}`)
+      .then((page) => (setRows([...rows, ...page.results]), setNext(page.next_cursor), setError(null)))
+      .catch((e) => setError(message(e)))
+      .finally(() => setLoading(false));
+  };
+  return { rows, more: next !== null, loading, error, showMore };
+}
+
+/** Under a list: how many it shows, and a button for more when there are. */
+export function ListFoot(props: { count: number; noun: [string, string]; more: boolean; loading: boolean; onMore: () => void }) {
+  return (
+    <div class="list-foot">
+      <span class="muted">{props.count.toLocaleString()} {props.noun[props.count === 1 ? 0 : 1]}{props.more ? " so far" : ""}</span>
+      {props.more && <button type="button" class="ghost small" onClick={props.onMore} disabled={props.loading}>{props.loading ? "Loading…" : "Show more"}</button>}
+    </div>
+  );
+}

@@ -59,7 +59,8 @@ export interface PersonRow {
   created_at: string;
 }
 
-const text = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
+/** A property's value as text: strings as they are, anything else as JSON. */
+export const shownValue = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
 
 // Where a person came from, as the SDKs record it once: shown after their own properties.
 const ORIGIN: [string, string][] = [
@@ -75,7 +76,7 @@ export function propertySummary(properties: Props, name: string): [string, strin
   const own = Object.keys(properties)
     .filter((k) => !k.startsWith("$") && properties[k] !== null && properties[k] !== "" && properties[k] !== name)
     .sort()
-    .map((k): [string, string] => [k, text(properties[k])]);
+    .map((k): [string, string] => [k, shownValue(properties[k])]);
   const origin = new Map<string, string>();
   for (const [key, label] of ORIGIN) {
     const value = properties[key];
@@ -90,8 +91,8 @@ function PropertyChips(props: { properties: Props; name: string }) {
   if (pairs.length === 0) return <span class="muted">–</span>;
   return (
     <span class="chips" title={pairs.map(([k, v]) => `${k}: ${v}`).join("\n")}>
-      {pairs.map(([k, v]) => (
-        <span class="chip" key={k}><span class="muted">{k}</span> {v}</span>
+      {pairs.map(([k, v], i) => (
+        <span class="chip" key={i}><span class="muted">{k}</span> {v}</span>
       ))}
     </span>
   );

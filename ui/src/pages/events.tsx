@@ -1,9 +1,10 @@
 // The project's events as they were stored, newest first: to check what an app sends, with
 // every property of one event a click away.
-import { useEffect, useState } from "preact/hooks";
-import { api, type StoredEvent } from "../api";
+import { useState } from "preact/hooks";
+import { type StoredEvent } from "../api";
 import { Suggest, useSeen } from "../filters";
-import { ErrorNote, message } from "../layout";
+import { ErrorNote, hoursAgo, ListFoot, useCursorPages } from "../layout";
+import { shownValue } from "../people";
 
 const PAGE = 50;
 
@@ -14,12 +15,6 @@ interface FullEvent extends StoredEvent {
   properties: Record<string, unknown>;
 }
 
-interface EventsPage {
-  results: FullEvent[];
-  next_cursor: string | null;
-}
-
-const shown = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
 
 /** Every property of an event, in name order, the product's own before the `$` ones. */
 function Properties(props: { event: FullEvent; projectId: number }) {
@@ -37,7 +32,7 @@ function Properties(props: { event: FullEvent; projectId: number }) {
         <table class="table" aria-label={`Properties of ${e.event}`}>
           <tbody>
             {keys.map((k) => (
-              <tr key={k}><td class="clip w-key"><code>{k}</code></td><td class="clip" title={shown(e.properties[k])}>{shown(e.properties[k])}</td></tr>
+              <tr key={k}><td class="clip w-key"><code>{k}</code></td><td class="clip" title={shownValue(e.properties[k])}>{shownValue(e.properties[k])}</td></tr>
             ))}
           </tbody>
         </table>
@@ -50,48 +45,15 @@ export function EventsPage(props: { projectId: number }) {
   const [event, setEvent] = useState("");
   const [person, setPerson] = useState("");
   const [since, setSince] = useState("");
-  const [events, setEvents] = useState<FullEvent[] | null>(null);
-  const [next, setNext] = useState<{ cursor: string; query: URLSearchParams } | null>(null);
   const [open, setOpen] = useState<string | null>(null);
-  const [loading, setLoading] = useState(false);
   const [generation, setGeneration] = useState(0);
-  const [error, setError] = useState<string | null>(null);
   const names = useSeen(`/api/projects/${props.projectId}/catalog/events`);
-  const base = `/api/projects/${props.projectId}/events`;
-
-  useEffect(() => {
-    const query = new URLSearchParams({ limit: String(PAGE) });
-    if (event.trim()) query.set("event", event.trim());
-    if (person.trim()) query.set("distinct_id", person.trim());
-    if (since) query.set("after", new Date(Date.now() - Number(since) * 3600_000).toISOString());
-    let current = true;
-    const timer = setTimeout(() => {
-      api<EventsPage>("GET", `${base}?${query}`)
-        .then((page) => {
-          if (!current) return;
-          setEvents(page.results);
-          setNext(page.next_cursor ? { cursor: page.next_cursor, query } : null);
-          setError(null);
-        })
-        .catch((e) => current && setError(message(e)));
-    }, 200);
-    return () => ((current = false), clearTimeout(timer));
-  }, [props.projectId, event, person, since, generation]);
-
-  const showMore = () => {
-    if (!next || !events) return;
-    const query = new URLSearchParams(next.query);
-    query.set("cursor", next.cursor);
-    setLoading(true);
-    api<EventsPage>("GET", `${base}?${query}`)
-      .then((page) => {
-        setEvents([...events, ...page.results]);
-        setNext(page.next_cursor ? { cursor: page.next_cursor, query: next.query } : null);
-        setError(null);
-      })
-      .catch((e) => setError(message(e)))
-      .finally(() => setLoading(false));
-  };
+  const query = new URLSearchParams({ limit: String(PAGE) });
+  if (event.trim()) query.set("event", event.trim());
+  if (person.trim()) query.set("distinct_id", person.trim());
+  if (since) query.set("after", hoursAgo(Number(since)));
+  const list = useCursorPages<FullEvent>(`/api/projects/${props.projectId}/events`, query, generation);
+  const events = list.rows;
 
   const filtered = event.trim() !== "" || person.trim() !== "" || since !== "";
   return (
@@ -117,7 +79,7 @@ export function EventsPage(props: { projectId: number }) {
           </select>
         </div>
       </form>
-      <ErrorNote error={error} />
+      <ErrorNote error={list.error} />
       <section class="card">
         {events === null ? (
           <p class="muted" aria-busy="true">Loading…</p>
@@ -160,10 +122,7 @@ export function EventsPage(props: { projectId: number }) {
           </table>
         )}
         {events && events.length > 0 && (
-          <div class="list-foot">
-            <span class="muted">{events.length.toLocaleString()} {events.length === 1 ? "event" : "events"}{next ? " so far" : ""}</span>
-            {next && <button type="button" class="ghost small" onClick={showMore} disabled={loading}>{loading ? "Loading…" : "Show more"}</button>}
-          </div>
+          <ListFoot count={events.length} noun={["event", "events"]} more={list.more} loading={list.loading} onMore={list.showMore} />
         )}
       </section>
     </div>

@@ -1,8 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, type StoredEvent } from "../api";
-import { ErrorNote, message, TwoStepDelete, useCanChange } from "../layout";
+import { ErrorNote, ListFoot, message, TwoStepDelete, useCanChange } from "../layout";
 import { navigate } from "../router";
-import { type PersonRow, PersonRows, personName } from "../people";
+import { type PersonRow, PersonRows, personName, shownValue } from "../people";
 import { clock, type SessionSummary } from "./sessions";
 
 interface Person {
@@ -15,7 +15,6 @@ interface Person {
 
 const PAGE = 50;
 
-const shown = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
 
 export function PersonsPage(props: { projectId: number }) {
   const deleted = new URLSearchParams(location.search).get("deleted");
@@ -64,10 +63,7 @@ export function PersonsPage(props: { projectId: number }) {
         ) : (
           <>
             <PersonRows projectId={props.projectId} rows={rows} testId="persons-list" withProperties />
-            <div class="list-foot">
-              <span class="muted">{rows.length.toLocaleString()} {rows.length === 1 ? "person" : "persons"}{more ? " so far" : ""}</span>
-              {more && <button type="button" class="ghost small" onClick={showMore} disabled={loading}>{loading ? "Loading…" : "Show more"}</button>}
-            </div>
+            <ListFoot count={rows.length} noun={["person", "persons"]} more={more} loading={loading} onMore={showMore} />
           </>
         )}
       </section>
@@ -147,7 +143,7 @@ export function PersonPage(props: { projectId: number; distinctId: string }) {
             <table class="table" data-testid="person-properties">
               <tbody>
                 {Object.entries(person.properties).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => (
-                  <tr key={k}><td class="clip"><code>{k}</code></td><td class="clip" title={shown(v)}>{shown(v)}</td></tr>
+                  <tr key={k}><td class="clip"><code>{k}</code></td><td class="clip" title={shownValue(v)}>{shownValue(v)}</td></tr>
                 ))}
                 <tr><td><code>distinct ids</code></td><td class="clip">{person.distinct_ids.join(", ")}</td></tr>
               </tbody>

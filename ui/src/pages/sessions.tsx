@@ -1,7 +1,6 @@
-import { useEffect, useState } from "preact/hooks";
-import { api, ApiError } from "../api";
+import { useState } from "preact/hooks";
 import { Suggest, useCohorts, useSeen } from "../filters";
-import { ErrorNote } from "../layout";
+import { ErrorNote, hoursAgo, ListFoot, useCursorPages } from "../layout";
 
 export interface SessionSummary {
   session_id: string;
@@ -19,11 +18,6 @@ export interface SessionSummary {
   browser: string | null;
   os: string | null;
   device_type: string | null;
-}
-
-interface SessionPage {
-  results: SessionSummary[];
-  next_cursor: string | null;
 }
 
 export function clock(seconds: number): string {
@@ -50,12 +44,6 @@ export function SessionsPage(props: { projectId: number }) {
   const [rage, setRage] = useState(false);
   const [dead, setDead] = useState(false);
   const [sort, setSort] = useState("start");
-  const [sessions, setSessions] = useState<SessionSummary[] | null>(null);
-  // Where the next page starts, when there is one (the newest-first order pages; the others
-  // give one page); and the query it continues.
-  const [next, setNext] = useState<{ cursor: string; query: URLSearchParams } | null>(null);
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const catalog = `/api/projects/${props.projectId}/catalog`;
   const events = useSeen(`${catalog}/events`);
   const urls = useSeen(`${catalog}/values?key=%24current_url&type=event`);
@@ -64,50 +52,24 @@ export function SessionsPage(props: { projectId: number }) {
   const devices = useSeen(`${catalog}/values?key=%24device_type&type=event`);
   const countries = useSeen(`${catalog}/values?key=%24geoip_country_code&type=event`);
 
-  useEffect(() => {
-    const query = new URLSearchParams({ limit: "100" });
-    if (person.trim()) query.set("distinct_id", person.trim());
-    if (errorsOnly) query.set("has_errors", "true");
-    if (Number(minSeconds) > 0) query.set("min_duration_s", String(Number(minSeconds)));
-    if (url.trim()) query.set("url_contains", url.trim());
-    if (didEvent.trim()) query.set("did_event", didEvent.trim());
-    if (browser.trim()) query.set("browser", browser.trim());
-    if (os.trim()) query.set("os", os.trim());
-    if (device.trim()) query.set("device_type", device.trim());
-    if (country.trim()) query.set("country", country.trim().toUpperCase());
-    if (cohort) query.set("cohort_id", cohort);
-    if (since) query.set("after", new Date(Date.now() - Number(since) * 3600_000).toISOString());
-    if (rage) query.set("has_rage_clicks", "true");
-    if (dead) query.set("has_dead_clicks", "true");
-    query.set("sort", sort);
-    let current = true;
-    const timer = setTimeout(() => {
-      api<SessionPage>("GET", `/api/projects/${props.projectId}/sessions?${query}`)
-        .then((page) => {
-          if (!current) return;
-          setSessions(page.results);
-          setNext(page.next_cursor ? { cursor: page.next_cursor, query } : null);
-          setError(null);
-        })
-        .catch((err) => current && setError(err instanceof ApiError ? err.message : String(err)));
-    }, 200);
-    return () => ((current = false), clearTimeout(timer));
-  }, [props.projectId, person, errorsOnly, minSeconds, url, didEvent, browser, os, device, country, since, cohort, rage, dead, sort]);
-
-  const showMore = () => {
-    if (!next || !sessions) return;
-    const query = new URLSearchParams(next.query);
-    query.set("cursor", next.cursor);
-    setLoading(true);
-    api<SessionPage>("GET", `/api/projects/${props.projectId}/sessions?${query}`)
-      .then((page) => {
-        setSessions([...sessions, ...page.results]);
-        setNext(page.next_cursor ? { cursor: page.next_cursor, query: next.query } : null);
-        setError(null);
-      })
-      .catch((err) => setError(err instanceof ApiError ? err.message : String(err)))
-      .finally(() => setLoading(false));
-  };
+  const query = new URLSearchParams({ limit: "100" });
+  if (person.trim()) query.set("distinct_id", person.trim());
+  if (errorsOnly) query.set("has_errors", "true");
+  if (Number(minSeconds) > 0) query.set("min_duration_s", String(Number(minSeconds)));
+  if (url.trim()) query.set("url_contains", url.trim());
+  if (didEvent.trim()) query.set("did_event", didEvent.trim());
+  if (browser.trim()) query.set("browser", browser.trim());
+  if (os.trim()) query.set("os", os.trim());
+  if (device.trim()) query.set("device_type", device.trim());
+  if (country.trim()) query.set("country", country.trim().toUpperCase());
+  if (cohort) query.set("cohort_id", cohort);
+  if (since) query.set("after", hoursAgo(Number(since)));
+  if (rage) query.set("has_rage_clicks", "true");
+  if (dead) query.set("has_dead_clicks", "true");
+  query.set("sort", sort);
+  // Newest first pages by cursor; the other orders give one page.
+  const list = useCursorPages<SessionSummary>(`/api/projects/${props.projectId}/sessions`, query);
+  const sessions = list.rows;
 
   const filtered =
     [person, minSeconds, url, didEvent, browser, os, device, country, since, cohort].some((v) => v.trim() !== "") ||
@@ -172,7 +134,7 @@ export function SessionsPage(props: { projectId: number }) {
           <input type="checkbox" checked={dead} onChange={(e) => setDead(e.currentTarget.checked)} /> With dead clicks
         </label>
       </form>
-      <ErrorNote error={error} />
+      <ErrorNote error={list.error} />
       <section class="card">
         {sessions === null ? (
           <p class="muted" aria-busy="true">Loading…</p>
@@ -217,10 +179,7 @@ export function SessionsPage(props: { projectId: number }) {
           </table>
         )}
         {sessions && sessions.length > 0 && (
-          <div class="list-foot">
-            <span class="muted">{sessions.length.toLocaleString()} {sessions.length === 1 ? "session" : "sessions"}{next ? " so far" : ""}</span>
-            {next && <button type="button" class="ghost small" onClick={showMore} disabled={loading}>{loading ? "Loading…" : "Show more"}</button>}
-          </div>
+          <ListFoot count={sessions.length} noun={["session", "sessions"]} more={list.more} loading={list.loading} onMore={list.showMore} />
         )}
       </section>
     </div>
