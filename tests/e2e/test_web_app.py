@@ -707,6 +707,10 @@ def test_the_session_list_shows_more_on_request(page: Page, server: ServerProces
     expect(rows.last).to_contain_text("v000")
     expect(page.get_by_text("101 sessions", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Show more")).to_have_count(0)
+    # Another order gives its first hundred, and says so.
+    page.get_by_label("Sort by").select_option("duration")
+    expect(page.get_by_text("The first 100 in this order")).to_be_visible()
+    expect(rows).to_have_count(101)
 
 
 def test_settings_team_and_a_viewer_who_cannot_change_them(

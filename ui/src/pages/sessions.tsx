@@ -20,6 +20,8 @@ export interface SessionSummary {
   device_type: string | null;
 }
 
+const LIMIT = 100;
+
 export function clock(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));
   const h = Math.floor(s / 3600);
@@ -52,7 +54,7 @@ export function SessionsPage(props: { projectId: number }) {
   const devices = useSeen(`${catalog}/values?key=%24device_type&type=event`);
   const countries = useSeen(`${catalog}/values?key=%24geoip_country_code&type=event`);
 
-  const query = new URLSearchParams({ limit: "100" });
+  const query = new URLSearchParams({ limit: String(LIMIT) });
   if (person.trim()) query.set("distinct_id", person.trim());
   if (errorsOnly) query.set("has_errors", "true");
   if (Number(minSeconds) > 0) query.set("min_duration_s", String(Number(minSeconds)));
@@ -178,9 +180,11 @@ export function SessionsPage(props: { projectId: number }) {
             </tbody>
           </table>
         )}
-        {sessions && sessions.length > 0 && (
+        {sessions && sessions.length > 0 && (sort !== "start" && sessions.length === LIMIT ? (
+          <div class="list-foot"><span class="muted">The first {LIMIT} in this order; sort by newest to page through them all.</span></div>
+        ) : (
           <ListFoot count={sessions.length} noun={["session", "sessions"]} more={list.more} loading={list.loading} onMore={list.showMore} />
-        )}
+        ))}
       </section>
     </div>
   );
