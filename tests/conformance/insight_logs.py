@@ -257,6 +257,7 @@ def events_of(
             properties=item["props"],
             person_properties=_person(people, c.distinct_id).props,
             pathname=c.pathname,
+            uuid=c.uuid,
         )
         for c, item in zip(written, log, strict=True)
     ]

@@ -30,6 +30,7 @@ class Ev:
     person_properties: dict[str, Any] = dataclasses.field(default_factory=dict)
     distinct_ids: frozenset[str] = frozenset()  # the person's, after every merge
     pathname: str | None = None
+    uuid: str = ""
 
 
 def text(value: Any) -> str | None:

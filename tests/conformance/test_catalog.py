@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conformance.conftest import StoreFactory
-from tests.conformance.insight_logs import cohorts, logs, write_log
-from tests.conformance.insights_reference import in_cohort
+from tests.conformance.insight_logs import cohorts, logs, property_filters, write_log
+from tests.conformance.insights_reference import in_cohort, matches
 from tests.conformance.test_event_store import PROJECT as LOG_PROJECT
-from userlens.model.event import CapturedEvent
-from userlens.model.filters import CohortFilter
+from userlens.model.event import CapturedEvent, EventCursor, EventFilter
+from userlens.model.filters import CohortFilter, PropertyFilter
 from userlens.query import catalog
 from userlens.query.run import engine_of
 
@@ -176,3 +176,50 @@ def test_a_cohorts_members_are_the_persons_the_reference_puts_in_it(
     assert [p.created_at for p in found.persons] == sorted(
         (p.created_at for p in found.persons), reverse=True
     )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    log=logs(),
+    filters=st.lists(property_filters, max_size=2),
+    event=st.sampled_from([None, "view", "buy"]),
+    size=st.integers(1, 4),
+)
+def test_events_that_pass_property_filters_page_newest_first(
+    make_store: StoreFactory,
+    log: list[dict[str, Any]],
+    filters: list[PropertyFilter],
+    event: str | None,
+    size: int,
+) -> None:
+    store = make_store()
+    events = write_log(store, log)
+    engine = engine_of(store, LOG_PROJECT)
+    found: list[str] = []
+    cursor: EventCursor | None = None
+    for _ in range(len(events) + 1):
+        page = catalog.events_page(
+            store,
+            LOG_PROJECT,
+            engine,
+            EventFilter(event=event),
+            filters,
+            limit=size,
+            cursor=cursor,
+        )
+        assert len(page.events) <= size
+        found.extend(e.uuid for e in page.events)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    # The reference: every event of that name passing every filter, newest first, then by
+    # uuid, as the stores list events.
+    passing = [
+        e
+        for e in events
+        if (event is None or e.event == event) and all(matches(f, e) for f in filters)
+    ]
+    passing.sort(key=lambda e: (e.timestamp, e.uuid), reverse=True)
+    assert found == [e.uuid for e in passing]

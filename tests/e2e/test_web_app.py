@@ -510,6 +510,13 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(stored).to_have_count(9)  # 3 + 2 + 1 + 2 events, and a head
     page.get_by_label("Event", exact=True).fill("signup")
     expect(stored).to_have_count(4)
+    page.get_by_role("button", name="Add filter").click()
+    where = page.get_by_role("group", name="Filter 1")
+    where.get_by_label("Property", exact=True).fill("$session_id")
+    where.get_by_label("Value").fill("s-ana")
+    expect(stored).to_have_count(2)  # ana's signup
+    page.get_by_role("button", name="Remove filter 1").click()
+    expect(stored).to_have_count(4)
     page.get_by_label("Person (distinct id)").fill("ben")
     expect(stored).to_have_count(2)
     stored.nth(1).get_by_role("button", name=re.compile("^signup at ")).click()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from tests.conftest import Env
 
 
@@ -55,3 +57,48 @@ def test_the_persons_list_pages_newest_first(env: Env) -> None:
         resp = env.client.get(url, params=bad, headers=env.auth)
         assert resp.status_code in (400, 422) and "detail" in resp.json(), bad
     assert env.client.get(url).status_code == 401
+
+
+def test_events_are_listed_by_their_properties_and_their_persons(env: Env) -> None:
+    batch = [
+        {"event": "buy", "distinct_id": "ann", "properties": {"plan": "pro", "$set": {"vip": 1}}},
+        {"event": "buy", "distinct_id": "bob", "properties": {"plan": "free"}},
+        {"event": "view", "distinct_id": "ann", "properties": {"plan": "pro"}},
+    ]
+    resp = env.client.post("/batch/", json={"api_key": env.project.api_token, "batch": batch})
+    assert resp.status_code == 200
+    env.flush()
+    url = f"/api/projects/{env.project.id}/events"
+
+    def listed(properties: list[dict[str, object]], **params: str) -> list[tuple[str, str]]:
+        resp = env.client.get(
+            url,
+            params={"properties": orjson.dumps(properties).decode(), **params},
+            headers=env.auth,
+        )
+        assert resp.status_code == 200, resp.text
+        return sorted((e["event"], e["distinct_id"]) for e in resp.json()["results"])
+
+    assert listed([{"key": "plan", "value": "pro"}]) == [("buy", "ann"), ("view", "ann")]
+    assert listed([{"key": "plan", "value": "pro"}], event="buy") == [("buy", "ann")]
+    assert listed([{"key": "vip", "type": "person", "operator": "is_set"}]) == [
+        ("buy", "ann"),
+        ("view", "ann"),
+    ]
+    assert listed([{"key": "plan", "operator": "is_not", "value": "pro"}]) == [("buy", "bob")]
+    # A hostile key or value is a value like any other: it finds nothing, and changes nothing.
+    assert listed([{"key": "plan'); DROP TABLE events; --", "value": "x"}]) == []
+    assert listed([{"key": "plan", "value": "' OR 1=1 --"}]) == []
+    assert len(listed([])) == 3
+
+    for bad, field in (
+        ("not json", "properties"),
+        ('{"key": "plan"}', "properties"),
+        ('[{"key": "plan", "operator": "gt", "value": "x"}]', "properties.0"),
+        ('[{"key": "plan", "operator": "sounds_like", "value": "x"}]', "properties.0.operator"),
+        ('[{"key": "plan", "operator": "regex", "value": "(?<=a)b"}]', "properties"),
+    ):
+        resp = env.client.get(url, params={"properties": bad}, headers=env.auth)
+        assert resp.status_code == 400, (bad, resp.text)
+        assert resp.json()["error"] == "invalid_properties"
+        assert resp.json()["detail"].startswith(field), (bad, resp.json())

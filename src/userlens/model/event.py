@@ -119,6 +119,8 @@ class EventFilter:
     after: datetime | None = None
     before: datetime | None = None
     session_id: str | None = None
+    # Only these events (by uuid), when given.
+    uuids: tuple[str, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

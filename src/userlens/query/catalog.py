@@ -4,14 +4,17 @@ persons a search or a cohort finds."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel
 
-from userlens.model.filters import CohortFilter
+from userlens.model.event import EventCursor, EventFilter, EventPage
+from userlens.model.filters import CohortFilter, PropertyFilter
 from userlens.query.dialect import Engine
-from userlens.query.filters import Params, in_cohort, overrides, utc
+from userlens.query.filters import Params, all_of, in_cohort, overrides, person_join, utc
+from userlens.store.events import EventStore
 from userlens.store.sql import Query
 
 SAMPLE = 100_000  # the most recent events looked at
@@ -165,3 +168,51 @@ def cohort_person_ids(engine: Engine, cohort: CohortFilter) -> list[str]:
     inside = in_cohort(cohort, params, "p.id")
     sql = f"SELECT CAST(p.id AS VARCHAR) FROM {{persons}} p WHERE {inside}"
     return [str(r[0]) for r in engine.execute(Query(sql, params.values))]
+
+
+def events_page(
+    store: EventStore,
+    project_id: int,
+    engine: Engine,
+    found: EventFilter,
+    filters: Sequence[PropertyFilter],
+    *,
+    limit: int,
+    cursor: EventCursor | None = None,
+) -> EventPage:
+    """A page of the events that pass `found` and every property filter (on the event, or on
+    its person as they are now), newest first and then by uuid as `EventStore.events` lists
+    them: the engine (the project's) picks the page's events, the store reads them."""
+    params = Params(engine.dialect)
+    where = [all_of(filters, params)]
+    for column, value in (
+        ("e.event", found.event),
+        ("e.distinct_id", found.distinct_id),
+        ("e.session_id", found.session_id),
+    ):
+        if value is not None:
+            where.append(f"{column} = {params.add(value)}")
+    if found.after is not None:
+        where.append(f"e.timestamp >= {params.add(utc(found.after))}")
+    if found.before is not None:
+        where.append(f"e.timestamp < {params.add(utc(found.before))}")
+    if cursor is not None:
+        at = params.add(utc(cursor.timestamp))
+        where.append(
+            f"(e.timestamp < {at} OR (e.timestamp = {at} "
+            f"AND CAST(e.uuid AS VARCHAR) < {params.add(cursor.uuid)}))"
+        )
+    sql = (
+        f"SELECT CAST(e.uuid AS VARCHAR) AS u FROM {overrides(engine.dialect)}"
+        f"{person_join(filters)} WHERE {' AND '.join(where)} "
+        f"ORDER BY e.timestamp DESC, u DESC LIMIT {params.add(limit + 1)}"
+    )
+    uuids = [str(u) for (u,) in engine.execute(Query(sql, params.values))]
+    if not uuids:
+        return EventPage(events=(), next_cursor=None)
+    picked = store.events(project_id, EventFilter(uuids=tuple(uuids[:limit])), limit=limit).events
+    more = len(uuids) > limit and picked
+    return EventPage(
+        events=picked,
+        next_cursor=EventCursor(picked[-1].timestamp, picked[-1].uuid) if more else None,
+    )

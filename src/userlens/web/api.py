@@ -6,12 +6,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from userlens import __version__
 from userlens.errors import InvalidInput
 from userlens.model.event import EventCursor, EventFilter, StoredEvent
+from userlens.model.filters import PropertyFilter
 from userlens.model.project import Role, User
+from userlens.query import catalog
+from userlens.query.run import engine_of
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
 from userlens.web.params import aware, bad_request, decode_cursor, encode_cursor
@@ -126,24 +129,37 @@ def list_events(
     before: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
+    properties: Annotated[
+        str | None,
+        Query(
+            max_length=20_000,
+            description='property filters, as JSON: `[{"key": "plan", "value": "pro"}]`, each '
+            "with `type` (`event` or `person`) and `operator` as in insight filters; all must "
+            "pass",
+        ),
+    ] = None,
 ) -> EventsPage:
     """Events newest first. Follow `next_cursor` for older ones."""
     project_role(request, user, project_id)
     after, before = aware(after), aware(before)
     if after is not None and before is not None and before <= after:
         raise bad_request("invalid_range", "before must be later than after")
-    page = services_of(request).events.events(
-        project_id,
-        EventFilter(
-            event=event,
-            distinct_id=distinct_id,
-            session_id=session_id,
-            after=after,
-            before=before,
-        ),
-        limit=limit,
-        cursor=EventCursor(*decode_cursor(cursor)) if cursor else None,
+    found = EventFilter(
+        event=event, distinct_id=distinct_id, session_id=session_id, after=after, before=before
     )
+    at = EventCursor(*decode_cursor(cursor)) if cursor else None
+    services = services_of(request)
+    filters = _property_filters(properties) if properties else []
+    if filters:
+        engine = engine_of(services.events, project_id)
+        try:
+            page = catalog.events_page(
+                services.events, project_id, engine, found, filters, limit=limit, cursor=at
+            )
+        except InvalidInput as exc:
+            raise bad_request("invalid_properties", f"properties: {exc}") from exc
+    else:
+        page = services.events.events(project_id, found, limit=limit, cursor=at)
     return EventsPage(
         results=list(page.events),
         next_cursor=(
@@ -152,6 +168,24 @@ def list_events(
             else None
         ),
     )
+
+
+_FILTERS = TypeAdapter(list[PropertyFilter])
+
+
+def _property_filters(text: str) -> list[PropertyFilter]:
+    """The `properties` parameter's filters, or a 400 saying what is wrong with them."""
+    try:
+        filters = _FILTERS.validate_json(text)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"])
+        raise bad_request(
+            "invalid_properties", f"properties{'.' + where if where else ''}: {problem['msg']}"
+        ) from exc
+    if len(filters) > 50:
+        raise bad_request("invalid_properties", "properties: at most 50 filters")
+    return filters
 
 
 @router.get(

@@ -2,7 +2,7 @@
 // every property of one event a click away.
 import { useState } from "preact/hooks";
 import { type StoredEvent } from "../api";
-import { Suggest, useSeen } from "../filters";
+import { type Filter, FiltersEditor, ready, Suggest, useSeen } from "../filters";
 import { ErrorNote, hoursAgo, ListFoot, useCursorPages } from "../layout";
 import { shownValue } from "../people";
 
@@ -45,6 +45,7 @@ export function EventsPage(props: { projectId: number }) {
   const [event, setEvent] = useState("");
   const [person, setPerson] = useState("");
   const [since, setSince] = useState("");
+  const [filters, setFilters] = useState<Filter[]>([]);
   const [open, setOpen] = useState<string | null>(null);
   const [generation, setGeneration] = useState(0);
   const names = useSeen(`/api/projects/${props.projectId}/catalog/events`);
@@ -52,10 +53,12 @@ export function EventsPage(props: { projectId: number }) {
   if (event.trim()) query.set("event", event.trim());
   if (person.trim()) query.set("distinct_id", person.trim());
   if (since) query.set("after", hoursAgo(Number(since)));
+  const properties = ready(filters);
+  if (properties.length > 0) query.set("properties", JSON.stringify(properties));
   const list = useCursorPages<FullEvent>(`/api/projects/${props.projectId}/events`, query, generation);
   const events = list.rows;
 
-  const filtered = event.trim() !== "" || person.trim() !== "" || since !== "";
+  const filtered = event.trim() !== "" || person.trim() !== "" || since !== "" || properties.length > 0;
   return (
     <div class="page">
       <div class="page-head">
@@ -79,6 +82,9 @@ export function EventsPage(props: { projectId: number }) {
           </select>
         </div>
       </form>
+      <div class="events-filters">
+        <FiltersEditor projectId={props.projectId} filters={filters} propertiesOnly onChange={setFilters} />
+      </div>
       <ErrorNote error={list.error} />
       <section class="card">
         {events === null ? (

@@ -291,6 +291,9 @@ class ClickHouseEventStore:
         if filters.session_id is not None:
             where.append("e.session_id = $session_id")
             params["session_id"] = filters.session_id
+        if filters.uuids is not None:
+            where.append("has($uuids, toString(e.uuid))")
+            params["uuids"] = list(filters.uuids)
         if filters.after is not None:
             where.append("e.timestamp >= $after")
             params["after"] = to_naive(filters.after)

@@ -339,6 +339,9 @@ class DuckDBEventStore:
         if filters.session_id is not None:
             where.append("e.session_id = ?")
             params.append(filters.session_id)
+        if filters.uuids is not None:
+            where.append("e.uuid IN (SELECT CAST(unnest(?) AS UUID))")
+            params.append(list(filters.uuids))
         if filters.after is not None:
             where.append("e.timestamp >= ?")
             params.append(to_naive(filters.after))
