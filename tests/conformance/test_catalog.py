@@ -30,6 +30,22 @@ props = st.dictionaries(
 )
 
 
+def _seen(
+    i: int, who: str, ts_us: int, set_props: dict[str, object] | None = None
+) -> CapturedEvent:
+    """The `i`-th event of a log: `who` was seen then (and given `set_props`)."""
+    return CapturedEvent(
+        project_id=PROJECT,
+        uuid=f"00000000-0000-4000-8000-{i:012d}",
+        event="seen",
+        distinct_id=who,
+        timestamp_us=ts_us,
+        received_at_us=ts_us,
+        properties_json="{}",
+        set_props=set_props,
+    )
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -90,16 +106,7 @@ def test_person_search_matches_ids_and_properties(
     store = make_store()
     store.write(
         [
-            CapturedEvent(
-                project_id=PROJECT,
-                uuid=f"00000000-0000-4000-8000-{i:012d}",
-                event="seen",
-                distinct_id=who,
-                timestamp_us=int(NOW.timestamp() * 1e6) + i,
-                received_at_us=int(NOW.timestamp() * 1e6) + i,
-                properties_json="{}",
-                set_props={"plan": plan} if plan else None,
-            )
+            _seen(i, who, int(NOW.timestamp() * 1e6) + i, {"plan": plan} if plan else None)
             for i, (who, plan) in enumerate(people.items())
         ]
     )
@@ -130,15 +137,7 @@ def test_person_pages_follow_one_another_newest_first(
     start = int(NOW.timestamp() * 1e6)
     store.write(
         [
-            CapturedEvent(
-                project_id=PROJECT,
-                uuid=f"00000000-0000-4000-8000-{i:012d}",
-                event="seen",
-                distinct_id=who,
-                timestamp_us=start + minute * 60_000_000,
-                received_at_us=start,
-                properties_json="{}",
-            )
+            _seen(i, who, start + minute * 60_000_000)
             for i, (who, minute) in enumerate(firsts.items())
         ]
     )

@@ -1,10 +1,19 @@
-"""The catalog endpoints behind the web app's pickers: scoped to the caller's projects."""
+"""The catalog endpoints behind the web app's pickers, and the persons and events lists: scoped
+to the caller's projects."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 
 from tests.conftest import Env
+
+
+def _send(env: Env, batch: list[dict[str, Any]]) -> None:
+    resp = env.client.post("/batch/", json={"api_key": env.project.api_token, "batch": batch})
+    assert resp.status_code == 200
+    env.flush()
 
 
 def test_the_catalog_lists_what_the_project_sent(env: Env) -> None:
@@ -13,9 +22,7 @@ def test_the_catalog_lists_what_the_project_sent(env: Env) -> None:
         {"event": "signup", "distinct_id": "b", "properties": {"plan": "free"}},
         {"event": "buy", "distinct_id": "a", "$set": {"tier": "gold"}},
     ]
-    resp = env.client.post("/batch/", json={"api_key": env.project.api_token, "batch": batch})
-    assert resp.status_code == 200
-    env.flush()
+    _send(env, batch)
     base = f"/api/projects/{env.project.id}/catalog"
     events = env.client.get(f"{base}/events", headers=env.auth).json()
     assert events == [{"name": "signup", "count": 2}, {"name": "buy", "count": 1}]
@@ -40,9 +47,7 @@ def test_the_persons_list_pages_newest_first(env: Env) -> None:
         {"event": "seen", "distinct_id": f"p{i}", "timestamp": f"2026-11-0{i + 1}T12:00:00Z"}
         for i in range(5)
     ]
-    resp = env.client.post("/batch/", json={"api_key": env.project.api_token, "batch": batch})
-    assert resp.status_code == 200
-    env.flush()
+    _send(env, batch)
     url = f"/api/projects/{env.project.id}/persons"
 
     def page(**params: int) -> list[str]:
@@ -65,9 +70,7 @@ def test_events_are_listed_by_their_properties_and_their_persons(env: Env) -> No
         {"event": "buy", "distinct_id": "bob", "properties": {"plan": "free"}},
         {"event": "view", "distinct_id": "ann", "properties": {"plan": "pro"}},
     ]
-    resp = env.client.post("/batch/", json={"api_key": env.project.api_token, "batch": batch})
-    assert resp.status_code == 200
-    env.flush()
+    _send(env, batch)
     url = f"/api/projects/{env.project.id}/events"
 
     def listed(properties: list[dict[str, object]], **params: str) -> list[tuple[str, str]]:
