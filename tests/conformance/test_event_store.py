@@ -244,6 +244,14 @@ def test_persons_match_the_reference_model(
         person = store.person(PROJECT, stored.distinct_id)
         assert person is not None and stored.person_id == person.id
 
+    # A person's events are those of every distinct id merged into them.
+    for distinct_id in sorted(seen):
+        person = store.person(PROJECT, distinct_id)
+        merged = reference.of(distinct_id)
+        assert person is not None and merged is not None
+        theirs = {e.uuid for e in events if e.distinct_id in merged.ids}
+        assert {e.uuid for e in all_events(store, person_id=person.id)} == theirs, distinct_id
+
 
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -525,6 +525,12 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     shot(page, "16c-events")
     page.get_by_test_id("event-properties").get_by_role("link", name="ben").click()
     expect(page.get_by_role("heading", name="ben")).to_be_visible()
+    page.get_by_role("link", name="All their events").click()  # from the person, back
+    expect(page.get_by_text("Events of ben")).to_be_visible()
+    expect(stored).to_have_count(3)  # landing, signup and a head
+    shot(page, "16d-events-of-a-person")
+    page.get_by_role("button", name="Show everyone's events, not only ben's").click()
+    expect(stored).to_have_count(9)
 
     # Internal users are defined once, in Settings (cleo is staff: her email is the shop's);
     # an insight then leaves them out on request.

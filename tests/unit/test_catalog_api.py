@@ -89,6 +89,12 @@ def test_events_are_listed_by_their_properties_and_their_persons(env: Env) -> No
         ("view", "ann"),
     ]
     assert listed([{"key": "plan", "operator": "is_not", "value": "pro"}]) == [("buy", "bob")]
+    ann = env.client.get(f"/api/projects/{env.project.id}/persons/ann", headers=env.auth).json()
+    assert listed([{"key": "plan", "value": "pro"}], event="view", person_id=ann["id"]) == [
+        ("view", "ann")
+    ]
+    resp = env.client.get(url, params={"person_id": "not-a-uuid"}, headers=env.auth)
+    assert resp.status_code in (400, 422) and "detail" in resp.json()
     # A hostile key or value is a value like any other: it finds nothing, and changes nothing.
     assert listed([{"key": "plan'); DROP TABLE events; --", "value": "x"}]) == []
     assert listed([{"key": "plan", "value": "' OR 1=1 --"}]) == []

@@ -121,6 +121,8 @@ class EventFilter:
     session_id: str | None = None
     # Only these events (by uuid), when given.
     uuids: tuple[str, ...] | None = None
+    # Only the events of this person (by id, after merges: all of their distinct ids).
+    person_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -13,7 +13,15 @@ from pydantic import BaseModel
 from userlens.model.event import EventCursor, EventFilter, EventPage
 from userlens.model.filters import CohortFilter, PropertyFilter
 from userlens.query.dialect import Engine
-from userlens.query.filters import Params, all_of, in_cohort, overrides, person_join, utc
+from userlens.query.filters import (
+    PERSON,
+    Params,
+    all_of,
+    in_cohort,
+    overrides,
+    person_join,
+    utc,
+)
 from userlens.store.events import EventStore
 from userlens.store.sql import Query
 
@@ -192,6 +200,8 @@ def events_page(
     ):
         if value is not None:
             where.append(f"{column} = {params.add(value)}")
+    if found.person_id is not None:
+        where.append(f"CAST({PERSON} AS VARCHAR) = {params.add(found.person_id)}")
     if found.after is not None:
         where.append(f"e.timestamp >= {params.add(utc(found.after))}")
     if found.before is not None:

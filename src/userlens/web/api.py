@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
@@ -125,6 +126,9 @@ def list_events(
     event: Annotated[str | None, Query(max_length=200)] = None,
     distinct_id: Annotated[str | None, Query(max_length=200)] = None,
     session_id: Annotated[str | None, Query(max_length=200)] = None,
+    person_id: Annotated[
+        UUID | None, Query(description="a person's id: the events of all their distinct ids")
+    ] = None,
     after: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
     before: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -145,7 +149,12 @@ def list_events(
     if after is not None and before is not None and before <= after:
         raise bad_request("invalid_range", "before must be later than after")
     found = EventFilter(
-        event=event, distinct_id=distinct_id, session_id=session_id, after=after, before=before
+        event=event,
+        distinct_id=distinct_id,
+        session_id=session_id,
+        person_id=str(person_id) if person_id else None,
+        after=after,
+        before=before,
     )
     at = EventCursor(*decode_cursor(cursor)) if cursor else None
     services = services_of(request)

@@ -46,19 +46,26 @@ export function EventsPage(props: { projectId: number }) {
   const [person, setPerson] = useState("");
   const [since, setSince] = useState("");
   const [filters, setFilters] = useState<Filter[]>([]);
+  // One person's events (all their distinct ids), when a person's page links here.
+  const [owner, setOwner] = useState(() => {
+    const asked = new URLSearchParams(location.search);
+    const id = asked.get("person_id");
+    return id ? { id, name: asked.get("name") || id } : null;
+  });
   const [open, setOpen] = useState<string | null>(null);
   const [generation, setGeneration] = useState(0);
   const names = useSeen(`/api/projects/${props.projectId}/catalog/events`);
   const query = new URLSearchParams({ limit: String(PAGE) });
   if (event.trim()) query.set("event", event.trim());
   if (person.trim()) query.set("distinct_id", person.trim());
+  if (owner) query.set("person_id", owner.id);
   if (since) query.set("after", hoursAgo(Number(since)));
   const properties = ready(filters);
   if (properties.length > 0) query.set("properties", JSON.stringify(properties));
   const list = useCursorPages<FullEvent>(`/api/projects/${props.projectId}/events`, query, generation);
   const events = list.rows;
 
-  const filtered = event.trim() !== "" || person.trim() !== "" || since !== "" || properties.length > 0;
+  const filtered = event.trim() !== "" || person.trim() !== "" || since !== "" || properties.length > 0 || owner !== null;
   return (
     <div class="page">
       <div class="page-head">
@@ -82,6 +89,13 @@ export function EventsPage(props: { projectId: number }) {
           </select>
         </div>
       </form>
+      {owner && (
+        <p class="owner">
+          <span>Events of <strong>{owner.name}</strong>, all their distinct ids</span>
+          <button type="button" class="ghost small" aria-label={`Show everyone's events, not only ${owner.name}'s`}
+            onClick={() => (setOwner(null), history.replaceState(null, "", location.pathname))}>×</button>
+        </p>
+      )}
       <div class="events-filters">
         <FiltersEditor projectId={props.projectId} filters={filters} propertiesOnly onChange={setFilters} />
       </div>

@@ -167,7 +167,12 @@ export function PersonPage(props: { projectId: number; distinctId: string }) {
           <DeletePerson projectId={props.projectId} distinctId={props.distinctId} name={personName(person.properties, person.distinct_ids)} />
         </div>
         <section class="card">
-          <h2>Events</h2>
+          <div class="result-head first">
+            <h2>Events</h2>
+            <a href={`/projects/${props.projectId}/events?${new URLSearchParams({ person_id: person.id, name: personName(person.properties, person.distinct_ids) })}`}>
+              All their events
+            </a>
+          </div>
           <ol class="events history" data-testid="person-events">
             {events.map((e) => (
               <li key={e.uuid}>

@@ -294,6 +294,9 @@ class ClickHouseEventStore:
         if filters.uuids is not None:
             where.append("has($uuids, toString(e.uuid))")
             params["uuids"] = list(filters.uuids)
+        if filters.person_id is not None:
+            where.append("toString(coalesce(o.override_person_id, e.person_id)) = $person_id")
+            params["person_id"] = filters.person_id
         if filters.after is not None:
             where.append("e.timestamp >= $after")
             params["after"] = to_naive(filters.after)

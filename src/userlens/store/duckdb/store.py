@@ -342,6 +342,9 @@ class DuckDBEventStore:
         if filters.uuids is not None:
             where.append("e.uuid IN (SELECT CAST(unnest(?) AS UUID))")
             params.append(list(filters.uuids))
+        if filters.person_id is not None:
+            where.append("coalesce(o.override_person_id, e.person_id) = CAST(? AS UUID)")
+            params.append(filters.person_id)
         if filters.after is not None:
             where.append("e.timestamp >= ?")
             params.append(to_naive(filters.after))
