@@ -195,14 +195,12 @@ def test_events_that_pass_property_filters_page_newest_first(
 ) -> None:
     store = make_store()
     events = write_log(store, log)
-    engine = engine_of(store, LOG_PROJECT)
     found: list[str] = []
     cursor: EventCursor | None = None
     for _ in range(len(events) + 1):
         page = catalog.events_page(
             store,
             LOG_PROJECT,
-            engine,
             EventFilter(event=event),
             filters,
             limit=size,

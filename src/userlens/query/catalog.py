@@ -22,6 +22,7 @@ from userlens.query.filters import (
     person_join,
     utc,
 )
+from userlens.query.run import engine_of
 from userlens.store.events import EventStore
 from userlens.store.sql import Query
 
@@ -181,7 +182,6 @@ def cohort_person_ids(engine: Engine, cohort: CohortFilter) -> list[str]:
 def events_page(
     store: EventStore,
     project_id: int,
-    engine: Engine,
     found: EventFilter,
     filters: Sequence[PropertyFilter],
     *,
@@ -190,7 +190,8 @@ def events_page(
 ) -> EventPage:
     """A page of the events that pass `found` and every property filter (on the event, or on
     its person as they are now), newest first and then by uuid as `EventStore.events` lists
-    them: the engine (the project's) picks the page's events, the store reads them."""
+    them: the engine picks the page's events, the store reads them."""
+    engine = engine_of(store, project_id)
     params = Params(engine.dialect)
     where = [all_of(filters, params)]
     for column, value in (

@@ -15,7 +15,6 @@ from userlens.model.event import EventCursor, EventFilter, StoredEvent
 from userlens.model.filters import PropertyFilter
 from userlens.model.project import Role, User
 from userlens.query import catalog
-from userlens.query.run import engine_of
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
 from userlens.web.params import aware, bad_request, decode_cursor, encode_cursor
@@ -160,10 +159,9 @@ def list_events(
     services = services_of(request)
     filters = _property_filters(properties) if properties else []
     if filters:
-        engine = engine_of(services.events, project_id)
         try:
             page = catalog.events_page(
-                services.events, project_id, engine, found, filters, limit=limit, cursor=at
+                services.events, project_id, found, filters, limit=limit, cursor=at
             )
         except InvalidInput as exc:
             raise bad_request("invalid_properties", f"properties: {exc}") from exc

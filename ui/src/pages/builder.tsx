@@ -42,7 +42,7 @@ export function field<T>(saved: SavedInsight | undefined, key: string, fallback:
 
 /** The date ranges a builder offers: the usual ones, and the saved one when it is another
  * (an absolute range, say), kept as saved. Its option's value is its JSON. */
-export function rangeChoices(saved: SavedInsight | undefined, fallback: string): { initial: string; options: [string, string][]; spec: (v: string) => object } {
+function rangeChoices(saved: SavedInsight | undefined, fallback: string): { initial: string; options: [string, string][]; spec: (v: string) => object } {
   const range = saved?.spec.date_range as { date_from?: string; date_to?: string | null } | undefined;
   const usual = range && !range.date_to && RANGES.some(([v]) => v === range.date_from) ? range.date_from : undefined;
   if (!range || usual) return { initial: usual ?? fallback, options: RANGES, spec: (v) => ({ date_from: v }) };
