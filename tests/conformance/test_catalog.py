@@ -11,11 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conformance.conftest import StoreFactory
-from tests.conformance.insight_logs import cohorts, logs, property_filters, write_log
+from tests.conformance.insight_logs import cohorts, logs, write_log
+from tests.conformance.insight_logs import filters as any_filter
 from tests.conformance.insights_reference import in_cohort, matches
 from tests.conformance.test_event_store import PROJECT as LOG_PROJECT
 from userlens.model.event import CapturedEvent, EventCursor, EventFilter
-from userlens.model.filters import CohortFilter, PropertyFilter
+from userlens.model.filters import CohortFilter, Filter
 from userlens.query import catalog
 from userlens.query.run import engine_of
 
@@ -182,14 +183,14 @@ def test_a_cohorts_members_are_the_persons_the_reference_puts_in_it(
 )
 @given(
     log=logs(),
-    filters=st.lists(property_filters, max_size=2),
+    filters=st.lists(any_filter, max_size=2),
     event=st.sampled_from([None, "view", "buy"]),
     size=st.integers(1, 4),
 )
-def test_events_that_pass_property_filters_page_newest_first(
+def test_events_that_pass_filters_page_newest_first(
     make_store: StoreFactory,
     log: list[dict[str, Any]],
-    filters: list[PropertyFilter],
+    filters: list[Filter],
     event: str | None,
     size: int,
 ) -> None:
@@ -211,8 +212,8 @@ def test_events_that_pass_property_filters_page_newest_first(
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
-    # The reference: every event of that name passing every filter, newest first, then by
-    # uuid, as the stores list events.
+    # The reference: every event of that name passing every filter (properties, cohorts and
+    # groups of them), newest first, then by uuid, as the stores list events.
     passing = [
         e
         for e in events

@@ -544,6 +544,11 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     internal.get_by_role("button", name="Save filters").click()
     expect(internal.get_by_role("status")).to_contain_text("Saved")
     shot(page, "16b-test-users")
+    page.get_by_role("navigation").get_by_role("link", name="Events").click()
+    expect(stored).to_have_count(9)
+    page.get_by_label("Leave out internal and test users").check()
+    expect(stored).to_have_count(8)  # cleo's landing is left out
+    expect(page.get_by_test_id("events")).not_to_contain_text("cleo")
     page.get_by_role("navigation").get_by_role("link", name="Insights").click()
     page.get_by_label("Event").fill("landing")
     page.get_by_label("Event").blur()
@@ -841,6 +846,20 @@ def test_cohorts_made_in_the_page_keep_to_and_split_insights(
     )
     expect(page.get_by_test_id("cohort-count")).to_have_text(["3", "2"])
     shot(page, "23-cohorts")
+
+    # The events list takes a cohort as a filter too: Beta's events, then everyone else's.
+    page.get_by_role("navigation").get_by_role("link", name="Events").click()
+    stored = page.get_by_test_id("events").get_by_role("row")
+    expect(stored).to_have_count(10)  # 3 + 2 + 1 + 3 events, and a head
+    page.get_by_role("button", name="Add filter").click()
+    page.get_by_label("Property of", exact=True).select_option("cohort")
+    page.get_by_label("Cohort", exact=True).select_option(label="Beta")
+    expect(stored).to_have_count(4)  # ben's two and cleo's one
+    expect(page.get_by_test_id("events")).not_to_contain_text("ana")
+    page.get_by_label("In or not in").select_option("out")
+    expect(stored).to_have_count(7)  # ana's three and dev's three
+    expect(page.get_by_test_id("events")).not_to_contain_text("ben")
+    shot(page, "23b-events-of-a-cohort")
 
     page.get_by_role("navigation").get_by_role("link", name="Insights").click()
     page.get_by_label("Event").fill("landing")

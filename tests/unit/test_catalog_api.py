@@ -100,8 +100,40 @@ def test_events_are_listed_by_their_properties_and_their_persons(env: Env) -> No
     assert listed([{"key": "plan", "value": "' OR 1=1 --"}]) == []
     assert len(listed([])) == 3
 
+    # Cohorts and groups, as insights take them.
+    cohorts = f"/api/projects/{env.project.id}/cohorts"
+    resp = env.client.post(
+        cohorts,
+        json={"name": "Bob", "definition": {"distinct_ids": ["bob"]}},
+        headers=env.auth,
+    )
+    assert resp.status_code == 201, resp.text
+    bob = resp.json()["id"]
+    assert listed([{"type": "cohort", "cohort_id": bob}]) == [("buy", "bob")]
+    assert listed([{"type": "cohort", "cohort_id": bob, "negate": True}], event="buy") == [
+        ("buy", "ann")
+    ]
+    either = {
+        "match": "any",
+        "filters": [{"type": "cohort", "cohort_id": bob}, {"key": "plan", "value": "pro"}],
+    }
+    assert len(listed([either])) == 3
+    assert listed([either], event="view") == [("view", "ann")]
+    # The project's test accounts left out on request: its filters are what real users pass.
+    real = {"key": "plan", "operator": "is_not", "value": "free"}
+    resp = env.client.patch(
+        f"/api/projects/{env.project.id}/settings",
+        json={"test_account_filters": [real]},
+        headers=env.auth,
+    )
+    assert resp.status_code == 200, resp.text
+    assert listed([], filter_test_accounts="true") == [("buy", "ann"), ("view", "ann")]
+    assert len(listed([])) == 3
+
     for bad, field in (
         ("not json", "properties"),
+        ('[{"type": "cohort", "cohort_id": 999}]', "properties: there is no cohort 999"),
+        ('[{"match": "any", "filters": []}]', "properties.0"),
         ('{"key": "plan"}', "properties"),
         ('[{"key": "plan", "operator": "gt", "value": "x"}]', "properties.0"),
         ('[{"key": "plan", "operator": "sounds_like", "value": "x"}]', "properties.0.operator"),

@@ -119,13 +119,13 @@ function retyped(f: Filter, type: string, cohorts: SavedCohort[]): Filter {
   return f.type === "cohort" ? { key: "", type: kind, operator: "exact", value: "" } : { ...f, type: kind };
 }
 
-function KindSelect(props: { filter: Filter; cohorts: SavedCohort[]; propertiesOnly?: boolean; onChange: (f: Filter) => void }) {
+function KindSelect(props: { filter: Filter; cohorts: SavedCohort[]; onChange: (f: Filter) => void }) {
   return (
     <select aria-label="Property of" value={props.filter.type}
       onChange={(e) => props.onChange(retyped(props.filter, e.currentTarget.value, props.cohorts))}>
       <option value="event">Event</option>
       <option value="person">Person</option>
-      {!props.propertiesOnly && <option value="cohort">Cohort</option>}
+      <option value="cohort">Cohort</option>
     </select>
   );
 }
@@ -165,7 +165,6 @@ function FilterRow(props: {
   noun: string;
   filter: Filter;
   cohorts: SavedCohort[];
-  propertiesOnly?: boolean;
   onChange: (f: Filter | null) => void;
 }) {
   const f = props.filter;
@@ -179,7 +178,7 @@ function FilterRow(props: {
   return (
     <fieldset class="filter" aria-label={rowName(props.noun, props.index)}>
       <div class="filter-line">
-        <KindSelect filter={f} cohorts={props.cohorts} propertiesOnly={props.propertiesOnly} onChange={props.onChange} />
+        <KindSelect filter={f} cohorts={props.cohorts} onChange={props.onChange} />
         <input aria-label="Property" list={`${id}-keys`} placeholder="property" value={f.key}
           onInput={(e) => props.onChange({ ...f, key: e.currentTarget.value })} />
         <datalist id={`${id}-keys`}>{keys.map((k) => <option value={k} key={k} />)}</datalist>
@@ -203,14 +202,13 @@ function FilterRow(props: {
 
 const BLANK_FILTER: Filter = { key: "", type: "event", operator: "exact", value: "" };
 
-/** Filters, all of which must hold; `propertiesOnly` leaves cohorts out (for lists that
- * take property filters alone). */
-export function FiltersEditor(props: { projectId: number; filters: Filter[]; propertiesOnly?: boolean; onChange: (f: Filter[]) => void }) {
+/** Filters, all of which must hold. */
+export function FiltersEditor(props: { projectId: number; filters: Filter[]; onChange: (f: Filter[]) => void }) {
   const cohorts = useCohorts(props.projectId);
   return (
     <div class="stack filters-editor">
       <span class="label">Filters {props.filters.length > 1 && <span class="hint inline">all must hold</span>}</span>
-      <FilterRows projectId={props.projectId} noun="filter" filters={props.filters} cohorts={cohorts} propertiesOnly={props.propertiesOnly} onChange={props.onChange} />
+      <FilterRows projectId={props.projectId} noun="filter" filters={props.filters} cohorts={cohorts} onChange={props.onChange} />
       <button type="button" class="ghost" onClick={() => props.onChange([...props.filters, BLANK_FILTER])}>
         Add filter
       </button>
@@ -218,13 +216,13 @@ export function FiltersEditor(props: { projectId: number; filters: Filter[]; pro
   );
 }
 
-function FilterRows(props: { projectId: number; noun: string; filters: Filter[]; cohorts: SavedCohort[]; propertiesOnly?: boolean; onChange: (f: Filter[]) => void }) {
+function FilterRows(props: { projectId: number; noun: string; filters: Filter[]; cohorts: SavedCohort[]; onChange: (f: Filter[]) => void }) {
   const set = (i: number, f: Filter | null) =>
     props.onChange(f === null ? props.filters.filter((_, j) => j !== i) : props.filters.map((g, j) => (j === i ? f : g)));
   return (
     <>
       {props.filters.map((f, i) => (
-        <FilterRow key={i} projectId={props.projectId} index={i} noun={props.noun} filter={f} cohorts={props.cohorts} propertiesOnly={props.propertiesOnly} onChange={(g) => set(i, g)} />
+        <FilterRow key={i} projectId={props.projectId} index={i} noun={props.noun} filter={f} cohorts={props.cohorts} onChange={(g) => set(i, g)} />
       ))}
     </>
   );

@@ -212,3 +212,11 @@ def flatten(filters: Sequence[Filter]) -> list[PropertyFilter]:
 
 
 FILTER_LIST: TypeAdapter[list[Filter]] = TypeAdapter(list[Filter])
+
+
+class EventsWhere(Spec):
+    """Which events a list shows, as insights filter them: every filter must pass, and with
+    `filter_test_accounts` the project's test-account filters too."""
+
+    filters: list[Filter] = Field(default_factory=list, max_length=50)
+    filter_test_accounts: bool = False

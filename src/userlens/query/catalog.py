@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from userlens.model.event import EventCursor, EventFilter, EventPage
-from userlens.model.filters import CohortFilter, PropertyFilter
+from userlens.model.filters import CohortFilter, Filter
 from userlens.query.dialect import Engine
 from userlens.query.filters import (
     PERSON,
@@ -183,14 +183,15 @@ def events_page(
     store: EventStore,
     project_id: int,
     found: EventFilter,
-    filters: Sequence[PropertyFilter],
+    filters: Sequence[Filter],
     *,
     limit: int,
     cursor: EventCursor | None = None,
 ) -> EventPage:
-    """A page of the events that pass `found` and every property filter (on the event, or on
-    its person as they are now), newest first and then by uuid as `EventStore.events` lists
-    them: the engine picks the page's events, the store reads them."""
+    """A page of the events that pass `found` and every filter (a property of the event or of
+    its person as they are now, a cohort with its definition in, a group), newest first and
+    then by uuid as `EventStore.events` lists them: the engine picks the page's events, the
+    store reads them."""
     engine = engine_of(store, project_id)
     params = Params(engine.dialect)
     where = [all_of(filters, params)]

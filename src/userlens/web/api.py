@@ -7,17 +7,18 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from userlens import __version__
 from userlens.errors import InvalidInput
 from userlens.model.event import EventCursor, EventFilter, StoredEvent
-from userlens.model.filters import PropertyFilter
+from userlens.model.filters import FILTER_LIST, EventsWhere, Filter
 from userlens.model.project import Role, User
 from userlens.query import catalog
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
-from userlens.web.params import aware, bad_request, decode_cursor, encode_cursor
+from userlens.web.insights import prepared_or_invalid
+from userlens.web.params import aware, bad_request, decode_cursor, encode_cursor, field_path
 
 router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -136,11 +137,15 @@ def list_events(
         str | None,
         Query(
             max_length=20_000,
-            description='property filters, as JSON: `[{"key": "plan", "value": "pro"}]`, each '
-            "with `type` (`event` or `person`) and `operator` as in insight filters; all must "
-            "pass",
+            description='filters, as JSON, as insights take them: `[{"key": "plan", "value": '
+            '"pro"}]` for a property (`type` `event` or `person`, and an `operator`), '
+            '`{"type": "cohort", "cohort_id": 3}` for a cohort\'s persons, `{"match": "any", '
+            '"filters": [...]}` for a group; all must pass',
         ),
     ] = None,
+    filter_test_accounts: Annotated[
+        bool, Query(description="leave out the project's internal and test users")
+    ] = False,
 ) -> EventsPage:
     """Events newest first. Follow `next_cursor` for older ones."""
     project_role(request, user, project_id)
@@ -157,14 +162,23 @@ def list_events(
     )
     at = EventCursor(*decode_cursor(cursor)) if cursor else None
     services = services_of(request)
-    filters = _property_filters(properties) if properties else []
-    if filters:
+    filters = _filters(properties) if properties else []
+    if filters or filter_test_accounts:
+        project = services.meta.project(project_id)
+        assert project is not None  # the role check found it
         try:
+            where = prepared_or_invalid(
+                services,
+                project,
+                EventsWhere(filters=filters, filter_test_accounts=filter_test_accounts),
+                services.now(),
+            )
             page = catalog.events_page(
-                services.events, project_id, found, filters, limit=limit, cursor=at
+                services.events, project_id, found, where.filters, limit=limit, cursor=at
             )
         except InvalidInput as exc:
-            raise bad_request("invalid_properties", f"properties: {exc}") from exc
+            problem = str(exc).removeprefix("filters: ")
+            raise bad_request("invalid_properties", f"properties: {problem}") from exc
     else:
         page = services.events.events(project_id, found, limit=limit, cursor=at)
     return EventsPage(
@@ -177,16 +191,13 @@ def list_events(
     )
 
 
-_FILTERS = TypeAdapter(list[PropertyFilter])
-
-
-def _property_filters(text: str) -> list[PropertyFilter]:
+def _filters(text: str) -> list[Filter]:
     """The `properties` parameter's filters, or a 400 saying what is wrong with them."""
     try:
-        filters = _FILTERS.validate_json(text)
+        filters = FILTER_LIST.validate_json(text)
     except ValidationError as exc:
         problem = exc.errors()[0]
-        where = ".".join(str(p) for p in problem["loc"])
+        where = field_path([str(p) for p in problem["loc"]])
         raise bad_request(
             "invalid_properties", f"properties{'.' + where if where else ''}: {problem['msg']}"
         ) from exc

@@ -21,7 +21,6 @@ from userlens.capture.app import MB, CaptureApp, Limits, Receive, Scope, Send
 from userlens.capture.recordings import RecordingIngest
 from userlens.capture.remote_config import RemoteConfigApp
 from userlens.config import Settings
-from userlens.model.filters import FILTER_KINDS
 from userlens.model.queries import KINDS
 from userlens.replay.compaction import compact_recordings
 from userlens.replay.retention import expire_recordings
@@ -31,6 +30,7 @@ from userlens.web.cohorts import router as cohorts_router
 from userlens.web.dashboards import router as dashboards_router
 from userlens.web.insights import router as insights_router
 from userlens.web.pages import router as pages_router
+from userlens.web.params import field_path
 from userlens.web.recordings import router as recordings_router
 from userlens.web.services import Services, open_services
 from userlens.web.session import router as session_router
@@ -166,10 +166,7 @@ def _field(loc: Sequence[object]) -> str:
     parts = [str(p) for p in loc]
     if len(parts) > 1 and parts[0] == "body" and parts[1] in KINDS:
         del parts[1]
-    # And the kind of filter, after a filter's index.
-    return ".".join(
-        p for i, p in enumerate(parts) if not (p in FILTER_KINDS and i and parts[i - 1].isdigit())
-    )
+    return field_path(parts)  # and the kind of filter, after a filter's index
 
 
 def create_app(settings: Settings, *, now_us: Callable[[], int] | None = None) -> UserlensApp:

@@ -63,14 +63,19 @@ def prepared(services: Services, project: Project, spec: S, now: datetime) -> S:
     """`spec` ready to run (`query.prepare`): saved cohorts and the project's test-account
     filters put in; a 400 when it names a cohort the project does not have."""
     try:
-        return prepare(
-            spec,
-            cohorts=lambda cohort_id: _definition(services, project.id, cohort_id),
-            test_filters=project.test_account_filters,
-            now=now,
-        )
+        return prepared_or_invalid(services, project, spec, now)
     except InvalidInput as exc:
         raise _invalid(exc) from None
+
+
+def prepared_or_invalid(services: Services, project: Project, spec: S, now: datetime) -> S:
+    """`prepared`, raising `InvalidInput` for a cohort the project does not have."""
+    return prepare(
+        spec,
+        cohorts=lambda cohort_id: _definition(services, project.id, cohort_id),
+        test_filters=project.test_account_filters,
+        now=now,
+    )
 
 
 def answer(

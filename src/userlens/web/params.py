@@ -1,4 +1,4 @@
-"""Query-parameter helpers shared by the JSON API routers: times and keyset cursors."""
+"""Helpers shared by the JSON API routers: errors, times and keyset cursors."""
 
 from __future__ import annotations
 
@@ -9,9 +9,19 @@ from datetime import UTC, datetime
 import orjson
 from fastapi import HTTPException
 
+from userlens.model.filters import FILTER_KINDS
+
 
 def bad_request(code: str, detail: str) -> HTTPException:
     return HTTPException(400, detail={"error": code, "detail": detail})
+
+
+def field_path(parts: list[str]) -> str:
+    """Where a validation problem is, as `series.0.filters.1.value`: without the kind of filter
+    that pydantic puts after a filter's index when it picks one of several kinds."""
+    return ".".join(
+        p for i, p in enumerate(parts) if not (p in FILTER_KINDS and i and parts[i - 1].isdigit())
+    )
 
 
 def aware(value: datetime | None) -> datetime | None:

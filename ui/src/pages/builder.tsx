@@ -285,6 +285,19 @@ export interface LeaveOut {
   onChange: (on: boolean) => void;
 }
 
+/** The "leave out internal and test users" switch's state, starting at `initial`, and
+ * whether the project has test account filters to leave them out by. */
+export function useLeaveOut(projectId: number, initial: boolean): LeaveOut {
+  const [on, setOn] = useState(initial);
+  const [defined, setDefined] = useState<boolean | null>(null);
+  useEffect(() => {
+    api<{ test_account_filters: unknown[] }>("GET", `/api/projects/${projectId}/settings`)
+      .then((s) => setDefined(s.test_account_filters.length > 0))
+      .catch(() => setDefined(null));
+  }, [projectId]);
+  return { projectId, on, defined, onChange: setOn };
+}
+
 export function LeaveOutToggle(props: LeaveOut) {
   return (
     <div>

@@ -5,6 +5,7 @@ import { type StoredEvent } from "../api";
 import { type Filter, FiltersEditor, ready, Suggest, useSeen } from "../filters";
 import { ErrorNote, hoursAgo, ListFoot, useCursorPages } from "../layout";
 import { shownValue } from "../people";
+import { LeaveOutToggle, useLeaveOut } from "./builder";
 
 const PAGE = 50;
 
@@ -46,6 +47,7 @@ export function EventsPage(props: { projectId: number }) {
   const [person, setPerson] = useState("");
   const [since, setSince] = useState("");
   const [filters, setFilters] = useState<Filter[]>([]);
+  const leaveOut = useLeaveOut(props.projectId, false);
   // One person's events (all their distinct ids), when a person's page links here.
   const [owner, setOwner] = useState(() => {
     const asked = new URLSearchParams(location.search);
@@ -62,10 +64,11 @@ export function EventsPage(props: { projectId: number }) {
   if (since) query.set("after", hoursAgo(Number(since)));
   const properties = ready(filters);
   if (properties.length > 0) query.set("properties", JSON.stringify(properties));
+  if (leaveOut.on) query.set("filter_test_accounts", "true");
   const list = useCursorPages<FullEvent>(`/api/projects/${props.projectId}/events`, query, generation);
   const events = list.rows;
 
-  const filtered = event.trim() !== "" || person.trim() !== "" || since !== "" || properties.length > 0 || owner !== null;
+  const filtered = event.trim() !== "" || person.trim() !== "" || since !== "" || properties.length > 0 || leaveOut.on || owner !== null;
   return (
     <div class="page">
       <div class="page-head">
@@ -97,7 +100,8 @@ export function EventsPage(props: { projectId: number }) {
         </p>
       )}
       <div class="events-filters">
-        <FiltersEditor projectId={props.projectId} filters={filters} propertiesOnly onChange={setFilters} />
+        <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+        <LeaveOutToggle {...leaveOut} />
       </div>
       <ErrorNote error={list.error} />
       <section class="card">

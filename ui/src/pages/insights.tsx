@@ -4,7 +4,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { api } from "../api";
 import { ErrorNote, message, Rename, useCanChange } from "../layout";
 import { navigate } from "../router";
-import { type LeaveOut, type SavedInsight, useCatalog } from "./builder";
+import { type SavedInsight, useCatalog, useLeaveOut } from "./builder";
 import { Funnels } from "./funnels";
 import { Activity, Paths, Retention } from "./simple";
 import { SavedInsights } from "./saved";
@@ -52,14 +52,7 @@ function Builders(props: { projectId: number; saved?: SavedInsight }) {
     history.replaceState(null, "", `${location.pathname}?kind=${k}`);
   };
   const id = props.projectId;
-  const [leaveOut, setLeaveOut] = useState(saved?.spec.filter_test_accounts === true);
-  const [defined, setDefined] = useState<boolean | null>(null);
-  useEffect(() => {
-    api<{ test_account_filters: unknown[] }>("GET", `/api/projects/${id}/settings`)
-      .then((s) => setDefined(s.test_account_filters.length > 0))
-      .catch(() => setDefined(null));
-  }, [id]);
-  const shared: LeaveOut = { projectId: id, on: leaveOut, defined, onChange: setLeaveOut };
+  const shared = useLeaveOut(id, saved?.spec.filter_test_accounts === true);
   const [title, setTitle] = useState(saved?.name ?? "");
   const canChange = useCanChange(id);
   // The builder saves changes under the name as it is now.
