@@ -379,6 +379,9 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(row.get_by_role("cell").last).to_have_text("4")
 
     page.get_by_role("tab", name="Funnel").click()
+    # A new funnel goes from page views to the app's most seen event of its own.
+    expect(page.get_by_label("Step 1", exact=True)).to_have_value("$pageview")
+    expect(page.get_by_label("Step 2", exact=True)).to_have_value("landing")
     for i, name in enumerate(["landing", "signup", "checkout"], start=1):
         if i == 3:
             page.get_by_role("button", name="Add step").click()

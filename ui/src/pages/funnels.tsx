@@ -1,7 +1,7 @@
 // The funnel builder: steps, window, order, exclusions, a breakdown, and the persons who
 // reached or dropped before a step.
 import type { ChartConfiguration } from "chart.js";
-import { useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ChartView, downloadCsv, PALETTE } from "../chart";
 import { BreakdownPicker, type Filter, FiltersEditor, OwnFilters, ready, splitFilters } from "../filters";
 import { ErrorNote } from "../layout";
@@ -177,6 +177,16 @@ function LinesTable(props: { lines: FunnelLine[]; by: string; onOpen: (step: num
 export function Funnels(props: { projectId: number; names: string[]; leaveOut: LeaveOut; saved?: SavedInsight }) {
   const saved = props.saved;
   const [steps, setSteps] = useState<StepDraft[]>(() => field<Spec[]>(saved, "steps", [{ event: "$pageview" }, {}]).map(stepDraft));
+  // A new funnel's second step is the app's most seen event of its own (not a `$` one), once
+  // the names are known and unless the steps were changed by then: page views followed by
+  // "any event" would convert everyone.
+  const changed = useRef(saved !== undefined);
+  useEffect(() => {
+    const own = props.names.find((n) => !n.startsWith("$"));
+    if (changed.current || !own) return;
+    changed.current = true;
+    setSteps((now) => now.map((s, i) => (i === 1 ? { ...s, event: own } : s)));
+  }, [props.names]);
   const [days, setDays] = useState(() => String(field(saved, "window", 14)));
   const [unit, setUnit] = useState(() => field(saved, "window_unit", "day"));
   const range = useDateRange(saved, "-30d");
@@ -252,7 +262,11 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
     else if (!split && dataset === 0 && line) setOpened({ step, line, status: "converted" });
   };
 
-  const setStep = (i: number, change: Partial<StepDraft>) => setSteps(steps.map((s, j) => (j === i ? { ...s, ...change } : s)));
+  const edit = (next: StepDraft[]) => {
+    changed.current = true;
+    setSteps(next);
+  };
+  const setStep = (i: number, change: Partial<StepDraft>) => edit(steps.map((s, j) => (j === i ? { ...s, ...change } : s)));
   const csv = () =>
     line &&
     downloadCsv("funnel.csv", [
@@ -273,14 +287,14 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
             <div class="step-row">
               <EventPicker id={`funnel-step-${i + 1}`} label={`Step ${i + 1}`} value={s.event} names={props.names} onChange={(event) => setStep(i, { event })} />
               {steps.length > 2 && (
-                <button type="button" class="ghost small" aria-label={`Remove step ${i + 1}`} onClick={() => setSteps(steps.filter((_, j) => j !== i))}>×</button>
+                <button type="button" class="ghost small" aria-label={`Remove step ${i + 1}`} onClick={() => edit(steps.filter((_, j) => j !== i))}>×</button>
               )}
             </div>
             <OwnFilters projectId={props.projectId} what={`step ${i + 1}`} filters={s.filters} onChange={(filters) => setStep(i, { filters })} />
           </div>
         ))}
         {steps.length < 20 && (
-          <button type="button" class="ghost" onClick={() => setSteps([...steps, stepDraft({})])}>Add step</button>
+          <button type="button" class="ghost" onClick={() => edit([...steps, stepDraft({})])}>Add step</button>
         )}
         <div class="field">
           <label for="funnel-window">Conversion window</label>
