@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from userlens.model.ids import Id
+
 # Property names reach SQL only as bound parameters, but are still kept to what a product
 # would name a property: printable, no control characters, bounded.
 PROPERTY_KEY = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
@@ -146,7 +148,7 @@ class CohortFilter(Spec):
     """The event's person is (or, with `negate`, is not) in a cohort."""
 
     type: Literal["cohort"] = "cohort"
-    cohort_id: int | None = None
+    cohort_id: Id | None = None
     definition: CohortDefinition | None = None
     negate: bool = False
 

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from userlens.model.activity import LifecycleQuery
 from userlens.model.filters import Spec
+from userlens.model.ids import Id
 from userlens.model.insight import (
     DateRange,
     EventRef,
@@ -45,12 +46,12 @@ class SavedInsight(Spec):
 
 class DashboardIn(Spec):
     name: str = Field(min_length=1, max_length=200)
-    tiles: list[int] = Field(default_factory=list, max_length=100, description="insight ids")
+    tiles: list[Id] = Field(default_factory=list, max_length=100, description="insight ids")
 
 
 class DashboardPatch(Spec):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    tiles: list[int] | None = Field(
+    tiles: list[Id] | None = Field(
         default=None, max_length=100, description="insight ids, in the order shown"
     )
 

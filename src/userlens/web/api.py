@@ -18,7 +18,7 @@ from userlens.query import catalog
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
 from userlens.web.insights import prepared_or_invalid
-from userlens.web.params import aware, bad_request, decode_cursor, encode_cursor, field_path
+from userlens.web.params import PathId, aware, bad_request, decode_cursor, encode_cursor, field_path
 
 router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -122,7 +122,7 @@ def create_project(request: Request, user: CurrentUser, body: ProjectIn) -> Proj
 def list_events(
     request: Request,
     user: CurrentUser,
-    project_id: int,
+    project_id: PathId,
     event: Annotated[str | None, Query(max_length=200)] = None,
     distinct_id: Annotated[str | None, Query(max_length=200)] = None,
     session_id: Annotated[str | None, Query(max_length=200)] = None,
@@ -209,7 +209,9 @@ def _filters(text: str) -> list[Filter]:
 @router.get(
     "/api/projects/{project_id}/persons/{distinct_id}", response_model=PersonOut, tags=["persons"]
 )
-def get_person(request: Request, user: CurrentUser, project_id: int, distinct_id: str) -> PersonOut:
+def get_person(
+    request: Request, user: CurrentUser, project_id: PathId, distinct_id: str
+) -> PersonOut:
     """The person behind a distinct id, with all the ids merged into them."""
     project_role(request, user, project_id)
     person = services_of(request).events.person(project_id, distinct_id)

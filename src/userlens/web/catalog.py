@@ -13,6 +13,7 @@ from userlens.query.catalog import PersonRow, Seen
 from userlens.query.run import engine_of
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
+from userlens.web.params import PathId
 
 router = APIRouter(tags=["catalog"])
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -20,7 +21,7 @@ Kind = Annotated[Literal["event", "person"], Query(alias="type")]
 
 
 @router.get("/api/projects/{project_id}/catalog/events", response_model=list[Seen])
-def event_names(request: Request, user: CurrentUser, project_id: int) -> list[Seen]:
+def event_names(request: Request, user: CurrentUser, project_id: PathId) -> list[Seen]:
     """Event names among the project's latest events (last 30 days), most seen first."""
     project_role(request, user, project_id)
     services = services_of(request)
@@ -31,7 +32,7 @@ def event_names(request: Request, user: CurrentUser, project_id: int) -> list[Se
 def property_names(
     request: Request,
     user: CurrentUser,
-    project_id: int,
+    project_id: PathId,
     kind: Kind = "event",
     event: Annotated[str | None, Query(max_length=400)] = None,
 ) -> list[Seen]:
@@ -47,7 +48,7 @@ def property_names(
 def property_values(
     request: Request,
     user: CurrentUser,
-    project_id: int,
+    project_id: PathId,
     key: Annotated[str, Query(min_length=1, max_length=400)],
     kind: Kind = "event",
 ) -> list[Seen]:
@@ -62,7 +63,7 @@ def property_values(
 def search_persons(
     request: Request,
     user: CurrentUser,
-    project_id: int,
+    project_id: PathId,
     search: Annotated[str, Query(max_length=200)] = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,

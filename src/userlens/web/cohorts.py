@@ -19,6 +19,7 @@ from userlens.query.run import engine_of
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
 from userlens.web.insights import answer, prepared
+from userlens.web.params import PathId
 from userlens.web.services import Services
 
 router = APIRouter(tags=["cohorts"])
@@ -52,14 +53,16 @@ def _missing(cohort_id: int) -> HTTPException:
 
 
 @router.get(BASE, response_model=list[Cohort])
-def list_cohorts(request: Request, user: CurrentUser, project_id: int) -> list[Cohort]:
+def list_cohorts(request: Request, user: CurrentUser, project_id: PathId) -> list[Cohort]:
     """The project's cohorts, oldest first."""
     project_role(request, user, project_id)
     return services_of(request).meta.cohorts(project_id)
 
 
 @router.post(BASE, response_model=Cohort, status_code=201)
-def create_cohort(request: Request, user: CurrentUser, project_id: int, body: CohortIn) -> Cohort:
+def create_cohort(
+    request: Request, user: CurrentUser, project_id: PathId, body: CohortIn
+) -> Cohort:
     """Save a cohort: a static list of distinct ids, or rules."""
     _may_change(request, user, project_id)
     return services_of(request).meta.create_cohort(project_id, body)
@@ -67,7 +70,7 @@ def create_cohort(request: Request, user: CurrentUser, project_id: int, body: Co
 
 @router.post(BASE + "/from-persons", response_model=Cohort, status_code=201)
 def cohort_from_persons(
-    request: Request, user: CurrentUser, project_id: int, body: CohortFromPersons
+    request: Request, user: CurrentUser, project_id: PathId, body: CohortFromPersons
 ) -> Cohort:
     """Save the persons behind an insight's number (`persons`: a `…_persons` drill-down) as a
     list cohort: every one of them as they are now, by their distinct ids."""
@@ -105,7 +108,9 @@ def cohort_from_persons(
 
 
 @router.get(BASE + "/{cohort_id}", response_model=Cohort)
-def get_cohort(request: Request, user: CurrentUser, project_id: int, cohort_id: int) -> Cohort:
+def get_cohort(
+    request: Request, user: CurrentUser, project_id: PathId, cohort_id: PathId
+) -> Cohort:
     project_role(request, user, project_id)
     cohort = services_of(request).meta.cohort(project_id, cohort_id)
     if cohort is None:
@@ -117,8 +122,8 @@ def get_cohort(request: Request, user: CurrentUser, project_id: int, cohort_id: 
 def cohort_persons(
     request: Request,
     user: CurrentUser,
-    project_id: int,
-    cohort_id: int,
+    project_id: PathId,
+    cohort_id: PathId,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> CohortMembers:
     """How many persons are in the cohort now, and the newest `limit` of them."""
@@ -132,7 +137,7 @@ def cohort_persons(
 
 @router.patch(BASE + "/{cohort_id}", response_model=Cohort)
 def patch_cohort(
-    request: Request, user: CurrentUser, project_id: int, cohort_id: int, body: CohortPatch
+    request: Request, user: CurrentUser, project_id: PathId, cohort_id: PathId, body: CohortPatch
 ) -> Cohort:
     """Change a cohort; fields left out keep their value."""
     _may_change(request, user, project_id)
@@ -143,7 +148,9 @@ def patch_cohort(
 
 
 @router.delete(BASE + "/{cohort_id}", status_code=204)
-def delete_cohort(request: Request, user: CurrentUser, project_id: int, cohort_id: int) -> Response:
+def delete_cohort(
+    request: Request, user: CurrentUser, project_id: PathId, cohort_id: PathId
+) -> Response:
     _may_change(request, user, project_id)
     try:
         services_of(request).meta.delete_cohort(project_id, cohort_id)

@@ -19,6 +19,7 @@ from userlens.model.saved import (
 )
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
+from userlens.web.params import PathId
 
 router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -40,7 +41,7 @@ def _invalid(exc: InvalidInput) -> HTTPException:
 
 
 @router.get(INSIGHTS, response_model=list[SavedInsight], tags=["insights"])
-def list_insights(request: Request, user: CurrentUser, project_id: int) -> list[SavedInsight]:
+def list_insights(request: Request, user: CurrentUser, project_id: PathId) -> list[SavedInsight]:
     """The project's saved insights, oldest first."""
     project_role(request, user, project_id)
     return services_of(request).meta.insights(project_id)
@@ -48,7 +49,7 @@ def list_insights(request: Request, user: CurrentUser, project_id: int) -> list[
 
 @router.post(INSIGHTS, response_model=SavedInsight, status_code=201, tags=["insights"])
 def save_insight(
-    request: Request, user: CurrentUser, project_id: int, body: SavedInsightIn
+    request: Request, user: CurrentUser, project_id: PathId, body: SavedInsightIn
 ) -> SavedInsight:
     """Save an insight spec under a name."""
     _may_change(request, user, project_id)
@@ -57,7 +58,7 @@ def save_insight(
 
 @router.get(INSIGHTS + "/{insight_id}", response_model=SavedInsight, tags=["insights"])
 def get_insight(
-    request: Request, user: CurrentUser, project_id: int, insight_id: int
+    request: Request, user: CurrentUser, project_id: PathId, insight_id: PathId
 ) -> SavedInsight:
     project_role(request, user, project_id)
     found = services_of(request).meta.insight(project_id, insight_id)
@@ -68,7 +69,11 @@ def get_insight(
 
 @router.patch(INSIGHTS + "/{insight_id}", response_model=SavedInsight, tags=["insights"])
 def patch_insight(
-    request: Request, user: CurrentUser, project_id: int, insight_id: int, body: SavedInsightPatch
+    request: Request,
+    user: CurrentUser,
+    project_id: PathId,
+    insight_id: PathId,
+    body: SavedInsightPatch,
 ) -> SavedInsight:
     _may_change(request, user, project_id)
     try:
@@ -79,7 +84,7 @@ def patch_insight(
 
 @router.delete(INSIGHTS + "/{insight_id}", status_code=204, tags=["insights"])
 def delete_insight(
-    request: Request, user: CurrentUser, project_id: int, insight_id: int
+    request: Request, user: CurrentUser, project_id: PathId, insight_id: PathId
 ) -> Response:
     """Delete a saved insight (it leaves every dashboard it was on)."""
     _may_change(request, user, project_id)
@@ -91,14 +96,14 @@ def delete_insight(
 
 
 @router.get(DASHBOARDS, response_model=list[Dashboard], tags=["dashboards"])
-def list_dashboards(request: Request, user: CurrentUser, project_id: int) -> list[Dashboard]:
+def list_dashboards(request: Request, user: CurrentUser, project_id: PathId) -> list[Dashboard]:
     project_role(request, user, project_id)
     return services_of(request).meta.dashboards(project_id)
 
 
 @router.post(DASHBOARDS, response_model=Dashboard, status_code=201, tags=["dashboards"])
 def create_dashboard(
-    request: Request, user: CurrentUser, project_id: int, body: DashboardIn
+    request: Request, user: CurrentUser, project_id: PathId, body: DashboardIn
 ) -> Dashboard:
     _may_change(request, user, project_id)
     try:
@@ -109,7 +114,7 @@ def create_dashboard(
 
 @router.get(DASHBOARDS + "/{dashboard_id}", response_model=Dashboard, tags=["dashboards"])
 def get_dashboard(
-    request: Request, user: CurrentUser, project_id: int, dashboard_id: int
+    request: Request, user: CurrentUser, project_id: PathId, dashboard_id: PathId
 ) -> Dashboard:
     """A dashboard with its tiles' insights, in order."""
     project_role(request, user, project_id)
@@ -121,7 +126,11 @@ def get_dashboard(
 
 @router.patch(DASHBOARDS + "/{dashboard_id}", response_model=Dashboard, tags=["dashboards"])
 def patch_dashboard(
-    request: Request, user: CurrentUser, project_id: int, dashboard_id: int, body: DashboardPatch
+    request: Request,
+    user: CurrentUser,
+    project_id: PathId,
+    dashboard_id: PathId,
+    body: DashboardPatch,
 ) -> Dashboard:
     """Rename, or set its tiles (insight ids, in order: add, remove and rearrange)."""
     _may_change(request, user, project_id)
@@ -135,7 +144,7 @@ def patch_dashboard(
 
 @router.delete(DASHBOARDS + "/{dashboard_id}", status_code=204, tags=["dashboards"])
 def delete_dashboard(
-    request: Request, user: CurrentUser, project_id: int, dashboard_id: int
+    request: Request, user: CurrentUser, project_id: PathId, dashboard_id: PathId
 ) -> Response:
     _may_change(request, user, project_id)
     try:

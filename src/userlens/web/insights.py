@@ -17,6 +17,7 @@ from userlens.query.run import engine_of, run
 from userlens.web.auth import current_user, project_role
 from userlens.web.cache import CacheKey
 from userlens.web.deps import services_of
+from userlens.web.params import PathId
 from userlens.web.services import Services
 
 router = APIRouter()
@@ -27,7 +28,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 def run_query(
     request: Request,
     user: CurrentUser,
-    project_id: int,
+    project_id: PathId,
     spec: InsightQuery,
     refresh: Annotated[bool, Query(description="compute again, even if cached")] = False,
 ) -> InsightResult:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
+from typing import Annotated
 
 import orjson
 from fastapi import HTTPException
+from fastapi import Path as PathParam
 
 from userlens.model.filters import FILTER_KINDS
+from userlens.model.ids import MAX_ID
+
+# An id in a route's path, as `model.ids.Id` takes one in a body.
+PathId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 
 def bad_request(code: str, detail: str) -> HTTPException:

@@ -19,7 +19,7 @@ from userlens.replay.recordings import session_events
 from userlens.web.auth import current_user, project_role
 from userlens.web.cohorts import cohort_now
 from userlens.web.deps import services_of
-from userlens.web.params import aware, decode_cursor, encode_cursor
+from userlens.web.params import PathId, aware, decode_cursor, encode_cursor
 
 router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -40,7 +40,7 @@ class DeletionOut(BaseModel):
 def list_sessions(
     request: Request,
     user: CurrentUser,
-    project_id: int,
+    project_id: PathId,
     distinct_id: Annotated[str | None, Query(max_length=200)] = None,
     after: Annotated[datetime | None, Query(description="sessions still going at or after")] = None,
     before: Annotated[datetime | None, Query(description="sessions started before")] = None,
@@ -131,7 +131,7 @@ def find_session(request: Request, user: CurrentUser, session_id: str) -> Replay
 
 @router.get("/api/projects/{project_id}/sessions/{session_id}/snapshots", tags=["sessions"])
 def get_snapshots(
-    request: Request, user: CurrentUser, project_id: int, session_id: str
+    request: Request, user: CurrentUser, project_id: PathId, session_id: str
 ) -> Response:
     """Every rrweb event of the session, decoded and ordered, ready for rrweb's Replayer.
 
@@ -151,7 +151,7 @@ def get_snapshots(
     "/api/projects/{project_id}/persons/{distinct_id}", response_model=DeletionOut, tags=["persons"]
 )
 def remove_person(
-    request: Request, user: CurrentUser, project_id: int, distinct_id: str
+    request: Request, user: CurrentUser, project_id: PathId, distinct_id: str
 ) -> DeletionOut:
     """Delete the person behind a distinct id at once: events, person record, recordings."""
     if project_role(request, user, project_id) is Role.VIEWER:

@@ -18,6 +18,7 @@ from userlens.model.filters import Filter
 from userlens.model.project import Project, RecordingSettings, Role, User
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
+from userlens.web.params import PathId
 
 router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -81,7 +82,7 @@ def _out(project: Project) -> SettingsOut:
 
 
 @router.get("/api/projects/{project_id}/settings", response_model=SettingsOut, tags=["projects"])
-def get_settings(request: Request, user: CurrentUser, project_id: int) -> SettingsOut:
+def get_settings(request: Request, user: CurrentUser, project_id: PathId) -> SettingsOut:
     """The project's capture and recording settings."""
     project_role(request, user, project_id)
     project = services_of(request).meta.project(project_id)
@@ -91,7 +92,7 @@ def get_settings(request: Request, user: CurrentUser, project_id: int) -> Settin
 
 @router.patch("/api/projects/{project_id}/settings", response_model=SettingsOut, tags=["projects"])
 def patch_settings(
-    request: Request, user: CurrentUser, project_id: int, patch: SettingsPatch
+    request: Request, user: CurrentUser, project_id: PathId, patch: SettingsPatch
 ) -> SettingsOut:
     """Change some settings; fields left out keep their value. Admins only."""
     if project_role(request, user, project_id) is not Role.ADMIN:

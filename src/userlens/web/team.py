@@ -14,6 +14,7 @@ from userlens.errors import InvalidInput, NotFound
 from userlens.model.project import ApiTokenInfo, Role, User
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
+from userlens.web.params import PathId
 
 router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -63,14 +64,14 @@ def _admin(request: Request, user: User, project_id: int) -> None:
 
 
 @router.get(MEMBERS, response_model=list[MemberOut], tags=["team"])
-def list_members(request: Request, user: CurrentUser, project_id: int) -> list[MemberOut]:
+def list_members(request: Request, user: CurrentUser, project_id: PathId) -> list[MemberOut]:
     project_role(request, user, project_id)
     members = services_of(request).meta.members(project_id)
     return [MemberOut(user_id=u.id, email=u.email, role=r) for u, r in members]
 
 
 @router.post(MEMBERS, response_model=Invited, status_code=201, tags=["team"])
-def invite(request: Request, user: CurrentUser, project_id: int, body: Invite) -> Invited:
+def invite(request: Request, user: CurrentUser, project_id: PathId, body: Invite) -> Invited:
     """Add someone with a role (or change their role). Someone new to this server gets an
     account, and its one-time password comes back in the answer."""
     _admin(request, user, project_id)
@@ -88,7 +89,7 @@ def invite(request: Request, user: CurrentUser, project_id: int, body: Invite) -
 
 
 @router.delete(MEMBERS + "/{user_id}", status_code=204, tags=["team"])
-def remove(request: Request, user: CurrentUser, project_id: int, user_id: int) -> Response:
+def remove(request: Request, user: CurrentUser, project_id: PathId, user_id: PathId) -> Response:
     _admin(request, user, project_id)
     try:
         services_of(request).meta.remove_member(project_id, user_id)
@@ -121,7 +122,7 @@ def create_token(request: Request, user: CurrentUser, body: TokenIn) -> NewToken
 
 
 @router.delete("/api/me/tokens/{token_id}", status_code=204, tags=["session"])
-def delete_token(request: Request, user: CurrentUser, token_id: int) -> Response:
+def delete_token(request: Request, user: CurrentUser, token_id: PathId) -> Response:
     try:
         services_of(request).meta.delete_api_token(user.id, token_id)
     except NotFound as exc:
