@@ -5,6 +5,7 @@ saying what is wrong. The routes are read from the document, so a new route is f
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -176,3 +177,124 @@ def test_no_input_makes_the_api_fail(env: Env, run: int) -> None:
     # And the caller still reaches the project.
     resp = env.client.get(f"/api/projects/{env.project.id}/events", headers=env.auth)
     assert resp.status_code == 200, resp.text
+
+
+# Insight specs that validate, with values at their limits (dates far back and far ahead,
+# windows of years, the largest bins): the query API must answer or refuse them, never fail.
+# Some have one field spoilt.
+date_points = st.one_of(
+    st.builds(lambda n, unit: f"-{n}{unit}", st.integers(0, 60), st.sampled_from(list("hdwmy"))),
+    st.dates(date(1969, 12, 1), date(3000, 1, 31)).map(str),
+    st.sampled_from(["0001-01-01", "9999-12-31", "1970-01-01", "2999-12-31", "-0d"]),
+    st.sampled_from(["-9999h", "-9999d", "-5200w", "-1200m", "-100y", "-9999y"]),
+)
+names = st.one_of(st.sampled_from(["$pageview", "signup", None]), st.text(min_size=1, max_size=20))
+keys = st.one_of(st.none(), st.sampled_from(["plan", "$browser", "$current_url", "amount"]))
+filters = st.lists(
+    st.fixed_dictionaries(
+        {
+            "key": st.sampled_from(["plan", "amount", "$set"]),
+            "type": st.sampled_from(["event", "person"]),
+            "operator": st.sampled_from(["exact", "is_not", "contains", "regex", "gt", "lt"]),
+            "value": st.one_of(
+                st.integers(min_value=-(2**70), max_value=2**70),
+                st.floats(allow_nan=False, allow_infinity=False),
+                st.sampled_from(["pro", "^p", "(a|b)*c", ""]),
+            ),
+        }
+    ),
+    max_size=2,
+)
+huge = st.integers(min_value=1, max_value=2**70)
+
+
+@st.composite
+def specs(draw: st.DrawFn) -> dict[str, Any]:
+    kinds = ["trends", "funnel", "retention", "paths", "lifecycle", "stickiness"]
+    kind = draw(st.sampled_from(kinds))
+    date_to = draw(st.one_of(st.none(), st.none(), date_points))  # mostly up to now
+    date_range = {"date_from": draw(date_points), "date_to": date_to}
+    common = {"kind": kind, "filters": draw(filters), "filter_test_accounts": draw(st.booleans())}
+    interval = draw(st.sampled_from(["hour", "day", "week", "month"]))
+    breakdown = {
+        "breakdown": draw(keys),
+        "breakdown_type": draw(st.sampled_from(["event", "person"])),
+        "breakdown_limit": draw(st.integers(1, 100)),
+    }
+    spec: dict[str, Any]
+    if kind == "trends":
+        series = {
+            "event": draw(names),
+            "math": draw(st.sampled_from(["total", "dau", "unique_persons", "sum", "p99"])),
+            "math_property": draw(keys) or "amount",
+        }
+        formula = draw(st.sampled_from([None, "A * 100", "A / 0", "A - A", "(A)"]))
+        spec = {**common, **breakdown, "series": [series], "interval": interval}
+        spec |= {"date_range": date_range, "compare": draw(st.booleans()), "formula": formula}
+    elif kind == "funnel":
+        steps = [{"event": draw(names)} for _ in range(draw(st.integers(2, 3)))]
+        exclusion = {"event": "signup", "from_step": 0, "to_step": 1}
+        spec = {**common, **breakdown, "steps": steps, "date_range": date_range}
+        spec |= {
+            "window": draw(st.integers(1, 100_000_000)),
+            "window_unit": draw(st.sampled_from(["second", "minute", "hour", "day", "week"])),
+            "order": draw(st.sampled_from(["ordered", "strict", "unordered"])),
+            "exclusions": draw(st.lists(st.just(exclusion), max_size=1)),
+            "histogram_bins": draw(st.integers(1, 100)),
+        }
+    elif kind == "retention":
+        spec = {**common, "start": {"event": draw(names)}, "returning": {"event": draw(names)}}
+        spec |= {
+            "period": interval,
+            "periods": draw(st.integers(1, 60)),
+            "type": draw(st.sampled_from(["recurring", "first_time"])),
+            "date_to": date_to,
+        }
+    elif kind == "paths":
+        spec = {**common, "date_range": date_range, "steps": draw(st.integers(2, 20))}
+        spec |= {
+            "include": draw(st.sampled_from([["pageview"], ["custom"], ["pageview", "custom"]])),
+            "max_nodes_per_step": draw(st.integers(1, 100)),
+            "min_edge_weight": draw(huge),
+        }
+    elif kind == "lifecycle":
+        spec = {**common, "event": {"event": draw(names)}, "interval": interval}
+        spec["date_range"] = date_range
+    else:
+        spec = {**common, "series": [{"event": draw(names)}], "interval": interval}
+        spec["date_range"] = date_range
+    if draw(st.integers(0, 3)) == 0:  # one field spoilt
+        spec[draw(st.sampled_from(sorted(spec)))] = draw(json_values)
+    return spec
+
+
+def test_no_insight_spec_makes_the_query_api_fail(env: Env) -> None:
+    url = f"/api/projects/{env.project.id}/query"
+    headers = {**env.auth, "content-type": "application/json"}
+    env.client.post(
+        "/batch/",
+        json={
+            "api_key": env.project.api_token,
+            "batch": [
+                {"event": "$pageview", "distinct_id": f"p{i}", "properties": {"plan": "pro"}}
+                for i in range(5)
+            ],
+        },
+    )
+    env.flush()
+
+    @settings(
+        max_examples=300,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @seed(7)
+    @given(spec=specs())
+    def check(spec: dict[str, Any]) -> None:
+        resp = env.client.post(url, content=json.dumps(spec), headers=headers)
+        assert resp.status_code < 500, (spec, resp.text[:500])
+        if resp.status_code >= 400:
+            assert resp.json().get("detail"), (spec, resp.text[:500])
+
+    check()

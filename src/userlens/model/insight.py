@@ -74,14 +74,30 @@ PROPERTY_MATHS = frozenset(
 )
 
 
+# How far back a relative date may reach, in each unit: a hundred years (hours and days are
+# bounded by their four digits).
+MAX_BACK = {"w": 5_200, "m": 1_200, "y": 100}
+# The days an ISO date may name: events are not kept from before 1970, and a range must end
+# well inside what dates can hold once a window or a previous period is added to it.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+
+
 def date_point(value: str | None) -> str | None:
     """A relative (`-30d`) or ISO date, as a date range's ends are written."""
-    if value is None or RELATIVE.fullmatch(value):
+    if value is None:
+        return value
+    relative = RELATIVE.fullmatch(value)
+    if relative is not None:
+        n, unit = int(relative.group(1)), relative.group(2)
+        if n > MAX_BACK.get(unit, n):
+            raise ValueError(f"at most {MAX_BACK[unit]}{unit} back (a hundred years)")
         return value
     try:
-        date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValueError("use -<n>h/d/w/m/y or an ISO date like 2026-11-25") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"a date from {FIRST_DAY} to {LAST_DAY}")
     return value
 
 

@@ -89,9 +89,9 @@ export function DateRangeField(props: { id: string; range: ReturnType<typeof use
       {r.choice === CUSTOM && (
         <div class="date-pair" role="group" aria-label="Custom dates">
           <label for={`${props.id}-from`}>From</label>
-          <input id={`${props.id}-from`} type="date" value={r.from} max={r.to} required onInput={(e) => e.currentTarget.value && r.setFrom(e.currentTarget.value)} />
+          <input id={`${props.id}-from`} type="date" value={r.from} min="1970-01-01" max={r.to} required onInput={(e) => e.currentTarget.value && r.setFrom(e.currentTarget.value)} />
           <label for={`${props.id}-to`}>To</label>
-          <input id={`${props.id}-to`} type="date" value={r.to} min={r.from} required onInput={(e) => e.currentTarget.value && r.setTo(e.currentTarget.value)} />
+          <input id={`${props.id}-to`} type="date" value={r.to} min={r.from} max="2999-12-31" required onInput={(e) => e.currentTarget.value && r.setTo(e.currentTarget.value)} />
         </div>
       )}
     </>
