@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
+import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -90,10 +91,44 @@ class PropertyFilter(Spec):
             raise ValueError(f"'{op}' compares with a number")
         if op is Operator.REGEX:
             try:
-                re.compile(str(value))
+                with warnings.catch_warnings():  # "possible nested set" and the like
+                    warnings.simplefilter("ignore")
+                    re.compile(str(value))
             except re.error as exc:
                 raise ValueError(f"not a regular expression: {exc}") from None
+            if (refused := not_re2(str(value))) is not None:
+                raise ValueError(f"{refused} are not supported in regular expressions")
         return self
+
+
+# Escapes and character classes (skipped), then what Python's `re` takes and RE2, the engine
+# both event stores match with, does not.
+_RE2_SCAN = re.compile(r"\\.|\[(?:\\.|[^\]])*\]|\(\?(?:<[=!]|[=!>(]|P=)|[*+?}]\+", re.DOTALL)
+_REFUSED = {
+    "(?=": "lookahead assertions",
+    "(?!": "lookahead assertions",
+    "(?<=": "lookbehind assertions",
+    "(?<!": "lookbehind assertions",
+    "(?>": "atomic groups",
+    "(?(": "conditional groups",
+    "(?P=": "backreferences",
+}
+
+
+def not_re2(pattern: str) -> str | None:
+    """What in a pattern that Python compiles RE2 will not take, or None when it will."""
+    for match in _RE2_SCAN.finditer(pattern):
+        token = match.group()
+        if token.startswith("\\"):
+            if token[1] in "123456789":
+                return "backreferences"
+            if token[1] == "Z":
+                return "\\Z anchors (use \\z or $)"
+        elif token.startswith("("):
+            return _REFUSED[token]
+        elif not token.startswith("["):
+            return "possessive quantifiers"
+    return None
 
 
 class DidEvent(Spec):
