@@ -24,11 +24,12 @@ from pydantic import (
     Field,
     Tag,
     TypeAdapter,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from userlens.model.ids import Id
+from userlens.model.ids import Id, new_input
 
 # Property names reach SQL only as bound parameters, but are still kept to what a product
 # would name a property: printable, no control characters, bounded.
@@ -74,6 +75,16 @@ class PropertyFilter(Spec):
     operator: Operator = Operator.EXACT
     value: Scalar | list[Scalar] | None = None
 
+    @field_validator("value")
+    @classmethod
+    def _re2_takes_it(cls, value: Any, info: ValidationInfo) -> Any:
+        # A field check, so that it runs on input and not again on a filter read back leniently
+        # (`model.ids.STORED`) when a model holding it is built.
+        checked = info.data.get("operator") is Operator.REGEX and new_input(info)
+        if checked and (refused := not_re2(str(value))) is not None:
+            raise ValueError(f"{refused} are not supported in regular expressions")
+        return value
+
     @model_validator(mode="after")
     def _value_fits_operator(self) -> PropertyFilter:
         op, value = self.operator, self.value
@@ -96,8 +107,6 @@ class PropertyFilter(Spec):
                     re.compile(str(value))
             except re.error as exc:
                 raise ValueError(f"not a regular expression: {exc}") from None
-            if (refused := not_re2(str(value))) is not None:
-                raise ValueError(f"{refused} are not supported in regular expressions")
         return self
 
 

@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from userlens.model.filters import (
     CohortFilter,
@@ -22,6 +22,7 @@ from userlens.model.filters import (
     Scalar,
     Spec,
 )
+from userlens.model.ids import new_input
 
 __all__ = ["Filter", "Operator", "PropertyFilter", "Scalar", "Spec"]
 
@@ -82,21 +83,22 @@ MAX_BACK = {"w": 5_200, "m": 1_200, "y": 100}
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 
 
-def date_point(value: str | None) -> str | None:
+def date_point(value: str | None, info: ValidationInfo) -> str | None:
     """A relative (`-30d`) or ISO date, as a date range's ends are written."""
     if value is None:
         return value
+    bounded = new_input(info)
     relative = RELATIVE.fullmatch(value)
     if relative is not None:
         n, unit = int(relative.group(1)), relative.group(2)
-        if n > MAX_BACK.get(unit, n):
+        if bounded and n > MAX_BACK.get(unit, n):
             raise ValueError(f"at most {MAX_BACK[unit]}{unit} back (a hundred years)")
         return value
     try:
         day = date.fromisoformat(value)
     except ValueError:
         raise ValueError("use -<n>h/d/w/m/y or an ISO date like 2026-11-25") from None
-    if not FIRST_DAY <= day <= LAST_DAY:
+    if bounded and not FIRST_DAY <= day <= LAST_DAY:
         raise ValueError(f"a date from {FIRST_DAY} to {LAST_DAY}")
     return value
 
@@ -110,8 +112,8 @@ class DateRange(Spec):
 
     @field_validator("date_from", "date_to")
     @classmethod
-    def _form(cls, value: str | None) -> str | None:
-        return date_point(value)
+    def _form(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return date_point(value, info)
 
 
 class EventRef(Spec):

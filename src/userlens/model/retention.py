@@ -17,7 +17,7 @@ import enum
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from userlens.model.filters import Filter
 from userlens.model.insight import EventRef, Interval, PersonsPage, Spec, date_point
@@ -43,8 +43,8 @@ class RetentionQuery(Spec):
 
     @field_validator("date_to")
     @classmethod
-    def _date_to(cls, value: str | None) -> str | None:
-        return date_point(value)
+    def _date_to(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return date_point(value, info)
 
     @field_validator("period")
     @classmethod

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from userlens.errors import InvalidInput
 from userlens.model.filters import FILTER_LIST, CohortDefinition, Filter
+from userlens.model.ids import STORED
 
 S = TypeVar("S", bound=BaseModel)
 Lookup = Callable[[int], CohortDefinition | None]
@@ -23,7 +24,9 @@ def prepare(spec: S, *, cohorts: Lookup, test_filters: Sequence[Filter], now: da
     extra = FILTER_LIST.dump_python(list(test_filters), mode="python")
     since = now.astimezone(UTC).replace(second=0, microsecond=0)
     _walk(data, extra, cohorts, since)
-    return type(spec).model_validate(data)
+    # Read back as stored: the spec was checked when it came in, and what was put in (saved
+    # cohorts, the project's test-account filters) was checked when it was saved.
+    return type(spec).model_validate(data, context=STORED)
 
 
 def _walk(

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from userlens.errors import AlreadyExists, InvalidInput, NotFound
 from userlens.model.cohort import Cohort, CohortIn, CohortPatch
 from userlens.model.filters import FILTER_LIST, CohortDefinition, Filter
+from userlens.model.ids import STORED
 from userlens.model.project import (
     ApiTokenInfo,
     NewApiToken,
@@ -118,7 +119,9 @@ def _project(row: ProjectRow) -> Project:
             url_deny=tuple(row.recording_url_deny or ()),
         ),
         respect_dnt=row.respect_dnt,
-        test_account_filters=tuple(FILTER_LIST.validate_python(row.test_account_filters or [])),
+        test_account_filters=tuple(
+            FILTER_LIST.validate_python(row.test_account_filters or [], context=STORED)
+        ),
     )
 
 
@@ -142,7 +145,7 @@ def _insight(row: InsightRow) -> SavedInsight:
         project_id=row.project_id,
         name=row.name,
         description=row.description,
-        spec=_INSIGHT_SPEC.validate_python(row.spec),
+        spec=_INSIGHT_SPEC.validate_python(row.spec, context=STORED),
         created_at=_aware(row.created_at),
         updated_at=_aware(row.updated_at),
     )
@@ -154,7 +157,7 @@ def _cohort(row: CohortRow) -> Cohort:
         project_id=row.project_id,
         name=row.name,
         description=row.description,
-        definition=CohortDefinition.model_validate(row.definition),
+        definition=CohortDefinition.model_validate(row.definition, context=STORED),
         created_at=_aware(row.created_at),
         updated_at=_aware(row.updated_at),
     )
