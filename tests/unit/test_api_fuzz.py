@@ -149,7 +149,10 @@ def test_the_document_names_the_routes_that_are_fuzzed(env: Env) -> None:
     assert len(routes) >= 30, len(routes)
     assert "/api/projects/{project_id}/query" in paths
     assert "/api/projects/{project_id}/events" in paths
-    assert not LOCKING_OUT & {(method, path) for method, path, _ in routes}
+    # The routes left out are still routes of the document (the list has not gone stale).
+    doc = env.client.get("/openapi.json").json()
+    documented = {(m.upper(), path) for path, methods in doc["paths"].items() for m in methods}
+    assert documented >= LOCKING_OUT
 
 
 @pytest.mark.parametrize("run", range(3))
