@@ -267,7 +267,7 @@ def _shop_with_journeys(
     `journeys` says, two hours ago, a minute a step (cleo has an email, so lists name her by
     it, and a company; checkouts carry an `amount`; with `sessions`, each person has a session
     of their own); then its admin signed in."""
-    project, _ = server.project_with_admin(name)
+    project, auth = server.project_with_admin(name)
     start = datetime.now(UTC) - timedelta(hours=2)
     batch = [
         {
@@ -285,6 +285,12 @@ def _shop_with_journeys(
         f"{server.url}/batch/", json={"api_key": project["api_token"], "batch": batch}
     )
     assert sent.status_code == 200
+    # Acknowledged events are queryable a moment later; pages read what is there when opened.
+    listed = f"{server.url}/api/projects/{project['id']}/events?limit=1000"
+    deadline = time.monotonic() + 30
+    while len(httpx.get(listed, headers=auth).json()["results"]) < len(batch):
+        assert time.monotonic() < deadline, "the events were not stored"
+        time.sleep(0.05)
     page.goto(f"{server.url}/signin")
     page.get_by_label("Email").fill(f"admin-{project['id']}@{name.lower()}.test")
     page.get_by_label("Password").fill("s3cret-pass")
@@ -897,18 +903,25 @@ def test_cohorts_made_in_the_page_keep_to_and_split_insights(
     page.get_by_label("Name", exact=True).fill("Landing by cohort")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("added it to Product overview")
-    # A second save from the same page adds to the dashboard as it is now.
+    # A second save from the same page adds to the dashboard as it is now, drawn as numbers.
+    page.get_by_label("Chart", exact=True).select_option("number")
     page.get_by_label("Name", exact=True).fill("Second landing chart")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Saved “Second landing chart”")
+    page.get_by_label("Chart", exact=True).select_option("line")
     boards = page.request.get(f"{server.url}/api/projects/{project['id']}/dashboards").json()
     assert {"Landing by cohort", "Second landing chart"} <= {t["name"] for t in boards[0]["tiles"]}
     page.get_by_role("navigation").get_by_role("link", name="Dashboards").click()
     tile = page.get_by_role("region", name="Landing by cohort")
     expect(tile.get_by_test_id("chart")).to_be_visible()
+    numbers = page.get_by_role("region", name="Second landing chart")
+    expect(numbers.get_by_test_id("number")).to_have_text(["3", "2"])  # Buyers, Beta
+    expect(numbers.get_by_test_id("chart")).to_have_count(0)
+    shot(page, "24a-dashboard-number-tile")
     tile.get_by_role("link", name="Landing by cohort").click()
     expect(page.get_by_role("heading", name="Landing by cohort")).to_be_visible()
     expect(page.get_by_label("Event")).to_have_value("landing")
+    expect(page.get_by_label("Chart", exact=True)).to_have_value("line")
     expect(picks.get_by_label("Buyers")).to_be_checked()
     expect(beta.get_by_role("cell").last).to_have_text("2")
     picks.get_by_label("Beta").uncheck()

@@ -19,6 +19,31 @@ def test_a_new_project_has_a_product_overview_whose_tiles_all_run(env: Env) -> N
         assert answer.status_code == 200, (tile["name"], answer.text)
 
 
+def test_a_trend_keeps_how_it_is_drawn_without_asking_anything_new(env: Env) -> None:
+    base = f"/api/projects/{env.project.id}"
+    spec = {"kind": "trends", "series": [{"event": "$pageview"}], "display": "number"}
+    saved = env.client.post(
+        f"{base}/insights", json={"name": "Views", "spec": spec}, headers=env.auth
+    )
+    assert saved.status_code == 201, saved.text
+    listed = env.client.get(f"{base}/insights", headers=env.auth).json()
+    assert [i["spec"]["display"] for i in listed if i["name"] == "Views"] == ["number"]
+    overview = env.client.get(f"{base}/dashboards", headers=env.auth).json()[0]["tiles"]
+    assert [t["spec"]["display"] for t in overview if t["spec"]["kind"] == "trends"] == [
+        "line",
+        "number",
+        "line",
+    ]
+    # The same question drawn another way is the same answer, from the cache.
+    first = env.client.post(f"{base}/query", json=spec, headers=env.auth).json()
+    again = env.client.post(f"{base}/query", json={**spec, "display": "bar"}, headers=env.auth)
+    assert again.json()["cached"] is True
+    assert again.json()["series"] == first["series"]
+    pie = env.client.post(f"{base}/query", json={**spec, "display": "pie"}, headers=env.auth)
+    assert pie.status_code == 400, pie.text
+    assert [d["field"] for d in pie.json()["detail"]] == ["body.display"]
+
+
 def test_save_add_rearrange_and_remove(env: Env) -> None:
     base = f"/api/projects/{env.project.id}"
     saved = env.client.post(

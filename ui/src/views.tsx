@@ -53,6 +53,35 @@ export function trendsChart(result: Any, look: { bar?: boolean; points?: number 
   };
 }
 
+/** A total against the period before's: "+12.5 % on the period before (672)". */
+function change(now: number, was: number): string {
+  if (was === 0) return `${now === 0 ? "same as" : "up from"} 0 in the period before`;
+  const pct = ((now - was) / Math.abs(was)) * 100;
+  const sign = pct > 0 ? "+" : pct < 0 ? "−" : "±";
+  return `${sign}${Math.abs(pct).toFixed(1)} % on the period before (${was.toLocaleString()})`;
+}
+
+type Totals = { series: { label: string; total: number }[]; previous?: { total: number }[] | null };
+
+/** Each series' total, large, with the change from the period before when it was asked. */
+export function TrendNumbers(props: { result: Totals }) {
+  const { series, previous } = props.result;
+  return (
+    <div class="numbers-row">
+      {series.map((line, i) => {
+        const was = previous?.[i]?.total;
+        return (
+          <div key={line.label}>
+            <p class="big-number" data-testid="number">{line.total.toLocaleString()}</p>
+            {series.length > 1 && <p class="muted">{line.label}</p>}
+            {was !== undefined && <p class="muted" data-testid="change">{change(line.total, was)}</p>}
+          </div>
+        );
+      })}
+    </div>
+  );
+}
+
 type FunnelLine = { breakdown_value: string | null; is_other: boolean; name?: string; steps: { label: string; count: number }[] };
 
 /** A funnel breakdown line's name: its cohort's name, its value, "Other", or "(none)" for
@@ -284,6 +313,8 @@ function Paths(props: { result: Any; onEdge?: (edge: Edge) => void }) {
 export function InsightView(props: {
   result: Any;
   label: string;
+  // A trend's saved look: "line" (the default), "bar" or "number".
+  display?: unknown;
   onCell?: (cohort: number, period: number) => void;
   onEdge?: (edge: Edge) => void;
   // A bar or point picked in a chart: its index along the axis, and its dataset.
@@ -291,12 +322,13 @@ export function InsightView(props: {
 }) {
   const kind = String(props.result.kind ?? "trends");
   const config = useMemo(() => {
-    if (kind === "trends") return trendsChart(props.result);
+    if (kind === "trends") return props.display === "number" ? null : trendsChart(props.result, { bar: props.display === "bar" });
     if (kind === "funnel") return funnelChart(props.result);
     if (kind === "lifecycle") return lifecycleChart(props.result);
     if (kind === "stickiness") return stickinessChart(props.result);
     return null;
-  }, [props.result]);
+  }, [props.result, props.display]);
+  if (kind === "trends" && props.display === "number") return <TrendNumbers result={props.result as Totals} />;
   if (kind === "retention") return <Retention result={props.result} onCell={props.onCell} />;
   if (kind === "paths") return <Paths result={props.result} onEdge={props.onEdge} />;
   return config ? <ChartView config={config} label={props.label} onPick={props.onPick} /> : null;

@@ -37,6 +37,15 @@ class Interval(enum.StrEnum):
     MONTH = "month"
 
 
+class TrendsDisplay(enum.StrEnum):
+    """How the web app draws a trend; the answer is the same for each."""
+
+    LINE = "line"
+    BAR = "bar"
+    # Each series' total for the range, large, with the change from the period before.
+    NUMBER = "number"
+
+
 class TrendsMath(enum.StrEnum):
     TOTAL = "total"
     UNIQUE_PERSONS = "unique_persons"
@@ -163,6 +172,9 @@ class TrendsQuery(Spec):
     # Arithmetic over the series, named A, B, C... in order: `A / B * 100`. Answered as one
     # more line; a division by zero gives 0.
     formula: str | None = Field(default=None, max_length=500)
+    # Kept with a saved insight so that its dashboard tile is drawn as it was built; not part
+    # of the question (results are cached without it).
+    display: TrendsDisplay = TrendsDisplay.LINE
 
     @model_validator(mode="after")
     def _one_breakdown(self) -> TrendsQuery:

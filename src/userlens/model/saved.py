@@ -13,6 +13,7 @@ from userlens.model.insight import (
     DateRange,
     EventRef,
     Interval,
+    TrendsDisplay,
     TrendsMath,
     TrendsQuery,
     TrendsSeries,
@@ -81,6 +82,8 @@ def product_overview() -> tuple[str, list[SavedInsightIn]]:
             spec=TrendsQuery(
                 series=[TrendsSeries(event="$pageview", math=TrendsMath.UNIQUE_PERSONS)],
                 date_range=LAST_30_DAYS,
+                compare=True,
+                display=TrendsDisplay.NUMBER,
             ),
         ),
         SavedInsightIn(

@@ -23,6 +23,9 @@ from userlens.web.services import Services
 router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
 
+# Fields of a spec that say how to draw the answer, not what it is: left out of cache keys.
+PRESENTATION = {"display"}
+
 
 @router.post("/api/projects/{project_id}/query", response_model=InsightResult, tags=["insights"])
 def run_query(
@@ -45,7 +48,7 @@ def run_query(
     spec = prepared(services, project, spec, now)
     key: CacheKey = (
         project_id,
-        spec.model_dump_json(),
+        spec.model_dump_json(exclude=PRESENTATION),
         project.timezone,
         services.events.data_version(project_id),
         now.replace(second=0, microsecond=0),

@@ -59,7 +59,7 @@ function Tile(props: {
         </div>
       </div>
       <ErrorNote error={error} />
-      {result ? <InsightView result={withCohortNames(result, byCohorts(props.insight.spec), props.cohortName)} label={props.insight.name} /> : !error && <div class="tile-wait" aria-busy="true" />}
+      {result ? <InsightView result={withCohortNames(result, byCohorts(props.insight.spec), props.cohortName)} label={props.insight.name} display={props.insight.spec.display} /> : !error && <div class="tile-wait" aria-busy="true" />}
     </section>
   );
 }

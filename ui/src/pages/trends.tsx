@@ -4,7 +4,7 @@ import { useMemo, useState } from "preact/hooks";
 import { ChartView, downloadCsv } from "../chart";
 import { BreakdownPicker, type Filter, FiltersEditor, OwnFilters, ready, splitFilters, useSeen } from "../filters";
 import { ErrorNote } from "../layout";
-import { bucketLabel, trendsChart, withCohortNames } from "../views";
+import { bucketLabel, TrendNumbers, trendsChart, withCohortNames } from "../views";
 import {
   EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, DateRangeField, type SavedInsight, SaveBar, useDateRange, Select, type Spec,
   useBreakdown, useFilters, useQuery,
@@ -72,14 +72,6 @@ function seriesDraft(series: Spec): SeriesDraft {
 
 const letter = (i: number) => String.fromCharCode(65 + i);
 
-/** A total against the period before's: "+12.5 % on the period before (672)". */
-function change(now: number, was: number): string {
-  if (was === 0) return `${now === 0 ? "same as" : "up from"} 0 in the period before`;
-  const pct = ((now - was) / Math.abs(was)) * 100;
-  const sign = pct > 0 ? "+" : pct < 0 ? "−" : "±";
-  return `${sign}${Math.abs(pct).toFixed(1)} % on the period before (${was.toLocaleString()})`;
-}
-
 function SeriesEditor(props: {
   projectId: number;
   index: number;
@@ -124,7 +116,7 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
   const [compare, setCompare] = useState(() => field(saved, "compare", false));
   const range = useDateRange(saved, "-7d");
   const [interval, setInterval] = useState(() => field(saved, "interval", "day"));
-  const [display, setDisplay] = useState("line");
+  const [display, setDisplay] = useState(() => field(saved, "display", "line"));
   const filters = useFilters(saved);
   const breakdown = useBreakdown(props.projectId, saved);
   const [picked, setPicked] = useState<{ bucket: number; line: number } | null>(null);
@@ -146,8 +138,11 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
     ...breakdown.spec,
     compare,
     formula: series.length > 1 && formula.trim() ? formula.trim() : null,
+    display,
   };
-  const asked = useQuery<TrendsResult>(props.projectId, spec);
+  // How it is drawn is saved with the insight but asks nothing new of the server.
+  const { display: _drawn, ...question } = spec;
+  const asked = useQuery<TrendsResult>(props.projectId, question);
   const { error, busy } = asked;
   const result = useMemo(() => withCohortNames(asked.result, breakdown.byCohort, breakdown.name), [asked.result, breakdown.byCohort, breakdown.name]);
   const setOne = (i: number, s: SeriesDraft | null) =>
@@ -199,20 +194,7 @@ export function Trends(props: { projectId: number; names: string[]; leaveOut: Le
       <section class="card result" aria-busy={busy} aria-label="Trends result">
         <SaveBar projectId={props.projectId} spec={spec} kind="trends" saved={saved} />
         <ErrorNote error={error} />
-        {result && display === "number" && (
-          <div class="numbers-row">
-            {result.series.map((line, i) => {
-              const was = result.previous?.[i]?.total;
-              return (
-                <div key={line.label}>
-                  <p class="big-number" data-testid="number">{line.total.toLocaleString()}</p>
-                  {result.series.length > 1 && <p class="muted">{line.label}</p>}
-                  {was !== undefined && <p class="muted" data-testid="change">{change(line.total, was)}</p>}
-                </div>
-              );
-            })}
-          </div>
-        )}
+        {result && display === "number" && <TrendNumbers result={result} />}
         {config && display !== "number" && (
           <ChartView config={config} label="Trend chart"
             onPick={(bucket, line) => line < (result?.series.length ?? 0) && setPicked({ bucket, line })} />
