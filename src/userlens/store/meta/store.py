@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 import threading
+import warnings
 import zoneinfo
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,7 @@ from userlens.model.saved import (
     SavedInsightPatch,
     product_overview,
 )
+from userlens.model.url_rules import not_in_browsers
 from userlens.store.meta.tables import (
     ApiTokenRow,
     CohortRow,
@@ -181,11 +183,17 @@ def check_recording(settings: RecordingSettings) -> RecordingSettings:
             if not pattern or len(pattern) > MAX_URL_PATTERN_CHARS:
                 raise InvalidInput(f"{name}: patterns must be 1-{MAX_URL_PATTERN_CHARS} characters")
             try:
-                re.compile(pattern)
+                with warnings.catch_warnings():  # "possible nested set" and the like
+                    warnings.simplefilter("ignore")
+                    re.compile(pattern)
             except re.error as exc:
                 raise InvalidInput(
                     f"{name}: {pattern!r} is not a regular expression: {exc}"
                 ) from None
+            if (refused := not_in_browsers(pattern)) is not None:
+                raise InvalidInput(
+                    f"{name}: {pattern!r} would mean something else in browsers: {refused}"
+                )
     return settings
 
 
