@@ -22,7 +22,8 @@ from userlens.store.clickhouse.transport import QueryFailed
 TOKENS = [
     "a", "b", ".", "*", "+", "?", "{2}", "{1,}", "(", ")", "(?:", "(?=", "(?!", "(?<=", "(?<!",
     "(?>", "(?P<n>", "(?P=n)", "(?i)", "\\1", "\\Z", "\\z", "\\A", "\\b", "\\d", "\\\\", "\\(",
-    "\\[", "\\+", "[", "]", "[^", "^", "$", "|", "-",
+    "\\[", "\\+", "[", "]", "[^", "^", "$", "|", "-", "{40}", "{30,}", "{2,40}", "{1000}",
+    "{1001}", "{0}",
 ]  # fmt: skip
 
 
@@ -76,6 +77,13 @@ def _we_take(pattern: str) -> bool | None:
         ("a++", False),
         ("(?>ab)", False),
         ("end\\Z", False),
+        ("a{1000}", True),
+        ("a{1001}", False),
+        ("(a{10}|b{100}){10}", True),
+        ("(a{10}|b{101}){10}", False),
+        ("a{600}b{600}", True),
+        ("[{]{1001}", False),
+        ("\\{1001}", True),  # a literal brace
     ],
 )
 def test_regex_filters_are_taken_as_re2_takes_them(pattern: str, taken: bool) -> None:

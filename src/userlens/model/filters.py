@@ -137,7 +137,37 @@ def not_re2(pattern: str) -> str | None:
             return _REFUSED[token]
         elif not token.startswith("["):
             return "possessive quantifiers"
+    if _repeats(pattern) > MAX_REPEAT:
+        return f"repetitions of more than {MAX_REPEAT} (nested ones multiplied)"
     return None
+
+
+# RE2 refuses a counted repetition (`{n}`, `{n,}`, `{n,m}`) above this, and nested counted
+# repetitions whose counts multiply to more.
+MAX_REPEAT = 1000
+_REPEAT_SCAN = re.compile(
+    r"\\.|\[(?:\\.|[^\]])*\]|\(\?[-a-zA-Z]*\)|(\()|(\))|\{(\d+)(?:,(\d*))?\}|.", re.DOTALL
+)
+
+
+def _repeats(pattern: str) -> int:
+    """The largest product of nested counted repetitions along any path through `pattern`."""
+    inside = [1]  # per open group, the largest product within it so far
+    last = 1  # of the atom a repetition would apply to
+    for match in _REPEAT_SCAN.finditer(pattern):
+        opened, closed, least, most = match.groups()
+        if opened:
+            inside.append(1)
+            last = 1
+        elif closed:
+            last = inside.pop() if len(inside) > 1 else 1
+        elif least is not None:
+            count = int(most) if most else int(least)
+            last *= count if count > 0 else 1
+            inside[-1] = max(inside[-1], last)
+        else:
+            last = 1
+    return max(inside)
 
 
 class DidEvent(Spec):
