@@ -75,11 +75,15 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   if (resp.status === 401 && expired && path !== "/api/session") expired();
   const data: unknown = await resp.json().catch(() => ({}));
   if (!resp.ok) {
-    const err = data as { error?: string; detail?: unknown; problems?: { field: string; detail: string }[] };
+    const err = data as { error?: string; detail?: unknown };
+    // A refused request's detail is a sentence, or (bad fields) a list of where and what.
+    const problems = Array.isArray(err.detail) ? (err.detail as { field?: string; detail?: string }[]) : [];
     const detail =
       typeof err.detail === "string"
         ? err.detail
-        : err.problems?.map((p) => `${p.field}: ${p.detail}`).join("; ") ?? `request failed (${resp.status})`;
+        : problems.length
+          ? problems.slice(0, 3).map((p) => `${String(p.field ?? "").replace(/^(body|query|path)\./, "")}: ${p.detail}`).join("; ")
+          : `request failed (${resp.status})`;
     throw new ApiError(resp.status, err.error ?? "error", detail);
   }
   return data as T;

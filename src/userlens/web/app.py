@@ -154,7 +154,10 @@ def build_api(services: Services) -> FastAPI:
 
     @api.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [{"field": _field(err["loc"]), "detail": err["msg"]} for err in exc.errors()]
+        problems = [
+            {"field": _field(err["loc"]), "detail": err["msg"].removeprefix("Value error, ")}
+            for err in exc.errors()
+        ]
         return JSONResponse({"error": "invalid_request", "detail": problems}, status_code=400)
 
     return api
