@@ -190,7 +190,7 @@ def path_logs(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "session": draw(st.sampled_from([None, "s1", "s2", "s3"])),
                 "props": props,
                 "set": None,
-                "pathname": draw(st.sampled_from(["/", "/a", "/b", "/c"]))
+                "pathname": draw(st.sampled_from(["/", "/a", "/b", "/c", "/p/1", "/p/22/c"]))
                 if event == "$pageview"
                 else None,
             }

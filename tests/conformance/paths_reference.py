@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import datetime
 
@@ -13,11 +14,14 @@ Path = list[tuple[str, datetime]]  # (node, time of its first event)
 
 
 def _node(spec: PathsQuery, e: Ev) -> str | None:
-    if e.event == "$pageview":
-        return (e.pathname or "") if "pageview" in spec.include else None
-    if not e.event.startswith("$") and "custom" in spec.include:
-        return e.event
-    return None
+    node = None
+    if e.event == "$pageview" and "pageview" in spec.include:
+        node = e.pathname or ""
+        for rule in spec.path_cleaning:
+            node = re.sub(rule.regex, rule.alias, node)
+    elif not e.event.startswith("$") and "custom" in spec.include:
+        node = e.event
+    return None if node in spec.exclude else node
 
 
 def paths(

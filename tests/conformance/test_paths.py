@@ -16,12 +16,19 @@ from tests.conformance.insight_logs import NOW, filters, path_logs, write_log
 from tests.conformance.paths_reference import graph, persons
 from tests.conformance.test_event_store import PROJECT
 from userlens.model.insight import DateRange
-from userlens.model.paths import PathsPersonsQuery, PathsQuery
+from userlens.model.paths import PathCleaning, PathsPersonsQuery, PathsQuery
 from userlens.query import paths as paths_runner
 from userlens.query.dates import span
 from userlens.query.run import engine_of
 
-NODES = ["/", "/a", "/b", "/c", "signup", "$click"]
+NODES = ["/", "/a", "/b", "/c", "signup", "$click", "/p/:id", "/p/1"]
+# Rules that group page paths: by an id, by any digits, a path's end, a letter anywhere.
+CLEANING = [
+    PathCleaning(regex="^/p/\\d+", alias="/p/:id"),
+    PathCleaning(regex="\\d+", alias="N"),
+    PathCleaning(regex="/c$", alias=""),
+    PathCleaning(regex="[ab]", alias="x"),
+]
 
 
 @st.composite
@@ -44,6 +51,8 @@ def specs(draw: st.DrawFn) -> PathsQuery:
             )
         ),
         filters=draw(st.lists(filters, max_size=1)),
+        path_cleaning=draw(st.lists(st.sampled_from(CLEANING), max_size=2)),
+        exclude=draw(st.lists(st.sampled_from(NODES), max_size=2)),
     )
 
 

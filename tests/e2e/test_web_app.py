@@ -604,6 +604,26 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     paths = page.get_by_test_id("paths")
     expect(paths).to_contain_text("landing → signup")
     expect(paths.get_by_role("img", name="Paths flow")).to_be_visible()
+    # Left out, signup is no step: the paths go from landing straight on to checkout.
+    left_out = page.get_by_label("Leave out (one page or event a line)")
+    left_out.fill("signup")
+    expect(paths).to_contain_text("landing → checkout")
+    expect(paths).not_to_contain_text("landing → signup")
+    # A rule that groups pages must match something wherever it matches; it says so.
+    page.get_by_role("button", name="Add a rule").click()
+    rule = page.get_by_role("group", name="Rule 1")
+    rule.get_by_label("Pattern").fill("/?")
+    expect(page.get_by_role("alert").first).to_have_text(
+        "path_cleaning.0.regex: the pattern must match at least one character wherever it matches"
+    )
+    rule.get_by_label("Pattern").fill("^/product/\\w+")
+    rule.get_by_label("Shown as").fill("/product/:id")
+    expect(page.get_by_role("alert")).to_have_count(0)
+    expect(paths).to_contain_text("landing → checkout")
+    shot(page, "18a-paths-grouped-and-left-out")
+    page.get_by_role("button", name="Remove rule 1").click()
+    left_out.fill("")
+    expect(paths).to_contain_text("landing → signup")
     shot(page, "18-paths")
     paths.get_by_role("button", name=re.compile(r"landing → signup")).first.click()
     persons = page.get_by_test_id("persons")

@@ -194,6 +194,15 @@ date_points = st.one_of(
 )
 names = st.one_of(st.sampled_from(["$pageview", "signup", None]), st.text(min_size=1, max_size=20))
 keys = st.one_of(st.none(), st.sampled_from(["plan", "$browser", "$current_url", "amount"]))
+# Patterns at the edges of what the engines' RE2 takes: its repetition limit, its size limit.
+EDGE_PATTERNS = [
+    "\\d+", "^/p/\\d+", "[", "\\Z", "(?i)a", "é+", "\\xff", "a{1000}", "a{1001}",
+    "(a{100}){100}", "((a{50}){50}){50}", "(a+)+", "\\pL", "[^/]+$", "\\C",
+]  # fmt: skip
+patterns = st.one_of(st.sampled_from(EDGE_PATTERNS), st.text(min_size=1, max_size=10))
+cleaning = st.fixed_dictionaries(
+    {"regex": patterns, "alias": st.one_of(st.sampled_from([":id", "", "\\1"]), st.text())}
+)
 filters = st.lists(
     st.fixed_dictionaries(
         {
@@ -204,6 +213,7 @@ filters = st.lists(
                 st.integers(min_value=-(2**70), max_value=2**70),
                 st.floats(allow_nan=False, allow_infinity=False),
                 st.sampled_from(["pro", "^p", "(a|b)*c", ""]),
+                patterns,
             ),
         }
     ),
@@ -261,6 +271,8 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
             "include": draw(st.sampled_from([["pageview"], ["custom"], ["pageview", "custom"]])),
             "max_nodes_per_step": draw(st.integers(1, 100)),
             "min_edge_weight": draw(huge),
+            "path_cleaning": draw(st.lists(cleaning, max_size=2)),
+            "exclude": draw(st.lists(st.one_of(st.sampled_from(["", "/"]), st.text()), max_size=2)),
         }
     elif kind == "lifecycle":
         spec = {**common, "event": {"event": draw(names)}, "interval": interval}

@@ -2,9 +2,10 @@
 
 The rule, the same on every backend and in the reference implementation:
 - a path is the events of one person's session in the date range, in time order (events at
-  the same time by node name); a `$pageview` is the node of its path name, any other event
-  not starting with `$` the node of its name (when `custom` is included); repeats of the same
-  node in a row count once, at the first;
+  the same time by node name); a `$pageview` is the node of its path name (as `path_cleaning`
+  rewrites it), any other event not starting with `$` the node of its name (when `custom` is
+  included); nodes named in `exclude` are left out; repeats of the same node in a row (once
+  those are left out) count once, at the first;
 - `start_point`: a path begins at its session's first visit of that node (sessions without
   one are left out); `end_point`: it ends at the first visit of that node, with at most
   `steps` nodes up to it; otherwise it begins at the session's first node;
@@ -15,14 +16,53 @@ The rule, the same on every backend and in the reference implementation:
 
 from __future__ import annotations
 
-from typing import Literal
+import importlib
+import re
+import warnings
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from userlens.model.filters import Filter
+from userlens.model.filters import Filter, not_re2
 from userlens.model.insight import DateRange, PersonsPage, Spec
 
 PathKind = Literal["pageview", "custom"]
+# Python's own regex parser, for the least width a pattern can match.
+_SRE: Any = importlib.import_module("re._parser")
+
+
+class PathCleaning(Spec):
+    """A page view's path name with every match of `regex` replaced by `alias`, so that pages
+    that differ by an id are one node: `/product/\\d+` as `/product/:id`. Rules apply in order,
+    each to what the rules before it left; custom events' names are kept as they are."""
+
+    regex: str = Field(min_length=1, max_length=500)
+    alias: str = Field(max_length=200)
+
+    @field_validator("regex")
+    @classmethod
+    def _one_meaning(cls, value: str) -> str:
+        try:
+            with warnings.catch_warnings():  # "possible nested set" and the like
+                warnings.simplefilter("ignore")
+                re.compile(value)
+                least = _SRE.parse(value).getwidth()[0]
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        if (refused := not_re2(value)) is not None:
+            raise ValueError(f"{refused} are not supported in regular expressions")
+        # Engines disagree on where an empty match may follow another match.
+        if least == 0:
+            raise ValueError("the pattern must match at least one character wherever it matches")
+        return value
+
+    @field_validator("alias")
+    @classmethod
+    def _plain(cls, value: str) -> str:
+        # So that no engine reads a group reference (`\\1`) into it.
+        if "\\" in value:
+            raise ValueError("plain text, without a backslash")
+        return value
 
 
 class PathsQuery(Spec):
@@ -37,6 +77,11 @@ class PathsQuery(Spec):
     min_edge_weight: int = Field(default=1, ge=1)
     date_range: DateRange = DateRange()
     filters: list[Filter] = Field(default_factory=list, max_length=50)
+    path_cleaning: list[PathCleaning] = Field(default_factory=list, max_length=20)
+    # Nodes (after cleaning) that are not part of any path: a session's path goes on past them.
+    exclude: list[Annotated[str, Field(max_length=2000)]] = Field(
+        default_factory=list, max_length=50
+    )
 
     @model_validator(mode="after")
     def _one_anchor(self) -> PathsQuery:

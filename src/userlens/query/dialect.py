@@ -61,6 +61,10 @@ class DuckDB:
         """An RE2 search (not a full match), false for NULL."""
         return f"coalesce(regexp_matches({text}, {pattern}), false)"
 
+    def replace_all(self, text: str, pattern: str, replacement: str) -> str:
+        """`text` with every match of the RE2 `pattern` replaced by plain `replacement`."""
+        return f"regexp_replace({text}, {pattern}, {replacement}, 'g')"
+
     def to_number(self, text: str) -> str:
         return f"TRY_CAST({text} AS DOUBLE)"
 
@@ -204,6 +208,9 @@ class ClickHouse(DuckDB):
         # The constant `match('', pattern)` compiles the pattern while the query is planned,
         # so a bad one is refused even when no row reaches the filter (as DuckDB does).
         return f"(coalesce(match({text}, {pattern}), false) AND (match('', {pattern}) OR true))"
+
+    def replace_all(self, text: str, pattern: str, replacement: str) -> str:
+        return f"replaceRegexpAll({text}, {pattern}, {replacement})"
 
     def to_number(self, text: str) -> str:
         return f"toFloat64OrNull({text})"

@@ -41,18 +41,26 @@ _ORDER = "PARTITION BY person, sid ORDER BY ts, node"
 _COLS = "person, sid, node, ts, i, nx, nx_ts"
 
 
-def _node(spec: PathsQuery, d: Dialect) -> tuple[str, str]:
+def _node(spec: PathsQuery, params: Params) -> tuple[str, str]:
     """The node of an event (NULL when it is not one) and the condition that it is one, which
     the scan can use to skip other events."""
+    d = params.dialect
     kinds, wanted = [], []
     custom = f"NOT {d.starts_with('e.event', DOLLAR)}"
     if "pageview" in spec.include:
-        kinds.append("WHEN e.event = '$pageview' THEN coalesce(e.pathname, '')")
+        path = "coalesce(e.pathname, '')"
+        for rule in spec.path_cleaning:
+            path = d.replace_all(path, params.add(rule.regex), params.add(rule.alias))
+        kinds.append(f"WHEN e.event = '$pageview' THEN {path}")
         wanted.append("e.event = '$pageview'")
     if "custom" in spec.include:
         kinds.append(f"WHEN {custom} THEN e.event")
         wanted.append(custom)
-    return f"CASE {' '.join(kinds)} END", f"({' OR '.join(wanted)})"
+    node = f"CASE {' '.join(kinds)} END"
+    is_node = f"({' OR '.join(wanted)})"
+    if spec.exclude:
+        is_node = f"({is_node} AND NOT {d.in_list(node, params.add(spec.exclude))})"
+    return node, is_node
 
 
 class _Plan:
@@ -86,7 +94,7 @@ def _plan(
     without an anchor sessions with the same first steps are counted together."""
     d = params.dialect
     n = params.add(spec.steps)
-    node, is_node = _node(spec, d)
+    node, is_node = _node(spec, params)
     lo = params.add(utc(start))
     # On the list plan `ev` is read by `names`, the lists and the fallback: scanning the
     # events again is cheaper than materialising them (DuckDB would by default).

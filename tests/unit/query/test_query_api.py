@@ -248,6 +248,10 @@ def test_bad_insight_specs_are_400_naming_the_field(env: Env) -> None:
         ({"kind": "retention", "periods": 0}, "body.periods"),
         ({"kind": "paths", "start_point": "/", "end_point": "/x"}, "body"),
         ({"kind": "paths", "steps": 1}, "body.steps"),
+        ({"kind": "paths", "path_cleaning": [{"regex": "\\d*", "alias": "N"}]}, "body.path_"),
+        ({"kind": "paths", "path_cleaning": [{"regex": "(?=x)y", "alias": "N"}]}, "body.path_"),
+        ({"kind": "paths", "path_cleaning": [{"regex": "(\\d+)", "alias": "\\1"}]}, "body.path_"),
+        ({"kind": "paths", "exclude": ["/x"] * 51}, "body.exclude"),
         ({"kind": "stickiness", "series": []}, "body.series"),
         ({"kind": "lifecycle", "interval": "minute"}, "body.interval"),
         (
@@ -273,3 +277,44 @@ def test_bad_insight_specs_are_400_naming_the_field(env: Env) -> None:
     }
     resp = env.client.post(url, json=backwards, headers=env.auth)
     assert resp.status_code == 400 and "date_range" in resp.json()["detail"]
+
+
+def test_paths_group_pages_and_leave_some_out(make_env: Callable[..., Env]) -> None:
+    clock = FakeClock()
+    env = make_env(clock=clock)
+    start = clock.now_us / 1e6 - 3600
+    visits = {
+        "ana": ["/", "/product/1", "/login", "/product/2", "/cart"],
+        "ben": ["/", "/product/77"],
+    }
+    _send(
+        env,
+        *(
+            {
+                "event": "$pageview",
+                "distinct_id": who,
+                "timestamp": datetime.fromtimestamp(start + 60 * i, tz=UTC).isoformat(),
+                "properties": {"$session_id": f"s-{who}", "$pathname": path},
+            }
+            for who, paths in visits.items()
+            for i, path in enumerate(paths)
+        ),
+    )
+    url = f"/api/projects/{env.project.id}/query"
+    spec: dict[str, Any] = {
+        "kind": "paths",
+        "date_range": {"date_from": "-1d"},
+        "path_cleaning": [{"regex": "^/product/\\d+", "alias": "/product/:id"}],
+        "exclude": ["/login"],
+    }
+    resp = env.client.post(url, json=spec, headers=env.auth)
+    assert resp.status_code == 200, resp.text
+    edges = {(e["step"], e["source"], e["target"]): e["weight"] for e in resp.json()["edges"]}
+    # ana's two products are one page, seen twice in a row once /login is left out.
+    assert edges == {(0, "/", "/product/:id"): 2, (1, "/product/:id", "/cart"): 1}
+    bare = env.client.post(
+        url, json={"kind": "paths", "date_range": {"date_from": "-1d"}}, headers=env.auth
+    )
+    assert (1, "/product/1", "/login") in {
+        (e["step"], e["source"], e["target"]) for e in bare.json()["edges"]
+    }

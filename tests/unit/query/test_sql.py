@@ -45,7 +45,7 @@ from userlens.model.insight import (
     TrendsQuery,
     TrendsSeries,
 )
-from userlens.model.paths import PathsPersonsQuery, PathsQuery
+from userlens.model.paths import PathCleaning, PathsPersonsQuery, PathsQuery
 from userlens.model.retention import RetentionPersonsQuery, RetentionQuery, RetentionType
 from userlens.query import trends
 from userlens.query.dates import resolve
@@ -162,6 +162,11 @@ SPECS: dict[str, BaseModel] = {
     "paths": PathsQuery(include=["pageview", "custom"], start_point="/pricing", steps=4),
     # Without an anchor: sessions grouped by their first steps.
     "paths_unanchored": PathsQuery(steps=5),
+    "paths_cleaned": PathsQuery(
+        steps=4,
+        path_cleaning=[PathCleaning(regex="^/product/\\d+", alias="/product/:id")],
+        exclude=["/login"],
+    ),
     "paths_persons": PathsPersonsQuery(
         paths=PathsQuery(end_point="/checkout"), step=1, source="/cart", target="/checkout"
     ),

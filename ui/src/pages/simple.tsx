@@ -141,6 +141,31 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
   );
 }
 
+type Rule = { regex: string; alias: string };
+
+/** Rules that name pages alike: every match of a pattern in a page's path replaced. */
+function GroupPages(props: { rules: Rule[]; onChange: (rules: Rule[]) => void }) {
+  const set = (i: number, rule: Rule | null) =>
+    props.onChange(rule === null ? props.rules.filter((_, j) => j !== i) : props.rules.map((r, j) => (j === i ? rule : r)));
+  return (
+    <fieldset class="group-pages" aria-label="Group pages">
+      <legend>Group pages</legend>
+      <span class="hint">Pages whose path matches a pattern (a regular expression) are one page, named as given: <code>/product/\d+</code> as <code>/product/:id</code>.</span>
+      {props.rules.map((r, i) => (
+        <div class="rule-row" role="group" aria-label={`Rule ${i + 1}`} key={i}>
+          <input aria-label="Pattern" placeholder="/product/\d+" value={r.regex} onInput={(e) => set(i, { ...r, regex: e.currentTarget.value })} />
+          <span class="muted">as</span>
+          <input aria-label="Shown as" placeholder="/product/:id" value={r.alias} onInput={(e) => set(i, { ...r, alias: e.currentTarget.value })} />
+          <button type="button" class="ghost small" aria-label={`Remove rule ${i + 1}`} onClick={() => set(i, null)}>×</button>
+        </div>
+      ))}
+      {props.rules.length < 20 && (
+        <button type="button" class="ghost small" onClick={() => props.onChange([...props.rules, { regex: "", alias: "" }])}>Add a rule</button>
+      )}
+    </fieldset>
+  );
+}
+
 export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: SavedInsight }) {
   const saved = props.saved;
   const [start, setStart] = useState(() => field(saved, "start_point", ""));
@@ -149,6 +174,8 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
   const [cap, setCap] = useState(() => String(field(saved, "max_nodes_per_step", 10)));
   const [least, setLeast] = useState(() => String(field(saved, "min_edge_weight", 1)));
   const [custom, setCustom] = useState(() => field<string[]>(saved, "include", []).includes("custom"));
+  const [rules, setRules] = useState(() => field<Rule[]>(saved, "path_cleaning", []));
+  const [leftOut, setLeftOut] = useState(() => field<string[]>(saved, "exclude", []).join("\n"));
   const range = useDateRange(saved, "-7d");
   const filters = useFilters(saved);
   const spec = {
@@ -163,6 +190,8 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
     min_edge_weight: Math.max(1, Number(least) || 1),
     date_range: range.spec,
     filter_test_accounts: props.leaveOut.on,
+    path_cleaning: rules.filter((r) => r.regex),
+    exclude: leftOut.split("\n").map((l) => l.trim()).filter(Boolean),
   };
   return (
     <Simple projectId={props.projectId} kind="paths" spec={spec} label="Paths" saved={saved}
@@ -191,6 +220,12 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
         <input id="paths-least" type="number" min={1} value={least} onInput={(e) => setLeast(e.currentTarget.value)} />
       </div>
       <label class="check"><input type="checkbox" checked={custom} onChange={(e) => setCustom(e.currentTarget.checked)} /> Include custom events</label>
+      <GroupPages rules={rules} onChange={setRules} />
+      <div class="field">
+        <label for="paths-exclude">Leave out (one page or event a line)</label>
+        <textarea id="paths-exclude" rows={2} placeholder="/login" value={leftOut} onInput={(e) => setLeftOut(e.currentTarget.value)} />
+        <span class="hint">Paths go on past them, as if they were not there.</span>
+      </div>
       <DateRangeField id="paths-range" range={range} />
       <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
