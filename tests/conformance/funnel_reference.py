@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from tests.conformance.insights_reference import Ev, matches, quantile, text
-from userlens.model.funnel import FunnelOrder, FunnelPersonsQuery, FunnelQuery
+from userlens.model.funnel import STEP_EDGES, FunnelOrder, FunnelPersonsQuery, FunnelQuery
 from userlens.model.insight import PropertyFilter
 
 
@@ -183,6 +183,19 @@ def histogram(totals: list[int], bins: int) -> list[tuple[int, int, int]]:
     for t in totals:
         counts[(t - lo) // width] += 1
     return [(lo + b * width, lo + (b + 1) * width, counts[b]) for b in range(max(counts) + 1)]
+
+
+def step_histogram(totals: list[int], spec: FunnelQuery) -> list[tuple[int, int, int]]:
+    """(start µs, end µs, persons) of the bins between readable times, from the first bin
+    holding a total to the last."""
+    if not totals:
+        return []
+    edges = [0, *(e * 1_000_000 for e in STEP_EDGES if e < spec.window_seconds)]
+    edges.append(spec.window_seconds * 1_000_000)
+    counts: dict[int, int] = defaultdict(int)
+    for t in totals:
+        counts[max(b for b in range(len(edges) - 1) if edges[b] <= t)] += 1
+    return [(edges[b], edges[b + 1], counts[b]) for b in range(min(counts), max(counts) + 1)]
 
 
 def persons(

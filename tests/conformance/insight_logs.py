@@ -52,8 +52,11 @@ def logs(draw: st.DrawFn) -> list[dict[str, Any]]:
             {
                 "event": draw(st.sampled_from(["view", "click", "buy"])),
                 "id": draw(st.sampled_from(IDS)),
-                # Minutes over ten days, often the same minute twice.
-                "minute": draw(st.one_of(st.integers(0, 14_400), st.sampled_from([0, 600, 2_880]))),
+                # Minutes over ten days, often the same minute twice, or a minute, five, an
+                # hour or two days apart (edges of the time-to-convert histogram's steps).
+                "minute": draw(
+                    st.one_of(st.integers(0, 14_400), st.sampled_from([0, 1, 5, 60, 600, 2_880]))
+                ),
                 "session": draw(st.sampled_from([None, "s1", "s2", "s3"])),
                 "props": props,
                 "set": person_set,

@@ -12,7 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conformance.conftest import StoreFactory
-from tests.conformance.funnel_reference import funnel, histogram, median, persons
+from tests.conformance.funnel_reference import (
+    funnel,
+    histogram,
+    median,
+    persons,
+    step_histogram,
+)
 from tests.conformance.insight_logs import NOW, ZONES, cohorts, filters, logs, write_log
 from tests.conformance.test_event_store import PROJECT, captured
 from userlens.model.filters import CohortFilter
@@ -22,6 +28,7 @@ from userlens.model.funnel import (
     FunnelPersonsQuery,
     FunnelQuery,
     FunnelStep,
+    HistogramScale,
     WindowUnit,
 )
 from userlens.model.insight import BreakdownLine, DateRange
@@ -74,6 +81,7 @@ def specs(draw: st.DrawFn) -> FunnelQuery:
         breakdown=breakdown,
         breakdown_type="person" if breakdown == "tier" else "event",
         breakdown_limit=draw(st.integers(1, 3)),
+        histogram_scale=draw(st.sampled_from(HistogramScale)),
         histogram_bins=draw(st.integers(1, 6)),
     )
 
@@ -116,7 +124,10 @@ def test_funnels_match_the_reference(
             (round(b.start_seconds * 1e6), round(b.end_seconds * 1e6), b.count)
             for b in line.histogram
         ]
-        assert bins == histogram(ref.totals, spec.histogram_bins)
+        if spec.histogram_scale is HistogramScale.LINEAR:
+            assert bins == histogram(ref.totals, spec.histogram_bins)
+        else:
+            assert bins == step_histogram(ref.totals, spec)
 
 
 @settings(
@@ -326,6 +337,44 @@ def test_an_unordered_funnels_persons_show_each_steps_session(make_store: StoreF
         ask = FunnelPersonsQuery(funnel=spec, step=step, status="converted")
         result = funnels.run_persons(ask, "UTC", now, engine)
         assert [(p.timestamp, p.session_id) for p in result.persons] == [(T, session)]
+
+
+def test_time_to_convert_falls_in_readable_steps_an_edge_in_the_later_bin(
+    make_store: StoreFactory,
+) -> None:
+    """Times on an edge (1 min, 5 min, 1 h) start the bin above it; just under one, the bin
+    below. The bins run from the first holding a time to the last, and end at the window."""
+    store = make_store()
+    took = {"a": 60, "b": 59.999999, "c": 300, "d": 3_600, "e": 7_200}  # seconds
+    store.write(
+        [
+            e
+            for who, seconds in took.items()
+            for e in (
+                captured(who, event="view", ts_us=_us(T)),
+                captured(who, event="buy", ts_us=_us(T) + round(seconds * 1e6)),
+            )
+        ]
+    )
+    spec = FunnelQuery(
+        steps=[FunnelStep(event="view"), FunnelStep(event="buy")],
+        window=2,
+        window_unit=WindowUnit.HOUR,
+        date_range=DateRange(date_from="-7d"),
+    )
+    result = funnels.run(spec, "UTC", T + timedelta(days=1), engine_of(store, PROJECT))
+    got = [(b.start_seconds, b.end_seconds, b.count) for b in result.lines[0].histogram]
+    # The edges shorter than the two-hour window, then the window itself.
+    assert got == [
+        (30, 60, 1),  # b
+        (60, 120, 1),  # a
+        (120, 300, 0),
+        (300, 600, 1),  # c
+        (600, 900, 0),
+        (900, 1_800, 0),
+        (1_800, 3_600, 0),
+        (3_600, 7_200, 2),  # d, and e on the window's edge
+    ]
 
 
 def test_nobody_in_range_gives_zero_counts(make_store: StoreFactory) -> None:

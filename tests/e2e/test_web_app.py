@@ -401,6 +401,11 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(steps.get_by_role("row").nth(2).get_by_role("cell").last).to_have_text("1 min")
     expect(page.get_by_role("img", name="Time to convert")).to_be_visible()
     shot(page, "08-funnel")
+    # The histogram's bins are readable steps (a minute, two, five...), or equal ones.
+    expect(page.get_by_label("Histogram bins")).to_have_value("steps")
+    page.get_by_label("Histogram bins").select_option("linear")
+    expect(page.get_by_role("img", name="Time to convert")).to_be_visible()
+    page.get_by_label("Histogram bins").select_option("steps")
     # A one-minute window: signup a minute after landing still counts, checkout after two not.
     page.get_by_label("Conversion window").fill("1")
     page.get_by_label("Window unit").select_option("minute")

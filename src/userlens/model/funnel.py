@@ -52,6 +52,23 @@ UNIT_SECONDS = {
 }
 
 
+class HistogramScale(enum.StrEnum):
+    # Bins between the readable times of `STEP_EDGES` (under 1 s, 1-5 s, ... 1-2 h, ...), up
+    # to the window: times to convert spread over orders of magnitude, and equal bins put
+    # most of them in the first.
+    STEPS = "steps"
+    # `histogram_bins` bins of equal width, from the shortest time to the longest.
+    LINEAR = "linear"
+
+
+# Seconds: the edges of the "steps" histogram's bins, those shorter than the window.
+STEP_EDGES = (
+    1, 5, 10, 30, 60, 2 * 60, 5 * 60, 10 * 60, 15 * 60, 30 * 60, 3_600, 2 * 3_600, 3 * 3_600,
+    6 * 3_600, 12 * 3_600, 86_400, 2 * 86_400, 3 * 86_400, 5 * 86_400, 7 * 86_400, 14 * 86_400,
+    30 * 86_400, 60 * 86_400, 90 * 86_400, 180 * 86_400, 365 * 86_400,
+)  # fmt: skip
+
+
 class FunnelStep(Spec):
     """One step: an event (any event when `event` is None) and filters on it."""
 
@@ -88,12 +105,21 @@ class FunnelQuery(Spec):
     breakdown_limit: int = Field(default=10, ge=1, le=100)
     # Or a line per cohort, of the persons in it (a person in two cohorts counts in both).
     breakdown_cohorts: list[CohortFilter] = Field(default_factory=list, max_length=20)
-    # Bins of the histogram of the time from the first step to the last.
+    # The histogram of the time from the first step to the last: its bins (`HistogramScale`),
+    # and how many there are when they are of equal width.
+    histogram_scale: HistogramScale = HistogramScale.STEPS
     histogram_bins: int = Field(default=10, ge=1, le=100)
 
     @property
     def window_seconds(self) -> int:
         return self.window * UNIT_SECONDS[self.window_unit]
+
+    @property
+    def step_edges(self) -> list[int]:
+        """The "steps" histogram's inner edges, in seconds: those shorter than the window.
+        Bin k holds the times from edge k - 1 (0 for the first) up to edge k, the last one
+        those from the last edge up to the window, its end included."""
+        return [e for e in STEP_EDGES if e < self.window_seconds]
 
     @model_validator(mode="after")
     def _one_breakdown(self) -> FunnelQuery:

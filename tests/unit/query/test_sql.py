@@ -32,6 +32,7 @@ from userlens.model.funnel import (
     FunnelPersonsQuery,
     FunnelQuery,
     FunnelStep,
+    HistogramScale,
 )
 from userlens.model.insight import (
     BreakdownLine,
@@ -138,6 +139,11 @@ SPECS: dict[str, BaseModel] = {
     # Ordered, no breakdown or exclusion: each step's first and last time per person.
     "funnel_plain": FunnelQuery(
         steps=[FunnelStep(event="signup"), FunnelStep(event="login"), FunnelStep(event="buy")]
+    ),
+    # A histogram of equal bins, each line's from its shortest time to its longest.
+    "funnel_linear": FunnelQuery(
+        steps=[FunnelStep(event="signup"), FunnelStep(event="buy")],
+        histogram_scale=HistogramScale.LINEAR,
     ),
     # A step repeated: an event can be two steps, so each step has a flag of its own.
     "funnel_repeated": FunnelQuery(

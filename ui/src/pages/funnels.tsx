@@ -103,7 +103,7 @@ function StepsTable(props: { line: FunnelLine; label: string; onOpen: (step: num
 }
 
 /** How long those who reached the last step took from the first, as bars of persons. */
-function TimeToConvert(props: { line: FunnelLine }) {
+function TimeToConvert(props: { line: FunnelLine; scale: string; onScale: (scale: string) => void }) {
   const bins = props.line.histogram;
   const config = useMemo<ChartConfiguration | null>(
     () =>
@@ -126,7 +126,13 @@ function TimeToConvert(props: { line: FunnelLine }) {
     <>
       <div class="result-head">
         <h2>Time to convert</h2>
-        <span class="muted">from step 1 to the last step</span>
+        <div class="head-note">
+          <span class="muted">from step 1 to the last step,</span>
+          <select aria-label="Histogram bins" class="small" value={props.scale} onChange={(e) => props.onScale(e.currentTarget.value)}>
+            <option value="steps">in steps (1 min, 5 min, 1 h…)</option>
+            <option value="linear">in equal bins</option>
+          </select>
+        </div>
       </div>
       {config ? <ChartView config={config} label="Time to convert" /> : <p class="muted">Nobody reached the last step yet.</p>}
     </>
@@ -191,6 +197,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
   const [unit, setUnit] = useState(() => field(saved, "window_unit", "day"));
   const range = useDateRange(saved, "-30d");
   const [order, setOrder] = useState(() => field(saved, "order", "ordered"));
+  const [scale, setScale] = useState(() => field(saved, "histogram_scale", "steps"));
   // Persons who reached or dropped before a step, of one breakdown line (the only one without).
   const [opened, setOpened] = useState<{ step: number; line: FunnelLine; status: Status } | null>(null);
   const filters = useFilters(saved);
@@ -218,6 +225,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
     date_range: range.spec,
     ...breakdown.spec,
     exclusions: kept.map((x) => ({ event: x.event.trim(), from_step: x.from - 1, to_step: x.to - 1 })),
+    histogram_scale: scale,
   };
   const asked = useQuery<FunnelResult>(props.projectId, funnel);
   const { error, busy } = asked;
@@ -350,7 +358,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
           {split
             ? line && <LinesTable lines={lines} by={breakdown.title} onOpen={(step, l, status) => setOpened({ step, line: l, status })} />
             : line && <StepsTable line={line} label="Steps" onOpen={(step, status) => setOpened({ step, line, status })} />}
-          {!split && line && <TimeToConvert line={line} />}
+          {!split && line && <TimeToConvert line={line} scale={scale} onScale={setScale} />}
         </section>
         {opened !== null && (
           <Persons projectId={props.projectId}
