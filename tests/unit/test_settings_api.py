@@ -27,6 +27,7 @@ def test_read_and_change_settings(env: Env) -> None:
         },
         "respect_dnt": False,
         "test_account_filters": [],
+        "path_cleaning": [],
     }
     config_url = f"/array/{env.project.api_token}/config"
     assert env.client.get(config_url).json()["respectDnt"] is False  # now cached
@@ -51,6 +52,9 @@ def test_bad_settings_are_400_and_change_nothing(env: Env) -> None:
         {"recording": {"min_duration_ms": -1}},
         {"respect_dnt": "sometimes"},
         {"recording": {"url_allow": [f"/p{i}" for i in range(51)]}},
+        {"path_cleaning": [{"regex": "/?", "alias": "x"}]},
+        {"path_cleaning": [{"regex": "/p/\\d+", "alias": "\\1"}]},
+        {"path_cleaning": [{"regex": f"/p{i}", "alias": "x"} for i in range(21)]},
     ):
         resp = env.client.patch(_url(env), json=patch, headers=env.auth)
         assert resp.status_code == 400, patch

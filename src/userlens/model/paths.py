@@ -2,10 +2,10 @@
 
 The rule, the same on every backend and in the reference implementation:
 - a path is the events of one person's session in the date range, in time order (events at
-  the same time by node name); a `$pageview` is the node of its path name (as `path_cleaning`
-  rewrites it), any other event not starting with `$` the node of its name (when `custom` is
-  included); nodes named in `exclude` are left out; repeats of the same node in a row (once
-  those are left out) count once, at the first;
+  the same time by node name); a `$pageview` is the node of its path name (as the project's
+  and then the spec's `path_cleaning` rewrite it), any other event not starting with `$` the
+  node of its name (when `custom` is included); nodes named in `exclude` are left out;
+  repeats of the same node in a row (once those are left out) count once, at the first;
 - `start_point`: a path begins at its session's first visit of that node (sessions without
   one are left out); `end_point`: it ends at the first visit of that node, with at most
   `steps` nodes up to it; otherwise it begins at the session's first node;
@@ -21,12 +21,15 @@ import re
 import warnings
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from userlens.model.filters import Filter, not_re2
+from userlens.model.ids import new_input
 from userlens.model.insight import DateRange, PersonsPage, Spec
 
 PathKind = Literal["pageview", "custom"]
+# Rules an insight, or a project, may have: a paths spec holds the project's and its own.
+MAX_RULES = 20
 # Python's own regex parser, for the least width a pattern can match.
 _SRE: Any = importlib.import_module("re._parser")
 
@@ -77,11 +80,21 @@ class PathsQuery(Spec):
     min_edge_weight: int = Field(default=1, ge=1)
     date_range: DateRange = DateRange()
     filters: list[Filter] = Field(default_factory=list, max_length=50)
-    path_cleaning: list[PathCleaning] = Field(default_factory=list, max_length=20)
+    path_cleaning: list[PathCleaning] = Field(default_factory=list, max_length=2 * MAX_RULES)
+    # Apply the project's rules (its settings' `path_cleaning`) before these.
+    project_path_cleaning: bool = True
     # Nodes (after cleaning) that are not part of any path: a session's path goes on past them.
     exclude: list[Annotated[str, Field(max_length=2000)]] = Field(
         default_factory=list, max_length=50
     )
+
+    @field_validator("path_cleaning")
+    @classmethod
+    def _own_rules(cls, rules: list[PathCleaning], info: ValidationInfo) -> list[PathCleaning]:
+        # Read back after `query.prepare`, the project's rules are there too.
+        if new_input(info) and len(rules) > MAX_RULES:
+            raise ValueError(f"at most {MAX_RULES} rules")
+        return rules
 
     @model_validator(mode="after")
     def _one_anchor(self) -> PathsQuery:

@@ -7,6 +7,7 @@ import enum
 from datetime import datetime
 
 from userlens.model.filters import Filter
+from userlens.model.paths import PathCleaning
 
 
 class Role(enum.StrEnum):
@@ -52,6 +53,8 @@ class Project:
     # What marks internal and test users: insights with `filter_test_accounts` keep only the
     # events that pass all of these.
     test_account_filters: tuple[Filter, ...] = ()
+    # Rules that group page paths in every paths insight that does not opt out, before its own.
+    path_cleaning: tuple[PathCleaning, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ def prepared_or_invalid(services: Services, project: Project, spec: S, now: date
         cohorts=lambda cohort_id: _definition(services, project.id, cohort_id),
         test_filters=project.test_account_filters,
         now=now,
+        path_rules=project.path_cleaning,
     )
 
 

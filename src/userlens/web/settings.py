@@ -1,5 +1,6 @@
 """JSON API for a project's settings: its name and time zone, recording, its privacy and
-scope, Do-Not-Track, and the filters that tell internal and test users apart.
+scope, Do-Not-Track, the filters that tell internal and test users apart, and the rules that
+group pages in paths insights.
 
 The snippet reads them through the remote config, so a change reaches browsers on their next
 page load.
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from userlens.errors import InvalidInput
 from userlens.model.filters import Filter
+from userlens.model.paths import MAX_RULES, PathCleaning
 from userlens.model.project import Project, RecordingSettings, Role, User
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
@@ -50,6 +52,7 @@ class SettingsOut(BaseModel):
     recording: RecordingOut
     respect_dnt: bool
     test_account_filters: list[Filter]
+    path_cleaning: list[PathCleaning]
 
 
 class SettingsPatch(BaseModel):
@@ -60,6 +63,9 @@ class SettingsPatch(BaseModel):
     # Events that insights keep when they leave out internal and test users: for example
     # `{"key": "email", "type": "person", "operator": "not_contains", "value": "@ourco.com"}`.
     test_account_filters: list[Filter] | None = Field(default=None, max_length=50)
+    # Page groups every paths insight applies before its own (unless it opts out):
+    # `{"regex": "^/product/\\d+", "alias": "/product/:id"}`.
+    path_cleaning: list[PathCleaning] | None = Field(default=None, max_length=MAX_RULES)
 
 
 def _out(project: Project) -> SettingsOut:
@@ -78,6 +84,7 @@ def _out(project: Project) -> SettingsOut:
         ),
         respect_dnt=project.respect_dnt,
         test_account_filters=list(project.test_account_filters),
+        path_cleaning=list(project.path_cleaning),
     )
 
 
@@ -118,6 +125,8 @@ def patch_settings(
             project = services.meta.set_respect_dnt(project_id, patch.respect_dnt)
         if patch.test_account_filters is not None:
             project = services.meta.set_test_account_filters(project_id, patch.test_account_filters)
+        if patch.path_cleaning is not None:
+            project = services.meta.set_path_cleaning(project_id, patch.path_cleaning)
     except InvalidInput as exc:
         raise HTTPException(400, detail={"error": "invalid_settings", "detail": str(exc)}) from None
     services.tokens.forget(project.api_token)

@@ -318,3 +318,55 @@ def test_paths_group_pages_and_leave_some_out(make_env: Callable[..., Env]) -> N
     assert (1, "/product/1", "/login") in {
         (e["step"], e["source"], e["target"]) for e in bare.json()["edges"]
     }
+
+
+def test_paths_apply_the_projects_page_groups_first(make_env: Callable[..., Env]) -> None:
+    clock = FakeClock()
+    env = make_env(clock=clock)
+    start = clock.now_us / 1e6 - 3600
+    _send(
+        env,
+        *(
+            {
+                "event": "$pageview",
+                "distinct_id": "ana",
+                "timestamp": datetime.fromtimestamp(start + 60 * i, tz=UTC).isoformat(),
+                "properties": {"$session_id": "s", "$pathname": path},
+            }
+            for i, path in enumerate(["/shop/p/1", "/shop/p/2/reviews", "/cart"])
+        ),
+    )
+    groups = [{"regex": "/p/\\d+", "alias": "/p/:id"}]
+    resp = env.client.patch(
+        f"/api/projects/{env.project.id}/settings", json={"path_cleaning": groups}, headers=env.auth
+    )
+    assert resp.status_code == 200 and resp.json()["path_cleaning"] == groups
+    url = f"/api/projects/{env.project.id}/query"
+
+    def edges(**spec: Any) -> set[tuple[str, str]]:
+        body = {"kind": "paths", "date_range": {"date_from": "-1d"}, **spec}
+        resp = env.client.post(url, json=body, headers=env.auth)
+        assert resp.status_code == 200, resp.text
+        return {(e["source"], e["target"]) for e in resp.json()["edges"]}
+
+    assert edges() == {("/shop/p/:id", "/shop/p/:id/reviews"), ("/shop/p/:id/reviews", "/cart")}
+    # The insight's own rules work on what the project's left.
+    own = [{"regex": "^/shop/p/:id.*", "alias": "product"}]
+    assert edges(path_cleaning=own) == {("product", "/cart")}
+    assert edges(project_path_cleaning=False) == {
+        ("/shop/p/1", "/shop/p/2/reviews"),
+        ("/shop/p/2/reviews", "/cart"),
+    }
+    # As many rules of its own as the project has is still a spec that runs.
+    many = [{"regex": f"/x{i}", "alias": "y"} for i in range(20)]
+    env.client.patch(
+        f"/api/projects/{env.project.id}/settings", json={"path_cleaning": many}, headers=env.auth
+    )
+    assert edges(path_cleaning=many) == {
+        ("/shop/p/1", "/shop/p/2/reviews"),
+        ("/shop/p/2/reviews", "/cart"),
+    }
+    too_many = env.client.post(
+        url, json={"kind": "paths", "path_cleaning": [*many, *own]}, headers=env.auth
+    )
+    assert too_many.status_code == 400, too_many.text

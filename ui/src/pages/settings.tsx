@@ -3,6 +3,7 @@ import { api, type Project } from "../api";
 import { editable, type Filter, FiltersEditor, ready } from "../filters";
 import { ErrorNote, message, Outcome, useSubmit } from "../layout";
 import { zones } from "./projects";
+import { GroupPages, type Rule } from "./simple";
 
 interface Recording {
   enabled: boolean;
@@ -19,6 +20,7 @@ interface Settings {
   recording: Recording;
   respect_dnt: boolean;
   test_account_filters: unknown[];
+  path_cleaning: Rule[];
 }
 interface Member {
   user_id: number;
@@ -127,6 +129,30 @@ function TestAccounts(props: { projectId: number; settings: Settings; admin: boo
   );
 }
 
+/** Rules that group pages in every paths insight (those that do not opt out), before its own. */
+function PageGroups(props: { projectId: number; settings: Settings; admin: boolean; onSaved: (s: Settings) => void }) {
+  const [rules, setRules] = useState<Rule[]>(props.settings.path_cleaning);
+  const { note, error, submit } = useSubmit(async () => {
+    const saved = await api<Settings>("PATCH", `/api/projects/${props.projectId}/settings`, {
+      path_cleaning: rules.filter((r) => r.regex),
+    });
+    props.onSaved(saved);
+    setRules(saved.path_cleaning);
+    return "Saved. Paths insights group pages by these rules first.";
+  });
+  return (
+    <form class="card stack" onSubmit={submit} aria-labelledby="page-groups">
+      <h2 id="page-groups">Pages in paths</h2>
+      <p class="hint">Every paths insight applies these rules before its own, unless it turns them off.</p>
+      <fieldset class="stack plain" disabled={!props.admin}>
+        <GroupPages rules={rules} onChange={setRules} />
+      </fieldset>
+      <Outcome note={note} error={error} />
+      {props.admin && <button type="submit" class="primary">Save page groups</button>}
+    </form>
+  );
+}
+
 function Members(props: { projectId: number; admin: boolean }) {
   const [members, setMembers] = useState<Member[]>([]);
   const [email, setEmail] = useState("");
@@ -224,6 +250,7 @@ export function SettingsPage(props: { projectId: number }) {
         <div class="stack">
           <Members projectId={props.projectId} admin={admin} />
           <TestAccounts projectId={props.projectId} settings={settings} admin={admin} onSaved={setSettings} />
+          <PageGroups projectId={props.projectId} settings={settings} admin={admin} onSaved={setSettings} />
         </div>
       </div>
     </div>

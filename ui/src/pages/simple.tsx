@@ -141,10 +141,10 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
   );
 }
 
-type Rule = { regex: string; alias: string };
+export type Rule = { regex: string; alias: string };
 
 /** Rules that name pages alike: every match of a pattern in a page's path replaced. */
-function GroupPages(props: { rules: Rule[]; onChange: (rules: Rule[]) => void }) {
+export function GroupPages(props: { rules: Rule[]; onChange: (rules: Rule[]) => void }) {
   const set = (i: number, rule: Rule | null) =>
     props.onChange(rule === null ? props.rules.filter((_, j) => j !== i) : props.rules.map((r, j) => (j === i ? rule : r)));
   return (
@@ -175,6 +175,7 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
   const [least, setLeast] = useState(() => String(field(saved, "min_edge_weight", 1)));
   const [custom, setCustom] = useState(() => field<string[]>(saved, "include", []).includes("custom"));
   const [rules, setRules] = useState(() => field<Rule[]>(saved, "path_cleaning", []));
+  const [projectRules, setProjectRules] = useState(() => field(saved, "project_path_cleaning", true));
   const [leftOut, setLeftOut] = useState(() => field<string[]>(saved, "exclude", []).join("\n"));
   const range = useDateRange(saved, "-7d");
   const filters = useFilters(saved);
@@ -191,6 +192,7 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
     date_range: range.spec,
     filter_test_accounts: props.leaveOut.on,
     path_cleaning: rules.filter((r) => r.regex),
+    project_path_cleaning: projectRules,
     exclude: leftOut.split("\n").map((l) => l.trim()).filter(Boolean),
   };
   return (
@@ -221,6 +223,9 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
       </div>
       <label class="check"><input type="checkbox" checked={custom} onChange={(e) => setCustom(e.currentTarget.checked)} /> Include custom events</label>
       <GroupPages rules={rules} onChange={setRules} />
+      <label class="check">
+        <input type="checkbox" checked={projectRules} onChange={(e) => setProjectRules(e.currentTarget.checked)} /> First, the project's page groups (Settings)
+      </label>
       <div class="field">
         <label for="paths-exclude">Leave out (one page or event a line)</label>
         <textarea id="paths-exclude" rows={2} placeholder="/login" value={leftOut} onInput={(e) => setLeftOut(e.currentTarget.value)} />

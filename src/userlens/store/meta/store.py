@@ -27,6 +27,7 @@ from userlens.errors import AlreadyExists, InvalidInput, NotFound
 from userlens.model.cohort import Cohort, CohortIn, CohortPatch
 from userlens.model.filters import FILTER_LIST, CohortDefinition, Filter
 from userlens.model.ids import STORED
+from userlens.model.paths import PathCleaning
 from userlens.model.project import (
     ApiTokenInfo,
     NewApiToken,
@@ -124,6 +125,7 @@ def _project(row: ProjectRow) -> Project:
         test_account_filters=tuple(
             FILTER_LIST.validate_python(row.test_account_filters or [], context=STORED)
         ),
+        path_cleaning=tuple(PATH_RULES.validate_python(row.path_cleaning or [])),
     )
 
 
@@ -139,6 +141,7 @@ def _owned(s: Session, table: type[_Owned], project_id: int, row_id: int, what: 
 
 
 _INSIGHT_SPEC: TypeAdapter[InsightQuery] = TypeAdapter(InsightQuery)
+PATH_RULES: TypeAdapter[list[PathCleaning]] = TypeAdapter(list[PathCleaning])
 
 
 def _insight(row: InsightRow) -> SavedInsight:
@@ -404,6 +407,15 @@ class MetaStore:
             if row is None:
                 raise NotFound(f"no project {project_id}")
             row.test_account_filters = FILTER_LIST.dump_python(list(filters), mode="json")
+            s.commit()
+            return _project(row)
+
+    def set_path_cleaning(self, project_id: int, rules: Sequence[PathCleaning]) -> Project:
+        with self._session() as s:
+            row = s.get(ProjectRow, project_id)
+            if row is None:
+                raise NotFound(f"no project {project_id}")
+            row.path_cleaning = PATH_RULES.dump_python(list(rules), mode="json")
             s.commit()
             return _project(row)
 

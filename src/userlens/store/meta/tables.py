@@ -50,6 +50,8 @@ class ProjectRow(Base):
     respect_dnt: Mapped[bool] = mapped_column(Boolean, default=False)
     # Filters (as JSON) that an insight adds when it leaves out internal and test users.
     test_account_filters: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Page groups (as JSON) that paths insights apply before their own.
+    path_cleaning: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class MembershipRow(Base):
