@@ -102,12 +102,18 @@ class PropertyFilter(Spec):
             raise ValueError(f"'{op}' compares with a number")
         if op is Operator.REGEX:
             try:
-                with warnings.catch_warnings():  # "possible nested set" and the like
-                    warnings.simplefilter("ignore")
-                    re.compile(str(value))
+                compile_quietly(str(value))
             except re.error as exc:
                 raise ValueError(f"not a regular expression: {exc}") from None
         return self
+
+
+def compile_quietly(pattern: str) -> re.Pattern[str]:
+    """`re.compile`, without the warnings ("possible nested set" and the like) that it gives
+    for some patterns it takes; `re.error` for those it does not."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return re.compile(pattern)
 
 
 # Escapes and character classes (skipped), then what Python's `re` takes and RE2, the engine

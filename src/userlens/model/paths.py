@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from userlens.model.filters import Filter, not_re2
+from userlens.model.filters import Filter, compile_quietly, not_re2
 from userlens.model.ids import new_input
 from userlens.model.insight import DateRange, PersonsPage, Spec
 
@@ -32,6 +32,14 @@ PathKind = Literal["pageview", "custom"]
 MAX_RULES = 20
 # Python's own regex parser, for the least width a pattern can match.
 _SRE: Any = importlib.import_module("re._parser")
+
+
+def _least_width(pattern: str) -> int:
+    """The fewest characters a match of `pattern` (which compiles) can take."""
+    with warnings.catch_warnings():  # as `compile_quietly`
+        warnings.simplefilter("ignore")
+        least: int = _SRE.parse(pattern).getwidth()[0]
+    return least
 
 
 class PathCleaning(Spec):
@@ -46,10 +54,8 @@ class PathCleaning(Spec):
     @classmethod
     def _one_meaning(cls, value: str) -> str:
         try:
-            with warnings.catch_warnings():  # "possible nested set" and the like
-                warnings.simplefilter("ignore")
-                re.compile(value)
-                least = _SRE.parse(value).getwidth()[0]
+            compile_quietly(value)
+            least = _least_width(value)
         except re.error as exc:
             raise ValueError(f"not a regular expression: {exc}") from None
         if (refused := not_re2(value)) is not None:

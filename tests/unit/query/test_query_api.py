@@ -350,6 +350,8 @@ def test_paths_apply_the_projects_page_groups_first(make_env: Callable[..., Env]
         return {(e["source"], e["target"]) for e in resp.json()["edges"]}
 
     assert edges() == {("/shop/p/:id", "/shop/p/:id/reviews"), ("/shop/p/:id/reviews", "/cart")}
+    # A pattern Python warns about ("possible nested set") is still taken.
+    assert edges(path_cleaning=[{"regex": "[[x]", "alias": "y"}]) == edges()
     # The insight's own rules work on what the project's left.
     own = [{"regex": "^/shop/p/:id.*", "alias": "product"}]
     assert edges(path_cleaning=own) == {("product", "/cart")}

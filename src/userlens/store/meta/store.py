@@ -6,7 +6,6 @@ import hashlib
 import re
 import secrets
 import threading
-import warnings
 import zoneinfo
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from userlens.errors import AlreadyExists, InvalidInput, NotFound
 from userlens.model.cohort import Cohort, CohortIn, CohortPatch
-from userlens.model.filters import FILTER_LIST, CohortDefinition, Filter
+from userlens.model.filters import FILTER_LIST, CohortDefinition, Filter, compile_quietly
 from userlens.model.ids import STORED
 from userlens.model.paths import PathCleaning
 from userlens.model.project import (
@@ -186,9 +185,7 @@ def check_recording(settings: RecordingSettings) -> RecordingSettings:
             if not pattern or len(pattern) > MAX_URL_PATTERN_CHARS:
                 raise InvalidInput(f"{name}: patterns must be 1-{MAX_URL_PATTERN_CHARS} characters")
             try:
-                with warnings.catch_warnings():  # "possible nested set" and the like
-                    warnings.simplefilter("ignore")
-                    re.compile(pattern)
+                compile_quietly(pattern)
             except re.error as exc:
                 raise InvalidInput(
                     f"{name}: {pattern!r} is not a regular expression: {exc}"
@@ -376,12 +373,20 @@ class MetaStore:
             s.commit()
             return _project(row)
 
-    def set_recording(self, project_id: int, settings: RecordingSettings) -> Project:
-        check_recording(settings)
+    def _change_project(self, project_id: int, change: Callable[[ProjectRow], None]) -> Project:
+        """The project after `change` is made to its row and committed."""
         with self._session() as s:
             row = s.get(ProjectRow, project_id)
             if row is None:
                 raise NotFound(f"no project {project_id}")
+            change(row)
+            s.commit()
+            return _project(row)
+
+    def set_recording(self, project_id: int, settings: RecordingSettings) -> Project:
+        check_recording(settings)
+
+        def change(row: ProjectRow) -> None:
             row.recording_enabled = settings.enabled
             row.recording_sample_rate = settings.sample_rate
             row.recording_min_duration_ms = settings.min_duration_ms
@@ -389,35 +394,21 @@ class MetaStore:
             row.recording_mask_inputs = settings.mask_inputs
             row.recording_url_allow = list(settings.url_allow)
             row.recording_url_deny = list(settings.url_deny)
-            s.commit()
-            return _project(row)
+
+        return self._change_project(project_id, change)
 
     def set_respect_dnt(self, project_id: int, respect: bool) -> Project:
-        with self._session() as s:
-            row = s.get(ProjectRow, project_id)
-            if row is None:
-                raise NotFound(f"no project {project_id}")
-            row.respect_dnt = respect
-            s.commit()
-            return _project(row)
+        return self._change_project(project_id, lambda row: setattr(row, "respect_dnt", respect))
 
     def set_test_account_filters(self, project_id: int, filters: Sequence[Filter]) -> Project:
-        with self._session() as s:
-            row = s.get(ProjectRow, project_id)
-            if row is None:
-                raise NotFound(f"no project {project_id}")
-            row.test_account_filters = FILTER_LIST.dump_python(list(filters), mode="json")
-            s.commit()
-            return _project(row)
+        stored = FILTER_LIST.dump_python(list(filters), mode="json")
+        return self._change_project(
+            project_id, lambda row: setattr(row, "test_account_filters", stored)
+        )
 
     def set_path_cleaning(self, project_id: int, rules: Sequence[PathCleaning]) -> Project:
-        with self._session() as s:
-            row = s.get(ProjectRow, project_id)
-            if row is None:
-                raise NotFound(f"no project {project_id}")
-            row.path_cleaning = PATH_RULES.dump_python(list(rules), mode="json")
-            s.commit()
-            return _project(row)
+        stored = PATH_RULES.dump_python(list(rules), mode="json")
+        return self._change_project(project_id, lambda row: setattr(row, "path_cleaning", stored))
 
     def project(self, project_id: int) -> Project | None:
         with self._session() as s:
@@ -725,14 +716,12 @@ class MetaStore:
             zoneinfo.ZoneInfo(timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
             raise InvalidInput(f"unknown time zone: {timezone!r}") from exc
-        with self._session() as s:
-            row = s.get(ProjectRow, project_id)
-            if row is None:
-                raise NotFound(f"no project {project_id}")
+
+        def change(row: ProjectRow) -> None:
             row.name = name
             row.timezone = timezone
-            s.commit()
-            return _project(row)
+
+        return self._change_project(project_id, change)
 
     def user_for_api_token(self, secret: str) -> User | None:
         if not secret.startswith(PERSONAL_TOKEN_PREFIX):
