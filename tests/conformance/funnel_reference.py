@@ -7,7 +7,7 @@ import dataclasses
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from tests.conformance.insights_reference import Ev, matches, quantile, text
+from tests.conformance.insights_reference import Ev, bucket_of, matches, quantile, text
 from userlens.model.funnel import STEP_EDGES, FunnelOrder, FunnelPersonsQuery, FunnelQuery
 from userlens.model.insight import PropertyFilter
 
@@ -198,8 +198,20 @@ def step_histogram(totals: list[int], spec: FunnelQuery) -> list[tuple[int, int,
     return [(edges[b], edges[b + 1], counts[b]) for b in range(min(counts), max(counts) + 1)]
 
 
+def periods(spec: FunnelQuery, line: RefLine, tz: str) -> dict[datetime, list[int]]:
+    """Per local period (`over_time`) of the counted attempts' starts, the persons at each
+    step; only periods someone started in."""
+    assert spec.over_time is not None
+    out: dict[datetime, list[int]] = {}
+    for a in line.people.values():
+        counts = out.setdefault(bucket_of(a.times[0], spec.over_time, tz), [0] * len(spec.steps))
+        for i in range(len(a.times)):
+            counts[i] += 1
+    return out
+
+
 def persons(
-    events: list[Ev], ask: FunnelPersonsQuery, start: datetime, end: datetime
+    events: list[Ev], ask: FunnelPersonsQuery, start: datetime, end: datetime, tz: str = "UTC"
 ) -> set[tuple[frozenset[str], datetime, str | None]]:
     """(person, moment, session) of everyone the drill-down should list."""
     spec, k = ask.funnel, ask.step
@@ -209,6 +221,10 @@ def persons(
     for person, a in best.items():
         if ask.line is not None and lines[person] != (ask.line.is_other, ask.line.value):
             continue
+        if ask.period is not None:
+            assert spec.over_time is not None
+            if bucket_of(a.times[0], spec.over_time, tz) != ask.period:
+                continue
         if ask.status == "converted" and len(a.times) > k:
             out.add((person, a.times[k], a.sessions[k]))
         if ask.status == "dropped" and len(a.times) == k:

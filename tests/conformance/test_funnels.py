@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,22 +17,25 @@ from tests.conformance.funnel_reference import (
     funnel,
     histogram,
     median,
+    periods,
     persons,
     step_histogram,
 )
 from tests.conformance.insight_logs import NOW, ZONES, cohorts, filters, logs, write_log
+from tests.conformance.insights_reference import bucket_of
 from tests.conformance.test_event_store import PROJECT, captured
 from userlens.model.filters import CohortFilter
 from userlens.model.funnel import (
     FunnelExclusion,
     FunnelOrder,
+    FunnelPeriod,
     FunnelPersonsQuery,
     FunnelQuery,
     FunnelStep,
     HistogramScale,
     WindowUnit,
 )
-from userlens.model.insight import BreakdownLine, DateRange
+from userlens.model.insight import BreakdownLine, DateRange, Interval
 from userlens.query import funnels
 from userlens.query.dates import span
 from userlens.query.run import engine_of
@@ -83,6 +87,7 @@ def specs(draw: st.DrawFn) -> FunnelQuery:
         breakdown_limit=draw(st.integers(1, 3)),
         histogram_scale=draw(st.sampled_from(HistogramScale)),
         histogram_bins=draw(st.integers(1, 6)),
+        over_time=draw(st.sampled_from([None, None, *Interval])),
     )
 
 
@@ -128,6 +133,30 @@ def test_funnels_match_the_reference(
             assert bins == histogram(ref.totals, spec.histogram_bins)
         else:
             assert bins == step_histogram(ref.totals, spec)
+        if spec.over_time is None:
+            assert line.periods is None
+        else:
+            _check_periods(spec, line.periods, periods(spec, ref, tz), end, tz)
+
+
+def _check_periods(
+    spec: FunnelQuery,
+    got: list[FunnelPeriod] | None,
+    want: dict[datetime, list[int]],
+    end: datetime,
+    tz: str,
+) -> None:
+    """Every period of the range in order, zeros where nobody started; a period is complete
+    once its last possible attempt's window has ended inside the range."""
+    assert got is not None and spec.over_time is not None
+    starts = [p.start for p in got]
+    assert starts == sorted(set(starts))
+    assert {p.start: p.counts for p in got if p.counts[0]} == want
+    assert all(p.counts == [0] * len(spec.steps) for p in got if p.start not in want)
+    for p in got:
+        assert p.conversion == (p.counts[-1] / p.counts[0] if p.counts[0] else 0.0)
+    last_full = bucket_of(end - timedelta(seconds=spec.window_seconds), spec.over_time, tz)
+    assert [p.complete for p in got] == [p.start < last_full for p in got]
 
 
 @settings(
@@ -139,6 +168,8 @@ def test_funnels_match_the_reference(
     step=st.integers(0, 3),
     status=st.sampled_from(["converted", "dropped"]),
     pick_line=st.booleans(),
+    pick_period=st.integers(0, 3),
+    tz=st.sampled_from(ZONES),
 )
 def test_the_persons_behind_a_step_match_the_reference(
     make_store: StoreFactory,
@@ -147,24 +178,32 @@ def test_the_persons_behind_a_step_match_the_reference(
     step: int,
     status: str,
     pick_line: bool,
+    pick_period: int,
+    tz: str,
 ) -> None:
     step = min(step, len(spec.steps) - 1)
     if status == "dropped":
         step = max(step, 1)
     store = make_store()
     events = write_log(store, log)
-    start, end = span(spec.date_range, "UTC", NOW)
+    start, end = span(spec.date_range, tz, NOW)
     line = None
-    if pick_line and spec.breakdown:
-        lines = funnel(events, spec, start, end)
-        if lines:
-            is_other, value = sorted(lines, key=lambda k: (k[0], k[1] or ""))[0]
-            line = BreakdownLine(value=value, is_other=is_other)
-    ask = FunnelPersonsQuery(funnel=spec, step=step, status=status, line=line, limit=1000)
-    result = funnels.run_persons(ask, "UTC", NOW, engine_of(store, PROJECT))
+    lines = funnel(events, spec, start, end)
+    if pick_line and spec.breakdown and lines:
+        is_other, value = sorted(lines, key=lambda k: (k[0], k[1] or ""))[0]
+        line = BreakdownLine(value=value, is_other=is_other)
+    period = None
+    if spec.over_time is not None and pick_period and lines:
+        # A period someone started in (most of the time), or one nobody did.
+        started = sorted({p for ref in lines.values() for p in periods(spec, ref, tz)})
+        period = started[pick_period % len(started)] if pick_period < 3 else datetime(2026, 1, 5)
+    ask = FunnelPersonsQuery(
+        funnel=spec, step=step, status=status, line=line, period=period, limit=1000
+    )
+    result = funnels.run_persons(ask, tz, NOW, engine_of(store, PROJECT))
 
     got = {(frozenset(p.distinct_ids), p.timestamp, p.session_id) for p in result.persons}
-    assert got == persons(events, ask, start, end)
+    assert got == persons(events, ask, start, end, tz)
     assert result.total == len(got)
     moments = [p.timestamp for p in result.persons]
     assert moments == sorted(moments, reverse=True)  # latest first
@@ -209,6 +248,52 @@ def test_the_window_edge_counts_to_the_second(
     )
     result = funnels.run(spec, "UTC", T + timedelta(days=1), engine_of(store, PROJECT))
     assert [s.count for s in result.lines[0].steps] == [1, 1 if converted else 0]
+
+
+def test_conversion_over_time_counts_local_periods_and_knows_which_are_complete(
+    make_store: StoreFactory,
+) -> None:
+    """Days in Paris around the clocks going forward (29 March 2026), a one-day window, the
+    range ending at 31 March 00:00 there: the 29th's attempts have exactly their window left,
+    the 30th's do not."""
+    paris = ZoneInfo("Europe/Paris")
+
+    def at(day: int, hour: int, minute: int) -> int:
+        return _us(datetime(2026, 3, day, hour, minute, tzinfo=paris))
+
+    store = make_store()
+    store.write(
+        [
+            # The 29th, converting at the window's very edge.
+            captured("a", event="view", ts_us=at(29, 23, 30)),
+            captured("a", event="buy", ts_us=at(30, 23, 30)),
+            # The 28th in Paris, the 27th in UTC.
+            captured("b", event="view", ts_us=at(28, 0, 30)),
+            captured("c", event="view", ts_us=at(30, 10, 0)),
+        ]
+    )
+    spec = FunnelQuery(
+        steps=[FunnelStep(event="view"), FunnelStep(event="buy")],
+        window=1,
+        window_unit=WindowUnit.DAY,
+        date_range=DateRange(date_from="2026-03-27", date_to="2026-03-30"),
+        over_time=Interval.DAY,
+    )
+    now = datetime(2026, 4, 2, tzinfo=UTC)
+    engine = engine_of(store, PROJECT)
+    result = funnels.run(spec, "Europe/Paris", now, engine)
+    periods = result.lines[0].periods
+    assert periods is not None
+    assert [(p.start.day, p.counts, p.conversion, p.complete) for p in periods] == [
+        (27, [0, 0], 0.0, True),
+        (28, [1, 0], 0.0, True),
+        (29, [1, 1], 1.0, True),
+        (30, [1, 0], 0.0, False),
+    ]
+    assert result.over_time is Interval.DAY and result.timezone == "Europe/Paris"
+    ask = FunnelPersonsQuery(funnel=spec, step=1, period=datetime(2026, 3, 29))
+    found = funnels.run_persons(ask, "Europe/Paris", now, engine).persons
+    assert [p.distinct_ids for p in found] == [["a"]]
 
 
 @pytest.mark.parametrize(("order", "converted"), [("strict", 2), ("ordered", 3)])

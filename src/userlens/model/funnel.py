@@ -15,18 +15,21 @@ The counting rule, the same on every backend and in the reference implementation
   of the window); a broken attempt does not count;
 - each person counts once, with their attempt that reached the most steps (the earliest of
   those; then the smallest breakdown value), and is in the breakdown line of that attempt's
-  first event (or of their person property).
+  first event (or of their person property);
+- over time (`over_time`), each person counts in the period (of the project's time zone) in
+  which that same attempt started, so the periods add up to the funnel's counts.
 """
 
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from userlens.model.filters import CohortFilter, Filter, PropertyKey
-from userlens.model.insight import BreakdownLine, DateRange, PersonsPage, Spec
+from userlens.model.insight import BreakdownLine, DateRange, Interval, PersonsPage, Spec
 
 
 class FunnelOrder(enum.StrEnum):
@@ -109,6 +112,9 @@ class FunnelQuery(Spec):
     # and how many there are when they are of equal width.
     histogram_scale: HistogramScale = HistogramScale.STEPS
     histogram_bins: int = Field(default=10, ge=1, le=100)
+    # Also count each line's persons per period (hour, day, week or month) of their counted
+    # attempt's start: how conversion moves over time (`FunnelLine.periods`).
+    over_time: Interval | None = None
 
     @property
     def window_seconds(self) -> int:
@@ -165,12 +171,26 @@ class FunnelStepResult(Spec):
     average_seconds: float | None = None
 
 
+class FunnelPeriod(Spec):
+    # Start of the period, as local time in the project's time zone.
+    start: datetime
+    # Persons at each step whose counted attempt started in the period.
+    counts: list[int]
+    # Share (0-1) of them who reached the last step.
+    conversion: float
+    # Whether every attempt of the period has had its whole window inside the date range:
+    # the last periods' attempts may still convert.
+    complete: bool
+
+
 class FunnelLine(Spec):
     breakdown_value: str | None = None
     is_other: bool = False
     steps: list[FunnelStepResult]
     # Time from the first step to the last, for those who reached the last.
     histogram: list[HistogramBin]
+    # With `over_time`: every period of the date range, in order.
+    periods: list[FunnelPeriod] | None = None
 
 
 class FunnelResult(Spec):
@@ -178,6 +198,9 @@ class FunnelResult(Spec):
     order: FunnelOrder
     window_seconds: int
     lines: list[FunnelLine]
+    # The spec's `over_time`, and the time zone of the periods' starts.
+    over_time: Interval | None = None
+    timezone: str | None = None
     cached: bool = False
 
 
@@ -192,6 +215,9 @@ class FunnelPersonsQuery(PersonsPage):
     status: Literal["converted", "dropped"] = "converted"
     # Only the persons of this breakdown line (all lines when None).
     line: BreakdownLine | None = None
+    # Only those whose counted attempt started in this period (a `FunnelPeriod.start`, local
+    # time); needs the funnel's `over_time`.
+    period: datetime | None = None
 
     @model_validator(mode="after")
     def _step_fits(self) -> FunnelPersonsQuery:
@@ -199,4 +225,8 @@ class FunnelPersonsQuery(PersonsPage):
             raise ValueError(f"step: the funnel has {len(self.funnel.steps)} steps (from 0)")
         if self.status == "dropped" and self.step == 0:
             raise ValueError("step: nobody drops at the first step")
+        if self.period is not None and self.funnel.over_time is None:
+            raise ValueError("period: the funnel has no over_time")
+        if self.period is not None and self.period.tzinfo is not None:
+            raise ValueError("period: a local time without a zone, as the periods' starts are")
         return self

@@ -115,8 +115,11 @@ def span(date_range: DateRange, timezone: str, now: datetime) -> tuple[datetime,
     return start, end
 
 
-def between(start: datetime, end: datetime, interval: Interval, tz: ZoneInfo) -> Window:
-    """The window [start, end) with the local buckets that cover it."""
+def between(
+    start: datetime, end: datetime, interval: Interval, tz: ZoneInfo, *, field: str = "interval"
+) -> Window:
+    """The window [start, end) with the local buckets that cover it (too many: a 400 naming
+    the spec's `field`)."""
     buckets: list[datetime] = []
     bucket = truncate(local_naive(start, tz), interval)
     last = local_naive(end - timedelta(microseconds=1), tz)
@@ -124,7 +127,7 @@ def between(start: datetime, end: datetime, interval: Interval, tz: ZoneInfo) ->
         if _exists(bucket, tz):  # not the hour skipped when clocks go forward
             buckets.append(bucket)
         if len(buckets) > MAX_BUCKETS:
-            raise InvalidInput(f"interval: more than {MAX_BUCKETS} {interval}s in the date range")
+            raise InvalidInput(f"{field}: more than {MAX_BUCKETS} {interval}s in the date range")
         bucket = _next(bucket, interval)
     return Window(start=start, end=end, buckets=buckets)
 

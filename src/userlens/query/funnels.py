@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from userlens.model.filters import Filter
 from userlens.model.funnel import (
     FunnelExclusion,
     FunnelLine,
     FunnelOrder,
+    FunnelPeriod,
     FunnelPersonsQuery,
     FunnelQuery,
     FunnelResult,
@@ -34,7 +36,7 @@ from userlens.model.funnel import (
 )
 from userlens.model.insight import PersonsResult
 from userlens.query import funnel_arrays
-from userlens.query.dates import span
+from userlens.query.dates import between, bucket_ends, span, utc_offsets
 from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
     COLUMNS,
@@ -42,6 +44,7 @@ from userlens.query.filters import (
     all_of,
     cohort_name,
     cohort_of_line,
+    local_bucket,
     matches,
     overrides,
     person_join,
@@ -318,8 +321,30 @@ def _attempts(
     return ", ".join([*ctes, *lined])
 
 
-def build(spec: FunnelQuery, start: datetime, end: datetime, dialect: Dialect) -> Query:
-    """One row per line with its step counts and times, then one row per histogram bin."""
+def _moment(params: Params, start: datetime, column: str) -> str:
+    """A step's time column as a timestamp (the array plan's times count microseconds from
+    the range's start, plus one)."""
+    d = params.dialect
+    if not d.funnel_arrays:
+        return column
+    return d.from_epoch_us(f"{column} - 1 + {d.epoch_us(params.add(utc(start)))}")
+
+
+def _period(spec: FunnelQuery, params: Params, start: datetime, end: datetime, tz: str) -> str:
+    """The local start of the period (`over_time`) in which an attempt started, as
+    microseconds from 1970-01-01 00:00 of that clock."""
+    assert spec.over_time is not None
+    part = params.add(spec.over_time.value)
+    moment = _moment(params, start, "t0")
+    bucket = local_bucket(params, part, utc_offsets(start, end, tz), moment)
+    return params.dialect.epoch_us(bucket)
+
+
+def build(
+    spec: FunnelQuery, start: datetime, end: datetime, dialect: Dialect, timezone: str
+) -> Query:
+    """One row per line with its step counts and times, then one row per histogram bin, and
+    with `over_time` one row per line and period with its step counts."""
     params = Params(dialect)
     d = dialect
     n = len(spec.steps)
@@ -352,6 +377,13 @@ def build(spec: FunnelQuery, start: datetime, end: datetime, dialect: Dialect) -
             f"{d.int_div('d - lo', 'width')} AS bin, count(*) "
             "FROM r GROUP BY is_other, line, lo, width, bin"
         )
+    timed = ""
+    if spec.over_time is not None:
+        timed = (
+            f" UNION ALL SELECT 2, is_other, line, [{counts}], NULL, NULL, "
+            f"{_period(spec, params, start, end, timezone)} AS lo, NULL, NULL, NULL "
+            "FROM lined GROUP BY is_other, line, lo"
+        )
     return Query(
         f"WITH {attempts}, "
         # Each converted attempt's time from first to last step.
@@ -360,7 +392,7 @@ def build(spec: FunnelQuery, start: datetime, end: datetime, dialect: Dialect) -
         f"SELECT 0 AS kind, is_other, line, [{counts}] AS counts, "
         f"{d.doubles(averages)} AS averages, {d.doubles(medians)} AS medians, "
         "NULL AS lo, NULL AS width, NULL AS bin, NULL AS n "
-        f"FROM lined GROUP BY is_other, line UNION ALL {binned}",
+        f"FROM lined GROUP BY is_other, line UNION ALL {binned}{timed}",
         params.values,
     )
 
@@ -380,14 +412,52 @@ def _seconds(us: Any) -> float | None:
 Line = tuple[bool, str | None]  # is "other", breakdown value
 
 
-def parse(spec: FunnelQuery, rows: Sequence[Any]) -> FunnelResult:
+@dataclasses.dataclass(frozen=True)
+class Periods:
+    """What `over_time` needs to read its rows: the periods' local starts, and whether each
+    one's attempts have all had their window inside the range."""
+
+    timezone: str
+    starts: list[datetime]
+    complete: list[bool]
+
+    @staticmethod
+    def of(spec: FunnelQuery, start: datetime, end: datetime, timezone: str) -> Periods | None:
+        if spec.over_time is None:
+            return None
+        window = between(start, end, spec.over_time, ZoneInfo(timezone), field="over_time")
+        ends = bucket_ends(window, timezone)
+        converting = timedelta(seconds=spec.window_seconds)
+        return Periods(timezone, window.buckets, [e + converting <= end for e in ends])
+
+    def of_line(self, spec: FunnelQuery, found: dict[datetime, list[int]]) -> list[FunnelPeriod]:
+        none = [0] * len(spec.steps)
+        return [
+            FunnelPeriod(
+                start=at,
+                counts=(counts := found.get(at, none)),
+                conversion=_share(counts[-1], counts[0]),
+                complete=complete,
+            )
+            for at, complete in zip(self.starts, self.complete, strict=True)
+        ]
+
+
+EPOCH = datetime(1970, 1, 1)
+
+
+def parse(spec: FunnelQuery, rows: Sequence[Any], periods: Periods | None = None) -> FunnelResult:
     found: dict[Line, tuple[list[int], list[Any], list[Any]]] = {}
     scales: dict[Line, tuple[int, int]] = {}  # first bin's start and the bins' width (µs)
     bins: dict[Line, dict[int, int]] = {}
+    timed: dict[Line, dict[datetime, list[int]]] = {}
     for kind, is_other, line, counts, averages, medians, lo, width, bin_, n in rows:
         key: Line = (bool(is_other), line)
         if kind == 0:
             found[key] = ([int(c) for c in counts], list(averages), list(medians))
+        elif kind == 2:
+            at = EPOCH + timedelta(microseconds=int(lo))
+            timed.setdefault(key, {})[at] = [int(c) for c in counts]
         else:
             if lo is not None:
                 scales[key] = (int(lo), int(width))
@@ -416,9 +486,25 @@ def parse(spec: FunnelQuery, rows: Sequence[Any]) -> FunnelResult:
         ]
         histogram = _histogram(spec, bins.get(key, {}), scales.get(key, (0, 0)))
         lines.append(
-            FunnelLine(breakdown_value=key[1], is_other=key[0], steps=steps, histogram=histogram)
+            FunnelLine(
+                breakdown_value=key[1],
+                is_other=key[0],
+                steps=steps,
+                histogram=histogram,
+                periods=None if periods is None else periods.of_line(spec, timed.get(key, {})),
+            )
         )
-    return FunnelResult(order=spec.order, window_seconds=spec.window_seconds, lines=lines)
+    return _result(spec, lines, periods)
+
+
+def _result(spec: FunnelQuery, lines: list[FunnelLine], periods: Periods | None) -> FunnelResult:
+    return FunnelResult(
+        order=spec.order,
+        window_seconds=spec.window_seconds,
+        lines=lines,
+        over_time=spec.over_time,
+        timezone=None if periods is None else periods.timezone,
+    )
 
 
 def _histogram(
@@ -451,20 +537,29 @@ def run(
     engine: Engine,
 ) -> FunnelResult:
     start, end = span(spec.date_range, timezone, now)
+    periods = Periods.of(spec, start, end, timezone)
+
+    def answer(one: FunnelQuery) -> FunnelResult:
+        return parse(one, engine.execute(build(one, start, end, engine.dialect, timezone)), periods)
+
     if not spec.breakdown_cohorts:
-        return parse(spec, engine.execute(build(spec, start, end, engine.dialect)))
+        return answer(spec)
     # A line per cohort: the funnel again with the cohort as one more filter.
     lines = []
     for i, cohort in enumerate(spec.breakdown_cohorts):
         one = spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, cohort]})
-        name = cohort_name(cohort, i)
-        line = parse(one, engine.execute(build(one, start, end, engine.dialect))).lines[0]
-        lines.append(line.model_copy(update={"breakdown_value": name}))
-    return FunnelResult(order=spec.order, window_seconds=spec.window_seconds, lines=lines)
+        line = answer(one).lines[0]
+        lines.append(line.model_copy(update={"breakdown_value": cohort_name(cohort, i)}))
+    return _result(spec, lines, periods)
+
+
+def _us(local: datetime) -> int:
+    """A local time as `_period` gives it."""
+    return (local - EPOCH) // timedelta(microseconds=1)
 
 
 def build_persons(
-    ask: FunnelPersonsQuery, start: datetime, end: datetime, dialect: Dialect
+    ask: FunnelPersonsQuery, start: datetime, end: datetime, dialect: Dialect, timezone: str
 ) -> Query:
     params = Params(dialect)
     spec, k = ask.funnel, ask.step
@@ -477,9 +572,10 @@ def build_persons(
             f" AND is_other = {params.add(ask.line.is_other)} "
             f"AND line IS NOT DISTINCT FROM {params.add(ask.line.value)}"
         )
-    if dialect.funnel_arrays:
-        # The array plan's times count microseconds from the range's start, plus one.
-        moment = dialect.from_epoch_us(f"{moment} - 1 + {dialect.epoch_us(params.add(utc(start)))}")
+    if ask.period is not None:
+        period = _period(spec, params, start, end, timezone)
+        where += f" AND {period} = {params.add(_us(ask.period))}"
+    moment = _moment(params, start, moment)
     picked = (
         f"picked AS (SELECT person, {moment} AS moment, {session} AS session "
         f"FROM lined WHERE {where})"
@@ -506,4 +602,4 @@ def run_persons(
             update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]}
         )
         ask = ask.model_copy(update={"funnel": spec, "line": None})
-    return hits(engine.execute(build_persons(ask, start, end, engine.dialect)))
+    return hits(engine.execute(build_persons(ask, start, end, engine.dialect, timezone)))

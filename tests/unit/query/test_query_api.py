@@ -3,8 +3,9 @@ specs, and no way into another project's data."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.conftest import Env, FakeClock
@@ -196,6 +197,17 @@ def test_every_insight_kind_answers_through_the_api(make_env: Callable[..., Env]
     assert steps[1]["conversion_from_first"] == 0.5 and steps[1]["median_seconds"] == 120
     dropped = ask({"kind": "funnel_persons", "funnel": funnel, "step": 1, "status": "dropped"})
     assert [(p["distinct_ids"], p["session_id"]) for p in dropped["persons"]] == [(["b"], "s2")]
+    hourly = {**funnel, "over_time": "hour"}
+    periods = ask(hourly)["lines"][0]["periods"]
+    starts = [datetime.fromisoformat(p["start"]) for p in periods]
+    assert {b - a for a, b in itertools.pairwise(starts)} == {timedelta(hours=1)}
+    assert not periods[-1]["complete"]
+    assert [sum(p["counts"][i] for p in periods) for i in range(2)] == [2, 1]
+    first = next(p for p in periods if p["counts"][1])
+    converted = ask(
+        {"kind": "funnel_persons", "funnel": hourly, "step": 1, "period": first["start"]}
+    )
+    assert [p["distinct_ids"] for p in converted["persons"]] == [["a"]]
 
     trend = {"series": [{"event": "$pageview"}], "date_range": {"date_from": "-1d"}}
     behind = env.client.post(
@@ -244,6 +256,19 @@ def test_bad_insight_specs_are_400_naming_the_field(env: Env) -> None:
             },
             "body.steps.1.filters.0",
         ),
+        ({"kind": "funnel", "steps": [step, step], "over_time": "minute"}, "body.over_time"),
+        (
+            {"kind": "funnel_persons", "funnel": {"steps": [step, step]}, "period": "2026-01-05"},
+            "body",
+        ),
+        (
+            {
+                "kind": "funnel_persons",
+                "funnel": {"steps": [step, step], "over_time": "day"},
+                "period": "2026-01-05T00:00:00Z",
+            },
+            "body",
+        ),
         ({"kind": "retention", "period": "hour"}, "body.period"),
         ({"kind": "retention", "periods": 0}, "body.periods"),
         ({"kind": "paths", "start_point": "/", "end_point": "/x"}, "body"),
@@ -277,6 +302,14 @@ def test_bad_insight_specs_are_400_naming_the_field(env: Env) -> None:
     }
     resp = env.client.post(url, json=backwards, headers=env.auth)
     assert resp.status_code == 400 and "date_range" in resp.json()["detail"]
+    hourly = {
+        "kind": "funnel",
+        "steps": [step, step],
+        "date_range": {"date_from": "2025-01-01", "date_to": "2026-01-01"},
+        "over_time": "hour",
+    }
+    resp = env.client.post(url, json=hourly, headers=env.auth)
+    assert resp.status_code == 400 and resp.json()["detail"].startswith("over_time: more than")
 
 
 def test_paths_group_pages_and_leave_some_out(make_env: Callable[..., Env]) -> None:

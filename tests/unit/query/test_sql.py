@@ -145,6 +145,18 @@ SPECS: dict[str, BaseModel] = {
         steps=[FunnelStep(event="signup"), FunnelStep(event="buy")],
         histogram_scale=HistogramScale.LINEAR,
     ),
+    # Conversion over time: the counts again per week of the attempts' local start.
+    "funnel_over_time": FunnelQuery(
+        steps=[FunnelStep(event="signup"), FunnelStep(event="buy")], over_time=Interval.WEEK
+    ),
+    # The persons of one of those weeks.
+    "funnel_persons_period": FunnelPersonsQuery(
+        funnel=FunnelQuery(
+            steps=[FunnelStep(event="signup"), FunnelStep(event="buy")], over_time=Interval.WEEK
+        ),
+        step=1,
+        period=datetime(2026, 11, 16),
+    ),
     # A step repeated: an event can be two steps, so each step has a flag of its own.
     "funnel_repeated": FunnelQuery(
         steps=[FunnelStep(event="login"), FunnelStep(event="buy"), FunnelStep(event="login")]

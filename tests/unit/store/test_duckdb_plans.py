@@ -42,7 +42,7 @@ def test_a_funnels_asof_joins_are_never_nested_loops(tmp_path: Path, order: Funn
             date_range=DateRange(date_from="-7d"),
         )
         start, end = span(spec.date_range, "UTC", T + timedelta(days=1))
-        built = funnels.build(spec, start, end, DUCKDB)
+        built = funnels.build(spec, start, end, DUCKDB, "UTC")
         ran = store.query(PROJECT, Query("EXPLAIN ANALYZE " + built.sql, built.params))
         joins = set(re.findall(r"(Asof Join|Nested Loop Join)", "\n".join(map(str, ran[0]))))
         assert joins == {"Asof Join"}
