@@ -457,6 +457,20 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(page.get_by_test_id("funnel-lines")).to_have_count(0)
     expect(page.get_by_test_id("funnel-steps")).to_have_count(1)
 
+    # Conversion over time: this month's attempts, of which ana's converted; they may still.
+    page.get_by_label("Show").select_option("month")
+    now = page.get_by_test_id("funnel-periods").get_by_role("row").last
+    expect(now.get_by_role("cell")).to_have_text([re.compile("still converting"), "4", "1", "25.0 %"])
+    expect(page.get_by_role("img", name="Funnel chart")).to_be_visible()
+    shot(page, "09c-funnel-over-time")
+    now.get_by_role("button", name=re.compile("^Persons who converted")).click()
+    expect(page.get_by_role("region", name=re.compile("^Reached step 3 · started"))).to_be_visible()
+    expect(persons.get_by_role("row")).to_have_count(2)
+    expect(persons.get_by_role("link", name="ana", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Close").click()
+    page.get_by_label("Show").select_option("")
+    expect(page.get_by_test_id("funnel-steps")).to_have_count(1)
+
     page.get_by_label("Name", exact=True).fill("Signup funnel")
     page.get_by_label("Dashboard").select_option(label="Product overview")
     page.get_by_role("button", name="Save", exact=True).click()

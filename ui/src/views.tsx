@@ -82,7 +82,14 @@ export function TrendNumbers(props: { result: Totals }) {
   );
 }
 
-type FunnelLine = { breakdown_value: string | null; is_other: boolean; name?: string; steps: { label: string; count: number }[] };
+export type FunnelPeriod = { start: string; counts: number[]; conversion: number; complete: boolean };
+type FunnelLine = {
+  breakdown_value: string | null;
+  is_other: boolean;
+  name?: string;
+  steps: { label: string; count: number }[];
+  periods?: FunnelPeriod[] | null;
+};
 
 /** A funnel breakdown line's name: its cohort's name, its value, "Other", or "(none)" for
  * persons without it. */
@@ -123,6 +130,38 @@ function funnelChart(result: Any): ChartConfiguration {
       })),
     },
     options: { scales: { y: { beginAtZero: true } }, plugins: { legend: { display: split } } },
+  };
+}
+
+/** A funnel over time: each line's conversion from the first step to the last, per period.
+ * The line runs dashed into periods whose attempts may still convert. */
+export function funnelTrendChart(result: Any): ChartConfiguration {
+  const lines = result.lines as FunnelLine[];
+  const interval = String(result.over_time ?? "day");
+  const periods = lines[0]?.periods ?? [];
+  const split = lines.length > 1 || (lines[0] !== undefined && (lines[0].breakdown_value !== null || lines[0].is_other));
+  return {
+    type: "line",
+    data: {
+      labels: periods.map((p) => bucketLabel(p.start, interval)),
+      datasets: lines.map((l, i) => {
+        const mine = l.periods ?? [];
+        return {
+          label: split ? funnelLineName(l) : "Conversion",
+          data: mine.map((p) => (p.counts[0] ? Math.round(p.conversion * 1000) / 10 : null)),
+          borderColor: PALETTE[i % PALETTE.length],
+          backgroundColor: PALETTE[i % PALETTE.length],
+          tension: 0.25,
+          pointRadius: 3,
+          spanGaps: true,
+          segment: { borderDash: (ctx: { p1DataIndex: number }) => (mine[ctx.p1DataIndex]?.complete === false ? [5, 4] : undefined) },
+        };
+      }),
+    },
+    options: {
+      scales: { y: { beginAtZero: true, suggestedMax: 100, ticks: { callback: (v: string | number) => `${v} %` } } },
+      plugins: { legend: { display: split } },
+    },
   };
 }
 
@@ -323,7 +362,7 @@ export function InsightView(props: {
   const kind = String(props.result.kind ?? "trends");
   const config = useMemo(() => {
     if (kind === "trends") return props.display === "number" ? null : trendsChart(props.result, { bar: props.display === "bar" });
-    if (kind === "funnel") return funnelChart(props.result);
+    if (kind === "funnel") return props.result.over_time ? funnelTrendChart(props.result) : funnelChart(props.result);
     if (kind === "lifecycle") return lifecycleChart(props.result);
     if (kind === "stickiness") return stickinessChart(props.result);
     return null;

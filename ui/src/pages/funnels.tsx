@@ -5,7 +5,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ChartView, downloadCsv, PALETTE } from "../chart";
 import { BreakdownPicker, type Filter, FiltersEditor, OwnFilters, ready, splitFilters } from "../filters";
 import { ErrorNote } from "../layout";
-import { funnelLineName, withCohortNames } from "../views";
+import { bucketLabel, type FunnelPeriod, funnelLineName, funnelTrendChart, withCohortNames } from "../views";
 import {
   EventPicker, field, type LeaveOut, LeaveOutToggle, Persons, DateRangeField, type SavedInsight, SaveBar, useDateRange, Select, type Spec, useBreakdown,
   useFilters, useQuery,
@@ -31,9 +31,11 @@ interface FunnelLine {
   name?: string;
   steps: FunnelStep[];
   histogram: HistogramBin[];
+  periods?: FunnelPeriod[] | null;
 }
 interface FunnelResult {
   lines: FunnelLine[];
+  over_time?: string | null;
 }
 
 const UNITS: [number, string][] = [[86400, "d"], [3600, "h"], [60, "min"], [1, "s"]];
@@ -139,6 +141,67 @@ function TimeToConvert(props: { line: FunnelLine; scale: string; onScale: (scale
   );
 }
 
+/** A funnel over time: a row per period, with how many started in it and, per line, how many
+ * of them converted (either opens those persons). The last periods may still convert. */
+function PeriodsTable(props: {
+  lines: FunnelLine[];
+  interval: string;
+  split: boolean;
+  onOpen: (step: number, line: FunnelLine, period: string) => void;
+}) {
+  const periods = props.lines[0].periods ?? [];
+  const last = props.lines[0].steps.length - 1;
+  const named = (l: FunnelLine, p: FunnelPeriod) => `${props.split ? `${funnelLineName(l)}, ` : ""}${bucketLabel(p.start, props.interval)}`;
+  const persons = (l: FunnelLine, i: number, step: number, what: string) => {
+    const p = (l.periods ?? [])[i];
+    return p.counts[step] > 0 ? (
+      <button type="button" class="link" aria-label={`Persons who ${what} · ${named(l, p)}`} onClick={() => props.onOpen(step, l, p.start)}>
+        {p.counts[step].toLocaleString()}
+      </button>
+    ) : "0";
+  };
+  return (
+    <div class="scroll">
+      <table class="table numbers" data-testid="funnel-periods">
+        <thead>
+          {props.split ? (
+            <tr><th>Period</th>{props.lines.map((l) => <th key={`${l.is_other}:${l.breakdown_value}`}>{funnelLineName(l)}</th>)}</tr>
+          ) : (
+            <tr><th>Period</th><th>Started</th><th>Converted</th><th>Conversion</th></tr>
+          )}
+        </thead>
+        <tbody>
+          {periods.map((p, i) => (
+            <tr key={p.start} class={p.complete ? "" : "pending"}>
+              <td class="nowrap">
+                {bucketLabel(p.start, props.interval)}
+                {!p.complete && <span class="hint inline" title="Some attempts of this period still have time to convert">still converting</span>}
+              </td>
+              {props.split
+                ? props.lines.map((l) => {
+                    const mine = (l.periods ?? [])[i];
+                    return (
+                      <td key={`${l.is_other}:${l.breakdown_value}`}>
+                        {mine.counts[0] ? `${(mine.conversion * 100).toFixed(1)} % ` : "– "}
+                        <span class="small-note">({persons(l, i, last, "converted")} of {persons(l, i, 0, "started")})</span>
+                      </td>
+                    );
+                  })
+                : (
+                  <>
+                    <td>{persons(props.lines[0], i, 0, "started")}</td>
+                    <td>{persons(props.lines[0], i, last, "converted")}</td>
+                    <td>{p.counts[0] ? `${(p.conversion * 100).toFixed(1)} %` : "–"}</td>
+                  </>
+                )}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 /** A broken-down funnel: a row per value, its persons at each step (and how many dropped
  * before it; either opens them), and its conversion from first to last step. */
 function LinesTable(props: { lines: FunnelLine[]; by: string; onOpen: (step: number, line: FunnelLine, status: Status) => void }) {
@@ -198,8 +261,11 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
   const range = useDateRange(saved, "-30d");
   const [order, setOrder] = useState(() => field(saved, "order", "ordered"));
   const [scale, setScale] = useState(() => field(saved, "histogram_scale", "steps"));
-  // Persons who reached or dropped before a step, of one breakdown line (the only one without).
-  const [opened, setOpened] = useState<{ step: number; line: FunnelLine; status: Status } | null>(null);
+  // "" for the steps, or the period of conversion over time.
+  const [overTime, setOverTime] = useState(() => field<string | null>(saved, "over_time", null) ?? "");
+  // Persons who reached or dropped before a step, of one breakdown line (the only one without)
+  // and, over time, of one period.
+  const [opened, setOpened] = useState<{ step: number; line: FunnelLine; status: Status; period?: string } | null>(null);
   const filters = useFilters(saved);
   const breakdown = useBreakdown(props.projectId, saved);
   const split = breakdown.split;
@@ -226,6 +292,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
     ...breakdown.spec,
     exclusions: kept.map((x) => ({ event: x.event.trim(), from_step: x.from - 1, to_step: x.to - 1 })),
     histogram_scale: scale,
+    over_time: overTime || null,
   };
   const asked = useQuery<FunnelResult>(props.projectId, funnel);
   const { error, busy } = asked;
@@ -236,8 +303,10 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
   const lines = result?.lines ?? [];
   const line = lines[0];
 
+  const timed = Boolean(result?.over_time) && line?.periods != null;
   const config = useMemo<ChartConfiguration | null>(() => {
     if (!line) return null;
+    if (result?.over_time && line.periods) return funnelTrendChart({ ...result });
     const labels = line.steps.map((s, i) => `${i + 1}. ${s.label}`);
     if (split) {
       // A bar per line at each step: how each value converts, side by side.
@@ -265,6 +334,13 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
   // A bar opens its persons: those who reached the step (a line's bar, or "Converted"), or
   // those who dropped before it.
   const pick = (step: number, dataset: number) => {
+    if (timed) {
+      // A point: the persons of that line who converted in that period.
+      const l = lines[dataset];
+      const p = l?.periods?.[step];
+      if (l && p && p.counts[p.counts.length - 1] > 0) setOpened({ step: l.steps.length - 1, line: l, status: "converted", period: p.start });
+      return;
+    }
     if (split && lines[dataset]) setOpened({ step, line: lines[dataset], status: "converted" });
     else if (!split && dataset === 1 && line && step > 0) setOpened({ step, line, status: "dropped" });
     else if (!split && dataset === 0 && line) setOpened({ step, line, status: "converted" });
@@ -275,8 +351,16 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
     setSteps(next);
   };
   const setStep = (i: number, change: Partial<StepDraft>) => edit(steps.map((s, j) => (j === i ? { ...s, ...change } : s)));
+  const csvOverTime = () =>
+    downloadCsv("funnel.csv", [
+      [...(split ? [breakdown.title] : []), "period", ...(line?.steps ?? []).map((s, i) => `${i + 1}. ${s.label}`), "conversion", "complete"],
+      ...lines.flatMap((l) =>
+        (l.periods ?? []).map((p) => [...(split ? [funnelLineName(l)] : []), p.start, ...p.counts, p.conversion, p.complete ? "yes" : "no"]),
+      ),
+    ]);
   const csv = () =>
     line &&
+    (timed ? csvOverTime() :
     downloadCsv("funnel.csv", [
       [...(split ? [breakdown.title] : []), "step", "persons", "conversion from first", "conversion from previous", "dropped", "median seconds", "average seconds"],
       ...lines.flatMap((l) =>
@@ -285,7 +369,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
           `${i + 1}. ${s.label}`, s.count, s.conversion_from_first, s.conversion_from_previous, s.dropped, s.median_seconds ?? "", s.average_seconds ?? "",
         ]),
       ),
-    ]);
+    ]));
 
   return (
     <div class="builder">
@@ -338,6 +422,9 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
           </div>
         )}
         <DateRangeField id="funnel-range" range={range} />
+        <Select id="funnel-view" label="Show" value={overTime}
+          options={[["", "Steps"], ["hour", "Conversion per hour"], ["day", "Conversion per day"], ["week", "Conversion per week"], ["month", "Conversion per month"]]}
+          onChange={(v) => (setOverTime(v), setOpened(null))} />
         <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
         <LeaveOutToggle {...props.leaveOut} />
         <BreakdownPicker projectId={props.projectId} value={breakdown.key} type={breakdown.type} cohortIds={breakdown.cohortIds} limit={breakdown.limit} onLimit={breakdown.setLimit}
@@ -351,24 +438,32 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
           {config && <ChartView config={config} label="Funnel chart" onPick={pick} />}
           {line && (
             <div class="result-head">
-              <h2>Steps</h2>
-              <button type="button" class="ghost small" onClick={csv}>Export CSV</button>
+              <h2>{timed ? "Conversion over time" : "Steps"}</h2>
+              <div class="head-note">
+                {timed && <span class="muted">from step 1 to the last, by when each person's attempt started</span>}
+                <button type="button" class="ghost small" onClick={csv}>Export CSV</button>
+              </div>
             </div>
           )}
-          {split
+          {timed
+            ? <PeriodsTable lines={lines} interval={String(result?.over_time)} split={split}
+                onOpen={(step, l, period) => setOpened({ step, line: l, status: "converted", period })} />
+            : split
             ? line && <LinesTable lines={lines} by={breakdown.title} onOpen={(step, l, status) => setOpened({ step, line: l, status })} />
             : line && <StepsTable line={line} label="Steps" onOpen={(step, status) => setOpened({ step, line, status })} />}
-          {!split && line && <TimeToConvert line={line} scale={scale} onScale={setScale} />}
+          {!split && !timed && line && <TimeToConvert line={line} scale={scale} onScale={setScale} />}
         </section>
         {opened !== null && (
           <Persons projectId={props.projectId}
-            title={`${opened.status === "dropped" ? "Dropped before" : "Reached"} step ${opened.step + 1}${split ? ` · ${funnelLineName(opened.line)}` : ""}`}
+            title={`${opened.status === "dropped" ? "Dropped before" : "Reached"} step ${opened.step + 1}${split ? ` · ${funnelLineName(opened.line)}` : ""}${
+              opened.period ? ` · started ${bucketLabel(opened.period, overTime || "day")}` : ""}`}
             spec={{
               kind: "funnel_persons",
               funnel,
               step: opened.step,
               status: opened.status,
               line: split ? { value: opened.line.breakdown_value, is_other: opened.line.is_other } : null,
+              period: opened.period ?? null,
             }}
             onClose={() => setOpened(null)} />
         )}
