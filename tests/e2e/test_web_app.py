@@ -360,6 +360,9 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_label("Chart", exact=True).select_option("number")
     expect(page.get_by_test_id("number")).to_have_text(["4", "3", "133.333"])  # A, B, formula
     expect(page.get_by_test_id("change").first).to_have_text("up from 0 in the period before")
+    # The numbers say which days they count: the table's first and last.
+    days = page.get_by_role("table").first.get_by_role("columnheader").all_inner_texts()[1:-1]
+    expect(page.get_by_test_id("number-period")).to_have_text(f"{days[0]} – {days[-1]}")
     page.get_by_label("Chart", exact=True).select_option("line")
     page.get_by_label("Compare with the period before").uncheck()
     page.locator("#trend-math-2").select_option("sum")

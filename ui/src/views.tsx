@@ -61,13 +61,21 @@ function change(now: number, was: number): string {
   return `${sign}${Math.abs(pct).toFixed(1)} % on the period before (${was.toLocaleString()})`;
 }
 
-type Totals = { series: { label: string; total: number }[]; previous?: { total: number }[] | null };
+type Totals = {
+  series: { label: string; total: number }[];
+  previous?: { total: number }[] | null;
+  buckets?: string[];
+  interval?: string;
+};
 
-/** Each series' total, large, with the change from the period before when it was asked. */
+/** Each series' total, large, with the change from the period before when it was asked, and
+ * the period it covers. */
 export function TrendNumbers(props: { result: Totals }) {
-  const { series, previous } = props.result;
+  const { series, previous, buckets = [], interval = "day" } = props.result;
+  const [first, last] = [buckets[0], buckets[buckets.length - 1]].map((b) => b && bucketLabel(b, interval === "hour" ? "hour" : interval === "month" ? "month" : "day"));
   return (
     <div class="numbers-row">
+      {first && <p class="muted numbers-when" data-testid="number-period">{first === last ? first : `${first} – ${last}`}</p>}
       {series.map((line, i) => {
         const was = previous?.[i]?.total;
         return (
