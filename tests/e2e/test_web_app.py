@@ -463,7 +463,9 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     # Conversion over time: this month's attempts, of which ana's converted; they may still.
     page.get_by_label("Show").select_option("month")
     now = page.get_by_test_id("funnel-periods").get_by_role("row").last
-    expect(now.get_by_role("cell")).to_have_text([re.compile("still converting"), "4", "1", "25.0 %"])
+    expect(now.get_by_role("cell")).to_have_text(
+        [re.compile("still converting"), "4", "1", "25.0 %"]
+    )
     expect(page.get_by_role("img", name="Funnel chart")).to_be_visible()
     shot(page, "09c-funnel-over-time")
     now.get_by_role("button", name=re.compile("^Persons who converted")).click()
@@ -626,7 +628,8 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     paths = page.get_by_test_id("paths")
     expect(paths).to_contain_text("landing → signup")
     expect(paths.get_by_role("img", name="Paths flow")).to_be_visible()
-    expect(page.get_by_label("First, the project's page groups (Settings)")).to_be_checked()
+    expect(page.get_by_label("First, the project's page groups")).to_be_checked()
+    expect(page.get_by_test_id("project-groups")).to_contain_text("None are defined yet")
     # Left out, signup is no step: the paths go from landing straight on to checkout.
     left_out = page.get_by_label("Leave out (one page or event a line)")
     left_out.fill("signup")
@@ -838,6 +841,11 @@ def test_settings_team_and_a_viewer_who_cannot_change_them(
     expect(page.get_by_role("button", name="Invite")).to_have_count(0)
     expect(page.get_by_role("button", name="Save filters")).to_have_count(0)
     shot(page, "14-settings-viewer")
+    # The paths builder names the project's page groups it applies first.
+    page.goto(f"{server.url}/projects/{project['id']}/insights?kind=paths")
+    expect(page.get_by_test_id("project-groups")).to_have_text(
+        "^/product/\\d+ as /product/:id (Settings)"
+    )
     page.goto(f"{server.url}/projects/{project['id']}/dashboards")
     expect(page.get_by_test_id("tile").first.get_by_test_id("chart")).to_be_visible()
     expect(page.get_by_role("form", name="New dashboard")).to_have_count(0)  # viewers read only

@@ -2,6 +2,7 @@
 // draws, with the persons behind its numbers.
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
+import { api } from "../api";
 import { downloadCsv } from "../chart";
 import { FiltersEditor } from "../filters";
 import { ErrorNote } from "../layout";
@@ -166,6 +167,36 @@ export function GroupPages(props: { rules: Rule[]; onChange: (rules: Rule[]) => 
   );
 }
 
+/** The switch for the project's own page groups (Settings), with the groups it applies. */
+function ProjectGroups(props: { projectId: number; on: boolean; onChange: (on: boolean) => void }) {
+  const [groups, setGroups] = useState<Rule[] | null>(null);
+  useEffect(() => {
+    api<{ path_cleaning: Rule[] }>("GET", `/api/projects/${props.projectId}/settings`)
+      .then((s) => setGroups(s.path_cleaning))
+      .catch(() => setGroups(null));
+  }, [props.projectId]);
+  const settings = <a href={`/projects/${props.projectId}/settings`}>Settings</a>;
+  return (
+    <div>
+      <label class="check">
+        <input type="checkbox" checked={props.on} onChange={(e) => props.onChange(e.currentTarget.checked)} /> First, the project's page groups
+      </label>
+      {groups !== null && (
+        <span class="hint" data-testid="project-groups">
+          {groups.length === 0 ? <>None are defined yet: see {settings}.</> : (
+            <>
+              {groups.slice(0, 5).map((g, i) => (
+                <span key={i} class="group-line"><code>{g.regex}</code> as <code>{g.alias}</code></span>
+              ))}
+              {groups.length > 5 && `and ${groups.length - 5} more `}({settings})
+            </>
+          )}
+        </span>
+      )}
+    </div>
+  );
+}
+
 export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: SavedInsight }) {
   const saved = props.saved;
   const [start, setStart] = useState(() => field(saved, "start_point", ""));
@@ -223,9 +254,7 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
       </div>
       <label class="check"><input type="checkbox" checked={custom} onChange={(e) => setCustom(e.currentTarget.checked)} /> Include custom events</label>
       <GroupPages rules={rules} onChange={setRules} />
-      <label class="check">
-        <input type="checkbox" checked={projectRules} onChange={(e) => setProjectRules(e.currentTarget.checked)} /> First, the project's page groups (Settings)
-      </label>
+      <ProjectGroups projectId={props.projectId} on={projectRules} onChange={setProjectRules} />
       <div class="field">
         <label for="paths-exclude">Leave out (one page or event a line)</label>
         <textarea id="paths-exclude" rows={2} placeholder="/login" value={leftOut} onInput={(e) => setLeftOut(e.currentTarget.value)} />
