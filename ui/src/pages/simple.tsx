@@ -188,7 +188,7 @@ function ProjectGroups(props: { projectId: number; on: boolean; onChange: (on: b
               {groups.slice(0, 5).map((g, i) => (
                 <span key={i} class="group-line"><code>{g.regex}</code> as <code>{g.alias}</code></span>
               ))}
-              {groups.length > 5 && `and ${groups.length - 5} more `}({settings})
+              {groups.length > 5 && ` and ${groups.length - 5} more`} ({settings})
             </>
           )}
         </span>
