@@ -446,6 +446,8 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     by_session = page.get_by_test_id("funnel-lines").get_by_role("row")
     expect(by_session).to_have_count(5)  # the head, then one per session
     expect(by_session.filter(has_text="s-ana").get_by_role("cell").last).to_have_text("100.0 %")
+    # The time to convert, a colour per session (ana's alone reached the last step).
+    expect(page.get_by_role("img", name="Time to convert")).to_be_visible()
     cleos = by_session.filter(has_text="s-cleo")
     expect(cleos.get_by_role("cell").last).to_have_text("0.0 %")
     cleos.get_by_role("button", name="1 dropped").click()  # she dropped before step 2

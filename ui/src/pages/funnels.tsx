@@ -104,32 +104,41 @@ function StepsTable(props: { line: FunnelLine; label: string; onOpen: (step: num
   );
 }
 
-/** How long those who reached the last step took from the first, as bars of persons. */
-function TimeToConvert(props: { line: FunnelLine; scale: string; onScale: (scale: string) => void }) {
-  const bins = props.line.histogram;
-  const config = useMemo<ChartConfiguration | null>(
-    () =>
-      bins.length === 0
-        ? null
-        : {
-            type: "bar",
-            data: {
-              labels: bins.map((b) => {
-                const [from, to] = [duration(b.start_seconds), duration(b.end_seconds)];
-                return from === to ? from : `${from} – ${to}`;
-              }),
-              datasets: [{ label: "Persons", data: bins.map((b) => b.count), backgroundColor: PALETTE[0] }],
-            },
-            options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
-          },
-    [bins],
-  );
+const binLabel = (b: HistogramBin) => {
+  const [from, to] = [duration(b.start_seconds), duration(b.end_seconds)];
+  return from === to ? from : `${from} – ${to}`;
+};
+
+/** How long those who reached the last step took from the first, as bars of persons: one
+ * colour per line when broken down (the readable bins are the same for every line; equal
+ * bins are each line's own, so a broken-down funnel shows them for its first line only). */
+function TimeToConvert(props: { lines: FunnelLine[]; split: boolean; scale: string; onScale: (scale: string) => void }) {
+  const shared = props.split && props.scale === "steps";
+  const lines = shared ? props.lines : props.lines.slice(0, 1);
+  const config = useMemo<ChartConfiguration | null>(() => {
+    // Every bin any line has, in order of its start.
+    const starts = [...new Set(lines.flatMap((l) => l.histogram.map((b) => b.start_seconds)))].sort((a, b) => a - b);
+    if (starts.length === 0) return null;
+    const bins = starts.map((start) => lines.flatMap((l) => l.histogram).find((b) => b.start_seconds === start)!);
+    return {
+      type: "bar",
+      data: {
+        labels: bins.map(binLabel),
+        datasets: lines.map((l, i) => ({
+          label: props.split ? funnelLineName(l) : "Persons",
+          data: starts.map((start) => l.histogram.find((b) => b.start_seconds === start)?.count ?? 0),
+          backgroundColor: PALETTE[i % PALETTE.length],
+        })),
+      },
+      options: { plugins: { legend: { display: props.split } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    };
+  }, [props.lines, props.scale, props.split]);
   return (
     <>
       <div class="result-head">
         <h2>Time to convert</h2>
         <div class="head-note">
-          <span class="muted">from step 1 to the last step,</span>
+          <span class="muted">from step 1 to the last step{props.split && !shared ? `, ${funnelLineName(lines[0])} only` : ""},</span>
           <select aria-label="Histogram bins" class="small" value={props.scale} onChange={(e) => props.onScale(e.currentTarget.value)}>
             <option value="steps">in steps (1 min, 5 min, 1 h…)</option>
             <option value="linear">in equal bins</option>
@@ -451,7 +460,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
             : split
             ? line && <LinesTable lines={lines} by={breakdown.title} onOpen={(step, l, status) => setOpened({ step, line: l, status })} />
             : line && <StepsTable line={line} label="Steps" onOpen={(step, status) => setOpened({ step, line, status })} />}
-          {!split && !timed && line && <TimeToConvert line={line} scale={scale} onScale={setScale} />}
+          {!timed && line && <TimeToConvert lines={lines} split={split} scale={scale} onScale={setScale} />}
         </section>
         {opened !== null && (
           <Persons projectId={props.projectId}
