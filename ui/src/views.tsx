@@ -64,15 +64,22 @@ function change(now: number, was: number): string {
 type Totals = {
   series: { label: string; total: number }[];
   previous?: { total: number }[] | null;
-  buckets?: string[];
+  start?: string | null;
+  end?: string | null;
   interval?: string;
 };
+
+/** The local day (or hour) a moment falls in, as the charts label it. */
+const local = (iso: string, hourly: boolean) => bucketLabel(iso, hourly ? "hour" : "day");
 
 /** Each series' total, large, with the change from the period before when it was asked, and
  * the period it covers. */
 export function TrendNumbers(props: { result: Totals }) {
-  const { series, previous, buckets = [], interval = "day" } = props.result;
-  const [first, last] = [buckets[0], buckets[buckets.length - 1]].map((b) => b && bucketLabel(b, interval === "hour" ? "hour" : interval === "month" ? "month" : "day"));
+  const { series, previous, start, end, interval = "day" } = props.result;
+  // The range's first day and its last (the end is the moment just after it).
+  const hourly = interval === "hour";
+  const first = start ? local(start, hourly) : null;
+  const last = end ? local(new Date(Date.parse(`${end.slice(0, 19)}Z`) - 1).toISOString().slice(0, 19), hourly) : null;
   return (
     <div class="numbers-row">
       {first && <p class="muted numbers-when" data-testid="number-period">{first === last ? first : `${first} – ${last}`}</p>}

@@ -222,6 +222,10 @@ class TrendsResult(Spec):
     timezone: str
     # Start of each bucket, as local time in the project's time zone.
     buckets: list[datetime]
+    # The date range, as local times: its first moment and the moment just after its last
+    # (the first bucket may start before it, the last end after it).
+    start: datetime | None = None
+    end: datetime | None = None
     series: list[TrendsLine]
     # With `compare`: the same lines over the period just before, and its buckets.
     previous_buckets: list[datetime] | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from userlens.model.insight import (
     ACTIVE_DAYS,
@@ -29,6 +30,7 @@ from userlens.query.dates import (
     MASK_BITS,
     Window,
     bucket_ends,
+    local_naive,
     previous,
     resolve,
     utc_offsets,
@@ -381,8 +383,14 @@ def parse(spec: TrendsQuery, window: Window, timezone: str, rows: Sequence[Any])
             )
     if spec.formula:
         lines.append(_formula_line(spec.formula, lines, len(window.buckets)))
+    zone = ZoneInfo(timezone)
     return TrendsResult(
-        interval=spec.interval, timezone=timezone, buckets=window.buckets, series=lines
+        interval=spec.interval,
+        timezone=timezone,
+        buckets=window.buckets,
+        start=local_naive(window.start, zone),
+        end=local_naive(window.end, zone),
+        series=lines,
     )
 
 

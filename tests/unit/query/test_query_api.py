@@ -72,6 +72,20 @@ def test_trends_count_events_and_unique_persons(make_env: Callable[..., Env]) ->
     assert len(body["previous_buckets"]) == len(body["buckets"])
 
 
+def test_trends_say_the_range_their_buckets_cover(env: Env) -> None:
+    """Weekly buckets start on the Monday before the range; the range itself is given too, in
+    the project's time zone, for a total to say what it counts."""
+    spec = {
+        "series": [{"event": "signup"}],
+        "interval": "week",
+        "date_range": {"date_from": "2026-01-01", "date_to": "2026-01-31"},
+    }
+    url = f"/api/projects/{env.project.id}/query"
+    body = env.client.post(url, json=spec, headers=env.auth).json()
+    assert body["buckets"][0] == "2025-12-29T00:00:00"
+    assert (body["start"], body["end"]) == ("2026-01-01T00:00:00", "2026-02-01T00:00:00")
+
+
 def test_bad_specs_are_400_naming_the_field(env: Env) -> None:
     url = f"/api/projects/{env.project.id}/query"
     cases = [
