@@ -225,6 +225,13 @@ def persons(
             assert spec.over_time is not None
             if bucket_of(a.times[0], spec.over_time, tz) != ask.period:
                 continue
+        if ask.converted_in is not None:
+            took = _us(a.times[-1] - a.times[0])
+            since, until = ask.converted_in.from_seconds, ask.converted_in.to_seconds
+            if len(a.times) < len(spec.steps) or took < round(since * 1e6):
+                continue
+            if until is not None and took >= round(until * 1e6):
+                continue
         if ask.status == "converted" and len(a.times) > k:
             out.add((person, a.times[k], a.sessions[k]))
         if ask.status == "dropped" and len(a.times) == k:

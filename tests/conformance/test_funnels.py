@@ -26,6 +26,7 @@ from tests.conformance.insights_reference import bucket_of
 from tests.conformance.test_event_store import PROJECT, captured
 from userlens.model.filters import CohortFilter
 from userlens.model.funnel import (
+    ConversionTime,
     FunnelExclusion,
     FunnelOrder,
     FunnelPeriod,
@@ -169,6 +170,7 @@ def _check_periods(
     status=st.sampled_from(["converted", "dropped"]),
     pick_line=st.booleans(),
     pick_period=st.integers(0, 3),
+    pick_bin=st.integers(0, 3),
     tz=st.sampled_from(ZONES),
 )
 def test_the_persons_behind_a_step_match_the_reference(
@@ -179,6 +181,7 @@ def test_the_persons_behind_a_step_match_the_reference(
     status: str,
     pick_line: bool,
     pick_period: int,
+    pick_bin: int,
     tz: str,
 ) -> None:
     step = min(step, len(spec.steps) - 1)
@@ -197,8 +200,30 @@ def test_the_persons_behind_a_step_match_the_reference(
         # A period someone started in (most of the time), or one nobody did.
         started = sorted({p for ref in lines.values() for p in periods(spec, ref, tz)})
         period = started[pick_period % len(started)] if pick_period < 3 else datetime(2026, 1, 5)
+    took = None
+    last = len(spec.steps) - 1
+    if pick_bin and step == last and status == "converted" and lines:
+        # A bin of the histogram: its persons took that long from the first step to the last.
+        totals = [t for ref in lines.values() for t in ref.totals]
+        if spec.histogram_scale is HistogramScale.LINEAR:
+            bins = histogram(totals, spec.histogram_bins)
+        else:
+            bins = step_histogram(totals, spec)
+        if bins:
+            i = pick_bin % len(bins)
+            lo, hi, _ = bins[i]
+            # The last bin holds the longest time: it is asked for without an end.
+            took = ConversionTime(
+                from_seconds=lo / 1e6, to_seconds=None if i == len(bins) - 1 else hi / 1e6
+            )
     ask = FunnelPersonsQuery(
-        funnel=spec, step=step, status=status, line=line, period=period, limit=1000
+        funnel=spec,
+        step=step,
+        status=status,
+        line=line,
+        period=period,
+        converted_in=took,
+        limit=1000,
     )
     result = funnels.run_persons(ask, tz, NOW, engine_of(store, PROJECT))
 
@@ -460,6 +485,24 @@ def test_time_to_convert_falls_in_readable_steps_an_edge_in_the_later_bin(
         (1_800, 3_600, 0),
         (3_600, 7_200, 2),  # d, and e on the window's edge
     ]
+    # A bin's persons are those it counts: asked for as the result gives the bin, the last
+    # one without an end (it holds the window's edge).
+    engine = engine_of(store, PROJECT)
+    bins = result.lines[0].histogram
+    for i, b in enumerate(bins):
+        ask = FunnelPersonsQuery(
+            funnel=spec,
+            step=1,
+            converted_in=ConversionTime(
+                from_seconds=b.start_seconds,
+                to_seconds=None if i == len(bins) - 1 else b.end_seconds,
+            ),
+        )
+        found = funnels.run_persons(ask, "UTC", T + timedelta(days=1), engine).persons
+        assert len(found) == b.count
+        assert {p.distinct_ids[0] for p in found} == {
+            who for who, seconds in took.items() if b.start_seconds <= seconds < b.end_seconds
+        } | ({"e"} if i == len(bins) - 1 else set())
 
 
 def test_nobody_in_range_gives_zero_counts(make_store: StoreFactory) -> None:

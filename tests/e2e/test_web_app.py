@@ -404,6 +404,14 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(steps.get_by_role("row").nth(2).get_by_role("cell").last).to_have_text("1 min")
     expect(page.get_by_role("img", name="Time to convert")).to_be_visible()
     shot(page, "08-funnel")
+    # Ana's checkout is the one conversion: one bar, whose persons are her.
+    page.get_by_role("img", name="Time to convert").click()
+    expect(page.get_by_role("region", name=re.compile(r"^Reached step 3 · took "))).to_be_visible()
+    expect(page.get_by_test_id("persons").get_by_role("row")).to_have_count(2)
+    expect(
+        page.get_by_test_id("persons").get_by_role("link", name="ana", exact=True)
+    ).to_be_visible()
+    page.get_by_role("button", name="Close").click()
     # The histogram's bins are readable steps (a minute, two, five...), or equal ones.
     expect(page.get_by_label("Histogram bins")).to_have_value("steps")
     page.get_by_label("Histogram bins").select_option("linear")

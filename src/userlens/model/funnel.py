@@ -204,6 +204,20 @@ class FunnelResult(Spec):
     cached: bool = False
 
 
+class ConversionTime(Spec):
+    """A span of times from the first step to the last, as a histogram bin gives it: from
+    `from_seconds` (included) up to `to_seconds` (not included; None: no end)."""
+
+    from_seconds: float = Field(ge=0)
+    to_seconds: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ConversionTime:
+        if self.to_seconds is not None and self.to_seconds <= self.from_seconds:
+            raise ValueError("to_seconds: must be after from_seconds")
+        return self
+
+
 class FunnelPersonsQuery(PersonsPage):
     """The persons behind a funnel step: those who reached it (`converted`), or who reached the
     step before and not this one (`dropped`), with the moment and session of the last step they
@@ -218,6 +232,9 @@ class FunnelPersonsQuery(PersonsPage):
     # Only those whose counted attempt started in this period (a `FunnelPeriod.start`, local
     # time); needs the funnel's `over_time`.
     period: datetime | None = None
+    # Only those who took this long from the first step to the last (a histogram bin's
+    # persons); needs the last step and `converted`.
+    converted_in: ConversionTime | None = None
 
     @model_validator(mode="after")
     def _step_fits(self) -> FunnelPersonsQuery:
@@ -229,4 +246,7 @@ class FunnelPersonsQuery(PersonsPage):
             raise ValueError("period: the funnel has no over_time")
         if self.period is not None and self.period.tzinfo is not None:
             raise ValueError("period: a local time without a zone, as the periods' starts are")
+        last = len(self.funnel.steps) - 1
+        if self.converted_in is not None and (self.step != last or self.status != "converted"):
+            raise ValueError(f"converted_in: only for step {last} (the last) and 'converted'")
         return self

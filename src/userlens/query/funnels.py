@@ -15,7 +15,7 @@ the same). Where the dialect prefers arrays (`Dialect.funnel_arrays`), `best` co
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -321,6 +321,11 @@ def _attempts(
     return ", ".join([*ctes, *lined])
 
 
+def _in_us(d: Dialect) -> Callable[[str], str]:
+    """A step's time column as microseconds (the array plan's times are already)."""
+    return (lambda t: t) if d.funnel_arrays else d.epoch_us
+
+
 def _moment(params: Params, start: datetime, column: str) -> str:
     """A step's time column as a timestamp (the array plan's times count microseconds from
     the range's start, plus one)."""
@@ -348,8 +353,7 @@ def build(
     params = Params(dialect)
     d = dialect
     n = len(spec.steps)
-    # The array plan's times are microseconds already.
-    us = (lambda t: t) if d.funnel_arrays else d.epoch_us
+    us = _in_us(d)
     gaps = [f"{us(f't{i}')} - {us(f't{i - 1}')}" for i in range(1, n)]
     counts = ", ".join(f"count(t{i})" for i in range(n))
     averages = [f"avg({g})" for g in gaps]
@@ -575,6 +579,12 @@ def build_persons(
     if ask.period is not None:
         period = _period(spec, params, start, end, timezone)
         where += f" AND {period} = {params.add(_us(ask.period))}"
+    if ask.converted_in is not None:
+        us = _in_us(dialect)
+        took = f"{us(f't{k}')} - {us('t0')}"
+        where += f" AND {took} >= {params.add(round(ask.converted_in.from_seconds * US))}"
+        if ask.converted_in.to_seconds is not None:
+            where += f" AND {took} < {params.add(round(ask.converted_in.to_seconds * US))}"
     moment = _moment(params, start, moment)
     picked = (
         f"picked AS (SELECT person, {moment} AS moment, {session} AS session "

@@ -272,6 +272,24 @@ def test_bad_insight_specs_are_400_naming_the_field(env: Env) -> None:
         ),
         ({"kind": "funnel", "steps": [step, step], "over_time": "minute"}, "body.over_time"),
         (
+            {
+                "kind": "funnel_persons",
+                "funnel": {"steps": [step, step, step]},
+                "step": 1,
+                "converted_in": {"from_seconds": 0, "to_seconds": 60},
+            },
+            "body",
+        ),
+        (
+            {
+                "kind": "funnel_persons",
+                "funnel": {"steps": [step, step]},
+                "step": 1,
+                "converted_in": {"from_seconds": 60, "to_seconds": 60},
+            },
+            "body.converted_in",
+        ),
+        (
             {"kind": "funnel_persons", "funnel": {"steps": [step, step]}, "period": "2026-01-05"},
             "body",
         ),

@@ -27,6 +27,7 @@ from userlens.model.filters import (
     HasProperty,
 )
 from userlens.model.funnel import (
+    ConversionTime,
     FunnelExclusion,
     FunnelOrder,
     FunnelPersonsQuery,
@@ -156,6 +157,12 @@ SPECS: dict[str, BaseModel] = {
         ),
         step=1,
         period=datetime(2026, 11, 16),
+    ),
+    # The persons of one bin of the time to convert.
+    "funnel_persons_converted_in": FunnelPersonsQuery(
+        funnel=FunnelQuery(steps=[FunnelStep(event="signup"), FunnelStep(event="buy")]),
+        step=1,
+        converted_in=ConversionTime(from_seconds=60, to_seconds=120),
     ),
     # A step repeated: an event can be two steps, so each step has a flag of its own.
     "funnel_repeated": FunnelQuery(

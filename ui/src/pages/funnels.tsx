@@ -112,7 +112,14 @@ const binLabel = (b: HistogramBin) => {
 /** How long those who reached the last step took from the first, as bars of persons: one
  * colour per line when broken down (the readable bins are the same for every line; equal
  * bins are each line's own, so a broken-down funnel shows them for its first line only). */
-function TimeToConvert(props: { lines: FunnelLine[]; split: boolean; scale: string; onScale: (scale: string) => void }) {
+function TimeToConvert(props: {
+  lines: FunnelLine[];
+  split: boolean;
+  scale: string;
+  onScale: (scale: string) => void;
+  // A bar: the persons of its line who took that long.
+  onOpen: (line: FunnelLine, took: { from_seconds: number; to_seconds: number | null; label: string }) => void;
+}) {
   const shared = props.split && props.scale === "steps";
   const lines = shared ? props.lines : props.lines.slice(0, 1);
   const config = useMemo<ChartConfiguration | null>(() => {
@@ -133,6 +140,16 @@ function TimeToConvert(props: { lines: FunnelLine[]; split: boolean; scale: stri
       options: { plugins: { legend: { display: props.split } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
     };
   }, [props.lines, props.scale, props.split]);
+  const pick = (index: number, dataset: number) => {
+    const line = lines[dataset];
+    const starts = [...new Set(lines.flatMap((l) => l.histogram.map((b) => b.start_seconds)))].sort((a, b) => a - b);
+    const own = line?.histogram ?? [];
+    const bin = own.find((b) => b.start_seconds === starts[index]);
+    if (!line || !bin || bin.count === 0) return;
+    // A line's last bin holds its longest times, the window's edge included: no end.
+    const last = bin === own[own.length - 1];
+    props.onOpen(line, { from_seconds: bin.start_seconds, to_seconds: last ? null : bin.end_seconds, label: binLabel(bin) });
+  };
   return (
     <>
       <div class="result-head">
@@ -145,7 +162,7 @@ function TimeToConvert(props: { lines: FunnelLine[]; split: boolean; scale: stri
           </select>
         </div>
       </div>
-      {config ? <ChartView config={config} label="Time to convert" /> : <p class="muted">Nobody reached the last step yet.</p>}
+      {config ? <ChartView config={config} label="Time to convert" onPick={pick} /> : <p class="muted">Nobody reached the last step yet.</p>}
     </>
   );
 }
@@ -274,7 +291,13 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
   const [overTime, setOverTime] = useState(() => field<string | null>(saved, "over_time", null) ?? "");
   // Persons who reached or dropped before a step, of one breakdown line (the only one without)
   // and, over time, of one period.
-  const [opened, setOpened] = useState<{ step: number; line: FunnelLine; status: Status; period?: string } | null>(null);
+  const [opened, setOpened] = useState<{
+    step: number;
+    line: FunnelLine;
+    status: Status;
+    period?: string;
+    took?: { from_seconds: number; to_seconds: number | null; label: string };
+  } | null>(null);
   const filters = useFilters(saved);
   const breakdown = useBreakdown(props.projectId, saved);
   const split = breakdown.split;
@@ -460,12 +483,16 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
             : split
             ? line && <LinesTable lines={lines} by={breakdown.title} onOpen={(step, l, status) => setOpened({ step, line: l, status })} />
             : line && <StepsTable line={line} label="Steps" onOpen={(step, status) => setOpened({ step, line, status })} />}
-          {!timed && line && <TimeToConvert lines={lines} split={split} scale={scale} onScale={setScale} />}
+          {!timed && line && (
+            <TimeToConvert lines={lines} split={split} scale={scale} onScale={setScale}
+              onOpen={(l, took) => setOpened({ step: l.steps.length - 1, line: l, status: "converted", took })} />
+          )}
         </section>
         {opened !== null && (
           <Persons projectId={props.projectId}
             title={`${opened.status === "dropped" ? "Dropped before" : "Reached"} step ${opened.step + 1}${split ? ` · ${funnelLineName(opened.line)}` : ""}${
-              opened.period ? ` · started ${bucketLabel(opened.period, overTime || "day")}` : ""}`}
+              opened.period ? ` · started ${bucketLabel(opened.period, overTime || "day")}` : ""}${
+              opened.took ? ` · took ${opened.took.label}` : ""}`}
             spec={{
               kind: "funnel_persons",
               funnel,
@@ -473,6 +500,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
               status: opened.status,
               line: split ? { value: opened.line.breakdown_value, is_other: opened.line.is_other } : null,
               period: opened.period ?? null,
+              converted_in: opened.took ? { from_seconds: opened.took.from_seconds, to_seconds: opened.took.to_seconds } : null,
             }}
             onClose={() => setOpened(null)} />
         )}
