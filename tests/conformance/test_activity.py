@@ -8,6 +8,7 @@ import contextlib
 from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -91,6 +92,12 @@ def test_retention_matches_the_reference(
     assert [c.values for c in result.cohorts] == [[len(cell) for cell in row] for row in want]
     for cohort in result.cohorts:
         assert cohort.shares == [v / cohort.size if cohort.size else 0.0 for v in cohort.values]
+    # The average: per period, those back over the persons of the cohorts that reached it.
+    for k, share in enumerate(result.average):
+        reached = [row for row in want if row[0] and len(row) > k]
+        back, persons = sum(len(row[k]) for row in reached), sum(len(row[0]) for row in reached)
+        assert share == (pytest.approx(back / persons) if persons else None)
+    assert len(result.average) == len(want)
 
     # The persons of one cell, with the moment of their start or return.
     cells = [(c, k) for c, row in enumerate(want) for k in range(len(row))]

@@ -607,6 +607,12 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_role("tab", name="Retention").click()
     page.get_by_label("Starting event").fill("landing")
     expect(page.get_by_test_id("retention").get_by_role("row").nth(1)).to_be_visible()
+    # All cohorts together: the four who landed today, all there in their first period.
+    mean = page.get_by_test_id("retention-mean").get_by_role("cell")
+    expect(mean.nth(0)).to_have_text("All cohorts")
+    expect(mean.nth(1)).to_have_text("4")
+    expect(mean.nth(2)).to_have_text("100%")
+    expect(page.get_by_role("img", name="Retention curve")).to_be_visible()
     with page.expect_download() as download:
         page.get_by_role("button", name="Export CSV").click()
     lines = Path(download.value.path()).read_text().splitlines()

@@ -215,10 +215,51 @@ function stickinessChart(result: Any): ChartConfiguration {
   };
 }
 
+type Cohort = { start: string; size: number; values: number[]; shares: number[] };
+
+/** Per period, the share of the persons of the cohorts that reached it who came back (the
+ * API's `average`; null where no cohort has). */
+const averageOf = (result: Any) => (Array.isArray(result.average) ? (result.average as (number | null)[]) : []);
+
+function retentionChart(mean: (number | null)[], interval: string): ChartConfiguration {
+  let last = mean.length - 1;
+  while (last >= 0 && mean[last] === null) last--;
+  const shown = mean.slice(0, last + 1);
+  return {
+    type: "line",
+    data: {
+      labels: shown.map((_, i) => `${interval[0].toUpperCase()}${i}`),
+      datasets: [{
+        label: "All cohorts",
+        data: shown.map((m) => (m === null ? null : Math.round(m * 1000) / 10)),
+        borderColor: PALETTE[0],
+        backgroundColor: "rgba(79, 70, 229, 0.08)",
+        fill: true,
+        cubicInterpolationMode: "monotone",
+        pointRadius: 3,
+      }],
+    },
+    options: {
+      scales: { y: { beginAtZero: true, max: 100, ticks: { callback: (v: string | number) => `${v} %` } } },
+      plugins: { legend: { display: false } },
+    },
+  };
+}
+
+/** The retention curve of all cohorts together, for the builder above its table. */
+export function RetentionCurve(props: { result: Any }) {
+  const cohorts = props.result.cohorts as Cohort[];
+  const interval = String(props.result.period ?? "week");
+  const config = useMemo(() => retentionChart(averageOf(props.result), interval), [props.result]);
+  return cohorts.some((c) => c.size > 0) ? <ChartView config={config} label="Retention curve" /> : null;
+}
+
 function Retention(props: { result: Any; onCell?: (cohort: number, period: number) => void }) {
-  const cohorts = props.result.cohorts as { start: string; size: number; values: number[]; shares: number[] }[];
+  const cohorts = props.result.cohorts as Cohort[];
   const interval = String(props.result.period ?? "week");
   const width = cohorts.length;
+  const mean = averageOf(props.result);
+  const everyone = cohorts.reduce((n, c) => n + c.size, 0);
   return (
     <div class="scroll">
       <table class="table retention" data-testid="retention">
@@ -230,6 +271,15 @@ function Retention(props: { result: Any; onCell?: (cohort: number, period: numbe
           </tr>
         </thead>
         <tbody>
+          <tr class="mean" data-testid="retention-mean">
+            <td class="nowrap">All cohorts</td>
+            <td title="The cohorts' persons added up (recurring: a person in several cohorts counts in each)">{everyone}</td>
+            {mean.map((m, i) => (
+              <td key={i} class="cell" title="Weighed by each cohort's size, over the cohorts that have reached this period">
+                {m === null ? "" : `${Math.round(m * 100)}%`}
+              </td>
+            ))}
+          </tr>
           {cohorts.map((c, row) => (
             <tr key={c.start}>
               <td class="nowrap">{bucketLabel(c.start, "day")}</td>

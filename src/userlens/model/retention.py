@@ -73,6 +73,10 @@ class RetentionResult(Spec):
     period: Interval
     timezone: str
     cohorts: list[RetentionCohort]
+    # Per period after the start (0 first), the share (0-1) of the persons of every cohort
+    # that has reached it who came back then: the cohorts added up, each weighed by its size.
+    # None where no cohort with persons has reached it.
+    average: list[float | None] = Field(default_factory=list)
     cached: bool = False
 
 

@@ -159,7 +159,18 @@ def parse(
                 shares=[v / size if size else 0.0 for v in values],
             )
         )
-    return RetentionResult(period=spec.period, timezone=timezone, cohorts=cohorts)
+    return RetentionResult(
+        period=spec.period, timezone=timezone, cohorts=cohorts, average=_average(cohorts)
+    )
+
+
+def _average(cohorts: list[RetentionCohort]) -> list[float | None]:
+    average: list[float | None] = []
+    for i in range(len(cohorts)):
+        reached = [c for c in cohorts if c.size and len(c.values) > i]
+        size = sum(c.size for c in reached)
+        average.append(sum(c.values[i] for c in reached) / size if size else None)
+    return average
 
 
 def _window(spec: RetentionQuery, timezone: str, now: datetime) -> Window:

@@ -6,7 +6,7 @@ import { api } from "../api";
 import { downloadCsv } from "../chart";
 import { FiltersEditor } from "../filters";
 import { ErrorNote } from "../layout";
-import { bucketLabel, csvRows, type Edge, InsightView } from "../views";
+import { bucketLabel, csvRows, type Edge, InsightView, RetentionCurve } from "../views";
 import {
   EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, DateRangeField, type SavedInsight, SaveBar, useDateRange, Select,
   useFilters, useQuery,
@@ -45,6 +45,7 @@ function Simple(props: {
                 Export CSV
               </button>
             </div>
+            {props.kind === "retention" && <RetentionCurve result={result} />}
             <InsightView result={result} label={props.label}
               onCell={props.persons ? (c, p) => setCell(props.persons!(c, p)) : undefined}
               onEdge={props.edgePersons ? (e) => setCell(props.edgePersons!(e)) : undefined}
