@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
 import { ErrorNote, message, Rename, TwoStepDelete, useCanChange } from "../layout";
 import { navigate } from "../router";
-import { cohortNamer, useCohorts } from "../filters";
+import { cohortNamer, type Filter, FiltersEditor, ready, useCohorts } from "../filters";
 import { byCohorts, InsightView, withCohortNames } from "../views";
 import { RANGES } from "./builder";
 
@@ -19,15 +19,19 @@ export interface Dashboard {
 
 const OVERRIDES: [string, string][] = [["", "Each tile's own dates"], ...RANGES];
 
-// A shared date range replaces each tile's own (for the kinds that have one).
-function withRange(spec: Record<string, unknown>, range: string): Record<string, unknown> {
-  return range && "date_range" in spec ? { ...spec, date_range: { date_from: range } } : spec;
+// A shared date range replaces each tile's own (for the kinds that have one); shared filters
+// hold on top of each tile's own.
+function withShared(spec: Record<string, unknown>, range: string, filters: object[]): Record<string, unknown> {
+  const ranged = range && "date_range" in spec ? { ...spec, date_range: { date_from: range } } : spec;
+  const own = Array.isArray(spec.filters) ? spec.filters : [];
+  return filters.length ? { ...ranged, filters: [...own, ...filters] } : ranged;
 }
 
 function Tile(props: {
   projectId: number;
   insight: SavedInsight;
   range: string;
+  filters: object[];
   generation: number;
   cohortName: (value: string | null) => string | null;
   first: boolean;
@@ -40,13 +44,13 @@ function Tile(props: {
   useEffect(() => {
     let live = true;
     const refresh = props.generation > 0 ? "?refresh=true" : "";
-    api<Record<string, unknown>>("POST", `/api/projects/${props.projectId}/query${refresh}`, withRange(props.insight.spec, props.range))
+    api<Record<string, unknown>>("POST", `/api/projects/${props.projectId}/query${refresh}`, withShared(props.insight.spec, props.range, props.filters))
       .then((r) => live && (setResult(r), setError(null)))
       .catch((err) => live && setError(err instanceof ApiError ? err.message : String(err)));
     return () => {
       live = false;
     };
-  }, [props.insight, props.range, props.generation]);
+  }, [props.insight, props.range, props.filters, props.generation]);
 
   return (
     <section class="card tile" aria-label={props.insight.name} data-testid="tile">
@@ -110,6 +114,15 @@ function BoardActions(props: {
 export function DashboardsPage(props: { projectId: number; dashboardId: number | null }) {
   const [boards, setBoards] = useState<Dashboard[] | null>(null);
   const [range, setRange] = useState("");
+  // Filters for every tile: as edited, and as applied once the editing pauses.
+  const [filters, setFilters] = useState<Filter[]>([]);
+  const [showFilters, setShowFilters] = useState(false);
+  const [applied, setApplied] = useState<object[]>([]);
+  const wanted = JSON.stringify(ready(filters));
+  useEffect(() => {
+    const timer = setTimeout(() => setApplied((was) => (JSON.stringify(was) === wanted ? was : (JSON.parse(wanted) as object[]))), 400);
+    return () => clearTimeout(timer);
+  }, [wanted]);
   const [generation, setGeneration] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const canChange = useCanChange(props.projectId);
@@ -157,11 +170,20 @@ export function DashboardsPage(props: { projectId: number; dashboardId: number |
             {OVERRIDES.map(([v, t]) => <option value={v} key={v}>{t}</option>)}
           </select>
         </div>
+        <button type="button" class={applied.length ? "primary" : "ghost"} aria-expanded={showFilters} onClick={() => setShowFilters(!showFilters)}>
+          {applied.length ? `Filters (${applied.length})` : "Filters"}
+        </button>
         <button type="button" class="ghost" onClick={() => setGeneration(generation + 1)}>Refresh</button>
       </div>
+      {showFilters && (
+        <section class="card board-filters" aria-label="Filters for every tile">
+          <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
+          <span class="hint">Every tile keeps to these as well as to its own filters, until you leave the page.</span>
+        </section>
+      )}
       <div class="tiles">
         {board.tiles.map((t, i) => (
-          <Tile key={t.id} projectId={props.projectId} insight={t} range={range} generation={generation} cohortName={cohortNamer(cohorts)}
+          <Tile key={t.id} projectId={props.projectId} insight={t} range={range} filters={applied} generation={generation} cohortName={cohortNamer(cohorts)}
             first={i === 0} last={i === board.tiles.length - 1}
             onMove={(by) => move(i, by)} onRemove={() => void save(board.tiles.filter((x) => x.id !== t.id))} />
         ))}
