@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import ServerProcess
 from tests.e2e.conftest import ARTIFACTS
+from userlens.demo import generate_events, generate_recordings
 
 EMAIL = "owner@shop.test"
 PASSWORD = "a long passphrase"
@@ -504,6 +505,7 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_label("Dates").select_option("-7d")
     page.wait_for_timeout(1000)
     shot(page, "12-dashboard")
+
     # Filters for every tile, on top of each one's own: a browser nobody used leaves nobody
     # in the signup funnel, whose four persons come back once the filter goes.
     def funnel_answer(response: Any) -> bool:
@@ -1122,3 +1124,31 @@ def test_cohorts_made_in_the_page_keep_to_and_split_insights(
     page.get_by_role("button", name="Delete “Beta” for good").click()
     expect(page.get_by_role("status")).to_have_text("The cohort “Beta” was deleted.")
     expect(page.get_by_test_id("cohorts-list").get_by_role("row")).to_have_count(3)
+
+
+def test_a_demo_recording_replays_its_pages(page: Page, server: ServerProcess) -> None:
+    """The demo's recordings draw its product's pages in the player, as a recorder would."""
+    project = _shop_with_journeys(page, server, "Replayed", {"v000": 1})
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    now = datetime.now(UTC)
+    events = list(generate_events(persons=30, days=2, seed=4, now=now))
+    items = generate_recordings(events, token=project["api_token"], seed=4, now=now, limit=1)
+    (session,) = {i["properties"]["$session_id"] for i in items}
+    sent = httpx.post(
+        f"{server.url}/batch/",
+        json={"api_key": project["api_token"], "historical_migration": True, "batch": events},
+    )
+    assert sent.status_code == 200
+    recorded = httpx.post(f"{server.url}/s/", json=items)
+    assert recorded.status_code == 200, recorded.text
+    page.goto(f"{server.url}/projects/{project['id']}/sessions")
+    rows = page.get_by_test_id("sessions").get_by_role("row")
+    expect(rows).to_have_count(2)  # the head and the one recorded session
+    rows.nth(1).get_by_role("link").first.click()
+    expect(page).to_have_url(re.compile(session))
+    frame = page.frame_locator("[data-testid=stage] iframe")
+    expect(frame.get_by_role("link", name="Pricing")).to_be_visible(timeout=20_000)
+    first = next(e for e in events if e["properties"]["$session_id"] == session)
+    heading = first["properties"]["title"].split(" · ")[0]
+    expect(frame.get_by_role("heading", level=1)).to_have_text(heading)
+    shot(page, "15d-demo-replay")

@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import gzip
 import itertools
+import re
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from click.testing import CliRunner
 from tests.conftest import Env, free_port, make_settings
 from userlens.cli import cli
 from userlens.cli.demo import post_batch, run_demo
-from userlens.demo import Event, generate_events
+from userlens.demo import Event, generate_events, generate_recordings
 from userlens.store.duckdb import DuckDBEventStore
 from userlens.store.meta import MetaStore
 
@@ -317,6 +318,7 @@ def test_run_demo_falls_back_to_an_in_process_server(
     out = capsys.readouterr().out
     assert f"{expected} events" in out
     assert project.api_token in out
+    assert re.search(r"recordings of [1-9]\d* sessions", out)
 
 
 def test_demo_command_fills_an_existing_project(tmp_path: Path) -> None:
@@ -375,3 +377,75 @@ def test_run_demo_works_where_an_event_loop_already_runs(tmp_path: Path) -> None
         assert store.count_events(1) == len(expected) > 0
     finally:
         store.close()
+
+
+# -- recordings ------------------------------------------------------------------------------
+
+
+def _ids(node: dict[str, Any]) -> set[int]:
+    return {node["id"]} | {i for kid in node.get("childNodes", []) for i in _ids(kid)}
+
+
+def test_recent_sessions_come_with_recordings_of_what_happened(dataset: list[Event]) -> None:
+    items = generate_recordings(dataset, token="tok", seed=7, now=NOW)
+    assert items == generate_recordings(dataset, token="tok", seed=7, now=NOW)
+    recorded: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in items:
+        assert item["event"] == "$snapshot" and item["properties"]["token"] == "tok"
+        recorded[item["properties"]["$session_id"]].extend(item["properties"]["$snapshot_data"])
+    sessions: dict[str, list[Event]] = defaultdict(list)
+    for e in dataset:
+        sessions[e["properties"]["$session_id"]].append(e)
+    assert 10 <= len(recorded) <= 60
+    for session, frames in recorded.items():
+        events = sorted(sessions[session], key=when)
+        assert when(events[0]) >= NOW - timedelta(days=7)  # recent sessions only
+        stamps = [f["timestamp"] for f in frames]
+        assert stamps == sorted(stamps)
+        assert frames[0]["type"] == 4 and frames[1]["type"] == 2  # a page, then its drawing
+        views = [e for e in events if e["event"] == "$pageview"]
+        assert [f["data"]["href"] for f in frames if f["type"] == 4] == [
+            v["properties"]["$current_url"] for v in views
+        ]
+        # Each click at its event's moment, on a node of the page drawn last before it.
+        drawn: set[int] = set()
+        clicks = []
+        for f in frames:
+            if f["type"] == 2:
+                drawn = _ids(f["data"]["node"])
+            elif f["type"] == 3 and f["data"]["source"] == 2:
+                assert f["data"]["id"] in drawn
+                clicks.append(f["timestamp"])
+            elif f["type"] == 3 and f["data"]["source"] == 5:
+                assert set(f["data"]["text"]) == {"*"}  # typed values are masked
+        autocaptured = [e for e in events if e["event"] == "$autocapture"]
+        assert clicks == [int(when(e).timestamp() * 1000) for e in autocaptured]
+
+
+def test_demo_recordings_are_listed_and_replayed(env: Env) -> None:
+    now = datetime.now(UTC)
+    events = list(generate_events(persons=40, days=7, seed=11, now=now))
+    items = generate_recordings(events, token=env.project.api_token, seed=11, now=now)
+    send(env, events)
+    body = gzip.compress(orjson.dumps(items))
+    assert (
+        env.client.post("/s/", content=body, headers={"Content-Encoding": "gzip"}).status_code
+        == 200
+    )
+    env.flush()
+    sessions = {i["properties"]["$session_id"] for i in items}
+    listed = env.client.get(
+        f"/api/projects/{env.project.id}/sessions", params={"limit": 100}, headers=env.auth
+    ).json()["results"]
+    assert {s["session_id"] for s in listed} == sessions
+    one = sorted(sessions)[0]
+    frames = [
+        f
+        for i in items
+        if i["properties"]["$session_id"] == one
+        for f in i["properties"]["$snapshot_data"]
+    ]
+    replay = env.client.get(
+        f"/api/projects/{env.project.id}/sessions/{one}/snapshots", headers=env.auth
+    ).json()["events"]
+    assert [f["timestamp"] for f in replay] == [f["timestamp"] for f in frames]

@@ -25,12 +25,13 @@ from rich.progress import (
 
 from userlens import __version__
 from userlens.config import Settings
-from userlens.demo import Event, generate_events
+from userlens.demo import Event, generate_events, generate_recordings
 from userlens.model.project import Project
 from userlens.store.meta import MetaStore
 from userlens.web import create_app
 
 BATCH_SIZE = 500
+SNAPSHOT_BATCH = 10  # `$snapshot` items per `/s/` request
 MAX_ATTEMPTS = 30
 DEFAULT_RETRY_S = 1.0
 MAX_RETRY_S = 30.0
@@ -44,7 +45,8 @@ TIMEOUT = httpx.Timeout(120.0, connect=5.0)
 # A server bound to every interface is reached on loopback.
 LOOPBACK_FOR = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104
 
-Advance = Callable[[int], None]
+Advance = Callable[[str, int], None]  # a path, and how many items were sent there
+Post = tuple[str, bytes, int]  # path, gzip-compressed body, items in it
 
 
 def run_demo(
@@ -62,25 +64,36 @@ def run_demo(
         raise click.ClickException("--persons and --days must be at least 1")
     started = time.monotonic()
     project = _project(settings, project_id)
-    events = list(
-        generate_events(persons=persons, days=days, seed=seed, now=now or datetime.now(UTC))
-    )
-    batches = [events[i : i + BATCH_SIZE] for i in range(0, len(events), BATCH_SIZE)]
+    moment = now or datetime.now(UTC)
+    events = list(generate_events(persons=persons, days=days, seed=seed, now=moment))
+    token = project.api_token
+    items = generate_recordings(events, token=token, seed=seed, now=moment)
+    posts = [
+        ("/batch/", encode(token, events[i : i + BATCH_SIZE]), len(events[i : i + BATCH_SIZE]))
+        for i in range(0, len(events), BATCH_SIZE)
+    ] + [
+        ("/s/", _gzip(items[i : i + SNAPSHOT_BATCH]), len(items[i : i + SNAPSHOT_BATCH]))
+        for i in range(0, len(items), SNAPSHOT_BATCH)
+    ]
     target = (url or _local_url(settings)).rstrip("/")
     with _progress() as progress:
-        task = progress.add_task("Sending events", total=len(events))
+        tasks = {
+            "/batch/": progress.add_task("Sending events", total=len(events)),
+            "/s/": progress.add_task("Sending recordings", total=len(items)),
+        }
 
-        def advance(count: int) -> None:
-            progress.advance(task, count)
+        def advance(path: str, count: int) -> None:
+            progress.advance(tasks[path], count)
 
         try:
-            where = _run(_deliver(settings, target, project.api_token, batches, advance))
+            where = _run(_deliver(settings, target, posts, advance))
         except httpx.HTTPError as exc:
             raise click.ClickException(f"sending to {target} failed: {exc}") from exc
+    sessions = len({i["properties"]["$session_id"] for i in items})
     click.echo(
-        f"Sent {len(events)} events for {persons} persons over {days} days {where} "
-        f"into project {project.id} ({project.name!r}, token {project.api_token}) "
-        f"in {time.monotonic() - started:.1f}s"
+        f"Sent {len(events)} events for {persons} persons over {days} days, and recordings of "
+        f"{sessions} sessions, {where} into project {project.id} ({project.name!r}, token "
+        f"{token}) in {time.monotonic() - started:.1f}s"
     )
 
 
@@ -128,27 +141,26 @@ def _progress() -> Progress:
 def encode(token: str, batch: Sequence[Event]) -> bytes:
     """A gzip-compressed `/batch/` envelope. Historical: the server keeps the timestamps."""
     envelope: dict[str, Any] = {"api_key": token, "historical_migration": True, "batch": batch}
-    return gzip.compress(orjson.dumps(envelope), compresslevel=6)
+    return _gzip(envelope)
 
 
-async def _deliver(
-    settings: Settings,
-    target: str,
-    token: str,
-    batches: Sequence[Sequence[Event]],
-    advance: Advance,
-) -> str:
+def _gzip(body: Any) -> bytes:
+    return gzip.compress(orjson.dumps(body), compresslevel=6)
+
+
+async def _deliver(settings: Settings, target: str, posts: Sequence[Post], advance: Advance) -> str:
     """Send to the server at `target`, or to the app run in this process if none answers there."""
-    if not batches:
+    if not posts:
         return "(nothing to send)"
     async with httpx.AsyncClient(base_url=target, timeout=TIMEOUT, headers=HEADERS) as client:
         try:
-            await post_batch(client, encode(token, batches[0]))
+            path, body, count = posts[0]
+            await post_batch(client, body, path)
         except httpx.ConnectError:
             pass  # nothing listens there: fall back to running the server here
         else:
-            advance(len(batches[0]))
-            await _send_all(client, token, batches[1:], advance)
+            advance(path, count)
+            await _send_all(client, posts[1:], advance)
             return f"to {target}"
     app = create_app(settings)
     try:
@@ -157,24 +169,22 @@ async def _deliver(
         async with httpx.AsyncClient(
             transport=transport, base_url=IN_PROCESS_URL, timeout=TIMEOUT, headers=HEADERS
         ) as client:
-            await _send_all(client, token, batches, advance)
+            await _send_all(client, posts, advance)
     finally:
         app.services.close()  # commits everything and closes the stores
     return f"in process (no server answered at {target})"
 
 
-async def _send_all(
-    client: httpx.AsyncClient, token: str, batches: Sequence[Sequence[Event]], advance: Advance
-) -> None:
-    for batch in batches:
-        await post_batch(client, encode(token, batch))
-        advance(len(batch))
+async def _send_all(client: httpx.AsyncClient, posts: Sequence[Post], advance: Advance) -> None:
+    for path, body, count in posts:
+        await post_batch(client, body, path)
+        advance(path, count)
 
 
-async def post_batch(client: httpx.AsyncClient, body: bytes) -> None:
-    """POST one envelope to `/batch/`, waiting out 503s as long as the server asks."""
+async def post_batch(client: httpx.AsyncClient, body: bytes, path: str = "/batch/") -> None:
+    """POST one body to `path`, waiting out 503s as long as the server asks."""
     for _ in range(MAX_ATTEMPTS):
-        resp = await client.post("/batch/", content=body)
+        resp = await client.post(path, content=body)
         if resp.status_code != 503:
             _check(resp)
             return
