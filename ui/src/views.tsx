@@ -129,11 +129,15 @@ export function withCohortNames<T>(result: T, byCohorts: boolean, name: (value: 
 /** Whether a spec breaks down by cohorts. */
 export const byCohorts = (spec: Record<string, unknown>) => Array.isArray(spec.breakdown_cohorts) && spec.breakdown_cohorts.length > 0;
 
+/** Whether a funnel is broken down: more than one line, or its one line a value's. */
+const isSplit = (lines: FunnelLine[]) =>
+  lines.length > 1 || (lines[0] !== undefined && (lines[0].breakdown_value !== null || lines[0].is_other));
+
 function funnelChart(result: Any): ChartConfiguration {
   const lines = result.lines as FunnelLine[];
   const steps = lines[0]?.steps ?? [];
   // Broken down: a bar per value at each step.
-  const split = lines.length > 1 || (lines[0] !== undefined && (lines[0].breakdown_value !== null || lines[0].is_other));
+  const split = isSplit(lines);
   return {
     type: "bar",
     data: {
@@ -154,7 +158,7 @@ export function funnelTrendChart(result: Any): ChartConfiguration {
   const lines = result.lines as FunnelLine[];
   const interval = String(result.over_time ?? "day");
   const periods = lines[0]?.periods ?? [];
-  const split = lines.length > 1 || (lines[0] !== undefined && (lines[0].breakdown_value !== null || lines[0].is_other));
+  const split = isSplit(lines);
   return {
     type: "line",
     data: {

@@ -122,9 +122,12 @@ function TimeToConvert(props: {
 }) {
   const shared = props.split && props.scale === "steps";
   const lines = shared ? props.lines : props.lines.slice(0, 1);
+  // Every bin any line has, in order of its start.
+  const starts = useMemo(
+    () => [...new Set(lines.flatMap((l) => l.histogram.map((b) => b.start_seconds)))].sort((a, b) => a - b),
+    [props.lines, props.scale, props.split],
+  );
   const config = useMemo<ChartConfiguration | null>(() => {
-    // Every bin any line has, in order of its start.
-    const starts = [...new Set(lines.flatMap((l) => l.histogram.map((b) => b.start_seconds)))].sort((a, b) => a - b);
     if (starts.length === 0) return null;
     const bins = starts.map((start) => lines.flatMap((l) => l.histogram).find((b) => b.start_seconds === start)!);
     return {
@@ -139,10 +142,9 @@ function TimeToConvert(props: {
       },
       options: { plugins: { legend: { display: props.split } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
     };
-  }, [props.lines, props.scale, props.split]);
+  }, [starts]);
   const pick = (index: number, dataset: number) => {
     const line = lines[dataset];
-    const starts = [...new Set(lines.flatMap((l) => l.histogram.map((b) => b.start_seconds)))].sort((a, b) => a - b);
     const own = line?.histogram ?? [];
     const bin = own.find((b) => b.start_seconds === starts[index]);
     if (!line || !bin || bin.count === 0) return;
