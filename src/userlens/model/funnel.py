@@ -204,12 +204,16 @@ class FunnelResult(Spec):
     cached: bool = False
 
 
+MAX_SPAN_SECONDS = 400 * 86_400
+
+
 class ConversionTime(Spec):
     """A span of times from the first step to the last, as a histogram bin gives it: from
     `from_seconds` (included) up to `to_seconds` (not included; None: no end)."""
 
-    from_seconds: float = Field(ge=0)
-    to_seconds: float | None = Field(default=None, gt=0)
+    # Conversion windows are at most a year: longer spans are refused, as are NaN and infinity.
+    from_seconds: float = Field(ge=0, le=MAX_SPAN_SECONDS, allow_inf_nan=False)
+    to_seconds: float | None = Field(default=None, gt=0, le=MAX_SPAN_SECONDS, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _ordered(self) -> ConversionTime:

@@ -290,6 +290,15 @@ def test_bad_insight_specs_are_400_naming_the_field(env: Env) -> None:
             "body.converted_in",
         ),
         (
+            {
+                "kind": "funnel_persons",
+                "funnel": {"steps": [step, step]},
+                "step": 1,
+                "converted_in": {"from_seconds": 0, "to_seconds": 1e300},
+            },
+            "body.converted_in.to_seconds",
+        ),
+        (
             {"kind": "funnel_persons", "funnel": {"steps": [step, step]}, "period": "2026-01-05"},
             "body",
         ),
@@ -334,6 +343,18 @@ def test_bad_insight_specs_are_400_naming_the_field(env: Env) -> None:
     }
     resp = env.client.post(url, json=backwards, headers=env.auth)
     assert resp.status_code == 400 and "date_range" in resp.json()["detail"]
+    # JSON's non-standard Infinity and NaN, which Python's parser reads, are refused too.
+    infinite = (
+        '{"kind": "funnel_persons", "funnel": {"steps": [{"event": "v"}, {"event": "v"}]}, '
+        '"step": 1, "converted_in": {"from_seconds": NaN, "to_seconds": Infinity}}'
+    )
+    headers = {**env.auth, "Content-Type": "application/json"}
+    resp = env.client.post(url, content=infinite, headers=headers)
+    assert resp.status_code == 400, resp.text
+    assert {p["field"] for p in resp.json()["detail"]} >= {
+        "body.converted_in.from_seconds",
+        "body.converted_in.to_seconds",
+    }
     hourly = {
         "kind": "funnel",
         "steps": [step, step],
