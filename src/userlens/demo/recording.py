@@ -58,18 +58,18 @@ class _Builder:
     def __init__(self) -> None:
         self.next_id = 0
 
-    def _id(self) -> int:
+    def new_id(self) -> int:
         self.next_id += 1
         return self.next_id
 
     def text(self, content: str, *, style: bool = False) -> dict[str, Any]:
-        node: dict[str, Any] = {"type": TEXT, "textContent": content, "id": self._id()}
+        node: dict[str, Any] = {"type": TEXT, "textContent": content, "id": self.new_id()}
         if style:
             node["isStyle"] = True
         return node
 
     def el(self, tag: str, attrs: dict[str, str] | None = None, *kids: Any) -> dict[str, Any]:
-        node_id = self._id()
+        node_id = self.new_id()
         return {
             "type": ELEMENT,
             "tagName": tag,
@@ -81,8 +81,8 @@ class _Builder:
 
 def _page(title: str, clicked: list[str], signup: bool, rng: random.Random) -> _Page:
     b = _Builder()
-    doc_id = b._id()
-    doctype = {"type": DOCTYPE, "name": "html", "publicId": "", "systemId": "", "id": b._id()}
+    doc_id = b.new_id()
+    doctype = {"type": DOCTYPE, "name": "html", "publicId": "", "systemId": "", "id": b.new_id()}
     targets: dict[str, int] = {}
 
     def link(text: str) -> dict[str, Any]:
