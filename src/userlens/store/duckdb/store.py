@@ -265,15 +265,15 @@ class DuckDBEventStore:
                     "event, distinct_id, CAST(person_id AS UUID), * EXCLUDE (project_id, uuid, "
                     "event, distinct_id, person_id) FROM _batch "
                     "RETURNING project_id, CAST(uuid AS VARCHAR) AS uuid"
-                ).fetchnumpy()
+                ).fetchall()  # not `fetchnumpy`: numpy is no dependency of the server
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        if len(rows["uuid"]) == len(events):
+        if len(rows) == len(events):
             con.execute("COMMIT")
             return None
         con.execute("ROLLBACK")
-        return set(zip(rows["project_id"].tolist(), rows["uuid"].tolist(), strict=True))
+        return {(int(project_id), str(uid)) for project_id, uid in rows}
 
     def _bump(self, project_id: int) -> None:
         self._versions[project_id] = self._versions.get(project_id, 0) + 1
