@@ -289,13 +289,20 @@ export interface LeaveOut {
  * whether the project has test account filters to leave them out by. */
 export function useLeaveOut(projectId: number, initial: boolean): LeaveOut {
   const [on, setOn] = useState(initial);
-  const [defined, setDefined] = useState<boolean | null>(null);
+  const settings = useProjectSettings<{ test_account_filters: unknown[] }>(projectId);
+  return { projectId, on, defined: settings ? settings.test_account_filters.length > 0 : null, onChange: setOn };
+}
+
+/** The project's settings (`GET …/settings`), for a builder that shows what they apply;
+ * null while they load or when they cannot be read. */
+export function useProjectSettings<T>(projectId: number): T | null {
+  const [settings, setSettings] = useState<T | null>(null);
   useEffect(() => {
-    api<{ test_account_filters: unknown[] }>("GET", `/api/projects/${projectId}/settings`)
-      .then((s) => setDefined(s.test_account_filters.length > 0))
-      .catch(() => setDefined(null));
+    api<T>("GET", `/api/projects/${projectId}/settings`)
+      .then(setSettings)
+      .catch(() => setSettings(null));
   }, [projectId]);
-  return { projectId, on, defined, onChange: setOn };
+  return settings;
 }
 
 export function LeaveOutToggle(props: LeaveOut) {

@@ -2,14 +2,13 @@
 // draws, with the persons behind its numbers.
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { api } from "../api";
 import { downloadCsv } from "../chart";
 import { FiltersEditor } from "../filters";
 import { ErrorNote } from "../layout";
 import { bucketLabel, csvRows, type Edge, InsightView, RetentionCurve } from "../views";
 import {
   EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, DateRangeField, type SavedInsight, SaveBar, useDateRange, Select,
-  useFilters, useQuery,
+  useFilters, useProjectSettings, useQuery,
 } from "./builder";
 
 function Simple(props: {
@@ -170,12 +169,7 @@ export function GroupPages(props: { rules: Rule[]; onChange: (rules: Rule[]) => 
 
 /** The switch for the project's own page groups (Settings), with the groups it applies. */
 function ProjectGroups(props: { projectId: number; on: boolean; onChange: (on: boolean) => void }) {
-  const [groups, setGroups] = useState<Rule[] | null>(null);
-  useEffect(() => {
-    api<{ path_cleaning: Rule[] }>("GET", `/api/projects/${props.projectId}/settings`)
-      .then((s) => setGroups(s.path_cleaning))
-      .catch(() => setGroups(null));
-  }, [props.projectId]);
+  const groups = useProjectSettings<{ path_cleaning: Rule[] }>(props.projectId)?.path_cleaning ?? null;
   const settings = <a href={`/projects/${props.projectId}/settings`}>Settings</a>;
   return (
     <div>
