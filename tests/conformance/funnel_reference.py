@@ -8,8 +8,15 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from tests.conformance.insights_reference import Ev, bucket_of, matches, quantile, text
-from userlens.model.funnel import STEP_EDGES, FunnelOrder, FunnelPersonsQuery, FunnelQuery
-from userlens.model.insight import PropertyFilter
+from userlens.model.funnel import (
+    STEP_EDGES,
+    FunnelCorrelationPersonsQuery,
+    FunnelCorrelationQuery,
+    FunnelOrder,
+    FunnelPersonsQuery,
+    FunnelQuery,
+)
+from userlens.model.insight import BreakdownLine, PropertyFilter
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,4 +243,66 @@ def persons(
             out.add((person, a.times[k], a.sessions[k]))
         if ask.status == "dropped" and len(a.times) == k:
             out.add((person, a.times[k - 1], a.sessions[k - 1]))
+    return out
+
+
+def _inside(
+    events: list[Ev],
+    spec: FunnelQuery,
+    line: BreakdownLine | None,
+    start: datetime,
+    end: datetime,
+    left_out: set[str],
+) -> list[tuple[frozenset[str], bool, list[Ev]]]:
+    """Per counted person of `line`: whether they converted, and the events they did inside
+    their counted attempt (after its start, up to its last step or its window's end) that
+    may count."""
+    best = best_attempts(events, spec, start, end)
+    lines = line_of(spec, best)
+    window = timedelta(seconds=spec.window_seconds)
+    left_out = left_out | {s.event for s in spec.steps if s.event is not None}
+    mine: dict[frozenset[str], list[Ev]] = defaultdict(list)
+    for e in events:
+        if start <= e.timestamp < end and all(matches(f, e) for f in spec.filters):
+            mine[e.distinct_ids].append(e)
+    out = []
+    for person, a in best.items():
+        if line is not None and lines[person] != (line.is_other, line.value):
+            continue
+        converted = len(a.times) == len(spec.steps)
+        until = a.times[-1] if converted else a.times[0] + window
+        did = [
+            e for e in mine[person] if a.times[0] < e.timestamp <= until and e.event not in left_out
+        ]
+        out.append((person, converted, did))
+    return out
+
+
+def correlation(
+    events: list[Ev], ask: FunnelCorrelationQuery, start: datetime, end: datetime
+) -> tuple[tuple[int, int], dict[str, tuple[int, int]]]:
+    """(converted, dropped) of the counted persons (of the asked line), and per event name the
+    (converted, dropped) persons who did it during their counted attempt."""
+    totals = [0, 0]
+    did: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for _, converted, inside in _inside(events, ask.funnel, ask.line, start, end, set(ask.exclude)):
+        side = 0 if converted else 1
+        totals[side] += 1
+        for name in {e.event for e in inside}:
+            did[name][side] += 1
+    return (totals[0], totals[1]), {name: (c, d) for name, (c, d) in did.items()}
+
+
+def correlation_persons(
+    events: list[Ev], ask: FunnelCorrelationPersonsQuery, start: datetime, end: datetime
+) -> set[tuple[frozenset[str], datetime, str | None]]:
+    """(person, first time they did the event inside their attempt, its session) of those
+    who did it and converted (or dropped, as asked)."""
+    out = set()
+    for person, converted, inside in _inside(events, ask.funnel, ask.line, start, end, set()):
+        if converted != ask.converted:
+            continue
+        times = [e for e in inside if e.event == ask.event]
+        if times:
+            out.add((person, *_first_at(times)))
     return out

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from tests.conformance.conftest import StoreFactory
 from tests.conformance.funnel_reference import (
+    correlation,
+    correlation_persons,
     funnel,
     histogram,
     median,
@@ -27,6 +29,8 @@ from tests.conformance.test_event_store import PROJECT, captured
 from userlens.model.filters import CohortFilter
 from userlens.model.funnel import (
     ConversionTime,
+    FunnelCorrelationPersonsQuery,
+    FunnelCorrelationQuery,
     FunnelExclusion,
     FunnelOrder,
     FunnelPeriod,
@@ -37,6 +41,7 @@ from userlens.model.funnel import (
     WindowUnit,
 )
 from userlens.model.insight import BreakdownLine, DateRange, Interval
+from userlens.query import correlation as correlations
 from userlens.query import funnels
 from userlens.query.dates import span
 from userlens.query.run import engine_of
@@ -234,7 +239,107 @@ def test_the_persons_behind_a_step_match_the_reference(
     assert moments == sorted(moments, reverse=True)  # latest first
 
 
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    log=logs(),
+    spec=specs(),
+    pick_line=st.booleans(),
+    exclude=st.lists(st.sampled_from(["view", "click", "buy", "$identify"]), max_size=2),
+    limit=st.integers(1, 4),
+    tz=st.sampled_from(ZONES),
+)
+def test_correlated_events_match_the_reference(
+    make_store: StoreFactory,
+    log: list[dict[str, Any]],
+    spec: FunnelQuery,
+    pick_line: bool,
+    exclude: list[str],
+    limit: int,
+    tz: str,
+) -> None:
+    store = make_store()
+    events = write_log(store, log)
+    start, end = span(spec.date_range, tz, NOW)
+    line = None
+    lines = funnel(events, spec, start, end)
+    if pick_line and spec.breakdown and lines:
+        is_other, value = sorted(lines, key=lambda k: (k[0], k[1] or ""))[-1]
+        line = BreakdownLine(value=value, is_other=is_other)
+    ask = FunnelCorrelationQuery(funnel=spec, line=line, exclude=exclude, limit=limit)
+    result = correlations.run(ask, tz, NOW, engine_of(store, PROJECT))
+
+    (converted, dropped), did = correlation(events, ask, start, end)
+    assert (result.converted, result.dropped) == (converted, dropped)
+    got = [*result.success, *result.failure]
+    for e in got:
+        assert (e.converted, e.dropped) == did[e.event]
+        # The odds ratio, from the counts as written out in full.
+        odds_did = (e.converted + 1) / (e.dropped + 1)
+        odds_not = (converted - e.converted + 1) / (dropped - e.dropped + 1)
+        assert e.odds_ratio == pytest.approx(odds_did / odds_not, rel=1e-12)
+        assert e.direction == ("success" if e.odds_ratio > 1 else "failure")
+    ratios = {
+        name: (c + 1) / (d + 1) / ((converted - c + 1) / (dropped - d + 1))
+        for name, (c, d) in did.items()
+    }
+    # Each side: the `limit` events most tied to it, strongest first, ties by name.
+    ups = sorted((n for n in ratios if ratios[n] > 1), key=lambda n: (-ratios[n], n))[:limit]
+    downs = sorted((n for n in ratios if ratios[n] < 1), key=lambda n: (ratios[n], n))[:limit]
+    assert [e.event for e in result.success] == ups
+    assert [e.event for e in result.failure] == downs
+    steps = {s.event for s in spec.steps}
+    assert not any(e.event in steps or e.event in exclude for e in got)
+
+
 T = datetime(2026, 4, 1, 12, tzinfo=UTC)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    log=logs(),
+    spec=specs(),
+    pick_line=st.booleans(),
+    event=st.sampled_from(["view", "click", "buy", "$identify"]),
+    pick_event=st.integers(0, 3),
+    converted=st.booleans(),
+    tz=st.sampled_from(ZONES),
+)
+def test_the_persons_behind_a_correlated_event_match_the_reference(
+    make_store: StoreFactory,
+    log: list[dict[str, Any]],
+    spec: FunnelQuery,
+    pick_line: bool,
+    event: str,
+    pick_event: int,
+    converted: bool,
+    tz: str,
+) -> None:
+    store = make_store()
+    events = write_log(store, log)
+    start, end = span(spec.date_range, tz, NOW)
+    line = None
+    lines = funnel(events, spec, start, end)
+    if pick_line and spec.breakdown and lines:
+        is_other, value = sorted(lines, key=lambda k: (k[0], k[1] or ""))[0]
+        line = BreakdownLine(value=value, is_other=is_other)
+    counts = correlation(events, FunnelCorrelationQuery(funnel=spec, line=line), start, end)[1]
+    if counts and pick_event:
+        # Mostly an event someone did inside their attempt; else any name, a step's too.
+        event = sorted(counts)[pick_event % len(counts)]
+    ask = FunnelCorrelationPersonsQuery(
+        funnel=spec, line=line, event=event, converted=converted, limit=1000
+    )
+    result = correlations.run_persons(ask, tz, NOW, engine_of(store, PROJECT))
+
+    got = {(frozenset(p.distinct_ids), p.timestamp, p.session_id) for p in result.persons}
+    assert got == correlation_persons(events, ask, start, end)
+    assert result.total == len(got)
+    # As many as the correlation counts for the event (none for a step's event).
+    assert len(got) == counts.get(event, (0, 0))[0 if converted else 1]
 
 
 def _view_then_buy_unless_cancelled() -> FunnelQuery:
@@ -609,3 +714,59 @@ def test_cohort_breakdowns_match_the_reference(
         assert {(frozenset(p.distinct_ids), p.timestamp, p.session_id) for p in got.persons} == (
             persons(events, plain, start, end)
         )
+
+
+def test_an_event_done_by_converters_is_tied_to_converting(make_store: StoreFactory) -> None:
+    """Four persons view; the two who open the tour buy; of the two who do not, one buys
+    after the window and one never does. An event counts up to the purchase (at its very
+    time) or the window's end (to the microsecond), never after."""
+    store = make_store()
+    hour = timedelta(hours=1)
+    rows = []
+
+    def did(who: str, event: str, at: timedelta) -> None:
+        rows.append(captured(who, event=event, ts_us=_us(T + at)))
+
+    for who, tour, buy_after in [
+        ("a", True, timedelta(minutes=30)),
+        ("b", True, timedelta(minutes=50)),
+        ("c", False, 5 * hour),
+        ("d", False, None),
+    ]:
+        did(who, "view", timedelta(0))
+        if tour:
+            did(who, "tour", timedelta(minutes=10))
+        if buy_after is not None:
+            did(who, "buy", buy_after)
+        did(who, "help", 5 * hour)  # after every attempt's end: never counted
+    did("a", "share", timedelta(minutes=30))  # with the purchase: counted
+    did("c", "help", timedelta(minutes=20))  # a dropper, inside the window
+    did("d", "chat", hour)  # at the window's end: counted
+    did("c", "chat", hour + timedelta(microseconds=1))  # just after it: not
+    store.write(rows)
+    spec = FunnelQuery(
+        steps=[FunnelStep(event="view"), FunnelStep(event="buy")],
+        window=1,
+        window_unit=WindowUnit.HOUR,
+        date_range=DateRange(date_from="2026-03-30", date_to="2026-04-03"),
+    )
+    ask = FunnelCorrelationQuery(funnel=spec)
+    result = correlations.run(ask, "UTC", NOW, engine_of(store, PROJECT))
+    assert (result.converted, result.dropped) == (2, 2)
+    assert [(e.event, e.converted, e.dropped) for e in result.success] == [
+        ("tour", 2, 0),
+        ("share", 1, 0),
+    ]
+    assert [e.odds_ratio for e in result.success] == pytest.approx(
+        [(3 / 1) / (1 / 3), (2 / 1) / (2 / 3)]
+    )
+    # Ties (the same odds ratio) by name.
+    assert [(e.event, e.converted, e.dropped) for e in result.failure] == [
+        ("chat", 0, 1),
+        ("help", 0, 1),
+    ]
+    assert result.failure[0].odds_ratio == pytest.approx((1 / 2) / (3 / 2))
+    left_out = FunnelCorrelationQuery(funnel=spec, exclude=["tour"], limit=1)
+    assert [
+        e.event for e in correlations.run(left_out, "UTC", NOW, engine_of(store, PROJECT)).success
+    ] == ["share"]

@@ -262,15 +262,30 @@ def test_a_form_on_another_site_changes_nothing(
 
 
 def _shop_with_journeys(
-    page: Page, server: ServerProcess, name: str, journeys: dict[str, int], sessions: bool = False
+    page: Page,
+    server: ServerProcess,
+    name: str,
+    journeys: dict[str, int],
+    sessions: bool = False,
+    also: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A project whose persons went through landing, signup and checkout as far as
     `journeys` says, two hours ago, a minute a step (cleo has an email, so lists name her by
     it, and a company; checkouts carry an `amount`; with `sessions`, each person has a session
-    of their own); then its admin signed in."""
+    of their own; `also` gives some of them one more event, half a minute after landing); then
+    its admin signed in."""
     project, auth = server.project_with_admin(name)
     start = datetime.now(UTC) - timedelta(hours=2)
     batch = [
+        {
+            "event": event,
+            "distinct_id": who,
+            "timestamp": (start + timedelta(seconds=30)).isoformat(),
+            "properties": {"$session_id": f"s-{who}"} if sessions else {},
+        }
+        for who, event in (also or {}).items()
+    ]
+    batch += [
         {
             "event": step_name,
             "distinct_id": who,
@@ -751,6 +766,55 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(counts.nth(1)).to_contain_text("3")
     expect(counts.nth(2)).to_contain_text("2")
     shot(page, "21-funnel-exclusion")
+
+
+def test_a_funnel_says_which_events_set_converters_apart(page: Page, server: ServerProcess) -> None:
+    """Those who took the tour checked out; those who asked for help did not. The funnel
+    finds both, with the persons behind each count, and leaves out what it is told to."""
+    _shop_with_journeys(
+        page,
+        server,
+        "Correlation",
+        {"ana": 3, "ben": 3, "cleo": 1, "dev": 1, "eve": 2},
+        sessions=True,
+        also={"ana": "tour", "ben": "tour", "cleo": "help", "dev": "help"},
+    )
+    page.get_by_role("link", name=re.compile("^Correlation")).first.click()
+    page.get_by_role("navigation").get_by_role("link", name="Insights").click()
+    page.get_by_role("tab", name="Funnel").click()
+    for i, name in enumerate(["landing", "signup", "checkout"], start=1):
+        if i == 3:
+            page.get_by_role("button", name="Add step").click()
+        page.get_by_label(f"Step {i}", exact=True).fill(name)
+        page.get_by_label(f"Step {i}", exact=True).blur()
+    expect(page.get_by_test_id("funnel-steps").get_by_role("row").nth(3)).to_contain_text("2")
+    shot(page, "26-funnel-correlation-ask")
+    page.get_by_role("button", name="Find correlated events").click()
+    region = page.get_by_role("region", name="Correlated events")
+    expect(region).to_contain_text("2 converted, 3 dropped.")
+    # Odds with one added to each count: (2+1)/(0+1) against (0+1)/(3+1), twelve times.
+    success = page.get_by_test_id("correlation-success").get_by_role("row")
+    expect(success).to_have_count(2)
+    expect(success.nth(1).get_by_role("cell")).to_have_text(
+        ["tour", "2 100 %", "0 0 %", "12× more likely to convert", "×"]
+    )
+    # (0+1)/(2+1) against (2+1)/(1+1): 4.5 times less.
+    failure = page.get_by_test_id("correlation-failure").get_by_role("row")
+    expect(failure.nth(1).get_by_role("cell")).to_have_text(
+        ["help", "0 0 %", "2 67 %", "4.5× less likely to convert", "×"]
+    )
+    shot(page, "26-funnel-correlation")
+    page.get_by_role("button", name="Persons who did help and dropped").click()
+    persons = page.get_by_role("region", name="Did help and dropped")
+    expect(persons.get_by_test_id("persons").get_by_role("row")).to_have_count(3)
+    expect(persons).to_contain_text("s-dev")
+    expect(persons.get_by_role("link", name="cleo@shop.test")).to_be_visible()
+    persons.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Leave out tour").click()
+    expect(page.get_by_test_id("correlation-left-out")).to_have_text("Also left out: tour")
+    expect(success.nth(1)).to_have_text("No event here.")
+    page.get_by_role("button", name="Put back").click()
+    expect(success.nth(1).get_by_role("cell").first).to_have_text("tour")
 
 
 def test_the_persons_list_shows_more_on_request(page: Page, server: ServerProcess) -> None:

@@ -254,3 +254,65 @@ class FunnelPersonsQuery(PersonsPage):
         if self.converted_in is not None and (self.step != last or self.status != "converted"):
             raise ValueError(f"converted_in: only for step {last} (the last) and 'converted'")
         return self
+
+
+class FunnelCorrelationQuery(Spec):
+    """Which events set the persons who converted apart from those who dropped.
+
+    The persons are those the funnel counts (of one breakdown line, or all of them). A person
+    *did* an event when it happened strictly after the start of their counted attempt and no
+    later than its end: the last step's time for those who converted, the end of the window
+    (and of the date range) for the others. Only events that pass the funnel's own filters
+    count, and never one named like a step or in `exclude`.
+    """
+
+    kind: Literal["funnel_correlation"] = "funnel_correlation"
+    funnel: FunnelQuery
+    line: BreakdownLine | None = None
+    # Event names left out of the analysis (noise such as "$pageleave").
+    exclude: list[str] = Field(default_factory=list, max_length=100)
+    # How many events to give each way: most tied to converting, and to dropping.
+    limit: int = Field(default=10, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _names(self) -> FunnelCorrelationQuery:
+        for name in self.exclude:
+            if not name or len(name) > 200:
+                raise ValueError("exclude: event names of 1 to 200 characters")
+        return self
+
+
+class CorrelatedEvent(Spec):
+    event: str
+    # Persons who did it, of those who converted and of those who dropped.
+    converted: int
+    dropped: int
+    # Odds of converting for those who did it, over the odds for those who did not, each
+    # count plus one so that no odds is zero or infinite.
+    odds_ratio: float
+    # "success" when doing it goes with converting (odds ratio above 1), else "failure".
+    direction: Literal["success", "failure"]
+
+
+class FunnelCorrelationResult(Spec):
+    kind: Literal["funnel_correlation"] = "funnel_correlation"
+    # Persons the funnel counts who converted (reached the last step), and who dropped.
+    converted: int
+    dropped: int
+    # Most tied to converting first (highest odds ratio), then most tied to dropping.
+    success: list[CorrelatedEvent]
+    failure: list[CorrelatedEvent]
+    cached: bool = False
+
+
+class FunnelCorrelationPersonsQuery(PersonsPage):
+    """The persons behind a correlated event: those the funnel counts (of one line, or all)
+    who did `event` during their counted attempt, as `FunnelCorrelationQuery` counts it, and
+    who converted (or, with `converted` false, dropped); each with the first time they did it
+    then, and its session."""
+
+    kind: Literal["funnel_correlation_persons"] = "funnel_correlation_persons"
+    funnel: FunnelQuery
+    line: BreakdownLine | None = None
+    event: str = Field(min_length=1, max_length=200)
+    converted: bool = True

@@ -15,7 +15,14 @@ from userlens.model.activity import (
     StickinessQuery,
     StickinessResult,
 )
-from userlens.model.funnel import FunnelPersonsQuery, FunnelQuery, FunnelResult
+from userlens.model.funnel import (
+    FunnelCorrelationPersonsQuery,
+    FunnelCorrelationQuery,
+    FunnelCorrelationResult,
+    FunnelPersonsQuery,
+    FunnelQuery,
+    FunnelResult,
+)
 from userlens.model.insight import PersonsResult, TrendsPersonsQuery, TrendsQuery, TrendsResult
 from userlens.model.paths import PathsPersonsQuery, PathsQuery, PathsResult
 from userlens.model.retention import RetentionPersonsQuery, RetentionQuery, RetentionResult
@@ -29,6 +36,8 @@ KINDS = frozenset(
         "lifecycle",
         "stickiness",
         "funnel_persons",
+        "funnel_correlation",
+        "funnel_correlation_persons",
         "retention_persons",
         "paths_persons",
         "lifecycle_persons",
@@ -53,6 +62,8 @@ InsightQuery = Annotated[
     | Annotated[StickinessQuery, Tag("stickiness")]
     | Annotated[TrendsPersonsQuery, Tag("trends_persons")]
     | Annotated[FunnelPersonsQuery, Tag("funnel_persons")]
+    | Annotated[FunnelCorrelationQuery, Tag("funnel_correlation")]
+    | Annotated[FunnelCorrelationPersonsQuery, Tag("funnel_correlation_persons")]
     | Annotated[RetentionPersonsQuery, Tag("retention_persons")]
     | Annotated[PathsPersonsQuery, Tag("paths_persons")]
     | Annotated[LifecyclePersonsQuery, Tag("lifecycle_persons")]
@@ -64,6 +75,7 @@ InsightQuery = Annotated[
 PersonsQuery = Annotated[
     TrendsPersonsQuery
     | FunnelPersonsQuery
+    | FunnelCorrelationPersonsQuery
     | RetentionPersonsQuery
     | PathsPersonsQuery
     | LifecyclePersonsQuery
@@ -78,6 +90,7 @@ InsightResult = Annotated[
     | PathsResult
     | LifecycleResult
     | StickinessResult
-    | PersonsResult,
+    | PersonsResult
+    | FunnelCorrelationResult,
     Field(discriminator="kind"),
 ]

@@ -268,7 +268,7 @@ def _best(order: list[str]) -> list[str]:
     ]
 
 
-def _attempts(
+def attempts(
     spec: FunnelQuery, params: Params, start: datetime, end: datetime, sessions: bool
 ) -> str:
     """The CTEs up to `lined`: the counted attempt of each person, with its breakdown line
@@ -321,18 +321,26 @@ def _attempts(
     return ", ".join([*ctes, *lined])
 
 
-def _in_us(d: Dialect) -> Callable[[str], str]:
+def in_us(d: Dialect) -> Callable[[str], str]:
     """A step's time column as microseconds (the array plan's times are already)."""
     return (lambda t: t) if d.funnel_arrays else d.epoch_us
 
 
-def _moment(params: Params, start: datetime, column: str) -> str:
+def moment_of(params: Params, start: datetime, column: str) -> str:
     """A step's time column as a timestamp (the array plan's times count microseconds from
     the range's start, plus one)."""
     d = params.dialect
     if not d.funnel_arrays:
         return column
-    return d.from_epoch_us(f"{column} - 1 + {d.epoch_us(params.add(utc(start)))}")
+    return d.from_epoch_us(epoch_us_of(params, start, column))
+
+
+def epoch_us_of(params: Params, start: datetime, column: str) -> str:
+    """A step's time column as microseconds since the epoch."""
+    d = params.dialect
+    if not d.funnel_arrays:
+        return d.epoch_us(column)
+    return f"{column} - 1 + {d.epoch_us(params.add(utc(start)))}"
 
 
 def _period(spec: FunnelQuery, params: Params, start: datetime, end: datetime, tz: str) -> str:
@@ -340,7 +348,7 @@ def _period(spec: FunnelQuery, params: Params, start: datetime, end: datetime, t
     microseconds from 1970-01-01 00:00 of that clock."""
     assert spec.over_time is not None
     part = params.add(spec.over_time.value)
-    moment = _moment(params, start, "t0")
+    moment = moment_of(params, start, "t0")
     bucket = local_bucket(params, part, utc_offsets(start, end, tz), moment)
     return params.dialect.epoch_us(bucket)
 
@@ -353,12 +361,12 @@ def build(
     params = Params(dialect)
     d = dialect
     n = len(spec.steps)
-    us = _in_us(d)
+    us = in_us(d)
     gaps = [f"{us(f't{i}')} - {us(f't{i - 1}')}" for i in range(1, n)]
     counts = ", ".join(f"count(t{i})" for i in range(n))
     averages = [f"avg({g})" for g in gaps]
     medians = [d.quantile(g, 0.5) for g in gaps]
-    attempts = _attempts(spec, params, start, end, sessions=False)
+    found = attempts(spec, params, start, end, sessions=False)
     if spec.histogram_scale is HistogramScale.STEPS:
         # The bin is how many of the edges the time has reached.
         edges = [params.add(e * US) for e in spec.step_edges]
@@ -389,7 +397,7 @@ def build(
             "FROM lined GROUP BY is_other, line, lo"
         )
     return Query(
-        f"WITH {attempts}, "
+        f"WITH {found}, "
         # Each converted attempt's time from first to last step.
         f"d AS (SELECT is_other, line, {us(f't{n - 1}')} - {us('t0')} AS d "
         f"FROM lined WHERE t{n - 1} IS NOT NULL){ranged} "
@@ -580,18 +588,18 @@ def build_persons(
         period = _period(spec, params, start, end, timezone)
         where += f" AND {period} = {params.add(_us(ask.period))}"
     if ask.converted_in is not None:
-        us = _in_us(dialect)
+        us = in_us(dialect)
         took = f"{us(f't{k}')} - {us('t0')}"
         where += f" AND {took} >= {params.add(round(ask.converted_in.from_seconds * US))}"
         if ask.converted_in.to_seconds is not None:
             where += f" AND {took} < {params.add(round(ask.converted_in.to_seconds * US))}"
-    moment = _moment(params, start, moment)
+    moment = moment_of(params, start, moment)
     picked = (
         f"picked AS (SELECT person, {moment} AS moment, {session} AS session "
         f"FROM lined WHERE {where})"
     )
     return Query(
-        f"WITH {_attempts(spec, params, start, end, sessions=True)}, {picked} "
+        f"WITH {attempts(spec, params, start, end, sessions=True)}, {picked} "
         + persons_sql(params, ask.limit, ask.offset),
         params.values,
     )

@@ -12,12 +12,17 @@ from userlens.model.activity import (
     StickinessPersonsQuery,
     StickinessQuery,
 )
-from userlens.model.funnel import FunnelPersonsQuery, FunnelQuery
+from userlens.model.funnel import (
+    FunnelCorrelationPersonsQuery,
+    FunnelCorrelationQuery,
+    FunnelPersonsQuery,
+    FunnelQuery,
+)
 from userlens.model.insight import TrendsPersonsQuery, TrendsQuery
 from userlens.model.paths import PathsPersonsQuery, PathsQuery
 from userlens.model.queries import InsightQuery, InsightResult
 from userlens.model.retention import RetentionPersonsQuery, RetentionQuery
-from userlens.query import funnels, lifecycle, paths, retention, stickiness, trends
+from userlens.query import correlation, funnels, lifecycle, paths, retention, stickiness, trends
 from userlens.query.dialect import DIALECTS, Engine
 from userlens.store.events import EventStore
 
@@ -30,6 +35,8 @@ RUNNERS: dict[type[Any], Callable[[Any, str, datetime, Engine], InsightResult]] 
     StickinessQuery: stickiness.run,
     TrendsPersonsQuery: trends.run_persons,
     FunnelPersonsQuery: funnels.run_persons,
+    FunnelCorrelationQuery: correlation.run,
+    FunnelCorrelationPersonsQuery: correlation.run_persons,
     RetentionPersonsQuery: retention.run_persons,
     PathsPersonsQuery: paths.run_persons,
     LifecyclePersonsQuery: lifecycle.run_persons,

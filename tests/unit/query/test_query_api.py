@@ -179,6 +179,7 @@ def test_every_insight_kind_answers_through_the_api(make_env: Callable[..., Env]
             "timestamp": ts(1),
             "properties": {"$pathname": "/pricing", "$session_id": "s1"},
         },
+        {"event": "tour", "distinct_id": "a", "timestamp": ts(1.5), "properties": {}},
         {
             "event": "signup",
             "distinct_id": "a",
@@ -222,6 +223,9 @@ def test_every_insight_kind_answers_through_the_api(make_env: Callable[..., Env]
         {"kind": "funnel_persons", "funnel": hourly, "step": 1, "period": first["start"]}
     )
     assert [p["distinct_ids"] for p in converted["persons"]] == [["a"]]
+    tied = ask({"kind": "funnel_correlation", "funnel": funnel})
+    assert (tied["converted"], tied["dropped"], tied["failure"]) == (1, 1, [])
+    assert [(e["event"], e["converted"], e["dropped"]) for e in tied["success"]] == [("tour", 1, 0)]
 
     trend = {"series": [{"event": "$pageview"}], "date_range": {"date_from": "-1d"}}
     behind = env.client.post(
@@ -308,6 +312,15 @@ def test_bad_insight_specs_are_400_naming_the_field(env: Env) -> None:
                 "funnel": {"steps": [step, step], "over_time": "day"},
                 "period": "2026-01-05T00:00:00Z",
             },
+            "body",
+        ),
+        ({"kind": "funnel_correlation", "funnel": {"steps": [step]}}, "body.funnel.steps"),
+        (
+            {"kind": "funnel_correlation", "funnel": {"steps": [step, step]}, "limit": 0},
+            "body.limit",
+        ),
+        (
+            {"kind": "funnel_correlation", "funnel": {"steps": [step, step]}, "exclude": [""]},
             "body",
         ),
         ({"kind": "retention", "period": "hour"}, "body.period"),

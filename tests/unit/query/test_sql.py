@@ -28,6 +28,8 @@ from userlens.model.filters import (
 )
 from userlens.model.funnel import (
     ConversionTime,
+    FunnelCorrelationPersonsQuery,
+    FunnelCorrelationQuery,
     FunnelExclusion,
     FunnelOrder,
     FunnelPersonsQuery,
@@ -163,6 +165,14 @@ SPECS: dict[str, BaseModel] = {
         funnel=FunnelQuery(steps=[FunnelStep(event="signup"), FunnelStep(event="buy")]),
         step=1,
         converted_in=ConversionTime(from_seconds=60, to_seconds=120),
+    ),
+    # The events tied to converting or dropping, for one line, with an event left out.
+    "funnel_correlation": FunnelCorrelationQuery(
+        funnel=FUNNEL, line=BreakdownLine(value="Firefox"), exclude=["$pageleave"]
+    ),
+    # Its persons who did an event and dropped.
+    "funnel_correlation_persons": FunnelCorrelationPersonsQuery(
+        funnel=FUNNEL, event="$autocapture", converted=False
     ),
     # A step repeated: an event can be two steps, so each step has a flag of its own.
     "funnel_repeated": FunnelQuery(

@@ -5,6 +5,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ChartView, downloadCsv, PALETTE } from "../chart";
 import { BreakdownPicker, type Filter, FiltersEditor, OwnFilters, ready, splitFilters } from "../filters";
 import { ErrorNote } from "../layout";
+import { Correlation } from "./correlation";
 import { bucketLabel, type FunnelPeriod, funnelLineName, funnelTrendChart, withCohortNames } from "../views";
 import {
   EventPicker, field, type LeaveOut, LeaveOutToggle, Persons, DateRangeField, type SavedInsight, SaveBar, useDateRange, Select, type Spec, useBreakdown,
@@ -490,6 +491,9 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
               onOpen={(l, took) => setOpened({ step: l.steps.length - 1, line: l, status: "converted", took })} />
           )}
         </section>
+        {!timed && line && line.steps[0].count > 0 && (
+          <Correlation projectId={props.projectId} funnel={funnel} line={null} lineName={split ? "every line" : null} />
+        )}
         {opened !== null && (
           <Persons projectId={props.projectId}
             title={`${opened.status === "dropped" ? "Dropped before" : "Reached"} step ${opened.step + 1}${split ? ` · ${funnelLineName(opened.line)}` : ""}${

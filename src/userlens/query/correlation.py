@@ -1,0 +1,180 @@
+"""Funnel correlation: per event, how many of the persons a funnel counts did it during their
+counted attempt, among those who converted and among those who dropped, and what that says
+about converting (an odds ratio). The rule is in `model/funnel.py` (`FunnelCorrelationQuery`).
+
+The statement reuses the funnel's attempts (`funnels.attempts`, up to `lined`), then:
+`cf` (each counted person: their attempt's start and end in microseconds, and whether they
+converted), `ce` (the events in range that may count, with their person) and `cx` (each
+person and event name they did inside their attempt, once). It returns one row of totals,
+then one row per event name. The persons behind an event's count end in `picked` instead of
+`cx`: each with the first time they did it inside their attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from userlens.model.funnel import (
+    CorrelatedEvent,
+    FunnelCorrelationPersonsQuery,
+    FunnelCorrelationQuery,
+    FunnelCorrelationResult,
+    FunnelQuery,
+)
+from userlens.model.insight import BreakdownLine, PersonsResult
+from userlens.query import funnels
+from userlens.query.dates import span
+from userlens.query.dialect import Dialect, Engine
+from userlens.query.filters import Params, all_of, cohort_of_line, overrides, person_join, utc
+from userlens.query.persons import hits, persons_sql
+from userlens.store.sql import Query
+
+
+def _tied(
+    spec: FunnelQuery,
+    line: BreakdownLine | None,
+    params: Params,
+    start: datetime,
+    end: datetime,
+    *,
+    left_out: Sequence[str],
+    only: str | None = None,
+) -> str:
+    """The CTEs up to `ce`: the funnel's attempts, `cf` (each counted person of `line`: the
+    attempt's start `s` and end `u` in microseconds, and whether they converted) and `ce` (the
+    events in range that may count, with their person and session; only those named `only`
+    when given)."""
+    d = params.dialect
+    last = f"t{len(spec.steps) - 1}"
+    where = "true"
+    if line is not None:
+        where = (
+            f"is_other = {params.add(line.is_other)} "
+            f"AND line IS NOT DISTINCT FROM {params.add(line.value)}"
+        )
+    began = funnels.epoch_us_of(params, start, "t0")
+    ended = funnels.epoch_us_of(params, start, last)
+    window = params.add(spec.window_seconds * funnels.US)
+    counted = (
+        f"cf AS (SELECT person, {began} AS s, CASE WHEN {last} IS NOT NULL THEN {ended} "
+        f"ELSE {began} + {window} END AS u, {last} IS NOT NULL AS won FROM lined WHERE {where})"
+    )
+    steps = {s.event for s in spec.steps if s.event is not None}
+    named = "".join(f" AND e.event <> {params.add(name)}" for name in sorted({*steps, *left_out}))
+    if only is not None:
+        named += f" AND e.event = {params.add(only)}"
+    candidates = (
+        "ce AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.event AS name, "
+        f"{d.epoch_us('e.timestamp')} AS ts, e.session_id AS sid "
+        f"FROM {overrides(d)}{person_join(spec.filters)} "
+        f"WHERE e.timestamp >= {params.add(utc(start))} AND e.timestamp < {params.add(utc(end))} "
+        f"AND {all_of(spec.filters, params)}{named})"
+    )
+    return f"{funnels.attempts(spec, params, start, end, sessions=False)}, {counted}, {candidates}"
+
+
+# A counted person's event inside their attempt.
+INSIDE = "ce JOIN cf ON cf.person = ce.person WHERE ce.ts > cf.s AND ce.ts <= cf.u"
+
+
+def build(ask: FunnelCorrelationQuery, start: datetime, end: datetime, dialect: Dialect) -> Query:
+    """One row of totals (kind 0), then per event name (kind 1) the converted and dropped
+    persons who did it."""
+    params = Params(dialect)
+    tied = _tied(ask.funnel, ask.line, params, start, end, left_out=ask.exclude)
+    tally = "sum(CASE WHEN won THEN 1 ELSE 0 END), sum(CASE WHEN won THEN 0 ELSE 1 END)"
+    return Query(
+        f"WITH {tied}, "
+        "cx AS (SELECT DISTINCT ce.name AS name, cf.person AS person, cf.won AS won "
+        f"FROM {INSIDE}) "
+        f"SELECT 0 AS kind, {dialect.null_text()} AS name, {tally} FROM cf "
+        f"UNION ALL SELECT 1 AS kind, name, {tally} FROM cx GROUP BY name",
+        params.values,
+    )
+
+
+def build_persons(
+    ask: FunnelCorrelationPersonsQuery, start: datetime, end: datetime, dialect: Dialect
+) -> Query:
+    params = Params(dialect)
+    d = dialect
+    tied = _tied(ask.funnel, ask.line, params, start, end, left_out=(), only=ask.event)
+    # The first time they did it, with the smallest session id of that time.
+    first = f"min({d.pair('ce.ts', f'coalesce(ce.sid, {funnels.EMPTY})')})"
+    won = "cf.won" if ask.converted else "NOT cf.won"
+    picked = (
+        f"picked AS (SELECT cf.person AS person, {d.from_epoch_us(d.first(first))} AS moment, "
+        f"nullif({d.second(first)}, {funnels.EMPTY}) AS session FROM {INSIDE} AND {won} "
+        "GROUP BY cf.person)"
+    )
+    return Query(
+        f"WITH {tied}, {picked} " + persons_sql(params, ask.limit, ask.offset), params.values
+    )
+
+
+def odds_ratio(did: tuple[int, int], totals: tuple[int, int]) -> float:
+    """(converted, dropped) who did an event, of (converted, dropped) in all: the odds of
+    converting for those who did it over the odds for those who did not, each count plus one."""
+    (c, d), (total_c, total_d) = did, totals
+    return ((c + 1) / (d + 1)) / ((total_c - c + 1) / (total_d - d + 1))
+
+
+def parse(ask: FunnelCorrelationQuery, rows: Sequence[Any]) -> FunnelCorrelationResult:
+    totals = (0, 0)
+    found: list[CorrelatedEvent] = []
+    per_event: list[tuple[str, int, int]] = []
+    for kind, name, converted, dropped in rows:
+        if kind == 0:
+            totals = (int(converted or 0), int(dropped or 0))
+        else:
+            per_event.append((str(name), int(converted), int(dropped)))
+    for name, converted, dropped in per_event:
+        ratio = odds_ratio((converted, dropped), totals)
+        found.append(
+            CorrelatedEvent(
+                event=name,
+                converted=converted,
+                dropped=dropped,
+                odds_ratio=ratio,
+                direction="success" if ratio > 1 else "failure",
+            )
+        )
+    success = sorted((e for e in found if e.odds_ratio > 1), key=lambda e: (-e.odds_ratio, e.event))
+    failure = sorted((e for e in found if e.odds_ratio < 1), key=lambda e: (e.odds_ratio, e.event))
+    return FunnelCorrelationResult(
+        converted=totals[0],
+        dropped=totals[1],
+        success=success[: ask.limit],
+        failure=failure[: ask.limit],
+    )
+
+
+def run(
+    ask: FunnelCorrelationQuery, timezone: str, now: datetime, engine: Engine
+) -> FunnelCorrelationResult:
+    start, end = span(ask.funnel.date_range, timezone, now)
+    spec = ask.funnel
+    if spec.breakdown_cohorts:
+        # A cohort's line: the funnel's persons filtered by that cohort (no line: everyone).
+        chosen = cohort_of_line(spec.breakdown_cohorts, ask.line)
+        spec = spec.model_copy(
+            update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]}
+        )
+        ask = ask.model_copy(update={"funnel": spec, "line": None})
+    return parse(ask, engine.execute(build(ask, start, end, engine.dialect)))
+
+
+def run_persons(
+    ask: FunnelCorrelationPersonsQuery, timezone: str, now: datetime, engine: Engine
+) -> PersonsResult:
+    start, end = span(ask.funnel.date_range, timezone, now)
+    spec = ask.funnel
+    if spec.breakdown_cohorts:
+        chosen = cohort_of_line(spec.breakdown_cohorts, ask.line)
+        spec = spec.model_copy(
+            update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]}
+        )
+        ask = ask.model_copy(update={"funnel": spec, "line": None})
+    return hits(engine.execute(build_persons(ask, start, end, engine.dialect)))

@@ -1,0 +1,21 @@
+WITH ev AS MATERIALIZED (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.timestamp AS ts, json_extract_string(e.properties, $p17) AS bv, CASE WHEN (e.event = $p11 AND true) THEN 0 WHEN (e.event = $p12 AND coalesce(json_extract_string(e.properties, $p13) = $p14, false)) THEN 1 WHEN (e.event = $p15 AND true) THEN 2 WHEN (e.event = $p16 AND true) THEN 3 END AS k FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p18 AND e.timestamp < $p19 AND true AND true),
+a0 AS (SELECT person, bv, ts AS t0 FROM ev WHERE (k = 0)),
+a1 AS (SELECT a.*, CASE WHEN n.ts <= a.t0 + to_microseconds($p9) AND n.ts = nx.ts THEN n.ts END AS t1 FROM (SELECT * FROM a0 a WHERE coalesce(a.person IN (SELECT person FROM ev WHERE (k = 1)), false)) a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE (k = 1)) n ON a.person = n.who AND a.t0 < n.ts ASOF LEFT JOIN (SELECT DISTINCT person AS who, ts FROM ev) nx ON a.person = nx.who AND a.t0 < nx.ts
+UNION ALL
+SELECT a.*, CASE WHEN false THEN a.t0 END AS t1 FROM a0 a WHERE NOT coalesce(a.person IN (SELECT person FROM ev WHERE (k = 1)), false)),
+a2 AS (SELECT a.*, CASE WHEN n.ts <= a.t0 + to_microseconds($p9) AND n.ts = nx.ts THEN n.ts END AS t2 FROM (SELECT * FROM a1 a WHERE coalesce(a.person IN (SELECT person FROM ev WHERE (k = 2)) AND a.t1 IS NOT NULL, false)) a ASOF LEFT JOIN (SELECT person AS who, ts FROM ev WHERE (k = 2)) n ON a.person = n.who AND a.t1 < n.ts ASOF LEFT JOIN (SELECT DISTINCT person AS who, ts FROM ev) nx ON a.person = nx.who AND a.t1 < nx.ts
+UNION ALL
+SELECT a.*, CASE WHEN false THEN a.t1 END AS t2 FROM a1 a WHERE NOT coalesce(a.person IN (SELECT person FROM ev WHERE (k = 2)) AND a.t1 IS NOT NULL, false)),
+att AS (SELECT a.*, CAST(a.t0 IS NOT NULL AS INTEGER) + CAST(a.t1 IS NOT NULL AS INTEGER) + CAST(a.t2 IS NOT NULL AS INTEGER) AS steps FROM a2 a ASOF LEFT JOIN (SELECT DISTINCT person AS who, ts FROM ev WHERE (k = 3)) x0 ON a.person = x0.who AND a.t1 < x0.ts WHERE NOT (coalesce(CASE WHEN a.t2 IS NOT NULL THEN x0.ts < a.t2 ELSE x0.ts <= a.t0 + to_microseconds($p9) END, false))),
+repeats AS (SELECT person AS who FROM a0 GROUP BY person HAVING count(*) > 1),
+best AS MATERIALIZED (SELECT * FROM att ANTI JOIN repeats r ON r.who = att.person
+UNION ALL
+SELECT * FROM (SELECT * FROM att SEMI JOIN repeats r ON r.who = att.person) QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0, bv NULLS LAST) = 1),
+top AS (SELECT bv AS top_bv FROM best WHERE bv IS NOT NULL GROUP BY bv ORDER BY count(*) DESC, bv LIMIT $p10),
+lined AS MATERIALIZED (SELECT b.*, t.top_bv IS NULL AND b.bv IS NOT NULL AS is_other, CASE WHEN t.top_bv IS NULL THEN NULL ELSE b.bv END AS line FROM best b LEFT JOIN top t ON t.top_bv = b.bv),
+cf AS (SELECT person, epoch_us(t0) AS s, CASE WHEN t2 IS NOT NULL THEN epoch_us(t2) ELSE epoch_us(t0) + $p2 END AS u, t2 IS NOT NULL AS won FROM lined WHERE is_other = $p0 AND line IS NOT DISTINCT FROM $p1),
+ce AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.event AS name, epoch_us(e.timestamp) AS ts, e.session_id AS sid FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p7 AND e.timestamp < $p8 AND true AND e.event <> $p3 AND e.event <> $p4 AND e.event <> $p5 AND e.event <> $p6),
+cx AS (SELECT DISTINCT ce.name AS name, cf.person AS person, cf.won AS won FROM ce JOIN cf ON cf.person = ce.person WHERE ce.ts > cf.s AND ce.ts <= cf.u) SELECT 0 AS kind, CAST(NULL AS VARCHAR) AS name, sum(CASE WHEN won THEN 1 ELSE 0 END), sum(CASE WHEN won THEN 0 ELSE 1 END) FROM cf
+UNION ALL
+SELECT 1 AS kind, name, sum(CASE WHEN won THEN 1 ELSE 0 END), sum(CASE WHEN won THEN 0 ELSE 1 END) FROM cx GROUP BY name
+-- params: [('p0', False), ('p1', 'Firefox'), ('p10', 10), ('p11', 'landing'), ('p12', 'signup'), ('p13', '/plan'), ('p14', 'pro'), ('p15', 'checkout'), ('p16', 'cancel'), ('p17', '/$browser'), ('p18', datetime.datetime(2026, 11, 17, 23, 0)), ('p19', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p2', 604800000000), ('p3', '$pageleave'), ('p4', 'checkout'), ('p5', 'landing'), ('p6', 'signup'), ('p7', datetime.datetime(2026, 11, 17, 23, 0)), ('p8', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p9', 604800000000)]
