@@ -51,7 +51,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent / "src"))
 
 from userlens.model.activity import LifecycleQuery, StickinessQuery  # noqa: E402
-from userlens.model.funnel import FunnelQuery, FunnelStep  # noqa: E402
+from userlens.model.funnel import FunnelCorrelationQuery, FunnelQuery, FunnelStep  # noqa: E402
 from userlens.model.insight import (  # noqa: E402
     DateRange,
     EventRef,
@@ -160,6 +160,8 @@ SPECS: dict[str, Any] = {
     "lifecycle": LifecycleQuery(event=EventRef(event="$pageview"), date_range=LAST_30),
     "stickiness": StickinessQuery(series=[EventRef(event="$pageview")], date_range=LAST_30),
 }
+# The events that set the funnel's converters apart (no target: to show what it costs).
+SPECS["correlation"] = FunnelCorrelationQuery(funnel=SPECS["funnel"])
 
 # The simplest hand-written SQL for the same question: no person merges, no time zone, no
 # drill-down columns. Placeholders: {start}, {end}.
@@ -186,6 +188,32 @@ BASELINES = {
             GROUP BY 1)
         SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM b), (SELECT count(*) FROM c),
             (SELECT count(*) FROM d)""",
+    # The funnel's persons (each one's first landing, then each later step within 14 days of
+    # it), and per event name those who did it after landing, up to their checkout or the end
+    # of their 14 days, who did and did not check out.
+    "correlation": """
+        WITH s AS (SELECT person_id, event, timestamp AS t FROM events WHERE project_id = 1
+            AND timestamp >= '{start}' AND timestamp < '{end}'
+            AND event IN ('landing', 'signup', 'onboarding_done', 'checkout')),
+        a AS (SELECT person_id, min(t) AS t0 FROM s WHERE event = 'landing' GROUP BY 1),
+        b AS (SELECT a.person_id, a.t0, min(s.t) AS t1 FROM a JOIN s USING (person_id)
+            WHERE s.event = 'signup' AND s.t > a.t0 AND s.t <= a.t0 + INTERVAL 14 DAY
+            GROUP BY 1, 2),
+        c AS (SELECT b.person_id, b.t0, min(s.t) AS t2 FROM b JOIN s USING (person_id)
+            WHERE s.event = 'onboarding_done' AND s.t > b.t1 AND s.t <= b.t0 + INTERVAL 14 DAY
+            GROUP BY 1, 2),
+        d AS (SELECT c.person_id, min(s.t) AS t3, 1 AS hit FROM c JOIN s USING (person_id)
+            WHERE s.event = 'checkout' AND s.t > c.t2 AND s.t <= c.t0 + INTERVAL 14 DAY
+            GROUP BY 1),
+        f AS (SELECT a.person_id, a.t0, CASE WHEN d.hit = 1 THEN d.t3
+            ELSE a.t0 + INTERVAL 14 DAY END AS u, coalesce(d.hit, 0) = 1 AS won
+            FROM a LEFT JOIN d USING (person_id)),
+        x AS (SELECT DISTINCT e.event AS event, f.person_id, f.won FROM events e
+            JOIN f USING (person_id) WHERE e.project_id = 1 AND e.timestamp >= '{start}'
+            AND e.timestamp < '{end}' AND e.timestamp > f.t0 AND e.timestamp <= f.u
+            AND e.event NOT IN ('landing', 'signup', 'onboarding_done', 'checkout'))
+        SELECT event, sum(CASE WHEN won THEN 1 ELSE 0 END),
+            sum(CASE WHEN won THEN 0 ELSE 1 END) FROM x GROUP BY event""",
     # Weekly cohorts of page-viewers and the weeks they came back.
     "retention": """
         WITH w AS (SELECT DISTINCT person_id, date_trunc('week', timestamp) AS wk FROM events

@@ -536,11 +536,31 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     assert "Netscape" in (filtered.value.request.post_data or "")
     assert filtered.value.json()["lines"][0]["steps"][0]["count"] == 0
     expect(page.get_by_role("button", name="Filters (1)")).to_be_visible()
+    unsaved = page.get_by_role("status", name="Changes not saved")
+    expect(unsaved).to_contain_text("not saved with the dashboard")
     shot(page, "12a-dashboard-filtered")
+    # Saved with the dashboard, they hold after a reload (and for everyone who opens it).
+    unsaved.get_by_role("button", name="Save for everyone").click()
+    expect(unsaved).to_have_count(0)
+    with page.expect_response(funnel_answer) as reloaded:
+        page.reload()
+    assert "Netscape" in (reloaded.value.request.post_data or "")
+    expect(page.get_by_role("button", name="Filters (1)")).to_be_visible()
+    expect(page.get_by_label("Dates")).to_have_value("-7d")
+    page.get_by_role("button", name="Filters (1)").click()
     with page.expect_response(funnel_answer) as unfiltered:
         shared.get_by_role("button", name="Remove filter 1").click()
     assert unfiltered.value.json()["lines"][0]["steps"][0]["count"] == 4
     expect(page.get_by_role("button", name="Filters", exact=True)).to_be_visible()
+    # Discarding goes back to what is saved; saving none leaves none.
+    with page.expect_response(funnel_answer) as back:
+        unsaved.get_by_role("button", name="Discard").click()
+    assert back.value.json()["lines"][0]["steps"][0]["count"] == 0
+    with page.expect_response(funnel_answer):
+        shared.get_by_role("button", name="Remove filter 1").click()
+    page.get_by_label("Dates").select_option("")
+    unsaved.get_by_role("button", name="Save for everyone").click()
+    expect(unsaved).to_have_count(0)
     page.get_by_label("New dashboard name").fill("Growth")
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_role("heading", name="Growth")).to_be_visible()

@@ -101,3 +101,36 @@ def test_projects_and_roles_are_kept_apart(env: Env) -> None:
     assert env.client.get(f"{base}/dashboards", headers=viewer).status_code == 200
     change = env.client.post(f"{base}/insights", json={"name": "x", "spec": FUNNEL}, headers=viewer)
     assert change.status_code == 403
+
+
+def test_a_dashboard_keeps_the_dates_and_filters_it_applies_to_every_tile(env: Env) -> None:
+    base = f"/api/projects/{env.project.id}"
+    board = env.client.get(f"{base}/dashboards", headers=env.auth).json()[0]
+    assert board["filters"] == {"date_from": None, "filters": []}
+    url = f"{base}/dashboards/{board['id']}"
+    wanted = {
+        "date_from": "-7d",
+        "filters": [{"key": "$browser", "value": "Firefox"}, {"type": "cohort", "cohort_id": 3}],
+    }
+    saved = env.client.patch(url, json={"filters": wanted}, headers=env.auth)
+    assert saved.status_code == 200, saved.text
+    again = env.client.get(url, headers=env.auth).json()
+    assert again["filters"]["date_from"] == "-7d"
+    assert [(f["type"], f.get("key"), f.get("cohort_id")) for f in again["filters"]["filters"]] == [
+        ("event", "$browser", None),
+        ("cohort", None, 3),
+    ]
+    assert [t["id"] for t in again["tiles"]] == [t["id"] for t in board["tiles"]]
+    # Renaming keeps them; giving none clears them.
+    env.client.patch(url, json={"name": "Weekly"}, headers=env.auth)
+    assert env.client.get(url, headers=env.auth).json()["filters"]["date_from"] == "-7d"
+    cleared = env.client.patch(url, json={"filters": {}}, headers=env.auth).json()
+    assert cleared["filters"] == {"date_from": None, "filters": []}
+    for bad, field in [
+        ({"date_from": "last week"}, "body.filters.date_from"),
+        ({"filters": [{"key": "u", "operator": "regex", "value": "(["}]}, "body.filters.filters.0"),
+        ({"filters": [{"key": "u"}] * 51}, "body.filters.filters"),
+    ]:
+        resp = env.client.patch(url, json={"filters": bad}, headers=env.auth)
+        assert resp.status_code == 400, bad
+        assert any(d["field"].startswith(field) for d in resp.json()["detail"]), resp.json()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from userlens.model.activity import LifecycleQuery
-from userlens.model.filters import Spec
+from userlens.model.filters import Filter, Spec
 from userlens.model.ids import Id
 from userlens.model.insight import (
     DateRange,
@@ -17,6 +17,7 @@ from userlens.model.insight import (
     TrendsMath,
     TrendsQuery,
     TrendsSeries,
+    date_point,
 )
 from userlens.model.paths import PathsQuery
 from userlens.model.queries import InsightQuery
@@ -45,9 +46,24 @@ class SavedInsight(Spec):
     updated_at: datetime
 
 
+class DashboardFilters(Spec):
+    """What a dashboard applies to every tile when the web app draws it: a start of the date
+    range in place of each tile's own (for the kinds that have a date range; `None`: each
+    tile's own), and filters that hold on top of each tile's own."""
+
+    date_from: str | None = None
+    filters: list[Filter] = Field(default_factory=list, max_length=50)
+
+    @field_validator("date_from")
+    @classmethod
+    def _form(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return date_point(value, info)
+
+
 class DashboardIn(Spec):
     name: str = Field(min_length=1, max_length=200)
     tiles: list[Id] = Field(default_factory=list, max_length=100, description="insight ids")
+    filters: DashboardFilters = Field(default_factory=DashboardFilters)
 
 
 class DashboardPatch(Spec):
@@ -55,6 +71,8 @@ class DashboardPatch(Spec):
     tiles: list[Id] | None = Field(
         default=None, max_length=100, description="insight ids, in the order shown"
     )
+    # Replaces the saved filters as a whole.
+    filters: DashboardFilters | None = None
 
 
 class Dashboard(Spec):
@@ -62,6 +80,7 @@ class Dashboard(Spec):
     project_id: int
     name: str
     tiles: list[SavedInsight]
+    filters: DashboardFilters = Field(default_factory=DashboardFilters)
     created_at: datetime
     updated_at: datetime
 

@@ -12,9 +12,11 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
 from tests.conftest import ServerProcess, free_port
+from userlens.model.filters import PropertyFilter
+from userlens.model.saved import DashboardFilters, DashboardPatch
 from userlens.store.duckdb.schema import LATEST, current_version
 from userlens.store.duckdb.schema import migrate as migrate_events
-from userlens.store.meta.store import alembic_config, make_engine
+from userlens.store.meta.store import MetaStore, alembic_config, make_engine
 from userlens.store.meta.store import migrate as migrate_meta
 
 
@@ -140,3 +142,30 @@ def test_ids_of_deleted_cohorts_insights_and_dashboards_are_not_reused(tmp_path:
             conn.execute(sa.text(f"DELETE FROM {table} WHERE id = :id"), {"id": last})
             assert add(conn, table) > last
     fresh.dispose()
+
+
+def test_an_upgraded_dashboard_applies_no_filters_until_given_some(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _old_data_dir(data)
+    engine = make_engine(f"sqlite:///{data / 'metadata.sqlite3'}")
+    migrate_meta(engine, "0009")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO dashboards (project_id, name, tiles, created_at, updated_at) "
+                "VALUES (1, 'Before', '[]', :t, :t)"
+            ),
+            {"t": datetime(2026, 1, 2, tzinfo=UTC)},
+        )
+    engine.dispose()
+    meta = MetaStore(f"sqlite:///{data / 'metadata.sqlite3'}")
+    try:
+        (board,) = meta.dashboards(1)
+        assert board.filters == DashboardFilters()
+        wanted = DashboardFilters(
+            date_from="-7d", filters=[PropertyFilter(key="$browser", value="Firefox")]
+        )
+        meta.update_dashboard(1, board.id, DashboardPatch(filters=wanted))
+        assert meta.dashboards(1)[0].filters == wanted
+    finally:
+        meta.close()

@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
 import { ErrorNote, message, Rename, TwoStepDelete, useCanChange } from "../layout";
 import { navigate } from "../router";
-import { cohortNamer, type Filter, FiltersEditor, ready, useCohorts } from "../filters";
+import { cohortNamer, type Filter, FiltersEditor, ready, splitFilters, useCohorts } from "../filters";
 import { byCohorts, InsightView, withCohortNames } from "../views";
 import { RANGES } from "./builder";
 
@@ -15,7 +15,12 @@ export interface Dashboard {
   id: number;
   name: string;
   tiles: SavedInsight[];
+  // What it applies to every tile, as saved: a start of the date range, and filters.
+  filters: { date_from: string | null; filters: unknown[] };
 }
+
+// Filters as the API takes them, in one form whether saved or just edited (to compare).
+const asSpec = (filters: unknown[]) => ready(splitFilters(filters).shown);
 
 const OVERRIDES: [string, string][] = [["", "Each tile's own dates"], ...RANGES];
 
@@ -113,20 +118,7 @@ function BoardActions(props: {
 
 export function DashboardsPage(props: { projectId: number; dashboardId: number | null }) {
   const [boards, setBoards] = useState<Dashboard[] | null>(null);
-  const [range, setRange] = useState("");
-  // Filters for every tile: as edited, and as applied once the editing pauses.
-  const [filters, setFilters] = useState<Filter[]>([]);
-  const [showFilters, setShowFilters] = useState(false);
-  const [applied, setApplied] = useState<object[]>([]);
-  const wanted = JSON.stringify(ready(filters));
-  useEffect(() => {
-    const timer = setTimeout(() => setApplied((was) => (JSON.stringify(was) === wanted ? was : (JSON.parse(wanted) as object[]))), 400);
-    return () => clearTimeout(timer);
-  }, [wanted]);
-  const [generation, setGeneration] = useState(0);
   const [error, setError] = useState<string | null>(null);
-  const canChange = useCanChange(props.projectId);
-  const cohorts = useCohorts(props.projectId);
   useEffect(() => {
     api<Dashboard[]>("GET", `/api/projects/${props.projectId}/dashboards`)
       .then(setBoards)
@@ -137,10 +129,49 @@ export function DashboardsPage(props: { projectId: number; dashboardId: number |
   if (!boards) return <div class="page"><p class="muted" aria-busy="true">Loading…</p></div>;
   const board = boards.find((b) => b.id === props.dashboardId) ?? boards[0];
   if (!board) return <div class="page"><h1>Dashboards</h1><p class="muted">No dashboards yet.</p></div>;
+  return <Board key={board.id} projectId={props.projectId} board={board} boards={boards} setBoards={setBoards} />;
+}
+
+/** One dashboard: its tiles, with the dates and filters it applies to all of them (as saved,
+ * or as changed here and not saved yet). */
+function Board(props: { projectId: number; board: Dashboard; boards: Dashboard[]; setBoards: (b: Dashboard[]) => void }) {
+  const { board, boards, setBoards } = props;
+  const saved = board.filters;
+  const [range, setRange] = useState(saved.date_from ?? "");
+  // Filters for every tile: as edited, and as applied once the editing pauses.
+  const [filters, setFilters] = useState<Filter[]>(() => splitFilters(saved.filters).shown);
+  const [showFilters, setShowFilters] = useState(false);
+  const [applied, setApplied] = useState<object[]>(() => asSpec(saved.filters));
+  const wanted = JSON.stringify(ready(filters));
+  useEffect(() => {
+    const timer = setTimeout(() => setApplied((was) => (JSON.stringify(was) === wanted ? was : (JSON.parse(wanted) as object[]))), 400);
+    return () => clearTimeout(timer);
+  }, [wanted]);
+  const [generation, setGeneration] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+  const canChange = useCanChange(props.projectId);
+  const cohorts = useCohorts(props.projectId);
+  // Changed here and not saved: the dates, or the filters.
+  const unsaved = range !== (saved.date_from ?? "") || wanted !== JSON.stringify(asSpec(saved.filters));
+  const replace = (updated: Dashboard) => setBoards(boards.map((b) => (b.id === updated.id ? updated : b)));
 
   const save = async (tiles: SavedInsight[]) => {
     const updated = await api<Dashboard>("PATCH", `/api/projects/${props.projectId}/dashboards/${board.id}`, { tiles: tiles.map((t) => t.id) });
-    setBoards(boards.map((b) => (b.id === updated.id ? updated : b)));
+    replace(updated);
+  };
+  const keep = async () => {
+    setError(null);
+    try {
+      replace(await api<Dashboard>("PATCH", `/api/projects/${props.projectId}/dashboards/${board.id}`, {
+        filters: { date_from: range || null, filters: JSON.parse(wanted) as object[] },
+      }));
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  const discard = () => {
+    setRange(saved.date_from ?? "");
+    setFilters(splitFilters(saved.filters).shown);
   };
   const move = (i: number, by: number) => {
     const tiles = board.tiles.slice();
@@ -167,7 +198,7 @@ export function DashboardsPage(props: { projectId: number; dashboardId: number |
         <div class="field inline">
           <label for="dash-range">Dates</label>
           <select id="dash-range" value={range} onChange={(e) => setRange(e.currentTarget.value)}>
-            {OVERRIDES.map(([v, t]) => <option value={v} key={v}>{t}</option>)}
+            {(OVERRIDES.some(([v]) => v === range) ? OVERRIDES : [...OVERRIDES, [range, `From ${range}`]]).map(([v, t]) => <option value={v} key={v}>{t}</option>)}
           </select>
         </div>
         <button type="button" class={applied.length ? "primary" : "ghost"} aria-expanded={showFilters} onClick={() => setShowFilters(!showFilters)}>
@@ -175,10 +206,20 @@ export function DashboardsPage(props: { projectId: number; dashboardId: number |
         </button>
         <button type="button" class="ghost" onClick={() => setGeneration(generation + 1)}>Refresh</button>
       </div>
+      {unsaved && (
+        <div class="card unsaved" role="status" aria-label="Changes not saved">
+          <span>{canChange ? "These dates and filters are not saved with the dashboard." : "These dates and filters last until you leave the page."}</span>
+          <div class="row-buttons">
+            {canChange && <button type="button" class="primary small" onClick={() => void keep()}>Save for everyone</button>}
+            <button type="button" class="ghost small" onClick={discard}>{canChange ? "Discard" : "Back to the saved ones"}</button>
+          </div>
+        </div>
+      )}
+      <ErrorNote error={error} />
       {showFilters && (
         <section class="card board-filters" aria-label="Filters for every tile">
           <FiltersEditor projectId={props.projectId} filters={filters} onChange={setFilters} />
-          <span class="hint">Every tile keeps to these as well as to its own filters, until you leave the page.</span>
+          <span class="hint">Every tile keeps to these as well as to its own filters.</span>
         </section>
       )}
       <div class="tiles">
@@ -195,7 +236,7 @@ export function DashboardsPage(props: { projectId: number; dashboardId: number |
             setBoards([...boards, made]);
             navigate(`/projects/${props.projectId}/dashboards/${made.id}`);
           }}
-          onRenamed={(renamed) => setBoards(boards.map((b) => (b.id === renamed.id ? renamed : b)))}
+          onRenamed={replace}
           onDeleted={() => {
             const left = boards.filter((b) => b.id !== board.id);
             setBoards(left);

@@ -39,6 +39,7 @@ from userlens.model.project import (
 from userlens.model.queries import InsightQuery
 from userlens.model.saved import (
     Dashboard,
+    DashboardFilters,
     DashboardIn,
     DashboardPatch,
     SavedInsight,
@@ -514,6 +515,7 @@ class MetaStore:
                 project_id=project_id,
                 name=dashboard.name,
                 tiles=list(dashboard.tiles),
+                filters=dashboard.filters.model_dump(mode="json", exclude_none=True),
                 created_at=now,
                 updated_at=now,
             )
@@ -545,6 +547,8 @@ class MetaStore:
             if patch.tiles is not None:
                 self._check_tiles(s, project_id, patch.tiles)
                 row.tiles = list(patch.tiles)
+            if patch.filters is not None:
+                row.filters = patch.filters.model_dump(mode="json", exclude_none=True)
             row.updated_at = self._now()
             s.commit()
             return self._dashboard(s, row)
@@ -584,6 +588,7 @@ class MetaStore:
             project_id=row.project_id,
             name=row.name,
             tiles=[insights[i] for i in row.tiles if i in insights],
+            filters=DashboardFilters.model_validate(row.filters or {}, context=STORED),
             created_at=_aware(row.created_at),
             updated_at=_aware(row.updated_at),
         )

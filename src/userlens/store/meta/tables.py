@@ -133,5 +133,7 @@ class DashboardRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     # Insight ids in the order shown; ids of deleted insights are skipped when read.
     tiles: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # The date range and filters it applies to every tile (`DashboardFilters`).
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
