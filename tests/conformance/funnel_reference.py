@@ -253,10 +253,10 @@ def _inside(
     start: datetime,
     end: datetime,
     left_out: set[str],
-) -> list[tuple[frozenset[str], bool, list[Ev]]]:
-    """Per counted person of `line`: whether they converted, and the events they did inside
-    their counted attempt (after its start, up to its last step or its window's end) that
-    may count."""
+) -> list[tuple[frozenset[str], Attempt, bool, list[Ev]]]:
+    """Per counted person of `line`: their attempt, whether they converted, and the events
+    they did inside it (after its start, up to its last step or its window's end) that may
+    count."""
     best = best_attempts(events, spec, start, end)
     lines = line_of(spec, best)
     window = timedelta(seconds=spec.window_seconds)
@@ -274,33 +274,58 @@ def _inside(
         did = [
             e for e in mine[person] if a.times[0] < e.timestamp <= until and e.event not in left_out
         ]
-        out.append((person, converted, did))
+        out.append((person, a, converted, did))
     return out
+
+
+def _person_properties(events: list[Ev]) -> dict[frozenset[str], dict[str, object]]:
+    return {e.distinct_ids: e.person_properties for e in events}
+
+
+Item = tuple[str, str | None]  # an event name, or a person property and its value
 
 
 def correlation(
     events: list[Ev], ask: FunnelCorrelationQuery, start: datetime, end: datetime
-) -> tuple[tuple[int, int], dict[str, tuple[int, int]]]:
-    """(converted, dropped) of the counted persons (of the asked line), and per event name the
-    (converted, dropped) persons who did it during their counted attempt."""
+) -> tuple[tuple[int, int], dict[Item, tuple[int, int]]]:
+    """(converted, dropped) of the counted persons (of the asked line), and per event they did
+    during their counted attempt (or person property value they have) the (converted,
+    dropped) persons."""
     totals = [0, 0]
-    did: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for _, converted, inside in _inside(events, ask.funnel, ask.line, start, end, set(ask.exclude)):
+    found: dict[Item, list[int]] = defaultdict(lambda: [0, 0])
+    properties = _person_properties(events)
+    for person, _, converted, inside in _inside(
+        events, ask.funnel, ask.line, start, end, set(ask.exclude)
+    ):
         side = 0 if converted else 1
         totals[side] += 1
-        for name in {e.event for e in inside}:
-            did[name][side] += 1
-    return (totals[0], totals[1]), {name: (c, d) for name, (c, d) in did.items()}
+        items: set[Item] = set()
+        if ask.person_properties:
+            for key in ask.person_properties:
+                value = text(properties[person].get(key))
+                if value is not None:
+                    items.add((key, value))
+        else:
+            items = {(e.event, None) for e in inside}
+        for item in items:
+            found[item][side] += 1
+    return (totals[0], totals[1]), {item: (c, d) for item, (c, d) in found.items()}
 
 
 def correlation_persons(
     events: list[Ev], ask: FunnelCorrelationPersonsQuery, start: datetime, end: datetime
 ) -> set[tuple[frozenset[str], datetime, str | None]]:
-    """(person, first time they did the event inside their attempt, its session) of those
-    who did it and converted (or dropped, as asked)."""
+    """(person, moment, session) of those who did the event during their attempt (its first
+    time there), or have the person property's value (their attempt's start), and who
+    converted (or dropped, as asked)."""
     out = set()
-    for person, converted, inside in _inside(events, ask.funnel, ask.line, start, end, set()):
+    properties = _person_properties(events)
+    for person, a, converted, inside in _inside(events, ask.funnel, ask.line, start, end, set()):
         if converted != ask.converted:
+            continue
+        if ask.property is not None:
+            if text(properties[person].get(ask.property)) == ask.value:
+                out.add((person, a.times[0], a.sessions[0]))
             continue
         times = [e for e in inside if e.event == ask.event]
         if times:

@@ -29,6 +29,7 @@ from tests.conformance.test_event_store import PROJECT, captured
 from userlens.model.filters import CohortFilter
 from userlens.model.funnel import (
     ConversionTime,
+    Correlated,
     FunnelCorrelationPersonsQuery,
     FunnelCorrelationQuery,
     FunnelExclusion,
@@ -239,6 +240,13 @@ def test_the_persons_behind_a_step_match_the_reference(
     assert moments == sorted(moments, reverse=True)  # latest first
 
 
+def _item(c: Correlated) -> tuple[str, str | None]:
+    """An event's name, or a person property and its value, as the reference keys them."""
+    name = c.event if c.property is None else c.property
+    assert name is not None and (c.event is None) == (c.property is not None)
+    return name, c.value
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -247,15 +255,17 @@ def test_the_persons_behind_a_step_match_the_reference(
     spec=specs(),
     pick_line=st.booleans(),
     exclude=st.lists(st.sampled_from(["view", "click", "buy", "$identify"]), max_size=2),
+    properties=st.sampled_from([[], [], ["tier"], ["tier", "missing"]]),
     limit=st.integers(1, 4),
     tz=st.sampled_from(ZONES),
 )
-def test_correlated_events_match_the_reference(
+def test_correlated_events_and_properties_match_the_reference(
     make_store: StoreFactory,
     log: list[dict[str, Any]],
     spec: FunnelQuery,
     pick_line: bool,
     exclude: list[str],
+    properties: list[str],
     limit: int,
     tz: str,
 ) -> None:
@@ -267,30 +277,37 @@ def test_correlated_events_match_the_reference(
     if pick_line and spec.breakdown and lines:
         is_other, value = sorted(lines, key=lambda k: (k[0], k[1] or ""))[-1]
         line = BreakdownLine(value=value, is_other=is_other)
-    ask = FunnelCorrelationQuery(funnel=spec, line=line, exclude=exclude, limit=limit)
+    ask = FunnelCorrelationQuery(
+        funnel=spec, line=line, exclude=exclude, person_properties=properties, limit=limit
+    )
     result = correlations.run(ask, tz, NOW, engine_of(store, PROJECT))
 
     (converted, dropped), did = correlation(events, ask, start, end)
     assert (result.converted, result.dropped) == (converted, dropped)
     got = [*result.success, *result.failure]
-    for e in got:
-        assert (e.converted, e.dropped) == did[e.event]
+    for c in got:
+        assert (c.converted, c.dropped) == did[_item(c)]
         # The odds ratio, from the counts as written out in full.
-        odds_did = (e.converted + 1) / (e.dropped + 1)
-        odds_not = (converted - e.converted + 1) / (dropped - e.dropped + 1)
-        assert e.odds_ratio == pytest.approx(odds_did / odds_not, rel=1e-12)
-        assert e.direction == ("success" if e.odds_ratio > 1 else "failure")
+        odds_did = (c.converted + 1) / (c.dropped + 1)
+        odds_not = (converted - c.converted + 1) / (dropped - c.dropped + 1)
+        assert c.odds_ratio == pytest.approx(odds_did / odds_not, rel=1e-12)
+        assert c.direction == ("success" if c.odds_ratio > 1 else "failure")
     ratios = {
-        name: (c + 1) / (d + 1) / ((converted - c + 1) / (dropped - d + 1))
-        for name, (c, d) in did.items()
+        item: (c + 1) / (d + 1) / ((converted - c + 1) / (dropped - d + 1))
+        for item, (c, d) in did.items()
     }
-    # Each side: the `limit` events most tied to it, strongest first, ties by name.
-    ups = sorted((n for n in ratios if ratios[n] > 1), key=lambda n: (-ratios[n], n))[:limit]
-    downs = sorted((n for n in ratios if ratios[n] < 1), key=lambda n: (ratios[n], n))[:limit]
-    assert [e.event for e in result.success] == ups
-    assert [e.event for e in result.failure] == downs
+
+    def tie(item: tuple[str, str | None]) -> tuple[str, str]:
+        return item[0], item[1] or ""
+
+    # Each side: the `limit` most tied to it, strongest first, ties by name (and value).
+    ups = sorted((i for i in ratios if ratios[i] > 1), key=lambda i: (-ratios[i], tie(i)))
+    downs = sorted((i for i in ratios if ratios[i] < 1), key=lambda i: (ratios[i], tie(i)))
+    assert [_item(c) for c in result.success] == ups[:limit]
+    assert [_item(c) for c in result.failure] == downs[:limit]
     steps = {s.event for s in spec.steps}
-    assert not any(e.event in steps or e.event in exclude for e in got)
+    assert not any(c.event in steps or c.event in exclude for c in got if c.event)
+    assert all((c.property is not None) == bool(properties) for c in got)
 
 
 T = datetime(2026, 4, 1, 12, tzinfo=UTC)
@@ -305,6 +322,7 @@ T = datetime(2026, 4, 1, 12, tzinfo=UTC)
     pick_line=st.booleans(),
     event=st.sampled_from(["view", "click", "buy", "$identify"]),
     pick_event=st.integers(0, 3),
+    of_tier=st.booleans(),
     converted=st.booleans(),
     tz=st.sampled_from(ZONES),
 )
@@ -315,6 +333,7 @@ def test_the_persons_behind_a_correlated_event_match_the_reference(
     pick_line: bool,
     event: str,
     pick_event: int,
+    of_tier: bool,
     converted: bool,
     tz: str,
 ) -> None:
@@ -326,20 +345,30 @@ def test_the_persons_behind_a_correlated_event_match_the_reference(
     if pick_line and spec.breakdown and lines:
         is_other, value = sorted(lines, key=lambda k: (k[0], k[1] or ""))[0]
         line = BreakdownLine(value=value, is_other=is_other)
-    counts = correlation(events, FunnelCorrelationQuery(funnel=spec, line=line), start, end)[1]
+    tiers = ["tier"] if of_tier else []
+    counts = correlation(
+        events, FunnelCorrelationQuery(funnel=spec, line=line, person_properties=tiers), start, end
+    )[1]
+    item: tuple[str, str | None] = (event, None) if not of_tier else ("tier", "gold")
     if counts and pick_event:
-        # Mostly an event someone did inside their attempt; else any name, a step's too.
-        event = sorted(counts)[pick_event % len(counts)]
-    ask = FunnelCorrelationPersonsQuery(
-        funnel=spec, line=line, event=event, converted=converted, limit=1000
-    )
+        # Mostly an event someone did inside their attempt (a value someone has); else any
+        # name, a step's too (or a value nobody may have).
+        item = sorted(counts, key=lambda i: (i[0], i[1] or ""))[pick_event % len(counts)]
+    if of_tier:
+        ask = FunnelCorrelationPersonsQuery(
+            funnel=spec, line=line, property=item[0], value=item[1], converted=converted, limit=1000
+        )
+    else:
+        ask = FunnelCorrelationPersonsQuery(
+            funnel=spec, line=line, event=item[0], converted=converted, limit=1000
+        )
     result = correlations.run_persons(ask, tz, NOW, engine_of(store, PROJECT))
 
     got = {(frozenset(p.distinct_ids), p.timestamp, p.session_id) for p in result.persons}
     assert got == correlation_persons(events, ask, start, end)
     assert result.total == len(got)
-    # As many as the correlation counts for the event (none for a step's event).
-    assert len(got) == counts.get(event, (0, 0))[0 if converted else 1]
+    # As many as the correlation counts (none for a step's event).
+    assert len(got) == counts.get(item, (0, 0))[0 if converted else 1]
 
 
 def _view_then_buy_unless_cancelled() -> FunnelQuery:

@@ -824,7 +824,7 @@ def test_a_funnel_says_which_events_set_converters_apart(page: Page, server: Ser
         ["help", "0 0 %", "2 67 %", "4.5× less likely to convert", "×"]
     )
     shot(page, "26-funnel-correlation")
-    page.get_by_role("button", name="Persons who did help and dropped").click()
+    page.get_by_role("button", name="Persons with help who dropped").click()
     persons = page.get_by_role("region", name="Did help and dropped")
     expect(persons.get_by_test_id("persons").get_by_role("row")).to_have_count(3)
     expect(persons).to_contain_text("s-dev")
@@ -832,9 +832,23 @@ def test_a_funnel_says_which_events_set_converters_apart(page: Page, server: Ser
     persons.get_by_role("button", name="Close").click()
     page.get_by_role("button", name="Leave out tour").click()
     expect(page.get_by_test_id("correlation-left-out")).to_have_text("Also left out: tour")
-    expect(success.nth(1)).to_have_text("No event here.")
+    expect(success.nth(1)).to_have_text("Nothing here.")
     page.get_by_role("button", name="Put back").click()
     expect(success.nth(1).get_by_role("cell").first).to_have_text("tour")
+    # Person properties: cleo, who dropped, is the one with a company.
+    region.get_by_role("tab", name="Person properties").click()
+    expect(region).to_contain_text("Choose one or more person properties")
+    region.get_by_label("Person property").fill("company")
+    region.get_by_role("button", name="Compare").click()
+    expect(success.nth(1)).to_have_text("Nothing here.")
+    expect(failure.nth(1).get_by_role("cell")).to_have_text(
+        ["company = Shop", "0 0 %", "1 33 %", "2.0× less likely to convert", ""]
+    )
+    shot(page, "26b-funnel-correlation-properties")
+    page.get_by_role("button", name="Persons with company = Shop who dropped").click()
+    persons = page.get_by_role("region", name="With company = Shop and dropped")
+    expect(persons.get_by_test_id("persons").get_by_role("row")).to_have_count(2)
+    expect(persons.get_by_role("link", name="cleo@shop.test")).to_be_visible()
 
 
 def test_the_persons_list_shows_more_on_request(page: Page, server: ServerProcess) -> None:

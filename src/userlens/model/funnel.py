@@ -257,13 +257,15 @@ class FunnelPersonsQuery(PersonsPage):
 
 
 class FunnelCorrelationQuery(Spec):
-    """Which events set the persons who converted apart from those who dropped.
+    """What sets the persons who converted apart from those who dropped: the events they did,
+    or (with `person_properties`) the values of those person properties they have.
 
     The persons are those the funnel counts (of one breakdown line, or all of them). A person
     *did* an event when it happened strictly after the start of their counted attempt and no
     later than its end: the last step's time for those who converted, the end of the window
     (and of the date range) for the others. Only events that pass the funnel's own filters
-    count, and never one named like a step or in `exclude`.
+    count, and never one named like a step or in `exclude`. A person *has* a property's value
+    when their person properties hold it now (as text; not set: no value).
     """
 
     kind: Literal["funnel_correlation"] = "funnel_correlation"
@@ -271,7 +273,9 @@ class FunnelCorrelationQuery(Spec):
     line: BreakdownLine | None = None
     # Event names left out of the analysis (noise such as "$pageleave").
     exclude: list[str] = Field(default_factory=list, max_length=100)
-    # How many events to give each way: most tied to converting, and to dropping.
+    # Person properties whose values to weigh instead of events.
+    person_properties: list[PropertyKey] = Field(default_factory=list, max_length=10)
+    # How many events or values to give each way: most tied to converting, and to dropping.
     limit: int = Field(default=10, ge=1, le=100)
 
     @model_validator(mode="after")
@@ -282,9 +286,14 @@ class FunnelCorrelationQuery(Spec):
         return self
 
 
-class CorrelatedEvent(Spec):
-    event: str
-    # Persons who did it, of those who converted and of those who dropped.
+class Correlated(Spec):
+    """An event (`event`) or a person property's value (`property`, `value`), and how it goes
+    with converting."""
+
+    event: str | None = None
+    property: str | None = None
+    value: str | None = None
+    # Persons who did it (or have it), of those who converted and of those who dropped.
     converted: int
     dropped: int
     # Odds of converting for those who did it, over the odds for those who did not, each
@@ -300,19 +309,30 @@ class FunnelCorrelationResult(Spec):
     converted: int
     dropped: int
     # Most tied to converting first (highest odds ratio), then most tied to dropping.
-    success: list[CorrelatedEvent]
-    failure: list[CorrelatedEvent]
+    success: list[Correlated]
+    failure: list[Correlated]
     cached: bool = False
 
 
 class FunnelCorrelationPersonsQuery(PersonsPage):
-    """The persons behind a correlated event: those the funnel counts (of one line, or all)
-    who did `event` during their counted attempt, as `FunnelCorrelationQuery` counts it, and
-    who converted (or, with `converted` false, dropped); each with the first time they did it
-    then, and its session."""
+    """The persons behind a correlation's count: those the funnel counts (of one line, or
+    all) who did `event` during their counted attempt (each with the first time they did it
+    then, and its session), or who have `value` for person property `property` (each with
+    their attempt's start and its session); and who converted (or, with `converted` false,
+    dropped)."""
 
     kind: Literal["funnel_correlation_persons"] = "funnel_correlation_persons"
     funnel: FunnelQuery
     line: BreakdownLine | None = None
-    event: str = Field(min_length=1, max_length=200)
+    event: str | None = Field(default=None, min_length=1, max_length=200)
+    property: PropertyKey | None = None
+    value: str | None = Field(default=None, max_length=1000)
     converted: bool = True
+
+    @model_validator(mode="after")
+    def _one(self) -> FunnelCorrelationPersonsQuery:
+        if (self.event is None) == (self.property is None):
+            raise ValueError("event: give an event, or a property and its value, not both")
+        if self.property is not None and self.value is None:
+            raise ValueError("value: the property's value, as the correlation gives it")
+        return self

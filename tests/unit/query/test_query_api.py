@@ -323,6 +323,32 @@ def test_bad_insight_specs_are_400_naming_the_field(env: Env) -> None:
             {"kind": "funnel_correlation", "funnel": {"steps": [step, step]}, "exclude": [""]},
             "body",
         ),
+        (
+            {
+                "kind": "funnel_correlation",
+                "funnel": {"steps": [step, step]},
+                "person_properties": ["a\nb"],
+            },
+            "body.person_properties.0",
+        ),
+        (
+            {
+                "kind": "funnel_correlation_persons",
+                "funnel": {"steps": [step, step]},
+                "event": "tour",
+                "property": "plan",
+                "value": "pro",
+            },
+            "body",
+        ),
+        (
+            {
+                "kind": "funnel_correlation_persons",
+                "funnel": {"steps": [step, step]},
+                "property": "plan",
+            },
+            "body",
+        ),
         ({"kind": "retention", "period": "hour"}, "body.period"),
         ({"kind": "retention", "periods": 0}, "body.periods"),
         ({"kind": "paths", "start_point": "/", "end_point": "/x"}, "body"),

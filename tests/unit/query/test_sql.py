@@ -170,6 +170,14 @@ SPECS: dict[str, BaseModel] = {
     "funnel_correlation": FunnelCorrelationQuery(
         funnel=FUNNEL, line=BreakdownLine(value="Firefox"), exclude=["$pageleave"]
     ),
+    # The values of two person properties instead of events.
+    "funnel_correlation_properties": FunnelCorrelationQuery(
+        funnel=FUNNEL, person_properties=["plan", "$geoip_country_code"]
+    ),
+    # The persons who have one of them and converted.
+    "funnel_correlation_persons_property": FunnelCorrelationPersonsQuery(
+        funnel=FUNNEL, property="plan", value="gold"
+    ),
     # Its persons who did an event and dropped.
     "funnel_correlation_persons": FunnelCorrelationPersonsQuery(
         funnel=FUNNEL, event="$autocapture", converted=False
