@@ -11,14 +11,14 @@ import pytest
 
 from tests.conformance.activity_reference import lifecycle, retention, stickiness
 from tests.conformance.conftest import StoreFactory
-from tests.conformance.funnel_reference import funnel
+from tests.conformance.funnel_reference import correlation, funnel
 from tests.conformance.insights_reference import Ev, set_world, trends_by_line
 from tests.conformance.paths_reference import graph
 from tests.conformance.reference import RefEvent, RefPersons
 from tests.conformance.test_event_store import PROJECT, captured
 from userlens.demo import generate_events
 from userlens.model.activity import LifecycleQuery, LifecycleStatus, StickinessQuery
-from userlens.model.funnel import FunnelQuery, FunnelStep
+from userlens.model.funnel import FunnelCorrelationQuery, FunnelQuery, FunnelStep, WindowUnit
 from userlens.model.insight import (
     DateRange,
     EventRef,
@@ -30,6 +30,7 @@ from userlens.model.insight import (
 )
 from userlens.model.paths import PathsQuery
 from userlens.model.retention import RetentionQuery, RetentionType
+from userlens.query import correlation as correlations
 from userlens.query import funnels, paths, trends
 from userlens.query import lifecycle as lifecycle_runner
 from userlens.query import retention as ret
@@ -131,6 +132,39 @@ def test_the_signup_funnel_on_the_demo(demo: tuple[EventStore, list[Ev]]) -> Non
     counts = [s.count for s in result.lines[0].steps]
     assert counts == want.counts
     assert counts[0] > counts[1] > 0  # a real funnel: some drop off, some convert
+
+
+def test_what_sets_the_demos_converters_apart(demo: tuple[EventStore, list[Ev]]) -> None:
+    """The events of the signup funnel's persons during their attempts, and their browsers,
+    against the reference: every count of every item, and each side's order."""
+    store, events = demo
+    funnel_spec = FunnelQuery(
+        steps=[FunnelStep(event="$pageview"), FunnelStep(event="signed_up")],
+        window=1,
+        window_unit=WindowUnit.DAY,
+        date_range=DateRange(date_from="-30d"),
+    )
+    start, end = span(funnel_spec.date_range, TZ, NOW)
+    for ask in [
+        FunnelCorrelationQuery(funnel=funnel_spec, limit=100),
+        FunnelCorrelationQuery(funnel=funnel_spec, person_properties=["plan"], limit=100),
+    ]:
+        result = correlations.run(ask, TZ, NOW, engine_of(store, PROJECT))
+        (converted, dropped), did = correlation(events, ask, start, end)
+        assert (result.converted, result.dropped) == (converted, dropped)
+        assert converted > 0 and dropped > 0
+        got = {
+            (c.event or c.property, c.value): (c.converted, c.dropped)
+            for c in [*result.success, *result.failure]
+        }
+        # Every item but those exactly as likely either way (an odds ratio of one).
+        even = {
+            i
+            for i, (c, d) in did.items()
+            if (c + 1) * (dropped - d + 1) == (d + 1) * (converted - c + 1)
+        }
+        assert got == {i: n for i, n in did.items() if i not in even}
+        assert got  # the demo's persons differ
 
 
 def test_retention_on_the_demo(demo: tuple[EventStore, list[Ev]]) -> None:

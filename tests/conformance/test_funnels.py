@@ -5,6 +5,7 @@ same-time events, and the persons behind each step."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -291,16 +292,18 @@ def test_correlated_events_and_properties_match_the_reference(
         odds_did = (c.converted + 1) / (c.dropped + 1)
         odds_not = (converted - c.converted + 1) / (dropped - c.dropped + 1)
         assert c.odds_ratio == pytest.approx(odds_did / odds_not, rel=1e-12)
-        assert c.direction == ("success" if c.odds_ratio > 1 else "failure")
     ratios = {
-        item: (c + 1) / (d + 1) / ((converted - c + 1) / (dropped - d + 1))
+        item: Fraction(c + 1, d + 1) / Fraction(converted - c + 1, dropped - d + 1)
         for item, (c, d) in did.items()
     }
+    for c in got:
+        assert c.direction == ("success" if ratios[_item(c)] > 1 else "failure")
 
     def tie(item: tuple[str, str | None]) -> tuple[str, str]:
         return item[0], item[1] or ""
 
-    # Each side: the `limit` most tied to it, strongest first, ties by name (and value).
+    # Each side: the `limit` most tied to it, strongest first, ties by name (and value); those
+    # exactly as likely either way in neither.
     ups = sorted((i for i in ratios if ratios[i] > 1), key=lambda i: (-ratios[i], tie(i)))
     downs = sorted((i for i in ratios if ratios[i] < 1), key=lambda i: (ratios[i], tie(i)))
     assert [_item(c) for c in result.success] == ups[:limit]

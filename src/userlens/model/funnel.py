@@ -299,7 +299,8 @@ class Correlated(Spec):
     # Odds of converting for those who did it, over the odds for those who did not, each
     # count plus one so that no odds is zero or infinite.
     odds_ratio: float
-    # "success" when doing it goes with converting (odds ratio above 1), else "failure".
+    # "success" when doing it goes with converting (odds ratio above 1), "failure" when it goes
+    # with dropping (below 1); those as likely either way are in neither list.
     direction: Literal["success", "failure"]
 
 

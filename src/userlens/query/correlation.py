@@ -177,26 +177,31 @@ def parse(ask: FunnelCorrelationQuery, rows: Sequence[Any]) -> FunnelCorrelation
             totals = (int(converted or 0), int(dropped or 0))
         else:
             counted.append((str(name), value, int(converted), int(dropped)))
-    found = []
+    success: list[Correlated] = []
+    failure: list[Correlated] = []
     for name, value, converted, dropped in counted:
-        ratio = odds_ratio((converted, dropped), totals)
-        found.append(
+        # Which way it goes, exactly: the two odds compared as products of whole numbers.
+        more = (converted + 1) * (totals[1] - dropped + 1)
+        less = (dropped + 1) * (totals[0] - converted + 1)
+        if more == less:
+            continue
+        (success if more > less else failure).append(
             Correlated(
                 event=None if ask.person_properties else name,
                 property=name if ask.person_properties else None,
                 value=value,
                 converted=converted,
                 dropped=dropped,
-                odds_ratio=ratio,
-                direction="success" if ratio > 1 else "failure",
+                odds_ratio=odds_ratio((converted, dropped), totals),
+                direction="success" if more > less else "failure",
             )
         )
 
     def key(c: Correlated) -> tuple[str, str]:
         return (c.event or c.property or "", c.value or "")
 
-    success = sorted((c for c in found if c.odds_ratio > 1), key=lambda c: (-c.odds_ratio, key(c)))
-    failure = sorted((c for c in found if c.odds_ratio < 1), key=lambda c: (c.odds_ratio, key(c)))
+    success.sort(key=lambda c: (-c.odds_ratio, key(c)))
+    failure.sort(key=lambda c: (c.odds_ratio, key(c)))
     return FunnelCorrelationResult(
         converted=totals[0],
         dropped=totals[1],
