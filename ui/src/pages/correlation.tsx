@@ -64,7 +64,7 @@ function Rows(props: {
           const name = nameOf(item);
           return (
             <tr key={name}>
-              <td class="clip"><code>{name}</code></td>
+              <td class="name" title={name}><code>{name}</code></td>
               <td>
                 <button type="button" class="link" disabled={c.converted === 0} aria-label={`Persons with ${name} who converted`}
                   onClick={() => props.onOpen(item, true)}>
