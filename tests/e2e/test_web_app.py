@@ -849,6 +849,14 @@ def test_a_funnel_says_which_events_set_converters_apart(page: Page, server: Ser
     persons = page.get_by_role("region", name="With company = Shop and dropped")
     expect(persons.get_by_test_id("persons").get_by_role("row")).to_have_count(2)
     expect(persons.get_by_role("link", name="cleo@shop.test")).to_be_visible()
+    # Broken down (a line per session here), one line's persons: cleo's alone.
+    page.get_by_label("Break down by").fill("$session_id")
+    region.get_by_label("Of the persons of").select_option(label="s-cleo")
+    expect(region.get_by_role("heading")).to_have_text("What sets converters apart · s-cleo")
+    expect(page.get_by_test_id("correlation-totals")).to_have_text("0 converted, 1 dropped.")
+    expect(failure.nth(1).get_by_role("cell")).to_have_text(
+        ["company = Shop", "0 –", "1 100 %", "2.0× less likely to convert", ""]
+    )
 
 
 def test_the_persons_list_shows_more_on_request(page: Page, server: ServerProcess) -> None:

@@ -138,22 +138,40 @@ function Answer(props: { projectId: number; spec: object; onOpen: (item: Item, c
   );
 }
 
-function Found(props: { projectId: number; funnel: object; line: Line | null; lineName: string | null; onClose: () => void }) {
+/** A broken-down funnel's lines, each with its name, to pick the persons of one. */
+export interface NamedLine extends Line {
+  name: string;
+}
+
+function Found(props: { projectId: number; funnel: object; lines: NamedLine[]; onClose: () => void }) {
   const [of, setOf] = useState<"events" | "properties">("events");
+  // One breakdown line's persons (its index), or everyone's (-1).
+  const [picked, setPicked] = useState(-1);
+  const chosen = props.lines[picked] ?? null;
+  const line = chosen && { value: chosen.value, is_other: chosen.is_other };
+  const lineName = chosen?.name ?? null;
   // Events left out by hand, and whether the automatic ones are left out too.
   const [mine, setMine] = useState<string[]>([]);
   const [quiet, setQuiet] = useState(true);
   const [keys, setKeys] = useState<string[]>([]);
   const [opened, setOpened] = useState<{ item: Item; converted: boolean } | null>(null);
-  const base = { kind: "funnel_correlation", funnel: props.funnel, line: props.line };
+  const base = { kind: "funnel_correlation", funnel: props.funnel, line };
   const open = (item: Item, converted: boolean) => setOpened({ item, converted });
   const switchTo = (next: "events" | "properties") => (setOf(next), setOpened(null));
   return (
     <>
       <section class="card result" aria-label="Correlated events">
         <div class="result-head">
-          <h2>What sets converters apart{props.lineName ? ` · ${props.lineName}` : ""}</h2>
-          <button type="button" class="ghost small" onClick={props.onClose}>Close</button>
+          <h2>What sets converters apart{lineName ? ` · ${lineName}` : ""}</h2>
+          <div class="row-buttons">
+            {props.lines.length > 1 && (
+              <select aria-label="Of the persons of" value={String(picked)} onChange={(e) => (setPicked(Number(e.currentTarget.value)), setOpened(null))}>
+                <option value="-1">Every line</option>
+                {props.lines.map((l, i) => <option value={String(i)} key={i}>{l.name}</option>)}
+              </select>
+            )}
+            <button type="button" class="ghost small" onClick={props.onClose}>Close</button>
+          </div>
         </div>
         <div class="tabs" role="tablist" aria-label="Compare">
           <button type="button" role="tab" aria-selected={of === "events"} class={`tab${of === "events" ? " on" : ""}`} onClick={() => switchTo("events")}>Events</button>
@@ -196,8 +214,8 @@ function Found(props: { projectId: number; funnel: object; line: Line | null; li
       {opened && (
         <Persons projectId={props.projectId}
           title={`${"event" in opened.item ? `Did ${opened.item.event}` : `With ${nameOf(opened.item)}`} and ${opened.converted ? "converted" : "dropped"}${
-            props.lineName ? ` · ${props.lineName}` : ""}`}
-          spec={{ kind: "funnel_correlation_persons", funnel: props.funnel, line: props.line, ...opened.item, converted: opened.converted }}
+            lineName ? ` · ${lineName}` : ""}`}
+          spec={{ kind: "funnel_correlation_persons", funnel: props.funnel, line, ...opened.item, converted: opened.converted }}
           onClose={() => setOpened(null)} />
       )}
     </>
@@ -206,7 +224,7 @@ function Found(props: { projectId: number; funnel: object; line: Line | null; li
 
 /** A button that asks what sets converters apart, then the answer (which follows the funnel
  * as it is edited, until closed). */
-export function Correlation(props: { projectId: number; funnel: object; line: Line | null; lineName: string | null }) {
+export function Correlation(props: { projectId: number; funnel: object; lines: NamedLine[] }) {
   const [open, setOpen] = useState(false);
   if (!open) {
     return (

@@ -492,7 +492,8 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
           )}
         </section>
         {!timed && line && line.steps[0].count > 0 && (
-          <Correlation projectId={props.projectId} funnel={funnel} line={null} lineName={split ? "every line" : null} />
+          <Correlation projectId={props.projectId} funnel={funnel}
+            lines={split ? lines.map((l) => ({ value: l.breakdown_value, is_other: l.is_other, name: funnelLineName(l) })) : []} />
         )}
         {opened !== null && (
           <Persons projectId={props.projectId}
