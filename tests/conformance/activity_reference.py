@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tests.conformance.insights_reference import Ev, bucket_of, matches
+from tests.conformance.insights_reference import Ev, bucket_of, matches, text
 from userlens.model.activity import LifecycleStatus
 from userlens.model.insight import EventRef, Interval, PropertyFilter
 from userlens.model.retention import RetentionQuery, RetentionType
@@ -96,6 +96,36 @@ def retention(
             )
         cells.append(row)
     return cells
+
+
+Line = tuple[bool, str | None]  # is "other", breakdown value
+
+
+def retention_lines(
+    events: list[Ev], spec: RetentionQuery, cells: list[list[dict[Person, Moment]]]
+) -> dict[Line, list[list[dict[Person, Moment]]]]:
+    """The cells of `retention` split by the line of each person: the value of the person
+    property `spec.breakdown` they hold now, for the `breakdown_limit` values with the most
+    persons in any cohort (ties by value); "Other" for the rest; "(none)" when unset."""
+    assert spec.breakdown is not None
+    holds = {e.distinct_ids: text(e.person_properties.get(spec.breakdown)) for e in events}
+    persons = {person for row in cells for person in row[0]}
+    per_value: dict[str, int] = defaultdict(int)
+    for person in persons:
+        if (value := holds[person]) is not None:
+            per_value[value] += 1
+    top = set(sorted(per_value, key=lambda v: (-per_value[v], v))[: spec.breakdown_limit])
+
+    def line(person: Person) -> Line:
+        value = holds[person]
+        return (False, value) if value is None or value in top else (True, None)
+
+    out: dict[Line, list[list[dict[Person, Moment]]]] = {}
+    for key in {line(person) for person in persons}:
+        out[key] = [
+            [{p: m for p, m in cell.items() if line(p) == key} for cell in row] for row in cells
+        ]
+    return out
 
 
 def _before(bucket: datetime, interval: Interval, tz: str) -> datetime:

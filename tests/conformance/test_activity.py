@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conformance.activity_reference import lifecycle, retention, stickiness
+from tests.conformance.activity_reference import lifecycle, retention, retention_lines, stickiness
 from tests.conformance.conftest import StoreFactory
 from tests.conformance.insight_logs import NOW, ZONES, filters, logs, write_log
 from tests.conformance.test_event_store import PROJECT
@@ -23,7 +23,7 @@ from userlens.model.activity import (
     StickinessPersonsQuery,
     StickinessQuery,
 )
-from userlens.model.insight import DateRange, EventRef, Interval, PersonsResult
+from userlens.model.insight import BreakdownLine, DateRange, EventRef, Interval, PersonsResult
 from userlens.model.retention import RetentionPersonsQuery, RetentionQuery, RetentionType
 from userlens.query import lifecycle as lifecycle_runner
 from userlens.query import retention as retention_runner
@@ -56,7 +56,18 @@ def retention_specs(draw: st.DrawFn) -> RetentionQuery:
         type=draw(st.sampled_from(list(RetentionType))),
         date_to=draw(st.sampled_from([None, "2026-03-30", "-3d"])),
         filters=draw(st.lists(filters, max_size=1)),
+        breakdown=draw(st.sampled_from([None, None, "tier", "missing"])),
+        breakdown_limit=draw(st.integers(1, 3)),
     )
+
+
+def _check_average(average: list[float | None], want: list[list[dict[Any, Any]]]) -> None:
+    """The average: per period, those back over the persons of the cohorts that reached it."""
+    for k, share in enumerate(average):
+        reached = [row for row in want if row[0] and len(row) > k]
+        back, persons = sum(len(row[k]) for row in reached), sum(len(row[0]) for row in reached)
+        assert share == (pytest.approx(back / persons) if persons else None)
+    assert len(average) == len(want)
 
 
 def _masks(runner: object, on: bool) -> contextlib.AbstractContextManager[object]:
@@ -92,21 +103,78 @@ def test_retention_matches_the_reference(
     assert [c.values for c in result.cohorts] == [[len(cell) for cell in row] for row in want]
     for cohort in result.cohorts:
         assert cohort.shares == [v / cohort.size if cohort.size else 0.0 for v in cohort.values]
-    # The average: per period, those back over the persons of the cohorts that reached it.
-    for k, share in enumerate(result.average):
-        reached = [row for row in want if row[0] and len(row) > k]
-        back, persons = sum(len(row[k]) for row in reached), sum(len(row[0]) for row in reached)
-        assert share == (pytest.approx(back / persons) if persons else None)
-    assert len(result.average) == len(want)
+    _check_average(result.average, want)
+    line = None
+    if spec.breakdown is None:
+        assert result.lines is None
+    else:
+        # Each line is the table of its persons alone, the most persons first, "Other" last.
+        by_line = retention_lines(events, spec, want)
+        assert result.lines is not None
+        got_lines = {(x.is_other, x.breakdown_value): x for x in result.lines}
+        assert set(got_lines) == set(by_line)
+        for key, rows in by_line.items():
+            assert [c.values for c in got_lines[key].cohorts] == [
+                [len(cell) for cell in row] for row in rows
+            ]
+            _check_average(got_lines[key].average, rows)
+        weights = [(x.is_other, -sum(c.size for c in x.cohorts)) for x in result.lines]
+        assert weights == sorted(weights)
+        if by_line and cell % 2:
+            key = sorted(by_line, key=lambda k: (k[0], k[1] or ""))[cell % len(by_line)]
+            line = BreakdownLine(is_other=key[0], value=key[1])
+            want = by_line[key]
 
-    # The persons of one cell, with the moment of their start or return.
+    # The persons of one cell (of one line), with the moment of their start or return.
     cells = [(c, k) for c, row in enumerate(want) for k in range(len(row))]
     cells = [(c, k) for c, k in cells if want[c][k]] or cells
     c, k = cells[cell % len(cells)]
-    ask = RetentionPersonsQuery(retention=spec, cohort=c, period=k, limit=1000)
+    ask = RetentionPersonsQuery(retention=spec, cohort=c, period=k, line=line, limit=1000)
     got = retention_runner.run_persons(ask, tz, NOW, engine_of(store, PROJECT))
     assert _persons(got) == want[c][k]
     assert got.total == len(want[c][k])
+
+
+@pytest.mark.parametrize("bits", [True, False])
+def test_retention_lines_rank_values_by_persons_not_by_cohorts(
+    make_store: StoreFactory, bits: bool
+) -> None:
+    """Recurring daily retention: one gold person starts on three days, two silver persons on
+    one day each. With one line, silver (two persons) has it; gold is "Other"."""
+    store = make_store()
+    day = 24 * 60
+    log = [
+        {
+            "event": "view",
+            "id": who,
+            "minute": d * day + 60,
+            "session": None,
+            "props": {},
+            "set": {"tier": tier},
+        }
+        for who, tier, days in [
+            ("a", "gold", [5, 6, 7]),
+            ("b", "silver", [5]),
+            ("c", "silver", [6]),
+        ]
+        for d in days
+    ]
+    write_log(store, log)
+    spec = RetentionQuery(period=Interval.DAY, periods=8, breakdown="tier", breakdown_limit=1)
+    with _masks(retention_runner, bits):
+        result = retention_runner.run(spec, "UTC", NOW, engine_of(store, PROJECT))
+    assert result.lines is not None
+    sizes = {(x.is_other, x.breakdown_value): [c.size for c in x.cohorts] for x in result.lines}
+    # Mar 30 is day 5 of the log; the eight days end on Apr 4.
+    assert sizes == {
+        (False, "silver"): [0, 0, 1, 1, 0, 0, 0, 0],
+        (True, None): [0, 0, 1, 1, 1, 0, 0, 0],
+    }
+    assert [(x.is_other, x.breakdown_value) for x in result.lines] == [
+        (False, "silver"),
+        (True, None),
+    ]
+    assert [c.size for c in result.cohorts] == [0, 0, 2, 2, 1, 0, 0, 0]
 
 
 @st.composite

@@ -8,7 +8,11 @@ The rule, the same on every backend and in the reference implementation:
   `first_time`: only in the cohort of the period of their first start event ever, if that is
   one of the cohorts;
 - a cohort's period 0 is its size; period k counts its persons who did the return event in the
-  k-th period after the cohort's.
+  k-th period after the cohort's;
+- broken down by a person property, each person is in the line of the value it holds now (the
+  "(none)" line when it is not set); the `breakdown_limit` values with the most persons in any
+  cohort have a line each (ties: by value), the others share "Other". Each line is the same
+  table for its persons alone, so the lines add up to the whole.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from userlens.model.filters import Filter
-from userlens.model.insight import EventRef, Interval, PersonsPage, Spec, date_point
+from userlens.model.filters import Filter, PropertyKey
+from userlens.model.insight import BreakdownLine, EventRef, Interval, PersonsPage, Spec, date_point
 
 
 class RetentionType(enum.StrEnum):
@@ -40,6 +44,10 @@ class RetentionQuery(Spec):
     type: RetentionType = RetentionType.RECURRING
     date_to: str | None = None
     filters: list[Filter] = Field(default_factory=list, max_length=50)
+    # A line per value of this person property (as it is now), for the `breakdown_limit`
+    # values with the most persons, then "Other" and "(none)".
+    breakdown: PropertyKey | None = None
+    breakdown_limit: int = Field(default=10, ge=1, le=100)
 
     @field_validator("date_to")
     @classmethod
@@ -68,15 +76,27 @@ class RetentionCohort(Spec):
     shares: list[float]
 
 
+class RetentionLine(Spec):
+    """The retention of one breakdown line's persons."""
+
+    breakdown_value: str | None = None
+    is_other: bool = False
+    cohorts: list[RetentionCohort]
+    average: list[float | None]
+
+
 class RetentionResult(Spec):
     kind: Literal["retention"] = "retention"
     period: Interval
     timezone: str
+    # Everyone's (with a breakdown: every line's added up).
     cohorts: list[RetentionCohort]
     # Per period after the start (0 first), the share (0-1) of the persons of every cohort
     # that has reached it who came back then: the cohorts added up, each weighed by its size.
     # None where no cohort with persons has reached it.
     average: list[float | None] = Field(default_factory=list)
+    # With a breakdown: a line per value with the most persons first, "Other" last.
+    lines: list[RetentionLine] | None = None
     cached: bool = False
 
 
@@ -88,9 +108,13 @@ class RetentionPersonsQuery(PersonsPage):
     retention: RetentionQuery
     cohort: int = Field(ge=0, le=59)
     period: int = Field(default=0, ge=0, le=59)
+    # With a breakdown, only the persons of this line (all of them when None).
+    line: BreakdownLine | None = None
 
     @model_validator(mode="after")
     def _cell_exists(self) -> RetentionPersonsQuery:
         if self.cohort + self.period >= self.retention.periods:
             raise ValueError(f"period: cohort + period must be below {self.retention.periods}")
+        if self.line is not None and self.retention.breakdown is None:
+            raise ValueError("line: the retention has no breakdown")
         return self

@@ -16,6 +16,7 @@ from typing import Any
 from userlens.model.insight import PersonsResult
 from userlens.model.retention import (
     RetentionCohort,
+    RetentionLine,
     RetentionPersonsQuery,
     RetentionQuery,
     RetentionResult,
@@ -24,6 +25,7 @@ from userlens.model.retention import (
 from userlens.query.dates import Window, periods_ending, utc_offsets
 from userlens.query.dialect import Dialect, Engine
 from userlens.query.filters import (
+    COLUMNS,
     PERSON,
     Params,
     all_of,
@@ -55,24 +57,46 @@ def _ctes(
         params, params.add(spec.period.value), utc_offsets(window.start, window.end, timezone)
     )
     every = [*spec.filters, *start_event.filters, *back.filters]
+    # With a breakdown, each row carries the person's value (`bv`) through to `starts`.
+    bv, carried = ("", "")
+    if spec.breakdown:
+        bv = f"{params.prop(COLUMNS['person'], spec.breakdown)} AS bv, "
+        carried = ", max(bv) AS bv"
     cohorts = (
-        f"starts AS (SELECT person, min(b) AS cohort FROM act WHERE s GROUP BY person "
+        f"starts AS (SELECT person, min(b) AS cohort{carried} FROM act WHERE s GROUP BY person "
         f"HAVING min(s_ts) >= {start})"
         if spec.type is RetentionType.FIRST_TIME
-        else "starts AS (SELECT person, b AS cohort FROM act WHERE s)"
+        else f"starts AS (SELECT person, b AS cohort{', bv' if spec.breakdown else ''} "
+        "FROM act WHERE s)"
     )
-    return (
+    ctes = (
         f"ev AS {'MATERIALIZED ' if keep_events else ''}(SELECT {PERSON} AS person, "
-        f"e.timestamp AS ts, e.session_id AS sid, {bucket} AS b, {starts} AS ms, {returns} AS mr "
-        f"FROM {overrides(params.dialect)}{person_join(every)} "
+        f"e.timestamp AS ts, e.session_id AS sid, {bucket} AS b, {bv}{starts} AS ms, "
+        f"{returns} AS mr FROM {overrides(params.dialect)}"
+        f"{person_join(every, needed=bool(spec.breakdown))} "
         f"WHERE e.timestamp < {params.add(utc(window.end))} {lower}"
         f"AND {all_of(spec.filters, params)} AND ({starts} OR {returns})), "
         # One pass over the events: per person and period, whether they started and came back.
         "act AS MATERIALIZED (SELECT person, b, max(ms) AS s, "
-        f"max(mr AND ts >= {start}) AS r, min(CASE WHEN ms THEN ts END) AS s_ts "
+        f"max(mr AND ts >= {start}) AS r, min(CASE WHEN ms THEN ts END) AS s_ts{carried} "
         "FROM ev GROUP BY person, b), "
         f"{cohorts}, "
         "returns AS (SELECT person, b FROM act WHERE r)"
+    )
+    if spec.breakdown:
+        ctes += ", " + _lined(spec, params, "starts", "count(DISTINCT person)", "ls")
+    return ctes
+
+
+def _lined(spec: RetentionQuery, params: Params, source: str, rank: str, name: str) -> str:
+    """`top` (the `breakdown_limit` values of `source`'s `bv` with the largest `rank`, ties by
+    value) and `name`: `source`'s rows, each with its line (`is_other`, `line`)."""
+    return (
+        f"top AS (SELECT bv AS top_bv FROM {source} WHERE bv IS NOT NULL GROUP BY bv "
+        f"ORDER BY {rank} DESC, bv LIMIT {params.add(spec.breakdown_limit)}), "
+        f"{name} AS (SELECT x.*, t.top_bv IS NULL AND x.bv IS NOT NULL AS is_other, "
+        f"CASE WHEN t.top_bv IS NULL THEN NULL ELSE x.bv END AS line "
+        f"FROM {source} x LEFT JOIN top t ON t.top_bv = x.bv)"
     )
 
 
@@ -105,18 +129,32 @@ def _bits(spec: RetentionQuery, params: Params, window: Window, timezone: str) -
     cohort = f"{d.lowest_bit('m.s')} = g.i" if first_time else d.has_bit("m.s", "g.i")
     started = f"CASE WHEN ({starts}) AND e.timestamp >= {start} THEN {bit} ELSE 0 END"
     returned = f"CASE WHEN ({returns}) AND e.timestamp >= {start} THEN {bit} ELSE 0 END"
-    return (
+    in_cohorts = f"s <> 0{' AND NOT early' if first_time else ''}"
+    # With a breakdown, each person's value (`bv`) and line; the lines lead every row.
+    bv, source, lines, by = "", "a", "", ""
+    if spec.breakdown:
+        bv = f", max({params.prop(COLUMNS['person'], spec.breakdown)}) AS bv"
+        source = "al"
+        lines, by = "is_other, line, ", "m.is_other, m.line, "
+    persons = (
         f"a AS (SELECT {d.or_bits(started)} AS s, {d.or_bits(returned)} AS r, "
-        f"{d.any_true(f'({starts}) AND e.timestamp < {start}')} AS early "
-        f"FROM {overrides(params.dialect)}{person_join(every)} "
+        f"{d.any_true(f'({starts}) AND e.timestamp < {start}')} AS early{bv} "
+        f"FROM {overrides(params.dialect)}{person_join(every, needed=bool(spec.breakdown))} "
         f"WHERE e.timestamp < {params.add(utc(window.end))} {lower}"
         f"AND {all_of(spec.filters, params)} AND ({starts} OR {returns}) GROUP BY {PERSON}), "
-        "m AS MATERIALIZED (SELECT s, r, count(*) AS c FROM a "
-        f"WHERE s <> 0{' AND NOT early' if first_time else ''} GROUP BY s, r), "
+    )
+    if spec.breakdown:
+        # The persons in some cohort (`ac`), each with their line (`al`).
+        persons += f"ac AS (SELECT * FROM a WHERE {in_cohorts}), "
+        persons += _lined(spec, params, "ac", "count(*)", "al") + ", "
+    return (
+        f"{persons}m AS MATERIALIZED (SELECT {lines}s, r, count(*) AS c FROM {source} "
+        f"WHERE {in_cohorts} GROUP BY {lines}s, r), "
         f"g AS ({grid}) "
-        f"SELECT g.b, NULL AS p, sum(m.c) FROM g CROSS JOIN m WHERE {cohort} GROUP BY g.b "
-        "UNION ALL SELECT g.b, h.b, sum(m.c) FROM g CROSS JOIN g h CROSS JOIN m "
-        f"WHERE h.i > g.i AND {cohort} AND {d.has_bit('m.r', 'h.i')} GROUP BY g.b, h.b"
+        f"SELECT {by}g.b, NULL AS p, sum(m.c) FROM g CROSS JOIN m WHERE {cohort} "
+        f"GROUP BY {by}g.b "
+        f"UNION ALL SELECT {by}g.b, h.b, sum(m.c) FROM g CROSS JOIN g h CROSS JOIN m "
+        f"WHERE h.i > g.i AND {cohort} AND {d.has_bit('m.r', 'h.i')} GROUP BY {by}g.b, h.b"
     )
 
 
@@ -126,8 +164,19 @@ def build(spec: RetentionQuery, window: Window, timezone: str, dialect: Dialect)
     bits = _bits(spec, params, window, timezone)
     if bits is not None:
         return Query(f"WITH {bits}", params.values)
+    ctes = _ctes(spec, params, window, timezone, keep_events=False)
+    if spec.breakdown:
+        return Query(
+            f"WITH {ctes} "
+            "SELECT is_other, line, cohort, NULL AS b, count(*) FROM ls "
+            "GROUP BY is_other, line, cohort "
+            "UNION ALL SELECT s.is_other, s.line, s.cohort, r.b, count(*) FROM ls s "
+            "JOIN returns r ON r.person = s.person AND r.b > s.cohort "
+            "GROUP BY s.is_other, s.line, s.cohort, r.b",
+            params.values,
+        )
     return Query(
-        f"WITH {_ctes(spec, params, window, timezone, keep_events=False)} "
+        f"WITH {ctes} "
         "SELECT cohort, NULL AS b, count(*) FROM starts GROUP BY cohort "
         "UNION ALL SELECT s.cohort, r.b, count(*) FROM starts s "
         "JOIN returns r ON r.person = s.person AND r.b > s.cohort GROUP BY s.cohort, r.b",
@@ -135,18 +184,12 @@ def build(spec: RetentionQuery, window: Window, timezone: str, dialect: Dialect)
     )
 
 
-def parse(
-    spec: RetentionQuery, window: Window, timezone: str, rows: Sequence[Any]
-) -> RetentionResult:
-    index = {b: i for i, b in enumerate(window.buckets)}
-    sizes: dict[int, int] = {}
-    back: dict[int, dict[int, int]] = defaultdict(dict)
-    for cohort, period, n in rows:
-        c = index[cohort]
-        if period is None:
-            sizes[c] = int(n)
-        else:
-            back[c][index[period] - c] = int(n)
+Line = tuple[bool, str | None]  # is "other", breakdown value
+
+
+def _cohorts(
+    window: Window, sizes: dict[int, int], back: dict[int, dict[int, int]]
+) -> list[RetentionCohort]:
     cohorts = []
     for c, start in enumerate(window.buckets):
         size = sizes.get(c, 0)
@@ -159,8 +202,57 @@ def parse(
                 shares=[v / size if size else 0.0 for v in values],
             )
         )
+    return cohorts
+
+
+def parse(
+    spec: RetentionQuery, window: Window, timezone: str, rows: Sequence[Any]
+) -> RetentionResult:
+    """Rows (cohort, period or NULL, persons), each led by its line with a breakdown."""
+    index = {b: i for i, b in enumerate(window.buckets)}
+    sizes: dict[Line, dict[int, int]] = defaultdict(dict)
+    back: dict[Line, dict[int, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
+    for row in rows:
+        key: Line = (bool(row[0]), row[1]) if spec.breakdown else (False, None)
+        cohort, period, n = row[-3:]
+        c = index[cohort]
+        if period is None:
+            sizes[key][c] = int(n)
+        else:
+            back[key][c][index[period] - c] = int(n)
+    # Everyone: the lines added up (each person is in one line).
+    total_sizes: dict[int, int] = defaultdict(int)
+    total_back: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for key in sizes.keys() | back.keys():
+        for c, n in sizes[key].items():
+            total_sizes[c] += n
+        for c, per in back[key].items():
+            for k, n in per.items():
+                total_back[c][k] += n
+    cohorts = _cohorts(window, total_sizes, total_back)
+    lines = None
+    if spec.breakdown:
+        # Most persons first (their cohorts' sizes added up), ties by value; "Other" last.
+        def order(k: Line) -> tuple[bool, int, bool, str]:
+            return k[0], -sum(sizes[k].values()), k[1] is None, k[1] or ""
+
+        lines = []
+        for key in sorted(sizes, key=order):
+            mine = _cohorts(window, sizes[key], back[key])
+            lines.append(
+                RetentionLine(
+                    breakdown_value=key[1],
+                    is_other=key[0],
+                    cohorts=mine,
+                    average=_average(mine),
+                )
+            )
     return RetentionResult(
-        period=spec.period, timezone=timezone, cohorts=cohorts, average=_average(cohorts)
+        period=spec.period,
+        timezone=timezone,
+        cohorts=cohorts,
+        average=_average(cohorts),
+        lines=lines,
     )
 
 
@@ -197,10 +289,17 @@ def build_persons(
     cohort = window.buckets[ask.cohort]
     target = window.buckets[ask.cohort + ask.period]
     flag = "ms" if ask.period == 0 else f"mr AND ts >= {params.add(utc(window.start))}"
+    joined = f"m.b = {params.add(target)}"
+    where = f"s.cohort = {params.add(cohort)}"
+    if ask.line is not None and spec.breakdown:
+        where += (
+            f" AND s.is_other = {params.add(ask.line.is_other)} "
+            f"AND s.line IS NOT DISTINCT FROM {params.add(ask.line.value)}"
+        )
     picked = (
         "picked AS (SELECT s.person AS person, m.first_ts AS moment, m.first_sid AS session "
-        f"FROM starts s JOIN mo m ON m.person = s.person AND m.b = {params.add(target)} "
-        f"WHERE s.cohort = {params.add(cohort)})"
+        f"FROM {'ls' if spec.breakdown else 'starts'} s JOIN mo m ON m.person = s.person "
+        f"AND {joined} WHERE {where})"
     )
     ctes = _ctes(spec, params, window, timezone, keep_events=True)
     return Query(

@@ -239,6 +239,10 @@ def test_every_insight_kind_answers_through_the_api(make_env: Callable[..., Env]
     }
     retention = ask({"kind": "retention", "period": "day", "periods": 2})
     assert retention["cohorts"][-1]["size"] == 2
+    by_missing = ask({"kind": "retention", "period": "day", "periods": 2, "breakdown": "plan"})
+    assert [(x["breakdown_value"], x["cohorts"][-1]["size"]) for x in by_missing["lines"]] == [
+        (None, 2)
+    ]
     lifecycle = ask({"kind": "lifecycle", "date_range": {"date_from": "-1d"}})
     assert lifecycle["new"][-1] == 2
     sticky = ask(
@@ -351,6 +355,11 @@ def test_bad_insight_specs_are_400_naming_the_field(env: Env) -> None:
         ),
         ({"kind": "retention", "period": "hour"}, "body.period"),
         ({"kind": "retention", "periods": 0}, "body.periods"),
+        ({"kind": "retention", "breakdown": "plan", "breakdown_limit": 0}, "body.breakdown_limit"),
+        (
+            {"kind": "retention_persons", "retention": {}, "cohort": 0, "line": {"value": "pro"}},
+            "body",
+        ),
         ({"kind": "paths", "start_point": "/", "end_point": "/x"}, "body"),
         ({"kind": "paths", "steps": 1}, "body.steps"),
         ({"kind": "paths", "path_cleaning": [{"regex": "\\d*", "alias": "N"}]}, "body.path_"),

@@ -186,6 +186,20 @@ SPECS: dict[str, BaseModel] = {
     "funnel_repeated": FunnelQuery(
         steps=[FunnelStep(event="login"), FunnelStep(event="buy"), FunnelStep(event="login")]
     ),
+    # A line per plan (seven days: one mask per person; weeks across the clock change and
+    # months: the cohorts joined to the returns).
+    "retention_breakdown": RetentionQuery(breakdown="plan", breakdown_limit=3),
+    "retention_breakdown_daily": RetentionQuery(period=Interval.DAY, periods=7, breakdown="plan"),
+    "retention_breakdown_monthly": RetentionQuery(
+        period=Interval.MONTH, breakdown="plan", type=RetentionType.FIRST_TIME
+    ),
+    # The persons of one line's cell.
+    "retention_persons_line": RetentionPersonsQuery(
+        retention=RetentionQuery(breakdown="plan"),
+        cohort=1,
+        period=1,
+        line=BreakdownLine(value="pro"),
+    ),
     "retention": RetentionQuery(
         start=EventRef(event="signup"),
         returning=EventRef(event="login"),
