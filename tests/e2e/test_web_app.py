@@ -684,6 +684,23 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_role("button", name=re.compile(r"^Persons of cohort \d+, period 0$")).click()
     expect(page.get_by_test_id("persons").get_by_role("row")).to_have_count(2)  # ana alone
     page.get_by_role("button", name="Remove filter 1").click()
+    # By a person property: cleo's company, and the three without one; a curve each.
+    page.get_by_label("Break down by person property").fill("company")
+    page.get_by_label("Table of").select_option(label="Shop")
+    expect(mean.nth(1)).to_have_text("1")
+    page.get_by_role("button", name=re.compile(r"^Persons of cohort \d+, period 0$")).click()
+    expect(page.get_by_role("region", name=re.compile(r"· Shop$"))).to_be_visible()
+    expect(page.get_by_test_id("persons").get_by_role("row")).to_have_count(2)
+    expect(
+        page.get_by_test_id("persons").get_by_role("link", name="cleo@shop.test")
+    ).to_be_visible()
+    page.get_by_role("button", name="Close").click()
+    page.get_by_label("Table of").select_option(label="(none)")
+    expect(mean.nth(1)).to_have_text("3")
+    expect(page.get_by_role("img", name="Retention curve")).to_be_visible()
+    shot(page, "17a-retention-by-company")
+    page.get_by_label("Break down by person property").fill("")
+    expect(page.get_by_label("Table of")).to_have_count(0)
     page.get_by_role("tab", name="Lifecycle").click()
     expect(page.get_by_role("img", name="Lifecycle")).to_be_visible()
     page.locator("#lifecycle-event").fill("landing")

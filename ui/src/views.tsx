@@ -1,6 +1,6 @@
 // One compact view per insight kind, for dashboard tiles: the chart (or table) that suits it.
 import type { ChartConfiguration } from "chart.js";
-import { useMemo } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import { ChartView, PALETTE } from "./chart";
 
 type Any = Record<string, unknown>;
@@ -220,52 +220,75 @@ function stickinessChart(result: Any): ChartConfiguration {
 }
 
 type Cohort = { start: string; size: number; values: number[]; shares: number[] };
+/** A breakdown line, as a persons query names it. */
+export type LineRef = { value: string | null; is_other: boolean };
+type RetentionLine = { breakdown_value: string | null; is_other: boolean; cohorts: Cohort[]; average: (number | null)[] };
 
 /** Per period, the share of the persons of the cohorts that reached it who came back (the
  * API's `average`; null where no cohort has). */
 const averageOf = (result: Any) => (Array.isArray(result.average) ? (result.average as (number | null)[]) : []);
+const linesOf = (result: Any) => (Array.isArray(result.lines) ? (result.lines as RetentionLine[]) : null);
+const retentionLineName = (l: RetentionLine) => (l.is_other ? "Other" : l.breakdown_value ?? "(none)");
 
-function retentionChart(mean: (number | null)[], interval: string): ChartConfiguration {
-  let last = mean.length - 1;
-  while (last >= 0 && mean[last] === null) last--;
-  const shown = mean.slice(0, last + 1);
+function retentionChart(result: Any, interval: string): ChartConfiguration {
+  const lines = linesOf(result);
+  const curves: [string, (number | null)[]][] = lines
+    ? lines.map((l) => [retentionLineName(l), l.average])
+    : [["All cohorts", averageOf(result)]];
+  let last = Math.max(...curves.map(([, mean]) => mean.length)) - 1;
+  while (last >= 0 && curves.every(([, mean]) => mean[last] === null || mean[last] === undefined)) last--;
   return {
     type: "line",
     data: {
-      labels: shown.map((_, i) => `${interval[0].toUpperCase()}${i}`),
-      datasets: [{
-        label: "All cohorts",
-        data: shown.map((m) => (m === null ? null : Math.round(m * 1000) / 10)),
-        borderColor: PALETTE[0],
-        backgroundColor: "rgba(79, 70, 229, 0.08)",
-        fill: true,
+      labels: Array.from({ length: last + 1 }, (_, i) => `${interval[0].toUpperCase()}${i}`),
+      datasets: curves.map(([label, mean], i) => ({
+        label,
+        data: mean.slice(0, last + 1).map((m) => (m === null ? null : Math.round(m * 1000) / 10)),
+        borderColor: PALETTE[i % PALETTE.length],
+        backgroundColor: lines ? PALETTE[i % PALETTE.length] : "rgba(79, 70, 229, 0.08)",
+        fill: !lines,
         cubicInterpolationMode: "monotone",
         pointRadius: 3,
-      }],
+      })),
     },
     options: {
       scales: { y: { beginAtZero: true, max: 100, ticks: { callback: (v: string | number) => `${v} %` } } },
-      plugins: { legend: { display: false } },
+      plugins: { legend: { display: lines !== null } },
     },
   };
 }
 
-/** The retention curve of all cohorts together, for the builder above its table. */
+/** The retention curve of all cohorts together (one per breakdown line), for the builder
+ * above its table. */
 export function RetentionCurve(props: { result: Any }) {
   const cohorts = props.result.cohorts as Cohort[];
   const interval = String(props.result.period ?? "week");
-  const config = useMemo(() => retentionChart(averageOf(props.result), interval), [props.result]);
+  const config = useMemo(() => retentionChart(props.result, interval), [props.result]);
   return cohorts.some((c) => c.size > 0) ? <ChartView config={config} label="Retention curve" /> : null;
 }
 
-function Retention(props: { result: Any; onCell?: (cohort: number, period: number) => void }) {
-  const cohorts = props.result.cohorts as Cohort[];
+function Retention(props: { result: Any; onCell?: (cohort: number, period: number, line: LineRef | null) => void }) {
+  const lines = linesOf(props.result);
+  // The table of everyone (-1), or of one breakdown line.
+  const [picked, setPicked] = useState(-1);
+  const line = lines?.[picked] ?? null;
+  const cohorts = line ? line.cohorts : (props.result.cohorts as Cohort[]);
   const interval = String(props.result.period ?? "week");
   const width = cohorts.length;
-  const mean = averageOf(props.result);
+  const mean = line ? line.average : averageOf(props.result);
   const everyone = cohorts.reduce((n, c) => n + c.size, 0);
+  const ref = line && { value: line.breakdown_value, is_other: line.is_other };
   return (
     <div class="scroll">
+      {lines && (
+        <div class="field inline retention-line">
+          <label for="retention-line">Table of</label>
+          <select id="retention-line" value={String(picked)} onChange={(e) => setPicked(Number(e.currentTarget.value))}>
+            <option value="-1">Everyone</option>
+            {lines.map((l, i) => <option value={String(i)} key={i}>{retentionLineName(l)}</option>)}
+          </select>
+        </div>
+      )}
       <table class="table retention" data-testid="retention">
         <thead>
           <tr>
@@ -292,7 +315,7 @@ function Retention(props: { result: Any; onCell?: (cohort: number, period: numbe
                 <td key={i} class="cell" style={c.size ? { background: `rgba(79, 70, 229, ${Math.min(1, share) * 0.85 + 0.05})`, color: share > 0.5 ? "#fff" : "#1b1f29" } : {}}
                   title={`${c.values[i]} of ${c.size}`}>
                   {c.size && props.onCell && c.values[i] ? (
-                    <button type="button" class="cellbutton" onClick={() => props.onCell!(row, i)}
+                    <button type="button" class="cellbutton" onClick={() => props.onCell!(row, i, ref)}
                       aria-label={`Persons of cohort ${row + 1}, period ${i}`}>
                       {`${Math.round(share * 100)}%`}
                     </button>
@@ -423,7 +446,7 @@ export function InsightView(props: {
   label: string;
   // A trend's saved look: "line" (the default), "bar" or "number".
   display?: unknown;
-  onCell?: (cohort: number, period: number) => void;
+  onCell?: (cohort: number, period: number, line: LineRef | null) => void;
   onEdge?: (edge: Edge) => void;
   // A bar or point picked in a chart: its index along the axis, and its dataset.
   onPick?: (index: number, dataset: number) => void;
@@ -447,6 +470,13 @@ export function csvRows(result: Any): (string | number)[][] {
   const kind = String(result.kind ?? "");
   if (kind === "retention") {
     const cohorts = result.cohorts as { start: string; size: number; values: number[] }[];
+    const lines = linesOf(result);
+    if (lines) {
+      return [
+        ["line", "cohort", "persons", ...cohorts.map((_, i) => `period ${i}`)],
+        ...lines.flatMap((l) => l.cohorts.map((c) => [retentionLineName(l), c.start, c.size, ...c.values])),
+      ];
+    }
     return [
       ["cohort", "persons", ...cohorts.map((_, i) => `period ${i}`)],
       ...cohorts.map((c) => [c.start, c.size, ...c.values]),

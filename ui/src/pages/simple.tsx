@@ -3,9 +3,9 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { downloadCsv } from "../chart";
-import { FiltersEditor } from "../filters";
+import { FiltersEditor, Suggest, useSeen } from "../filters";
 import { ErrorNote } from "../layout";
-import { bucketLabel, csvRows, type Edge, InsightView, RetentionCurve } from "../views";
+import { bucketLabel, csvRows, type Edge, InsightView, type LineRef, RetentionCurve } from "../views";
 import {
   EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, DateRangeField, type SavedInsight, SaveBar, useDateRange, Select,
   useFilters, useProjectSettings, useQuery,
@@ -18,7 +18,7 @@ function Simple(props: {
   label: string;
   saved?: SavedInsight;
   children: ComponentChildren;
-  persons?: (cohort: number, period: number) => { spec: object; title: string };
+  persons?: (cohort: number, period: number, line: LineRef | null) => { spec: object; title: string };
   edgePersons?: (edge: Edge) => { spec: object; title: string };
   // The persons behind a chart's bar, and behind a number of its table (row, column from 0).
   picked?: (index: number, dataset: number, result: Record<string, unknown>) => { spec: object; title: string };
@@ -46,7 +46,7 @@ function Simple(props: {
             </div>
             {props.kind === "retention" && <RetentionCurve result={result} />}
             <InsightView result={result} label={props.label}
-              onCell={props.persons ? (c, p) => setCell(props.persons!(c, p)) : undefined}
+              onCell={props.persons ? (c, p, line) => setCell(props.persons!(c, p, line)) : undefined}
               onEdge={props.edgePersons ? (e) => setCell(props.edgePersons!(e)) : undefined}
               onPick={props.picked ? (i, d) => setCell(props.picked!(i, d, result)) : undefined} />
             {props.picked && (
@@ -109,6 +109,9 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
   const [period, setPeriod] = useState(() => field(saved, "period", "week"));
   const [periods, setPeriods] = useState(() => String(field(saved, "periods", 8)));
   const [type, setType] = useState(() => field(saved, "type", "recurring"));
+  // A table per value of a person property.
+  const [by, setBy] = useState(() => field<string | null>(saved, "breakdown", null) ?? "");
+  const personKeys = useSeen(`/api/projects/${props.projectId}/catalog/properties?type=person`);
   const filters = useFilters(saved);
   const spec = {
     ...saved?.spec,
@@ -121,12 +124,13 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
     periods: Math.max(1, Math.min(60, Number(periods) || 8)),
     type,
     filter_test_accounts: props.leaveOut.on,
+    breakdown: by.trim() || null,
   };
   return (
     <Simple projectId={props.projectId} kind="retention" spec={spec} label="Retention" saved={saved}
-      persons={(cohort, later) => ({
-        spec: { kind: "retention_persons", retention: spec, cohort, period: later },
-        title: `Cohort ${cohort + 1}, ${period} ${later}`,
+      persons={(cohort, later, line) => ({
+        spec: { kind: "retention_persons", retention: spec, cohort, period: later, line },
+        title: `Cohort ${cohort + 1}, ${period} ${later}${line ? ` · ${line.is_other ? "Other" : line.value ?? "(none)"}` : ""}`,
       })}>
       <EventPicker id="ret-start" label="Starting event" value={start} names={props.names} onChange={setStart} />
       <EventPicker id="ret-back" label="Coming back with (empty: the same)" value={back} names={props.names} onChange={setBack} />
@@ -138,6 +142,7 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
       <Select id="ret-type" label="Cohorts" value={type} options={[["recurring", "Did it in the period"], ["first_time", "Did it for the first time"]]} onChange={setType} />
       <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
+      <Suggest id="ret-breakdown" label="Break down by person property" value={by} placeholder="none" seen={personKeys} onChange={setBy} />
     </Simple>
   );
 }
