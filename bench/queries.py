@@ -160,8 +160,12 @@ SPECS: dict[str, Any] = {
     "lifecycle": LifecycleQuery(event=EventRef(event="$pageview"), date_range=LAST_30),
     "stickiness": StickinessQuery(series=[EventRef(event="$pageview")], date_range=LAST_30),
 }
-# The events that set the funnel's converters apart (no target: to show what it costs).
+# The events that set the funnel's converters apart, and weekly retention by the persons'
+# plan (no targets: to show what they cost).
 SPECS["correlation"] = FunnelCorrelationQuery(funnel=SPECS["funnel"])
+SPECS["retention_by_plan"] = RetentionQuery(
+    start=EventRef(event="$pageview"), period=Interval.WEEK, periods=8, breakdown="plan"
+)
 
 # The simplest hand-written SQL for the same question: no person merges, no time zone, no
 # drill-down columns. Placeholders: {start}, {end}.
@@ -214,6 +218,15 @@ BASELINES = {
             AND e.event NOT IN ('landing', 'signup', 'onboarding_done', 'checkout'))
         SELECT event, sum(CASE WHEN won THEN 1 ELSE 0 END),
             sum(CASE WHEN won THEN 0 ELSE 1 END) FROM x GROUP BY event""",
+    # The same for each plan the persons hold.
+    "retention_by_plan": """
+        WITH w AS (SELECT DISTINCT person_id, date_trunc('week', timestamp) AS wk FROM events
+            WHERE project_id = 1 AND event = '$pageview' AND timestamp >= '{start8w}'
+            AND timestamp < '{end}'),
+        pl AS (SELECT id, json_extract_string(properties, '$.plan') AS plan FROM persons
+            WHERE project_id = 1)
+        SELECT pl.plan, a.wk, b.wk, count(*) FROM w a JOIN w b ON b.person_id = a.person_id
+        AND b.wk >= a.wk JOIN pl ON pl.id = a.person_id GROUP BY 1, 2, 3""",
     # Weekly cohorts of page-viewers and the weeks they came back.
     "retention": """
         WITH w AS (SELECT DISTINCT person_id, date_trunc('week', timestamp) AS wk FROM events
@@ -249,6 +262,9 @@ BASELINES = {
 # (each person's furthest step in any 14-day window, steps in order).
 CLICKHOUSE_BASELINES = {
     **BASELINES,
+    "retention_by_plan": BASELINES["retention_by_plan"].replace(
+        "json_extract_string(properties, '$.plan')", "JSONExtractString(properties, 'plan')"
+    ),
     "funnel": """
         SELECT level, count() FROM (SELECT person_id, windowFunnel(1209600)(
             toDateTime(timestamp), event = 'landing', event = 'signup',
@@ -436,7 +452,10 @@ def bench_clickhouse(
         flush=True,
     )
     qualified = {
-        k: v.replace("FROM events", f"FROM {name}.events") for k, v in CLICKHOUSE_BASELINES.items()
+        k: v.replace("FROM events", f"FROM {name}.events").replace(
+            "FROM persons", f"FROM {name}.persons FINAL"
+        )
+        for k, v in CLICKHOUSE_BASELINES.items()
     }
     results = bench(store, transport.query, qualified, kinds, runs, targets)
     transport.command(f"DROP DATABASE {name}")
