@@ -3,7 +3,9 @@ the return event in each later period. The rule is in `model/retention.py`.
 
 CTEs: `ev` (start and return events, each with its local period `b`), `act` (per person and
 period: did they start, did they come back, their first start then), `starts` (person and
-cohort period), `returns` (person and a period they came back in).
+cohort period), `returns` (person and a period they came back in). With a breakdown, each
+person in `starts` gets the value they hold (`sb`, `_valued`) and its line (`ls`, `_lined`);
+the answer's rows then start with it.
 """
 
 from __future__ import annotations
@@ -57,35 +59,42 @@ def _ctes(
         params, params.add(spec.period.value), utc_offsets(window.start, window.end, timezone)
     )
     every = [*spec.filters, *start_event.filters, *back.filters]
-    # With a breakdown, each row carries the person's value (`bv`) through to `starts`.
-    bv, carried = ("", "")
-    if spec.breakdown:
-        bv = f"{params.prop(COLUMNS['person'], spec.breakdown)} AS bv, "
-        carried = ", max(bv) AS bv"
     cohorts = (
-        f"starts AS (SELECT person, min(b) AS cohort{carried} FROM act WHERE s GROUP BY person "
+        f"starts AS (SELECT person, min(b) AS cohort FROM act WHERE s GROUP BY person "
         f"HAVING min(s_ts) >= {start})"
         if spec.type is RetentionType.FIRST_TIME
-        else f"starts AS (SELECT person, b AS cohort{', bv' if spec.breakdown else ''} "
-        "FROM act WHERE s)"
+        else "starts AS (SELECT person, b AS cohort FROM act WHERE s)"
     )
     ctes = (
         f"ev AS {'MATERIALIZED ' if keep_events else ''}(SELECT {PERSON} AS person, "
-        f"e.timestamp AS ts, e.session_id AS sid, {bucket} AS b, {bv}{starts} AS ms, "
-        f"{returns} AS mr FROM {overrides(params.dialect)}"
-        f"{person_join(every, needed=bool(spec.breakdown))} "
+        f"e.timestamp AS ts, e.session_id AS sid, {bucket} AS b, {starts} AS ms, {returns} AS mr "
+        f"FROM {overrides(params.dialect)}{person_join(every)} "
         f"WHERE e.timestamp < {params.add(utc(window.end))} {lower}"
         f"AND {all_of(spec.filters, params)} AND ({starts} OR {returns})), "
         # One pass over the events: per person and period, whether they started and came back.
         "act AS MATERIALIZED (SELECT person, b, max(ms) AS s, "
-        f"max(mr AND ts >= {start}) AS r, min(CASE WHEN ms THEN ts END) AS s_ts{carried} "
+        f"max(mr AND ts >= {start}) AS r, min(CASE WHEN ms THEN ts END) AS s_ts "
         "FROM ev GROUP BY person, b), "
         f"{cohorts}, "
         "returns AS (SELECT person, b FROM act WHERE r)"
     )
     if spec.breakdown:
-        ctes += ", " + _lined(spec, params, "starts", "count(DISTINCT person)", "ls")
+        # Each cohort's persons with their value (`sb`), then their line (`ls`).
+        ctes += f", {_valued(spec, params, 'starts', 'sb')}, " + _lined(
+            spec, params, "sb", "count(DISTINCT person)", "ls"
+        )
     return ctes
+
+
+def _valued(spec: RetentionQuery, params: Params, source: str, name: str) -> str:
+    """`name`: `source`'s rows, each with the value (`bv`) its person holds now of the
+    breakdown property (looked up once a person, not once an event)."""
+    assert spec.breakdown is not None
+    value = params.prop(COLUMNS["person"], spec.breakdown)
+    return (
+        f"{name} AS (SELECT x.*, {value} AS bv FROM {source} x "
+        "LEFT JOIN {persons} p ON p.id = x.person)"
+    )
 
 
 def _lined(spec: RetentionQuery, params: Params, source: str, rank: str, name: str) -> str:
@@ -130,22 +139,23 @@ def _bits(spec: RetentionQuery, params: Params, window: Window, timezone: str) -
     started = f"CASE WHEN ({starts}) AND e.timestamp >= {start} THEN {bit} ELSE 0 END"
     returned = f"CASE WHEN ({returns}) AND e.timestamp >= {start} THEN {bit} ELSE 0 END"
     in_cohorts = f"s <> 0{' AND NOT early' if first_time else ''}"
-    # With a breakdown, each person's value (`bv`) and line; the lines lead every row.
-    bv, source, lines, by = "", "a", "", ""
+    # With a breakdown, each person (`who`) gets their value and line; the lines lead every row.
+    who, source, lines, by = "", "a", "", ""
     if spec.breakdown:
-        bv = f", max({params.prop(COLUMNS['person'], spec.breakdown)}) AS bv"
+        who = f", {PERSON} AS person"
         source = "al"
         lines, by = "is_other, line, ", "m.is_other, m.line, "
     persons = (
         f"a AS (SELECT {d.or_bits(started)} AS s, {d.or_bits(returned)} AS r, "
-        f"{d.any_true(f'({starts}) AND e.timestamp < {start}')} AS early{bv} "
-        f"FROM {overrides(params.dialect)}{person_join(every, needed=bool(spec.breakdown))} "
+        f"{d.any_true(f'({starts}) AND e.timestamp < {start}')} AS early{who} "
+        f"FROM {overrides(params.dialect)}{person_join(every)} "
         f"WHERE e.timestamp < {params.add(utc(window.end))} {lower}"
         f"AND {all_of(spec.filters, params)} AND ({starts} OR {returns}) GROUP BY {PERSON}), "
     )
     if spec.breakdown:
-        # The persons in some cohort (`ac`), each with their line (`al`).
-        persons += f"ac AS (SELECT * FROM a WHERE {in_cohorts}), "
+        # The persons in some cohort with their value (`ac`), then their line (`al`).
+        persons += f"ain AS (SELECT * FROM a WHERE {in_cohorts}), "
+        persons += f"{_valued(spec, params, 'ain', 'ac')}, "
         persons += _lined(spec, params, "ac", "count(*)", "al") + ", "
     return (
         f"{persons}m AS MATERIALIZED (SELECT {lines}s, r, count(*) AS c FROM {source} "
