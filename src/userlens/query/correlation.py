@@ -28,7 +28,7 @@ from userlens.model.insight import BreakdownLine, PersonsResult
 from userlens.query import funnels
 from userlens.query.dates import span
 from userlens.query.dialect import Dialect, Engine
-from userlens.query.filters import Params, all_of, cohort_of_line, overrides, person_join, utc
+from userlens.query.filters import Params, all_of, overrides, person_join, utc
 from userlens.query.persons import hits, persons_sql
 from userlens.store.sql import Query
 
@@ -214,14 +214,8 @@ def run(
     ask: FunnelCorrelationQuery, timezone: str, now: datetime, engine: Engine
 ) -> FunnelCorrelationResult:
     start, end = span(ask.funnel.date_range, timezone, now)
-    spec = ask.funnel
-    if spec.breakdown_cohorts:
-        # A cohort's line: the funnel's persons filtered by that cohort (no line: everyone).
-        chosen = cohort_of_line(spec.breakdown_cohorts, ask.line)
-        spec = spec.model_copy(
-            update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]}
-        )
-        ask = ask.model_copy(update={"funnel": spec, "line": None})
+    spec, line = funnels.of_line(ask.funnel, ask.line)
+    ask = ask.model_copy(update={"funnel": spec, "line": line})
     return parse(ask, engine.execute(build(ask, start, end, engine.dialect)))
 
 
@@ -229,11 +223,6 @@ def run_persons(
     ask: FunnelCorrelationPersonsQuery, timezone: str, now: datetime, engine: Engine
 ) -> PersonsResult:
     start, end = span(ask.funnel.date_range, timezone, now)
-    spec = ask.funnel
-    if spec.breakdown_cohorts:
-        chosen = cohort_of_line(spec.breakdown_cohorts, ask.line)
-        spec = spec.model_copy(
-            update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]}
-        )
-        ask = ask.model_copy(update={"funnel": spec, "line": None})
+    spec, line = funnels.of_line(ask.funnel, ask.line)
+    ask = ask.model_copy(update={"funnel": spec, "line": line})
     return hits(engine.execute(build_persons(ask, start, end, engine.dialect)))

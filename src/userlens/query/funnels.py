@@ -34,7 +34,7 @@ from userlens.model.funnel import (
     HistogramBin,
     HistogramScale,
 )
-from userlens.model.insight import PersonsResult
+from userlens.model.insight import BreakdownLine, PersonsResult
 from userlens.query import funnel_arrays
 from userlens.query.dates import between, bucket_ends, span, utc_offsets
 from userlens.query.dialect import Dialect, Engine
@@ -612,12 +612,19 @@ def run_persons(
     engine: Engine,
 ) -> PersonsResult:
     start, end = span(ask.funnel.date_range, timezone, now)
-    spec = ask.funnel
-    if spec.breakdown_cohorts:
-        # A cohort's line: the persons of the funnel filtered by that cohort.
-        chosen = cohort_of_line(spec.breakdown_cohorts, ask.line)
-        spec = spec.model_copy(
-            update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]}
-        )
-        ask = ask.model_copy(update={"funnel": spec, "line": None})
+    spec, line = of_line(ask.funnel, ask.line)
+    ask = ask.model_copy(update={"funnel": spec, "line": line})
     return hits(engine.execute(build_persons(ask, start, end, engine.dialect, timezone)))
+
+
+def of_line(
+    spec: FunnelQuery, line: BreakdownLine | None
+) -> tuple[FunnelQuery, BreakdownLine | None]:
+    """The funnel and line to ask for one line's persons: a cohort's line is the funnel of the
+    persons in that cohort (no line: everyone's), with no line to pick."""
+    if not spec.breakdown_cohorts:
+        return spec, line
+    chosen = cohort_of_line(spec.breakdown_cohorts, line)
+    return spec.model_copy(
+        update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]}
+    ), None
