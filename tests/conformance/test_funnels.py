@@ -99,6 +99,15 @@ def specs(draw: st.DrawFn) -> FunnelQuery:
     )
 
 
+def _pick_line(spec: FunnelQuery, lines: dict[Any, Any], *, last: bool) -> BreakdownLine | None:
+    """With a breakdown and someone in it, the first line (by "Other", then value) or the
+    last; else none."""
+    if not (spec.breakdown and lines):
+        return None
+    is_other, value = sorted(lines, key=lambda k: (k[0], k[1] or ""))[-1 if last else 0]
+    return BreakdownLine(value=value, is_other=is_other)
+
+
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -197,11 +206,8 @@ def test_the_persons_behind_a_step_match_the_reference(
     store = make_store()
     events = write_log(store, log)
     start, end = span(spec.date_range, tz, NOW)
-    line = None
     lines = funnel(events, spec, start, end)
-    if pick_line and spec.breakdown and lines:
-        is_other, value = sorted(lines, key=lambda k: (k[0], k[1] or ""))[0]
-        line = BreakdownLine(value=value, is_other=is_other)
+    line = _pick_line(spec, lines, last=False) if pick_line else None
     period = None
     if spec.over_time is not None and pick_period and lines:
         # A period someone started in (most of the time), or one nobody did.
@@ -273,11 +279,8 @@ def test_correlated_events_and_properties_match_the_reference(
     store = make_store()
     events = write_log(store, log)
     start, end = span(spec.date_range, tz, NOW)
-    line = None
     lines = funnel(events, spec, start, end)
-    if pick_line and spec.breakdown and lines:
-        is_other, value = sorted(lines, key=lambda k: (k[0], k[1] or ""))[-1]
-        line = BreakdownLine(value=value, is_other=is_other)
+    line = _pick_line(spec, lines, last=True) if pick_line else None
     ask = FunnelCorrelationQuery(
         funnel=spec, line=line, exclude=exclude, person_properties=properties, limit=limit
     )
@@ -343,11 +346,8 @@ def test_the_persons_behind_a_correlated_event_match_the_reference(
     store = make_store()
     events = write_log(store, log)
     start, end = span(spec.date_range, tz, NOW)
-    line = None
     lines = funnel(events, spec, start, end)
-    if pick_line and spec.breakdown and lines:
-        is_other, value = sorted(lines, key=lambda k: (k[0], k[1] or ""))[0]
-        line = BreakdownLine(value=value, is_other=is_other)
+    line = _pick_line(spec, lines, last=False) if pick_line else None
     tiers = ["tier"] if of_tier else []
     counts = correlation(
         events, FunnelCorrelationQuery(funnel=spec, line=line, person_properties=tiers), start, end
