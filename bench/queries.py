@@ -167,6 +167,20 @@ SPECS["retention_by_plan"] = RetentionQuery(
     start=EventRef(event="$pageview"), period=Interval.WEEK, periods=8, breakdown="plan"
 )
 
+# The bench funnel by hand: each person's first landing (`a`), then the first of each later
+# step within 14 days of it (`b`, `c`; the last step is each query's own).
+FUNNEL_STEPS = """
+        WITH s AS (SELECT person_id, event, timestamp AS t FROM events WHERE project_id = 1
+            AND timestamp >= '{start}' AND timestamp < '{end}'
+            AND event IN ('landing', 'signup', 'onboarding_done', 'checkout')),
+        a AS (SELECT person_id, min(t) AS t0 FROM s WHERE event = 'landing' GROUP BY 1),
+        b AS (SELECT a.person_id, a.t0, min(s.t) AS t1 FROM a JOIN s USING (person_id)
+            WHERE s.event = 'signup' AND s.t > a.t0 AND s.t <= a.t0 + INTERVAL 14 DAY
+            GROUP BY 1, 2),
+        c AS (SELECT b.person_id, b.t0, min(s.t) AS t2 FROM b JOIN s USING (person_id)
+            WHERE s.event = 'onboarding_done' AND s.t > b.t1 AND s.t <= b.t0 + INTERVAL 14 DAY
+            GROUP BY 1, 2),"""
+
 # The simplest hand-written SQL for the same question: no person merges, no time zone, no
 # drill-down columns. Placeholders: {start}, {end}.
 BASELINES = {
@@ -176,17 +190,8 @@ BASELINES = {
         WHERE project_id = 1 AND event = '$pageview' AND timestamp >= '{start}'
         AND timestamp < '{end}' GROUP BY d""",
     # Each person's first landing, then the first of each later step within 14 days of it.
-    "funnel": """
-        WITH s AS (SELECT person_id, event, timestamp AS t FROM events WHERE project_id = 1
-            AND timestamp >= '{start}' AND timestamp < '{end}'
-            AND event IN ('landing', 'signup', 'onboarding_done', 'checkout')),
-        a AS (SELECT person_id, min(t) AS t0 FROM s WHERE event = 'landing' GROUP BY 1),
-        b AS (SELECT a.person_id, a.t0, min(s.t) AS t1 FROM a JOIN s USING (person_id)
-            WHERE s.event = 'signup' AND s.t > a.t0 AND s.t <= a.t0 + INTERVAL 14 DAY
-            GROUP BY 1, 2),
-        c AS (SELECT b.person_id, b.t0, min(s.t) AS t2 FROM b JOIN s USING (person_id)
-            WHERE s.event = 'onboarding_done' AND s.t > b.t1 AND s.t <= b.t0 + INTERVAL 14 DAY
-            GROUP BY 1, 2),
+    "funnel": FUNNEL_STEPS
+    + """
         d AS (SELECT c.person_id FROM c JOIN s USING (person_id)
             WHERE s.event = 'checkout' AND s.t > c.t2 AND s.t <= c.t0 + INTERVAL 14 DAY
             GROUP BY 1)
@@ -195,17 +200,8 @@ BASELINES = {
     # The funnel's persons (each one's first landing, then each later step within 14 days of
     # it), and per event name those who did it after landing, up to their checkout or the end
     # of their 14 days, who did and did not check out.
-    "correlation": """
-        WITH s AS (SELECT person_id, event, timestamp AS t FROM events WHERE project_id = 1
-            AND timestamp >= '{start}' AND timestamp < '{end}'
-            AND event IN ('landing', 'signup', 'onboarding_done', 'checkout')),
-        a AS (SELECT person_id, min(t) AS t0 FROM s WHERE event = 'landing' GROUP BY 1),
-        b AS (SELECT a.person_id, a.t0, min(s.t) AS t1 FROM a JOIN s USING (person_id)
-            WHERE s.event = 'signup' AND s.t > a.t0 AND s.t <= a.t0 + INTERVAL 14 DAY
-            GROUP BY 1, 2),
-        c AS (SELECT b.person_id, b.t0, min(s.t) AS t2 FROM b JOIN s USING (person_id)
-            WHERE s.event = 'onboarding_done' AND s.t > b.t1 AND s.t <= b.t0 + INTERVAL 14 DAY
-            GROUP BY 1, 2),
+    "correlation": FUNNEL_STEPS
+    + """
         d AS (SELECT c.person_id, min(s.t) AS t3, 1 AS hit FROM c JOIN s USING (person_id)
             WHERE s.event = 'checkout' AND s.t > c.t2 AND s.t <= c.t0 + INTERVAL 14 DAY
             GROUP BY 1),
