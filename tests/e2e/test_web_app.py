@@ -720,6 +720,23 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(paths.get_by_role("img", name="Paths flow")).to_be_visible()
     expect(page.get_by_label("First, the project's page groups")).to_be_checked()
     expect(page.get_by_test_id("project-groups")).to_contain_text("None are defined yet")
+    # An admin defines the project's page groups in place; the paths are asked for again.
+    page.get_by_role("button", name="Edit the project's page groups").click()
+    editor = page.get_by_role("group", name="The project's page groups")
+    editor.get_by_role("button", name="Add a rule").click()
+    editor.get_by_label("Pattern").fill("^/product/\\d+")
+    editor.get_by_label("Shown as").fill("/product/:id")
+    shot(page, "18b-paths-project-groups")
+
+    def paths_answer(response: Any) -> bool:
+        body = response.request.post_data or ""
+        return response.url.endswith("/query") and '"kind":"paths"' in body.replace(" ", "")
+
+    with page.expect_response(paths_answer):
+        editor.get_by_role("button", name="Save for the project").click()
+    expect(page.get_by_test_id("project-groups")).to_have_text(
+        "^/product/\\d+ as /product/:id (Settings)"
+    )
     # Left out, signup is no step: the paths go from landing straight on to checkout.
     left_out = page.get_by_label("Leave out (one page or event a line)")
     left_out.fill("signup")
@@ -1007,6 +1024,7 @@ def test_settings_team_and_a_viewer_who_cannot_change_them(
     expect(page.get_by_test_id("project-groups")).to_have_text(
         "^/product/\\d+ as /product/:id (Settings)"
     )
+    expect(page.get_by_role("button", name="Edit the project's page groups")).to_have_count(0)
     page.goto(f"{server.url}/projects/{project['id']}/dashboards")
     expect(page.get_by_test_id("tile").first.get_by_test_id("chart")).to_be_visible()
     expect(page.get_by_role("form", name="New dashboard")).to_have_count(0)  # viewers read only

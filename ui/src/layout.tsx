@@ -93,14 +93,20 @@ export function Outcome(props: { note: string | null; error: string | null }) {
 
 /** Whether the signed-in user may change this project's things (admins and members; not
  * viewers). False until known. */
-export function useCanChange(projectId: number): boolean {
-  const [can, setCan] = useState(false);
+/** The signed-in user's role in the project (null until known, or when none). */
+export function useRole(projectId: number): string | null {
+  const [role, setRole] = useState<string | null>(null);
   useEffect(() => {
     api<Project[]>("GET", "/api/projects")
-      .then((all) => setCan(all.some((p) => p.id === projectId && p.role !== "viewer")))
-      .catch(() => setCan(false));
+      .then((all) => setRole(all.find((p) => p.id === projectId)?.role ?? null))
+      .catch(() => setRole(null));
   }, [projectId]);
-  return can;
+  return role;
+}
+
+export function useCanChange(projectId: number): boolean {
+  const role = useRole(projectId);
+  return role !== null && role !== "viewer";
 }
 
 /** "Rename…", then the name in a field to change and save (`save` throws to say why not). */

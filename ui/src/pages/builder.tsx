@@ -161,7 +161,8 @@ export function useCatalog(projectId: number): string[] {
   return names;
 }
 
-export function useQuery<T>(projectId: number, spec: object): { result: T | null; error: string | null; busy: boolean } {
+/** The answer to `spec`, asked again when it changes (after a pause) or `generation` does. */
+export function useQuery<T>(projectId: number, spec: object, generation = 0): { result: T | null; error: string | null; busy: boolean } {
   const [state, setState] = useState<{ result: T | null; error: string | null; busy: boolean }>({
     result: null,
     error: null,
@@ -180,7 +181,7 @@ export function useQuery<T>(projectId: number, spec: object): { result: T | null
       live = false;
       clearTimeout(timer);
     };
-  }, [projectId, key]);
+  }, [projectId, key, generation]);
   return state;
 }
 
@@ -296,13 +297,18 @@ export function useLeaveOut(projectId: number, initial: boolean): LeaveOut {
 /** The project's settings (`GET …/settings`), for a builder that shows what they apply;
  * null while they load or when they cannot be read. */
 export function useProjectSettings<T>(projectId: number): T | null {
+  return useEditableSettings<T>(projectId)[0];
+}
+
+/** The project's settings, and a way to show them as changed (once saved). */
+export function useEditableSettings<T>(projectId: number): [T | null, (settings: T) => void] {
   const [settings, setSettings] = useState<T | null>(null);
   useEffect(() => {
     api<T>("GET", `/api/projects/${projectId}/settings`)
       .then(setSettings)
       .catch(() => setSettings(null));
   }, [projectId]);
-  return settings;
+  return [settings, setSettings];
 }
 
 export function LeaveOutToggle(props: LeaveOut) {

@@ -4,11 +4,12 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { downloadCsv } from "../chart";
 import { FiltersEditor, Suggest, useSeen } from "../filters";
-import { ErrorNote } from "../layout";
+import { api } from "../api";
+import { ErrorNote, message, useRole } from "../layout";
 import { bucketLabel, csvRows, type Edge, InsightView, type LineRef, RetentionCurve } from "../views";
 import {
   EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, DateRangeField, type SavedInsight, SaveBar, useDateRange, Select,
-  useFilters, useProjectSettings, useQuery,
+  useEditableSettings, useFilters, useQuery,
 } from "./builder";
 
 function Simple(props: {
@@ -22,8 +23,10 @@ function Simple(props: {
   edgePersons?: (edge: Edge) => { spec: object; title: string };
   // The persons behind a chart's bar, and behind a number of its table (row, column from 0).
   picked?: (index: number, dataset: number, result: Record<string, unknown>) => { spec: object; title: string };
+  // Bumped when something the spec does not show changed (the project's page groups).
+  generation?: number;
 }) {
-  const { result, error, busy } = useQuery<Record<string, unknown>>(props.projectId, props.spec);
+  const { result, error, busy } = useQuery<Record<string, unknown>>(props.projectId, props.spec, props.generation);
   const [cell, setCell] = useState<{ spec: object; title: string } | null>(null);
   // The persons opened were those of the insight as it was: a change closes them.
   const specKey = JSON.stringify(props.spec);
@@ -173,25 +176,57 @@ export function GroupPages(props: { rules: Rule[]; onChange: (rules: Rule[]) => 
 }
 
 /** The switch for the project's own page groups (Settings), with the groups it applies. */
-function ProjectGroups(props: { projectId: number; on: boolean; onChange: (on: boolean) => void }) {
-  const groups = useProjectSettings<{ path_cleaning: Rule[] }>(props.projectId)?.path_cleaning ?? null;
-  const settings = <a href={`/projects/${props.projectId}/settings`}>Settings</a>;
+function ProjectGroups(props: { projectId: number; on: boolean; onChange: (on: boolean) => void; onSaved: () => void }) {
+  const [settings, setSettings] = useEditableSettings<{ path_cleaning: Rule[] }>(props.projectId);
+  const groups = settings?.path_cleaning ?? null;
+  const admin = useRole(props.projectId) === "admin";
+  // The rules as edited here, while the editor is open.
+  const [editing, setEditing] = useState<Rule[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const save = async () => {
+    setError(null);
+    try {
+      const saved = await api<{ path_cleaning: Rule[] }>("PATCH", `/api/projects/${props.projectId}/settings`, {
+        path_cleaning: (editing ?? []).filter((r) => r.regex),
+      });
+      setSettings(saved);
+      setEditing(null);
+      props.onSaved();
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  const settingsLink = <a href={`/projects/${props.projectId}/settings`}>Settings</a>;
   return (
     <div>
       <label class="check">
         <input type="checkbox" checked={props.on} onChange={(e) => props.onChange(e.currentTarget.checked)} /> First, the project's page groups
       </label>
-      {groups !== null && (
+      {groups !== null && editing === null && (
         <span class="hint" data-testid="project-groups">
-          {groups.length === 0 ? <>None are defined yet: see {settings}.</> : (
+          {groups.length === 0 ? <>None are defined yet: see {settingsLink}.</> : (
             <>
               {groups.slice(0, 5).map((g, i) => (
                 <span key={i} class="group-line"><code>{g.regex}</code> as <code>{g.alias}</code></span>
               ))}
-              {groups.length > 5 && ` and ${groups.length - 5} more`} ({settings})
+              {groups.length > 5 && ` and ${groups.length - 5} more`} ({settingsLink})
             </>
           )}
         </span>
+      )}
+      {groups !== null && admin && editing === null && (
+        <button type="button" class="ghost small" onClick={() => setEditing(groups)}>Edit the project's page groups</button>
+      )}
+      {editing !== null && (
+        <div class="card stack project-groups-editor" role="group" aria-label="The project's page groups">
+          <GroupPages rules={editing} onChange={setEditing} />
+          <span class="hint">Every paths insight of the project applies these first, unless it turns them off.</span>
+          <ErrorNote error={error} />
+          <div class="row-buttons">
+            <button type="button" class="primary small" onClick={() => void save()}>Save for the project</button>
+            <button type="button" class="ghost small" onClick={() => (setEditing(null), setError(null))}>Cancel</button>
+          </div>
+        </div>
       )}
     </div>
   );
@@ -207,6 +242,8 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
   const [custom, setCustom] = useState(() => field<string[]>(saved, "include", []).includes("custom"));
   const [rules, setRules] = useState(() => field<Rule[]>(saved, "path_cleaning", []));
   const [projectRules, setProjectRules] = useState(() => field(saved, "project_path_cleaning", true));
+  // Bumped when the project's page groups are saved here, to ask again.
+  const [groupsSaved, setGroupsSaved] = useState(0);
   const [leftOut, setLeftOut] = useState(() => field<string[]>(saved, "exclude", []).join("\n"));
   const range = useDateRange(saved, "-7d");
   const filters = useFilters(saved);
@@ -227,7 +264,7 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
     exclude: leftOut.split("\n").map((l) => l.trim()).filter(Boolean),
   };
   return (
-    <Simple projectId={props.projectId} kind="paths" spec={spec} label="Paths" saved={saved}
+    <Simple projectId={props.projectId} kind="paths" spec={spec} label="Paths" saved={saved} generation={groupsSaved}
       edgePersons={(e) => ({
         spec: { kind: "paths_persons", paths: spec, step: e.step, source: e.source, target: e.target },
         title: `Step ${e.step + 1}: ${e.source} → ${e.target}`,
@@ -254,7 +291,7 @@ export function Paths(props: { projectId: number; leaveOut: LeaveOut; saved?: Sa
       </div>
       <label class="check"><input type="checkbox" checked={custom} onChange={(e) => setCustom(e.currentTarget.checked)} /> Include custom events</label>
       <GroupPages rules={rules} onChange={setRules} />
-      <ProjectGroups projectId={props.projectId} on={projectRules} onChange={setProjectRules} />
+      <ProjectGroups projectId={props.projectId} on={projectRules} onChange={setProjectRules} onSaved={() => setGroupsSaved((n) => n + 1)} />
       <div class="field">
         <label for="paths-exclude">Leave out (one page or event a line)</label>
         <textarea id="paths-exclude" rows={2} placeholder="/login" value={leftOut} onInput={(e) => setLeftOut(e.currentTarget.value)} />
