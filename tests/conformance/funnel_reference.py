@@ -243,6 +243,8 @@ def persons(
             out.add((person, a.times[k], a.sessions[k]))
         if ask.status == "dropped" and len(a.times) == k:
             out.add((person, a.times[k - 1], a.sessions[k - 1]))
+        if ask.status == "not_converted" and len(a.times) < len(spec.steps):
+            out.add((person, a.times[-1], a.sessions[-1]))
     return out
 
 

@@ -183,7 +183,7 @@ def _check_periods(
     log=logs(),
     spec=specs(),
     step=st.integers(0, 3),
-    status=st.sampled_from(["converted", "dropped"]),
+    status=st.sampled_from(["converted", "dropped", "not_converted"]),
     pick_line=st.booleans(),
     pick_period=st.integers(0, 3),
     pick_bin=st.integers(0, 3),
@@ -203,6 +203,8 @@ def test_the_persons_behind_a_step_match_the_reference(
     step = min(step, len(spec.steps) - 1)
     if status == "dropped":
         step = max(step, 1)
+    if status == "not_converted":
+        step = len(spec.steps) - 1
     store = make_store()
     events = write_log(store, log)
     start, end = span(spec.date_range, tz, NOW)

@@ -490,7 +490,7 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_label("Show").select_option("month")
     now = page.get_by_test_id("funnel-periods").get_by_role("row").last
     expect(now.get_by_role("cell")).to_have_text(
-        [re.compile("still converting"), "4", "1", "25.0 %"]
+        [re.compile("still converting"), "4", "1", "3", "25.0 %"]
     )
     expect(page.get_by_role("img", name="Funnel chart")).to_be_visible()
     shot(page, "09c-funnel-over-time")
@@ -498,6 +498,16 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(page.get_by_role("region", name=re.compile("^Reached step 3 · started"))).to_be_visible()
     expect(persons.get_by_role("row")).to_have_count(2)
     expect(persons.get_by_role("link", name="ana", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Close").click()
+    # The three who did not get there, wherever they stopped: cleo after landing, ben and dev
+    # after signing up, each at the last step they reached.
+    now.get_by_role("button", name=re.compile("^Persons who did not convert")).click()
+    expect(
+        page.get_by_role("region", name=re.compile("^Did not reach step 3 · started"))
+    ).to_be_visible()
+    expect(persons.get_by_role("row")).to_have_count(4)
+    expect(persons).to_contain_text("s-cleo")
+    expect(persons).not_to_contain_text("s-ana")
     page.get_by_role("button", name="Close").click()
     page.get_by_label("Show").select_option("")
     expect(page.get_by_test_id("funnel-steps")).to_have_count(1)

@@ -223,14 +223,15 @@ class ConversionTime(Spec):
 
 
 class FunnelPersonsQuery(PersonsPage):
-    """The persons behind a funnel step: those who reached it (`converted`), or who reached the
-    step before and not this one (`dropped`), with the moment and session of the last step they
-    reached."""
+    """The persons behind a funnel step: those who reached it (`converted`), who reached the
+    step before and not this one (`dropped`), or (`not_converted`, with the last step) who
+    started and did not reach it, whichever step they stopped at; each with the moment and
+    session of the last step they reached."""
 
     kind: Literal["funnel_persons"] = "funnel_persons"
     funnel: FunnelQuery
     step: int = Field(ge=0, le=19)
-    status: Literal["converted", "dropped"] = "converted"
+    status: Literal["converted", "dropped", "not_converted"] = "converted"
     # Only the persons of this breakdown line (all lines when None).
     line: BreakdownLine | None = None
     # Only those whose counted attempt started in this period (a `FunnelPeriod.start`, local
@@ -242,15 +243,17 @@ class FunnelPersonsQuery(PersonsPage):
 
     @model_validator(mode="after")
     def _step_fits(self) -> FunnelPersonsQuery:
-        if self.step >= len(self.funnel.steps):
-            raise ValueError(f"step: the funnel has {len(self.funnel.steps)} steps (from 0)")
+        last = len(self.funnel.steps) - 1
+        if self.step > last:
+            raise ValueError(f"step: the funnel has {last + 1} steps (from 0)")
         if self.status == "dropped" and self.step == 0:
             raise ValueError("step: nobody drops at the first step")
+        if self.status == "not_converted" and self.step != last:
+            raise ValueError(f"step: 'not_converted' is of the last step, {last}")
         if self.period is not None and self.funnel.over_time is None:
             raise ValueError("period: the funnel has no over_time")
         if self.period is not None and self.period.tzinfo is not None:
             raise ValueError("period: a local time without a zone, as the periods' starts are")
-        last = len(self.funnel.steps) - 1
         if self.converted_in is not None and (self.step != last or self.status != "converted"):
             raise ValueError(f"converted_in: only for step {last} (the last) and 'converted'")
         return self

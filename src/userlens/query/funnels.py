@@ -577,8 +577,13 @@ def build_persons(
     spec, k = ask.funnel, ask.step
     if ask.status == "converted":
         where, moment, session = f"t{k} IS NOT NULL", f"t{k}", f"s{k}"
-    else:
+    elif ask.status == "dropped":
         where, moment, session = f"steps = {k}", f"t{k - 1}", f"s{k - 1}"
+    else:
+        # Stopped at any step before the last: the time and session of the last they reached.
+        where = f"steps < {len(spec.steps)}"
+        moment = "CASE steps " + " ".join(f"WHEN {i + 1} THEN t{i}" for i in range(k)) + " END"
+        session = "CASE steps " + " ".join(f"WHEN {i + 1} THEN s{i}" for i in range(k)) + " END"
     if ask.line is not None:
         where += (
             f" AND is_other = {params.add(ask.line.is_other)} "

@@ -212,6 +212,8 @@ def test_every_insight_kind_answers_through_the_api(make_env: Callable[..., Env]
     assert steps[1]["conversion_from_first"] == 0.5 and steps[1]["median_seconds"] == 120
     dropped = ask({"kind": "funnel_persons", "funnel": funnel, "step": 1, "status": "dropped"})
     assert [(p["distinct_ids"], p["session_id"]) for p in dropped["persons"]] == [(["b"], "s2")]
+    short = ask({"kind": "funnel_persons", "funnel": funnel, "step": 1, "status": "not_converted"})
+    assert short["persons"] == dropped["persons"]  # of two steps, the same persons
     hourly = {**funnel, "over_time": "hour"}
     periods = ask(hourly)["lines"][0]["periods"]
     starts = [datetime.fromisoformat(p["start"]) for p in periods]
@@ -350,6 +352,15 @@ def test_bad_insight_specs_are_400_naming_the_field(env: Env) -> None:
                 "kind": "funnel_correlation_persons",
                 "funnel": {"steps": [step, step]},
                 "property": "plan",
+            },
+            "body",
+        ),
+        (
+            {
+                "kind": "funnel_persons",
+                "funnel": {"steps": [step, step, step]},
+                "step": 1,
+                "status": "not_converted",
             },
             "body",
         ),

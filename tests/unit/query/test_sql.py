@@ -139,6 +139,10 @@ SPECS: dict[str, BaseModel] = {
         steps=[FunnelStep(event="a"), FunnelStep(event="b")], order=FunnelOrder.UNORDERED
     ),
     "funnel_persons": FunnelPersonsQuery(funnel=FUNNEL, step=2, status="dropped"),
+    # Those who stopped at any step before the last.
+    "funnel_persons_not_converted": FunnelPersonsQuery(
+        funnel=FUNNEL, step=2, status="not_converted"
+    ),
     # Ordered, no breakdown or exclusion: each step's first and last time per person.
     "funnel_plain": FunnelQuery(
         steps=[FunnelStep(event="signup"), FunnelStep(event="login"), FunnelStep(event="buy")]

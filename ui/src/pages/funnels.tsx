@@ -55,7 +55,7 @@ export function duration(seconds: number | null): string {
   return rest ? `${whole} ${name} ${rest} ${nextName}` : `${whole} ${name}`;
 }
 
-type Status = "converted" | "dropped";
+type Status = "converted" | "dropped" | "not_converted";
 
 /** A step as the form holds it: its event, the filters the editor shows, and what else a
  * saved step holds (filters the editor cannot show, its name), kept as it was. */
@@ -176,7 +176,7 @@ function PeriodsTable(props: {
   lines: FunnelLine[];
   interval: string;
   split: boolean;
-  onOpen: (step: number, line: FunnelLine, period: string) => void;
+  onOpen: (step: number, line: FunnelLine, period: string, status: Status) => void;
 }) {
   const periods = props.lines[0].periods ?? [];
   const last = props.lines[0].steps.length - 1;
@@ -184,8 +184,18 @@ function PeriodsTable(props: {
   const persons = (l: FunnelLine, i: number, step: number, what: string) => {
     const p = (l.periods ?? [])[i];
     return p.counts[step] > 0 ? (
-      <button type="button" class="link" aria-label={`Persons who ${what} · ${named(l, p)}`} onClick={() => props.onOpen(step, l, p.start)}>
+      <button type="button" class="link" aria-label={`Persons who ${what} · ${named(l, p)}`} onClick={() => props.onOpen(step, l, p.start, "converted")}>
         {p.counts[step].toLocaleString()}
+      </button>
+    ) : "0";
+  };
+  // Those who started in the period and did not reach the last step, wherever they stopped.
+  const stopped = (l: FunnelLine, i: number) => {
+    const p = (l.periods ?? [])[i];
+    const n = p.counts[0] - p.counts[last];
+    return n > 0 ? (
+      <button type="button" class="link" aria-label={`Persons who did not convert · ${named(l, p)}`} onClick={() => props.onOpen(last, l, p.start, "not_converted")}>
+        {n.toLocaleString()}
       </button>
     ) : "0";
   };
@@ -196,7 +206,7 @@ function PeriodsTable(props: {
           {props.split ? (
             <tr><th>Period</th>{props.lines.map((l) => <th key={`${l.is_other}:${l.breakdown_value}`}>{funnelLineName(l)}</th>)}</tr>
           ) : (
-            <tr><th>Period</th><th>Started</th><th>Converted</th><th>Conversion</th></tr>
+            <tr><th>Period</th><th>Started</th><th>Converted</th><th>Did not convert</th><th>Conversion</th></tr>
           )}
         </thead>
         <tbody>
@@ -220,6 +230,7 @@ function PeriodsTable(props: {
                   <>
                     <td>{persons(props.lines[0], i, 0, "started")}</td>
                     <td>{persons(props.lines[0], i, last, "converted")}</td>
+                    <td>{stopped(props.lines[0], i)}</td>
                     <td>{p.counts[0] ? `${(p.conversion * 100).toFixed(1)} %` : "–"}</td>
                   </>
                 )}
@@ -482,7 +493,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
           )}
           {timed
             ? <PeriodsTable lines={lines} interval={String(result?.over_time)} split={split}
-                onOpen={(step, l, period) => setOpened({ step, line: l, status: "converted", period })} />
+                onOpen={(step, l, period, status) => setOpened({ step, line: l, status, period })} />
             : split
             ? line && <LinesTable lines={lines} by={breakdown.title} onOpen={(step, l, status) => setOpened({ step, line: l, status })} />
             : line && <StepsTable line={line} label="Steps" onOpen={(step, status) => setOpened({ step, line, status })} />}
@@ -497,7 +508,7 @@ export function Funnels(props: { projectId: number; names: string[]; leaveOut: L
         )}
         {opened !== null && (
           <Persons projectId={props.projectId}
-            title={`${opened.status === "dropped" ? "Dropped before" : "Reached"} step ${opened.step + 1}${split ? ` · ${funnelLineName(opened.line)}` : ""}${
+            title={`${opened.status === "not_converted" ? "Did not reach" : opened.status === "dropped" ? "Dropped before" : "Reached"} step ${opened.step + 1}${split ? ` · ${funnelLineName(opened.line)}` : ""}${
               opened.period ? ` · started ${bucketLabel(opened.period, overTime || "day")}` : ""}${
               opened.took ? ` · took ${opened.took.label}` : ""}`}
             spec={{
