@@ -420,6 +420,15 @@ def test_recent_sessions_come_with_recordings_of_what_happened(dataset: list[Eve
                 assert set(f["data"]["text"]) == {"*"}  # typed values are masked
         autocaptured = [e for e in events if e["event"] == "$autocapture"]
         assert clicks == [int(when(e).timestamp() * 1000) for e in autocaptured]
+        # Each error in the console at its moment, with its type and message.
+        failed = [e for e in events if e["event"] == "$exception" and when(e) >= when(views[0])]
+        logged = [f for f in frames if f["type"] == 6]
+        assert [f["timestamp"] for f in logged] == [int(when(e).timestamp() * 1000) for e in failed]
+        for f, e in zip(logged, failed, strict=True):
+            (error,) = e["properties"]["$exception_list"]
+            assert f["data"]["plugin"] == "rrweb/console@1"
+            assert f["data"]["payload"]["level"] == "error"
+            assert error["value"] in f["data"]["payload"]["payload"][0]
 
 
 def test_demo_recordings_are_listed_and_replayed(env: Env) -> None:
@@ -449,3 +458,12 @@ def test_demo_recordings_are_listed_and_replayed(env: Env) -> None:
         f"/api/projects/{env.project.id}/sessions/{one}/snapshots", headers=env.auth
     ).json()["events"]
     assert [f["timestamp"] for f in replay] == [f["timestamp"] for f in frames]
+    # Sessions whose visitor met an error show it in their recording's console.
+    errors = defaultdict(int)
+    for e in events:
+        if e["event"] == "$exception" and e["properties"]["$session_id"] in sessions:
+            errors[e["properties"]["$session_id"]] += 1
+    assert errors  # the demo's errors happen in some recorded sessions
+    assert {s["session_id"]: s["console_errors"] for s in listed} == {
+        s: errors.get(s, 0) for s in sessions
+    }

@@ -16,7 +16,8 @@ from typing import Any
 from userlens.demo.generator import Event
 
 # rrweb's event and node types, and its incremental sources (its own numbering).
-META, FULL_SNAPSHOT, INCREMENTAL = 4, 2, 3
+META, FULL_SNAPSHOT, INCREMENTAL, PLUGIN = 4, 2, 3, 6
+CONSOLE = "rrweb/console@1"
 DOCUMENT, DOCTYPE, ELEMENT, TEXT = 0, 1, 2, 3
 MOUSE_MOVE, MOUSE_INTERACTION, SCROLL, INPUT = 1, 2, 3, 5
 CLICK = 2
@@ -207,12 +208,30 @@ def record_session(events: Sequence[Event], rng: random.Random) -> list[dict[str
                 data = {"source": MOUSE_INTERACTION, "type": CLICK, "id": target, "x": tx, "y": ty}
                 out.append({"type": INCREMENTAL, "timestamp": when, "data": data})
                 x, y = tx, ty
+            elif e["event"] == "$exception":
+                out.append({"type": PLUGIN, "timestamp": when, "data": _console_error(e)})
             elif e["event"] == "$pageleave" or rng.random() < 0.3:
                 down = rng.randint(200, 900)
                 data = {"source": SCROLL, "id": page.scroller, "x": 0, "y": down}
                 out.append({"type": INCREMENTAL, "timestamp": when - 400, "data": data})
     out.sort(key=lambda r: r["timestamp"])
     return out
+
+
+def _console_error(event: Event) -> dict[str, Any]:
+    """The console plugin's record of an uncaught error, as the page's console showed it."""
+    (error,) = event["properties"]["$exception_list"]
+    frames = error["stacktrace"]["frames"]
+    return {
+        "plugin": CONSOLE,
+        "payload": {
+            "level": "error",
+            "payload": [f"Uncaught {error['type']}: {error['value']}"],
+            "trace": [
+                f"{f['function']} ({f['filename']}:{f['lineno']}:{f['colno']})" for f in frames
+            ],
+        },
+    }
 
 
 def generate_recordings(
