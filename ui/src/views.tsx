@@ -269,9 +269,9 @@ export function RetentionCurve(props: { result: Any }) {
 
 function Retention(props: { result: Any; onCell?: (cohort: number, period: number, line: LineRef | null) => void }) {
   const lines = linesOf(props.result);
-  // The table of everyone (-1), or of one breakdown line.
-  const [picked, setPicked] = useState(-1);
-  const line = lines?.[picked] ?? null;
+  // The table of everyone (none, or a line no longer there), or of one breakdown line (by name).
+  const [picked, setPicked] = useState<string | null>(null);
+  const line = lines?.find((l) => retentionLineName(l) === picked) ?? null;
   const cohorts = line ? line.cohorts : (props.result.cohorts as Cohort[]);
   const interval = String(props.result.period ?? "week");
   const width = cohorts.length;
@@ -283,9 +283,9 @@ function Retention(props: { result: Any; onCell?: (cohort: number, period: numbe
       {lines && (
         <div class="field inline retention-line">
           <label for="retention-line">Table of</label>
-          <select id="retention-line" value={String(picked)} onChange={(e) => setPicked(Number(e.currentTarget.value))}>
-            <option value="-1">Everyone</option>
-            {lines.map((l, i) => <option value={String(i)} key={i}>{retentionLineName(l)}</option>)}
+          <select id="retention-line" value={line ? retentionLineName(line) : ""} onChange={(e) => setPicked(e.currentTarget.value || null)}>
+            <option value="">Everyone</option>
+            {lines.map((l) => <option value={retentionLineName(l)} key={retentionLineName(l)}>{retentionLineName(l)}</option>)}
           </select>
         </div>
       )}

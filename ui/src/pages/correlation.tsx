@@ -145,9 +145,9 @@ export interface NamedLine extends Line {
 
 function Found(props: { projectId: number; funnel: object; lines: NamedLine[]; onClose: () => void }) {
   const [of, setOf] = useState<"events" | "properties">("events");
-  // One breakdown line's persons (its index), or everyone's (-1).
-  const [picked, setPicked] = useState(-1);
-  const chosen = props.lines[picked] ?? null;
+  // One breakdown line's persons (by its name), or everyone's (none, or a line no longer there).
+  const [picked, setPicked] = useState<string | null>(null);
+  const chosen = props.lines.find((l) => l.name === picked) ?? null;
   const line = chosen && { value: chosen.value, is_other: chosen.is_other };
   const lineName = chosen?.name ?? null;
   // Events left out by hand, and whether the automatic ones are left out too.
@@ -165,9 +165,9 @@ function Found(props: { projectId: number; funnel: object; lines: NamedLine[]; o
           <h2>What sets converters apart{lineName ? ` · ${lineName}` : ""}</h2>
           <div class="row-buttons">
             {props.lines.length > 1 && (
-              <select aria-label="Of the persons of" value={String(picked)} onChange={(e) => (setPicked(Number(e.currentTarget.value)), setOpened(null))}>
-                <option value="-1">Every line</option>
-                {props.lines.map((l, i) => <option value={String(i)} key={i}>{l.name}</option>)}
+              <select aria-label="Of the persons of" value={chosen?.name ?? ""} onChange={(e) => (setPicked(e.currentTarget.value || null), setOpened(null))}>
+                <option value="">Every line</option>
+                {props.lines.map((l) => <option value={l.name} key={l.name}>{l.name}</option>)}
               </select>
             )}
             <button type="button" class="ghost small" onClick={props.onClose}>Close</button>
