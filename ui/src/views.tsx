@@ -106,7 +106,7 @@ type FunnelLine = {
   periods?: FunnelPeriod[] | null;
 };
 
-/** A funnel breakdown line's name: its cohort's name, its value, "Other", or "(none)" for
+/** A breakdown line's name (funnels, retention): its cohort's name, its value, "Other", or "(none)" for
  * persons without it. */
 export const funnelLineName = (l: { breakdown_value: string | null; is_other: boolean; name?: string }) =>
   l.name ?? (l.is_other ? "Other" : l.breakdown_value ?? "(none)");
@@ -228,12 +228,11 @@ type RetentionLine = { breakdown_value: string | null; is_other: boolean; cohort
  * API's `average`; null where no cohort has). */
 const averageOf = (result: Any) => (Array.isArray(result.average) ? (result.average as (number | null)[]) : []);
 const linesOf = (result: Any) => (Array.isArray(result.lines) ? (result.lines as RetentionLine[]) : null);
-const retentionLineName = (l: RetentionLine) => (l.is_other ? "Other" : l.breakdown_value ?? "(none)");
 
 function retentionChart(result: Any, interval: string): ChartConfiguration {
   const lines = linesOf(result);
   const curves: [string, (number | null)[]][] = lines
-    ? lines.map((l) => [retentionLineName(l), l.average])
+    ? lines.map((l) => [funnelLineName(l), l.average])
     : [["All cohorts", averageOf(result)]];
   let last = Math.max(...curves.map(([, mean]) => mean.length)) - 1;
   while (last >= 0 && curves.every(([, mean]) => mean[last] === null || mean[last] === undefined)) last--;
@@ -271,7 +270,7 @@ function Retention(props: { result: Any; onCell?: (cohort: number, period: numbe
   const lines = linesOf(props.result);
   // The table of everyone (none, or a line no longer there), or of one breakdown line (by name).
   const [picked, setPicked] = useState<string | null>(null);
-  const line = lines?.find((l) => retentionLineName(l) === picked) ?? null;
+  const line = lines?.find((l) => funnelLineName(l) === picked) ?? null;
   const cohorts = line ? line.cohorts : (props.result.cohorts as Cohort[]);
   const interval = String(props.result.period ?? "week");
   const width = cohorts.length;
@@ -283,9 +282,9 @@ function Retention(props: { result: Any; onCell?: (cohort: number, period: numbe
       {lines && (
         <div class="field inline retention-line">
           <label for="retention-line">Table of</label>
-          <select id="retention-line" value={line ? retentionLineName(line) : ""} onChange={(e) => setPicked(e.currentTarget.value || null)}>
+          <select id="retention-line" value={line ? funnelLineName(line) : ""} onChange={(e) => setPicked(e.currentTarget.value || null)}>
             <option value="">Everyone</option>
-            {lines.map((l) => <option value={retentionLineName(l)} key={retentionLineName(l)}>{retentionLineName(l)}</option>)}
+            {lines.map((l) => <option value={funnelLineName(l)} key={funnelLineName(l)}>{funnelLineName(l)}</option>)}
           </select>
         </div>
       )}
@@ -474,7 +473,7 @@ export function csvRows(result: Any): (string | number)[][] {
     if (lines) {
       return [
         ["line", "cohort", "persons", ...cohorts.map((_, i) => `period ${i}`)],
-        ...lines.flatMap((l) => l.cohorts.map((c) => [retentionLineName(l), c.start, c.size, ...c.values])),
+        ...lines.flatMap((l) => l.cohorts.map((c) => [funnelLineName(l), c.start, c.size, ...c.values])),
       ];
     }
     return [

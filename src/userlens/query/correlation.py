@@ -28,7 +28,7 @@ from userlens.model.insight import BreakdownLine, PersonsResult
 from userlens.query import funnels
 from userlens.query.dates import span
 from userlens.query.dialect import Dialect, Engine
-from userlens.query.filters import Params, all_of, overrides, person_join, utc
+from userlens.query.filters import Params, all_of, on_line, overrides, person_join, utc
 from userlens.query.persons import hits, persons_sql
 from userlens.store.sql import Query
 
@@ -45,12 +45,7 @@ def _counted(
     and end `u` in microseconds, whether they converted (and with `sessions`, the session of
     its first step)."""
     last = f"t{len(spec.steps) - 1}"
-    where = "true"
-    if line is not None:
-        where = (
-            f"is_other = {params.add(line.is_other)} "
-            f"AND line IS NOT DISTINCT FROM {params.add(line.value)}"
-        )
+    where = "true" if line is None else on_line(params, line)
     began = funnels.epoch_us_of(params, start, "t0")
     ended = funnels.epoch_us_of(params, start, last)
     window = params.add(spec.window_seconds * funnels.US)

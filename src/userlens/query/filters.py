@@ -269,6 +269,39 @@ def cohort_name(cohort: CohortFilter, index: int) -> str:
     return str(cohort.cohort_id if cohort.cohort_id is not None else index)
 
 
+def top_lines(
+    params: Params,
+    source: str,
+    *,
+    limit: int,
+    rank: str = "count(*)",
+    name: str = "lined",
+    materialized: bool = False,
+) -> list[str]:
+    """`top` (the `limit` values of `source`'s `bv` with the largest `rank`, ties by value) and
+    `name`: `source`'s rows, each with its breakdown line (`is_other`; `line`, its value, or
+    NULL for "Other" and for rows without one)."""
+    # ClickHouse sees an alias anywhere in the statement: `lr` is one no other piece uses.
+    return [
+        f"top AS (SELECT bv AS top_bv FROM {source} WHERE bv IS NOT NULL GROUP BY bv "
+        f"ORDER BY {rank} DESC, bv LIMIT {params.add(limit)})",
+        f"{name} AS {'MATERIALIZED ' if materialized else ''}(SELECT lr.*, "
+        "t.top_bv IS NULL AND lr.bv IS NOT NULL AS is_other, "
+        "CASE WHEN t.top_bv IS NULL THEN NULL ELSE lr.bv END AS line "
+        f"FROM {source} lr LEFT JOIN top t ON t.top_bv = lr.bv)",
+    ]
+
+
+def on_line(params: Params, line: BreakdownLine, alias: str = "") -> str:
+    """The condition that keeps the rows of breakdown line `line` (columns `is_other` and
+    `line`, of `alias` when given)."""
+    at = f"{alias}." if alias else ""
+    return (
+        f"{at}is_other = {params.add(line.is_other)} "
+        f"AND {at}line IS NOT DISTINCT FROM {params.add(line.value)}"
+    )
+
+
 def cohort_of_line(
     cohorts: Sequence[CohortFilter], line: BreakdownLine | None
 ) -> list[CohortFilter]:

@@ -46,8 +46,10 @@ from userlens.query.filters import (
     cohort_of_line,
     local_bucket,
     matches,
+    on_line,
     overrides,
     person_join,
+    top_lines,
     utc,
 )
 from userlens.query.persons import hits, persons_sql
@@ -277,13 +279,7 @@ def attempts(
     window_us = params.add(spec.window_seconds * US)
     # The line CTEs come last in the statement but take their parameter first.
     if spec.breakdown:
-        lined = [
-            "top AS (SELECT bv AS top_bv FROM best WHERE bv IS NOT NULL GROUP BY bv "
-            f"ORDER BY count(*) DESC, bv LIMIT {params.add(spec.breakdown_limit)})",
-            "lined AS MATERIALIZED (SELECT b.*, t.top_bv IS NULL AND b.bv IS NOT NULL "
-            "AS is_other, CASE WHEN t.top_bv IS NULL THEN NULL ELSE b.bv END AS line "
-            "FROM best b LEFT JOIN top t ON t.top_bv = b.bv)",
-        ]
+        lined = top_lines(params, "best", limit=spec.breakdown_limit, materialized=True)
     else:
         lined = [f"lined AS (SELECT *, false AS is_other, {d.null_text()} AS line FROM best)"]
     if d.funnel_arrays:
@@ -585,10 +581,7 @@ def build_persons(
         moment = "CASE steps " + " ".join(f"WHEN {i + 1} THEN t{i}" for i in range(k)) + " END"
         session = "CASE steps " + " ".join(f"WHEN {i + 1} THEN s{i}" for i in range(k)) + " END"
     if ask.line is not None:
-        where += (
-            f" AND is_other = {params.add(ask.line.is_other)} "
-            f"AND line IS NOT DISTINCT FROM {params.add(ask.line.value)}"
-        )
+        where += f" AND {on_line(params, ask.line)}"
     if ask.period is not None:
         period = _period(spec, params, start, end, timezone)
         where += f" AND {period} = {params.add(_us(ask.period))}"

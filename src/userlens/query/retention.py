@@ -4,8 +4,8 @@ the return event in each later period. The rule is in `model/retention.py`.
 CTEs: `ev` (start and return events, each with its local period `b`), `act` (per person and
 period: did they start, did they come back, their first start then), `starts` (person and
 cohort period), `returns` (person and a period they came back in). With a breakdown, each
-person in `starts` gets the value they hold (`sb`, `_valued`) and its line (`ls`, `_lined`);
-the answer's rows then start with it.
+person in `starts` gets the value they hold (`sb`, `_valued`) and its line (`ls`,
+`filters.top_lines`); the answer's rows then start with it.
 """
 
 from __future__ import annotations
@@ -36,8 +36,10 @@ from userlens.query.filters import (
     indexed_buckets,
     local_bucket,
     matches,
+    on_line,
     overrides,
     person_join,
+    top_lines,
     utc,
     window_masks,
 )
@@ -80,9 +82,10 @@ def _ctes(
     )
     if spec.breakdown:
         # Each cohort's persons with their value (`sb`), then their line (`ls`).
-        ctes += f", {_valued(spec, params, 'starts', 'sb')}, " + _lined(
-            spec, params, "sb", "count(DISTINCT person)", "ls"
+        lines = top_lines(
+            params, "sb", limit=spec.breakdown_limit, rank="count(DISTINCT person)", name="ls"
         )
+        ctes += f", {_valued(spec, params, 'starts', 'sb')}, {', '.join(lines)}"
     return ctes
 
 
@@ -94,18 +97,6 @@ def _valued(spec: RetentionQuery, params: Params, source: str, name: str) -> str
     return (
         f"{name} AS (SELECT x.*, {value} AS bv FROM {source} x "
         "LEFT JOIN {persons} p ON p.id = x.person)"
-    )
-
-
-def _lined(spec: RetentionQuery, params: Params, source: str, rank: str, name: str) -> str:
-    """`top` (the `breakdown_limit` values of `source`'s `bv` with the largest `rank`, ties by
-    value) and `name`: `source`'s rows, each with its line (`is_other`, `line`)."""
-    return (
-        f"top AS (SELECT bv AS top_bv FROM {source} WHERE bv IS NOT NULL GROUP BY bv "
-        f"ORDER BY {rank} DESC, bv LIMIT {params.add(spec.breakdown_limit)}), "
-        f"{name} AS (SELECT x.*, t.top_bv IS NULL AND x.bv IS NOT NULL AS is_other, "
-        f"CASE WHEN t.top_bv IS NULL THEN NULL ELSE x.bv END AS line "
-        f"FROM {source} x LEFT JOIN top t ON t.top_bv = x.bv)"
     )
 
 
@@ -156,7 +147,7 @@ def _bits(spec: RetentionQuery, params: Params, window: Window, timezone: str) -
         # The persons in some cohort with their value (`ac`), then their line (`al`).
         persons += f"ain AS (SELECT * FROM a WHERE {in_cohorts}), "
         persons += f"{_valued(spec, params, 'ain', 'ac')}, "
-        persons += _lined(spec, params, "ac", "count(*)", "al") + ", "
+        persons += ", ".join(top_lines(params, "ac", limit=spec.breakdown_limit, name="al")) + ", "
     return (
         f"{persons}m AS MATERIALIZED (SELECT {lines}s, r, count(*) AS c FROM {source} "
         f"WHERE {in_cohorts} GROUP BY {lines}s, r), "
@@ -302,10 +293,7 @@ def build_persons(
     joined = f"m.b = {params.add(target)}"
     where = f"s.cohort = {params.add(cohort)}"
     if ask.line is not None and spec.breakdown:
-        where += (
-            f" AND s.is_other = {params.add(ask.line.is_other)} "
-            f"AND s.line IS NOT DISTINCT FROM {params.add(ask.line.value)}"
-        )
+        where += f" AND {on_line(params, ask.line, 's')}"
     picked = (
         "picked AS (SELECT s.person AS person, m.first_ts AS moment, m.first_sid AS session "
         f"FROM {'ls' if spec.breakdown else 'starts'} s JOIN mo m ON m.person = s.person "

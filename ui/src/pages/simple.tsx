@@ -6,7 +6,7 @@ import { downloadCsv } from "../chart";
 import { FiltersEditor, Suggest, useSeen } from "../filters";
 import { api } from "../api";
 import { ErrorNote, message, useRole } from "../layout";
-import { bucketLabel, csvRows, type Edge, InsightView, type LineRef, RetentionCurve } from "../views";
+import { bucketLabel, csvRows, type Edge, funnelLineName, InsightView, type LineRef, RetentionCurve } from "../views";
 import {
   EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, DateRangeField, type SavedInsight, SaveBar, useDateRange, Select,
   useEditableSettings, useFilters, useQuery,
@@ -133,7 +133,7 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
     <Simple projectId={props.projectId} kind="retention" spec={spec} label="Retention" saved={saved}
       persons={(cohort, later, line) => ({
         spec: { kind: "retention_persons", retention: spec, cohort, period: later, line },
-        title: `Cohort ${cohort + 1}, ${period} ${later}${line ? ` · ${line.is_other ? "Other" : line.value ?? "(none)"}` : ""}`,
+        title: `Cohort ${cohort + 1}, ${period} ${later}${line ? ` · ${funnelLineName({ breakdown_value: line.value, is_other: line.is_other })}` : ""}`,
       })}>
       <EventPicker id="ret-start" label="Starting event" value={start} names={props.names} onChange={setStart} />
       <EventPicker id="ret-back" label="Coming back with (empty: the same)" value={back} names={props.names} onChange={setBack} />

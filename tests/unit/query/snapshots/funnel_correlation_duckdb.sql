@@ -12,7 +12,7 @@ best AS MATERIALIZED (SELECT * FROM att ANTI JOIN repeats r ON r.who = att.perso
 UNION ALL
 SELECT * FROM (SELECT * FROM att SEMI JOIN repeats r ON r.who = att.person) QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0, bv NULLS LAST) = 1),
 top AS (SELECT bv AS top_bv FROM best WHERE bv IS NOT NULL GROUP BY bv ORDER BY count(*) DESC, bv LIMIT $p4),
-lined AS MATERIALIZED (SELECT b.*, t.top_bv IS NULL AND b.bv IS NOT NULL AS is_other, CASE WHEN t.top_bv IS NULL THEN NULL ELSE b.bv END AS line FROM best b LEFT JOIN top t ON t.top_bv = b.bv),
+lined AS MATERIALIZED (SELECT lr.*, t.top_bv IS NULL AND lr.bv IS NOT NULL AS is_other, CASE WHEN t.top_bv IS NULL THEN NULL ELSE lr.bv END AS line FROM best lr LEFT JOIN top t ON t.top_bv = lr.bv),
 cf AS (SELECT person, epoch_us(t0) AS s, CASE WHEN t2 IS NOT NULL THEN epoch_us(t2) ELSE epoch_us(t0) + $p2 END AS u, t2 IS NOT NULL AS won FROM lined WHERE is_other = $p0 AND line IS NOT DISTINCT FROM $p1),
 ce AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.event AS name, epoch_us(e.timestamp) AS ts, e.session_id AS sid FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p18 AND e.timestamp < $p19 AND true AND e.event <> $p14 AND e.event <> $p15 AND e.event <> $p16 AND e.event <> $p17),
 cx AS (SELECT DISTINCT ce.name AS name, cf.person AS person, cf.won AS won FROM ce JOIN cf ON cf.person = ce.person WHERE ce.ts > cf.s AND ce.ts <= cf.u) SELECT 0 AS kind, CAST(NULL AS VARCHAR) AS name, CAST(NULL AS VARCHAR) AS value, sum(CASE WHEN won THEN 1 ELSE 0 END), sum(CASE WHEN won THEN 0 ELSE 1 END) FROM cf

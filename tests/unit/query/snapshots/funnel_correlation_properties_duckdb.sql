@@ -12,7 +12,7 @@ best AS MATERIALIZED (SELECT * FROM att ANTI JOIN repeats r ON r.who = att.perso
 UNION ALL
 SELECT * FROM (SELECT * FROM att SEMI JOIN repeats r ON r.who = att.person) QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0, bv NULLS LAST) = 1),
 top AS (SELECT bv AS top_bv FROM best WHERE bv IS NOT NULL GROUP BY bv ORDER BY count(*) DESC, bv LIMIT $p2),
-lined AS MATERIALIZED (SELECT b.*, t.top_bv IS NULL AND b.bv IS NOT NULL AS is_other, CASE WHEN t.top_bv IS NULL THEN NULL ELSE b.bv END AS line FROM best b LEFT JOIN top t ON t.top_bv = b.bv),
+lined AS MATERIALIZED (SELECT lr.*, t.top_bv IS NULL AND lr.bv IS NOT NULL AS is_other, CASE WHEN t.top_bv IS NULL THEN NULL ELSE lr.bv END AS line FROM best lr LEFT JOIN top t ON t.top_bv = lr.bv),
 cf AS (SELECT person, epoch_us(t0) AS s, CASE WHEN t2 IS NOT NULL THEN epoch_us(t2) ELSE epoch_us(t0) + $p0 END AS u, t2 IS NOT NULL AS won FROM lined WHERE true),
 cv AS (SELECT * FROM (SELECT cf.person AS person, cf.won AS won, $p12 AS name, json_extract_string(p.properties, $p13) AS value FROM cf JOIN {persons} p ON p.id = cf.person
 UNION ALL

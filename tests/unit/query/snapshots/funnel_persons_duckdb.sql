@@ -12,6 +12,6 @@ best AS MATERIALIZED (SELECT * FROM att ANTI JOIN repeats r ON r.who = att.perso
 UNION ALL
 SELECT * FROM (SELECT * FROM att SEMI JOIN repeats r ON r.who = att.person) QUALIFY row_number() OVER (PARTITION BY person ORDER BY steps DESC, t0, bv NULLS LAST, s0 NULLS LAST) = 1),
 top AS (SELECT bv AS top_bv FROM best WHERE bv IS NOT NULL GROUP BY bv ORDER BY count(*) DESC, bv LIMIT $p1),
-lined AS MATERIALIZED (SELECT b.*, t.top_bv IS NULL AND b.bv IS NOT NULL AS is_other, CASE WHEN t.top_bv IS NULL THEN NULL ELSE b.bv END AS line FROM best b LEFT JOIN top t ON t.top_bv = b.bv),
+lined AS MATERIALIZED (SELECT lr.*, t.top_bv IS NULL AND lr.bv IS NOT NULL AS is_other, CASE WHEN t.top_bv IS NULL THEN NULL ELSE lr.bv END AS line FROM best lr LEFT JOIN top t ON t.top_bv = lr.bv),
 picked AS (SELECT person, t1 AS moment, s1 AS session FROM lined WHERE steps = 2) SELECT CAST(k.person AS VARCHAR), (SELECT list(d.distinct_id ORDER BY d.distinct_id) FROM {person_distinct_ids} d WHERE d.person_id = k.person), CAST(p.properties AS VARCHAR), k.moment, k.session, (SELECT count(*) FROM picked) FROM picked k LEFT JOIN {persons} p ON p.id = k.person ORDER BY k.moment DESC NULLS LAST, k.person LIMIT $p11 OFFSET $p12
 -- params: [('p0', 604800000000), ('p1', 10), ('p10', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p11', 100), ('p12', 0), ('p2', 'landing'), ('p3', 'signup'), ('p4', '/plan'), ('p5', 'pro'), ('p6', 'checkout'), ('p7', 'cancel'), ('p8', '/$browser'), ('p9', datetime.datetime(2026, 11, 17, 23, 0))]

@@ -2,7 +2,7 @@ WITH a AS (SELECT groupBitOr(CASE WHEN ((true AND true)) AND e.timestamp >= $p0 
 ain AS (SELECT * FROM a WHERE s <> 0),
 ac AS (SELECT x.*, multiIf(JSONType(p.properties, $p5) = 'String', JSONExtractString(p.properties, $p5), JSONType(p.properties, $p5) = 'Null', NULL, JSONExtractRaw(p.properties, $p5)) AS bv FROM ain x LEFT JOIN {persons} p ON p.id = x.person),
 top AS (SELECT bv AS top_bv FROM ac WHERE bv IS NOT NULL GROUP BY bv ORDER BY count(*) DESC, bv LIMIT $p6),
-al AS (SELECT x.*, t.top_bv IS NULL AND x.bv IS NOT NULL AS is_other, CASE WHEN t.top_bv IS NULL THEN NULL ELSE x.bv END AS line FROM ac x LEFT JOIN top t ON t.top_bv = x.bv),
+al AS (SELECT lr.*, t.top_bv IS NULL AND lr.bv IS NOT NULL AS is_other, CASE WHEN t.top_bv IS NULL THEN NULL ELSE lr.bv END AS line FROM ac lr LEFT JOIN top t ON t.top_bv = lr.bv),
 m AS MATERIALIZED (SELECT is_other, line, s, r, count(*) AS c FROM al WHERE s <> 0 GROUP BY is_other, line, s, r),
 g AS (SELECT z.1 AS b, z.2 AS i FROM (SELECT arrayJoin(arrayZip($p2, $p3)) AS z)) SELECT m.is_other, m.line, g.b, NULL AS p, sum(m.c) FROM g CROSS JOIN m WHERE (bitTest(m.s, g.i) = 1) GROUP BY m.is_other, m.line, g.b
 UNION ALL
