@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.conformance.activity_reference import lifecycle, retention, retention_lines, stickiness
 from tests.conformance.conftest import StoreFactory
-from tests.conformance.insight_logs import NOW, ZONES, filters, logs, write_log
+from tests.conformance.insight_logs import NOW, ZONES, cohorts, filters, logs, write_log
 from tests.conformance.test_event_store import PROJECT
 from userlens.model.activity import (
     LifecyclePersonsQuery,
@@ -23,6 +23,7 @@ from userlens.model.activity import (
     StickinessPersonsQuery,
     StickinessQuery,
 )
+from userlens.model.filters import CohortFilter
 from userlens.model.insight import BreakdownLine, DateRange, EventRef, Interval, PersonsResult
 from userlens.model.retention import RetentionPersonsQuery, RetentionQuery, RetentionType
 from userlens.query import lifecycle as lifecycle_runner
@@ -175,6 +176,61 @@ def test_retention_lines_rank_values_by_persons_not_by_cohorts(
         (True, None),
     ]
     assert [c.size for c in result.cohorts] == [0, 0, 2, 2, 1, 0, 0, 0]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    log=logs(),
+    spec=retention_specs(),
+    chosen=st.lists(cohorts, min_size=1, max_size=3),
+    tz=st.sampled_from(ZONES),
+    cell=st.integers(0, 99),
+)
+def test_retention_by_cohorts_matches_the_reference(
+    make_store: StoreFactory,
+    log: list[dict[str, Any]],
+    spec: RetentionQuery,
+    chosen: list[CohortFilter],
+    tz: str,
+    cell: int,
+) -> None:
+    """A line per cohort, in the order asked for: the table of the persons in it (a person in
+    two cohorts is in both); the whole stays everyone's."""
+    chosen = [c.model_copy(update={"cohort_id": 10 + i}) for i, c in enumerate(chosen)]
+    spec = spec.model_copy(update={"breakdown": None, "breakdown_cohorts": chosen})
+    store = make_store()
+    events = write_log(store, log)
+    result = retention_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
+    window = periods_ending(spec.date_to, spec.period, spec.periods, tz, NOW)
+
+    def cells(filters: list[Any]) -> list[list[dict[Any, Any]]]:
+        only = spec.model_copy(update={"breakdown_cohorts": [], "filters": filters})
+        return retention(events, only, tz, window.buckets, window.start, window.end)
+
+    everyone = cells(spec.filters)
+    assert [c.values for c in result.cohorts] == [[len(x) for x in row] for row in everyone]
+    _check_average(result.average, everyone)
+    assert result.lines is not None
+    assert [x.breakdown_value for x in result.lines] == [str(10 + i) for i in range(len(chosen))]
+    for line, cohort in zip(result.lines, chosen, strict=True):
+        want = cells([*spec.filters, cohort])
+        assert not line.is_other
+        assert [c.values for c in line.cohorts] == [[len(x) for x in row] for row in want]
+        _check_average(line.average, want)
+
+    # The persons of one cell of one cohort's line.
+    pick = cell % len(chosen)
+    want = cells([*spec.filters, chosen[pick]])
+    spots = [(c, k) for c, row in enumerate(want) for k in range(len(row))]
+    spots = [(c, k) for c, k in spots if want[c][k]] or spots
+    c, k = spots[cell % len(spots)]
+    line = BreakdownLine(value=str(10 + pick))
+    ask = RetentionPersonsQuery(retention=spec, cohort=c, period=k, line=line, limit=1000)
+    got = retention_runner.run_persons(ask, tz, NOW, engine_of(store, PROJECT))
+    assert _persons(got) == want[c][k]
+    assert got.total == len(want[c][k])
 
 
 @st.composite

@@ -695,7 +695,8 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(page.get_by_test_id("persons").get_by_role("row")).to_have_count(2)  # ana alone
     page.get_by_role("button", name="Remove filter 1").click()
     # By a person property: cleo's company, and the three without one; a curve each.
-    page.get_by_label("Break down by person property").fill("company")
+    expect(page.get_by_label("Breakdown property of")).to_have_value("person")
+    page.get_by_label("Break down by").fill("company")
     page.get_by_label("Table of").select_option(label="Shop")
     expect(mean.nth(1)).to_have_text("1")
     page.get_by_role("button", name=re.compile(r"^Persons of cohort \d+, period 0$")).click()
@@ -709,7 +710,7 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(mean.nth(1)).to_have_text("3")
     expect(page.get_by_role("img", name="Retention curve")).to_be_visible()
     shot(page, "17a-retention-by-company")
-    page.get_by_label("Break down by person property").fill("")
+    page.get_by_label("Break down by").fill("")
     expect(page.get_by_label("Table of")).to_have_count(0)
     page.get_by_role("tab", name="Lifecycle").click()
     expect(page.get_by_role("img", name="Lifecycle")).to_be_visible()
@@ -1260,6 +1261,23 @@ def test_cohorts_made_in_the_page_keep_to_and_split_insights(
     dropped.get_by_role("link", name="Beta, dropped at signup").click()
     expect(page.get_by_role("heading", name="1 person")).to_be_visible()
     expect(page.get_by_label("Distinct ids, one per line")).to_have_value("cleo")
+
+    # Retention by cohort: Beta's table beside everyone's.
+    page.get_by_role("navigation").get_by_role("link", name="Insights").click()
+    page.get_by_role("tab", name="Retention").click()
+    page.get_by_label("Starting event").fill("landing")
+    page.get_by_label("Breakdown property of").select_option("cohort")
+    picks.get_by_label("Beta", exact=True).check()
+    mean = page.get_by_test_id("retention-mean").get_by_role("cell")
+    expect(mean.nth(1)).to_have_text("4")  # everyone who landed
+    page.get_by_label("Table of").select_option(label="Beta")
+    expect(mean.nth(1)).to_have_text("2")
+    page.get_by_role("button", name=re.compile(r"^Persons of cohort \d+, period 0$")).click()
+    expect(page.get_by_role("region", name=re.compile(r"· Beta$"))).to_be_visible()
+    expect(persons.get_by_role("row")).to_have_count(3)  # ben, cleo and the head
+    expect(persons.get_by_role("link", name="cleo@shop.test")).to_be_visible()
+    shot(page, "25a-retention-by-cohort")
+    page.get_by_role("button", name="Close").click()
 
     page.get_by_role("navigation").get_by_role("link", name="Cohorts").click()
     page.get_by_role("link", name="Buyers", exact=True).click()

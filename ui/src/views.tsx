@@ -229,10 +229,14 @@ type RetentionLine = { breakdown_value: string | null; is_other: boolean; cohort
 const averageOf = (result: Any) => (Array.isArray(result.average) ? (result.average as (number | null)[]) : []);
 const linesOf = (result: Any) => (Array.isArray(result.lines) ? (result.lines as RetentionLine[]) : null);
 
+// Everyone's curve beside a breakdown's.
+const EVERYONE = "#8a93a6";
+
 function retentionChart(result: Any, interval: string): ChartConfiguration {
   const lines = linesOf(result);
+  // Broken down: a curve per line, and everyone's (dashed) to compare them with.
   const curves: [string, (number | null)[]][] = lines
-    ? lines.map((l) => [funnelLineName(l), l.average])
+    ? [...lines.map((l): [string, (number | null)[]] => [funnelLineName(l), l.average]), ["Everyone", averageOf(result)]]
     : [["All cohorts", averageOf(result)]];
   let last = Math.max(...curves.map(([, mean]) => mean.length)) - 1;
   while (last >= 0 && curves.every(([, mean]) => mean[last] === null || mean[last] === undefined)) last--;
@@ -243,8 +247,9 @@ function retentionChart(result: Any, interval: string): ChartConfiguration {
       datasets: curves.map(([label, mean], i) => ({
         label,
         data: mean.slice(0, last + 1).map((m) => (m === null ? null : Math.round(m * 1000) / 10)),
-        borderColor: PALETTE[i % PALETTE.length],
-        backgroundColor: lines ? PALETTE[i % PALETTE.length] : "rgba(79, 70, 229, 0.08)",
+        borderColor: lines && i === lines.length ? EVERYONE : PALETTE[i % PALETTE.length],
+        borderDash: lines && i === lines.length ? [6, 4] : undefined,
+        backgroundColor: !lines ? "rgba(79, 70, 229, 0.08)" : i === lines.length ? EVERYONE : PALETTE[i % PALETTE.length],
         fill: !lines,
         cubicInterpolationMode: "monotone",
         pointRadius: 3,

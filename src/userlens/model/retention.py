@@ -12,7 +12,9 @@ The rule, the same on every backend and in the reference implementation:
 - broken down by a person property, each person is in the line of the value it holds now (the
   "(none)" line when it is not set); the `breakdown_limit` values with the most persons in any
   cohort have a line each (ties: by value), the others share "Other". Each line is the same
-  table for its persons alone, so the lines add up to the whole.
+  table for its persons alone, so the lines add up to the whole;
+- broken down by cohorts, each cohort's line is the same table for the persons in it (a
+  person in two cohorts is in both lines), and the whole stays everyone's.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from userlens.model.filters import Filter, PropertyKey
+from userlens.model.filters import CohortFilter, Filter, PropertyKey
 from userlens.model.insight import BreakdownLine, EventRef, Interval, PersonsPage, Spec, date_point
 
 
@@ -48,6 +50,19 @@ class RetentionQuery(Spec):
     # values with the most persons, then "Other" and "(none)".
     breakdown: PropertyKey | None = None
     breakdown_limit: int = Field(default=10, ge=1, le=100)
+    # Or a line per cohort, of the persons in it, in the order given.
+    breakdown_cohorts: list[CohortFilter] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _one_breakdown(self) -> RetentionQuery:
+        if self.breakdown is not None and self.breakdown_cohorts:
+            raise ValueError("breakdown_cohorts: not with a property breakdown")
+        return self
+
+    @property
+    def split(self) -> bool:
+        """Whether the answer has lines."""
+        return self.breakdown is not None or bool(self.breakdown_cohorts)
 
     @field_validator("date_to")
     @classmethod
@@ -89,13 +104,14 @@ class RetentionResult(Spec):
     kind: Literal["retention"] = "retention"
     period: Interval
     timezone: str
-    # Everyone's (with a breakdown: every line's added up).
+    # Everyone's (with a property breakdown, every line's added up).
     cohorts: list[RetentionCohort]
     # Per period after the start (0 first), the share (0-1) of the persons of every cohort
     # that has reached it who came back then: the cohorts added up, each weighed by its size.
     # None where no cohort with persons has reached it.
     average: list[float | None] = Field(default_factory=list)
-    # With a breakdown: a line per value with the most persons first, "Other" last.
+    # With a breakdown: a line per value with the most persons first, "Other" last; or a line
+    # per cohort (`breakdown_value` its id), in the order asked for.
     lines: list[RetentionLine] | None = None
     cached: bool = False
 
@@ -115,6 +131,6 @@ class RetentionPersonsQuery(PersonsPage):
     def _cell_exists(self) -> RetentionPersonsQuery:
         if self.cohort + self.period >= self.retention.periods:
             raise ValueError(f"period: cohort + period must be below {self.retention.periods}")
-        if self.line is not None and self.retention.breakdown is None:
+        if self.line is not None and not self.retention.split:
             raise ValueError("line: the retention has no breakdown")
         return self

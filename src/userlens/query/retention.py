@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from userlens.model.filters import CohortFilter
 from userlens.model.insight import PersonsResult
 from userlens.model.retention import (
     RetentionCohort,
@@ -32,6 +33,8 @@ from userlens.query.filters import (
     Params,
     all_of,
     bucket_index,
+    cohort_name,
+    cohort_of_line,
     first_and_last,
     indexed_buckets,
     local_bucket,
@@ -277,9 +280,30 @@ def run(
     engine: Engine,
 ) -> RetentionResult:
     window = _window(spec, timezone, now)
-    return parse(
-        spec, window, timezone, engine.execute(build(spec, window, timezone, engine.dialect))
-    )
+
+    def answer(one: RetentionQuery) -> RetentionResult:
+        return parse(
+            one, window, timezone, engine.execute(build(one, window, timezone, engine.dialect))
+        )
+
+    if not spec.breakdown_cohorts:
+        return answer(spec)
+    # Everyone's table, then a line per cohort: the retention again with it as one more filter.
+    whole = answer(spec.model_copy(update={"breakdown_cohorts": []}))
+    lines = []
+    for i, cohort in enumerate(spec.breakdown_cohorts):
+        mine = answer(_with_cohort(spec, [cohort]))
+        lines.append(
+            RetentionLine(
+                breakdown_value=cohort_name(cohort, i), cohorts=mine.cohorts, average=mine.average
+            )
+        )
+    return whole.model_copy(update={"lines": lines})
+
+
+def _with_cohort(spec: RetentionQuery, chosen: list[CohortFilter]) -> RetentionQuery:
+    """The retention of the persons in `chosen` (none: everyone), with no breakdown."""
+    return spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]})
 
 
 def build_persons(
@@ -316,4 +340,9 @@ def run_persons(
     window = _window(ask.retention, timezone, now)
     if ask.cohort + ask.period >= len(window.buckets):
         return PersonsResult(persons=[], total=0)
+    if ask.retention.breakdown_cohorts:
+        # A cohort's line: the persons of its table (no line: everyone's).
+        chosen = cohort_of_line(ask.retention.breakdown_cohorts, ask.line)
+        retention = _with_cohort(ask.retention, chosen)
+        ask = ask.model_copy(update={"retention": retention, "line": None})
     return hits(engine.execute(build_persons(ask, window, timezone, engine.dialect)))

@@ -300,3 +300,49 @@ def test_insights_can_leave_test_accounts_out(make_env: Callable[..., Env]) -> N
 
     bad = {"test_account_filters": [{"key": "email", "operator": "gt", "value": "x"}]}
     assert env.client.patch(settings, json=bad, headers=env.auth).status_code == 400
+
+
+def test_retention_breaks_down_by_saved_cohorts(make_env: Callable[..., Env]) -> None:
+    """Daily retention of any event: ann started two days ago, bob and cat today. A line for
+    the cohort of ann and cat holds their cohorts alone; the whole stays everyone's."""
+    clock = FakeClock()
+    env = make_env(clock=clock)
+    _seed(env, clock)
+    url = f"/api/projects/{env.project.id}/cohorts"
+    static = {"name": "Beta", "definition": {"distinct_ids": ["ann", "cat"]}}
+    beta = env.client.post(url, json=static, headers=env.auth).json()
+    query = f"/api/projects/{env.project.id}/query"
+    spec = {
+        "kind": "retention",
+        "period": "day",
+        "periods": 4,
+        "breakdown_cohorts": [{"type": "cohort", "cohort_id": beta["id"]}],
+    }
+    resp = env.client.post(query, json=spec, headers=env.auth)
+    assert resp.status_code == 200, resp.text
+    result = resp.json()
+    # A person is in the cohort of the day of their events: the last (today's) holds bob and cat.
+    assert [c["size"] for c in result["cohorts"]] == [0, 1, 0, 2]
+    assert [
+        (line["breakdown_value"], [c["size"] for c in line["cohorts"]]) for line in result["lines"]
+    ] == [(str(beta["id"]), [0, 1, 0, 1])]
+
+    ask = {"kind": "retention_persons", "retention": spec, "cohort": 3, "period": 0}
+    everyone = env.client.post(query, json=ask, headers=env.auth).json()
+    assert sorted(p["distinct_ids"][0] for p in everyone["persons"]) == ["bob", "cat"]
+    line = {"value": str(beta["id"]), "is_other": False}
+    mine = env.client.post(query, json={**ask, "line": line}, headers=env.auth).json()
+    assert [p["distinct_ids"][0] for p in mine["persons"]] == ["cat"]
+
+    both = {**spec, "breakdown": "plan"}
+    resp = env.client.post(query, json=both, headers=env.auth)
+    assert resp.status_code == 400
+    assert resp.json()["detail"] == [
+        {"field": "body", "detail": "breakdown_cohorts: not with a property breakdown"}
+    ]
+    gone = {**spec, "breakdown_cohorts": [{"type": "cohort", "cohort_id": beta["id"] + 1}]}
+    resp = env.client.post(query, json=gone, headers=env.auth)
+    assert resp.status_code == 400
+    assert resp.json()["detail"].startswith(
+        f"breakdown_cohorts: there is no cohort {beta['id'] + 1}"
+    )

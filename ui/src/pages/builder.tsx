@@ -114,10 +114,11 @@ export function useFilters(saved: SavedInsight | undefined) {
 
 /** A builder's breakdown, starting from the saved one: by a property, or by saved cohorts
  * (whose lines are named by `name`). */
-export function useBreakdown(projectId: number, saved: SavedInsight | undefined) {
+export function useBreakdown(projectId: number, saved: SavedInsight | undefined, types: string[] = BREAKDOWN_TYPES) {
   const first = useMemo(() => savedBreakdown(saved), [saved]);
   const [key, setKey] = useState(first.key);
-  const [type, setType] = useState(first.type);
+  // A saved property breakdown of a kind that only breaks down by one kind of property.
+  const [type, setType] = useState(types.includes(first.type) ? first.type : types[0]);
   const [cohortIds, setCohortIds] = useState<number[]>(first.cohortIds);
   const [limit, setLimit] = useState(() => String(field(saved, "breakdown_limit", 10)));
   const cohorts = useCohorts(projectId);
@@ -140,6 +141,9 @@ export function useBreakdown(projectId: number, saved: SavedInsight | undefined)
     setLimit,
   };
 }
+
+/** What a breakdown can be by: an event's property, a person's, or saved cohorts. */
+export const BREAKDOWN_TYPES = ["event", "person", "cohort"];
 
 /** A saved breakdown: by a property (its key and kind) or by saved cohorts (their ids). */
 export function savedBreakdown(saved: SavedInsight | undefined): { key: string; type: string; cohortIds: number[] } {

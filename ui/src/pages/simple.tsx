@@ -1,15 +1,15 @@
 // Retention, paths, lifecycle and stickiness: a spec form beside the view a dashboard tile
 // draws, with the persons behind its numbers.
 import type { ComponentChildren } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
 import { downloadCsv } from "../chart";
-import { FiltersEditor, Suggest, useSeen } from "../filters";
+import { BreakdownPicker, FiltersEditor } from "../filters";
 import { api } from "../api";
 import { ErrorNote, message, useRole } from "../layout";
-import { bucketLabel, csvRows, type Edge, funnelLineName, InsightView, type LineRef, RetentionCurve } from "../views";
+import { bucketLabel, csvRows, type Edge, funnelLineName, InsightView, type LineRef, RetentionCurve, withCohortNames } from "../views";
 import {
   EventPicker, field, INTERVALS, type LeaveOut, LeaveOutToggle, Persons, DateRangeField, type SavedInsight, SaveBar, useDateRange, Select,
-  useEditableSettings, useFilters, useQuery,
+  useBreakdown, useEditableSettings, useFilters, useQuery,
 } from "./builder";
 
 function Simple(props: {
@@ -25,8 +25,13 @@ function Simple(props: {
   picked?: (index: number, dataset: number, result: Record<string, unknown>) => { spec: object; title: string };
   // Bumped when something the spec does not show changed (the project's page groups).
   generation?: number;
+  // The result as shown (its cohort lines named).
+  shown?: (result: Record<string, unknown>) => Record<string, unknown>;
 }) {
-  const { result, error, busy } = useQuery<Record<string, unknown>>(props.projectId, props.spec, props.generation);
+  const asked = useQuery<Record<string, unknown>>(props.projectId, props.spec, props.generation);
+  const { error, busy } = asked;
+  const { shown } = props;
+  const result = useMemo(() => (asked.result && shown ? shown(asked.result) : asked.result), [asked.result, shown]);
   const [cell, setCell] = useState<{ spec: object; title: string } | null>(null);
   // The persons opened were those of the insight as it was: a change closes them.
   const specKey = JSON.stringify(props.spec);
@@ -105,6 +110,9 @@ function NumbersTable(props: { rows: (string | number)[][]; interval: string; ki
 
 type Ref = { event?: string | null } | null;
 
+// Retention breaks down by what a person is: a property of theirs, or the cohorts they are in.
+const RETENTION_BREAKDOWNS = ["person", "cohort"];
+
 export function Retention(props: { projectId: number; names: string[]; leaveOut: LeaveOut; saved?: SavedInsight }) {
   const saved = props.saved;
   const [start, setStart] = useState(() => field<Ref>(saved, "start", { event: "$pageview" })?.event ?? "");
@@ -112,9 +120,9 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
   const [period, setPeriod] = useState(() => field(saved, "period", "week"));
   const [periods, setPeriods] = useState(() => String(field(saved, "periods", 8)));
   const [type, setType] = useState(() => field(saved, "type", "recurring"));
-  // A table per value of a person property.
-  const [by, setBy] = useState(() => field<string | null>(saved, "breakdown", null) ?? "");
-  const personKeys = useSeen(`/api/projects/${props.projectId}/catalog/properties?type=person`);
+  // A table per value of a person property, or per cohort.
+  const breakdown = useBreakdown(props.projectId, saved, RETENTION_BREAKDOWNS);
+  const { breakdown_type: _, ...split } = breakdown.spec as { breakdown_type?: string };
   const filters = useFilters(saved);
   const spec = {
     ...saved?.spec,
@@ -127,13 +135,17 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
     periods: Math.max(1, Math.min(60, Number(periods) || 8)),
     type,
     filter_test_accounts: props.leaveOut.on,
-    breakdown: by.trim() || null,
+    ...split,
   };
+  const shown = useCallback((result: Record<string, unknown>) => withCohortNames(result, breakdown.byCohort, breakdown.name), [breakdown.byCohort, breakdown.name]);
+  const lineName = (line: LineRef) =>
+    (breakdown.byCohort && breakdown.name(line.value)) || funnelLineName({ breakdown_value: line.value, is_other: line.is_other });
   return (
     <Simple projectId={props.projectId} kind="retention" spec={spec} label="Retention" saved={saved}
+      shown={shown}
       persons={(cohort, later, line) => ({
         spec: { kind: "retention_persons", retention: spec, cohort, period: later, line },
-        title: `Cohort ${cohort + 1}, ${period} ${later}${line ? ` · ${funnelLineName({ breakdown_value: line.value, is_other: line.is_other })}` : ""}`,
+        title: `Cohort ${cohort + 1}, ${period} ${later}${line ? ` · ${lineName(line)}` : ""}`,
       })}>
       <EventPicker id="ret-start" label="Starting event" value={start} names={props.names} onChange={setStart} />
       <EventPicker id="ret-back" label="Coming back with (empty: the same)" value={back} names={props.names} onChange={setBack} />
@@ -145,7 +157,8 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
       <Select id="ret-type" label="Cohorts" value={type} options={[["recurring", "Did it in the period"], ["first_time", "Did it for the first time"]]} onChange={setType} />
       <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
-      <Suggest id="ret-breakdown" label="Break down by person property" value={by} placeholder="none" seen={personKeys} onChange={setBy} />
+      <BreakdownPicker projectId={props.projectId} value={breakdown.key} type={breakdown.type} cohortIds={breakdown.cohortIds} limit={breakdown.limit}
+        types={RETENTION_BREAKDOWNS} onLimit={breakdown.setLimit} onChange={breakdown.set} onCohorts={breakdown.setCohortIds} />
     </Simple>
   );
 }
