@@ -166,6 +166,14 @@ SPECS["correlation"] = FunnelCorrelationQuery(funnel=SPECS["funnel"])
 SPECS["retention_by_plan"] = RetentionQuery(
     start=EventRef(event="$pageview"), period=Interval.WEEK, periods=8, breakdown="plan"
 )
+# And by the browser of the page view that put each person in each week's cohort.
+SPECS["retention_by_browser"] = RetentionQuery(
+    start=EventRef(event="$pageview"),
+    period=Interval.WEEK,
+    periods=8,
+    breakdown="$browser",
+    breakdown_type="event",
+)
 
 # The bench funnel by hand: each person's first landing (`a`), then the first of each later
 # step within 14 days of it (`b`, `c`; the last step is each query's own).
@@ -223,6 +231,14 @@ BASELINES = {
             WHERE project_id = 1)
         SELECT pl.plan, a.wk, b.wk, count(*) FROM w a JOIN w b ON b.person_id = a.person_id
         AND b.wk >= a.wk JOIN pl ON pl.id = a.person_id GROUP BY 1, 2, 3""",
+    # The same with the browser of each person's first page view of each week.
+    "retention_by_browser": """
+        WITH w AS (SELECT person_id, date_trunc('week', timestamp) AS wk,
+            arg_min(json_extract_string(properties, '$."$browser"'), timestamp) AS browser
+            FROM events WHERE project_id = 1 AND event = '$pageview'
+            AND timestamp >= '{start8w}' AND timestamp < '{end}' GROUP BY 1, 2)
+        SELECT a.browser, a.wk, b.wk, count(*) FROM w a JOIN w b ON b.person_id = a.person_id
+        AND b.wk >= a.wk GROUP BY 1, 2, 3""",
     # Weekly cohorts of page-viewers and the weeks they came back.
     "retention": """
         WITH w AS (SELECT DISTINCT person_id, date_trunc('week', timestamp) AS wk FROM events
@@ -260,6 +276,10 @@ CLICKHOUSE_BASELINES = {
     **BASELINES,
     "retention_by_plan": BASELINES["retention_by_plan"].replace(
         "json_extract_string(properties, '$.plan')", "JSONExtractString(properties, 'plan')"
+    ),
+    "retention_by_browser": BASELINES["retention_by_browser"].replace(
+        "arg_min(json_extract_string(properties, '$.\"$browser\"'), timestamp)",
+        "argMin(JSONExtractString(properties, '$browser'), timestamp)",
     ),
     "funnel": """
         SELECT level, count() FROM (SELECT person_id, windowFunnel(1209600)(

@@ -104,26 +104,46 @@ Line = tuple[bool, str | None]  # is "other", breakdown value
 def retention_lines(
     events: list[Ev], spec: RetentionQuery, cells: list[list[dict[Person, Moment]]]
 ) -> dict[Line, list[list[dict[Person, Moment]]]]:
-    """The cells of `retention` split by the line of each person: the value of the person
-    property `spec.breakdown` they hold now, for the `breakdown_limit` values with the most
-    persons in any cohort (ties by value); "Other" for the rest; "(none)" when unset."""
-    assert spec.breakdown is not None
-    holds = {e.distinct_ids: text(e.person_properties.get(spec.breakdown)) for e in events}
-    persons = {person for row in cells for person in row[0]}
-    per_value: dict[str, int] = defaultdict(int)
-    for person in persons:
-        if (value := holds[person]) is not None:
-            per_value[value] += 1
-    top = set(sorted(per_value, key=lambda v: (-per_value[v], v))[: spec.breakdown_limit])
+    """The cells of `retention` split by the line of each person in each cohort: the value of
+    the person property `spec.breakdown` they hold now, or (`breakdown_type: "event"`) the
+    value of their first start event in the cohort's period (at one moment, the smallest; none
+    when none has one), for the `breakdown_limit` values with the most persons in any cohort
+    (ties by value); "Other" for the rest; "(none)" when unset."""
+    key = spec.breakdown
+    assert key is not None
+    holds = {e.distinct_ids: text(e.person_properties.get(key)) for e in events}
+    # (cohort, person) -> the value that puts them in a line.
+    values: dict[tuple[int, Person], str | None] = {}
+    for c, row in enumerate(cells):
+        for person, (moment, _) in row[0].items():
+            if spec.breakdown_type == "person":
+                values[c, person] = holds[person]
+                continue
+            found = [
+                value
+                for e in events
+                if e.distinct_ids == person
+                and e.timestamp == moment
+                and _is(spec.start, spec.filters, e)
+                and (value := text(e.properties.get(key))) is not None
+            ]
+            values[c, person] = min(found) if found else None
+    per_value: dict[str, set[Person]] = defaultdict(set)
+    for (_, person), value in values.items():
+        if value is not None:
+            per_value[value].add(person)
+    ranked = sorted(per_value, key=lambda v: (-len(per_value[v]), v))
+    top = set(ranked[: spec.breakdown_limit])
 
-    def line(person: Person) -> Line:
-        value = holds[person]
+    def line(c: int, person: Person) -> Line:
+        value = values[c, person]
         return (False, value) if value is None or value in top else (True, None)
 
     out: dict[Line, list[list[dict[Person, Moment]]]] = {}
-    for key in {line(person) for person in persons}:
-        out[key] = [
-            [{p: m for p, m in cell.items() if line(p) == key} for cell in row] for row in cells
+    for want in {line(c, person) for c, person in values}:
+        out[want] = [
+            [{p: m for p, m in cell.items() if line(c, p) == want} for cell in row]
+            for c, row in enumerate(cells)
         ]
     return out
 

@@ -57,7 +57,8 @@ def retention_specs(draw: st.DrawFn) -> RetentionQuery:
         type=draw(st.sampled_from(list(RetentionType))),
         date_to=draw(st.sampled_from([None, "2026-03-30", "-3d"])),
         filters=draw(st.lists(filters, max_size=1)),
-        breakdown=draw(st.sampled_from([None, None, "tier", "missing"])),
+        breakdown=draw(st.sampled_from([None, None, "tier", "plan", "n", "missing"])),
+        breakdown_type=draw(st.sampled_from(["person", "event"])),
         breakdown_limit=draw(st.integers(1, 3)),
     )
 
@@ -134,6 +135,49 @@ def test_retention_matches_the_reference(
     got = retention_runner.run_persons(ask, tz, NOW, engine_of(store, PROJECT))
     assert _persons(got) == want[c][k]
     assert got.total == len(want[c][k])
+
+
+def test_retention_by_an_event_property_takes_each_cohorts_first_start(
+    make_store: StoreFactory,
+) -> None:
+    """Recurring daily retention by the start event's plan. On day 5, ann views twice in one
+    minute ("pro" and "free": the smallest holds) and bob once with no plan; on day 6 ann
+    views again with "pro". So ann is "free" in day 5's cohort, and back a day later there,
+    and "pro" in day 6's."""
+    store = make_store()
+    day = 24 * 60
+
+    def view(who: str, minute: int, plan: str | None) -> dict[str, Any]:
+        props = {} if plan is None else {"plan": plan}
+        return {"event": "view", "id": who, "minute": minute, "session": None, "props": props}
+
+    log = [
+        {**view("ann", 5 * day + 60, "pro"), "set": {}},
+        {**view("ann", 5 * day + 60, "free"), "set": {}},
+        {**view("bob", 5 * day + 90, None), "set": {}},
+        {**view("ann", 6 * day + 60, "pro"), "set": {}},
+    ]
+    write_log(store, log)
+    spec = RetentionQuery(period=Interval.DAY, periods=8, breakdown="plan", breakdown_type="event")
+    result = retention_runner.run(spec, "UTC", NOW, engine_of(store, PROJECT))
+    assert result.lines is not None
+    # Mar 30 is day 5 of the log, the third of the eight days.
+    got = {
+        (x.breakdown_value, c): v.values
+        for x in result.lines
+        for c, v in enumerate(x.cohorts)
+        if v.size
+    }
+    assert got == {
+        ("free", 2): [1, 1, 0, 0, 0, 0],
+        (None, 2): [1, 0, 0, 0, 0, 0],
+        ("pro", 3): [1, 0, 0, 0, 0],
+    }
+    assert [c.values[:2] for c in result.cohorts[2:4]] == [[2, 1], [1, 0]]
+    line = BreakdownLine(value="free")
+    ask = RetentionPersonsQuery(retention=spec, cohort=2, period=1, line=line)
+    back = retention_runner.run_persons(ask, "UTC", NOW, engine_of(store, PROJECT))
+    assert [p.distinct_ids for p in back.persons] == [["ann"]]
 
 
 @pytest.mark.parametrize("bits", [True, False])

@@ -710,6 +710,15 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(mean.nth(1)).to_have_text("3")
     expect(page.get_by_role("img", name="Retention curve")).to_be_visible()
     shot(page, "17a-retention-by-company")
+    # By a property of the start event: each person's session of their landing.
+    page.get_by_label("Breakdown property of").select_option("event")
+    page.get_by_label("Break down by").fill("$session_id")
+    page.get_by_label("Table of").select_option(label="s-ana")
+    expect(mean.nth(1)).to_have_text("1")
+    page.get_by_role("button", name=re.compile(r"^Persons of cohort \d+, period 0$")).click()
+    expect(page.get_by_role("region", name=re.compile(r"· s-ana$"))).to_be_visible()
+    expect(page.get_by_test_id("persons").get_by_role("row")).to_have_count(2)  # ana
+    page.get_by_role("button", name="Close").click()
     page.get_by_label("Break down by").fill("")
     expect(page.get_by_label("Table of")).to_have_count(0)
     page.get_by_role("tab", name="Lifecycle").click()

@@ -261,8 +261,6 @@ export function BreakdownPicker(props: {
   onChange: (key: string, type: string) => void;
   onCohorts: (ids: number[]) => void;
   onLimit: (limit: string) => void;
-  // What it may break down by (all three when not given).
-  types?: string[];
 }) {
   const keys = useSeen(props.type === "cohort" ? null : `/api/projects/${props.projectId}/catalog/properties?type=${props.type}`);
   const cohorts = useCohorts(props.projectId);
@@ -274,9 +272,9 @@ export function BreakdownPicker(props: {
       <div class="filter-line">
         <select id={props.type === "cohort" ? "breakdown" : undefined} aria-label="Breakdown property of" value={props.type}
           onChange={(e) => props.onChange(props.value, e.currentTarget.value)}>
-          {([["event", "Event"], ["person", "Person"], ["cohort", "Cohorts"]] as const)
-            .filter(([t]) => !props.types || props.types.includes(t))
-            .map(([t, name]) => <option value={t} key={t}>{name}</option>)}
+          <option value="event">Event</option>
+          <option value="person">Person</option>
+          <option value="cohort">Cohorts</option>
         </select>
         {props.type !== "cohort" && (
           <>

@@ -10,9 +10,13 @@ The rule, the same on every backend and in the reference implementation:
 - a cohort's period 0 is its size; period k counts its persons who did the return event in the
   k-th period after the cohort's;
 - broken down by a person property, each person is in the line of the value it holds now (the
-  "(none)" line when it is not set); the `breakdown_limit` values with the most persons in any
-  cohort have a line each (ties: by value), the others share "Other". Each line is the same
-  table for its persons alone, so the lines add up to the whole;
+  "(none)" line when it is not set); by an event property (`breakdown_type: "event"`), each
+  person's place in a cohort is in the line of the value on their first start event of that
+  cohort's period (at the same moment, the smallest value; "(none)" only when none has one),
+  so one person may be in different lines in different cohorts. The `breakdown_limit` values
+  with the most persons in any cohort have a line each (ties: by value), the others share
+  "Other". Each line is the same table for its persons (in those cohorts) alone, so the lines
+  add up to the whole;
 - broken down by cohorts, each cohort's line is the same table for the persons in it (a
   person in two cohorts is in both lines), and the whole stays everyone's.
 """
@@ -46,9 +50,11 @@ class RetentionQuery(Spec):
     type: RetentionType = RetentionType.RECURRING
     date_to: str | None = None
     filters: list[Filter] = Field(default_factory=list, max_length=50)
-    # A line per value of this person property (as it is now), for the `breakdown_limit`
-    # values with the most persons, then "Other" and "(none)".
+    # A line per value of this person property (as it is now), or of this property of the
+    # start event that put a person in a cohort, for the `breakdown_limit` values with the
+    # most persons, then "Other" and "(none)".
     breakdown: PropertyKey | None = None
+    breakdown_type: Literal["event", "person"] = "person"
     breakdown_limit: int = Field(default=10, ge=1, le=100)
     # Or a line per cohort, of the persons in it, in the order given.
     breakdown_cohorts: list[CohortFilter] = Field(default_factory=list, max_length=20)

@@ -4,8 +4,9 @@ the return event in each later period. The rule is in `model/retention.py`.
 CTEs: `ev` (start and return events, each with its local period `b`), `act` (per person and
 period: did they start, did they come back, their first start then), `starts` (person and
 cohort period), `returns` (person and a period they came back in). With a breakdown, each
-person in `starts` gets the value they hold (`sb`, `_valued`) and its line (`ls`,
-`filters.top_lines`); the answer's rows then start with it.
+row of `starts` gets the value its person holds (`sb`, `_valued`), or by an event property the
+value of their first start event in the cohort's period (`fv` in `act`, `_first_value`), and
+its line (`ls`, `filters.top_lines`); the answer's rows then start with it.
 """
 
 from __future__ import annotations
@@ -64,21 +65,35 @@ def _ctes(
         params, params.add(spec.period.value), utc_offsets(window.start, window.end, timezone)
     )
     every = [*spec.filters, *start_event.filters, *back.filters]
+    d = params.dialect
+    by_event = spec.breakdown is not None and spec.breakdown_type == "event"
+    # By an event property: each start event's value (`bv`, read from start events only);
+    # per person and period, the first start event's (`fv`: its time, then whether it has
+    # none, then the value).
+    value, first, fv, first_fv = "", "", "", ""
+    if by_event and spec.breakdown:
+        value = (
+            f"CASE WHEN {starts} THEN {params.prop(COLUMNS['event'], spec.breakdown)} END AS bv, "
+        )
+        key = d.pair("ts", d.pair("bv IS NULL", "coalesce(bv, '')"))
+        first = f", min({key}) FILTER (WHERE ms) AS fv"
+        fv, first_fv = ", fv", f", {d.arg_min('fv', 'b')} AS fv"
     cohorts = (
-        f"starts AS (SELECT person, min(b) AS cohort FROM act WHERE s GROUP BY person "
-        f"HAVING min(s_ts) >= {start})"
+        f"starts AS (SELECT person, min(b) AS cohort{first_fv} FROM act WHERE s "
+        f"GROUP BY person HAVING min(s_ts) >= {start})"
         if spec.type is RetentionType.FIRST_TIME
-        else "starts AS (SELECT person, b AS cohort FROM act WHERE s)"
+        else f"starts AS (SELECT person, b AS cohort{fv} FROM act WHERE s)"
     )
     ctes = (
         f"ev AS {'MATERIALIZED ' if keep_events else ''}(SELECT {PERSON} AS person, "
-        f"e.timestamp AS ts, e.session_id AS sid, {bucket} AS b, {starts} AS ms, {returns} AS mr "
+        f"e.timestamp AS ts, e.session_id AS sid, {bucket} AS b, {value}{starts} AS ms, "
+        f"{returns} AS mr "
         f"FROM {overrides(params.dialect)}{person_join(every)} "
         f"WHERE e.timestamp < {params.add(utc(window.end))} {lower}"
         f"AND {all_of(spec.filters, params)} AND ({starts} OR {returns})), "
         # One pass over the events: per person and period, whether they started and came back.
         "act AS MATERIALIZED (SELECT person, b, max(ms) AS s, "
-        f"max(mr AND ts >= {start}) AS r, min(CASE WHEN ms THEN ts END) AS s_ts "
+        f"max(mr AND ts >= {start}) AS r, min(CASE WHEN ms THEN ts END) AS s_ts{first} "
         "FROM ev GROUP BY person, b), "
         f"{cohorts}, "
         "returns AS (SELECT person, b FROM act WHERE r)"
@@ -88,8 +103,19 @@ def _ctes(
         lines = top_lines(
             params, "sb", limit=spec.breakdown_limit, rank="count(DISTINCT person)", name="ls"
         )
-        ctes += f", {_valued(spec, params, 'starts', 'sb')}, {', '.join(lines)}"
+        valued = _first_value(d, "sb") if by_event else _valued(spec, params, "starts", "sb")
+        ctes += f", {valued}, {', '.join(lines)}"
     return ctes
+
+
+def _first_value(d: Dialect, name: str) -> str:
+    """`name`: `starts`' rows, each with the value (`bv`) of the person's first start event in
+    the cohort's period (of those at that moment, the smallest; NULL when none has one)."""
+    none, text = d.first(d.second("fv")), d.second(d.second("fv"))
+    return (
+        f"{name} AS (SELECT person, cohort, CASE WHEN {none} THEN NULL ELSE {text} END AS bv "
+        "FROM starts)"
+    )
 
 
 def _valued(spec: RetentionQuery, params: Params, source: str, name: str) -> str:
@@ -115,7 +141,8 @@ def _bits(spec: RetentionQuery, params: Params, window: Window, timezone: str) -
     d = params.dialect
     buckets = window.buckets
     plan = window_masks(d, window, spec.period, timezone)
-    if plan is None:
+    # A person's line may differ from cohort to cohort by an event property: no masks.
+    if plan is None or (spec.breakdown and spec.breakdown_type == "event"):
         return None
     length, _ = plan
     start_event, back = spec.start, spec.return_event

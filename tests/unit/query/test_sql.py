@@ -197,6 +197,10 @@ SPECS: dict[str, BaseModel] = {
     "retention_breakdown_monthly": RetentionQuery(
         period=Interval.MONTH, breakdown="plan", type=RetentionType.FIRST_TIME
     ),
+    # A line per plan of the start event that put a person in each cohort.
+    "retention_breakdown_event": RetentionQuery(
+        period=Interval.DAY, periods=7, breakdown="plan", breakdown_type="event"
+    ),
     # The persons of one line's cell.
     "retention_persons_line": RetentionPersonsQuery(
         retention=RetentionQuery(breakdown="plan"),

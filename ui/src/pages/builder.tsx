@@ -114,11 +114,10 @@ export function useFilters(saved: SavedInsight | undefined) {
 
 /** A builder's breakdown, starting from the saved one: by a property, or by saved cohorts
  * (whose lines are named by `name`). */
-export function useBreakdown(projectId: number, saved: SavedInsight | undefined, types: string[] = BREAKDOWN_TYPES) {
-  const first = useMemo(() => savedBreakdown(saved), [saved]);
+export function useBreakdown(projectId: number, saved: SavedInsight | undefined, propertyOf = "event") {
+  const first = useMemo(() => savedBreakdown(saved, propertyOf), [saved, propertyOf]);
   const [key, setKey] = useState(first.key);
-  // A saved property breakdown of a kind that only breaks down by one kind of property.
-  const [type, setType] = useState(types.includes(first.type) ? first.type : types[0]);
+  const [type, setType] = useState(first.type);
   const [cohortIds, setCohortIds] = useState<number[]>(first.cohortIds);
   const [limit, setLimit] = useState(() => String(field(saved, "breakdown_limit", 10)));
   const cohorts = useCohorts(projectId);
@@ -142,15 +141,13 @@ export function useBreakdown(projectId: number, saved: SavedInsight | undefined,
   };
 }
 
-/** What a breakdown can be by: an event's property, a person's, or saved cohorts. */
-export const BREAKDOWN_TYPES = ["event", "person", "cohort"];
-
-/** A saved breakdown: by a property (its key and kind) or by saved cohorts (their ids). */
-export function savedBreakdown(saved: SavedInsight | undefined): { key: string; type: string; cohortIds: number[] } {
+/** A saved breakdown: by a property (its key and kind, `propertyOf` when the spec does not
+ * say) or by saved cohorts (their ids). */
+export function savedBreakdown(saved: SavedInsight | undefined, propertyOf = "event"): { key: string; type: string; cohortIds: number[] } {
   const cohorts = field<{ cohort_id?: number | null }[]>(saved, "breakdown_cohorts", []);
   const ids = cohorts.map((c) => c.cohort_id).filter((id): id is number => typeof id === "number");
   if (ids.length) return { key: "", type: "cohort", cohortIds: ids };
-  return { key: field(saved, "breakdown", ""), type: field(saved, "breakdown_type", "event"), cohortIds: [] };
+  return { key: field(saved, "breakdown", ""), type: field(saved, "breakdown_type", propertyOf), cohortIds: [] };
 }
 
 export const INTERVALS = ["hour", "day", "week", "month"];

@@ -110,9 +110,6 @@ function NumbersTable(props: { rows: (string | number)[][]; interval: string; ki
 
 type Ref = { event?: string | null } | null;
 
-// Retention breaks down by what a person is: a property of theirs, or the cohorts they are in.
-const RETENTION_BREAKDOWNS = ["person", "cohort"];
-
 export function Retention(props: { projectId: number; names: string[]; leaveOut: LeaveOut; saved?: SavedInsight }) {
   const saved = props.saved;
   const [start, setStart] = useState(() => field<Ref>(saved, "start", { event: "$pageview" })?.event ?? "");
@@ -120,9 +117,9 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
   const [period, setPeriod] = useState(() => field(saved, "period", "week"));
   const [periods, setPeriods] = useState(() => String(field(saved, "periods", 8)));
   const [type, setType] = useState(() => field(saved, "type", "recurring"));
-  // A table per value of a person property, or per cohort.
-  const breakdown = useBreakdown(props.projectId, saved, RETENTION_BREAKDOWNS);
-  const { breakdown_type: _, ...split } = breakdown.spec as { breakdown_type?: string };
+  // A table per value of a person property (the first choice: retention is about persons), of
+  // the start event's property, or per cohort.
+  const breakdown = useBreakdown(props.projectId, saved, "person");
   const filters = useFilters(saved);
   const spec = {
     ...saved?.spec,
@@ -135,7 +132,7 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
     periods: Math.max(1, Math.min(60, Number(periods) || 8)),
     type,
     filter_test_accounts: props.leaveOut.on,
-    ...split,
+    ...breakdown.spec,
   };
   const shown = useCallback((result: Record<string, unknown>) => withCohortNames(result, breakdown.byCohort, breakdown.name), [breakdown.byCohort, breakdown.name]);
   const lineName = (line: LineRef) =>
@@ -158,7 +155,7 @@ export function Retention(props: { projectId: number; names: string[]; leaveOut:
       <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
       <BreakdownPicker projectId={props.projectId} value={breakdown.key} type={breakdown.type} cohortIds={breakdown.cohortIds} limit={breakdown.limit}
-        types={RETENTION_BREAKDOWNS} onLimit={breakdown.setLimit} onChange={breakdown.set} onCohorts={breakdown.setCohortIds} />
+        onLimit={breakdown.setLimit} onChange={breakdown.set} onCohorts={breakdown.setCohortIds} />
     </Simple>
   );
 }
