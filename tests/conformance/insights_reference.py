@@ -252,11 +252,59 @@ def split(events: list[Ev], spec: TrendsQuery) -> dict[Key, list[Ev]]:
     return lines
 
 
+ACTIVE = {TrendsMath.DAU: 1, TrendsMath.WAU: 7, TrendsMath.MAU: 30}
+
+
+def active_split(
+    events: list[Ev], spec: TrendsQuery, series: TrendsSeries, start: datetime, end: datetime
+) -> dict[Key, list[Ev]]:
+    """dau/wau/mau broken down: the series' events from `start` less its days to `end`, by
+    line. The top values are those with the most persons active at the end (in its days
+    before it), then by value."""
+    assert spec.breakdown is not None
+    days = timedelta(days=ACTIVE[series.math])
+    picked = [
+        e
+        for e in events
+        if start - days <= e.timestamp < end
+        and (series.event is None or e.event == series.event)
+        and all(matches(f, e) for f in [*spec.filters, *series.filters])
+    ]
+
+    def of(e: Ev) -> str | None:
+        props = e.person_properties if spec.breakdown_type == "person" else e.properties
+        return text(props.get(spec.breakdown))
+
+    persons: dict[str, set[int]] = defaultdict(set)
+    for e in picked:
+        if (v := of(e)) is not None:
+            persons.setdefault(v, set())
+            if e.timestamp >= end - days:
+                persons[v].add(e.person)
+    ranked = sorted(persons, key=lambda v: (-len(persons[v]), v))
+    top = set(ranked[: spec.breakdown_limit])
+    lines: dict[Key, list[Ev]] = defaultdict(list)
+    for e in picked:
+        v = of(e)
+        lines[(False, v) if v is None or v in top else (True, None)].append(e)
+    return lines
+
+
 def trends_by_line(
-    events: list[Ev], spec: TrendsQuery, tz: str, start: datetime, end: datetime
+    events: list[Ev],
+    spec: TrendsQuery,
+    tz: str,
+    start: datetime,
+    end: datetime,
+    buckets: list[datetime],
 ) -> dict[Key, tuple[dict[datetime, float], float]]:
     """A one-series spec with a breakdown: per line, what `trends` gives for one series."""
     series = spec.series[0]
+    if series.math in ACTIVE:
+        return {
+            key: active(group, spec, series, tz, end, buckets)
+            for key, group in active_split(events, spec, series, start, end).items()
+        }
     picked = [
         e
         for e in events
@@ -282,9 +330,11 @@ def trends_persons(
     tz: str,
     start: datetime,
     end: datetime,
+    within: tuple[datetime, datetime] | None = None,
 ) -> dict[frozenset[str], tuple[datetime, str | None]]:
     """The persons behind one trends number, each with their last counted event (the smallest
-    session among events at that time). For dau/wau/mau, [start, end) is the look-back."""
+    session among events at that time). For dau/wau/mau, [start, end) is the look-back, and
+    `within` the answer's range (which ranks a breakdown's values)."""
     series = spec.series[index]
     picked = [
         e
@@ -293,7 +343,13 @@ def trends_persons(
         and (series.event is None or e.event == series.event)
         and all(matches(f, e) for f in [*spec.filters, *series.filters])
     ]
-    if line is not None and spec.breakdown is not None:
+    if line is not None and spec.breakdown is not None and series.math in ACTIVE:
+        # Active users: the line's events over the whole range, as the answer ranked them.
+        assert within is not None
+        one = spec.model_copy(update={"series": [series]})
+        mine = {id(e) for e in active_split(events, one, series, *within).get(line, [])}
+        picked = [e for e in picked if id(e) in mine]
+    elif line is not None and spec.breakdown is not None:
         one = spec.model_copy(update={"series": [series]})
         picked = split(picked, one).get(line, [])
     if bucket is not None and series.math not in (TrendsMath.DAU, TrendsMath.WAU, TrendsMath.MAU):

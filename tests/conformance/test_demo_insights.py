@@ -106,7 +106,7 @@ def test_trends_on_the_demo(demo: tuple[EventStore, list[Ev]]) -> None:
     )
     result = trends.run(spec, TZ, NOW, engine_of(store, PROJECT))
     window = resolve(spec.date_range, spec.interval, TZ, NOW)
-    want = trends_by_line(events, spec, TZ, window.start, window.end)
+    want = trends_by_line(events, spec, TZ, window.start, window.end, window.buckets)
     got = {(line.is_other, line.breakdown_value): line for line in result.series}
     assert set(got) == set(want) and len(want) >= 3
     for key, (per_bucket, total) in want.items():

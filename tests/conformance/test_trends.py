@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tests.conformance.conftest import StoreFactory
 from tests.conformance.insight_logs import NOW, ZONES, cohorts, filters, logs, write_log
-from tests.conformance.insights_reference import trends, trends_by_line, trends_persons
+from tests.conformance.insights_reference import Ev, trends, trends_by_line, trends_persons
 from tests.conformance.test_event_store import PROJECT, captured
 from userlens.errors import InvalidInput
 from userlens.model.filters import CohortFilter
@@ -171,13 +171,7 @@ def test_breakdowns_match_the_reference(
     # between breakdown values (and so the tie rule) come up often.
     spec = spec.model_copy(
         update={
-            "series": [
-                spec.series[0].model_copy(
-                    update={"filters": []}
-                    if spec.series[0].math not in ACTIVE_DAYS
-                    else {"filters": [], "math": TrendsMath.UNIQUE_PERSONS}
-                )
-            ],
+            "series": [spec.series[0].model_copy(update={"filters": []})],
             "filters": [],
             "date_range": DateRange(date_from="-1m"),
             "breakdown": breakdown,
@@ -190,7 +184,7 @@ def test_breakdowns_match_the_reference(
     events = write_log(store, log)
     result = trends_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
     window = resolve(spec.date_range, spec.interval, tz, NOW)
-    want = trends_by_line(events, spec, tz, window.start, window.end)
+    want = trends_by_line(events, spec, tz, window.start, window.end, window.buckets)
 
     got = {(line.is_other, line.breakdown_value): line for line in result.series}
     assert set(got) == set(want)
@@ -246,6 +240,75 @@ def test_breakdown_ties_go_to_the_smaller_value(make_store: StoreFactory) -> Non
     result = trends_runner.run(spec, "UTC", NOW, engine_of(store, PROJECT))
     lines = [(line.breakdown_value, line.is_other, line.total) for line in result.series]
     assert lines == [("team", False, 2), ("free", False, 1), (None, True, 1)]
+
+
+@pytest.mark.parametrize("interval", [Interval.DAY, Interval.MONTH])
+def test_active_users_by_plan_count_a_person_once_a_line(
+    make_store: StoreFactory, interval: Interval
+) -> None:
+    """Weekly and daily active users by plan, two series in one answer (by day: one mask per
+    person and line; by month: spans). ann views with "pro" and "free" today and with "pro"
+    ten days ago, bob with "team" three days ago, cat with "free" today and with "team" two
+    days ago. Each series ranks the plans by its persons active at the end: this week free
+    (ann, cat) and team (bob, cat) lead, ann's pro is "Other"; today free (ann, cat) and pro
+    (ann) lead. A person counts once in each line they were active in."""
+    store = make_store()
+    day = timedelta(days=1)
+    rows = [
+        ("ann", NOW - timedelta(hours=1), "pro"),
+        ("ann", NOW - timedelta(hours=2), "free"),
+        ("ann", NOW - 10 * day, "pro"),
+        ("bob", NOW - 3 * day, "team"),
+        ("cat", NOW - timedelta(hours=3), "free"),
+        ("cat", NOW - 2 * day, "team"),
+    ]
+    store.write(
+        [
+            captured(who, event="view", ts_us=int(at.timestamp() * 1e6), props={"plan": plan})
+            for who, at, plan in rows
+        ]
+    )
+    spec = TrendsQuery(
+        series=[
+            TrendsSeries(event="view", math=TrendsMath.WAU),
+            TrendsSeries(event="view", math=TrendsMath.DAU),
+        ],
+        interval=interval,
+        date_range=DateRange(date_from="-1m"),
+        breakdown="plan",
+        breakdown_limit=2,
+    )
+    result = trends_runner.run(spec, "UTC", NOW, engine_of(store, PROJECT))
+    totals = {(x.series, x.is_other, x.breakdown_value): x.total for x in result.series}
+    assert totals == {
+        (0, False, "free"): 2,
+        (0, False, "team"): 2,
+        (0, True, None): 1,
+        (1, False, "free"): 2,
+        (1, False, "pro"): 1,
+        (1, True, None): 0,
+    }
+    # Every bucket, as the reference counts it.
+    window = resolve(spec.date_range, spec.interval, "UTC", NOW)
+    events = [
+        Ev(
+            event="view",
+            timestamp=at,
+            person=ord(who[0]),
+            session_id=None,
+            properties={"plan": plan},
+        )
+        for who, at, plan in rows
+    ]
+    for index in range(2):
+        one = spec.model_copy(update={"series": [spec.series[index]]})
+        want = trends_by_line(events, one, "UTC", window.start, window.end, window.buckets)
+        got = {
+            (x.is_other, x.breakdown_value): x.values for x in result.series if x.series == index
+        }
+        assert got == {
+            key: [per.get(b, 0.0) for b in window.buckets] for key, (per, _) in want.items()
+        }
 
 
 @pytest.mark.parametrize(
@@ -401,7 +464,7 @@ def test_the_persons_behind_a_number_match_the_reference(
         update={
             "series": [one],
             "formula": None,
-            "breakdown": None if active or breakdown is None else breakdown,
+            "breakdown": breakdown,
             "breakdown_type": "person" if breakdown == "tier" else "event",
             "breakdown_limit": 1 + pick % 2,
         }
@@ -440,6 +503,7 @@ def test_the_persons_behind_a_number_match_the_reference(
         tz,
         start,
         end,
+        (window.start, window.end),
     )
     assert {frozenset(p.distinct_ids): (p.timestamp, p.session_id) for p in got.persons} == want
     assert got.total == len(want)

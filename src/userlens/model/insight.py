@@ -161,6 +161,8 @@ class TrendsQuery(Spec):
     # Split every series by this event property (or, `breakdown_type: "person"`, the person's
     # property as it is now): its `breakdown_limit` values with the largest totals (ties: by
     # value) get a line each, the rest one "Other" line, and events without it a "(none)" line.
+    # For active users (dau, wau, mau) the total is the last bucket's: a person counts in a
+    # line at a bucket's end when they did the event with its value in the days before.
     breakdown: PropertyKey | None = None
     breakdown_type: Literal["event", "person"] = "event"
     # Or split every series by cohorts: a line per cohort, of its persons' events (a person in
@@ -182,12 +184,6 @@ class TrendsQuery(Spec):
             raise ValueError("breakdown_cohorts: not with a property breakdown")
         if self.breakdown_cohorts and self.formula is not None:
             raise ValueError("formula: not with a breakdown")
-        return self
-
-    @model_validator(mode="after")
-    def _active_without_breakdown(self) -> TrendsQuery:
-        if self.breakdown is not None and any(s.math in ACTIVE_DAYS for s in self.series):
-            raise ValueError("breakdown: not with dau, wau or mau")
         return self
 
     @model_validator(mode="after")

@@ -47,6 +47,7 @@ from userlens.query.filters import (
     first_and_last,
     indexed_buckets,
     local_bucket,
+    on_line,
     overrides,
     person_join,
     utc,
@@ -226,24 +227,69 @@ def _active_sql(
     span = d.interval("day", params.add(days))
     part = params.add(spec.interval.value)
     offsets = utc_offsets(window.start - timedelta(days=days), window.end, tz)
-    latest = f"lead({d.nullable('ts')}) OVER (PARTITION BY person ORDER BY ts)"
-    ctes = (
-        f"a{index} AS (SELECT person, bk, max(ts) AS ts FROM (SELECT {PERSON} AS person, "
-        f"e.timestamp AS ts, {local_bucket(params, part, offsets)} AS bk "
-        f"{_matching(series, spec, params, lookback, end)}) x GROUP BY person, bk), "
-        f"w{index} AS (SELECT bk AS lo, "
+    if spec.breakdown:
+        # Per person and line, as without a breakdown per person (`_active_lines`).
+        by, line = "is_other, line, ", "m.is_other, m.line AS breakdown, "
+        ctes = (
+            f"{_active_lines(index, series, spec, params, window, lookback, end)}, "
+            f"a{index} AS (SELECT person, {by}bk, max(ts) AS ts FROM (SELECT person, {by}ts, "
+            f"{local_bucket(params, part, offsets, 'ts')} AS bk FROM l{index}) x "
+            f"GROUP BY person, {by}bk), "
+        )
+    else:
+        by, line = "", f"false AS is_other, {d.null_text()} AS breakdown, "
+        ctes = (
+            f"a{index} AS (SELECT person, bk, max(ts) AS ts FROM (SELECT {PERSON} AS person, "
+            f"e.timestamp AS ts, {local_bucket(params, part, offsets)} AS bk "
+            f"{_matching(series, spec, params, lookback, end)}) x GROUP BY person, bk), "
+        )
+    latest = f"lead({d.nullable('ts')}) OVER (PARTITION BY {by}person ORDER BY ts)"
+    ctes += (
+        f"w{index} AS (SELECT {by}bk AS lo, "
         f"least(ts + {span}, coalesce({latest}, ts + {span})) AS hi FROM a{index}), "
-        f"m{index} AS (SELECT lo AS mb, CAST(count(*) AS BIGINT) AS n FROM w{index} GROUP BY lo "
-        f"UNION ALL SELECT {local_bucket(params, part, offsets, 'hi')} AS mb, "
-        f"-CAST(count(*) AS BIGINT) AS n FROM w{index} WHERE hi < {end} GROUP BY mb), "
+        f"m{index} AS (SELECT {by}lo AS mb, CAST(count(*) AS BIGINT) AS n FROM w{index} "
+        f"GROUP BY {by}lo "
+        f"UNION ALL SELECT {by}{local_bucket(params, part, offsets, 'hi')} AS mb, "
+        f"-CAST(count(*) AS BIGINT) AS n FROM w{index} WHERE hi < {end} GROUP BY {by}mb), "
         f"b{index} AS ({grid})"
     )
     select = (
-        f"SELECT {index} AS series, false AS is_other, {d.null_text()} AS breakdown, "
-        "b.bucket AS bucket, sum(m.n) AS value "
-        f"FROM b{index} b CROSS JOIN m{index} m WHERE m.mb <= b.bucket GROUP BY b.bucket"
+        f"SELECT {index} AS series, {line}b.bucket AS bucket, sum(m.n) AS value "
+        f"FROM b{index} b CROSS JOIN m{index} m WHERE m.mb <= b.bucket "
+        f"GROUP BY {'m.is_other, m.line, ' if by else ''}b.bucket"
     )
     return ctes, select
+
+
+def _active_lines(
+    index: int,
+    series: TrendsSeries,
+    spec: TrendsQuery,
+    params: Params,
+    window: Window,
+    lookback: str,
+    end: str,
+) -> str:
+    """The CTEs of a broken-down dau/wau/mau series' events in [lookback, end): `r{index}`
+    with their value, `t{index}` the `breakdown_limit` values with the most persons active
+    at the range's end (those its total counts; ties by value), and `l{index}` (person, ts, sid,
+    is_other, line) with their line (`line`: the value, or NULL for "Other" and for events
+    without one), with its session (`sid`). A person counts once in a line, whatever its
+    values."""
+    value = params.prop(COLUMNS[spec.breakdown_type], spec.breakdown or "")
+    recent = params.add(utc(window.end - timedelta(days=ACTIVE_DAYS[series.math])))
+    return (
+        f"r{index} AS (SELECT {PERSON} AS person, e.timestamp AS ts, e.session_id AS sid, "
+        f"{value} AS bv "
+        f"{_matching(series, spec, params, lookback, end)}), "
+        f"t{index} AS (SELECT bv FROM r{index} WHERE bv IS NOT NULL GROUP BY bv "
+        f"ORDER BY count(DISTINCT CASE WHEN ts >= {recent} THEN person END) DESC, bv ASC "
+        f"LIMIT {params.add(spec.breakdown_limit)}), "
+        f"l{index} AS (SELECT r.person AS person, r.ts AS ts, r.sid AS sid, "
+        "t.bv IS NULL AND r.bv IS NOT NULL AS is_other, "
+        "CASE WHEN t.bv IS NULL THEN NULL ELSE r.bv END AS line "
+        f"FROM r{index} r LEFT JOIN t{index} t ON t.bv = r.bv)"
+    )
 
 
 def _slots(
@@ -289,22 +335,39 @@ def _active_bits(
     origin_local = buckets[0] - timedelta(seconds=length * (k - 1))
     origin = params.add(origin_local - timedelta(seconds=offset))
     recent = params.add(utc(window.end - timedelta(days=ACTIVE_DAYS[series.math])))
-    slot = bucket_index(params, origin, length)
+    # With a breakdown, the events are read from `l{index}`, as `ts`.
+    moment = "ts" if spec.breakdown else "e.timestamp"
+    slot = bucket_index(params, origin, length, moment)
     grid = indexed_buckets(params, buckets, "bucket")
-    mask = f"CASE WHEN e.timestamp >= {origin} THEN {d.bit(slot)} ELSE 0 END"
-    ctes = (
-        f"a{index} AS (SELECT {d.or_bits(mask)} AS mask, "
-        f"{d.any_true(f'e.timestamp >= {recent}')} AS recent "
-        f"{_matching(series, spec, params, lookback, end)} GROUP BY {PERSON}), "
-        f"k{index} AS (SELECT mask, recent, count(*) AS c FROM a{index} GROUP BY mask, recent), "
+    mask = f"CASE WHEN {moment} >= {origin} THEN {d.bit(slot)} ELSE 0 END"
+    if spec.breakdown:
+        # Per person and line, as without a breakdown per person (`_active_lines`).
+        by, line = "is_other, line, ", "m.is_other, m.line AS breakdown, "
+        ctes = (
+            f"{_active_lines(index, series, spec, params, window, lookback, end)}, "
+            f"a{index} AS (SELECT {by}{d.or_bits(mask)} AS mask, "
+            f"{d.any_true(f'ts >= {recent}')} AS recent FROM l{index} "
+            f"GROUP BY person, {by[:-2]}), "
+        )
+    else:
+        by, line = "", f"false AS is_other, {d.null_text()} AS breakdown, "
+        ctes = (
+            f"a{index} AS (SELECT {d.or_bits(mask)} AS mask, "
+            f"{d.any_true(f'e.timestamp >= {recent}')} AS recent "
+            f"{_matching(series, spec, params, lookback, end)} GROUP BY {PERSON}), "
+        )
+    ctes += (
+        f"k{index} AS (SELECT {by}mask, recent, count(*) AS c FROM a{index} "
+        f"GROUP BY {by}mask, recent), "
         f"b{index} AS ({grid})"
     )
     select = (
-        f"SELECT {index} AS series, false AS is_other, {d.null_text()} AS breakdown, "
+        f"SELECT {index} AS series, {line}"
         f"b.bucket AS bucket, sum(CASE WHEN b.i = {params.add(len(buckets) - 1)} "
         "THEN (CASE WHEN m.recent THEN m.c ELSE 0 END) "
         f"WHEN {d.bits_of('m.mask', 'b.i', params.add((1 << k) - 1))} THEN m.c ELSE 0 END) "
-        f"AS value FROM b{index} b CROSS JOIN k{index} m GROUP BY b.bucket"
+        f"AS value FROM b{index} b CROSS JOIN k{index} m "
+        f"GROUP BY {'m.is_other, m.line, ' if by else ''}b.bucket"
     )
     return ctes, select
 
@@ -361,15 +424,18 @@ def parse(spec: TrendsQuery, window: Window, timezone: str, rows: Sequence[Any])
             per_bucket[(line, bucket)] = number
     lines: list[TrendsLine] = []
     for i, s in enumerate(spec.series):
-        found = [key for key in totals if key[0] == i]
+        # Active users have no total row: theirs is the last bucket's number.
+        found = {key for key in totals if key[0] == i} | {k for k, _ in per_bucket if k[0] == i}
         if not spec.breakdown:
-            found = [(i, False, None)]
+            found = {(i, False, None)}
+        values = {key: [per_bucket.get((key, b), 0.0) for b in window.buckets] for key in found}
+        if s.math in ACTIVE_DAYS:
+            totals.update({key: v[-1] if v else 0.0 for key, v in values.items()})
         # Largest first, "other" last, as the top values were chosen.
-        found.sort(key=lambda k: (k[1], -totals.get(k, 0.0), k[2] is None, k[2] or ""))
-        for key in found:
+        for key in sorted(
+            found, key=lambda k: (k[1], -totals.get(k, 0.0), k[2] is None, k[2] or "")
+        ):
             name = "Other" if key[1] else ("(none)" if key[2] is None else key[2])
-            values = [per_bucket.get((key, b), 0.0) for b in window.buckets]
-            active = s.math in ACTIVE_DAYS
             lines.append(
                 TrendsLine(
                     label=f"{label(spec, i)} · {name}" if spec.breakdown else label(spec, i),
@@ -377,8 +443,8 @@ def parse(spec: TrendsQuery, window: Window, timezone: str, rows: Sequence[Any])
                     series=i,
                     breakdown_value=key[2],
                     is_other=key[1],
-                    values=values,
-                    total=(values[-1] if values else 0.0) if active else totals.get(key, 0.0),
+                    values=values[key],
+                    total=totals.get(key, 0.0),
                 )
             )
     if spec.formula:
@@ -475,12 +541,27 @@ def build_persons(
     series = spec.series[index]
     ends = bucket_ends(window, timezone)
     if series.math in ACTIVE_DAYS:
+        days = timedelta(days=ACTIVE_DAYS[series.math])
         end = ends[-1 if ask.bucket is None else ask.bucket]
-        start = end - timedelta(days=ACTIVE_DAYS[series.math])
-        matching = _matching(series, spec, params, params.add(utc(start)), params.add(utc(end)))
-        ctes = (
-            f"k AS (SELECT {PERSON} AS person, e.timestamp AS ts, e.session_id AS sid {matching})"
-        )
+        start = end - days
+        if spec.breakdown and ask.line is not None:
+            # The line's events over the whole range (its values ranked as the answer did),
+            # then those in the days before the bucket's end.
+            lookback = params.add(utc(window.start - days))
+            lines = _active_lines(
+                index, series, spec, params, window, lookback, params.add(utc(window.end))
+            )
+            ctes = (
+                f"{lines}, k AS (SELECT person, ts, sid FROM l{index} "
+                f"WHERE ts >= {params.add(utc(start))} AND ts < {params.add(utc(end))} "
+                f"AND {on_line(params, ask.line)})"
+            )
+        else:
+            matching = _matching(series, spec, params, params.add(utc(start)), params.add(utc(end)))
+            ctes = (
+                f"k AS (SELECT {PERSON} AS person, e.timestamp AS ts, e.session_id AS sid "
+                f"{matching})"
+            )
     else:
         bucket = local_bucket(
             params,

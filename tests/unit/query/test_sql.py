@@ -256,6 +256,23 @@ SPECS: dict[str, BaseModel] = {
     "trends_active_weekly": TrendsQuery(
         series=[TrendsSeries(event="signup", math=TrendsMath.MAU)], interval=Interval.WEEK
     ),
+    # The same by plan: the events' lines first, then per person and line.
+    "trends_active_daily_breakdown": TrendsQuery(
+        series=[TrendsSeries(event="signup", math=TrendsMath.WAU)], breakdown="plan"
+    ),
+    "trends_active_weekly_breakdown": TrendsQuery(
+        series=[TrendsSeries(event="signup", math=TrendsMath.MAU)],
+        interval=Interval.WEEK,
+        breakdown="plan",
+    ),
+    # The persons of one plan's weekly active users.
+    "trends_active_persons_line": TrendsPersonsQuery(
+        trends=TrendsQuery(
+            series=[TrendsSeries(event="signup", math=TrendsMath.WAU)], breakdown="plan"
+        ),
+        bucket=2,
+        line=BreakdownLine(value="pro"),
+    ),
     "stickiness": StickinessQuery(series=[EventRef(event="login"), EventRef(event="export")]),
     "stickiness_persons": StickinessPersonsQuery(
         stickiness=StickinessQuery(series=[EventRef(event="login")]), intervals=3

@@ -1,0 +1,10 @@
+WITH r0 AS (SELECT coalesce(o.override_person_id, e.person_id) AS person, e.timestamp AS ts, e.session_id AS sid, json_extract_string(e.properties, $p5) AS bv FROM {events} e LEFT JOIN {person_overrides} o ON o.old_person_id = e.person_id WHERE e.timestamp >= $p0 AND e.timestamp < $p1 AND e.event = $p7 AND true),
+t0 AS (SELECT bv FROM r0 WHERE bv IS NOT NULL GROUP BY bv ORDER BY count(DISTINCT CASE WHEN ts >= $p6 THEN person END) DESC, bv ASC LIMIT $p8),
+l0 AS (SELECT r.person AS person, r.ts AS ts, r.sid AS sid, t.bv IS NULL AND r.bv IS NOT NULL AS is_other, CASE WHEN t.bv IS NULL THEN NULL ELSE r.bv END AS line FROM r0 r LEFT JOIN t0 t ON t.bv = r.bv),
+a0 AS (SELECT person, is_other, line, bk, max(ts) AS ts FROM (SELECT person, is_other, line, ts, date_trunc($p4, (ts + to_seconds(CASE WHEN ts < $p9 THEN $p10 ELSE $p11 END))) AS bk FROM l0) x GROUP BY person, is_other, line, bk),
+w0 AS (SELECT is_other, line, bk AS lo, least(ts + to_days($p3), coalesce(lead(ts) OVER (PARTITION BY is_other, line, person ORDER BY ts), ts + to_days($p3))) AS hi FROM a0),
+m0 AS (SELECT is_other, line, lo AS mb, CAST(count(*) AS BIGINT) AS n FROM w0 GROUP BY is_other, line, lo
+UNION ALL
+SELECT is_other, line, date_trunc($p4, (hi + to_seconds(CASE WHEN hi < $p12 THEN $p13 ELSE $p14 END))) AS mb, -CAST(count(*) AS BIGINT) AS n FROM w0 WHERE hi < $p1 GROUP BY is_other, line, mb),
+b0 AS (SELECT unnest($p2) AS bucket) SELECT 0 AS series, m.is_other, m.line AS breakdown, b.bucket AS bucket, sum(m.n) AS value FROM b0 b CROSS JOIN m0 m WHERE m.mb <= b.bucket GROUP BY m.is_other, m.line, b.bucket
+-- params: [('p0', datetime.datetime(2026, 10, 18, 23, 0)), ('p1', datetime.datetime(2026, 11, 25, 15, 30, 0, 1)), ('p10', 7200), ('p11', 3600), ('p12', datetime.datetime(2026, 10, 25, 1, 0)), ('p13', 7200), ('p14', 3600), ('p2', [datetime.datetime(2026, 11, 16, 0, 0), datetime.datetime(2026, 11, 23, 0, 0)]), ('p3', 30), ('p4', 'week'), ('p5', '/plan'), ('p6', datetime.datetime(2026, 10, 26, 15, 30, 0, 1)), ('p7', 'signup'), ('p8', 10), ('p9', datetime.datetime(2026, 10, 25, 1, 0))]
