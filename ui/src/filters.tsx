@@ -285,10 +285,13 @@ export function BreakdownPicker(props: {
         )}
       </div>
       {props.type !== "cohort" && props.value.trim() !== "" && (
-        <div class="filter-line top-values">
-          <label for="breakdown-limit">Lines for the top</label>
-          <input id="breakdown-limit" type="number" min={1} max={100} value={props.limit} onInput={(e) => props.onLimit(e.currentTarget.value)} />
-          <span class="hint">values, the rest as “Other”</span>
+        <div class="top-values">
+          <div class="filter-line">
+            <label for="breakdown-limit">Lines for the top</label>
+            <input id="breakdown-limit" type="number" min={1} max={100} value={props.limit} onInput={(e) => props.onLimit(e.currentTarget.value)} />
+            <span>values</span>
+          </div>
+          <span class="hint">The others share one “Other” line.</span>
         </div>
       )}
       {props.type === "cohort" && (
