@@ -257,7 +257,8 @@ function retentionChart(result: Any, interval: string): ChartConfiguration {
     },
     options: {
       scales: { y: { beginAtZero: true, max: 100, ticks: { callback: (v: string | number) => `${v} %` } } },
-      plugins: { legend: { display: lines !== null } },
+      // Lines in the legend, so that everyone's shows dashed.
+      plugins: { legend: { display: lines !== null, labels: { usePointStyle: true, pointStyle: "line" } } },
     },
   };
 }
