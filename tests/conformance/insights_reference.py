@@ -175,6 +175,10 @@ def value(series: TrendsSeries, group: list[Ev]) -> float:
     return quantile(numbers, QUANTILES[math])
 
 
+# The days active users look back over.
+ACTIVE = {TrendsMath.DAU: 1, TrendsMath.WAU: 7, TrendsMath.MAU: 30}
+
+
 def active(
     events: list[Ev],
     spec: TrendsQuery,
@@ -184,7 +188,7 @@ def active(
     buckets: list[datetime],
 ) -> tuple[dict[datetime, float], float]:
     """dau/wau/mau: per bucket, unique persons in the N days of 24 h before its end."""
-    days = {TrendsMath.DAU: 1, TrendsMath.WAU: 7, TrendsMath.MAU: 30}[series.math]
+    days = ACTIVE[series.math]
     ends = [b.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC) for b in buckets[1:]] + [end]
     matching = [
         e
@@ -212,7 +216,7 @@ def trends(
     """Per series: {bucket: value} for buckets with events, and the total over the range."""
     out = []
     for series in spec.series:
-        if series.math in (TrendsMath.DAU, TrendsMath.WAU, TrendsMath.MAU):
+        if series.math in ACTIVE:
             out.append(active(events, spec, series, tz, end, buckets))
             continue
         picked = [
@@ -250,9 +254,6 @@ def split(events: list[Ev], spec: TrendsQuery) -> dict[Key, list[Ev]]:
         key: Key = (False, v) if v is None or v in top else (True, None)
         lines[key].extend(group)
     return lines
-
-
-ACTIVE = {TrendsMath.DAU: 1, TrendsMath.WAU: 7, TrendsMath.MAU: 30}
 
 
 def active_split(
@@ -352,7 +353,7 @@ def trends_persons(
     elif line is not None and spec.breakdown is not None:
         one = spec.model_copy(update={"series": [series]})
         picked = split(picked, one).get(line, [])
-    if bucket is not None and series.math not in (TrendsMath.DAU, TrendsMath.WAU, TrendsMath.MAU):
+    if bucket is not None and series.math not in ACTIVE:
         picked = [e for e in picked if bucket_of(e.timestamp, spec.interval, tz) == bucket]
     mine: dict[frozenset[str], list[Ev]] = defaultdict(list)
     for e in picked:
