@@ -273,9 +273,8 @@ def _active_lines(
     """The CTEs of a broken-down dau/wau/mau series' events in [lookback, end): `r{index}`
     with their value, `t{index}` the `breakdown_limit` values with the most persons active
     at the range's end (those its total counts; ties by value), and `l{index}` (person, ts, sid,
-    is_other, line) with their line (`line`: the value, or NULL for "Other" and for events
-    without one), with its session (`sid`). A person counts once in a line, whatever its
-    values."""
+    is_other, line): each with its line (`line`: the value, or NULL for "Other" and for events
+    without one). A person counts once in a line, whatever its values."""
     value = params.prop(COLUMNS[spec.breakdown_type], spec.breakdown or "")
     recent = params.add(utc(window.end - timedelta(days=ACTIVE_DAYS[series.math])))
     return (
@@ -347,7 +346,7 @@ def _active_bits(
             f"{_active_lines(index, series, spec, params, window, lookback, end)}, "
             f"a{index} AS (SELECT {by}{d.or_bits(mask)} AS mask, "
             f"{d.any_true(f'ts >= {recent}')} AS recent FROM l{index} "
-            f"GROUP BY person, {by[:-2]}), "
+            "GROUP BY person, is_other, line), "
         )
     else:
         by, line = "", f"false AS is_other, {d.null_text()} AS breakdown, "
