@@ -376,3 +376,60 @@ def test_stickiness_matches_the_reference(
     ask = StickinessPersonsQuery(stickiness=spec, series=i, intervals=n, limit=1000)
     got = stickiness_runner.run_persons(ask, tz, NOW, engine_of(store, PROJECT))
     assert _persons(got) == wants[i].get(n, {})
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    log=logs(),
+    series=st.lists(refs, min_size=1, max_size=2),
+    span=ranges(),
+    chosen=st.lists(cohorts, min_size=1, max_size=3),
+    tz=st.sampled_from(ZONES),
+    pick=st.integers(0, 999),
+)
+def test_stickiness_by_cohorts_matches_the_reference(
+    make_store: StoreFactory,
+    log: list[dict[str, Any]],
+    series: list[EventRef],
+    span: tuple[Interval, DateRange],
+    chosen: list[CohortFilter],
+    tz: str,
+    pick: int,
+) -> None:
+    """A line per series and cohort, series by series and the cohorts in the order asked for:
+    the persons of that cohort alone (a person in two cohorts counts in both)."""
+    interval, date_range = span
+    chosen = [c.model_copy(update={"cohort_id": 10 + i}) for i, c in enumerate(chosen)]
+    spec = StickinessQuery(
+        series=series, interval=interval, date_range=date_range, breakdown_cohorts=chosen
+    )
+    store = make_store()
+    events = write_log(store, log)
+    result = stickiness_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
+    window = resolve(date_range, interval, tz, NOW)
+    assert [(line.series, line.breakdown_value) for line in result.series] == [
+        (i, str(10 + c)) for i in range(len(series)) for c in range(len(chosen))
+    ]
+    for line in result.series:
+        cohort = chosen[int(line.breakdown_value or "") - 10]
+        ref = series[line.series]
+        want = stickiness(events, ref, [cohort], interval, tz, window.start, window.end)
+        assert line.persons == [len(want.get(n, {})) for n in range(1, result.intervals + 1)]
+
+    # The persons of one line's bar.
+    line = result.series[pick % len(result.series)]
+    cohort = chosen[int(line.breakdown_value or "") - 10]
+    want = stickiness(events, series[line.series], [cohort], interval, tz, window.start, window.end)
+    bars = [n for n in range(1, result.intervals + 1) if want.get(n)] or [1]
+    n = bars[pick % len(bars)]
+    ask = StickinessPersonsQuery(
+        stickiness=spec,
+        series=line.series,
+        intervals=n,
+        line=BreakdownLine(value=line.breakdown_value),
+        limit=1000,
+    )
+    got = stickiness_runner.run_persons(ask, tz, NOW, engine_of(store, PROJECT))
+    assert _persons(got) == want.get(n, {})

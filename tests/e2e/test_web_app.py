@@ -1287,6 +1287,17 @@ def test_cohorts_made_in_the_page_keep_to_and_split_insights(
     expect(persons.get_by_role("link", name="cleo@shop.test")).to_be_visible()
     shot(page, "25a-retention-by-cohort")
     page.get_by_role("button", name="Close").click()
+    # And stickiness: a line per cohort ticked, named by it.
+    page.get_by_role("tab", name="Stickiness").click()
+    page.locator("#stickiness-event").fill("landing")
+    picks.get_by_label("Beta", exact=True).check()
+    numbers = page.get_by_test_id("numbers")
+    expect(numbers.get_by_role("columnheader")).to_have_text(["Days active", "landing · Beta"])
+    numbers.get_by_role("button", name="Persons: landing · Beta, 1").click()
+    expect(page.get_by_role("region", name=re.compile(r"· Beta$"))).to_be_visible()
+    expect(persons.get_by_role("row")).to_have_count(3)  # ben, cleo and the head
+    shot(page, "25b-stickiness-by-cohort")
+    page.get_by_role("button", name="Close").click()
 
     page.get_by_role("navigation").get_by_role("link", name="Cohorts").click()
     page.get_by_role("link", name="Buyers", exact=True).click()

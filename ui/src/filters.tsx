@@ -263,9 +263,6 @@ export function BreakdownPicker(props: {
   onLimit: (limit: string) => void;
 }) {
   const keys = useSeen(props.type === "cohort" ? null : `/api/projects/${props.projectId}/catalog/properties?type=${props.type}`);
-  const cohorts = useCohorts(props.projectId);
-  const toggle = (id: number, on: boolean) =>
-    props.onCohorts(on ? [...props.cohortIds.filter((c) => c !== id), id] : props.cohortIds.filter((c) => c !== id));
   return (
     <div class="field">
       <label for="breakdown">Break down by</label>
@@ -294,18 +291,26 @@ export function BreakdownPicker(props: {
           <span class="hint">The others share one “Other” line.</span>
         </div>
       )}
-      {props.type === "cohort" && (
-        <div class="cohort-picks" role="group" aria-label="Cohorts to break down by">
-          {cohorts.length === 0 && props.cohortIds.length === 0 && <span class="hint">No cohorts yet: make one on the Cohorts page.</span>}
-          {/* Chosen cohorts that are not (or not yet) listed, such as one deleted since the
-              insight was saved, stay visible so that they can be unticked. */}
-          {[...cohorts, ...props.cohortIds.filter((id) => !cohorts.some((c) => c.id === id)).map((id) => ({ id, name: `Cohort ${id}` }))].map((c) => (
-            <label class="check" key={c.id}>
-              <input type="checkbox" checked={props.cohortIds.includes(c.id)} onChange={(e) => toggle(c.id, e.currentTarget.checked)} /> {c.name}
-            </label>
-          ))}
-        </div>
-      )}
+      {props.type === "cohort" && <CohortPicks projectId={props.projectId} cohortIds={props.cohortIds} onChange={props.onCohorts} />}
+    </div>
+  );
+}
+
+/** Saved cohorts to tick, a line each. */
+export function CohortPicks(props: { projectId: number; cohortIds: number[]; onChange: (ids: number[]) => void }) {
+  const cohorts = useCohorts(props.projectId);
+  const toggle = (id: number, on: boolean) =>
+    props.onChange(on ? [...props.cohortIds.filter((c) => c !== id), id] : props.cohortIds.filter((c) => c !== id));
+  return (
+    <div class="cohort-picks" role="group" aria-label="Cohorts to break down by">
+      {cohorts.length === 0 && props.cohortIds.length === 0 && <span class="hint">No cohorts yet: make one on the Cohorts page.</span>}
+      {/* Chosen cohorts that are not (or not yet) listed, such as one deleted since the
+          insight was saved, stay visible so that they can be unticked. */}
+      {[...cohorts, ...props.cohortIds.filter((id) => !cohorts.some((c) => c.id === id)).map((id) => ({ id, name: `Cohort ${id}` }))].map((c) => (
+        <label class="check" key={c.id}>
+          <input type="checkbox" checked={props.cohortIds.includes(c.id)} onChange={(e) => toggle(c.id, e.currentTarget.checked)} /> {c.name}
+        </label>
+      ))}
     </div>
   );
 }

@@ -9,7 +9,8 @@ the persons who did the event:
 - `dormant`: did it in the interval before, not in this one.
 
 Stickiness: for n = 1 … the number of intervals in the date range, the persons who did the
-event in exactly n of them (events inside the range only).
+event in exactly n of them (events inside the range only); broken down by cohorts, the same
+for each cohort's persons alone.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from userlens.model.filters import Filter
-from userlens.model.insight import DateRange, EventRef, Interval, PersonsPage, Spec
+from userlens.model.filters import CohortFilter, Filter
+from userlens.model.insight import BreakdownLine, DateRange, EventRef, Interval, PersonsPage, Spec
 
 
 class LifecycleStatus(enum.StrEnum):
@@ -72,12 +73,18 @@ class StickinessQuery(Spec):
     interval: Interval = Interval.DAY
     date_range: DateRange = DateRange()
     filters: list[Filter] = Field(default_factory=list, max_length=50)
+    # A line per series and cohort, of the persons in it (a person in two cohorts counts in
+    # both), in the order given.
+    breakdown_cohorts: list[CohortFilter] = Field(default_factory=list, max_length=20)
 
 
 class StickinessLine(Spec):
     label: str
     # persons[n - 1]: persons active in exactly n intervals.
     persons: list[int]
+    # Which series it is (from 0), and with a cohort breakdown the cohort's id.
+    series: int = 0
+    breakdown_value: str | None = None
 
 
 class StickinessResult(Spec):
@@ -96,9 +103,13 @@ class StickinessPersonsQuery(PersonsPage):
     stickiness: StickinessQuery
     series: int = Field(default=0, ge=0, le=19)
     intervals: int = Field(ge=1)
+    # With a cohort breakdown, only the persons of this cohort's line (`value`: its id).
+    line: BreakdownLine | None = None
 
     @model_validator(mode="after")
     def _series_exists(self) -> StickinessPersonsQuery:
         if self.series >= len(self.stickiness.series):
             raise ValueError(f"series: there are {len(self.stickiness.series)} (from 0)")
+        if self.line is not None and not self.stickiness.breakdown_cohorts:
+            raise ValueError("line: the stickiness has no breakdown")
         return self

@@ -17,6 +17,7 @@ from userlens.model.activity import (
     StickinessQuery,
     StickinessResult,
 )
+from userlens.model.filters import CohortFilter
 from userlens.model.insight import PersonsResult
 from userlens.query.dates import Window, resolve, utc_offsets
 from userlens.query.dialect import Dialect, Engine
@@ -25,6 +26,8 @@ from userlens.query.filters import (
     Params,
     all_of,
     bucket_index,
+    cohort_name,
+    cohort_of_line,
     first_and_last,
     local_bucket,
     matches,
@@ -121,7 +124,8 @@ def parse(spec: StickinessQuery, window: Window, rows: Sequence[Any]) -> Stickin
         interval=spec.interval,
         intervals=intervals,
         series=[
-            StickinessLine(label=label(spec, i), persons=line) for i, line in enumerate(persons)
+            StickinessLine(label=label(spec, i), persons=line, series=i)
+            for i, line in enumerate(persons)
         ],
     )
 
@@ -133,7 +137,27 @@ def run(
     engine: Engine,
 ) -> StickinessResult:
     window = resolve(spec.date_range, spec.interval, timezone, now)
-    return parse(spec, window, engine.execute(build(spec, window, timezone, engine.dialect)))
+
+    def answer(one: StickinessQuery) -> StickinessResult:
+        return parse(one, window, engine.execute(build(one, window, timezone, engine.dialect)))
+
+    if not spec.breakdown_cohorts:
+        return answer(spec)
+    # Each series' line per cohort: the stickiness again with the cohort as one more filter.
+    lines = []
+    for i, cohort in enumerate(spec.breakdown_cohorts):
+        name = cohort_name(cohort, i)
+        for line in answer(_with_cohort(spec, [cohort])).series:
+            lines.append(
+                line.model_copy(update={"label": f"{line.label} · {name}", "breakdown_value": name})
+            )
+    lines.sort(key=lambda line: line.series)
+    return StickinessResult(interval=spec.interval, intervals=len(window.buckets), series=lines)
+
+
+def _with_cohort(spec: StickinessQuery, chosen: list[CohortFilter]) -> StickinessQuery:
+    """The stickiness of the persons in `chosen` (none: everyone), with no breakdown."""
+    return spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]})
 
 
 def build_persons(
@@ -160,5 +184,9 @@ def run_persons(
     engine: Engine,
 ) -> PersonsResult:
     spec = ask.stickiness
+    if spec.breakdown_cohorts:
+        # A cohort's line: the persons of the series filtered by that cohort.
+        spec = _with_cohort(spec, cohort_of_line(spec.breakdown_cohorts, ask.line))
+        ask = ask.model_copy(update={"stickiness": spec, "line": None})
     window = resolve(spec.date_range, spec.interval, timezone, now)
     return hits(engine.execute(build_persons(ask, window, timezone, engine.dialect)))

@@ -346,3 +346,36 @@ def test_retention_breaks_down_by_saved_cohorts(make_env: Callable[..., Env]) ->
     assert resp.json()["detail"].startswith(
         f"breakdown_cohorts: there is no cohort {beta['id'] + 1}"
     )
+
+
+def test_stickiness_breaks_down_by_saved_cohorts(make_env: Callable[..., Env]) -> None:
+    """Any event on one day: ann, bob and cat; the Beta line holds ann and cat alone, and a
+    line to ask for needs a breakdown."""
+    clock = FakeClock()
+    env = make_env(clock=clock)
+    _seed(env, clock)
+    url = f"/api/projects/{env.project.id}/cohorts"
+    static = {"name": "Beta", "definition": {"distinct_ids": ["ann", "cat"]}}
+    beta = env.client.post(url, json=static, headers=env.auth).json()
+    query = f"/api/projects/{env.project.id}/query"
+    spec: dict[str, Any] = {
+        "kind": "stickiness",
+        "series": [{}],
+        "date_range": {"date_from": "-7d"},
+    }
+    whole = env.client.post(query, json=spec, headers=env.auth).json()
+    assert whole["series"][0]["persons"][0] == 3
+    spec["breakdown_cohorts"] = [{"type": "cohort", "cohort_id": beta["id"]}]
+    resp = env.client.post(query, json=spec, headers=env.auth)
+    assert resp.status_code == 200, resp.text
+    (line,) = resp.json()["series"]
+    assert (line["series"], line["breakdown_value"], line["persons"][0]) == (0, str(beta["id"]), 2)
+
+    ask = {"kind": "stickiness_persons", "stickiness": spec, "intervals": 1}
+    ask["line"] = {"value": str(beta["id"])}
+    got = env.client.post(query, json=ask, headers=env.auth).json()
+    assert sorted(p["distinct_ids"][0] for p in got["persons"]) == ["ann", "cat"]
+    plain = {**ask, "stickiness": {**spec, "breakdown_cohorts": []}}
+    resp = env.client.post(query, json=plain, headers=env.auth)
+    assert resp.status_code == 400
+    assert "line: the stickiness has no breakdown" in str(resp.json()["detail"])

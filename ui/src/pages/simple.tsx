@@ -3,7 +3,7 @@
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
 import { downloadCsv } from "../chart";
-import { BreakdownPicker, FiltersEditor } from "../filters";
+import { BreakdownPicker, CohortPicks, FiltersEditor } from "../filters";
 import { api } from "../api";
 import { ErrorNote, message, useRole } from "../layout";
 import { bucketLabel, csvRows, type Edge, funnelLineName, InsightView, type LineRef, RetentionCurve, withCohortNames } from "../views";
@@ -333,7 +333,20 @@ export function Activity(props: { projectId: number; names: string[]; kind: "lif
     filters: filters.spec,
     filter_test_accounts: props.leaveOut.on,
   };
-  const spec = props.kind === "lifecycle" ? { ...common, kind: "lifecycle", event: ref } : { ...common, kind: "stickiness", series: [ref, ...savedSeries.slice(1)] };
+  // Stickiness: a line per saved cohort ticked.
+  const breakdown = useBreakdown(props.projectId, saved);
+  const byCohort = props.kind === "stickiness" && breakdown.cohortIds.length > 0;
+  const spec =
+    props.kind === "lifecycle"
+      ? { ...common, kind: "lifecycle", event: ref }
+      : {
+          ...common,
+          kind: "stickiness",
+          series: [ref, ...savedSeries.slice(1)],
+          breakdown_cohorts: breakdown.cohortIds.map((id) => ({ type: "cohort", cohort_id: id })),
+        };
+  const shown = useCallback((result: Record<string, unknown>) => withCohortNames(result, byCohort, breakdown.name), [byCohort, breakdown.name]);
+  type Line = { series?: number; breakdown_value?: string | null; label?: string };
   const label = props.kind === "lifecycle" ? "Lifecycle" : "Stickiness";
   const statuses = ["new", "returning", "resurrecting", "dormant"];
   const picked = (index: number, dataset: number, result: Record<string, unknown>) =>
@@ -342,17 +355,28 @@ export function Activity(props: { projectId: number; names: string[]; kind: "lif
           spec: { kind: "lifecycle_persons", lifecycle: spec, bucket: index, status: statuses[dataset] },
           title: `${statuses[dataset][0].toUpperCase()}${statuses[dataset].slice(1)} on ${bucketLabel(String((result.buckets as string[])[index]), interval)}`,
         }
-      : {
-          spec: { kind: "stickiness_persons", stickiness: spec, series: dataset, intervals: index + 1 },
-          title: `Active on ${index + 1} ${interval}${index ? "s" : ""}`,
-        };
+      : (() => {
+          // A chart's dataset (a table's column) is a line: its series, and its cohort's.
+          const line = ((result.series as Line[] | undefined) ?? [])[dataset] ?? {};
+          const cohort = byCohort ? { line: { value: line.breakdown_value ?? null, is_other: false } } : {};
+          return {
+            spec: { kind: "stickiness_persons", stickiness: spec, series: line.series ?? dataset, intervals: index + 1, ...cohort },
+            title: `Active on ${index + 1} ${interval}${index ? "s" : ""}${byCohort ? ` · ${breakdown.name(line.breakdown_value ?? null) ?? ""}` : ""}`,
+          };
+        })();
   return (
-    <Simple projectId={props.projectId} kind={props.kind} spec={spec} label={label} picked={picked} saved={saved}>
+    <Simple projectId={props.projectId} kind={props.kind} spec={spec} label={label} picked={picked} saved={saved} shown={shown}>
       <EventPicker id={`${props.kind}-event`} label="Event" value={event} names={props.names} onChange={setEvent} />
       <Select id={`${props.kind}-interval`} label="Interval" value={interval} options={INTERVALS.map((i) => [i, i[0].toUpperCase() + i.slice(1)])} onChange={setInterval} />
       <DateRangeField id={`${props.kind}-range`} range={range} />
       <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
+      {props.kind === "stickiness" && (
+        <div class="field">
+          <span class="label">Break down by cohorts</span>
+          <CohortPicks projectId={props.projectId} cohortIds={breakdown.cohortIds} onChange={breakdown.setCohortIds} />
+        </div>
+      )}
     </Simple>
   );
 }
