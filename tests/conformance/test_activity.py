@@ -336,6 +336,68 @@ def test_lifecycle_matches_the_reference(
     assert _persons(got) == want[bucket][status]
 
 
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    log=logs(),
+    ref=refs,
+    span=ranges(),
+    chosen=st.lists(cohorts, min_size=1, max_size=3),
+    tz=st.sampled_from(ZONES),
+    pick=st.integers(0, 999),
+)
+def test_lifecycle_by_cohorts_matches_the_reference(
+    make_store: StoreFactory,
+    log: list[dict[str, Any]],
+    ref: EventRef,
+    span: tuple[Interval, DateRange],
+    chosen: list[CohortFilter],
+    tz: str,
+    pick: int,
+) -> None:
+    """Everyone's lifecycle, and a line per cohort in the order asked for: its persons alone
+    (a person in two cohorts counts in both), with the persons behind each bar."""
+    interval, date_range = span
+    chosen = [c.model_copy(update={"cohort_id": 10 + i}) for i, c in enumerate(chosen)]
+    spec = LifecycleQuery(
+        event=ref, interval=interval, date_range=date_range, breakdown_cohorts=chosen
+    )
+    store = make_store()
+    events = write_log(store, log)
+    result = lifecycle_runner.run(spec, tz, NOW, engine_of(store, PROJECT))
+    window = resolve(date_range, interval, tz, NOW)
+    everyone = lifecycle(events, ref, [], interval, tz, window.buckets, window.end)
+    for status in LifecycleStatus:
+        assert getattr(result, status.value) == [len(w[status]) for w in everyone], status
+    assert result.lines is not None
+    assert [line.breakdown_value for line in result.lines] == [
+        str(10 + i) for i in range(len(chosen))
+    ]
+    wants = [
+        lifecycle(events, ref, [cohort], interval, tz, window.buckets, window.end)
+        for cohort in chosen
+    ]
+    for line, want in zip(result.lines, wants, strict=True):
+        for status in LifecycleStatus:
+            assert getattr(line, status.value) == [len(w[status]) for w in want], status
+
+    # One cell of one cohort's line.
+    i = pick % len(chosen)
+    cells = [(b, st) for b in range(len(wants[i])) for st in LifecycleStatus]
+    cells = [c for c in cells if wants[i][c[0]][c[1]]] or cells
+    bucket, status = cells[pick % len(cells)]
+    ask = LifecyclePersonsQuery(
+        lifecycle=spec,
+        bucket=bucket,
+        status=status,
+        line=BreakdownLine(value=str(10 + i)),
+        limit=1000,
+    )
+    got = lifecycle_runner.run_persons(ask, tz, NOW, engine_of(store, PROJECT))
+    assert _persons(got) == wants[i][bucket][status]
+
+
 @FAST
 @given(
     log=logs(),

@@ -1298,6 +1298,21 @@ def test_cohorts_made_in_the_page_keep_to_and_split_insights(
     expect(persons.get_by_role("row")).to_have_count(3)  # ben, cleo and the head
     shot(page, "25b-stickiness-by-cohort")
     page.get_by_role("button", name="Close").click()
+    # The lifecycle of a cohort, in place of everyone's.
+    page.get_by_role("tab", name="Lifecycle").click()
+    page.locator("#lifecycle-event").fill("landing")
+    new = numbers.get_by_role("button", name=re.compile(r"^Persons: new, "))
+    expect(new).to_have_text("4")
+    picks.get_by_label("Beta", exact=True).check()
+    page.get_by_label("Lifecycle of").select_option(label="Beta")
+    expect(new).to_have_text("2")
+    new.click()
+    expect(page.get_by_role("region", name=re.compile(r"· Beta$"))).to_be_visible()
+    expect(persons.get_by_role("row")).to_have_count(3)  # ben, cleo and the head
+    shot(page, "25c-lifecycle-of-a-cohort")
+    page.get_by_role("button", name="Close").click()
+    page.get_by_label("Lifecycle of").select_option(label="Everyone")
+    expect(new).to_have_text("4")
 
     page.get_by_role("navigation").get_by_role("link", name="Cohorts").click()
     page.get_by_role("link", name="Buyers", exact=True).click()

@@ -6,7 +6,8 @@ the persons who did the event:
 - `new`: did it for the first time ever in this interval;
 - `returning`: did it in this interval and the one before;
 - `resurrecting`: did it in this interval, not in the one before, but at some time earlier;
-- `dormant`: did it in the interval before, not in this one.
+- `dormant`: did it in the interval before, not in this one;
+broken down by cohorts, the same for each cohort's persons alone.
 
 Stickiness: for n = 1 … the number of intervals in the date range, the persons who did the
 event in exactly n of them (events inside the range only); broken down by cohorts, the same
@@ -40,6 +41,18 @@ class LifecycleQuery(Spec):
     interval: Interval = Interval.DAY
     date_range: DateRange = DateRange()
     filters: list[Filter] = Field(default_factory=list, max_length=50)
+    # Also the same for each cohort's persons alone, as `lines`, in the order given.
+    breakdown_cohorts: list[CohortFilter] = Field(default_factory=list, max_length=20)
+
+
+class LifecycleLine(Spec):
+    """One cohort's lifecycle (`breakdown_value`: its id)."""
+
+    breakdown_value: str
+    new: list[int]
+    returning: list[int]
+    resurrecting: list[int]
+    dormant: list[int]
 
 
 class LifecycleResult(Spec):
@@ -52,6 +65,8 @@ class LifecycleResult(Spec):
     returning: list[int]
     resurrecting: list[int]
     dormant: list[int]
+    # With a cohort breakdown: each cohort's (the counts above stay everyone's).
+    lines: list[LifecycleLine] | None = None
     cached: bool = False
 
 
@@ -63,6 +78,14 @@ class LifecyclePersonsQuery(PersonsPage):
     lifecycle: LifecycleQuery
     bucket: int = Field(ge=0)
     status: LifecycleStatus
+    # With a cohort breakdown, only the persons of this cohort's line (`value`: its id).
+    line: BreakdownLine | None = None
+
+    @model_validator(mode="after")
+    def _line_exists(self) -> LifecyclePersonsQuery:
+        if self.line is not None and not self.lifecycle.breakdown_cohorts:
+            raise ValueError("line: the lifecycle has no breakdown")
+        return self
 
 
 class StickinessQuery(Spec):

@@ -14,11 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from userlens.model.activity import (
+    LifecycleLine,
     LifecyclePersonsQuery,
     LifecycleQuery,
     LifecycleResult,
     LifecycleStatus,
 )
+from userlens.model.filters import CohortFilter
 from userlens.model.insight import PersonsResult
 from userlens.query.dates import Window, before, resolve, utc_offsets
 from userlens.query.dialect import Dialect, Engine
@@ -27,6 +29,8 @@ from userlens.query.filters import (
     Params,
     all_of,
     bucket_index,
+    cohort_name,
+    cohort_of_line,
     first_and_last,
     indexed_buckets,
     local_bucket,
@@ -158,9 +162,34 @@ def run(
     engine: Engine,
 ) -> LifecycleResult:
     window = resolve(spec.date_range, spec.interval, timezone, now)
-    return parse(
-        spec, window, timezone, engine.execute(build(spec, window, timezone, engine.dialect))
-    )
+
+    def answer(one: LifecycleQuery) -> LifecycleResult:
+        return parse(
+            one, window, timezone, engine.execute(build(one, window, timezone, engine.dialect))
+        )
+
+    if not spec.breakdown_cohorts:
+        return answer(spec)
+    # Everyone's, then each cohort's: the lifecycle again with it as one more filter.
+    whole = answer(_with_cohort(spec, []))
+    lines = []
+    for i, cohort in enumerate(spec.breakdown_cohorts):
+        mine = answer(_with_cohort(spec, [cohort]))
+        lines.append(
+            LifecycleLine(
+                breakdown_value=cohort_name(cohort, i),
+                new=mine.new,
+                returning=mine.returning,
+                resurrecting=mine.resurrecting,
+                dormant=mine.dormant,
+            )
+        )
+    return whole.model_copy(update={"lines": lines})
+
+
+def _with_cohort(spec: LifecycleQuery, chosen: list[CohortFilter]) -> LifecycleQuery:
+    """The lifecycle of the persons in `chosen` (none: everyone), with no breakdown."""
+    return spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]})
 
 
 def build_persons(
@@ -193,6 +222,10 @@ def run_persons(
     engine: Engine,
 ) -> PersonsResult:
     spec = ask.lifecycle
+    if spec.breakdown_cohorts:
+        # A cohort's line: its persons (no line: everyone's).
+        spec = _with_cohort(spec, cohort_of_line(spec.breakdown_cohorts, ask.line))
+        ask = ask.model_copy(update={"lifecycle": spec, "line": None})
     window = resolve(spec.date_range, spec.interval, timezone, now)
     if ask.bucket >= len(window.buckets):
         return PersonsResult(persons=[], total=0)

@@ -333,27 +333,35 @@ export function Activity(props: { projectId: number; names: string[]; kind: "lif
     filters: filters.spec,
     filter_test_accounts: props.leaveOut.on,
   };
-  // Stickiness: a line per saved cohort ticked.
+  // A line per saved cohort ticked (stickiness), or a lifecycle per cohort, one shown at a time.
   const breakdown = useBreakdown(props.projectId, saved);
-  const byCohort = props.kind === "stickiness" && breakdown.cohortIds.length > 0;
+  const byCohort = breakdown.cohortIds.length > 0;
+  const cohorts = breakdown.cohortIds.map((id) => ({ type: "cohort", cohort_id: id }));
+  const [of, setOf] = useState("");
+  const cohortOf = props.kind === "lifecycle" && breakdown.cohortIds.some((id) => String(id) === of) ? of : null;
   const spec =
     props.kind === "lifecycle"
-      ? { ...common, kind: "lifecycle", event: ref }
-      : {
-          ...common,
-          kind: "stickiness",
-          series: [ref, ...savedSeries.slice(1)],
-          breakdown_cohorts: breakdown.cohortIds.map((id) => ({ type: "cohort", cohort_id: id })),
-        };
-  const shown = useCallback((result: Record<string, unknown>) => withCohortNames(result, byCohort, breakdown.name), [byCohort, breakdown.name]);
+      ? { ...common, kind: "lifecycle", event: ref, breakdown_cohorts: cohorts }
+      : { ...common, kind: "stickiness", series: [ref, ...savedSeries.slice(1)], breakdown_cohorts: cohorts };
   type Line = { series?: number; breakdown_value?: string | null; label?: string };
+  const shown = useCallback(
+    (result: Record<string, unknown>) => {
+      if (props.kind === "stickiness") return withCohortNames(result, byCohort, breakdown.name);
+      // The lifecycle of the cohort chosen, in place of everyone's.
+      const line = ((result.lines as Line[] | null | undefined) ?? []).find((l) => l.breakdown_value === cohortOf);
+      return line ? { ...result, ...line } : result;
+    },
+    [props.kind, byCohort, breakdown.name, cohortOf],
+  );
+  const ofWhom = cohortOf === null ? "" : ` · ${breakdown.name(cohortOf) ?? ""}`;
+  const lifecycleLine = cohortOf === null ? {} : { line: { value: cohortOf, is_other: false } };
   const label = props.kind === "lifecycle" ? "Lifecycle" : "Stickiness";
   const statuses = ["new", "returning", "resurrecting", "dormant"];
   const picked = (index: number, dataset: number, result: Record<string, unknown>) =>
     props.kind === "lifecycle"
       ? {
-          spec: { kind: "lifecycle_persons", lifecycle: spec, bucket: index, status: statuses[dataset] },
-          title: `${statuses[dataset][0].toUpperCase()}${statuses[dataset].slice(1)} on ${bucketLabel(String((result.buckets as string[])[index]), interval)}`,
+          spec: { kind: "lifecycle_persons", lifecycle: spec, bucket: index, status: statuses[dataset], ...lifecycleLine },
+          title: `${statuses[dataset][0].toUpperCase()}${statuses[dataset].slice(1)} on ${bucketLabel(String((result.buckets as string[])[index]), interval)}${ofWhom}`,
         }
       : (() => {
           // A chart's dataset (a table's column) is a line: its series, and its cohort's.
@@ -371,11 +379,14 @@ export function Activity(props: { projectId: number; names: string[]; kind: "lif
       <DateRangeField id={`${props.kind}-range`} range={range} />
       <FiltersEditor projectId={props.projectId} filters={filters.filters} onChange={filters.setFilters} />
       <LeaveOutToggle {...props.leaveOut} />
-      {props.kind === "stickiness" && (
-        <div class="field">
-          <span class="label">Break down by cohorts</span>
-          <CohortPicks projectId={props.projectId} cohortIds={breakdown.cohortIds} onChange={breakdown.setCohortIds} />
-        </div>
+      <div class="field">
+        <span class="label">Break down by cohorts</span>
+        <CohortPicks projectId={props.projectId} cohortIds={breakdown.cohortIds} onChange={breakdown.setCohortIds} />
+      </div>
+      {props.kind === "lifecycle" && byCohort && (
+        <Select id="lifecycle-of" label="Lifecycle of" value={cohortOf ?? ""}
+          options={[["", "Everyone"], ...breakdown.cohortIds.map((id): [string, string] => [String(id), breakdown.name(String(id)) ?? `Cohort ${id}`])]}
+          onChange={setOf} />
       )}
     </Simple>
   );
