@@ -302,15 +302,21 @@ def test_insights_can_leave_test_accounts_out(make_env: Callable[..., Env]) -> N
     assert env.client.patch(settings, json=bad, headers=env.auth).status_code == 400
 
 
-def test_retention_breaks_down_by_saved_cohorts(make_env: Callable[..., Env]) -> None:
-    """Daily retention of any event: ann started two days ago, bob and cat today. A line for
-    the cohort of ann and cat holds their cohorts alone; the whole stays everyone's."""
+def _with_beta(make_env: Callable[..., Env]) -> tuple[Env, dict[str, Any]]:
+    """The seeded project, with a saved list cohort "Beta" of ann and cat."""
     clock = FakeClock()
     env = make_env(clock=clock)
     _seed(env, clock)
     url = f"/api/projects/{env.project.id}/cohorts"
     static = {"name": "Beta", "definition": {"distinct_ids": ["ann", "cat"]}}
-    beta = env.client.post(url, json=static, headers=env.auth).json()
+    beta: dict[str, Any] = env.client.post(url, json=static, headers=env.auth).json()
+    return env, beta
+
+
+def test_retention_breaks_down_by_saved_cohorts(make_env: Callable[..., Env]) -> None:
+    """Daily retention of any event: ann started two days ago, bob and cat today. A line for
+    the cohort of ann and cat holds their cohorts alone; the whole stays everyone's."""
+    env, beta = _with_beta(make_env)
     query = f"/api/projects/{env.project.id}/query"
     spec = {
         "kind": "retention",
@@ -351,12 +357,7 @@ def test_retention_breaks_down_by_saved_cohorts(make_env: Callable[..., Env]) ->
 def test_stickiness_breaks_down_by_saved_cohorts(make_env: Callable[..., Env]) -> None:
     """Any event on one day: ann, bob and cat; the Beta line holds ann and cat alone, and a
     line to ask for needs a breakdown."""
-    clock = FakeClock()
-    env = make_env(clock=clock)
-    _seed(env, clock)
-    url = f"/api/projects/{env.project.id}/cohorts"
-    static = {"name": "Beta", "definition": {"distinct_ids": ["ann", "cat"]}}
-    beta = env.client.post(url, json=static, headers=env.auth).json()
+    env, beta = _with_beta(make_env)
     query = f"/api/projects/{env.project.id}/query"
     spec: dict[str, Any] = {
         "kind": "stickiness",
