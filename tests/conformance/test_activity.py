@@ -36,6 +36,15 @@ FAST = settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
+# Cohort breakdowns: fewer runs (each cohort is a query of its own), and one to three cohorts
+# numbered 10, 11, 12 as saved cohorts are, so a line's `breakdown_value` names its cohort.
+BY_COHORTS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+saved_cohorts = st.lists(cohorts, min_size=1, max_size=3).map(
+    lambda chosen: [c.model_copy(update={"cohort_id": 10 + i}) for i, c in enumerate(chosen)]
+)
+
 refs = st.builds(
     EventRef,
     event=st.sampled_from([None, "view", "click", "buy"]),
@@ -222,13 +231,11 @@ def test_retention_lines_rank_values_by_persons_not_by_cohorts(
     assert [c.size for c in result.cohorts] == [0, 0, 2, 2, 1, 0, 0, 0]
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@BY_COHORTS
 @given(
     log=logs(),
     spec=retention_specs(),
-    chosen=st.lists(cohorts, min_size=1, max_size=3),
+    chosen=saved_cohorts,
     tz=st.sampled_from(ZONES),
     cell=st.integers(0, 99),
 )
@@ -242,7 +249,6 @@ def test_retention_by_cohorts_matches_the_reference(
 ) -> None:
     """A line per cohort, in the order asked for: the table of the persons in it (a person in
     two cohorts is in both); the whole stays everyone's."""
-    chosen = [c.model_copy(update={"cohort_id": 10 + i}) for i, c in enumerate(chosen)]
     spec = spec.model_copy(update={"breakdown": None, "breakdown_cohorts": chosen})
     store = make_store()
     events = write_log(store, log)
@@ -336,14 +342,12 @@ def test_lifecycle_matches_the_reference(
     assert _persons(got) == want[bucket][status]
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@BY_COHORTS
 @given(
     log=logs(),
     ref=refs,
     span=ranges(),
-    chosen=st.lists(cohorts, min_size=1, max_size=3),
+    chosen=saved_cohorts,
     tz=st.sampled_from(ZONES),
     pick=st.integers(0, 999),
 )
@@ -359,7 +363,6 @@ def test_lifecycle_by_cohorts_matches_the_reference(
     """Everyone's lifecycle, and a line per cohort in the order asked for: its persons alone
     (a person in two cohorts counts in both), with the persons behind each bar."""
     interval, date_range = span
-    chosen = [c.model_copy(update={"cohort_id": 10 + i}) for i, c in enumerate(chosen)]
     spec = LifecycleQuery(
         event=ref, interval=interval, date_range=date_range, breakdown_cohorts=chosen
     )
@@ -440,14 +443,12 @@ def test_stickiness_matches_the_reference(
     assert _persons(got) == wants[i].get(n, {})
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@BY_COHORTS
 @given(
     log=logs(),
     series=st.lists(refs, min_size=1, max_size=2),
     span=ranges(),
-    chosen=st.lists(cohorts, min_size=1, max_size=3),
+    chosen=saved_cohorts,
     tz=st.sampled_from(ZONES),
     pick=st.integers(0, 999),
 )
@@ -463,7 +464,6 @@ def test_stickiness_by_cohorts_matches_the_reference(
     """A line per series and cohort, series by series and the cohorts in the order asked for:
     the persons of that cohort alone (a person in two cohorts counts in both)."""
     interval, date_range = span
-    chosen = [c.model_copy(update={"cohort_id": 10 + i}) for i, c in enumerate(chosen)]
     spec = StickinessQuery(
         series=series, interval=interval, date_range=date_range, breakdown_cohorts=chosen
     )
