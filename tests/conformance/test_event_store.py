@@ -126,65 +126,6 @@ def test_duplicate_uuids_are_stored_once(make_store: StoreFactory) -> None:
     assert len(all_events(store, PROJECT + 1)) == 1
 
 
-DAY_US = 24 * 3600 * 10**6
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Offsets from T0 that sit on and just past the one-day bound, and any others.
-_OFFSETS = st.one_of(
-    st.sampled_from([0, 1, DAY_US - 1, DAY_US, DAY_US + 1, -DAY_US, -DAY_US - 1, 2 * DAY_US]),
-    st.integers(-3 * DAY_US, 3 * DAY_US),
-)
-
-
-@settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    batches=st.lists(
-        st.lists(
-            st.tuples(st.integers(0, 2), _OFFSETS, st.sampled_from([PROJECT, PROJECT + 1])),
-            min_size=1,
-            max_size=6,
-        ),
-        min_size=1,
-        max_size=4,
-    ),
-    upper=st.booleans(),
-)
-def test_an_event_is_a_repeat_within_a_day_of_an_earlier_one(
-    make_store: StoreFactory, batches: list[list[tuple[int, int, int]]], upper: bool
-) -> None:
-    """An event is not stored when an earlier one (stored before, or before it in its batch)
-    has its project and uuid (in any spelling) and a timestamp within a day of its own."""
-    store = make_store()
-    uids = [str(uuid.UUID(int=n + 1)) for n in range(3)]
-    kept: list[tuple[int, str, int, str]] = []  # the plain rule, event by event
-    for b, batch in enumerate(batches):
-        events = [
-            captured(
-                "d",
-                event=f"b{b}e{i}",
-                uid=uids[n].upper() if upper and i % 2 else uids[n],
-                ts_us=T0_US + offset,
-                project_id=project,
-            )
-            for i, (n, offset, project) in enumerate(batch)
-        ]
-        new = 0
-        for e in events:
-            key = (e.project_id, e.uuid.lower())
-            if any((p, u) == key and abs(t - e.timestamp_us) <= DAY_US for p, u, t, _ in kept):
-                continue
-            kept.append((*key, e.timestamp_us, e.event))
-            new += 1
-        assert store.write(events).inserted == new
-    got = sorted(
-        (project, e.uuid, (e.timestamp - EPOCH) // timedelta(microseconds=1), e.event)
-        for project in (PROJECT, PROJECT + 1)
-        for e in all_events(store, project)
-    )
-    assert got == sorted(kept)
-
-
 def test_projects_never_see_each_others_events(make_store: StoreFactory) -> None:
     store = make_store()
     store.write([captured("a", project_id=1), captured("a", project_id=2, event="other")])

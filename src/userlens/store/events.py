@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from userlens.model.event import (
@@ -29,8 +29,7 @@ class EventStore(Protocol):
     """Events and persons of every project.
 
     `write` is called by one writer at a time and is atomic: the whole batch is committed
-    (events deduplicated by (project, uuid) within `DEDUP_WINDOW_US` of their timestamps, see
-    `not_stored`; persons updated) or nothing is. Reads may run
+    (events deduplicated by (project, uuid), persons updated) or nothing is. Reads may run
     concurrently with a write from other threads.
     """
 
@@ -111,43 +110,19 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
+def unique_events(events: Sequence[CapturedEvent]) -> list[CapturedEvent]:
+    """The batch without repeats of a (project, uuid), the first of each kept."""
+    seen: set[tuple[int, str]] = set()
+    out: list[CapturedEvent] = []
+    for e in events:
+        key = (e.project_id, e.uuid)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
 def event_key(event: CapturedEvent) -> tuple[int, str]:
     """(project, uuid in its canonical lower-case form): how a store recognises an event it
     has stored before, whatever case or spelling the sender used."""
     return event.project_id, str(uuid.UUID(event.uuid))
-
-
-# An event is a repeat of an earlier one (stored before, or before it in its batch) with its
-# project and uuid whose timestamp lies within this much of its own, and is not stored. A
-# repeat comes from an SDK retrying a request whose answer it lost, or from the write-ahead
-# log replayed after a crash: the same event, its time the same to within the clock-skew
-# correction's jitter. Bounding the search in time lets a store look only at the events near
-# the batch's (a time range it can skip to) instead of keeping an index of every uuid ever
-# stored, which grows with the table and must sit in memory.
-DEDUP_WINDOW_US = 24 * 3600 * 10**6
-_EPOCH = datetime(1970, 1, 1)
-
-
-def dedup_range(events: Sequence[CapturedEvent]) -> tuple[datetime, datetime]:
-    """The (naive UTC) time range in which stored repeats of `events` can lie."""
-    low = min(e.timestamp_us for e in events) - DEDUP_WINDOW_US
-    high = max(e.timestamp_us for e in events) + DEDUP_WINDOW_US
-    return _EPOCH + timedelta(microseconds=low), _EPOCH + timedelta(microseconds=high)
-
-
-def new_events(
-    events: Sequence[CapturedEvent], stored: Iterable[tuple[int, str, int]]
-) -> list[CapturedEvent]:
-    """The events of a batch that are not repeats, in order. `stored`: (project, uuid,
-    timestamp in µs) of the stored events that share a project and uuid with one of them."""
-    kept: dict[tuple[int, str], list[int]] = {}
-    for project_id, uid, ts in stored:
-        kept.setdefault((int(project_id), str(uuid.UUID(str(uid)))), []).append(int(ts))
-    out: list[CapturedEvent] = []
-    for e in events:
-        times = kept.setdefault(event_key(e), [])
-        if any(abs(t - e.timestamp_us) <= DEDUP_WINDOW_US for t in times):
-            continue
-        times.append(e.timestamp_us)
-        out.append(e)
-    return out

@@ -8,7 +8,6 @@ from typing import Any
 
 import duckdb
 
-from userlens.errors import StoreOutOfMemory
 from userlens.model.event import CapturedEvent
 from userlens.store.duckdb import DuckDBEventStore
 
@@ -36,21 +35,4 @@ class FailingWrites(DuckDBEventStore):
         if self.failures > 0:
             self.failures -= 1
             raise duckdb.IOException("disk went away")
-        return super().write(events, chunks)
-
-
-class TightMemory(BatchSizes):
-    """The real store, whose writes of more than `fits` events fail as DuckDB's memory limit
-    makes a write fail (`StoreOutOfMemory`, rolled back). Events hold no index any more, so a
-    batch of events fits in any workable limit; what may still not fit is a batch's persons or
-    recording chunks in a store that holds many."""
-
-    def __init__(self, path: Path, *, fits: int) -> None:
-        super().__init__(path)
-        self.fits = fits
-
-    def write(self, events: Sequence[CapturedEvent], chunks: Sequence[Any] = ()) -> Any:
-        if len(events) > self.fits:
-            self.sizes.append(sum(len(e.properties_json) for e in events))
-            raise StoreOutOfMemory(f"{len(events)} events did not fit in DuckDB's memory limit")
         return super().write(events, chunks)

@@ -93,36 +93,6 @@ def test_person_id_becomes_required_and_rows_are_kept(tmp_path: Path) -> None:
     con.close()
 
 
-def test_events_lose_their_primary_key_and_keep_their_rows(tmp_path: Path) -> None:
-    # The key's index held every uuid in memory; the store finds repeats by time instead.
-    con = duckdb.connect(str(tmp_path / "e.duckdb"))
-    assert migrate_events(con, target=3) == 3
-    con.execute(
-        "INSERT INTO events SELECT 1, gen_random_uuid(), 'e' || i, 'd', "
-        "'0b6a4bd2-6bd5-4a11-9d47-4c0d6c2b3c1e', TIMESTAMP '2026-01-01' + to_seconds(i), "
-        "TIMESTAMP '2026-01-01', 's', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-        "NULL, NULL, 'web', NULL, '{\"i\": ' || i || '}' FROM range(1000) t(i)"
-    )
-    before = con.execute("SELECT * FROM events ORDER BY event").fetchall()
-    assert migrate_events(con) == LATEST
-    assert con.execute("SELECT * FROM events ORDER BY event").fetchall() == before
-    keys = con.execute(
-        "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'events' "
-        "AND constraint_type = 'PRIMARY KEY'"
-    ).fetchone()
-    assert keys == (0,)
-    assert con.execute(
-        "SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'events'"
-    ).fetchone() == (0,)
-    with pytest.raises(duckdb.ConstraintException, match="person_id"):
-        con.execute(
-            "INSERT INTO events (project_id, uuid, event, distinct_id, person_id, timestamp, "
-            "received_at, properties) VALUES (1, gen_random_uuid(), 'a', 'd', NULL, "
-            "TIMESTAMP '2026-01-01', TIMESTAMP '2026-01-01', '{}')"
-        )
-    con.close()
-
-
 def test_ids_of_deleted_cohorts_insights_and_dashboards_are_not_reused(tmp_path: Path) -> None:
     """A saved spec names a cohort by id and a dashboard lists insights by id: a new row must
     not take the id of a deleted one, in an upgraded data directory too."""

@@ -38,7 +38,7 @@ from userlens.model.recording import (
 from userlens.store.clickhouse.params import typed
 from userlens.store.clickhouse.schema import migrate
 from userlens.store.clickhouse.transport import QueryFailed, Transport
-from userlens.store.events import dedup_range, new_events
+from userlens.store.events import event_key, unique_events
 from userlens.store.persons import PersonChanges, PersonProcessor, PersonRow, ProjectKey
 from userlens.store.sql import Query, scope
 from userlens.store.times import to_naive, to_utc
@@ -173,10 +173,11 @@ class ClickHouseEventStore:
     ) -> WriteResult:
         if chunks:
             raise NotImplementedError(_NO_RECORDINGS)
+        unique = unique_events(events)
         with self._write_lock:
             # Events stored before (a batch written again from the log, an SDK retrying) have
             # had their person changes applied: only new events go through the person rules.
-            fresh = self._new_events(events)
+            fresh = self._not_stored(unique)
             changes = PersonProcessor(_ClickHousePersonSource(self)).process(fresh)
             self._row_version = max(self._row_version + 1, time.time_ns())
             self._persist_persons(changes, self._row_version)
@@ -186,20 +187,16 @@ class ClickHouseEventStore:
                 self._bump(project_id)
         return WriteResult(received=len(events), inserted=len(fresh))
 
-    def _new_events(self, events: Sequence[CapturedEvent]) -> list[CapturedEvent]:
-        """`events.new_events`, with stored repeats looked for in the days where they can lie
-        (`dedup_range`), which the table's sort key reaches without reading the rest."""
+    def _not_stored(self, events: Sequence[CapturedEvent]) -> list[CapturedEvent]:
         if not events:
             return []
-        low, high = dedup_range(events)
         stored = self.run(
-            "SELECT project_id, toString(uuid), toUnixTimestamp64Micro(timestamp) "
-            "FROM {db}.events WHERE timestamp >= $low AND timestamp <= $high "
-            "AND (project_id, uuid) IN "
+            "SELECT project_id, toString(uuid) FROM {db}.events WHERE (project_id, uuid) IN "
             "(SELECT arrayJoin(arrayZip($projects, arrayMap(u -> toUUID(u), $keys))))",
-            {**_keys([(e.project_id, e.uuid) for e in events]), "low": low, "high": high},
+            _keys([(e.project_id, e.uuid) for e in events]),
         )
-        return new_events(events, [(int(p), str(u), int(t)) for p, u, t in stored])
+        seen = {(int(p), str(u)) for p, u in stored}
+        return [e for e in events if event_key(e) not in seen]
 
     def _persist_persons(self, changes: PersonChanges, version: int) -> None:
         overrides = dict(changes.overrides)

@@ -84,42 +84,6 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         # `write` gives every event its person; insights count persons without a NULL test.
         "ALTER TABLE events ALTER COLUMN person_id SET NOT NULL;",
     ),
-    (
-        4,
-        # No primary key on events: its index held every uuid in memory (about 54 bytes an
-        # event, 500 MB at 10 million), and once it outgrew DuckDB's memory limit no insert
-        # fitted. The store finds repeats near the batch's time instead (`events.not_stored`).
-        # DuckDB cannot drop a key, so the table is copied.
-        """
-        CREATE TABLE events_v4 (
-            project_id INTEGER NOT NULL,
-            uuid UUID NOT NULL,
-            event VARCHAR NOT NULL,
-            distinct_id VARCHAR NOT NULL,
-            person_id UUID NOT NULL,
-            timestamp TIMESTAMP NOT NULL,
-            received_at TIMESTAMP NOT NULL,
-            session_id VARCHAR,
-            window_id VARCHAR,
-            current_url VARCHAR,
-            pathname VARCHAR,
-            referrer VARCHAR,
-            referring_domain VARCHAR,
-            browser VARCHAR,
-            browser_version VARCHAR,
-            os VARCHAR,
-            os_version VARCHAR,
-            device_type VARCHAR,
-            country VARCHAR,
-            lib VARCHAR,
-            lib_version VARCHAR,
-            properties VARCHAR NOT NULL
-        );
-        INSERT INTO events_v4 SELECT * FROM events;
-        DROP TABLE events;
-        ALTER TABLE events_v4 RENAME TO events;
-        """,
-    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

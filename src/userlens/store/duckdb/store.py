@@ -41,7 +41,7 @@ from userlens.store.duckdb.recordings import (
 )
 from userlens.store.duckdb.schema import migrate
 from userlens.store.duckdb.views import registered
-from userlens.store.events import dedup_range, new_events
+from userlens.store.events import event_key, unique_events
 from userlens.store.persons import PersonChanges, PersonProcessor, PersonRow, ProjectKey
 from userlens.store.sql import Query, scope
 from userlens.store.times import to_naive, to_utc
@@ -118,38 +118,6 @@ def _event_table(events: Sequence[CapturedEvent]) -> pa.Table:
     return pa.Table.from_arrays(
         [pa.array(columns[f.name], type=f.type) for f in _EVENT_SCHEMA], schema=_EVENT_SCHEMA
     )
-
-
-def _out_of_memory(exc: duckdb.Error) -> bool:
-    """Whether a write failed for DuckDB's memory limit: in a statement, or in the commit,
-    which reports it as a failed transaction."""
-    if isinstance(exc, duckdb.OutOfMemoryException):
-        return True
-    return isinstance(exc, duckdb.TransactionException) and "failed to pin block" in str(exc)
-
-
-def _stored_repeats(
-    con: duckdb.DuckDBPyConnection, events: Sequence[CapturedEvent]
-) -> list[tuple[int, str, int]]:
-    """(project, uuid, timestamp in µs) of the stored events with a project and uuid of
-    `events`, in the time range where repeats of them can lie (`dedup_range`): the table's zone maps
-    skip the rest, and no index of every uuid has to sit in memory."""
-    low, high = dedup_range(events)
-    keys = pa.table(
-        {
-            "project_id": pa.array([e.project_id for e in events], pa.int32()),
-            "uuid": pa.array([e.uuid for e in events], pa.string()),
-        }
-    )
-    with registered(con, "_keys", keys):
-        rows = con.execute(
-            "SELECT e.project_id, CAST(e.uuid AS VARCHAR), epoch_us(e.timestamp) FROM events e "
-            "SEMI JOIN (SELECT project_id, CAST(uuid AS UUID) AS uuid FROM _keys) k "
-            "ON k.project_id = e.project_id AND k.uuid = e.uuid "
-            "WHERE e.timestamp BETWEEN ? AND ?",
-            [low, high],
-        ).fetchall()
-    return [(int(p), str(u), int(t)) for p, u, t in rows]
 
 
 class _DuckPersonSource:
@@ -258,48 +226,54 @@ class DuckDBEventStore:
     def write(
         self, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk] = ()
     ) -> WriteResult:
+        fresh = unique_events(events)
         with self._write_lock:
             try:
-                fresh = self._write_once(events, chunks)
-            except duckdb.Error as exc:
-                if not _out_of_memory(exc):
-                    raise
-                # Rolled back; a smaller write may fit.
+                while True:
+                    new = self._write_once(fresh, chunks)
+                    if new is None:
+                        break
+                    # Some events were stored before (a batch written again from the log, an
+                    # SDK retrying): their person changes are applied already. Redo the batch
+                    # with the new events alone, so persons end as if each was written once.
+                    fresh = [e for e in fresh if event_key(e) in new]
+            except duckdb.OutOfMemoryException as exc:  # rolled back; a smaller write may fit
                 raise StoreOutOfMemory(
-                    f"{len(events)} events and {len(chunks)} recording chunks did not fit in "
+                    f"{len(fresh)} events and {len(chunks)} recording chunks did not fit in "
                     f"DuckDB's memory limit ({first_line(exc)})"
                 ) from exc
             for project_id in {e.project_id for e in fresh}:
                 self._bump(project_id)
-        return WriteResult(received=len(events), inserted=len(fresh))
+        inserted = len(fresh)
+        return WriteResult(received=len(events), inserted=inserted)
 
     def _write_once(
         self, events: Sequence[CapturedEvent], chunks: Sequence[RecordingChunk]
-    ) -> list[CapturedEvent]:
-        """One transaction: the events that are not repeats (`events.new_events`), their
-        persons, and the chunks. Repeats (a batch written again from the log, an SDK retrying)
-        have had their person changes applied already, so only the new events go through the
-        person rules. Returns the new events."""
+    ) -> set[tuple[int, str]] | None:
+        """One transaction: persons, chunks and events. Commits when every event was new and
+        returns None; otherwise rolls back and returns the (project, uuid) of the new ones."""
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
-            fresh = new_events(events, _stored_repeats(con, events)) if events else []
-            changes = PersonProcessor(_DuckPersonSource(con)).process(fresh)
+            changes = PersonProcessor(_DuckPersonSource(con)).process(events)
             self._persist_persons(con, changes)
             if chunks:
                 _insert_chunks(con, chunks)
-            if fresh:
-                with registered(con, "_batch", _event_table(fresh)):
-                    con.execute(
-                        "INSERT INTO events SELECT project_id, CAST(uuid AS UUID), event, "
-                        "distinct_id, CAST(person_id AS UUID), * EXCLUDE (project_id, uuid, "
-                        "event, distinct_id, person_id) FROM _batch"
-                    )
+            with registered(con, "_batch", _event_table(events)):
+                rows = con.execute(
+                    "INSERT OR IGNORE INTO events SELECT project_id, CAST(uuid AS UUID), "
+                    "event, distinct_id, CAST(person_id AS UUID), * EXCLUDE (project_id, uuid, "
+                    "event, distinct_id, person_id) FROM _batch "
+                    "RETURNING project_id, CAST(uuid AS VARCHAR) AS uuid"
+                ).fetchall()  # not `fetchnumpy`: numpy is no dependency of the server
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        con.execute("COMMIT")  # a commit that fails has rolled back
-        return fresh
+        if len(rows) == len(events):
+            con.execute("COMMIT")
+            return None
+        con.execute("ROLLBACK")
+        return {(int(project_id), str(uid)) for project_id, uid in rows}
 
     def _bump(self, project_id: int) -> None:
         self._versions[project_id] = self._versions.get(project_id, 0) + 1
