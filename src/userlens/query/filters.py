@@ -17,9 +17,9 @@ Semantics, the same on every backend and in the reference implementation:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, Self, TypeVar
 
 from userlens.errors import InvalidInput
 from userlens.model.filters import (
@@ -300,6 +300,26 @@ def on_line(params: Params, line: BreakdownLine, alias: str = "") -> str:
         f"{at}is_other = {params.add(line.is_other)} "
         f"AND {at}line IS NOT DISTINCT FROM {params.add(line.value)}"
     )
+
+
+class _CohortSplit(Protocol):
+    """A spec that breaks down by cohorts: it has filters, and cohorts to split by."""
+
+    filters: list[Filter]
+    breakdown_cohorts: list[CohortFilter]
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> Self: ...
+
+
+_Spec = TypeVar("_Spec", bound=_CohortSplit)
+
+
+def only_in(spec: _Spec, chosen: Sequence[CohortFilter]) -> _Spec:
+    """`spec` for the persons in `chosen` alone (none: everyone), with no cohort breakdown:
+    how every kind answers one cohort's line."""
+    return spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]})
 
 
 def cohort_of_line(

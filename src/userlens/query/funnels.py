@@ -47,6 +47,7 @@ from userlens.query.filters import (
     local_bucket,
     matches,
     on_line,
+    only_in,
     overrides,
     person_join,
     top_lines,
@@ -555,7 +556,7 @@ def run(
     # A line per cohort: the funnel again with the cohort as one more filter.
     lines = []
     for i, cohort in enumerate(spec.breakdown_cohorts):
-        one = spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, cohort]})
+        one = only_in(spec, [cohort])
         line = answer(one).lines[0]
         lines.append(line.model_copy(update={"breakdown_value": cohort_name(cohort, i)}))
     return _result(spec, lines, periods)
@@ -622,7 +623,4 @@ def of_line(
     persons in that cohort (no line: everyone's), with no line to pick."""
     if not spec.breakdown_cohorts:
         return spec, line
-    chosen = cohort_of_line(spec.breakdown_cohorts, line)
-    return spec.model_copy(
-        update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]}
-    ), None
+    return only_in(spec, cohort_of_line(spec.breakdown_cohorts, line)), None

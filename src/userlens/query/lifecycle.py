@@ -20,7 +20,6 @@ from userlens.model.activity import (
     LifecycleResult,
     LifecycleStatus,
 )
-from userlens.model.filters import CohortFilter
 from userlens.model.insight import PersonsResult
 from userlens.query.dates import Window, before, resolve, utc_offsets
 from userlens.query.dialect import Dialect, Engine
@@ -36,6 +35,7 @@ from userlens.query.filters import (
     local_bucket,
     mask_plan,
     matches,
+    only_in,
     overrides,
     person_join,
     utc,
@@ -171,10 +171,10 @@ def run(
     if not spec.breakdown_cohorts:
         return answer(spec)
     # Everyone's, then each cohort's: the lifecycle again with it as one more filter.
-    whole = answer(_with_cohort(spec, []))
+    whole = answer(only_in(spec, []))
     lines = []
     for i, cohort in enumerate(spec.breakdown_cohorts):
-        mine = answer(_with_cohort(spec, [cohort]))
+        mine = answer(only_in(spec, [cohort]))
         lines.append(
             LifecycleLine(
                 breakdown_value=cohort_name(cohort, i),
@@ -185,11 +185,6 @@ def run(
             )
         )
     return whole.model_copy(update={"lines": lines})
-
-
-def _with_cohort(spec: LifecycleQuery, chosen: list[CohortFilter]) -> LifecycleQuery:
-    """The lifecycle of the persons in `chosen` (none: everyone), with no breakdown."""
-    return spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]})
 
 
 def build_persons(
@@ -224,7 +219,7 @@ def run_persons(
     spec = ask.lifecycle
     if spec.breakdown_cohorts:
         # A cohort's line: its persons (no line: everyone's).
-        spec = _with_cohort(spec, cohort_of_line(spec.breakdown_cohorts, ask.line))
+        spec = only_in(spec, cohort_of_line(spec.breakdown_cohorts, ask.line))
         ask = ask.model_copy(update={"lifecycle": spec, "line": None})
     window = resolve(spec.date_range, spec.interval, timezone, now)
     if ask.bucket >= len(window.buckets):

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from userlens.model.filters import CohortFilter
 from userlens.model.insight import PersonsResult
 from userlens.model.retention import (
     RetentionCohort,
@@ -41,6 +40,7 @@ from userlens.query.filters import (
     local_bucket,
     matches,
     on_line,
+    only_in,
     overrides,
     person_join,
     top_lines,
@@ -316,21 +316,16 @@ def run(
     if not spec.breakdown_cohorts:
         return answer(spec)
     # Everyone's table, then a line per cohort: the retention again with it as one more filter.
-    whole = answer(spec.model_copy(update={"breakdown_cohorts": []}))
+    whole = answer(only_in(spec, []))
     lines = []
     for i, cohort in enumerate(spec.breakdown_cohorts):
-        mine = answer(_with_cohort(spec, [cohort]))
+        mine = answer(only_in(spec, [cohort]))
         lines.append(
             RetentionLine(
                 breakdown_value=cohort_name(cohort, i), cohorts=mine.cohorts, average=mine.average
             )
         )
     return whole.model_copy(update={"lines": lines})
-
-
-def _with_cohort(spec: RetentionQuery, chosen: list[CohortFilter]) -> RetentionQuery:
-    """The retention of the persons in `chosen` (none: everyone), with no breakdown."""
-    return spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]})
 
 
 def build_persons(
@@ -370,6 +365,6 @@ def run_persons(
     if ask.retention.breakdown_cohorts:
         # A cohort's line: the persons of its table (no line: everyone's).
         chosen = cohort_of_line(ask.retention.breakdown_cohorts, ask.line)
-        retention = _with_cohort(ask.retention, chosen)
+        retention = only_in(ask.retention, chosen)
         ask = ask.model_copy(update={"retention": retention, "line": None})
     return hits(engine.execute(build_persons(ask, window, timezone, engine.dialect)))

@@ -17,7 +17,6 @@ from userlens.model.activity import (
     StickinessQuery,
     StickinessResult,
 )
-from userlens.model.filters import CohortFilter
 from userlens.model.insight import PersonsResult
 from userlens.query.dates import Window, resolve, utc_offsets
 from userlens.query.dialect import Dialect, Engine
@@ -31,6 +30,7 @@ from userlens.query.filters import (
     first_and_last,
     local_bucket,
     matches,
+    only_in,
     overrides,
     person_join,
     utc,
@@ -147,17 +147,12 @@ def run(
     lines = []
     for i, cohort in enumerate(spec.breakdown_cohorts):
         name = cohort_name(cohort, i)
-        for line in answer(_with_cohort(spec, [cohort])).series:
+        for line in answer(only_in(spec, [cohort])).series:
             lines.append(
                 line.model_copy(update={"label": f"{line.label} · {name}", "breakdown_value": name})
             )
     lines.sort(key=lambda line: line.series)
     return StickinessResult(interval=spec.interval, intervals=len(window.buckets), series=lines)
-
-
-def _with_cohort(spec: StickinessQuery, chosen: list[CohortFilter]) -> StickinessQuery:
-    """The stickiness of the persons in `chosen` (none: everyone), with no breakdown."""
-    return spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]})
 
 
 def build_persons(
@@ -186,7 +181,7 @@ def run_persons(
     spec = ask.stickiness
     if spec.breakdown_cohorts:
         # A cohort's line: the persons of the series filtered by that cohort.
-        spec = _with_cohort(spec, cohort_of_line(spec.breakdown_cohorts, ask.line))
+        spec = only_in(spec, cohort_of_line(spec.breakdown_cohorts, ask.line))
         ask = ask.model_copy(update={"stickiness": spec, "line": None})
     window = resolve(spec.date_range, spec.interval, timezone, now)
     return hits(engine.execute(build_persons(ask, window, timezone, engine.dialect)))

@@ -48,6 +48,7 @@ from userlens.query.filters import (
     indexed_buckets,
     local_bucket,
     on_line,
+    only_in,
     overrides,
     person_join,
     utc,
@@ -510,7 +511,7 @@ def _by_cohort(
     parts = []
     for i, cohort in enumerate(spec.breakdown_cohorts):
         name = cohort_name(cohort, i)
-        one = spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, cohort]})
+        one = only_in(spec, [cohort])
         parts.append((name, run(one, timezone, now, engine)))
 
     def named(lines: list[TrendsLine] | None, name: str) -> list[TrendsLine]:
@@ -610,9 +611,7 @@ def run_persons(
     spec = ask.trends
     if spec.breakdown_cohorts:
         # A cohort's line: the persons of the series filtered by that cohort.
-        chosen = cohort_of_line(spec.breakdown_cohorts, ask.line)
-        filters = [*spec.filters, *chosen]
-        spec = spec.model_copy(update={"breakdown_cohorts": [], "filters": filters})
+        spec = only_in(spec, cohort_of_line(spec.breakdown_cohorts, ask.line))
         ask = ask.model_copy(update={"trends": spec, "line": None})
     window = resolve(spec.date_range, spec.interval, timezone, now)
     if ask.bucket is not None and ask.bucket >= len(window.buckets):
