@@ -17,7 +17,7 @@ Semantics, the same on every backend and in the reference implementation:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, Self, TypeVar
 
@@ -314,12 +314,22 @@ class _CohortSplit(Protocol):
 
 
 _Spec = TypeVar("_Spec", bound=_CohortSplit)
+_Result = TypeVar("_Result")
 
 
 def only_in(spec: _Spec, chosen: Sequence[CohortFilter]) -> _Spec:
     """`spec` for the persons in `chosen` alone (none: everyone), with no cohort breakdown:
     how every kind answers one cohort's line."""
     return spec.model_copy(update={"breakdown_cohorts": [], "filters": [*spec.filters, *chosen]})
+
+
+def per_cohort(spec: _Spec, answer: Callable[[_Spec], _Result]) -> list[tuple[str, _Result]]:
+    """Each cohort's line of a cohort breakdown, in the order asked for: its name, and the
+    answer to the spec again with the cohort as one more filter."""
+    return [
+        (cohort_name(c, i), answer(only_in(spec, [c])))
+        for i, c in enumerate(spec.breakdown_cohorts)
+    ]
 
 
 def cohort_of_line(

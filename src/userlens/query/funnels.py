@@ -42,13 +42,13 @@ from userlens.query.filters import (
     COLUMNS,
     Params,
     all_of,
-    cohort_name,
     cohort_of_line,
     local_bucket,
     matches,
     on_line,
     only_in,
     overrides,
+    per_cohort,
     person_join,
     top_lines,
     utc,
@@ -553,12 +553,11 @@ def run(
 
     if not spec.breakdown_cohorts:
         return answer(spec)
-    # A line per cohort: the funnel again with the cohort as one more filter.
-    lines = []
-    for i, cohort in enumerate(spec.breakdown_cohorts):
-        one = only_in(spec, [cohort])
-        line = answer(one).lines[0]
-        lines.append(line.model_copy(update={"breakdown_value": cohort_name(cohort, i)}))
+    # A line per cohort.
+    lines = [
+        mine.lines[0].model_copy(update={"breakdown_value": name})
+        for name, mine in per_cohort(spec, answer)
+    ]
     return _result(spec, lines, periods)
 
 

@@ -28,7 +28,6 @@ from userlens.query.filters import (
     Params,
     all_of,
     bucket_index,
-    cohort_name,
     cohort_of_line,
     first_and_last,
     indexed_buckets,
@@ -37,6 +36,7 @@ from userlens.query.filters import (
     matches,
     only_in,
     overrides,
+    per_cohort,
     person_join,
     utc,
 )
@@ -170,21 +170,18 @@ def run(
 
     if not spec.breakdown_cohorts:
         return answer(spec)
-    # Everyone's, then each cohort's: the lifecycle again with it as one more filter.
-    whole = answer(only_in(spec, []))
-    lines = []
-    for i, cohort in enumerate(spec.breakdown_cohorts):
-        mine = answer(only_in(spec, [cohort]))
-        lines.append(
-            LifecycleLine(
-                breakdown_value=cohort_name(cohort, i),
-                new=mine.new,
-                returning=mine.returning,
-                resurrecting=mine.resurrecting,
-                dormant=mine.dormant,
-            )
+    # Everyone's, then each cohort's.
+    lines = [
+        LifecycleLine(
+            breakdown_value=name,
+            new=mine.new,
+            returning=mine.returning,
+            resurrecting=mine.resurrecting,
+            dormant=mine.dormant,
         )
-    return whole.model_copy(update={"lines": lines})
+        for name, mine in per_cohort(spec, answer)
+    ]
+    return answer(only_in(spec, [])).model_copy(update={"lines": lines})
 
 
 def build_persons(

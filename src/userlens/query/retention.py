@@ -33,7 +33,6 @@ from userlens.query.filters import (
     Params,
     all_of,
     bucket_index,
-    cohort_name,
     cohort_of_line,
     first_and_last,
     indexed_buckets,
@@ -42,6 +41,7 @@ from userlens.query.filters import (
     on_line,
     only_in,
     overrides,
+    per_cohort,
     person_join,
     top_lines,
     utc,
@@ -315,17 +315,12 @@ def run(
 
     if not spec.breakdown_cohorts:
         return answer(spec)
-    # Everyone's table, then a line per cohort: the retention again with it as one more filter.
-    whole = answer(only_in(spec, []))
-    lines = []
-    for i, cohort in enumerate(spec.breakdown_cohorts):
-        mine = answer(only_in(spec, [cohort]))
-        lines.append(
-            RetentionLine(
-                breakdown_value=cohort_name(cohort, i), cohorts=mine.cohorts, average=mine.average
-            )
-        )
-    return whole.model_copy(update={"lines": lines})
+    # Everyone's table, then a line per cohort.
+    lines = [
+        RetentionLine(breakdown_value=name, cohorts=mine.cohorts, average=mine.average)
+        for name, mine in per_cohort(spec, answer)
+    ]
+    return answer(only_in(spec, [])).model_copy(update={"lines": lines})
 
 
 def build_persons(

@@ -25,13 +25,13 @@ from userlens.query.filters import (
     Params,
     all_of,
     bucket_index,
-    cohort_name,
     cohort_of_line,
     first_and_last,
     local_bucket,
     matches,
     only_in,
     overrides,
+    per_cohort,
     person_join,
     utc,
     window_masks,
@@ -143,14 +143,12 @@ def run(
 
     if not spec.breakdown_cohorts:
         return answer(spec)
-    # Each series' line per cohort: the stickiness again with the cohort as one more filter.
-    lines = []
-    for i, cohort in enumerate(spec.breakdown_cohorts):
-        name = cohort_name(cohort, i)
-        for line in answer(only_in(spec, [cohort])).series:
-            lines.append(
-                line.model_copy(update={"label": f"{line.label} · {name}", "breakdown_value": name})
-            )
+    # Each series' line per cohort.
+    lines = [
+        line.model_copy(update={"label": f"{line.label} · {name}", "breakdown_value": name})
+        for name, mine in per_cohort(spec, answer)
+        for line in mine.series
+    ]
     lines.sort(key=lambda line: line.series)
     return StickinessResult(interval=spec.interval, intervals=len(window.buckets), series=lines)
 

@@ -42,7 +42,6 @@ from userlens.query.filters import (
     Params,
     all_of,
     bucket_index,
-    cohort_name,
     cohort_of_line,
     first_and_last,
     indexed_buckets,
@@ -50,6 +49,7 @@ from userlens.query.filters import (
     on_line,
     only_in,
     overrides,
+    per_cohort,
     person_join,
     utc,
     window_masks,
@@ -508,11 +508,7 @@ def _by_cohort(
     engine: Engine,
 ) -> TrendsResult:
     """Each cohort's lines: the spec again with the cohort as one more filter."""
-    parts = []
-    for i, cohort in enumerate(spec.breakdown_cohorts):
-        name = cohort_name(cohort, i)
-        one = only_in(spec, [cohort])
-        parts.append((name, run(one, timezone, now, engine)))
+    parts = per_cohort(spec, lambda one: run(one, timezone, now, engine))
 
     def named(lines: list[TrendsLine] | None, name: str) -> list[TrendsLine]:
         return [
