@@ -558,7 +558,10 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(page.get_by_role("button", name="Filters (1)")).to_be_visible()
     expect(page.get_by_label("Dates")).to_have_value("-7d")
     page.get_by_role("button", name="Filters (1)").click()
-    with page.expect_response(funnel_answer) as unfiltered:
+    # The answer without the filter: one still in flight from the reload may come first.
+    with page.expect_response(
+        lambda r: funnel_answer(r) and "Netscape" not in (r.request.post_data or "")
+    ) as unfiltered:
         shared.get_by_role("button", name="Remove filter 1").click()
     assert unfiltered.value.json()["lines"][0]["steps"][0]["count"] == 4
     expect(page.get_by_role("button", name="Filters", exact=True)).to_be_visible()
