@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -185,6 +186,9 @@ def test_a_new_user_walks_from_install_to_a_replayed_drop_off(
     seen_urls = page.locator("#sessions-url-seen option")
     expect(seen_urls).to_have_count(1)  # offered as the user types
     expect(seen_urls).to_have_attribute("value", f"{site_url}/index.html")
+    first_page = sessions.get_by_role("row").nth(1).get_by_role("cell").nth(2)
+    expect(first_page).to_have_text("/index.html")  # the path; the whole URL on hover
+    expect(first_page).to_have_attribute("title", f"{site_url}/index.html")
     page.get_by_label("Did the event").fill("trial_started")
     expect(sessions.get_by_role("row")).to_have_count(2)
     expect(sessions.locator("td.bad")).to_have_count(0)  # the visitor who started a trial
@@ -1358,4 +1362,10 @@ def test_a_demo_recording_replays_its_pages(page: Page, server: ServerProcess) -
     first = next(e for e in events if e["properties"]["$session_id"] == session)
     heading = first["properties"]["title"].split(" · ")[0]
     expect(frame.get_by_role("heading", level=1)).to_have_text(heading)
+    listed = page.get_by_test_id("event-list").get_by_role("listitem")
+    expect(listed.first).to_contain_text(urlsplit(first["properties"]["$current_url"]).path)
+    expect(page.get_by_test_id("event-list")).not_to_contain_text("://")  # pages by their path
+    visited = [e["event"] for e in events if e["properties"]["$session_id"] == session]
+    assert "$exception" not in visited  # so this recording logged nothing
+    expect(page.get_by_test_id("console")).to_contain_text("Nothing was logged")
     shot(page, "15d-demo-replay")

@@ -190,6 +190,19 @@ export function hoursAgo(hours: number): string {
   return new Date(Math.floor((Date.now() - hours * 3600_000) / 60_000) * 60_000).toISOString();
 }
 
+/** A page's URL as a list shows it: its path (and a hash route's path, for apps that route by
+ * `#/…`), without the scheme and host that every page of an app shares; the whole URL is for
+ * the element's title. Text that is not a URL comes back as it is. */
+export function pageOf(url: string | null | undefined): string {
+  if (!url) return "";
+  try {
+    const parsed = new URL(url);
+    return parsed.pathname + (parsed.hash.startsWith("#/") ? parsed.hash : "");
+  } catch {
+    return url;
+  }
+}
+
 interface CursorPage<T> {
   results: T[];
   next_cursor: string | null;

@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { type StoredEvent } from "../api";
 import { type Filter, FiltersEditor, ready, Suggest, useSeen } from "../filters";
-import { ErrorNote, hoursAgo, ListFoot, useCursorPages } from "../layout";
+import { ErrorNote, hoursAgo, ListFoot, pageOf, useCursorPages } from "../layout";
 import { shownValue } from "../people";
 import { LeaveOutToggle, useLeaveOut } from "./builder";
 
@@ -116,7 +116,7 @@ export function EventsPage(props: { projectId: number }) {
             <thead>
               <tr>
                 <th class="w-when">Time</th>
-                <th class="w-event">Event</th>
+                <th class="w-name">Event</th>
                 <th>Person</th>
                 <th>Page</th>
                 <th>Browser</th>
@@ -131,9 +131,9 @@ export function EventsPage(props: { projectId: number }) {
                       <span class="caret" aria-hidden="true">{open === e.uuid ? "▾" : "▸"}</span>{new Date(e.timestamp).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" })}
                     </button>
                   </td>
-                  <td class="clip"><code>{e.event}</code></td>
+                  <td class="clip" title={e.event}><code>{e.event}</code></td>
                   <td class="clip" title={e.distinct_id}><a href={`/projects/${props.projectId}/persons/${encodeURIComponent(e.distinct_id)}`}>{e.distinct_id}</a></td>
-                  <td class="clip" title={e.current_url ?? ""}>{e.pathname ?? e.current_url ?? "–"}</td>
+                  <td class="clip" title={e.current_url ?? ""}>{e.pathname ?? (pageOf(e.current_url) || "–")}</td>
                   <td class="clip">{[e.browser, e.os].filter(Boolean).join(" · ") || "–"}</td>
                 </tr>,
                 open === e.uuid && (

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, type StoredEvent } from "../api";
-import { ErrorNote, ListFoot, message, TwoStepDelete, useCanChange } from "../layout";
+import { ErrorNote, ListFoot, message, pageOf, TwoStepDelete, useCanChange } from "../layout";
 import { navigate } from "../router";
 import { type PersonRow, PersonRows, personName, shownValue } from "../people";
 import { clock, type SessionSummary } from "./sessions";
@@ -177,7 +177,7 @@ export function PersonPage(props: { projectId: number; distinctId: string }) {
             {events.map((e) => (
               <li key={e.uuid}>
                 <span class="at">{new Date(e.timestamp).toLocaleString()}</span> <code>{e.event}</code>{" "}
-                <span class="muted clip">{e.current_url ?? ""}</span>
+                <span class="muted clip" title={e.current_url ?? ""}>{pageOf(e.current_url)}</span>
               </li>
             ))}
             {events.length === 0 && <li class="muted">No events.</li>}

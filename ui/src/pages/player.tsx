@@ -3,7 +3,7 @@
 import { Replayer } from "@rrweb/replay";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, ApiError, snapshotsUrl, type StoredEvent } from "../api";
-import { ErrorNote } from "../layout";
+import { ErrorNote, pageOf } from "../layout";
 import { usePersonName } from "../people";
 import { clock } from "./sessions";
 
@@ -243,7 +243,7 @@ export function PlayerPage(props: {
                 <li key={i} class={`ev-${m.kind}`}>
                   <button type="button" class="row" onClick={() => seek(m.at)}>
                     <span class="at">{clock(m.at / 1000)}</span>
-                    <span class="clip">{m.text}</span>
+                    <span class="clip" title={m.text}>{m.kind === "page" ? pageOf(m.text) : m.text}</span>
                   </button>
                 </li>
               ))}
@@ -257,6 +257,7 @@ export function PlayerPage(props: {
                   <span class="at">{clock(m.at / 1000)}</span> <span>{m.text}</span>
                 </li>
               ))}
+              {consoleLines.length === 0 && <li class="muted">Nothing was logged and no request was recorded.</li>}
             </ol>
           </section>
         </aside>

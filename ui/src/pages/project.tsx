@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, type Project, type StoredEvent } from "../api";
-import { ErrorNote } from "../layout";
+import { ErrorNote, pageOf } from "../layout";
 
 function CopyBlock(props: { label: string; text: string }) {
   const [copied, setCopied] = useState(false);
@@ -18,15 +18,6 @@ function CopyBlock(props: { label: string; text: string }) {
       <pre><code>{props.text}</code></pre>
     </div>
   );
-}
-
-function pathOf(url: string | null): string {
-  if (!url) return "";
-  try {
-    return new URL(url).pathname;
-  } catch {
-    return url;
-  }
 }
 
 function LiveEvents(props: { projectId: number }) {
@@ -74,7 +65,7 @@ function LiveEvents(props: { projectId: number }) {
                 <td class="nowrap">{new Date(e.timestamp).toLocaleTimeString()}</td>
                 <td class="clip"><code>{e.event}</code></td>
                 <td class="clip" title={e.distinct_id}>{e.distinct_id}</td>
-                <td class="clip" title={e.current_url ?? ""}>{pathOf(e.current_url)}</td>
+                <td class="clip" title={e.current_url ?? ""}>{pageOf(e.current_url)}</td>
               </tr>
             ))}
           </tbody>

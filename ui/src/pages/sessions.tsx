@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { Suggest, useCohorts, useSeen } from "../filters";
-import { ErrorNote, hoursAgo, ListFoot, useCursorPages } from "../layout";
+import { ErrorNote, hoursAgo, ListFoot, pageOf, useCursorPages } from "../layout";
 
 export interface SessionSummary {
   session_id: string;
@@ -170,7 +170,7 @@ export function SessionsPage(props: { projectId: number }) {
                     </a>
                   </td>
                   <td class="clip" title={s.distinct_id}>{s.person_name ?? s.distinct_id}</td>
-                  <td class="clip" title={s.first_url ?? ""}>{s.first_url ?? "–"}</td>
+                  <td class="clip" title={s.first_url ?? ""}>{pageOf(s.first_url) || "–"}</td>
                   <td>{s.duration_s > 0 && s.duration_s < 1 ? "< 0:01" : clock(s.duration_s)}</td>
                   <td>{s.pageviews}</td>
                   <td class={s.errors + s.console_errors ? "bad" : ""}>{s.errors + s.console_errors}</td>
