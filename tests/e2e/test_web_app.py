@@ -848,6 +848,27 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     expect(counts.nth(2)).to_contain_text("2")
     shot(page, "21-funnel-exclusion")
 
+    # Cleo also signs in on another device: her person page lists both ids, each in full.
+    laptop = "cleo-on-her-laptop-0f6a1c2e-5d4b-4e8f-9a7c-3b2d1e0f9a8b"
+    aliased = httpx.post(
+        f"{server.url}/capture/",
+        json={
+            "api_key": project["api_token"],
+            "event": "$create_alias",
+            "distinct_id": "cleo",
+            "properties": {"alias": laptop},
+        },
+    )
+    assert aliased.status_code == 200
+    stored_by = f"{server.url}/api/projects/{project['id']}/persons/{laptop}"
+    deadline = time.monotonic() + 10
+    while page.request.get(stored_by).status != 200:  # loaded a moment after the 200
+        assert time.monotonic() < deadline, "the alias was never stored"
+        page.wait_for_timeout(100)
+    page.goto(f"{server.url}/projects/{project['id']}/persons/{laptop}")
+    expect(page.get_by_role("heading", name="cleo@shop.test")).to_be_visible()
+    expect(page.get_by_test_id("distinct-ids").locator("div")).to_have_text(["cleo", laptop])
+
 
 def test_a_funnel_says_which_events_set_converters_apart(page: Page, server: ServerProcess) -> None:
     """Those who took the tour checked out; those who asked for help did not. The funnel

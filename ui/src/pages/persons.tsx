@@ -145,7 +145,10 @@ export function PersonPage(props: { projectId: number; distinctId: string }) {
                 {Object.entries(person.properties).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => (
                   <tr key={k}><td class="clip"><code>{k}</code></td><td class="clip" title={shownValue(v)}>{shownValue(v)}</td></tr>
                 ))}
-                <tr><td><code>distinct ids</code></td><td class="clip">{person.distinct_ids.join(", ")}</td></tr>
+                <tr>
+                  <td><code>distinct ids</code></td>
+                  <td data-testid="distinct-ids">{person.distinct_ids.map((id) => <div key={id} class="clip" title={id}>{id}</div>)}</td>
+                </tr>
               </tbody>
             </table>
           </section>
