@@ -63,7 +63,7 @@ function LiveEvents(props: { projectId: number }) {
             {events.map((e) => (
               <tr key={e.uuid}>
                 <td class="nowrap">{new Date(e.timestamp).toLocaleTimeString()}</td>
-                <td class="clip"><code>{e.event}</code></td>
+                <td class="clip" title={e.event}><code>{e.event}</code></td>
                 <td class="clip" title={e.distinct_id}>{e.distinct_id}</td>
                 <td class="clip" title={e.current_url ?? ""}>{pageOf(e.current_url)}</td>
               </tr>
