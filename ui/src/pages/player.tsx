@@ -257,7 +257,7 @@ export function PlayerPage(props: {
                   <span class="at">{clock(m.at / 1000)}</span> <span>{m.text}</span>
                 </li>
               ))}
-              {consoleLines.length === 0 && <li class="muted">Nothing was logged and no request was recorded.</li>}
+              {events !== null && consoleLines.length === 0 && <li class="muted">Nothing was logged and no request was recorded.</li>}
             </ol>
           </section>
         </aside>
