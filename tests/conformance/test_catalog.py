@@ -122,6 +122,50 @@ def test_person_search_matches_ids_and_properties(
     assert {p.distinct_ids[0] for p in found} == want
 
 
+texts = st.sampled_from([None, "", "  ", "ana@acme.example", " Ben Okafor ", "ü"])
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(people=st.dictionaries(st.sampled_from("abcdef"), st.tuples(texts, texts), min_size=1))
+def test_persons_are_named_by_email_then_name(
+    make_store: StoreFactory, people: dict[str, tuple[str | None, str | None]]
+) -> None:
+    store = make_store()
+    start = int(NOW.timestamp() * 1e6)
+    store.write(
+        [
+            _seen(
+                i,
+                who,
+                start + i,
+                {k: v for k, v in (("email", email), ("name", name)) if v is not None} or None,
+            )
+            for i, (who, (email, name)) in enumerate(people.items())
+        ]
+    )
+    ids = {}
+    for who in people:
+        person = store.person(PROJECT, who)
+        assert person is not None
+        ids[who] = person.id
+    unknown = "00000000-0000-4000-8000-000000000000"
+    got = catalog.person_names(engine_of(store, PROJECT), [*ids.values(), unknown])
+
+    def named(email: str | None, name: str | None) -> str | None:
+        for text in (email, name):
+            if text is not None and text.strip():
+                return text.strip()
+        return None
+
+    want = {ids[who]: named(*texts) for who, texts in people.items()}
+    assert got == {pid: name for pid, name in want.items() if name is not None}
+    assert catalog.person_names(engine_of(store, PROJECT), []) == {}
+    # Another project's engine finds none of them.
+    assert catalog.person_names(engine_of(store, PROJECT + 1), list(ids.values())) == {}
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

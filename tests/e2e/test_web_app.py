@@ -625,6 +625,16 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
     page.get_by_role("navigation").get_by_role("link", name="Events").click()
     stored = page.get_by_test_id("events").get_by_role("row")
     expect(stored).to_have_count(9)  # 3 + 2 + 1 + 2 events, and a head
+    # A person shows by the name they go by (cleo by her email), the distinct id on hover;
+    # a person with no email or name, by the distinct id.
+    cleo = page.get_by_test_id("events").get_by_role("link", name="cleo@shop.test", exact=True)
+    expect(cleo).to_have_count(1)
+    expect(
+        page.get_by_test_id("events").get_by_role("cell", name="cleo@shop.test")
+    ).to_have_attribute("title", "cleo@shop.test · cleo")
+    expect(page.get_by_test_id("events").get_by_role("link", name="ben", exact=True)).to_have_count(
+        2
+    )
     page.get_by_label("Event", exact=True).fill("signup")
     expect(stored).to_have_count(4)
     page.get_by_role("button", name="Add filter").click()

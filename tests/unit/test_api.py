@@ -67,6 +67,23 @@ def test_filters_and_cursor_pagination(make_env: Callable[..., Env]) -> None:
     assert {g["timestamp"][:10] for g in window} == {"2026-11-02", "2026-11-03"}
 
 
+def test_an_events_page_names_its_persons(env: Env) -> None:
+    _send(
+        env,
+        {"event": "$pageview", "distinct_id": "anon"},
+        {"event": "$identify", "distinct_id": "u", "properties": {"$anon_distinct_id": "anon"}},
+        {"event": "$set", "distinct_id": "u", "$set": {"email": "u@x.test"}},
+        {"event": "$pageview", "distinct_id": "nameless"},
+    )
+    resp = env.client.get(f"/api/projects/{env.project.id}/events", headers=env.auth)
+    assert resp.status_code == 200
+    body = resp.json()
+    by_id = {e["distinct_id"]: e["person_id"] for e in body["results"]}
+    # The anonymous events belong to the person they merged into, who goes by their email.
+    assert by_id["anon"] == by_id["u"]
+    assert body["person_names"] == {by_id["u"]: "u@x.test"}
+
+
 def test_bad_query_parameters_are_400_naming_the_field(env: Env) -> None:
     url = f"/api/projects/{env.project.id}/events"
     for params, field in (({"limit": 0}, "limit"), ({"after": "yesterday"}, "after")):

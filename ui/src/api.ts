@@ -21,6 +21,7 @@ export interface StoredEvent {
   uuid: string;
   event: string;
   distinct_id: string;
+  person_id: string | null;
   timestamp: string;
   current_url: string | null;
   browser: string | null;

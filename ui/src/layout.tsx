@@ -206,13 +206,16 @@ export function pageOf(url: string | null | undefined): string {
 interface CursorPage<T> {
   results: T[];
   next_cursor: string | null;
+  // Lists of events also name the persons they show, by person id.
+  person_names?: Record<string, string>;
 }
 
 /** A list the API pages by cursor (`results`, `next_cursor`): its first page for `query`
  * (asked again, a moment after the query last changed, and when `generation` does), and
- * `showMore` for the next. */
+ * `showMore` for the next. `names` gathers the pages' person names, when they give some. */
 export function useCursorPages<T>(url: string, query: URLSearchParams, generation = 0) {
   const [rows, setRows] = useState<T[] | null>(null);
+  const [names, setNames] = useState<Record<string, string>>({});
   const [next, setNext] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -221,7 +224,7 @@ export function useCursorPages<T>(url: string, query: URLSearchParams, generatio
     let current = true;
     const timer = setTimeout(() => {
       api<CursorPage<T>>("GET", `${url}?${asked}`)
-        .then((page) => current && (setRows(page.results), setNext(page.next_cursor), setError(null)))
+        .then((page) => current && (setRows(page.results), setNames(page.person_names ?? {}), setNext(page.next_cursor), setError(null)))
         .catch((e) => current && setError(message(e)));
     }, 200);
     return () => ((current = false), clearTimeout(timer));
@@ -232,11 +235,11 @@ export function useCursorPages<T>(url: string, query: URLSearchParams, generatio
     more.set("cursor", next);
     setLoading(true);
     api<CursorPage<T>>("GET", `${url}?${more}`)
-      .then((page) => (setRows([...rows, ...page.results]), setNext(page.next_cursor), setError(null)))
+      .then((page) => (setRows([...rows, ...page.results]), setNames({ ...names, ...page.person_names }), setNext(page.next_cursor), setError(null)))
       .catch((e) => setError(message(e)))
       .finally(() => setLoading(false));
   };
-  return { rows, more: next !== null, loading, error, showMore };
+  return { rows, names, more: next !== null, loading, error, showMore };
 }
 
 /** Under a list: how many it shows, and a button for more when there are. */

@@ -141,6 +141,23 @@ def search_persons(engine: Engine, text: str, limit: int = 50, offset: int = 0) 
     ]
 
 
+def person_names(engine: Engine, person_ids: Sequence[str]) -> dict[str, str]:
+    """The name each of `person_ids` goes by: their `email` property, else their `name`
+    (trimmed, empty counting as unset); persons with neither, or unknown, are left out."""
+    if not person_ids:
+        return {}
+    params = Params(engine.dialect)
+    d = engine.dialect
+    ids = params.add(sorted(set(person_ids)))
+    email, name = params.prop("p.properties", "email"), params.prop("p.properties", "name")
+    sql = (
+        "SELECT CAST(p.id AS VARCHAR), "
+        f"coalesce(nullif(trim({email}), ''), nullif(trim({name}), '')) "
+        f"FROM {{persons}} p WHERE {d.in_list('CAST(p.id AS VARCHAR)', ids)}"
+    )
+    return {str(i): str(n) for i, n in engine.execute(Query(sql, params.values)) if n is not None}
+
+
 class CohortMembers(BaseModel):
     """How many persons a cohort holds now, and the newest of them."""
 

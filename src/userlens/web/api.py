@@ -15,6 +15,7 @@ from userlens.model.event import EventCursor, EventFilter, StoredEvent
 from userlens.model.filters import FILTER_LIST, EventsWhere, Filter
 from userlens.model.project import Role, User
 from userlens.query import catalog
+from userlens.query.run import engine_of
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
 from userlens.web.insights import prepared_or_invalid
@@ -43,6 +44,11 @@ class ProjectOut(BaseModel):
 class EventsPage(BaseModel):
     results: list[StoredEvent]
     next_cursor: str | None
+    person_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="the name each listed person goes by (their `email` property, else their "
+        "`name`), by person id; persons with neither are not in it",
+    )
 
 
 class PersonOut(BaseModel):
@@ -181,8 +187,10 @@ def list_events(
             raise bad_request("invalid_properties", f"properties: {problem}") from exc
     else:
         page = services.events.events(project_id, found, limit=limit, cursor=at)
+    persons = [e.person_id for e in page.events if e.person_id is not None]
     return EventsPage(
         results=list(page.events),
+        person_names=catalog.person_names(engine_of(services.events, project_id), persons),
         next_cursor=(
             encode_cursor(page.next_cursor.timestamp, page.next_cursor.uuid)
             if page.next_cursor

@@ -18,13 +18,14 @@ interface FullEvent extends StoredEvent {
 
 
 /** Every property of an event, in name order, the product's own before the `$` ones. */
-function Properties(props: { event: FullEvent; projectId: number }) {
+function Properties(props: { event: FullEvent; projectId: number; name: string }) {
   const e = props.event;
   const keys = Object.keys(e.properties).sort((a, b) => Number(a.startsWith("$")) - Number(b.startsWith("$")) || a.localeCompare(b));
   return (
     <div class="stack" data-testid="event-properties">
       <p class="muted">
-        {new Date(e.timestamp).toLocaleString()} · <a href={`/projects/${props.projectId}/persons/${encodeURIComponent(e.distinct_id)}`}>{e.distinct_id}</a>
+        {new Date(e.timestamp).toLocaleString()} · <a href={`/projects/${props.projectId}/persons/${encodeURIComponent(e.distinct_id)}`}>{props.name}</a>
+        {props.name !== e.distinct_id && <> · distinct id <code>{e.distinct_id}</code></>}
         {e.session_id && <> · session <code>{e.session_id}</code></>}
       </p>
       {keys.length === 0 ? (
@@ -67,6 +68,8 @@ export function EventsPage(props: { projectId: number }) {
   if (leaveOut.on) query.set("filter_test_accounts", "true");
   const list = useCursorPages<FullEvent>(`/api/projects/${props.projectId}/events`, query, generation);
   const events = list.rows;
+  // A person by the name they go by (their email or name), else by the event's distinct id.
+  const nameOf = (e: FullEvent) => (e.person_id && list.names[e.person_id]) || e.distinct_id;
 
   const filtered = event.trim() !== "" || person.trim() !== "" || since !== "" || properties.length > 0 || leaveOut.on || owner !== null;
   return (
@@ -132,13 +135,13 @@ export function EventsPage(props: { projectId: number }) {
                     </button>
                   </td>
                   <td class="clip" title={e.event}><code>{e.event}</code></td>
-                  <td class="clip" title={e.distinct_id}><a href={`/projects/${props.projectId}/persons/${encodeURIComponent(e.distinct_id)}`}>{e.distinct_id}</a></td>
+                  <td class="clip" title={nameOf(e) === e.distinct_id ? e.distinct_id : `${nameOf(e)} · ${e.distinct_id}`}><a href={`/projects/${props.projectId}/persons/${encodeURIComponent(e.distinct_id)}`}>{nameOf(e)}</a></td>
                   <td class="clip" title={e.current_url ?? ""}>{e.pathname ?? (pageOf(e.current_url) || "–")}</td>
                   <td class="clip">{[e.browser, e.os].filter(Boolean).join(" · ") || "–"}</td>
                 </tr>,
                 open === e.uuid && (
                   <tr key={`${e.uuid}-open`} class="opened">
-                    <td colSpan={5}><Properties event={e} projectId={props.projectId} /></td>
+                    <td colSpan={5}><Properties event={e} projectId={props.projectId} name={nameOf(e)} /></td>
                   </tr>
                 ),
               ])}
