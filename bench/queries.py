@@ -160,6 +160,8 @@ SPECS: dict[str, Any] = {
     "lifecycle": LifecycleQuery(event=EventRef(event="$pageview"), date_range=LAST_30),
     "stickiness": StickinessQuery(series=[EventRef(event="$pageview")], date_range=LAST_30),
 }
+# Trends again, against a baseline without the range's total (see `BASELINES`).
+SPECS["trends_daily"] = SPECS["trends"]
 # The events that set the funnel's converters apart, and weekly retention by the persons'
 # plan (no targets: to show what they cost).
 SPECS["correlation"] = FunnelCorrelationQuery(funnel=SPECS["funnel"])
@@ -191,12 +193,20 @@ FUNNEL_STEPS = """
 
 # The simplest hand-written SQL for the same question: no person merges, no time zone, no
 # drill-down columns. Placeholders: {start}, {end}.
-BASELINES = {
-    # Unique persons with a page view per day.
-    "trends": """
+TRENDS_DAILY = """
         SELECT date_trunc('day', timestamp) AS d, count(DISTINCT person_id) FROM events
         WHERE project_id = 1 AND event = '$pageview' AND timestamp >= '{start}'
-        AND timestamp < '{end}' GROUP BY d""",
+        AND timestamp < '{end}' GROUP BY d"""
+BASELINES = {
+    # Unique persons with a page view per day, and over the whole range (the answer's total:
+    # a person seen on several days counts once).
+    "trends": TRENDS_DAILY
+    + """
+        UNION ALL SELECT NULL, count(DISTINCT person_id) FROM events
+        WHERE project_id = 1 AND event = '$pageview' AND timestamp >= '{start}'
+        AND timestamp < '{end}'""",
+    # The per-day counts alone (no target: the baseline before it counted the total).
+    "trends_daily": TRENDS_DAILY,
     # Each person's first landing, then the first of each later step within 14 days of it.
     "funnel": FUNNEL_STEPS
     + """
