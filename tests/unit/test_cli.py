@@ -158,3 +158,69 @@ def test_a_start_that_cannot_load_the_log_says_why_and_a_later_one_loads_it(
         assert sorted(e["uuid"] for e in page["results"]) == sorted(e.uuid for e in events)
     finally:
         srv.stop()
+
+
+def test_an_operator_resets_a_password_and_revokes_a_token(server: ServerProcess) -> None:
+    """On a running server: a forgotten password is set anew from the command line (which
+    signs the user out everywhere), and a leaked API token is listed and revoked."""
+    project, auth = server.project_with_admin("Shop")
+    server.cli("user", "create", "pm@shop.test", stdin="first password\n")
+    users = json.loads(server.cli("user", "list", "--json"))
+    assert [(u["email"], u["is_admin"]) for u in users] == [
+        ("admin-1@shop.test", True),
+        ("pm@shop.test", False),
+    ]
+
+    with httpx.Client(base_url=server.url) as browser:
+        creds = {"email": "pm@shop.test", "password": "first password"}
+        assert browser.post("/api/session", json=creds).status_code == 200
+        assert browser.get("/api/me").status_code == 200
+        server.cli("user", "password", "PM@shop.test", stdin="second password\n")
+        assert browser.get("/api/me").status_code == 401  # signed out by the reset
+    with httpx.Client(base_url=server.url) as browser:
+        assert browser.post("/api/session", json=creds).status_code == 401
+        creds["password"] = "second password"
+        assert browser.post("/api/session", json=creds).status_code == 200
+
+    leaked = json.loads(server.cli("token", "create", "pm@shop.test", "--label", "ci", "--json"))
+    kept = json.loads(server.cli("token", "create", "pm@shop.test", "--label", "laptop", "--json"))
+    url = f"{server.url}/api/projects"
+    for made in (leaked, kept):
+        used = httpx.get(url, headers={"Authorization": f"Bearer {made['token']}"})
+        assert used.status_code == 200
+    listed = json.loads(server.cli("token", "list", "pm@shop.test", "--json"))
+    assert [(t["id"], t["label"]) for t in listed] == [(leaked["id"], "ci"), (kept["id"], "laptop")]
+    assert all(t["last_used_at"] is not None for t in listed)
+    assert all(
+        made["token"].startswith(t["prefix"])
+        for made, t in zip((leaked, kept), listed, strict=True)
+    )
+    assert leaked["token"] not in json.dumps(listed)  # the secret is not stored to list
+
+    server.cli("token", "revoke", "pm@shop.test", str(leaked["id"]))
+    refused = httpx.get(url, headers={"Authorization": f"Bearer {leaked['token']}"})
+    assert refused.status_code == 401
+    assert httpx.get(url, headers={"Authorization": f"Bearer {kept['token']}"}).status_code == 200
+    listed = json.loads(server.cli("token", "list", "pm@shop.test", "--json"))
+    assert [t["id"] for t in listed] == [kept["id"]]
+    assert httpx.get(url, headers=auth).status_code == 200  # another user's token is untouched
+    assert project["id"] == 1
+
+
+def test_operator_commands_say_what_is_wrong(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert run(data, "user", "create", "a@b.test", stdin="long enough pw\n").returncode == 0
+    short = run(data, "user", "password", "a@b.test", stdin="short\n")
+    assert short.returncode != 0 and "8 characters" in short.stderr
+    nobody = run(data, "user", "password", "nobody@b.test", stdin="long enough pw\n")
+    assert nobody.returncode != 0 and "nobody@b.test" in nobody.stderr
+    assert run(data, "token", "list", "nobody@b.test").returncode != 0
+    made = json.loads(run(data, "token", "create", "a@b.test", "--json").stdout)
+    other = run(data, "user", "create", "c@b.test", stdin="long enough pw\n")
+    assert other.returncode == 0
+    # One user's token cannot be revoked as another's.
+    wrong = run(data, "token", "revoke", "c@b.test", str(made["id"]))
+    assert wrong.returncode != 0 and f"no token {made['id']}" in wrong.stderr
+    listed = run(data, "token", "list", "a@b.test")
+    assert listed.returncode == 0 and f"{made['id']}\tcli\t" in listed.stdout
+    assert "never used" in listed.stdout

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.conftest import Env
+from collections.abc import Callable
+from datetime import datetime
+
+from tests.conftest import Env, FakeClock
 from userlens.model.project import Role
 
 
@@ -76,3 +79,29 @@ def test_personal_tokens_are_shown_once_and_can_be_revoked(env: Env) -> None:
     assert env.client.get("/api/projects", headers=mine).status_code == 401
     other = env.client.delete(f"/api/me/tokens/{listed[0]['id'] + 100}", headers=env.auth)
     assert other.status_code == 404
+
+
+def test_a_tokens_last_use_is_kept_to_the_minute(make_env: Callable[..., Env]) -> None:
+    clock = FakeClock()
+    env = make_env(clock=clock)
+    made = env.client.post("/api/me/tokens", json={"label": "ci"}, headers=env.auth).json()
+    mine = {"Authorization": f"Bearer {made['token']}"}
+
+    def last_use() -> str | None:
+        listed = env.client.get("/api/me/tokens", headers=env.auth).json()
+        used: str | None = next(t["last_used_at"] for t in listed if t["id"] == made["id"])
+        return used
+
+    assert last_use() is None  # made, not used yet
+    assert env.client.get("/api/projects", headers=mine).status_code == 200
+    first = last_use()
+    assert first is not None
+    assert datetime.fromisoformat(first).timestamp() == clock.now_us / 1_000_000
+    clock.advance(30)
+    env.client.get("/api/projects", headers=mine)
+    assert last_use() == first  # within the minute: not written again
+    clock.advance(31)
+    env.client.get("/api/projects", headers=mine)
+    later = last_use()
+    assert later is not None
+    assert datetime.fromisoformat(later).timestamp() == clock.now_us / 1_000_000

@@ -184,9 +184,62 @@ def user_create(
     click.echo(f"User {created.id} {created.email}{' (admin)' if created.is_admin else ''}")
 
 
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def user_list(ctx: click.Context, as_json: bool) -> None:
+    """List users."""
+    meta = _meta(ctx)
+    try:
+        rows = meta.users()
+    finally:
+        meta.close()
+    if as_json:
+        click.echo(
+            orjson.dumps(
+                [
+                    {
+                        "id": u.id,
+                        "email": u.email,
+                        "is_admin": u.is_admin,
+                        "created_at": u.created_at.isoformat(),
+                    }
+                    for u in rows
+                ]
+            ).decode()
+        )
+        return
+    for u in rows:
+        click.echo(f"{u.id}\t{u.email}\t{'admin' if u.is_admin else 'user'}")
+
+
+@user.command("password")
+@click.argument("email")
+@click.pass_context
+def user_password(ctx: click.Context, email: str) -> None:
+    """Set a user's password, for one that is forgotten: read from standard input (or
+    prompted for). Every browser sign-in of theirs ends; their API tokens stay."""
+    password = _read_password()
+    meta = _meta(ctx)
+    try:
+        changed = meta.reset_password(email, password)
+    except (InvalidInput, NotFound) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        meta.close()
+    click.echo(f"Password of {changed.email} set; they are signed out everywhere")
+
+
 @cli.group()
 def token() -> None:
     """Manage personal API tokens."""
+
+
+def _user_id(meta: MetaStore, email: str) -> int:
+    found = meta.user_by_email(email)
+    if found is None:
+        raise click.ClickException(f"no user with email {email}")
+    return found.id
 
 
 @token.command("create")
@@ -208,6 +261,56 @@ def token_create(ctx: click.Context, email: str, label: str, as_json: bool) -> N
         {"id": created.id, "token": created.secret, "label": created.label},
         f"{created.secret}\n(shown once: store it now)",
     )
+
+
+@token.command("list")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def token_list(ctx: click.Context, email: str, as_json: bool) -> None:
+    """List a user's personal API tokens: id, label, the first characters, and when each was
+    created and last used (the tokens themselves are not stored)."""
+    meta = _meta(ctx)
+    try:
+        rows = meta.api_tokens(_user_id(meta, email))
+    finally:
+        meta.close()
+    if as_json:
+        click.echo(
+            orjson.dumps(
+                [
+                    {
+                        "id": t.id,
+                        "label": t.label,
+                        "prefix": t.prefix,
+                        "created_at": t.created_at.isoformat(),
+                        "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                    }
+                    for t in rows
+                ]
+            ).decode()
+        )
+        return
+    for t in rows:
+        used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never used"
+        click.echo(f"{t.id}\t{t.label}\t{t.prefix}…\t{used}")
+
+
+@token.command("revoke")
+@click.argument("email")
+@click.argument("token_id", type=int)
+@click.pass_context
+def token_revoke(ctx: click.Context, email: str, token_id: int) -> None:
+    """Revoke one of a user's personal API tokens (its id from `token list`): requests made
+    with it are refused from then on."""
+    meta = _meta(ctx)
+    try:
+        meta.delete_api_token(_user_id(meta, email), token_id)
+    except NotFound as exc:
+        raise click.ClickException(f"{email} has no token {token_id}") from exc
+    finally:
+        meta.close()
+    click.echo(f"Token {token_id} of {email} revoked")
 
 
 @cli.group()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import threading
@@ -59,9 +60,12 @@ from userlens.store.meta.tables import (
     WebSessionRow,
 )
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 PROJECT_TOKEN_PREFIX = "ulc_"  # noqa: S105 - a prefix, not a secret
 PERSONAL_TOKEN_PREFIX = "ulx_"  # noqa: S105 - a prefix, not a secret
+TOKEN_USE_GRAIN = timedelta(minutes=1)  # how finely a token's last use is kept
 _hasher = PasswordHasher()
 
 
@@ -277,7 +281,13 @@ class MetaStore:
                 raise AlreadyExists("this server is set up already: sign in instead")
             return self.create_user(email, password, is_admin=True)
 
+    def users(self) -> list[User]:
+        """Every user, in the order they were created."""
+        with self._session() as s:
+            return [_user(r) for r in s.scalars(sa.select(UserRow).order_by(UserRow.id))]
+
     def change_password(self, user_id: int, current: str, new: str) -> None:
+        """A user's own change: `current` must be their password now."""
         if len(new) < 8:
             raise InvalidInput("password must be at least 8 characters")
         with self._session() as s:
@@ -288,10 +298,26 @@ class MetaStore:
                 _hasher.verify(row.password_hash, current)
             except (VerificationError, InvalidHashError):
                 raise InvalidInput("the current password is not right") from None
-            row.password_hash = _hasher.hash(new)
-            # Every other sign-in of this user ends with the old password.
-            s.execute(sa.delete(WebSessionRow).where(WebSessionRow.user_id == user_id))
-            s.commit()
+            self._set_password(s, row, new)
+
+    def reset_password(self, email: str, new: str) -> User:
+        """Set a user's password without the old one (an operator's reset of a forgotten
+        password); every browser sign-in of theirs ends."""
+        if len(new) < 8:
+            raise InvalidInput("password must be at least 8 characters")
+        with self._session() as s:
+            row = s.scalar(sa.select(UserRow).where(UserRow.email == email.strip().lower()))
+            if row is None:
+                raise NotFound(f"no user with email {email}")
+            self._set_password(s, row, new)
+            return _user(row)
+
+    @staticmethod
+    def _set_password(s: Session, row: UserRow, new: str) -> None:
+        row.password_hash = _hasher.hash(new)
+        # Every sign-in made with the old password ends.
+        s.execute(sa.delete(WebSessionRow).where(WebSessionRow.user_id == row.id))
+        s.commit()
 
     # -- browser sessions -------------------------------------------------------------------
 
@@ -738,4 +764,21 @@ class MetaStore:
             if row is None:
                 return None
             user = s.get(UserRow, row.user_id)
-            return _user(user) if user else None
+            if user is None:
+                return None
+            token_id, last_used = row.id, row.last_used_at
+        # When it was last used, to a minute: one write a minute at most, not one a request,
+        # in a transaction of its own that starts as a write.
+        now = self._now()
+        if last_used is None or now - _aware(last_used) >= TOKEN_USE_GRAIN:
+            try:
+                with self._session() as s:
+                    s.execute(
+                        sa.update(ApiTokenRow)
+                        .where(ApiTokenRow.id == token_id)
+                        .values(last_used_at=now)
+                    )
+                    s.commit()
+            except sa.exc.OperationalError as exc:  # bookkeeping: never a reason to refuse
+                log.warning("could not record the use of API token %d: %s", token_id, exc)
+        return _user(user)
