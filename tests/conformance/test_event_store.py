@@ -138,6 +138,59 @@ def test_projects_never_see_each_others_events(make_store: StoreFactory) -> None
 
 
 @settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    sent=st.lists(
+        st.tuples(st.sampled_from([1, 2]), st.sampled_from(["a", "b", "c"]), st.booleans()),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_deleting_a_project_removes_its_data_and_nothing_else(
+    make_store: StoreFactory, sent: list[tuple[int, str, bool]]
+) -> None:
+    """(project, distinct id, identify as "user-<id>") per event; project 1 is deleted."""
+    store = make_store()
+    store.write(
+        [
+            captured(
+                who,
+                project_id=project,
+                ts_us=T0_US + i,
+                event="$identify" if identify else "pageview",
+                anon_distinct_id=f"user-{who}" if identify else None,
+                set_props={"plan": "pro"},
+            )
+            for i, (project, who, identify) in enumerate(sent)
+        ]
+    )
+    kept_before = all_events(store, 2)
+    persons_kept = {who: store.person(2, who) for _, who, _ in sent}
+    version = store.data_version(1)
+    planned = []
+    done = store.delete_project(1, before_commit=planned.append)
+    assert planned == [done]
+    assert done.events == sum(1 for project, _, _ in sent if project == 1)
+    # One person per distinct id, fewer where an identify joined two ids into one.
+    joined = {who for project, who, identify in sent if project == 1}
+    assert 0 < done.persons <= len(joined) if joined else done.persons == 0
+    assert all_events(store, 1) == [] and store.count_events(1) == 0
+    assert all(store.person(1, who) is None for who in ("a", "b", "c", "user-a", "user-b"))
+    assert store.data_version(1) != version
+    # The other project is as it was.
+    assert all_events(store, 2) == kept_before
+    assert {who: store.person(2, who) for _, who, _ in sent} == persons_kept
+    # A project with nothing left deletes as nothing; it can take events again.
+    again = store.delete_project(1, before_commit=lambda _plan: None)
+    assert (again.events, again.persons) == (0, 0)
+    store.write([captured("a", project_id=1, event="after")])
+    assert [e.event for e in all_events(store, 1)] == ["after"]
+    fresh = store.person(1, "a")
+    assert fresh is not None and fresh.properties == {}
+
+
+@settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(

@@ -1076,6 +1076,7 @@ def test_settings_team_and_a_viewer_who_cannot_change_them(
     expect(page.get_by_role("button", name="Save settings")).to_have_count(0)
     expect(page.get_by_role("button", name="Invite")).to_have_count(0)
     expect(page.get_by_role("button", name="Save filters")).to_have_count(0)
+    expect(page.get_by_role("form", name="Delete this project")).to_have_count(0)
     shot(page, "14-settings-viewer")
     # The paths builder names the project's page groups it applies first.
     page.goto(f"{server.url}/projects/{project['id']}/insights?kind=paths")
@@ -1109,6 +1110,27 @@ def test_settings_team_and_a_viewer_who_cannot_change_them(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert elsewhere.status_code == 404
+
+    # The team's admin deletes the project: only once its name is typed.
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("Email", exact=True).fill(f"admin-{project['id']}@team.test")
+    page.get_by_label("Password").fill("s3cret-pass")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("link", name=re.compile("Team shop"))).to_be_visible()
+    page.goto(f"{server.url}/projects/{project['id']}/settings")
+    doomed = page.get_by_role("form", name="Delete this project")
+    doomed.get_by_label("Type Team shop to confirm").fill("Team")
+    expect(doomed.get_by_role("button", name="Delete project")).to_be_disabled()
+    doomed.get_by_label("Type Team shop to confirm").fill("Team shop")
+    shot(page, "15c-delete-project")
+    doomed.get_by_role("button", name="Delete project").click()
+    expect(page.get_by_role("status")).to_have_text("Team shop was deleted, with all its data.")
+    expect(page.get_by_role("link", name=re.compile("Team shop"))).to_have_count(0)
+    expect(page.get_by_role("link", name=re.compile("Other"))).to_be_visible()
+    sent = {"api_key": project["api_token"], "event": "late", "distinct_id": "d"}
+    assert httpx.post(f"{server.url}/e/", json=sent).status_code == 401
+    gone = httpx.get(f"{server.url}/api/projects", headers={"Authorization": f"Bearer {token}"})
+    assert gone.json() == []  # vera's membership went with it
 
 
 def test_cohorts_made_in_the_page_keep_to_and_split_insights(

@@ -63,11 +63,12 @@ json_values = st.recursive(
 
 
 # Routes by which the caller can lock themselves out (their token revoked, themselves taken
-# off the project): fuzzed, they would leave every later request a 401 or 404. They have tests
-# of their own.
+# off the project, the project deleted): fuzzed, they would leave every later request a 401 or
+# 404. They have tests of their own.
 LOCKING_OUT = {
     ("DELETE", "/api/me/tokens/{token_id}"),
     ("DELETE", "/api/projects/{project_id}/members/{user_id}"),
+    ("DELETE", "/api/projects/{project_id}"),
 }
 
 

@@ -97,3 +97,14 @@ class PersonDeletion:
     distinct_ids: tuple[str, ...]
     sessions: tuple[str, ...]
     blob_prefixes: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProjectDeletion:
+    """What deleting a project's data removed: its events, persons and recordings (the blobs
+    under `blob_prefixes`)."""
+
+    events: int
+    persons: int
+    recorded_sessions: int
+    blob_prefixes: tuple[str, ...]

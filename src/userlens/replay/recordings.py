@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
 import zstandard
 
 from userlens.errors import NotFound
-from userlens.model.recording import PersonDeletion
+from userlens.model.recording import PersonDeletion, ProjectDeletion
 from userlens.replay.snapshots import assemble_session
 from userlens.store.blobs import BlobStore
 from userlens.store.events import EventStore
@@ -61,9 +61,19 @@ def delete_person(
     Blobs go first, inside the store's transaction: if anything fails the index still points
     at whatever is left, so a retry finds and removes it.
     """
+    return store.delete_person(project_id, distinct_id, before_commit=_remover(blobs))
 
-    def remove_blobs(plan: PersonDeletion) -> None:
+
+def delete_project_data(store: EventStore, blobs: BlobStore, project_id: int) -> ProjectDeletion:
+    """Remove a project's events, persons and recordings; blobs first, as for a person."""
+    return store.delete_project(project_id, before_commit=_remover(blobs))
+
+
+def _remover(blobs: BlobStore) -> Callable[[PersonDeletion | ProjectDeletion], None]:
+    """What a deletion runs before its commit: delete the blobs under the plan's prefixes."""
+
+    def remove(plan: PersonDeletion | ProjectDeletion) -> None:
         for prefix in plan.blob_prefixes:
             blobs.delete_prefix(prefix)
 
-    return store.delete_person(project_id, distinct_id, before_commit=remove_blobs)
+    return remove

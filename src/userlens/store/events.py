@@ -17,6 +17,7 @@ from userlens.model.event import (
 )
 from userlens.model.recording import (
     PersonDeletion,
+    ProjectDeletion,
     RecordingChunk,
     SessionCursor,
     SessionFilter,
@@ -75,6 +76,13 @@ class EventStore(Protocol):
         """Delete the person behind `distinct_id`: their events, person rows and recording
         index, in one transaction. `before_commit` runs inside it (to delete blobs first, so a
         crash can never leave recordings without the index that finds them)."""
+        ...
+
+    def delete_project(
+        self, project_id: int, *, before_commit: Callable[[ProjectDeletion], None]
+    ) -> ProjectDeletion:
+        """Delete every event, person and recording index row of a project, in one transaction
+        where the store has them; `before_commit` runs inside it (to delete blobs first)."""
         ...
 
     def expire_recordings(

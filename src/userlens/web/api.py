@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from userlens import __version__
-from userlens.errors import InvalidInput
+from userlens.errors import InvalidInput, NotFound, StoreUnavailable
 from userlens.model.event import EventCursor, EventFilter, StoredEvent
 from userlens.model.filters import FILTER_LIST, EventsWhere, Filter
 from userlens.model.project import Role, User
@@ -20,6 +21,8 @@ from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
 from userlens.web.insights import prepared_or_invalid
 from userlens.web.params import PathId, aware, bad_request, decode_cursor, encode_cursor, field_path
+
+log = logging.getLogger(__name__)
 
 router = APIRouter()
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -121,6 +124,48 @@ def create_project(request: Request, user: CurrentUser, body: ProjectIn) -> Proj
         timezone=p.timezone,
         created_at=p.created_at,
         role=Role.ADMIN,
+    )
+
+
+class ProjectDeletionOut(BaseModel):
+    events: int = Field(description="events deleted")
+    persons: int = Field(description="persons deleted")
+    recorded_sessions: int = Field(description="sessions whose recordings were deleted")
+    pending: bool = Field(
+        description="true when the store could not finish at once: the project is deleted, "
+        "and its remaining data is removed by a sweep within the hour"
+    )
+
+
+@router.delete(
+    "/api/projects/{project_id}",
+    response_model=ProjectDeletionOut,
+    responses={202: {"model": ProjectDeletionOut}},
+    tags=["projects"],
+)
+def delete_project(
+    request: Request, response: Response, user: CurrentUser, project_id: PathId
+) -> ProjectDeletionOut:
+    """Delete a project for good (its admins only): its events, persons, recordings, cohorts,
+    saved insights and dashboards; its capture token stops working at once."""
+    if project_role(request, user, project_id) is not Role.ADMIN:
+        raise HTTPException(
+            403, detail={"error": "forbidden", "detail": "only admins delete a project"}
+        )
+    services = services_of(request)
+    try:
+        done = services.erase_project(project_id)
+    except NotFound as exc:  # deleted by another request meanwhile
+        raise HTTPException(404, detail={"error": "not_found", "detail": str(exc)}) from exc
+    except StoreUnavailable as exc:
+        log.warning("project %d deleted; its data is left to the sweep: %s", project_id, exc)
+        response.status_code = 202
+        return ProjectDeletionOut(events=0, persons=0, recorded_sessions=0, pending=True)
+    return ProjectDeletionOut(
+        events=done.events,
+        persons=done.persons,
+        recorded_sessions=done.recorded_sessions,
+        pending=False,
     )
 
 

@@ -83,9 +83,15 @@ async def _every(interval_s: int, what: str, job: Callable[[], int]) -> None:
 
 
 def _housekeeping(services: Services) -> list[Coroutine[Any, Any, None]]:
-    """The recording retention sweep and the compaction of finished recordings."""
+    """The recording retention sweep, the compaction of finished recordings, and the sweep
+    of deleted projects' data."""
     settings = services.settings
     return [
+        _every(
+            settings.retention_interval_s,
+            "deleted projects' data (events removed)",
+            services.sweep_deleted_projects,
+        ),
         _every(
             settings.retention_interval_s,
             "recording retention (chunks deleted)",

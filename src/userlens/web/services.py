@@ -13,8 +13,8 @@ from userlens.capture.enrich import Enricher
 from userlens.capture.tokens import TokenCache
 from userlens.config import Settings
 from userlens.errors import StoreUnavailable, first_line
-from userlens.model.recording import PersonDeletion
-from userlens.replay.recordings import delete_person
+from userlens.model.recording import PersonDeletion, ProjectDeletion
+from userlens.replay.recordings import delete_person, delete_project_data
 from userlens.store.blobs import BlobStore
 from userlens.store.duckdb import DuckDBEventStore
 from userlens.store.events import EventStore
@@ -61,21 +61,62 @@ class Services:
         `wait_s` defaults to `DELETION_WAIT_S`."""
         wait_s = DELETION_WAIT_S if wait_s is None else wait_s
         # Acknowledged events of this person still on their way must be deleted too.
+        self._flush_for_deletion(wait_s)
+        done = delete_person(self.events, self.blobs, project_id, distinct_id)
+        self._purge_log(wait_s, "the person", "their")
+        return done
+
+    def erase_project(self, project_id: int, *, wait_s: float | None = None) -> ProjectDeletion:
+        """Delete a project: from the metadata at once (its members, cohorts, saved insights
+        and dashboards; its capture token stops working), then its events, persons and
+        recordings, and the write-ahead log's copies of its events. Raises `NotFound` for no
+        such project. When the store cannot finish within `wait_s`, raises `StoreUnavailable`:
+        the project is deleted all the same, and `sweep_deleted_projects` removes its data."""
+        was = self.meta.delete_project(project_id)
+        self.tokens.forget(was.api_token)
+        return self._purge_project(project_id, DELETION_WAIT_S if wait_s is None else wait_s)
+
+    def sweep_deleted_projects(self) -> int:
+        """Remove what is left of deleted projects' events (a deletion the store could not
+        finish, or events of a request that passed its token check as the project went);
+        returns how many events went."""
+        removed = 0
+        for project_id in self.meta.deleted_project_ids():
+            if self.events.count_events(project_id):
+                removed += self._purge_project(project_id, DELETION_WAIT_S).events
+        return removed
+
+    def _purge_project(self, project_id: int, wait_s: float) -> ProjectDeletion:
+        self._flush_for_deletion(wait_s)
+        done = delete_project_data(self.events, self.blobs, project_id)
+        # A capture request that found the project just before it went submits its events a
+        # moment later: once they are loaded, they go too.
+        self._flush_for_deletion(wait_s)
+        late = delete_project_data(self.events, self.blobs, project_id)
+        self._purge_log(wait_s, "the project", "its")
+        return dataclasses.replace(
+            done,
+            events=done.events + late.events,
+            persons=done.persons + late.persons,
+            recorded_sessions=done.recorded_sessions + late.recorded_sessions,
+        )
+
+    def _flush_for_deletion(self, wait_s: float) -> None:
         if not self.writer.flush(wait_s):
             raise StoreUnavailable(
                 "events are still being loaded into the store, so nothing was deleted; try again"
             )
-        done = delete_person(self.events, self.blobs, project_id, distinct_id)
+
+    def _purge_log(self, wait_s: float, what: str, whose: str) -> None:
         try:
             purged = self.writer.purge_loaded(wait_s)
         except OSError:
             purged = False
         if not purged:
             raise StoreUnavailable(
-                "the person was deleted from the store, but the write-ahead log still holds "
-                "copies of their events; try again to remove them"
+                f"{what} was deleted from the store, but the write-ahead log still holds "
+                f"copies of {whose} events; try again to remove them"
             )
-        return done
 
     def close(self) -> None:
         """Commit everything queued, then close the stores."""

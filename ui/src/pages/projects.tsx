@@ -49,6 +49,7 @@ function NewProject(props: { onCreated: (p: Project) => void }) {
 
 export function ProjectsPage(props: { me: Me }) {
   const [projects, setProjects] = useState<Project[] | null>(null);
+  const deleted = new URLSearchParams(location.search).get("deleted");
   useEffect(() => {
     void api<Project[]>("GET", "/api/projects").then(setProjects);
   }, []);
@@ -56,6 +57,7 @@ export function ProjectsPage(props: { me: Me }) {
   return (
     <div class="page">
       <h1>Projects</h1>
+      {deleted && <p class="ok" role="status">{deleted} was deleted, with all its data.</p>}
       <div class="columns">
         <section class="card">
           {projects === null ? (

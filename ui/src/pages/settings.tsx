@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, type Project } from "../api";
 import { editable, type Filter, FiltersEditor, ready } from "../filters";
 import { ErrorNote, message, Outcome, useSubmit } from "../layout";
+import { navigate } from "../router";
 import { zones } from "./projects";
 import { GroupPages, type Rule } from "./simple";
 
@@ -224,6 +225,45 @@ function Members(props: { projectId: number; admin: boolean }) {
   );
 }
 
+/** Deleting the project, for its admins: enabled once its name is typed, so that it is not
+ * done by a slip. */
+function DeleteProject(props: { projectId: number; name: string }) {
+  const [typed, setTyped] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const remove = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api("DELETE", `/api/projects/${props.projectId}`);
+      navigate(`/projects?${new URLSearchParams({ deleted: props.name })}`);
+    } catch (err) {
+      setError(message(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="card stack" aria-labelledby="delete-project" onSubmit={(e) => void remove(e)}>
+      <h2 id="delete-project">Delete this project</h2>
+      <p class="hint">
+        Its events, persons and recordings, its cohorts, saved insights and dashboards are deleted for good, and its
+        snippet stops sending. Members keep their accounts.
+      </p>
+      <div class="field">
+        <label for="delete-project-name">Type <strong>{props.name}</strong> to confirm</label>
+        <input id="delete-project-name" autoComplete="off" value={typed} onInput={(e) => setTyped(e.currentTarget.value)} />
+      </div>
+      <ErrorNote error={error} />
+      <div class="row-buttons">
+        <button type="submit" class="danger" disabled={busy || typed.trim() !== props.name}>
+          {busy ? "Deleting…" : "Delete project"}
+        </button>
+      </div>
+    </form>
+  );
+}
+
 export function SettingsPage(props: { projectId: number }) {
   const [settings, setSettings] = useState<Settings | null>(null);
   const [project, setProject] = useState<Project | null>(null);
@@ -251,6 +291,7 @@ export function SettingsPage(props: { projectId: number }) {
           <Members projectId={props.projectId} admin={admin} />
           <TestAccounts projectId={props.projectId} settings={settings} admin={admin} onSaved={setSettings} />
           <PageGroups projectId={props.projectId} settings={settings} admin={admin} onSaved={setSettings} />
+          {admin && <DeleteProject projectId={props.projectId} name={settings.name} />}
         </div>
       </div>
     </div>

@@ -13,6 +13,7 @@ import pyarrow as pa
 from userlens.errors import InvalidInput
 from userlens.model.recording import (
     PersonDeletion,
+    ProjectDeletion,
     RecordingChunk,
     SessionCursor,
     SessionFilter,
@@ -308,6 +309,37 @@ def delete_person(
         for view in ("_ids", "_sessions"):
             with contextlib.suppress(duckdb.Error):
                 con.unregister(view)
+    return result
+
+
+def delete_project(
+    con: duckdb.DuckDBPyConnection,
+    project_id: int,
+    *,
+    before_commit: Callable[[ProjectDeletion], None],
+) -> ProjectDeletion:
+    """Delete all of a project's events, persons and recording index in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        p = {"p": project_id}
+        recorded = con.execute(
+            "SELECT count(DISTINCT session_id) FROM recording_chunks WHERE project_id = $p", p
+        ).fetchall()
+        events = con.execute("DELETE FROM events WHERE project_id = $p", p).fetchall()
+        persons = con.execute("DELETE FROM persons WHERE project_id = $p", p).fetchall()
+        for table in ("person_distinct_ids", "person_overrides", "recording_chunks"):
+            con.execute(f"DELETE FROM {table} WHERE project_id = $p", p).fetchall()
+        result = ProjectDeletion(
+            events=int(events[0][0]) if events else 0,
+            persons=int(persons[0][0]) if persons else 0,
+            recorded_sessions=int(recorded[0][0]) if recorded else 0,
+            blob_prefixes=(f"recordings/{project_id}/",),
+        )
+        before_commit(result)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     return result
 
 

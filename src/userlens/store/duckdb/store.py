@@ -25,6 +25,7 @@ from userlens.model.event import (
 )
 from userlens.model.recording import (
     PersonDeletion,
+    ProjectDeletion,
     RecordingChunk,
     SessionCursor,
     SessionFilter,
@@ -34,6 +35,7 @@ from userlens.store.duckdb.recordings import (
     _insert_chunks,
     compactable_windows,
     delete_person,
+    delete_project,
     expire_chunks,
     recording_chunks,
     replace_chunks,
@@ -420,6 +422,15 @@ class DuckDBEventStore:
                 return delete_person(
                     self._con, project_id, distinct_id, before_commit=before_commit
                 )
+            finally:
+                self._bump(project_id)
+
+    def delete_project(
+        self, project_id: int, *, before_commit: Callable[[ProjectDeletion], None]
+    ) -> ProjectDeletion:
+        with self._write_lock:
+            try:
+                return delete_project(self._con, project_id, before_commit=before_commit)
             finally:
                 self._bump(project_id)
 

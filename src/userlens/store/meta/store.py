@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 PROJECT_TOKEN_PREFIX = "ulc_"  # noqa: S105 - a prefix, not a secret
 PERSONAL_TOKEN_PREFIX = "ulx_"  # noqa: S105 - a prefix, not a secret
+# A deleted project's capture token: not a token any client holds, nor of the shape of one.
+DELETED_TOKEN_PREFIX = "deleted:"  # noqa: S105 - a prefix, not a secret
 TOKEN_USE_GRAIN = timedelta(minutes=1)  # how finely a token's last use is kept
 _hasher = PasswordHasher()
 
@@ -107,6 +109,12 @@ def _user(row: UserRow) -> User:
     return User(
         id=row.id, email=row.email, is_admin=row.is_admin, created_at=_aware(row.created_at)
     )
+
+
+def _live(s: Session, project_id: int) -> ProjectRow | None:
+    """The project's row, unless there is none or the project was deleted."""
+    row = s.get(ProjectRow, project_id)
+    return row if row is not None and row.deleted_at is None else None
 
 
 def _project(row: ProjectRow) -> Project:
@@ -403,7 +411,7 @@ class MetaStore:
     def _change_project(self, project_id: int, change: Callable[[ProjectRow], None]) -> Project:
         """The project after `change` is made to its row and committed."""
         with self._session() as s:
-            row = s.get(ProjectRow, project_id)
+            row = _live(s, project_id)
             if row is None:
                 raise NotFound(f"no project {project_id}")
             change(row)
@@ -439,17 +447,51 @@ class MetaStore:
 
     def project(self, project_id: int) -> Project | None:
         with self._session() as s:
-            row = s.get(ProjectRow, project_id)
+            row = _live(s, project_id)
             return _project(row) if row else None
 
     def project_by_token(self, token: str) -> Project | None:
         with self._session() as s:
-            row = s.scalar(sa.select(ProjectRow).where(ProjectRow.api_token == token))
+            row = s.scalar(
+                sa.select(ProjectRow).where(
+                    ProjectRow.api_token == token, ProjectRow.deleted_at.is_(None)
+                )
+            )
             return _project(row) if row else None
 
     def projects(self) -> list[Project]:
         with self._session() as s:
-            return [_project(r) for r in s.scalars(sa.select(ProjectRow).order_by(ProjectRow.id))]
+            rows = s.scalars(
+                sa.select(ProjectRow).where(ProjectRow.deleted_at.is_(None)).order_by(ProjectRow.id)
+            )
+            return [_project(r) for r in rows]
+
+    def delete_project(self, project_id: int) -> Project:
+        """Delete a project from the metadata: its members, cohorts, saved insights and
+        dashboards go; its row stays as a tombstone (so its id is never handed out again),
+        with a capture token that no request can send. Returns the project as it was."""
+        with self._session() as s:
+            row = _live(s, project_id)
+            if row is None:
+                raise NotFound(f"no project {project_id}")
+            was = _project(row)
+            row.deleted_at = self._now()
+            row.api_token = DELETED_TOKEN_PREFIX + secrets.token_urlsafe(24)
+            for child in (MembershipRow, CohortRow, InsightRow, DashboardRow):
+                s.execute(sa.delete(child).where(child.project_id == project_id))
+            s.commit()
+            return was
+
+    def deleted_project_ids(self) -> list[int]:
+        """The projects deleted so far (whose data a sweep may still have to remove)."""
+        with self._session() as s:
+            return list(
+                s.scalars(
+                    sa.select(ProjectRow.id)
+                    .where(ProjectRow.deleted_at.is_not(None))
+                    .order_by(ProjectRow.id)
+                )
+            )
 
     # -- cohorts ----------------------------------------------------------------------------
 
@@ -644,7 +686,7 @@ class MetaStore:
             user = s.scalar(sa.select(UserRow).where(UserRow.email == email.strip().lower()))
             if user is None:
                 raise NotFound(f"no user with email {email}")
-            if s.get(ProjectRow, project_id) is None:
+            if _live(s, project_id) is None:
                 raise NotFound(f"no project {project_id}")
             existing = s.scalar(
                 sa.select(MembershipRow).where(
@@ -683,7 +725,7 @@ class MetaStore:
     def role_in(self, user: User, project_id: int) -> Role | None:
         """The user's role in the project: instance admins are admins of every project."""
         with self._session() as s:
-            if s.get(ProjectRow, project_id) is None:
+            if _live(s, project_id) is None:
                 return None
             if user.is_admin:
                 return Role.ADMIN

@@ -52,6 +52,8 @@ class ProjectRow(Base):
     test_account_filters: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # Page groups (as JSON) that paths insights apply before their own.
     path_cleaning: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Set when the project is deleted: the row stays so that its id is never used again.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class MembershipRow(Base):
