@@ -52,6 +52,15 @@ def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
         click.echo(text)
 
 
+def _emit_rows(as_json: bool, rows: list[tuple[dict[str, Any], str]]) -> None:
+    """A list: as one JSON array of the rows' objects, or a line of text each."""
+    if as_json:
+        click.echo(orjson.dumps([data for data, _ in rows]).decode())
+    else:
+        for _, line in rows:
+            click.echo(line)
+
+
 @click.group(invoke_without_command=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Overrides USERLENS_DATA_DIR.")
 @click.option("--config", type=click.Path(path_type=Path), help="A TOML settings file.")
@@ -133,18 +142,16 @@ def project_list(ctx: click.Context, as_json: bool) -> None:
         rows = meta.projects()
     finally:
         meta.close()
-    if as_json:
-        click.echo(
-            orjson.dumps(
-                [
-                    {"id": p.id, "name": p.name, "api_token": p.api_token, "timezone": p.timezone}
-                    for p in rows
-                ]
-            ).decode()
-        )
-        return
-    for p in rows:
-        click.echo(f"{p.id}\t{p.name}\t{p.api_token}\t{p.timezone}")
+    _emit_rows(
+        as_json,
+        [
+            (
+                {"id": p.id, "name": p.name, "api_token": p.api_token, "timezone": p.timezone},
+                f"{p.id}\t{p.name}\t{p.api_token}\t{p.timezone}",
+            )
+            for p in rows
+        ],
+    )
 
 
 def _read_password() -> str:
@@ -194,23 +201,21 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
         rows = meta.users()
     finally:
         meta.close()
-    if as_json:
-        click.echo(
-            orjson.dumps(
-                [
-                    {
-                        "id": u.id,
-                        "email": u.email,
-                        "is_admin": u.is_admin,
-                        "created_at": u.created_at.isoformat(),
-                    }
-                    for u in rows
-                ]
-            ).decode()
-        )
-        return
-    for u in rows:
-        click.echo(f"{u.id}\t{u.email}\t{'admin' if u.is_admin else 'user'}")
+    _emit_rows(
+        as_json,
+        [
+            (
+                {
+                    "id": u.id,
+                    "email": u.email,
+                    "is_admin": u.is_admin,
+                    "created_at": u.created_at.isoformat(),
+                },
+                f"{u.id}\t{u.email}\t{'admin' if u.is_admin else 'user'}",
+            )
+            for u in rows
+        ],
+    )
 
 
 @user.command("password")
@@ -275,25 +280,25 @@ def token_list(ctx: click.Context, email: str, as_json: bool) -> None:
         rows = meta.api_tokens(_user_id(meta, email))
     finally:
         meta.close()
-    if as_json:
-        click.echo(
-            orjson.dumps(
-                [
-                    {
-                        "id": t.id,
-                        "label": t.label,
-                        "prefix": t.prefix,
-                        "created_at": t.created_at.isoformat(),
-                        "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
-                    }
-                    for t in rows
-                ]
-            ).decode()
-        )
-        return
-    for t in rows:
-        used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never used"
-        click.echo(f"{t.id}\t{t.label}\t{t.prefix}…\t{used}")
+    _emit_rows(
+        as_json,
+        [
+            (
+                {
+                    "id": t.id,
+                    "label": t.label,
+                    "prefix": t.prefix,
+                    "created_at": t.created_at.isoformat(),
+                    "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                },
+                f"{t.id}\t{t.label}\t{t.prefix}…\t"
+                + (
+                    t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never used"
+                ),
+            )
+            for t in rows
+        ],
+    )
 
 
 @token.command("revoke")
