@@ -114,6 +114,47 @@ def test_person_delete_on_a_stopped_server(tmp_path: Path) -> None:
     assert missing.returncode != 0 and "no project 999" in missing.stderr
 
 
+def test_project_delete_on_a_stopped_server(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    srv = ServerProcess(data_dir=data, port=free_port())
+    srv.start()
+    try:
+        doomed, _ = srv.project_with_admin("Shop")
+        kept, auth = srv.project_with_admin("Kept")
+        for project in (doomed, kept):
+            batch = [{"event": "e", "distinct_id": "a"}, {"event": "e", "distinct_id": "b"}]
+            body = {"api_key": project["api_token"], "batch": batch}
+            assert httpx.post(srv.url + "/batch/", json=body).status_code == 200
+        busy = run(data, "project", "delete", str(doomed["id"]), "--yes")
+        assert busy.returncode != 0 and "server running" in busy.stderr
+    finally:
+        srv.stop()
+    kept_back = run(data, "project", "delete", str(doomed["id"]), stdin="n\n")
+    assert kept_back.returncode != 0 and "Aborted" in kept_back.stderr
+    assert "Shop" in run(data, "project", "list").stdout
+    done = run(data, "project", "delete", str(doomed["id"]), "--json", stdin="y\n")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "events": 2,
+        "persons": 2,
+        "recorded_sessions": 0,
+    }
+    assert [p["id"] for p in json.loads(run(data, "project", "list", "--json").stdout)] == [
+        kept["id"]
+    ]
+    again = run(data, "project", "delete", str(doomed["id"]), "--yes")
+    assert again.returncode != 0 and f"no project {doomed['id']}" in again.stderr
+    srv.start()
+    try:
+        sent = {"api_key": doomed["api_token"], "event": "late", "distinct_id": "a"}
+        assert httpx.post(srv.url + "/e/", json=sent).status_code == 401
+        url = f"{srv.url}/api/projects/{kept['id']}/events"
+        assert len(httpx.get(url, headers=auth).json()["results"]) == 2
+    finally:
+        srv.stop()
+
+
 def test_a_start_that_cannot_load_the_log_says_why_and_a_later_one_loads_it(
     tmp_path: Path,
 ) -> None:

@@ -154,6 +154,37 @@ def project_list(ctx: click.Context, as_json: bool) -> None:
     )
 
 
+@project.command("delete")
+@click.argument("project_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def project_delete(ctx: click.Context, project_id: int, yes: bool, as_json: bool) -> None:
+    """Delete a project for good: its events, persons, recordings, cohorts, saved insights
+    and dashboards; its capture token stops working.
+
+    Works on a stopped server's data directory; while the server runs, use
+    `DELETE /api/projects/{id}` (or the project's settings page) instead.
+    """
+    from userlens.cli.admin import delete_project_offline  # imported on use: keeps start-up light
+
+    if not yes:
+        click.confirm(
+            f"Delete project {project_id} and all its data for good?", abort=True, err=True
+        )
+    done = delete_project_offline(_settings(ctx), project_id)
+    _emit(
+        as_json,
+        {
+            "events": done.events,
+            "persons": done.persons,
+            "recorded_sessions": done.recorded_sessions,
+        },
+        f"Deleted project {project_id}: {done.events} events, {done.persons} persons and "
+        f"{done.recorded_sessions} recorded sessions",
+    )
+
+
 def _read_password() -> str:
     if sys.stdin.isatty():
         first = getpass.getpass("Password: ")

@@ -6,24 +6,43 @@ import click
 import duckdb
 
 from userlens.config import Settings
-from userlens.errors import StoreUnavailable
-from userlens.model.recording import PersonDeletion
-from userlens.web.services import open_services
+from userlens.errors import NotFound, StoreUnavailable
+from userlens.model.recording import PersonDeletion, ProjectDeletion
+from userlens.web.services import Services, open_services
 
 
-def delete_person_offline(settings: Settings, project_id: int, distinct_id: str) -> PersonDeletion:
+def _open(settings: Settings) -> Services:
     try:
-        services = open_services(settings)
+        return open_services(settings)
     except duckdb.IOException as exc:
         raise click.ClickException(
             "the event store is in use (is the server running?): delete through the API "
             f"instead. ({exc})"
         ) from exc
+
+
+def delete_person_offline(settings: Settings, project_id: int, distinct_id: str) -> PersonDeletion:
+    services = _open(settings)
     try:
         if services.meta.project(project_id) is None:
             raise click.ClickException(f"no project {project_id}")
         return services.erase_person(project_id, distinct_id)
     except StoreUnavailable as exc:
         raise click.ClickException(f"{exc} (run the command again)") from exc
+    finally:
+        services.close()
+
+
+def delete_project_offline(settings: Settings, project_id: int) -> ProjectDeletion:
+    services = _open(settings)
+    try:
+        return services.erase_project(project_id)
+    except NotFound as exc:
+        raise click.ClickException(f"no project {project_id}") from exc
+    except StoreUnavailable as exc:
+        raise click.ClickException(
+            f"the project is deleted, but not all of its data yet: {exc} (the server's sweep "
+            "removes the rest)"
+        ) from exc
     finally:
         services.close()
