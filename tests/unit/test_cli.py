@@ -7,6 +7,7 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -93,16 +94,27 @@ def test_passwords_are_hashed_with_argon2(tmp_path: Path) -> None:
     assert "long enough pw" not in stored
 
 
-def test_person_delete_on_a_stopped_server(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def _started(data: Path) -> ServerProcess:
+    """A server started on a new data directory `data`."""
     data.mkdir()
     srv = ServerProcess(data_dir=data, port=free_port())
     srv.start()
+    return srv
+
+
+def _send(srv: ServerProcess, project: dict[str, Any], *distinct_ids: str) -> None:
+    """One event of each distinct id, in one batch."""
+    batch = [{"event": "e", "distinct_id": who} for who in distinct_ids]
+    body = {"api_key": project["api_token"], "batch": batch}
+    assert httpx.post(srv.url + "/batch/", json=body).status_code == 200
+
+
+def test_person_delete_on_a_stopped_server(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    srv = _started(data)
     try:
         project, _ = srv.project_with_admin("Shop")
-        batch = [{"event": "e", "distinct_id": "gone"}, {"event": "e", "distinct_id": "kept"}]
-        body = {"api_key": project["api_token"], "batch": batch}
-        assert httpx.post(srv.url + "/batch/", json=body).status_code == 200
+        _send(srv, project, "gone", "kept")
         busy = run(data, "person", "delete", str(project["id"]), "gone")
         assert busy.returncode != 0 and "server running" in busy.stderr
     finally:
@@ -116,16 +128,12 @@ def test_person_delete_on_a_stopped_server(tmp_path: Path) -> None:
 
 def test_project_delete_on_a_stopped_server(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    data.mkdir()
-    srv = ServerProcess(data_dir=data, port=free_port())
-    srv.start()
+    srv = _started(data)
     try:
         doomed, _ = srv.project_with_admin("Shop")
         kept, auth = srv.project_with_admin("Kept")
         for project in (doomed, kept):
-            batch = [{"event": "e", "distinct_id": "a"}, {"event": "e", "distinct_id": "b"}]
-            body = {"api_key": project["api_token"], "batch": batch}
-            assert httpx.post(srv.url + "/batch/", json=body).status_code == 200
+            _send(srv, project, "a", "b")
         busy = run(data, "project", "delete", str(doomed["id"]), "--yes")
         assert busy.returncode != 0 and "server running" in busy.stderr
     finally:

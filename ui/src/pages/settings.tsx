@@ -230,21 +230,18 @@ function Members(props: { projectId: number; admin: boolean }) {
 function DeleteProject(props: { projectId: number; name: string }) {
   const [typed, setTyped] = useState("");
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const remove = async (event: Event) => {
-    event.preventDefault();
+  const { error, submit } = useSubmit(async () => {
     setBusy(true);
-    setError(null);
     try {
       await api("DELETE", `/api/projects/${props.projectId}`);
-      navigate(`/projects?${new URLSearchParams({ deleted: props.name })}`);
-    } catch (err) {
-      setError(message(err));
+    } finally {
       setBusy(false);
     }
-  };
+    navigate(`/projects?${new URLSearchParams({ deleted: props.name })}`);
+    return "";
+  });
   return (
-    <form class="card stack" aria-labelledby="delete-project" onSubmit={(e) => void remove(e)}>
+    <form class="card stack" aria-labelledby="delete-project" onSubmit={(e) => void submit(e)}>
       <h2 id="delete-project">Delete this project</h2>
       <p class="hint">
         Its events, persons and recordings, its cohorts, saved insights and dashboards are deleted for good, and its
