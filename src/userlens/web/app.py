@@ -89,7 +89,7 @@ def _housekeeping(services: Services) -> list[Coroutine[Any, Any, None]]:
     return [
         _every(
             settings.retention_interval_s,
-            "deleted projects' data (events removed)",
+            "deleted projects' data (events and recorded sessions removed)",
             services.sweep_deleted_projects,
         ),
         _every(

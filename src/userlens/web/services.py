@@ -77,13 +77,17 @@ class Services:
         return self._purge_project(project_id, DELETION_WAIT_S if wait_s is None else wait_s)
 
     def sweep_deleted_projects(self) -> int:
-        """Remove what is left of deleted projects' events (a deletion the store could not
-        finish, or events of a request that passed its token check as the project went);
-        returns how many events went."""
+        """Remove what is left of deleted projects' events and recordings (a deletion the
+        store could not finish, or a request that passed its token check as the project
+        went); returns how many events and recorded sessions went."""
         removed = 0
         for project_id in self.meta.deleted_project_ids():
-            if self.events.count_events(project_id):
-                removed += self._purge_project(project_id, DELETION_WAIT_S).events
+            left = self.events.count_events(project_id) or self.blobs.list(
+                f"recordings/{project_id}/"
+            )
+            if left:
+                done = self._purge_project(project_id, DELETION_WAIT_S)
+                removed += done.events + done.recorded_sessions
         return removed
 
     def _purge_project(self, project_id: int, wait_s: float) -> ProjectDeletion:

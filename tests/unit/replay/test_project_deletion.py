@@ -8,7 +8,15 @@ import uuid
 import pytest
 
 from tests.conftest import Env
-from tests.unit.replay.test_recording_api import _files_under, record_session
+from tests.unit.replay.test_recording_api import (
+    T0,
+    _files_under,
+    full,
+    meta,
+    post_s,
+    record_session,
+    snapshot,
+)
 from userlens.model.cohort import CohortIn
 from userlens.model.filters import CohortDefinition
 from userlens.model.project import Role
@@ -101,4 +109,26 @@ def test_data_the_store_could_not_delete_at_once_is_swept_later(
     assert services.events.count_events(env.project.id) >= 1
     assert services.sweep_deleted_projects() == 2
     assert services.events.count_events(env.project.id) == 0
+    assert services.sweep_deleted_projects() == 0
+
+
+def test_a_recording_that_arrives_as_its_project_goes_is_swept(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from userlens.web import services as services_module
+
+    services = env.app.services
+    blobs = env.settings.blobs_dir
+    monkeypatch.setattr(services_module, "DELETION_WAIT_S", 0.3)
+    with services.events._write_lock:  # type: ignore[attr-defined]  # the store takes no writes
+        chunk = snapshot(env, "d1", "late-session", "w1", [meta(T0), full(T0 + 5, "Late")])
+        assert post_s(env, [chunk]).status_code == 200  # its blob is written, its index logged
+        resp = env.client.delete(f"/api/projects/{env.project.id}", headers=env.auth)
+        assert resp.status_code == 202, resp.text
+    env.flush()
+    # No event of the project is left, only the recording: the sweep still finds it.
+    assert services.events.count_events(env.project.id) == 0
+    assert any("late-session" in str(p) for p in _files_under(blobs))
+    assert services.sweep_deleted_projects() == 1
+    assert not any(f"recordings/{env.project.id}/" in str(p) for p in _files_under(blobs))
     assert services.sweep_deleted_projects() == 0
