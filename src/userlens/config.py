@@ -34,6 +34,9 @@ class Settings:
     retention_interval_s: int = 3600
     compaction_interval_s: int = 300
     compact_after_s: int = 2400
+    backup_dir: Path | None = None
+    backup_interval_s: int = 0
+    backup_keep: int = 7
 
     @property
     def events_db_path(self) -> Path:
@@ -46,6 +49,10 @@ class Settings:
     @property
     def wal_dir(self) -> Path:
         return self.data_dir / "wal"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
     @property
     def metadata_url(self) -> str:
@@ -64,7 +71,7 @@ def _convert(name: str, raw: Any) -> Any:
     try:
         if name in {"data_dir"}:
             return Path(str(raw)).expanduser()
-        if name == "geoip_db":
+        if name in {"geoip_db", "backup_dir"}:
             return Path(str(raw)).expanduser() if str(raw) else None
         if isinstance(default, bool):
             text = str(raw).strip().lower()
@@ -91,6 +98,8 @@ _AT_LEAST = {
     "retention_interval_s": 1,
     "compaction_interval_s": 1,
     "compact_after_s": 0,
+    "backup_interval_s": 0,
+    "backup_keep": 1,
     "duckdb_threads": 1,
 }
 

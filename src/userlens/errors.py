@@ -45,6 +45,10 @@ class Backpressure(UserlensError):
         self.detail = detail
 
 
+class Busy(UserlensError):
+    """The same job is already running (one backup at a time)."""
+
+
 class StoreUnavailable(UserlensError):
     """The event store cannot take events: a batch failed to commit (nothing of it was
     acknowledged), or the write-ahead log could not be loaded at start-up."""

@@ -163,6 +163,34 @@ def test_project_delete_on_a_stopped_server(tmp_path: Path) -> None:
         srv.stop()
 
 
+def test_backup_on_a_stopped_server_and_its_list(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    srv = _started(data)
+    try:
+        project, auth = srv.project_with_admin("Shop")
+        _send(srv, project, "a", "b", "c")
+        busy = run(data, "backup", "create")
+        assert busy.returncode != 0 and "POST /api/backups" in busy.stderr
+        assert json.loads(run(data, "backup", "list", "--json").stdout) == []
+    finally:
+        srv.stop()
+    done = run(data, "backup", "create", "--json")
+    assert done.returncode == 0, done.stderr
+    made = json.loads(done.stdout)
+    assert (made["events"], made["persons"], made["metadata"]) == (3, 3, True)
+    listed = run(data, "backup", "list")
+    assert listed.returncode == 0 and made["name"] in listed.stdout and "3 events" in listed.stdout
+    # The backup folder is a data directory: the server starts on it with the same data.
+    restored = ServerProcess(data_dir=data / "backups" / made["name"], port=free_port())
+    restored.start()
+    try:
+        url = f"{restored.url}/api/projects/{project['id']}/events"
+        got = httpx.get(url, headers=auth).json()["results"]
+        assert sorted(e["distinct_id"] for e in got) == ["a", "b", "c"]
+    finally:
+        restored.stop()
+
+
 def test_a_start_that_cannot_load_the_log_says_why_and_a_later_one_loads_it(
     tmp_path: Path,
 ) -> None:

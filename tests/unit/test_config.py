@@ -241,6 +241,9 @@ def test_log_level_is_case_insensitive() -> None:
         ("USERLENS_COMPACTION_INTERVAL_S", "0"),
         ("USERLENS_COMPACT_AFTER_S", "-5"),
         ("USERLENS_COMPACT_AFTER_S", "soon"),
+        ("USERLENS_BACKUP_INTERVAL_S", "-1"),
+        ("USERLENS_BACKUP_KEEP", "0"),
+        ("USERLENS_BACKUP_KEEP", "all"),
     ],
 )
 def test_bad_housekeeping_intervals(name: str, value: str) -> None:
@@ -252,3 +255,11 @@ def test_housekeeping_defaults() -> None:
     settings = load_settings(env={})
     assert settings.compaction_interval_s == 300 and settings.compact_after_s == 2400
     assert load_settings(env={"USERLENS_COMPACT_AFTER_S": "0"}).compact_after_s == 0
+
+
+def test_backups_default_to_off_in_the_data_directory(tmp_path: Path) -> None:
+    settings = load_settings(env={"USERLENS_DATA_DIR": str(tmp_path)})
+    assert settings.backup_interval_s == 0 and settings.backup_keep == 7
+    assert settings.backups_dir == tmp_path / "backups"
+    elsewhere = load_settings(env={"USERLENS_BACKUP_DIR": str(tmp_path / "b")})
+    assert elsewhere.backups_dir == tmp_path / "b"

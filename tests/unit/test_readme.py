@@ -20,7 +20,7 @@ def test_the_two_commands_are_make_targets() -> None:
 
 
 def test_every_userlens_command_in_the_readme_exists() -> None:
-    known = {"serve", "project", "create", "list", "user", "token", "demo"}
+    known = {"serve", "project", "create", "list", "user", "token", "demo", "backup"}
     commands = {
         tuple(w for w in found.split() if w in known)
         for found in re.findall(r"userlens ((?:[a-z]+ )*[a-z]+)", README)

@@ -20,6 +20,7 @@ from userlens.errors import (
     StoreUnavailable,
     UserlensError,
 )
+from userlens.model.backup import BackupInfo
 from userlens.model.project import Role
 from userlens.store.meta import MetaStore
 
@@ -377,6 +378,62 @@ def person_delete(ctx: click.Context, project_id: int, distinct_id: str, as_json
         },
         f"Deleted {done.events} events and {len(done.sessions)} recorded sessions of "
         f"{', '.join(done.distinct_ids)}",
+    )
+
+
+@cli.group()
+def backup() -> None:
+    """Back the whole server up, or list its backups."""
+
+
+def _backup_fields(info: BackupInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "created_at": info.created_at.isoformat(),
+        "seconds": info.seconds,
+        "events": info.events,
+        "persons": info.persons,
+        "recorded_sessions": info.recorded_sessions,
+        "recording_chunks": info.recording_chunks,
+        "metadata": info.metadata,
+        "bytes": info.bytes,
+        "version": info.version,
+    }
+
+
+def _backup_line(info: BackupInfo, folder: Path) -> str:
+    return (
+        f"{folder / info.name}  {info.events:,} events, {info.recorded_sessions:,} recorded "
+        f"sessions, {info.bytes / 1e6:,.1f} MB"
+    )
+
+
+@backup.command("create")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def backup_create(ctx: click.Context, as_json: bool) -> None:
+    """Back up every project, user and recording into a new folder of the backups directory.
+
+    Works on a stopped server's data directory; while the server runs, use
+    `POST /api/backups` (or `USERLENS_BACKUP_INTERVAL_S`) instead.
+    """
+    from userlens.cli.admin import backup_offline
+
+    settings = _settings(ctx)
+    info = backup_offline(settings)
+    _emit(as_json, _backup_fields(info), "Backed up to " + _backup_line(info, settings.backups_dir))
+
+
+@backup.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def backup_list(ctx: click.Context, as_json: bool) -> None:
+    """The finished backups, newest first (also while the server runs)."""
+    from userlens.store.backup import list_backups
+
+    folder = _settings(ctx).backups_dir
+    _emit_rows(
+        as_json, [(_backup_fields(b), _backup_line(b, folder)) for b in list_backups(folder)]
     )
 
 

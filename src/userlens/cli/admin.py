@@ -7,18 +7,26 @@ import duckdb
 
 from userlens.config import Settings
 from userlens.errors import NotFound, StoreUnavailable
+from userlens.model.backup import BackupInfo
 from userlens.model.recording import PersonDeletion, ProjectDeletion
 from userlens.web.services import Services, open_services
 
 
-def _open(settings: Settings) -> Services:
+def _open(settings: Settings, instead: str = "delete through the API") -> Services:
     try:
         return open_services(settings)
     except duckdb.IOException as exc:
         raise click.ClickException(
-            "the event store is in use (is the server running?): delete through the API "
-            f"instead. ({exc})"
+            f"the event store is in use (is the server running?): {instead} instead. ({exc})"
         ) from exc
+
+
+def backup_offline(settings: Settings) -> BackupInfo:
+    services = _open(settings, "back up through the API (POST /api/backups)")
+    try:
+        return services.back_up()
+    finally:
+        services.close()
 
 
 def delete_person_offline(settings: Settings, project_id: int, distinct_id: str) -> PersonDeletion:

@@ -118,6 +118,31 @@ class LocalBlobStore:
         with self._lock.exclusive():
             return self._delete_prefix(prefix)
 
+    def link_into(self, dest: LocalBlobStore, keys: Sequence[str]) -> builtins.list[str]:
+        """Put the blobs under `keys` into `dest` as they are now, and return the keys that
+        were not there. A blob is hard-linked when both stores are on one file system (its
+        file is never changed in place, only replaced or unlinked, so the link keeps this
+        version), else copied. Durable on return."""
+        missing: builtins.list[str] = []
+        touched: set[tuple[str, ...]] = set()
+        for key in keys:
+            *dirs, name = check_key(key).split("/")
+            with self._lock.shared():
+                try:
+                    src_fd = self._open_dir(dirs, create=False)
+                except _ABSENT:
+                    missing.append(key)
+                    continue
+                with _closing(src_fd), _closing(dest._open_dir(dirs, create=True)) as dst_fd:
+                    if not _link_or_copy(src_fd, dst_fd, name + BLOB_SUFFIX):
+                        missing.append(key)
+                        continue
+            touched.add(tuple(dirs))
+        for touched_dirs in touched:
+            with _closing(dest._open_dir(touched_dirs, create=False)) as fd:
+                os.fsync(fd)
+        return missing
+
     def _delete_prefix(self, prefix: str) -> int:
         *dirs, last = check_prefix(prefix).removesuffix("/").split("/")
         try:
@@ -194,6 +219,28 @@ def _write_atomically(dir_fd: int, name: str, data: bytes) -> None:
             os.unlink(tmp, dir_fd=dir_fd)
         raise
     os.fsync(dir_fd)
+
+
+def _link_or_copy(src_fd: int, dst_fd: int, name: str) -> bool:
+    """Hard-link file `name` from one directory into another (a copy across file systems);
+    False if there is no such file."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name, dir_fd=dst_fd)
+    try:
+        os.link(name, name, src_dir_fd=src_fd, dst_dir_fd=dst_fd, follow_symlinks=False)
+        return True
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+    try:
+        fd = _open_no_symlink(name, os.O_RDONLY, src_fd)
+    except _ABSENT:
+        return False
+    with os.fdopen(fd, "rb") as handle:
+        _write_atomically(dst_fd, name, handle.read())
+    return True
 
 
 def _blobs(parent_fd: int, name: str, base: str) -> Iterator[tuple[str, int, str]]:

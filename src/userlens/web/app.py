@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from datetime import timedelta
 from typing import Any
 
 import anyio.to_thread
@@ -22,9 +21,9 @@ from userlens.capture.recordings import RecordingIngest
 from userlens.capture.remote_config import RemoteConfigApp
 from userlens.config import Settings
 from userlens.model.queries import KINDS
-from userlens.replay.compaction import compact_recordings
 from userlens.replay.retention import expire_recordings
 from userlens.web.api import router
+from userlens.web.backups import router as backups_router
 from userlens.web.catalog import router as catalog_router
 from userlens.web.cohorts import router as cohorts_router
 from userlens.web.dashboards import router as dashboards_router
@@ -83,10 +82,10 @@ async def _every(interval_s: int, what: str, job: Callable[[], int]) -> None:
 
 
 def _housekeeping(services: Services) -> list[Coroutine[Any, Any, None]]:
-    """The recording retention sweep, the compaction of finished recordings, and the sweep
-    of deleted projects' data."""
+    """The recording retention sweep, the compaction of finished recordings, the sweep of
+    deleted projects' data, and backups when `backup_interval_s` asks for them."""
     settings = services.settings
-    return [
+    jobs = [
         _every(
             settings.retention_interval_s,
             "deleted projects' data (events and recorded sessions removed)",
@@ -102,15 +101,20 @@ def _housekeeping(services: Services) -> list[Coroutine[Any, Any, None]]:
         _every(
             settings.compaction_interval_s,
             "recording compaction (windows merged)",
-            lambda: compact_recordings(
-                services.events,
-                services.blobs,
-                services.meta.projects(),
-                services.now(),
-                idle=timedelta(seconds=settings.compact_after_s),
-            ),
+            services.compact_recordings,
         ),
     ]
+    if settings.backup_interval_s:
+        jobs.append(_every(settings.backup_interval_s, "backup (made)", lambda: _backup(services)))
+    return jobs
+
+
+def _backup(services: Services) -> int:
+    made = services.back_up()
+    log.info(
+        "backup %s: %d events, %d bytes, in %.1fs", made.name, made.events, made.bytes, made.seconds
+    )
+    return 0
 
 
 def build_api(services: Services) -> FastAPI:
@@ -153,6 +157,7 @@ def build_api(services: Services) -> FastAPI:
     api.include_router(catalog_router)
     api.include_router(dashboards_router)
     api.include_router(team_router)
+    api.include_router(backups_router)
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from userlens.capture.enrich import Enricher
 from userlens.capture.tokens import TokenCache
 from userlens.config import Settings
-from userlens.errors import StoreUnavailable, first_line
+from userlens.errors import Busy, InvalidInput, StoreUnavailable, first_line
+from userlens.model.backup import BackupInfo
 from userlens.model.recording import PersonDeletion, ProjectDeletion
+from userlens.replay.compaction import compact_recordings
 from userlens.replay.recordings import delete_person, delete_project_data
+from userlens.store.backup import make_backup
 from userlens.store.blobs import BlobStore
 from userlens.store.duckdb import DuckDBEventStore
 from userlens.store.events import EventStore
@@ -44,9 +48,46 @@ class Services:
     now_us: Callable[[], int]
     tokens: TokenCache = dataclasses.field(init=False)
     insight_cache: ResultCache = dataclasses.field(default_factory=ResultCache)
+    _backing_up: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    _compacting: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.tokens = TokenCache(self.meta.project_by_token)
+
+    def back_up(self) -> BackupInfo:
+        """Back the whole data directory up into a new folder of the backups directory (see
+        `userlens.store.backup`) and prune the oldest. Raises `Busy` while another runs."""
+        events, blobs = self.events, self.blobs
+        if not isinstance(events, DuckDBEventStore) or not isinstance(blobs, LocalBlobStore):
+            raise InvalidInput(
+                "backups copy the embedded stores; back an external store up with its own tools"
+            )
+        if not self._backing_up.acquire(blocking=False):
+            raise Busy("a backup is already running")
+        try:
+            # Compaction replaces a recording's chunk files: not while they are being linked.
+            with self._compacting:
+                return make_backup(
+                    events,
+                    self.meta,
+                    blobs,
+                    self.settings.backups_dir,
+                    now=self.now(),
+                    keep=self.settings.backup_keep,
+                )
+        finally:
+            self._backing_up.release()
+
+    def compact_recordings(self) -> int:
+        """Compact the recordings that are over (see `userlens.replay.compaction`)."""
+        with self._compacting:
+            return compact_recordings(
+                self.events,
+                self.blobs,
+                self.meta.projects(),
+                self.now(),
+                idle=timedelta(seconds=self.settings.compact_after_s),
+            )
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.now_us() / 1_000_000, tz=UTC)

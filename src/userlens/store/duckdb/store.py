@@ -14,6 +14,7 @@ import orjson
 import pyarrow as pa
 
 from userlens.errors import InvalidInput, StoreOutOfMemory, first_line
+from userlens.model.backup import BackupCounts
 from userlens.model.event import (
     CapturedEvent,
     EventCursor,
@@ -31,6 +32,7 @@ from userlens.model.recording import (
     SessionFilter,
     SessionPage,
 )
+from userlens.store.duckdb.backup import copy_database
 from userlens.store.duckdb.recordings import (
     _insert_chunks,
     compactable_windows,
@@ -457,6 +459,13 @@ class DuckDBEventStore:
                 return cur.execute(scoped.sql, scoped.params).fetchall()
             except duckdb.InvalidInputException as exc:  # e.g. a regex RE2 will not compile
                 raise InvalidInput(f"the query cannot run: {exc}") from None
+
+    def backup_to(
+        self, path: Path, *, copy_blobs: Callable[[list[str]], list[str]]
+    ) -> BackupCounts:
+        """A consistent copy of the whole store in a new DuckDB file (see `copy_database`)."""
+        with self._reader() as cur:
+            return copy_database(cur, path, copy_blobs=copy_blobs)
 
     def count_events(self, project_id: int) -> int:
         with self._reader() as cur:

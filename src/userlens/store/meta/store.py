@@ -6,6 +6,7 @@ import hashlib
 import logging
 import re
 import secrets
+import sqlite3
 import threading
 import zoneinfo
 from collections.abc import Callable, Sequence
@@ -234,6 +235,25 @@ class MetaStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def backup_to(self, path: Path) -> bool:
+        """Copy the whole database, as of one moment, into a new SQLite file at `path`
+        (SQLite's online backup: other connections go on meanwhile). False, copying nothing,
+        when the metadata is not in SQLite: a PostgreSQL server is backed up with its tools."""
+        if self.engine.dialect.name != "sqlite":
+            return False
+        raw = self.engine.raw_connection()
+        try:
+            source = raw.driver_connection
+            assert isinstance(source, sqlite3.Connection)
+            target = sqlite3.connect(path)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+        finally:
+            raw.close()
+        return True
 
     def _session(self) -> Session:
         return self._sessions()

@@ -1,0 +1,252 @@
+"""Backups: a copy of the whole data directory, taken while the server runs, that starts as a
+server of its own with everything the original held at that moment."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+from fastapi.testclient import TestClient
+
+from tests.conftest import Env, FakeClock, eventually, make_settings
+from tests.unit.replay.test_recording_api import _files_under, record_session
+from userlens.model.cohort import CohortIn
+from userlens.model.filters import CohortDefinition
+from userlens.model.project import Role
+from userlens.store.backup import list_backups
+from userlens.web.app import create_app
+
+PASSWORD = "correct horse battery"
+
+
+def _root(env: Env, email: str = "root@example.com") -> dict[str, str]:
+    """An instance admin's API headers."""
+    meta = env.app.services.meta
+    meta.create_user(email, PASSWORD, is_admin=True)
+    return {"Authorization": f"Bearer {meta.create_api_token(email).secret}"}
+
+
+def _send(env: Env, events: list[dict[str, Any]], token: str | None = None) -> None:
+    body = {"api_key": token or env.project.api_token, "batch": events}
+    resp = env.client.post("/batch/", json=body)
+    assert resp.status_code == 200, resp.text
+
+
+def _restored(backup: Path, into: Path) -> TestClient:
+    """A server started on a copy of the backup folder, as the README says to restore one."""
+    shutil.copytree(backup, into, symlinks=True)
+    client = TestClient(create_app(make_settings(into)))
+    client.__enter__()
+    return client
+
+
+def _all(client: TestClient, url: str, auth: dict[str, str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 1000}
+    while True:
+        body = client.get(url, params=params, headers=auth).json()
+        out.extend(body["results"])
+        if not body.get("next_cursor"):
+            return out
+        params["cursor"] = body["next_cursor"]
+
+
+def test_a_backup_starts_as_a_server_with_everything_of_its_moment(
+    make_env: Any, tmp_path: Path
+) -> None:
+    env: Env = make_env(clock=FakeClock())
+    services = env.app.services
+    root = _root(env)
+    other = services.meta.create_project("Other")
+    services.meta.add_member(other.id, "admin0@example.com", Role.ADMIN)
+    other_env = dataclasses.replace(env, project=other)
+    _send(
+        env,
+        [
+            {"event": "$pageview", "distinct_id": "anon-9", "properties": {"plan": "pro"}},
+            {
+                "event": "$identify",
+                "distinct_id": "ann@shop.test",
+                "properties": {"$anon_distinct_id": "anon-9", "$set": {"email": "ann@shop.test"}},
+            },
+            {"event": "checkout", "distinct_id": "ann@shop.test", "properties": {"total": 12.5}},
+        ],
+    )
+    _send(other_env, [{"event": "signup", "distinct_id": "bob"}], other.api_token)
+    session = f"s-{uuid.uuid4().hex}"
+    record_session(env, "ann@shop.test", session)
+    services.meta.create_cohort(
+        env.project.id, CohortIn(name="Ann", definition=CohortDefinition(distinct_ids=["anon-9"]))
+    )
+    env.flush()
+    events_url = f"/api/projects/{env.project.id}/events"
+    cohorts_url = f"/api/projects/{env.project.id}/cohorts"
+    before = {
+        "events": _all(env.client, events_url, env.auth),
+        "other": _all(env.client, f"/api/projects/{other.id}/events", env.auth),
+        "person": env.client.get(f"{events_url[:-7]}/persons/anon-9", headers=env.auth).json(),
+        "snapshots": env.client.get(
+            f"/api/projects/{env.project.id}/sessions/{session}/snapshots", headers=env.auth
+        ).json(),
+        "cohorts": env.client.get(cohorts_url, headers=env.auth).json(),
+    }
+
+    resp = env.client.post("/api/backups", headers=root)
+    assert resp.status_code == 201, resp.text
+    made = resp.json()
+    assert made["events"] == len(before["events"]) + len(before["other"])
+    assert made["persons"] == 2 and made["recorded_sessions"] == 1 and made["metadata"] is True
+    # Written after the backup: not in it, and the server goes on as before.
+    _send(env, [{"event": "later", "distinct_id": "ann@shop.test"}])
+    assert len(env.events()) == len(before["events"]) + 1
+
+    folder = services.settings.backups_dir / made["name"]
+    assert orjson.loads((folder / "backup.json").read_bytes())["events"] == made["events"]
+    listed = env.client.get("/api/backups", headers=root).json()
+    assert [b["name"] for b in listed] == [made["name"]]
+
+    restored = _restored(folder, tmp_path / "restored")
+    try:
+        # The same API token, the same password, the same projects and everything in them.
+        assert _all(restored, events_url, env.auth) == before["events"]
+        assert _all(restored, f"/api/projects/{other.id}/events", env.auth) == before["other"]
+        person = restored.get(f"{events_url[:-7]}/persons/anon-9", headers=env.auth).json()
+        assert person == before["person"] and person["properties"]["email"] == "ann@shop.test"
+        snapshots = restored.get(
+            f"/api/projects/{env.project.id}/sessions/{session}/snapshots", headers=env.auth
+        ).json()
+        assert snapshots == before["snapshots"] and snapshots["events"]
+        cohorts = restored.get(cohorts_url, headers=env.auth)
+        assert cohorts.json() == before["cohorts"]
+        login = restored.post(
+            "/api/session", json={"email": "admin0@example.com", "password": PASSWORD}
+        )
+        assert login.status_code == 200, login.text
+        # Its capture token works there too.
+        _send(dataclasses.replace(env, client=restored), [{"event": "x", "distinct_id": "z"}])
+    finally:
+        restored.__exit__(None, None, None)
+
+
+def test_writes_go_on_during_a_backup_and_the_copy_is_one_moment(env: Env) -> None:
+    root = _root(env)
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def capture() -> None:
+        n = 0
+        while not stop.is_set():
+            batch = [
+                {
+                    "event": "tick",
+                    "uuid": str(uuid.uuid4()),
+                    "distinct_id": f"p{n}-{i}",
+                    "properties": {"$set": {"n": n}},
+                }
+                for i in range(20)
+            ]
+            _send(env, batch)
+            acknowledged.extend(e["uuid"] for e in batch)
+            n += 1
+
+    sender = threading.Thread(target=capture)
+    sender.start()
+    try:
+        eventually(lambda: len(acknowledged) > 400)
+        env.flush()
+        stored_before = env.app.services.events.count_events(env.project.id)
+        made = env.client.post("/api/backups", headers=root)
+    finally:
+        stop.set()
+        sender.join()
+    assert made.status_code == 201, made.text
+    # Nothing acknowledged was lost in the source.
+    assert {e["uuid"] for e in env.events()} == set(acknowledged)
+    copy = env.app.services.settings.backups_dir / made.json()["name"] / "events.duckdb"
+    with duckdb.connect(str(copy), read_only=True) as con:
+        uuids = {str(r[0]) for r in con.execute("SELECT uuid FROM events").fetchall()}
+        # A batch's events and its persons are committed together: a copy of one moment
+        # never has an event whose distinct id has no person.
+        orphans = con.execute(
+            "SELECT count(*) FROM events e LEFT JOIN person_distinct_ids d "
+            "USING (project_id, distinct_id) WHERE d.person_id IS NULL"
+        ).fetchall()[0][0]
+        persons = con.execute("SELECT count(*) FROM persons").fetchall()[0][0]
+    assert stored_before <= len(uuids) == made.json()["events"]
+    assert uuids <= set(acknowledged)
+    assert orphans == 0 and persons == len(uuids)
+
+
+def test_a_recording_deleted_during_a_backup_is_left_out_of_it(env: Env) -> None:
+    services = env.app.services
+    kept, gone = f"s-{uuid.uuid4().hex}", f"s-{uuid.uuid4().hex}"
+    record_session(env, "kept-visitor", kept)
+    record_session(env, "gone-visitor", gone)
+    env.flush()
+    events = services.events
+    blobs = services.blobs
+    copy = env.settings.data_dir / "copy"
+    copy.mkdir()
+    from userlens.store.duckdb import DuckDBEventStore
+    from userlens.store.local_blobs import LocalBlobStore
+
+    assert isinstance(events, DuckDBEventStore) and isinstance(blobs, LocalBlobStore)
+    copied = LocalBlobStore(copy / "blobs")
+
+    def copy_blobs(keys: list[str]) -> list[str]:
+        # The person is deleted after the copy's moment, before their files are linked.
+        services.erase_person(env.project.id, "gone-visitor")
+        return blobs.link_into(copied, keys)
+
+    counts = events.backup_to(copy / "events.duckdb", copy_blobs=copy_blobs)
+    assert counts.recorded_sessions == 1
+    with duckdb.connect(str(copy / "events.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT session_id, blob_key FROM recording_chunks").fetchall()
+    # Every chunk the copy lists, it holds; the deleted person's are not listed.
+    assert {r[0] for r in rows} == {kept}
+    root = copy / "blobs"
+    held = {str(p.relative_to(root)).removesuffix("@blob") for p in _files_under(root)}
+    assert {str(r[1]) for r in rows} <= held
+
+
+def test_only_instance_admins_back_up_one_at_a_time(env: Env) -> None:
+    root = _root(env)
+    assert env.client.post("/api/backups").status_code == 401
+    for method in (env.client.post, env.client.get):
+        denied = method("/api/backups", headers=env.auth)  # a project admin only
+        assert denied.status_code == 403 and denied.json()["error"] == "forbidden"
+    services = env.app.services
+    with services._backing_up:
+        busy = env.client.post("/api/backups", headers=root)
+    assert busy.status_code == 409 and "already running" in busy.json()["detail"]
+    assert env.client.post("/api/backups", headers=root).status_code == 201
+
+
+def test_the_newest_backups_are_kept_and_unfinished_ones_never_count(make_env: Any) -> None:
+    clock = FakeClock()
+    env: Env = make_env(clock=clock, backup_keep=2)
+    root = _root(env)
+    folder = env.settings.backups_dir
+    folder.mkdir(parents=True)
+    (folder / ".partial-2020-01-01T00-00-00Z").mkdir()  # a backup cut short by a crash
+    (folder / "notes").mkdir()  # not a backup: no backup.json
+    names = []
+    for _ in range(3):
+        names.append(env.client.post("/api/backups", headers=root).json()["name"])
+        clock.advance(3600)
+    assert len(set(names)) == 3
+    assert [b.name for b in list_backups(folder)] == names[:0:-1]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*names[1:], "notes"])
+
+
+def test_backups_are_made_on_a_schedule(make_env: Any) -> None:
+    env: Env = make_env(backup_interval_s=1)
+    _send(env, [{"event": "signup", "distinct_id": "u1"}])
+    eventually(lambda: bool(list_backups(env.settings.backups_dir)), timeout=30)
+    assert list_backups(env.settings.backups_dir)[0].events >= 0
