@@ -975,6 +975,24 @@ def test_the_persons_list_shows_more_on_request(page: Page, server: ServerProces
     expect(page.get_by_text("60 events", exact=True)).to_be_visible()
 
 
+def test_an_admin_backs_the_server_up_from_the_projects_page(
+    page: Page, server: ServerProcess
+) -> None:
+    _shop_with_journeys(page, server, "Kept", {"ann": 3, "ben": 1})
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    page.goto(f"{server.url}/projects")
+    card = page.get_by_role("region", name="Backups")
+    expect(card.get_by_text("No backups yet")).to_be_visible()
+    card.get_by_role("button", name="Back up now").click()
+    expect(card.get_by_role("status")).to_contain_text("Backed up 4 events and 0 recorded")
+    rows = card.get_by_test_id("backups").get_by_role("row")
+    expect(rows).to_have_count(2)  # and a head
+    expect(rows.nth(1).get_by_role("cell").nth(1)).to_have_text("4")
+    shot(page, "projects-backups")
+    [made] = page.request.get(f"{server.url}/api/backups").json()
+    assert (server.data_dir / "backups" / made["name"] / "events.duckdb").is_file()
+
+
 def test_the_session_list_shows_more_on_request(page: Page, server: ServerProcess) -> None:
     """101 recorded sessions: the newest hundred, then the last one on request."""
     project = _shop_with_journeys(page, server, "Replays", {"v000": 1})

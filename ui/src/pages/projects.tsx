@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, type Me, type Project } from "../api";
-import { ErrorNote } from "../layout";
+import { ErrorNote, message, Outcome, useSubmit } from "../layout";
 import { navigate } from "../router";
 
 export function zones(): string[] {
@@ -47,6 +47,75 @@ function NewProject(props: { onCreated: (p: Project) => void }) {
   );
 }
 
+interface Backup {
+  name: string;
+  created_at: string;
+  seconds: number;
+  events: number;
+  recorded_sessions: number;
+  metadata: boolean;
+  bytes: number;
+}
+
+function size(bytes: number): string {
+  const units = ["bytes", "kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+function Backups() {
+  const [backups, setBackups] = useState<Backup[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = () => api<Backup[]>("GET", "/api/backups").then(setBackups).catch((e) => setError(message(e)));
+  useEffect(() => void load(), []);
+  const [busy, setBusy] = useState(false);
+  const made = useSubmit(async () => {
+    setBusy(true);
+    try {
+      const b = await api<Backup>("POST", "/api/backups");
+      await load();
+      return `Backed up ${b.events.toLocaleString()} events and ${b.recorded_sessions.toLocaleString()} recorded sessions in ${b.seconds.toFixed(1)} s, into the folder ${b.name}.`;
+    } finally {
+      setBusy(false);
+    }
+  });
+  return (
+    <section class="card stack" aria-labelledby="backups">
+      <h2 id="backups">Backups</h2>
+      <p class="muted">
+        A backup copies every project, user and recording while the server runs, into a folder of the
+        server's backups directory. Copy that folder off this machine; to restore, start the server on a copy
+        of it.
+      </p>
+      {backups !== null && backups.length === 0 && <p class="muted">No backups yet.</p>}
+      {backups !== null && backups.length > 0 && (
+        <table class="table numbers" data-testid="backups">
+          <thead><tr><th>Taken</th><th class="w-num">Events</th><th class="w-num">Recordings</th><th class="w-num">Size</th></tr></thead>
+          <tbody>
+            {backups.map((b) => (
+              <tr key={b.name} title={b.name}>
+                <td>{new Date(b.created_at).toLocaleString()}</td>
+                <td class="w-num">{b.events.toLocaleString()}</td>
+                <td class="w-num">{b.recorded_sessions.toLocaleString()}</td>
+                <td class="w-num">{size(b.bytes)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form onSubmit={made.submit} aria-label="Back up now">
+        <button type="submit" class="primary" disabled={busy}>{busy ? "Backing up…" : "Back up now"}</button>
+      </form>
+      <Outcome note={made.note} error={made.error ?? error} />
+    </section>
+  );
+}
+
 export function ProjectsPage(props: { me: Me }) {
   const [projects, setProjects] = useState<Project[] | null>(null);
   const deleted = new URLSearchParams(location.search).get("deleted");
@@ -79,7 +148,12 @@ export function ProjectsPage(props: { me: Me }) {
             </ul>
           )}
         </section>
-        {props.me.is_admin && <NewProject onCreated={(p) => navigate(`/projects/${p.id}`)} />}
+        {props.me.is_admin && (
+          <div class="stack">
+            <NewProject onCreated={(p) => navigate(`/projects/${p.id}`)} />
+            <Backups />
+          </div>
+        )}
       </div>
     </div>
   );
