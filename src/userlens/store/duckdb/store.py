@@ -218,6 +218,7 @@ class DuckDBEventStore:
                 "asof_loop_join_threshold": 0,
             },
         )
+        self._path = path
         self._log_path = Path(f"{path}.wal") if path is not None else None
         self._idle_checkpoint_bytes = idle_checkpoint_mb * 1024 * 1024
         migrate(self._con)
@@ -464,8 +465,9 @@ class DuckDBEventStore:
         self, path: Path, *, copy_blobs: Callable[[list[str]], list[str]]
     ) -> BackupCounts:
         """A consistent copy of the whole store in a new DuckDB file (see `copy_database`)."""
-        with self._reader() as cur:
-            return copy_database(cur, path, copy_blobs=copy_blobs)
+        if self._path is None:
+            raise InvalidInput("a store kept in memory has no file to back up")
+        return copy_database(self._con, self._write_lock, self._path, path, copy_blobs=copy_blobs)
 
     def count_events(self, project_id: int) -> int:
         with self._reader() as cur:
