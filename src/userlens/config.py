@@ -122,6 +122,9 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError(f"USERLENS_GEOIP_DB: no such file: {settings.geoip_db}")
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
         raise ConfigError(f"USERLENS_DATA_DIR: {settings.data_dir} exists and is not a directory")
+    backups = settings.backup_dir
+    if backups is not None and backups.exists() and not backups.is_dir():
+        raise ConfigError(f"USERLENS_BACKUP_DIR: {backups} exists and is not a directory")
     return settings
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 import orjson
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Env, FakeClock, eventually, make_settings
@@ -250,3 +251,31 @@ def test_backups_are_made_on_a_schedule(make_env: Any) -> None:
     _send(env, [{"event": "signup", "distinct_id": "u1"}])
     eventually(lambda: bool(list_backups(env.settings.backups_dir)), timeout=30)
     assert list_backups(env.settings.backups_dir)[0].events >= 0
+
+
+def test_a_backup_that_cannot_be_written_says_why_and_leaves_nothing(make_env: Any) -> None:
+    env: Env = make_env()
+    root = _root(env)
+    folder = env.settings.backups_dir
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("a file where the backups directory should be")
+    failed = env.client.post("/api/backups", headers=root)
+    assert failed.status_code == 503, failed.text
+    assert failed.json()["error"] == "backup_failed"
+    assert "could not be written" in failed.json()["detail"]
+    assert env.client.get("/api/backups", headers=root).json() == []
+    # Once there is room for it, the next one is made.
+    folder.unlink()
+    assert env.client.post("/api/backups", headers=root).status_code == 201
+
+
+def test_events_acknowledged_before_a_backup_are_in_it(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _root(env)
+    # A small batch waits long to grow before it is loaded.
+    monkeypatch.setattr(env.app.services.writer, "_linger_s", 5.0)
+    _send(env, [{"event": "just-now", "distinct_id": f"u{i}"} for i in range(50)])
+    made = env.client.post("/api/backups", headers=root)  # no wait for the loader
+    assert made.status_code == 201, made.text
+    assert made.json()["events"] == 50

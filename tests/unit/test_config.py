@@ -263,3 +263,10 @@ def test_backups_default_to_off_in_the_data_directory(tmp_path: Path) -> None:
     assert settings.backups_dir == tmp_path / "backups"
     elsewhere = load_settings(env={"USERLENS_BACKUP_DIR": str(tmp_path / "b")})
     assert elsewhere.backups_dir == tmp_path / "b"
+
+
+def test_a_backup_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    with pytest.raises(ConfigError, match="USERLENS_BACKUP_DIR"):
+        load_settings(env={"USERLENS_BACKUP_DIR": str(taken)})

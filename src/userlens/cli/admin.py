@@ -25,6 +25,8 @@ def backup_offline(settings: Settings) -> BackupInfo:
     services = _open(settings, "back up through the API (POST /api/backups)")
     try:
         return services.back_up()
+    except OSError as exc:
+        raise click.ClickException(f"the backup could not be written: {exc}") from exc
     finally:
         services.close()
 

@@ -68,6 +68,11 @@ def create_backup(request: Request, user: CurrentUser) -> BackupOut:
         raise HTTPException(409, detail={"error": "busy", "detail": str(exc)}) from None
     except InvalidInput as exc:
         raise HTTPException(400, detail={"error": "invalid", "detail": str(exc)}) from None
+    except OSError as exc:  # the backups directory is full, gone or not writable
+        detail = f"the backup could not be written: {exc.strerror or exc}"
+        if exc.filename:
+            detail += f" ({exc.filename})"
+        raise HTTPException(503, detail={"error": "backup_failed", "detail": detail}) from None
 
 
 @router.get("/api/backups", response_model=list[BackupOut], tags=["backups"])
