@@ -387,18 +387,9 @@ def backup() -> None:
 
 
 def _backup_fields(info: BackupInfo) -> dict[str, Any]:
-    return {
-        "name": info.name,
-        "created_at": info.created_at.isoformat(),
-        "seconds": info.seconds,
-        "events": info.events,
-        "persons": info.persons,
-        "recorded_sessions": info.recorded_sessions,
-        "recording_chunks": info.recording_chunks,
-        "metadata": info.metadata,
-        "bytes": info.bytes,
-        "version": info.version,
-    }
+    from userlens.store.backup import manifest
+
+    return {"name": info.name, **manifest(info)}
 
 
 def _backup_line(info: BackupInfo, folder: Path) -> str:

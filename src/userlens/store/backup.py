@@ -65,8 +65,7 @@ def make_backup(
             bytes=_size(partial),
             version=userlens.__version__,
         )
-        manifest = orjson.dumps(_manifest(info), option=orjson.OPT_INDENT_2)
-        _write_durably(partial / MANIFEST, manifest)
+        _write_durably(partial / MANIFEST, orjson.dumps(manifest(info), option=orjson.OPT_INDENT_2))
         os.rename(partial, backups_dir / name)
         _fsync_dir(backups_dir)
     except BaseException:
@@ -91,7 +90,8 @@ def list_backups(backups_dir: Path) -> list[BackupInfo]:
     return sorted(found, key=lambda b: (b.created_at, b.name), reverse=True)
 
 
-def _manifest(info: BackupInfo) -> dict[str, object]:
+def manifest(info: BackupInfo) -> dict[str, object]:
+    """What `backup.json` says of a backup (its folder's name aside)."""
     return {
         "created_at": info.created_at.isoformat(),
         "seconds": info.seconds,

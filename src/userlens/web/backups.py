@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated
 
@@ -35,18 +36,7 @@ class BackupOut(BaseModel):
 
 
 def _out(info: BackupInfo) -> BackupOut:
-    return BackupOut(
-        name=info.name,
-        created_at=info.created_at,
-        seconds=info.seconds,
-        events=info.events,
-        persons=info.persons,
-        recorded_sessions=info.recorded_sessions,
-        recording_chunks=info.recording_chunks,
-        metadata=info.metadata,
-        bytes=info.bytes,
-        version=info.version,
-    )
+    return BackupOut.model_validate(dataclasses.asdict(info))
 
 
 def _admin(user: User) -> None:
