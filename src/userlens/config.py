@@ -37,6 +37,7 @@ class Settings:
     backup_dir: Path | None = None
     backup_interval_s: int = 0
     backup_keep: int = 7
+    min_free_disk_mb: int = 1024
 
     @property
     def events_db_path(self) -> Path:
@@ -100,6 +101,7 @@ _AT_LEAST = {
     "compact_after_s": 0,
     "backup_interval_s": 0,
     "backup_keep": 1,
+    "min_free_disk_mb": 0,
     "duckdb_threads": 1,
 }
 

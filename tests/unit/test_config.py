@@ -244,6 +244,7 @@ def test_log_level_is_case_insensitive() -> None:
         ("USERLENS_BACKUP_INTERVAL_S", "-1"),
         ("USERLENS_BACKUP_KEEP", "0"),
         ("USERLENS_BACKUP_KEEP", "all"),
+        ("USERLENS_MIN_FREE_DISK_MB", "-1"),
     ],
 )
 def test_bad_housekeeping_intervals(name: str, value: str) -> None:

@@ -21,6 +21,7 @@ from userlens.capture.recordings import RecordingIngest
 from userlens.errors import Backpressure, CaptureError, EventRejected, StoreUnavailable
 from userlens.model.event import CapturedEvent
 from userlens.model.recording import RecordingChunk
+from userlens.store.disk import DiskFull, DiskGuard
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +116,11 @@ class CaptureApp:
         now_us: Callable[[], int],
         recordings: RecordingIngest | None = None,
         limits: Limits | None = None,
+        disk: DiskGuard | None = None,
         trust_proxy: bool = False,
     ) -> None:
         self._recordings = recordings
+        self._disk = disk
         self._resolver = resolver
         self._sink = sink
         self._enricher = enricher
@@ -161,7 +164,9 @@ class CaptureApp:
             status, body, extra = exc.status, _error(exc.code, exc.detail), []
         except Backpressure as exc:
             status = 503
-            body = _error("overloaded", exc.detail)
+            body = _error(
+                "disk_nearly_full" if isinstance(exc, DiskFull) else "overloaded", exc.detail
+            )
             extra = [(b"retry-after", str(exc.retry_after).encode())]
         except StoreUnavailable as exc:
             status, body, extra = (
@@ -202,6 +207,8 @@ class CaptureApp:
         project_id = await self._resolver.project_id(envelope.token)
         if project_id is None:
             raise CaptureError(401, "unknown_token", "no project has this token")
+        if self._disk is not None:
+            self._disk.check(recordings=path in RECORDING_PATHS)
         if path in RECORDING_PATHS and self._recordings is not None:
             return await self._ingest_recordings(self._recordings, project_id, envelope.events)
         ctx = RequestContext(

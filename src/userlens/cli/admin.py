@@ -9,6 +9,7 @@ from userlens.config import Settings
 from userlens.errors import NotFound, StoreUnavailable
 from userlens.model.backup import BackupInfo
 from userlens.model.recording import PersonDeletion, ProjectDeletion
+from userlens.store.disk import DiskFull
 from userlens.web.services import Services, open_services
 
 
@@ -27,6 +28,8 @@ def backup_offline(settings: Settings) -> BackupInfo:
         return services.back_up()
     except OSError as exc:
         raise click.ClickException(f"the backup could not be written: {exc}") from exc
+    except DiskFull as exc:
+        raise click.ClickException(exc.detail) from exc
     finally:
         services.close()
 

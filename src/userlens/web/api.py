@@ -17,6 +17,7 @@ from userlens.model.filters import FILTER_LIST, EventsWhere, Filter
 from userlens.model.project import Role, User
 from userlens.query import catalog
 from userlens.query.run import engine_of
+from userlens.store.disk import MB
 from userlens.web.auth import current_user, project_role
 from userlens.web.deps import services_of
 from userlens.web.insights import prepared_or_invalid
@@ -29,9 +30,13 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 
 class Health(BaseModel):
-    status: str = Field(description='"ok", or "failing" when events cannot be loaded')
+    status: str = Field(
+        description='"ok", or "failing" when events cannot be loaded or the disk is too full '
+        "to take them"
+    )
     version: str
     queued_events: int
+    disk_free_mb: int = Field(description="free space on the data directory's disk")
     detail: str | None = Field(None, description="what is failing, and why")
 
 
@@ -66,20 +71,35 @@ class PersonOut(BaseModel):
     "/_health",
     response_model=Health,
     tags=["server"],
-    responses={503: {"model": Health, "description": "events cannot be loaded into the store"}},
+    responses={
+        503: {
+            "model": Health,
+            "description": "events cannot be loaded into the store, or the disk is nearly full",
+        }
+    },
 )
 def health(request: Request, response: Response) -> Health:
     """Liveness: 200 once the stores are open; 503 while acknowledged events cannot be loaded
-    into the event store (they wait in the write-ahead log, and a restart loads them)."""
-    writer = services_of(request).writer
-    failing = writer.failing
-    if failing is not None:
+    into the event store (they wait in the write-ahead log, and a restart loads them), or
+    while capture refuses events because the disk is nearly full."""
+    services = services_of(request)
+    writer, disk = services.writer, services.disk
+    detail = writer.failing
+    refused = disk.refused()
+    if detail is None and refused is not None:
+        detail = (
+            f"the disk is nearly full ({disk.free() // MB} MB free): capture refuses {refused} "
+            f"while less than {disk.min_free_bytes // MB} MB (twice that for recordings) are free"
+        )
+    failing = writer.failing is not None or refused not in (None, "recordings")
+    if failing:
         response.status_code = 503
     return Health(
-        status="ok" if failing is None else "failing",
+        status="failing" if failing else "ok",
         version=__version__,
         queued_events=writer.queued,
-        detail=failing,
+        disk_free_mb=disk.free() // MB,
+        detail=detail,
     )
 
 

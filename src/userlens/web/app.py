@@ -195,6 +195,7 @@ def create_app(settings: Settings, *, now_us: Callable[[], int] | None = None) -
         services.writer,
         services.enricher,
         now_us=services.now_us,
+        disk=services.disk,
         trust_proxy=settings.trust_proxy,
         limits=limits,
         recordings=RecordingIngest(services.blobs, max_decoded=limits.recordings_decoded),

@@ -13,6 +13,7 @@ from userlens.errors import Busy, InvalidInput
 from userlens.model.backup import BackupInfo
 from userlens.model.project import User
 from userlens.store.backup import list_backups
+from userlens.store.disk import DiskFull
 from userlens.web.auth import current_user
 from userlens.web.deps import services_of
 
@@ -56,6 +57,10 @@ def create_backup(request: Request, user: CurrentUser) -> BackupOut:
         return _out(services_of(request).back_up())
     except Busy as exc:
         raise HTTPException(409, detail={"error": "busy", "detail": str(exc)}) from None
+    except DiskFull as exc:
+        raise HTTPException(
+            507, detail={"error": "disk_nearly_full", "detail": exc.detail}
+        ) from None
     except InvalidInput as exc:
         raise HTTPException(400, detail={"error": "invalid", "detail": str(exc)}) from None
     except OSError as exc:  # the backups directory is full, gone or not writable

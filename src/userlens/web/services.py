@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from userlens.capture.enrich import Enricher
 from userlens.capture.tokens import TokenCache
@@ -20,6 +21,7 @@ from userlens.replay.compaction import compact_recordings
 from userlens.replay.recordings import delete_person, delete_project_data
 from userlens.store.backup import make_backup
 from userlens.store.blobs import BlobStore
+from userlens.store.disk import DiskGuard, statvfs_free
 from userlens.store.duckdb import DuckDBEventStore
 from userlens.store.events import EventStore
 from userlens.store.local_blobs import LocalBlobStore
@@ -46,6 +48,7 @@ class Services:
     blobs: BlobStore
     enricher: Enricher
     now_us: Callable[[], int]
+    disk: DiskGuard
     tokens: TokenCache = dataclasses.field(init=False)
     insight_cache: ResultCache = dataclasses.field(default_factory=ResultCache)
     _backing_up: threading.Lock = dataclasses.field(default_factory=threading.Lock)
@@ -65,6 +68,7 @@ class Services:
         if not self._backing_up.acquire(blocking=False):
             raise Busy("a backup is already running")
         try:
+            self._room_for_backup()
             # What was acknowledged before the backup began belongs in it. If the store is slow
             # to take it, the backup goes on: it is whole all the same, only a moment older.
             if not self.writer.flush(DELETION_WAIT_S):
@@ -81,6 +85,22 @@ class Services:
                 )
         finally:
             self._backing_up.release()
+
+    def _room_for_backup(self) -> None:
+        """Raise `DiskFull` unless the backup's copies (the event store's files and the
+        metadata; recordings are linked) fit on its disk with the margin left free."""
+        settings = self.settings
+        files = [settings.events_db_path, Path(f"{settings.events_db_path}.wal")]
+        files.append(settings.data_dir / "metadata.sqlite3")
+        size = sum(f.stat().st_size for f in files if f.exists())
+        folder = settings.backups_dir
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        if existing.stat().st_dev == settings.data_dir.stat().st_dev:
+            self.disk.make_room_for(size, "a backup")
+        else:
+            DiskGuard(statvfs_free(existing), self.disk.min_free_bytes).make_room_for(
+                size, "a backup"
+            )
 
     def compact_recordings(self) -> int:
         """Compact the recordings that are over (see `userlens.replay.compaction`)."""
@@ -217,4 +237,5 @@ def open_services(settings: Settings, *, now_us: Callable[[], int] | None = None
         blobs=LocalBlobStore(settings.blobs_dir),
         enricher=Enricher(settings.geoip_db),
         now_us=clock,
+        disk=DiskGuard(statvfs_free(settings.data_dir), settings.min_free_disk_mb * 1024 * 1024),
     )
