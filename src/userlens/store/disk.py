@@ -66,7 +66,8 @@ class DiskGuard:
             return self._free
 
     def refused(self) -> str | None:
-        """What capture refuses now for want of room ("events", "recordings"), or None."""
+        """What capture refuses now for want of room: "events and recordings", or
+        "recordings" alone, or None."""
         if not self.min_free_bytes:
             return None
         free = self.free()

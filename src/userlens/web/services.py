@@ -97,7 +97,8 @@ class Services:
         existing = next(p for p in (folder, *folder.parents) if p.exists())
         if existing.stat().st_dev == settings.data_dir.stat().st_dev:
             self.disk.make_room_for(size, "a backup")
-        else:
+        else:  # another file system: the recordings are copied, not linked
+            size += self.blobs.size("recordings/")
             DiskGuard(statvfs_free(existing), self.disk.min_free_bytes).make_room_for(
                 size, "a backup"
             )
