@@ -343,3 +343,32 @@ def assert_agrees(store: BlobStore, model: dict[str, bytes]) -> None:
         else:
             with pytest.raises(NotFound):
                 store.get(key)
+
+
+@pytest.mark.parametrize("same_file_system", [True, False], ids=["linked", "copied"])
+def test_link_into_keeps_each_blob_as_it_was(
+    local_store: LocalBlobStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    same_file_system: bool,
+) -> None:
+    if not same_file_system:  # a second file system: os.link refuses, as the kernel does
+
+        def cross_device(*args: object, **kwargs: object) -> None:
+            raise OSError(18, "Invalid cross-device link")  # EXDEV
+
+        monkeypatch.setattr(os, "link", cross_device)
+    local_store.put("r/1/a", b"first")
+    local_store.put("r/2/b", b"second")
+    backup = LocalBlobStore(tmp_path / "backup")
+    missing = local_store.link_into(backup, ["r/1/a", "r/2/b", "r/3/gone"])
+    assert missing == ["r/3/gone"]
+    assert backup.list("r/") == ["r/1/a", "r/2/b"]
+    # Linked, a blob shares the store's file (no second copy on disk); copied, it has its own.
+    inode = (local_root(local_store) / "r" / "1" / "a@blob").stat().st_ino
+    assert ((backup.root / "r" / "1" / "a@blob").stat().st_ino == inode) is same_file_system
+    # Later changes to the store leave the backup's blobs as they were.
+    local_store.put("r/1/a", b"replaced")
+    local_store.delete_prefix("r/2/")
+    assert backup.get("r/1/a") == b"first"
+    assert backup.get("r/2/b") == b"second"
