@@ -983,6 +983,7 @@ def test_an_admin_backs_the_server_up_from_the_projects_page(
     page.goto(f"{server.url}/projects")
     card = page.get_by_role("region", name="Backups")
     expect(card.get_by_text("No backups yet")).to_be_visible()
+    expect(card.get_by_test_id("disk-free")).to_contain_text("free on the server's disk")
     card.get_by_role("button", name="Back up now").click()
     expect(card.get_by_role("status")).to_contain_text("Backed up 4 events and 0 recorded")
     rows = card.get_by_test_id("backups").get_by_role("row")

@@ -71,7 +71,15 @@ function size(bytes: number): string {
 function Backups() {
   const [backups, setBackups] = useState<Backup[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const load = () => api<Backup[]>("GET", "/api/backups").then(setBackups).catch((e) => setError(message(e)));
+  const [freeMb, setFreeMb] = useState<number | null>(null);
+  const load = async () => {
+    try {
+      setBackups(await api<Backup[]>("GET", "/api/backups"));
+      setFreeMb((await api<{ disk_free_mb: number }>("GET", "/_health")).disk_free_mb);
+    } catch (e) {
+      setError(message(e));
+    }
+  };
   useEffect(() => void load(), []);
   const [busy, setBusy] = useState(false);
   const made = useSubmit(async () => {
@@ -92,6 +100,7 @@ function Backups() {
         server's backups directory. Copy that folder off this machine; to restore, start the server on a copy
         of it.
       </p>
+      {freeMb !== null && <p class="hint" data-testid="disk-free">{size(freeMb * 1024 * 1024)} free on the server's disk.</p>}
       {backups !== null && backups.length === 0 && <p class="muted">No backups yet.</p>}
       {backups !== null && backups.length > 0 && (
         <table class="table numbers" data-testid="backups">
