@@ -250,7 +250,18 @@ def test_backups_are_made_on_a_schedule(make_env: Any) -> None:
     env: Env = make_env(backup_interval_s=1)
     _send(env, [{"event": "signup", "distinct_id": "u1"}])
     eventually(lambda: bool(list_backups(env.settings.backups_dir)), timeout=30)
-    assert list_backups(env.settings.backups_dir)[0].events >= 0
+
+
+def test_a_scheduled_backup_is_due_by_the_newest_backups_age(make_env: Any) -> None:
+    clock = FakeClock()
+    env: Env = make_env(clock=clock, backup_interval_s=86_400)
+    services = env.app.services
+    assert services.back_up_if_due() is not None  # none yet
+    clock.advance(3600)
+    assert services.back_up_if_due() is None  # a restart an hour later makes none
+    clock.advance(86_400 - 3600)
+    made = services.back_up_if_due()
+    assert made is not None and len(list_backups(env.settings.backups_dir)) == 2
 
 
 def test_a_backup_that_cannot_be_written_says_why_and_leaves_nothing(make_env: Any) -> None:

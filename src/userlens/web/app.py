@@ -105,15 +105,23 @@ def _housekeeping(services: Services) -> list[Coroutine[Any, Any, None]]:
         ),
     ]
     if settings.backup_interval_s:
-        jobs.append(_every(settings.backup_interval_s, "backup (made)", lambda: _backup(services)))
+        # Checked every minute against the newest backup's age, so that restarting the server
+        # neither makes an extra backup nor puts the next one off.
+        every = min(60, settings.backup_interval_s)
+        jobs.append(_every(every, "scheduled backup", lambda: _backup(services)))
     return jobs
 
 
 def _backup(services: Services) -> int:
-    made = services.back_up()
-    log.info(
-        "backup %s: %d events, %d bytes, in %.1fs", made.name, made.events, made.bytes, made.seconds
-    )
+    made = services.back_up_if_due()
+    if made is not None:
+        log.info(
+            "backup %s: %d events, %d bytes, in %.1fs",
+            made.name,
+            made.events,
+            made.bytes,
+            made.seconds,
+        )
     return 0
 
 

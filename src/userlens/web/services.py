@@ -19,7 +19,7 @@ from userlens.model.backup import BackupInfo
 from userlens.model.recording import PersonDeletion, ProjectDeletion
 from userlens.replay.compaction import compact_recordings
 from userlens.replay.recordings import delete_person, delete_project_data
-from userlens.store.backup import make_backup
+from userlens.store.backup import list_backups, make_backup
 from userlens.store.blobs import BlobStore
 from userlens.store.disk import DiskGuard, statvfs_free
 from userlens.store.duckdb import DuckDBEventStore
@@ -85,6 +85,15 @@ class Services:
                 )
         finally:
             self._backing_up.release()
+
+    def back_up_if_due(self) -> BackupInfo | None:
+        """Back up if the newest backup is `backup_interval_s` old or more (or there is none);
+        the new backup, or None."""
+        newest = list_backups(self.settings.backups_dir)
+        due = self.now() - timedelta(seconds=self.settings.backup_interval_s)
+        if newest and newest[0].created_at > due:
+            return None
+        return self.back_up()
 
     def _room_for_backup(self) -> None:
         """Raise `DiskFull` unless the backup's copies (the event store's files and the
