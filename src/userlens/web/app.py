@@ -20,8 +20,10 @@ from userlens.capture.app import MB, CaptureApp, Limits, Receive, Scope, Send
 from userlens.capture.recordings import RecordingIngest
 from userlens.capture.remote_config import RemoteConfigApp
 from userlens.config import Settings
+from userlens.errors import Busy
 from userlens.model.queries import KINDS
 from userlens.replay.retention import expire_recordings
+from userlens.store.disk import DiskFull
 from userlens.web.api import router
 from userlens.web.backups import router as backups_router
 from userlens.web.catalog import router as catalog_router
@@ -113,7 +115,11 @@ def _housekeeping(services: Services) -> list[Coroutine[Any, Any, None]]:
 
 
 def _backup(services: Services) -> int:
-    made = services.back_up_if_due()
+    try:
+        made = services.back_up_if_due()
+    except (Busy, DiskFull) as exc:  # one made through the API; or no room: the next minute
+        log.warning("scheduled backup put off: %s", exc)
+        return 0
     if made is not None:
         log.info(
             "backup %s: %d events, %d bytes, in %.1fs",
