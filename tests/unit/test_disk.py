@@ -135,3 +135,18 @@ def test_free_space_is_read_at_most_once_a_second() -> None:
     now[0] += 1.0
     guard.free()
     assert len(reads) == 2
+
+
+def test_a_scheduled_backup_without_room_is_put_off_in_one_line(
+    make_env: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from userlens.web.app import _backup
+
+    env: Env = make_env(min_free_disk_mb=MARGIN_MB, backup_interval_s=86_400)
+    fake = FakeDisk(MARGIN_MB)  # events still come in; a copy of the store does not fit
+    monkeypatch.setattr(env.app.services.disk, "_free_bytes", fake)
+    assert _event(env, "taken").status_code == 200
+    with caplog.at_level("WARNING"):
+        assert _backup(env.app.services) == 0
+    assert "scheduled backup put off: not enough free disk" in caplog.text
+    assert not env.settings.backups_dir.exists() or not any(env.settings.backups_dir.iterdir())
