@@ -41,8 +41,13 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _meta(ctx: click.Context) -> MetaStore:
+    from datetime import UTC, datetime
+
+    from userlens.store.backup import back_up_before_upgrade
+
     settings = _settings(ctx)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    back_up_before_upgrade(settings, datetime.now(UTC))
     return MetaStore(settings.metadata_url)
 
 

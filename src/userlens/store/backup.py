@@ -9,19 +9,30 @@ name is always whole. To restore one, stop the server and start it on a copy of 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
+import sqlite3
 import time
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import sqlalchemy as sa
 
 import userlens
-from userlens.model.backup import BackupInfo
+from userlens.config import Settings
+from userlens.model.backup import BackupCounts, BackupInfo
+from userlens.store.disk import MB, DiskFull, DiskGuard, statvfs_free
+from userlens.store.duckdb.backup import copy_durably, count_rows
+from userlens.store.duckdb.schema import LATEST, stored_version
 from userlens.store.duckdb.store import DuckDBEventStore
 from userlens.store.local_blobs import LocalBlobStore
 from userlens.store.meta import MetaStore
+from userlens.store.meta.store import sqlite_revision_behind
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "backup.json"
 PARTIAL = ".partial-"
@@ -39,20 +50,105 @@ def make_backup(
     """Back everything up into a new folder of `backups_dir`, then delete the oldest
     backups beyond the newest `keep`. The event store's copy is one moment's; the metadata's
     is taken just after it, and the recordings' files are those the copy points at."""
+
+    def fill(folder: Path) -> tuple[BackupCounts, bool]:
+        copied_blobs = LocalBlobStore(folder / "blobs")
+        counts = events.backup_to(
+            folder / "events.duckdb",
+            copy_blobs=lambda keys: blobs.link_into(copied_blobs, keys),
+        )
+        return counts, meta.backup_to(folder / "metadata.sqlite3")
+
+    return _write(backups_dir, _stamp(now), now, keep, fill)
+
+
+def back_up_closed_stores(
+    data_dir: Path, metadata: Path | None, backups_dir: Path, *, now: datetime, keep: int
+) -> BackupInfo:
+    """Back up a data directory whose stores nobody has open (before start-up migrates them):
+    its files as they are, into a folder named `<time>-before-upgrade`. `metadata` is the
+    SQLite file (None when the metadata is elsewhere)."""
+
+    def fill(folder: Path) -> tuple[BackupCounts, bool]:
+        events = data_dir / "events.duckdb"
+        for name in ("events.duckdb", "events.duckdb.wal"):
+            if (data_dir / name).exists():
+                copy_durably(data_dir / name, folder / name)
+        if metadata is not None:
+            source = sqlite3.connect(metadata)
+            target = sqlite3.connect(folder / "metadata.sqlite3")
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+                source.close()
+        blobs = LocalBlobStore(data_dir / "blobs")
+        missing = blobs.link_into(LocalBlobStore(folder / "blobs"), blobs.list("recordings/"))
+        if missing:  # nothing runs: no blob can go while they are linked
+            raise FileNotFoundError(f"recording files vanished while backed up: {missing[:3]}")
+        counts = (
+            count_rows(folder / "events.duckdb")
+            if events.exists()
+            else BackupCounts(events=0, persons=0, recorded_sessions=0, recording_chunks=0)
+        )
+        return counts, metadata is not None
+
+    return _write(backups_dir, _stamp(now) + "-before-upgrade", now, keep, fill)
+
+
+def back_up_before_upgrade(settings: Settings, now: datetime) -> BackupInfo | None:
+    """If this version is about to migrate the data directory's schemas (the event store's or
+    the SQLite metadata's), back the directory up first, as it is; None when nothing is to
+    migrate (a fresh or current directory), or when the disk has no room for a copy (then
+    the upgrade goes on, and says so)."""
+    version = stored_version(settings.events_db_path)
+    behind = sqlite_revision_behind(settings.metadata_url)
+    if (version is None or version >= LATEST) and behind is None:
+        return None
+    url = sa.make_url(settings.metadata_url)
+    sqlite_file = (
+        Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
+    )
+    if sqlite_file is not None and not sqlite_file.exists():
+        sqlite_file = None
+    files = [settings.events_db_path, Path(f"{settings.events_db_path}.wal"), sqlite_file]
+    size = sum(f.stat().st_size for f in files if f is not None and f.exists())
+    guard = DiskGuard(statvfs_free(settings.data_dir), settings.min_free_disk_mb * MB)
+    try:
+        guard.make_room_for(size, "a backup before upgrading the schema")
+    except DiskFull as exc:
+        log.warning("upgrading without a backup: %s", exc.detail)
+        return None
+    made = back_up_closed_stores(
+        settings.data_dir, sqlite_file, settings.backups_dir, now=now, keep=settings.backup_keep
+    )
+    log.info(
+        "backed up the data directory before upgrading its schema (events at version %s, "
+        "metadata at revision %s): %s",
+        version,
+        behind or "current",
+        settings.backups_dir / made.name,
+    )
+    return made
+
+
+def _write(
+    backups_dir: Path,
+    base_name: str,
+    now: datetime,
+    keep: int,
+    fill: Callable[[Path], tuple[BackupCounts, bool]],
+) -> BackupInfo:
+    """Make a folder, have `fill` write into it, describe it, name it, prune the oldest."""
     backups_dir.mkdir(parents=True, exist_ok=True)
     for stale in backups_dir.glob(PARTIAL + "*"):  # a backup cut short by a crash
         shutil.rmtree(stale, ignore_errors=True)
-    name = _free_name(backups_dir, now.strftime("%Y-%m-%dT%H-%M-%SZ"))
+    name = _free_name(backups_dir, base_name)
     partial = backups_dir / (PARTIAL + name)
     partial.mkdir()
     started = time.monotonic()
     try:
-        copied_blobs = LocalBlobStore(partial / "blobs")
-        counts = events.backup_to(
-            partial / "events.duckdb",
-            copy_blobs=lambda keys: blobs.link_into(copied_blobs, keys),
-        )
-        with_metadata = meta.backup_to(partial / "metadata.sqlite3")
+        counts, with_metadata = fill(partial)
         info = BackupInfo(
             name=name,
             created_at=now,
@@ -74,6 +170,10 @@ def make_backup(
     for old in list_backups(backups_dir)[keep:]:
         shutil.rmtree(backups_dir / old.name, ignore_errors=True)
     return info
+
+
+def _stamp(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
 
 
 def list_backups(backups_dir: Path) -> list[BackupInfo]:

@@ -19,7 +19,7 @@ from userlens.model.backup import BackupInfo
 from userlens.model.recording import PersonDeletion, ProjectDeletion
 from userlens.replay.compaction import compact_recordings
 from userlens.replay.recordings import delete_person, delete_project_data
-from userlens.store.backup import list_backups, make_backup
+from userlens.store.backup import back_up_before_upgrade, list_backups, make_backup
 from userlens.store.blobs import BlobStore
 from userlens.store.disk import DiskGuard, statvfs_free
 from userlens.store.duckdb import DuckDBEventStore
@@ -208,6 +208,7 @@ class Services:
 def open_services(settings: Settings, *, now_us: Callable[[], int] | None = None) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clock = now_us or wall_clock_us
+    back_up_before_upgrade(settings, datetime.fromtimestamp(clock() / 1e6, tz=UTC))
     meta = MetaStore(
         settings.metadata_url, now=lambda: datetime.fromtimestamp(clock() / 1e6, tz=UTC)
     )

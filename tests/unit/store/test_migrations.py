@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from tests.conftest import ServerProcess, free_port
 from userlens.model.filters import PropertyFilter
 from userlens.model.saved import DashboardFilters, DashboardPatch
+from userlens.store.backup import list_backups
 from userlens.store.duckdb.schema import LATEST, current_version
 from userlens.store.duckdb.schema import migrate as migrate_events
 from userlens.store.meta.store import MetaStore, alembic_config, make_engine
@@ -61,6 +62,15 @@ def test_upgraded_data_dir_starts_and_keeps_projects(tmp_path: Path) -> None:
     engine.dispose()
     assert {"memberships", "api_tokens"} <= tables
     assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    # Before migrating, the server backed the directory up as the old version left it.
+    [before] = list_backups(data / "backups")
+    assert before.name.endswith("-before-upgrade") and before.metadata
+    engine = make_engine(f"sqlite:///{data / 'backups' / before.name / 'metadata.sqlite3'}")
+    with engine.connect() as conn:
+        old = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        names = conn.execute(sa.text("SELECT name FROM projects")).scalars().all()
+    engine.dispose()
+    assert (old, names) == ("0001", ["Old"])
 
 
 def test_fresh_data_dir_starts(server: ServerProcess) -> None:
@@ -169,3 +179,35 @@ def test_an_upgraded_dashboard_applies_no_filters_until_given_some(tmp_path: Pat
         assert meta.dashboards(1)[0].filters == wanted
     finally:
         meta.close()
+
+
+def test_an_event_store_to_migrate_is_backed_up_first_and_a_current_one_is_not(
+    tmp_path: Path,
+) -> None:
+    from tests.conftest import make_settings
+    from userlens.web.services import open_services
+
+    data = tmp_path / "data"
+    data.mkdir()
+    con = duckdb.connect(str(data / "events.duckdb"))
+    migrate_events(con, target=2)  # as a release before the last migration left it
+    con.execute(
+        "INSERT INTO events (project_id, uuid, event, distinct_id, person_id, timestamp, "
+        "received_at, properties) VALUES (1, gen_random_uuid(), 'old', 'd', gen_random_uuid(), "
+        "now(), now(), '{}')"
+    )
+    con.close()
+    settings = make_settings(data)
+    services = open_services(settings)
+    try:
+        assert services.events.count_events(1) == 1
+    finally:
+        services.close()
+    [before] = list_backups(settings.backups_dir)
+    assert before.name.endswith("-before-upgrade") and before.events == 1
+    copy = duckdb.connect(str(settings.backups_dir / before.name / "events.duckdb"), read_only=True)
+    assert copy.execute("SELECT max(version) FROM schema_migrations").fetchall() == [(2,)]
+    copy.close()
+    # Started again, now current: no second backup.
+    open_services(settings).close()
+    assert len(list_backups(settings.backups_dir)) == 1

@@ -16,6 +16,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -45,9 +46,9 @@ def copy_database(
     with write_lock:
         with contextlib.suppress(duckdb.Error):  # then the log is copied as it is
             con.execute("CHECKPOINT")
-        _copy(source, path)
+        copy_durably(source, path)
         if log.exists():
-            _copy(log, Path(f"{path}.wal"))
+            copy_durably(log, Path(f"{path}.wal"))
     alias = f"_backup_{secrets.token_hex(6)}"
     with con.cursor() as cur:
         cur.execute(f"ATTACH ? AS {alias}", [str(path)])
@@ -61,15 +62,21 @@ def copy_database(
                         f"DELETE FROM {alias}.recording_chunks "
                         "WHERE blob_key IN (SELECT blob_key FROM _gone_blobs)"
                     )
-            row = cur.execute(
-                f"SELECT (SELECT count(*) FROM {alias}.events), "
-                f"(SELECT count(*) FROM {alias}.persons), "
-                f"(SELECT count(DISTINCT (project_id, session_id)) FROM {alias}.recording_chunks), "
-                f"(SELECT count(*) FROM {alias}.recording_chunks)"
-            ).fetchall()[0]
+            row = cur.execute(_COUNTS.format(db=alias)).fetchall()[0]
             cur.execute(f"CHECKPOINT {alias}")
         finally:
             cur.execute(f"DETACH {alias}")
+    return _counts(row)
+
+
+_COUNTS = (
+    "SELECT (SELECT count(*) FROM {db}.events), (SELECT count(*) FROM {db}.persons), "
+    "(SELECT count(DISTINCT (project_id, session_id)) FROM {db}.recording_chunks), "
+    "(SELECT count(*) FROM {db}.recording_chunks)"
+)
+
+
+def _counts(row: tuple[Any, ...]) -> BackupCounts:
     return BackupCounts(
         events=int(row[0]),
         persons=int(row[1]),
@@ -78,7 +85,15 @@ def copy_database(
     )
 
 
-def _copy(source: Path, target: Path) -> None:
+def copy_durably(source: Path, target: Path) -> None:
+    """Copy a file's bytes, fsynced."""
     shutil.copyfile(source, target)
     with open(target, "rb+") as handle:
         os.fsync(handle.fileno())
+
+
+def count_rows(path: Path) -> BackupCounts:
+    """What the store in file `path` holds, read without changing it."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        row = con.execute(_COUNTS.format(db="main")).fetchall()[0]
+    return _counts(row)

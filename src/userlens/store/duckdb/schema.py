@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 
 MIGRATIONS: tuple[tuple[int, str], ...] = (
@@ -95,6 +97,25 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
         "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
     )
     row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def stored_version(path: Path) -> int | None:
+    """The schema version of the store in file `path`, read without changing it; None when
+    there is no such file, or when a running server holds it (and so has migrated it)."""
+    if not path.exists():
+        return None
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException:
+        return None
+    with con:
+        found = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
+        ).fetchall()
+        if not found[0][0]:
+            return 0
+        row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import TypeAdapter
@@ -92,6 +94,24 @@ def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
+
+
+def sqlite_revision_behind(url: str) -> str | None:
+    """For a SQLite database that exists and whose schema is older than this version's, its
+    revision ("none" before the first); else None (PostgreSQL is left to its operator)."""
+    engine = sa.create_engine(url)
+    try:
+        if engine.dialect.name != "sqlite":
+            return None
+        database = engine.url.database
+        if not database or not Path(database).exists():
+            return None
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return None if current == head else (current or "none")
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
