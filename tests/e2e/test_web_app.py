@@ -6,6 +6,7 @@ Screenshots of each page go to test-artifacts/web/."""
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, free_port
 from tests.e2e.conftest import ARTIFACTS
 from userlens.demo import generate_events, generate_recordings
 
@@ -992,6 +993,27 @@ def test_an_admin_backs_the_server_up_from_the_projects_page(
     shot(page, "projects-backups")
     [made] = page.request.get(f"{server.url}/api/backups").json()
     assert (server.data_dir / "backups" / made["name"] / "events.duckdb").is_file()
+
+
+def test_every_page_says_when_the_disk_is_nearly_full(page: Page, tmp_path: Path) -> None:
+    """A margin of free space between half and all of what this disk has free: recordings are
+    refused (events still come in), and the web app says so on every page."""
+    free_mb = shutil.disk_usage(tmp_path).free // (1024 * 1024)
+    margin = {"USERLENS_MIN_FREE_DISK_MB": str(free_mb * 2 // 3)}
+    server = ServerProcess(data_dir=tmp_path / "data", port=free_port(), settings=margin)
+    server.data_dir.mkdir()
+    server.start()
+    try:
+        project = _shop_with_journeys(page, server, "Full", {"ann": 1})
+        alert = page.get_by_test_id("server-alert")
+        expect(alert).to_contain_text("the disk is nearly full")
+        expect(alert).to_contain_text("capture refuses recordings")
+        page.goto(f"{server.url}/projects/{project['id']}/events")
+        expect(page.get_by_test_id("events").get_by_role("row")).to_have_count(2)
+        expect(page.get_by_test_id("server-alert")).to_contain_text("nearly full")
+        shot(page, "disk-nearly-full")
+    finally:
+        server.stop()
 
 
 def test_the_session_list_shows_more_on_request(page: Page, server: ServerProcess) -> None:

@@ -9,6 +9,7 @@ export function Shell(props: {
   onSignOut: () => void;
   children: ComponentChildren;
 }) {
+  const trouble = useServerTrouble(props.path);
   return (
     <div class="shell">
       <header class="topbar">
@@ -44,9 +45,26 @@ export function Shell(props: {
           </button>
         </div>
       </header>
+      {trouble && (
+        <div class="server-alert" role="alert" data-testid="server-alert">
+          <strong>The server needs attention:</strong> {trouble}
+        </div>
+      )}
       <main class="content">{props.children}</main>
     </div>
   );
+}
+
+/** What the server's health check says is wrong (events that cannot be loaded, a disk
+ * nearly full), looked at again on every page; null when all is well. */
+function useServerTrouble(path: string): string | null {
+  const [trouble, setTrouble] = useState<string | null>(null);
+  useEffect(() => {
+    api<{ detail: string | null }>("GET", "/_health")
+      .then((health) => setTrouble(health.detail))
+      .catch((err) => setTrouble(message(err)));
+  }, [path]);
+  return trouble;
 }
 
 export function ErrorNote(props: { error: string | null }) {

@@ -87,9 +87,11 @@ def health(request: Request, response: Response) -> Health:
     detail = writer.failing
     refused = disk.refused()
     if detail is None and refused is not None:
-        detail = (
-            f"the disk is nearly full ({disk.free() // MB} MB free): capture refuses {refused} "
-            f"while less than {disk.min_free_bytes // MB} MB (twice that for recordings) are free"
+        free, margin = disk.free() // MB, disk.min_free_bytes // MB
+        detail = f"the disk is nearly full ({free:,} MB free): capture refuses " + (
+            f"recordings until {2 * margin:,} MB are free (and events below {margin:,} MB)"
+            if refused == "recordings"
+            else f"events until {margin:,} MB are free, and recordings until {2 * margin:,} MB"
         )
     failing = writer.failing is not None or refused not in (None, "recordings")
     if failing:
