@@ -108,7 +108,10 @@ function Backups() {
           <tbody>
             {backups.map((b) => (
               <tr key={b.name} title={b.name}>
-                <td>{new Date(b.created_at).toLocaleString()}</td>
+                <td>
+                  {new Date(b.created_at).toLocaleString()}
+                  {b.name.endsWith("-before-upgrade") && <span class="muted"> · before an upgrade</span>}
+                </td>
                 <td class="w-num">{b.events.toLocaleString()}</td>
                 <td class="w-num">{b.recorded_sessions.toLocaleString()}</td>
                 <td class="w-num">{size(b.bytes)}</td>
