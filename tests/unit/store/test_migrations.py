@@ -211,3 +211,21 @@ def test_an_event_store_to_migrate_is_backed_up_first_and_a_current_one_is_not(
     # Started again, now current: no second backup.
     open_services(settings).close()
     assert len(list_backups(settings.backups_dir)) == 1
+
+
+def test_only_a_metadata_schema_this_version_would_migrate_counts_as_behind(
+    tmp_path: Path,
+) -> None:
+    from userlens.store.meta.store import sqlite_revision_behind
+
+    url = f"sqlite:///{tmp_path / 'metadata.sqlite3'}"
+    assert sqlite_revision_behind(url) is None  # no database yet: a fresh start
+    engine = make_engine(url)
+    migrate_meta(engine, "0001")
+    assert sqlite_revision_behind(url) == "0001"
+    migrate_meta(engine)
+    assert sqlite_revision_behind(url) is None  # current
+    with engine.begin() as conn:  # as a newer version would leave it
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_later'"))
+    engine.dispose()
+    assert sqlite_revision_behind(url) is None

@@ -110,8 +110,12 @@ def sqlite_revision_behind(url: str) -> str | None:
             current = MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    return None if current == head else (current or "none")
+    script = ScriptDirectory.from_config(alembic_config())
+    if current == script.get_current_head():
+        return None
+    if current is not None and current not in {r.revision for r in script.walk_revisions()}:
+        return None  # written by a newer version: nothing this one would migrate
+    return current or "none"
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
