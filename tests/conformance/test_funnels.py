@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.conformance.conftest import StoreFactory
@@ -333,6 +333,28 @@ T = datetime(2026, 4, 1, 12, tzinfo=UTC)
     of_tier=st.booleans(),
     converted=st.booleans(),
     tz=st.sampled_from(ZONES),
+)
+@example(  # two events at one moment, one with a session: the session is the answer
+    log=[
+        {"event": "$identify", "id": "a", "other": "a", "minute": 0, "props": {}},
+        {"event": "view", "id": "b", "minute": 1, "session": None, "props": {}, "set": {}},
+        {"event": "view", "id": "b", "minute": 1, "session": "s1", "props": {}, "set": {}},
+        {"event": "$identify", "id": "b", "other": "a", "minute": 0, "props": {}},
+    ],
+    spec=FunnelQuery(
+        steps=[FunnelStep(), FunnelStep(), FunnelStep()],
+        window=1,
+        window_unit=WindowUnit.MINUTE,
+        date_range=DateRange(date_from="-1m"),
+        breakdown_limit=1,
+        histogram_bins=1,
+    ),
+    pick_line=False,
+    event="view",
+    pick_event=0,
+    of_tier=False,
+    converted=False,
+    tz="UTC",
 )
 def test_the_persons_behind_a_correlated_event_match_the_reference(
     make_store: StoreFactory,

@@ -144,12 +144,15 @@ def build_persons(
         )
     counted = _counted(spec, ask.line, params, start, end)
     events = _events(spec, params, start, end, left_out=(), only=ask.event)
-    # The first time they did it, with the smallest session id of that time.
-    first = f"min({d.pair('ce.ts', f'coalesce(ce.sid, {funnels.EMPTY})')})"
+    # The first time they did it, with the smallest session id of that time: an event with
+    # no session sorts after every session id (its flag is true), so it is the answer only
+    # when no event of that time has one.
+    session = d.pair("ce.sid IS NULL", f"coalesce(ce.sid, {funnels.EMPTY})")
+    first = f"min({d.pair('ce.ts', session)})"
     picked = (
         f"picked AS (SELECT cf.person AS person, {d.from_epoch_us(d.first(first))} AS moment, "
-        f"nullif({d.second(first)}, {funnels.EMPTY}) AS session FROM {INSIDE} AND {won} "
-        "GROUP BY cf.person)"
+        f"CASE WHEN {d.first(d.second(first))} THEN NULL ELSE {d.second(d.second(first))} END "
+        f"AS session FROM {INSIDE} AND {won} GROUP BY cf.person)"
     )
     return Query(
         f"WITH {counted}, {events}, {picked} " + persons_sql(params, ask.limit, ask.offset),
