@@ -30,7 +30,7 @@ from userlens.store.duckdb.schema import LATEST, stored_version
 from userlens.store.duckdb.store import DuckDBEventStore
 from userlens.store.local_blobs import LocalBlobStore
 from userlens.store.meta import MetaStore
-from userlens.store.meta.store import sqlite_revision_behind
+from userlens.store.meta.store import copy_sqlite, sqlite_revision_behind
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +76,9 @@ def back_up_closed_stores(
                 copy_durably(data_dir / name, folder / name)
         if metadata is not None:
             source = sqlite3.connect(metadata)
-            target = sqlite3.connect(folder / "metadata.sqlite3")
             try:
-                source.backup(target)
+                copy_sqlite(source, folder / "metadata.sqlite3")
             finally:
-                target.close()
                 source.close()
         blobs = LocalBlobStore(data_dir / "blobs")
         missing = blobs.link_into(LocalBlobStore(folder / "blobs"), blobs.list("recordings/"))
@@ -105,17 +103,10 @@ def back_up_before_upgrade(settings: Settings, now: datetime) -> BackupInfo | No
     behind = sqlite_revision_behind(settings.metadata_url)
     if (version is None or version >= LATEST) and behind is None:
         return None
-    url = sa.make_url(settings.metadata_url)
-    sqlite_file = (
-        Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
-    )
-    if sqlite_file is not None and not sqlite_file.exists():
-        sqlite_file = None
-    files = [settings.events_db_path, Path(f"{settings.events_db_path}.wal"), sqlite_file]
-    size = sum(f.stat().st_size for f in files if f is not None and f.exists())
+    sqlite_file = _sqlite_file(settings)
     guard = DiskGuard(statvfs_free(settings.data_dir), settings.min_free_disk_mb * MB)
     try:
-        guard.make_room_for(size, "a backup before upgrading the schema")
+        guard.make_room_for(copied_size(settings), "a backup before upgrading the schema")
     except DiskFull as exc:
         log.warning("upgrading without a backup: %s", exc.detail)
         return None
@@ -130,6 +121,26 @@ def back_up_before_upgrade(settings: Settings, now: datetime) -> BackupInfo | No
         settings.backups_dir / made.name,
     )
     return made
+
+
+def copied_size(settings: Settings) -> int:
+    """Bytes a backup copies (the event store's files and the SQLite metadata); recordings
+    are linked."""
+    files = [
+        settings.events_db_path,
+        Path(f"{settings.events_db_path}.wal"),
+        _sqlite_file(settings),
+    ]
+    return sum(f.stat().st_size for f in files if f is not None and f.exists())
+
+
+def _sqlite_file(settings: Settings) -> Path | None:
+    """The metadata's SQLite file, if it is in one that exists."""
+    url = sa.make_url(settings.metadata_url)
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    path = Path(url.database)
+    return path if path.exists() else None
 
 
 def _write(

@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from userlens.capture.enrich import Enricher
 from userlens.capture.tokens import TokenCache
@@ -19,7 +18,12 @@ from userlens.model.backup import BackupInfo
 from userlens.model.recording import PersonDeletion, ProjectDeletion
 from userlens.replay.compaction import compact_recordings
 from userlens.replay.recordings import delete_person, delete_project_data
-from userlens.store.backup import back_up_before_upgrade, list_backups, make_backup
+from userlens.store.backup import (
+    back_up_before_upgrade,
+    copied_size,
+    list_backups,
+    make_backup,
+)
 from userlens.store.blobs import BlobStore
 from userlens.store.disk import DiskGuard, statvfs_free
 from userlens.store.duckdb import DuckDBEventStore
@@ -99,9 +103,7 @@ class Services:
         """Raise `DiskFull` unless the backup's copies (the event store's files and the
         metadata; recordings are linked) fit on its disk with the margin left free."""
         settings = self.settings
-        files = [settings.events_db_path, Path(f"{settings.events_db_path}.wal")]
-        files.append(settings.data_dir / "metadata.sqlite3")
-        size = sum(f.stat().st_size for f in files if f.exists())
+        size = copied_size(settings)
         folder = settings.backups_dir
         existing = next(p for p in (folder, *folder.parents) if p.exists())
         if existing.stat().st_dev == settings.data_dir.stat().st_dev:

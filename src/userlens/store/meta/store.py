@@ -118,6 +118,15 @@ def sqlite_revision_behind(url: str) -> str | None:
     return current or "none"
 
 
+def copy_sqlite(source: sqlite3.Connection, path: Path) -> None:
+    """Copy a SQLite database, as of one moment, into a new file (SQLite's online backup)."""
+    target = sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the metadata schema to `revision` (the newest by default)."""
     cfg = alembic_config()
@@ -270,11 +279,7 @@ class MetaStore:
         try:
             source = raw.driver_connection
             assert isinstance(source, sqlite3.Connection)
-            target = sqlite3.connect(path)
-            try:
-                source.backup(target)
-            finally:
-                target.close()
+            copy_sqlite(source, path)
         finally:
             raw.close()
         return True
