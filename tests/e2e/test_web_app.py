@@ -990,9 +990,17 @@ def test_an_admin_backs_the_server_up_from_the_projects_page(
     rows = card.get_by_test_id("backups").get_by_role("row")
     expect(rows).to_have_count(2)  # and a head
     expect(rows.nth(1).get_by_role("cell").nth(1)).to_have_text("4")
-    shot(page, "projects-backups")
     [made] = page.request.get(f"{server.url}/api/backups").json()
     assert (server.data_dir / "backups" / made["name"] / "events.duckdb").is_file()
+    # A person deleted afterwards: the backup says it has that deletion to repeat.
+    project_id = page.request.get(f"{server.url}/api/projects").json()[0]["id"]
+    page.goto(f"{server.url}/projects/{project_id}/persons/ben")
+    page.get_by_role("button", name="Delete person…").click()
+    page.get_by_role("button", name="Delete ben for good").click()
+    expect(page.get_by_text("ben was deleted")).to_be_visible()
+    page.goto(f"{server.url}/projects")
+    expect(card.get_by_test_id("pending-erasures")).to_have_text("1 deletion to repeat in it")
+    shot(page, "projects-backups")
 
 
 def test_every_page_says_when_the_disk_is_nearly_full(page: Page, tmp_path: Path) -> None:

@@ -290,3 +290,163 @@ def test_events_acknowledged_before_a_backup_are_in_it(
     made = env.client.post("/api/backups", headers=root)  # no wait for the loader
     assert made.status_code == 201, made.text
     assert made.json()["events"] == 50
+
+
+def _expected_after(events: list[dict[str, Any]], gone: set[str]) -> list[dict[str, Any]]:
+    """The reference: a backup's events less those of the erased distinct ids."""
+    return [e for e in events if e["distinct_id"] not in gone]
+
+
+def test_a_deleted_person_is_deleted_from_earlier_backups_and_never_restored(
+    make_env: Any, tmp_path: Path
+) -> None:
+    env: Env = make_env(clock=FakeClock())
+    services = env.app.services
+    root = _root(env)
+    # Two ids that are two persons when the backup is made, and one person when deleted.
+    _send(
+        env,
+        [
+            {"event": "$pageview", "distinct_id": "anon-1"},
+            {"event": "checkout", "distinct_id": "ann@shop.test"},
+            {"event": "$pageview", "distinct_id": "bob"},
+            {"event": "signup", "distinct_id": "bob"},
+        ],
+    )
+    gone_session, kept_session = f"s-{uuid.uuid4().hex}", f"s-{uuid.uuid4().hex}"
+    record_session(env, "anon-1", gone_session)
+    record_session(env, "bob", kept_session)
+    env.flush()
+    events_url = f"/api/projects/{env.project.id}/events"
+    in_backup = _all(env.client, events_url, env.auth)
+    made = env.client.post("/api/backups", headers=root).json()
+    folder = env.settings.backups_dir / made["name"]
+    _send(
+        env,
+        [
+            {
+                "event": "$identify",
+                "distinct_id": "ann@shop.test",
+                "properties": {"$anon_distinct_id": "anon-1"},
+            }
+        ],
+    )
+    env.flush()
+    resp = env.client.delete(
+        f"/api/projects/{env.project.id}/persons/ann@shop.test", headers=env.auth
+    )
+    assert resp.status_code == 200, resp.text
+    gone = {"anon-1", "ann@shop.test"}
+    [listed] = env.client.get("/api/backups", headers=root).json()
+    assert listed["pending_erasures"] == 1
+
+    # Restored before the deletion reached the backup: the server repeats it on start.
+    early = _restored(folder, tmp_path / "early")
+    try:
+        assert _all(early, events_url, env.auth) == _expected_after(in_backup, gone)
+        for distinct_id in gone:
+            person = early.get(f"{events_url[:-7]}/persons/{distinct_id}", headers=env.auth)
+            assert person.status_code == 404
+        snapshots = f"/api/projects/{env.project.id}/sessions/{{}}/snapshots"
+        assert early.get(snapshots.format(gone_session), headers=env.auth).status_code == 404
+        assert early.get(snapshots.format(kept_session), headers=env.auth).json()["events"]
+    finally:
+        early.__exit__(None, None, None)
+    assert not (tmp_path / "early" / "pending-erasures.jsonl").exists()
+
+    # Then the job repeats it in the backup itself: its rows and its recording files go.
+    assert services.apply_backup_erasures() == 1
+    assert services.apply_backup_erasures() == 0
+    with duckdb.connect(str(folder / "events.duckdb"), read_only=True) as con:
+        ids = {r[0] for r in con.execute("SELECT distinct_id FROM events").fetchall()}
+        ids |= {r[0] for r in con.execute("SELECT distinct_id FROM person_distinct_ids").fetchall()}
+        sessions = {r[0] for r in con.execute("SELECT session_id FROM recording_chunks").fetchall()}
+    assert ids == {"bob"} and sessions == {kept_session}
+    held = {str(p.relative_to(folder / "blobs")) for p in _files_under(folder / "blobs")}
+    assert held and not any(gone_session in key for key in held)
+    [listed] = env.client.get("/api/backups", headers=root).json()
+    assert listed["pending_erasures"] == 0
+    assert listed["events"] == len(_expected_after(in_backup, gone)) and listed["persons"] == 1
+    late = _restored(folder, tmp_path / "late")
+    try:
+        assert _all(late, events_url, env.auth) == _expected_after(in_backup, gone)
+    finally:
+        late.__exit__(None, None, None)
+
+
+def test_a_deleted_project_is_deleted_from_earlier_backups(make_env: Any, tmp_path: Path) -> None:
+    env: Env = make_env(clock=FakeClock())
+    services = env.app.services
+    root = _root(env)
+    other = services.meta.create_project("Other")
+    _send(env, [{"event": "kept", "distinct_id": "u1"}])
+    _send(env, [{"event": "gone", "distinct_id": "u2"}], other.api_token)
+    record_session(dataclasses.replace(env, project=other), "u2", f"s-{uuid.uuid4().hex}")
+    env.flush()
+    made = env.client.post("/api/backups", headers=root).json()
+    folder = env.settings.backups_dir / made["name"]
+    assert env.client.delete(f"/api/projects/{other.id}", headers=root).status_code == 200
+
+    assert services.apply_backup_erasures() == 1
+    with duckdb.connect(str(folder / "events.duckdb"), read_only=True) as con:
+        projects = {r[0] for r in con.execute("SELECT project_id FROM events").fetchall()}
+        chunks = con.execute("SELECT count(*) FROM recording_chunks").fetchall()[0][0]
+    assert projects == {env.project.id} and chunks == 0
+    assert not (folder / "blobs" / "recordings" / str(other.id)).exists() or not _files_under(
+        folder / "blobs" / "recordings" / str(other.id)
+    )
+    restored = _restored(folder, tmp_path / "restored")
+    try:
+        names = [p["name"] for p in restored.get("/api/projects", headers=root).json()]
+        assert "Other" not in names and env.project.name in names
+        batch = [{"event": "x", "distinct_id": "y"}]
+        refused = restored.post("/batch/", json={"api_key": other.api_token, "batch": batch})
+        assert refused.status_code == 401, refused.text
+    finally:
+        restored.__exit__(None, None, None)
+
+
+def test_a_deletion_made_while_a_backup_is_written_reaches_it(env: Env) -> None:
+    services = env.app.services
+    _send(env, [{"event": "$pageview", "distinct_id": f"u{i}"} for i in range(20)])
+    env.flush()
+    erasing: list[threading.Thread] = []
+    real = services.meta.backup_to
+
+    def copy_metadata(path: Path) -> bool:
+        # The events are copied (u3 among them); the person is deleted before the backup ends.
+        erasing.append(threading.Thread(target=services.erase_person, args=(env.project.id, "u3")))
+        erasing[0].start()
+        threading.Event().wait(0.5)
+        return real(path)
+
+    services.meta.backup_to = copy_metadata  # type: ignore[method-assign]
+    made = services.back_up()
+    erasing[0].join()
+    assert services.events.count_events(env.project.id) == 19
+    assert services.apply_backup_erasures() == 1
+    folder = env.settings.backups_dir / made.name
+    with duckdb.connect(str(folder / "events.duckdb"), read_only=True) as con:
+        ids = {r[0] for r in con.execute("SELECT distinct_id FROM events").fetchall()}
+    assert ids == {f"u{i}" for i in range(20)} - {"u3"}
+
+
+def test_a_deletion_the_backups_cannot_take_says_so_and_a_retry_finishes_it(env: Env) -> None:
+    services = env.app.services
+    _send(env, [{"event": "$pageview", "distinct_id": who} for who in ("gone", "kept")])
+    made = services.back_up()
+    blocked = env.settings.backups_dir / made.name / "pending-erasures.jsonl"
+    blocked.mkdir()  # where the deletion would be noted, something it cannot append to
+    url = f"/api/projects/{env.project.id}/persons/gone"
+    failed = env.client.delete(url, headers=env.auth)
+    assert failed.status_code == 503, failed.text
+    assert "backups could not be told" in failed.json()["detail"]
+    assert failed.headers["Retry-After"]
+    assert {e["distinct_id"] for e in env.events()} == {"kept"}  # the live stores: gone
+    blocked.rmdir()
+    assert env.client.delete(url, headers=env.auth).status_code == 200
+    assert services.apply_backup_erasures() == 1
+    folder = env.settings.backups_dir / made.name
+    with duckdb.connect(str(folder / "events.duckdb"), read_only=True) as con:
+        ids = {r[0] for r in con.execute("SELECT distinct_id FROM events").fetchall()}
+    assert ids == {"kept"}

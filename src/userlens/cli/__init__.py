@@ -394,14 +394,17 @@ def backup() -> None:
 def _backup_fields(info: BackupInfo) -> dict[str, Any]:
     from userlens.store.backup import manifest
 
-    return {"name": info.name, **manifest(info)}
+    return {"name": info.name, **manifest(info), "pending_erasures": info.pending_erasures}
 
 
 def _backup_line(info: BackupInfo, folder: Path) -> str:
-    return (
+    line = (
         f"{folder / info.name}  {info.events:,} events, {info.recorded_sessions:,} recorded "
         f"sessions, {info.bytes / 1e6:,.1f} MB"
     )
+    if info.pending_erasures:
+        line += f", {info.pending_erasures:,} deletions to repeat in it"
+    return line
 
 
 @backup.command("create")

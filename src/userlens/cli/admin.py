@@ -39,7 +39,9 @@ def delete_person_offline(settings: Settings, project_id: int, distinct_id: str)
     try:
         if services.meta.project(project_id) is None:
             raise click.ClickException(f"no project {project_id}")
-        return services.erase_person(project_id, distinct_id)
+        done = services.erase_person(project_id, distinct_id)
+        services.apply_backup_erasures()  # a server would within a minute
+        return done
     except StoreUnavailable as exc:
         raise click.ClickException(f"{exc} (run the command again)") from exc
     finally:
@@ -49,7 +51,9 @@ def delete_person_offline(settings: Settings, project_id: int, distinct_id: str)
 def delete_project_offline(settings: Settings, project_id: int) -> ProjectDeletion:
     services = _open(settings)
     try:
-        return services.erase_project(project_id)
+        done = services.erase_project(project_id)
+        services.apply_backup_erasures()
+        return done
     except NotFound as exc:
         raise click.ClickException(f"no project {project_id}") from exc
     except StoreUnavailable as exc:

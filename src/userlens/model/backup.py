@@ -31,3 +31,16 @@ class BackupInfo:
     metadata: bool  # False when the metadata is not in SQLite (back PostgreSQL up apart)
     bytes: int
     version: str  # of Userlens that wrote it
+    # Deletions made since the backup that are still to be applied to it (see `Erasure`):
+    # applied within a minute to a backup this version can open, else when it is restored.
+    pending_erasures: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Erasure:
+    """A deletion that backups made before it must repeat, so that it never comes back: a
+    person, by every distinct id they had when deleted (a backup may hold them before some
+    of those ids were merged), or a whole project (no distinct ids)."""
+
+    project_id: int
+    distinct_ids: tuple[str, ...] = ()

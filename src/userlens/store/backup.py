@@ -9,6 +9,7 @@ name is always whole. To restore one, stop the server and start it on a copy of 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -23,19 +24,27 @@ import sqlalchemy as sa
 
 import userlens
 from userlens.config import Settings
-from userlens.model.backup import BackupCounts, BackupInfo
+from userlens.model.backup import BackupCounts, BackupInfo, Erasure
 from userlens.store.disk import MB, DiskFull, DiskGuard, statvfs_free
 from userlens.store.duckdb.backup import copy_durably, count_rows
 from userlens.store.duckdb.schema import LATEST, stored_version
 from userlens.store.duckdb.store import DuckDBEventStore
 from userlens.store.local_blobs import LocalBlobStore
 from userlens.store.meta import MetaStore
-from userlens.store.meta.store import copy_sqlite, sqlite_revision_behind
+from userlens.store.meta.store import (
+    copy_sqlite,
+    sqlite_at_head,
+    sqlite_revision_behind,
+)
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "backup.json"
 PARTIAL = ".partial-"
+# Deletions made after a backup, still to be repeated in it: one JSON object a line. It sits
+# in the backup's folder, so a copy of the folder restored by hand carries it too, and the
+# server started on that copy applies it before anything else (`read_erasures`).
+ERASURES = "pending-erasures.jsonl"
 
 
 def make_backup(
@@ -197,7 +206,11 @@ def list_backups(backups_dir: Path) -> list[BackupInfo]:
         if folder.name.startswith(".") or not folder.is_dir():
             continue
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            found.append(_parse(folder.name, orjson.loads((folder / MANIFEST).read_bytes())))
+            info = _parse(folder.name, orjson.loads((folder / MANIFEST).read_bytes()))
+            pending = 0
+            with contextlib.suppress(OSError):
+                pending = len(read_erasures(folder))
+            found.append(dataclasses.replace(info, pending_erasures=pending))
     return sorted(found, key=lambda b: (b.created_at, b.name), reverse=True)
 
 
@@ -238,6 +251,68 @@ def _parse(name: str, raw: dict[str, object]) -> BackupInfo:
         bytes=number("bytes"),
         version=str(raw["version"]),
     )
+
+
+def record_erasure(backups_dir: Path, erasure: Erasure) -> int:
+    """Note in every finished backup that it must repeat a deletion the live stores have
+    just made (durably, before this returns); returns how many backups. Called with no backup
+    being written (a backup's copy from before the deletion is finished and listed, one from
+    after it lacks what went)."""
+    line = orjson.dumps({"project_id": erasure.project_id, "distinct_ids": erasure.distinct_ids})
+    backups = list_backups(backups_dir)
+    for backup in backups:
+        path = backups_dir / backup.name / ERASURES
+        with open(path, "ab") as handle:
+            handle.write(line + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.stat().st_size == len(line) + 1:  # just created: its name must last too
+            _fsync_dir(path.parent)
+    return len(backups)
+
+
+def read_erasures(folder: Path) -> list[Erasure]:
+    """The deletions a backup (or a data directory restored from one) must still repeat, in
+    the order they were made. A line cut short by a crash is not one."""
+    try:
+        lines = (folder / ERASURES).read_bytes().splitlines()
+    except FileNotFoundError:
+        return []
+    found: list[Erasure] = []
+    for line in lines:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            raw = orjson.loads(line)
+            ids = raw["distinct_ids"]
+            if not isinstance(raw["project_id"], int) or not all(isinstance(i, str) for i in ids):
+                raise TypeError("not an erasure")
+            found.append(Erasure(project_id=raw["project_id"], distinct_ids=tuple(ids)))
+    return found
+
+
+def clear_erasures(folder: Path) -> None:
+    """Forget a folder's pending deletions, once they are applied (durably)."""
+    with contextlib.suppress(FileNotFoundError):
+        (folder / ERASURES).unlink()
+        _fsync_dir(folder)
+
+
+def opens_here(folder: Path) -> bool:
+    """Whether this version can open a backup's stores as they are, without migrating them (a
+    backup before an upgrade must stay as the old version left it)."""
+    if stored_version(folder / "events.duckdb") != LATEST:
+        return False
+    sqlite_file = folder / "metadata.sqlite3"
+    return not sqlite_file.exists() or sqlite_at_head(f"sqlite:///{sqlite_file}")
+
+
+def recount(folder: Path) -> None:
+    """Bring a backup's `backup.json` up to date with what it holds now (after deletions)."""
+    path = folder / MANIFEST
+    raw = orjson.loads(path.read_bytes())
+    counts = count_rows(folder / "events.duckdb")
+    raw.update(dataclasses.asdict(counts))
+    raw["bytes"] = _size(folder)
+    _write_durably(path, orjson.dumps(raw, option=orjson.OPT_INDENT_2))
 
 
 def _free_name(folder: Path, base: str) -> str:

@@ -85,7 +85,8 @@ async def _every(interval_s: int, what: str, job: Callable[[], int]) -> None:
 
 def _housekeeping(services: Services) -> list[Coroutine[Any, Any, None]]:
     """The recording retention sweep, the compaction of finished recordings, the sweep of
-    deleted projects' data, and backups when `backup_interval_s` asks for them."""
+    deleted projects' data, deletions repeated in the backups made before them, and backups
+    when `backup_interval_s` asks for them."""
     settings = services.settings
     jobs = [
         _every(
@@ -105,6 +106,7 @@ def _housekeeping(services: Services) -> list[Coroutine[Any, Any, None]]:
             "recording compaction (windows merged)",
             services.compact_recordings,
         ),
+        _every(60, "deletions repeated in backups (backups)", services.apply_backup_erasures),
     ]
     if settings.backup_interval_s:
         # Checked every minute against the newest backup's age, so that restarting the server

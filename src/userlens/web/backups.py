@@ -34,6 +34,10 @@ class BackupOut(BaseModel):
     )
     bytes: int = Field(description="the folder's size")
     version: str = Field(description="of Userlens that wrote it")
+    pending_erasures: int = Field(
+        description="persons or projects deleted since the backup and not yet deleted from it: "
+        "applied within a minute, or when the backup is restored if this version cannot open it"
+    )
 
 
 def _out(info: BackupInfo) -> BackupOut:

@@ -9,20 +9,26 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from userlens.capture.enrich import Enricher
 from userlens.capture.tokens import TokenCache
 from userlens.config import Settings
-from userlens.errors import Busy, InvalidInput, StoreUnavailable, first_line
-from userlens.model.backup import BackupInfo
+from userlens.errors import Busy, InvalidInput, NotFound, StoreUnavailable, first_line
+from userlens.model.backup import BackupInfo, Erasure
 from userlens.model.recording import PersonDeletion, ProjectDeletion
 from userlens.replay.compaction import compact_recordings
 from userlens.replay.recordings import delete_person, delete_project_data
 from userlens.store.backup import (
     back_up_before_upgrade,
+    clear_erasures,
     copied_size,
     list_backups,
     make_backup,
+    opens_here,
+    read_erasures,
+    record_erasure,
+    recount,
 )
 from userlens.store.blobs import BlobStore
 from userlens.store.disk import DiskGuard, statvfs_free
@@ -57,6 +63,9 @@ class Services:
     insight_cache: ResultCache = dataclasses.field(default_factory=ResultCache)
     _backing_up: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     _compacting: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    # Held while a backup is written or pruned, while a deletion is noted in the backups, and
+    # while one is applied to them: each sees the backups directory whole.
+    _backups: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.tokens = TokenCache(self.meta.project_by_token)
@@ -78,7 +87,7 @@ class Services:
             if not self.writer.flush(DELETION_WAIT_S):
                 log.warning("backing up before every acknowledged event was loaded")
             # Compaction replaces a recording's chunk files: not while they are being linked.
-            with self._compacting:
+            with self._compacting, self._backups:
                 return make_backup(
                     events,
                     self.meta,
@@ -140,6 +149,11 @@ class Services:
         # Acknowledged events of this person still on their way must be deleted too.
         self._flush_for_deletion(wait_s)
         done = delete_person(self.events, self.blobs, project_id, distinct_id)
+        if not self._note_in_backups(Erasure(project_id, done.distinct_ids)):
+            raise StoreUnavailable(
+                "the person was deleted, but the backups could not be told to delete them too; "
+                "try again"
+            )
         self._purge_log(wait_s, "the person", "their")
         return done
 
@@ -151,7 +165,12 @@ class Services:
         the project is deleted all the same, and `sweep_deleted_projects` removes its data."""
         was = self.meta.delete_project(project_id)
         self.tokens.forget(was.api_token)
-        return self._purge_project(project_id, DELETION_WAIT_S if wait_s is None else wait_s)
+        try:
+            return self._purge_project(project_id, DELETION_WAIT_S if wait_s is None else wait_s)
+        finally:
+            # A backup from now on holds the project's tombstone, and a server restored from
+            # it sweeps the data away; one from before must be told.
+            self._note_in_backups(Erasure(project_id))
 
     def sweep_deleted_projects(self) -> int:
         """Remove what is left of deleted projects' events and recordings (a deletion the
@@ -182,6 +201,58 @@ class Services:
             recorded_sessions=done.recorded_sessions + late.recorded_sessions,
         )
 
+    def _note_in_backups(self, erasure: Erasure) -> bool:
+        """Tell the backups made before a deletion to repeat it (`apply_backup_erasures`);
+        False (and an error in the log) when a backup's folder cannot be written to."""
+        with self._backups:
+            try:
+                record_erasure(self.settings.backups_dir, erasure)
+            except OSError as exc:
+                log.error(
+                    "could not note a deletion (project %d, %d distinct ids) in the backups: %s",
+                    erasure.project_id,
+                    len(erasure.distinct_ids),
+                    exc,
+                )
+                return False
+        return True
+
+    def apply_backup_erasures(self) -> int:
+        """Repeat in each backup the deletions made since it, and bring its `backup.json` up
+        to date; returns how many backups changed. A backup this version cannot open without
+        migrating it (one made before an upgrade) keeps them pending: the server restored from
+        it applies them when it starts."""
+        changed = 0
+        with self._backups:
+            for backup in list_backups(self.settings.backups_dir):
+                folder = self.settings.backups_dir / backup.name
+                erasures = read_erasures(folder)
+                if not erasures or not opens_here(folder):
+                    continue
+                try:
+                    _erase_in_backup(folder, erasures)
+                except Exception:  # one broken backup does not keep the others as they are
+                    log.exception("could not repeat deletions in backup %s", backup.name)
+                    continue
+                changed += 1
+        return changed
+
+    def apply_restored_erasures(self) -> int:
+        """On a data directory restored from a backup: repeat the deletions made after the
+        backup (its pending list), before anything reads the data; returns how many."""
+        erasures = read_erasures(self.settings.data_dir)
+        for erasure in erasures:
+            if erasure.distinct_ids:
+                for distinct_id in erasure.distinct_ids:
+                    self.erase_person(erasure.project_id, distinct_id)
+            else:
+                with contextlib.suppress(NotFound):  # gone from the metadata already
+                    self.meta.delete_project(erasure.project_id)
+                    self._note_in_backups(erasure)
+                self._purge_project(erasure.project_id, DELETION_WAIT_S)
+        clear_erasures(self.settings.data_dir)
+        return len(erasures)
+
     def _flush_for_deletion(self, wait_s: float) -> None:
         if not self.writer.flush(wait_s):
             raise StoreUnavailable(
@@ -205,6 +276,38 @@ class Services:
         self.events.close()
         self.meta.close()
         self.enricher.close()
+
+
+def _erase_in_backup(folder: Path, erasures: list[Erasure]) -> None:
+    """Repeat deletions in a backup's own stores, recount it and clear its list."""
+    events = DuckDBEventStore(folder / "events.duckdb", memory_limit="256MB", threads=1)
+    sqlite_file = folder / "metadata.sqlite3"
+    meta = MetaStore(f"sqlite:///{sqlite_file}") if sqlite_file.exists() else None
+    try:
+        erase_everywhere(events, LocalBlobStore(folder / "blobs"), meta, erasures)
+    finally:
+        events.close()
+        if meta is not None:
+            meta.close()
+    recount(folder)
+    clear_erasures(folder)
+
+
+def erase_everywhere(
+    events: EventStore, blobs: BlobStore, meta: MetaStore | None, erasures: list[Erasure]
+) -> None:
+    """Delete erased persons and projects from a closed copy of the stores (a backup): each of
+    a person's distinct ids (with whoever they belong to there), a project's metadata and
+    data."""
+    for erasure in erasures:
+        if erasure.distinct_ids:
+            for distinct_id in erasure.distinct_ids:
+                delete_person(events, blobs, erasure.project_id, distinct_id)
+            continue
+        if meta is not None:
+            with contextlib.suppress(NotFound):
+                meta.delete_project(erasure.project_id)
+        delete_project_data(events, blobs, erasure.project_id)
 
 
 def open_services(settings: Settings, *, now_us: Callable[[], int] | None = None) -> Services:
@@ -242,7 +345,7 @@ def open_services(settings: Settings, *, now_us: Callable[[], int] | None = None
         max_batch=settings.max_batch_events,
     )
     writer.start()
-    return Services(
+    services = Services(
         settings=settings,
         meta=meta,
         events=events,
@@ -252,3 +355,7 @@ def open_services(settings: Settings, *, now_us: Callable[[], int] | None = None
         now_us=clock,
         disk=DiskGuard(statvfs_free(settings.data_dir), settings.min_free_disk_mb * 1024 * 1024),
     )
+    repeated = services.apply_restored_erasures()
+    if repeated:
+        log.info("repeated %d deletions made after the backup this directory came from", repeated)
+    return services

@@ -229,3 +229,51 @@ def test_only_a_metadata_schema_this_version_would_migrate_counts_as_behind(
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_later'"))
     engine.dispose()
     assert sqlite_revision_behind(url) is None
+
+
+def test_a_deletion_waits_in_a_backup_before_an_upgrade_until_it_is_restored(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    from tests.conftest import make_settings
+    from userlens.store.backup import read_erasures
+    from userlens.web.services import open_services
+
+    data = tmp_path / "data"
+    data.mkdir()
+    con = duckdb.connect(str(data / "events.duckdb"))
+    migrate_events(con, target=2)  # as a release before the last migration left it
+    for distinct_id in ("gone", "gone", "kept"):
+        con.execute(
+            "INSERT INTO events (project_id, uuid, event, distinct_id, person_id, timestamp, "
+            "received_at, properties) VALUES (1, gen_random_uuid(), 'old', ?, gen_random_uuid(), "
+            "now(), now(), '{}')",
+            [distinct_id],
+        )
+    con.close()
+    settings = make_settings(data)
+    services = open_services(settings)
+    try:
+        [before] = list_backups(settings.backups_dir)
+        services.erase_person(1, "gone")
+        # The old version's copy stays as that version left it, the deletion noted beside it.
+        assert services.apply_backup_erasures() == 0
+    finally:
+        services.close()
+    folder = settings.backups_dir / before.name
+    copy = duckdb.connect(str(folder / "events.duckdb"), read_only=True)
+    assert copy.execute("SELECT max(version) FROM schema_migrations").fetchall() == [(2,)]
+    assert copy.execute("SELECT count(*) FROM events").fetchall() == [(3,)]
+    copy.close()
+    assert [e.distinct_ids for e in read_erasures(folder)] == [("gone",)]
+    assert list_backups(settings.backups_dir)[0].pending_erasures == 1
+    # Restored, it is upgraded and the deletion repeated before anyone reads it.
+    restored = tmp_path / "restored"
+    shutil.copytree(folder, restored)
+    services = open_services(make_settings(restored))
+    try:
+        assert services.events.count_events(1) == 1
+    finally:
+        services.close()
+    assert read_erasures(restored) == []

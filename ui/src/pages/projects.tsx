@@ -55,6 +55,7 @@ interface Backup {
   recorded_sessions: number;
   metadata: boolean;
   bytes: number;
+  pending_erasures: number;
 }
 
 function size(bytes: number): string {
@@ -111,6 +112,15 @@ function Backups() {
                 <td>
                   {new Date(b.created_at).toLocaleString()}
                   {b.name.endsWith("-before-upgrade") && <span class="muted"> · before an upgrade</span>}
+                  {b.pending_erasures > 0 && (
+                    <div
+                      class="hint"
+                      data-testid="pending-erasures"
+                      title="Persons or projects deleted since this backup: deleted from it within a minute, or, if an older version made it, when it is restored"
+                    >
+                      {b.pending_erasures.toLocaleString()} {b.pending_erasures === 1 ? "deletion" : "deletions"} to repeat in it
+                    </div>
+                  )}
                 </td>
                 <td class="w-num">{b.events.toLocaleString()}</td>
                 <td class="w-num">{b.recorded_sessions.toLocaleString()}</td>

@@ -99,6 +99,27 @@ def alembic_config() -> Config:
 def sqlite_revision_behind(url: str) -> str | None:
     """For a SQLite database that exists and whose schema is older than this version's, its
     revision ("none" before the first); else None (PostgreSQL is left to its operator)."""
+    found = _sqlite_revision(url)
+    if found is None:
+        return None
+    current, script = found
+    if current == script.get_current_head():
+        return None
+    if current is not None and current not in {r.revision for r in script.walk_revisions()}:
+        return None  # written by a newer version: nothing this one would migrate
+    return current or "none"
+
+
+def sqlite_at_head(url: str) -> bool:
+    """Whether a SQLite database exists with exactly this version's schema (opening it
+    migrates nothing)."""
+    found = _sqlite_revision(url)
+    return found is not None and found[0] == found[1].get_current_head()
+
+
+def _sqlite_revision(url: str) -> tuple[str | None, ScriptDirectory] | None:
+    """A SQLite database's schema revision and this version's migrations; None when the URL is
+    not SQLite or its file does not exist."""
     engine = sa.create_engine(url)
     try:
         if engine.dialect.name != "sqlite":
@@ -110,12 +131,7 @@ def sqlite_revision_behind(url: str) -> str | None:
             current = MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
-    script = ScriptDirectory.from_config(alembic_config())
-    if current == script.get_current_head():
-        return None
-    if current is not None and current not in {r.revision for r in script.walk_revisions()}:
-        return None  # written by a newer version: nothing this one would migrate
-    return current or "none"
+    return current, ScriptDirectory.from_config(alembic_config())
 
 
 def copy_sqlite(source: sqlite3.Connection, path: Path) -> None:
