@@ -450,3 +450,44 @@ def test_a_deletion_the_backups_cannot_take_says_so_and_a_retry_finishes_it(env:
     with duckdb.connect(str(folder / "events.duckdb"), read_only=True) as con:
         ids = {r[0] for r in con.execute("SELECT distinct_id FROM events").fetchall()}
     assert ids == {"kept"}
+
+
+def _backup_ids(folder: Path) -> set[str]:
+    with duckdb.connect(str(folder / "events.duckdb"), read_only=True) as con:
+        return {r[0] for r in con.execute("SELECT distinct_id FROM events").fetchall()}
+
+
+def test_a_deletion_noted_while_others_are_repeated_waits_for_the_next_run(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import userlens.web.services as services_module
+
+    services = env.app.services
+    _send(env, [{"event": "$pageview", "distinct_id": who} for who in ("one", "two", "kept")])
+    folder = env.settings.backups_dir / services.back_up().name
+    services.erase_person(env.project.id, "one")
+    real = services_module._erase_in_backup
+
+    def erase_then_another(at: Path, erasures: list[Any]) -> None:
+        real(at, erasures)
+        services.erase_person(env.project.id, "two")  # not held up by the run
+
+    monkeypatch.setattr(services_module, "_erase_in_backup", erase_then_another)
+    assert services.apply_backup_erasures() == 1
+    assert _backup_ids(folder) == {"two", "kept"}
+    assert list_backups(env.settings.backups_dir)[0].pending_erasures == 1
+    monkeypatch.setattr(services_module, "_erase_in_backup", real)
+    assert services.apply_backup_erasures() == 1
+    assert _backup_ids(folder) == {"kept"}
+    assert not (folder / "pending-erasures.jsonl").exists()
+
+
+def test_a_deletion_noted_after_a_line_a_crash_cut_short_is_still_read(env: Env) -> None:
+    services = env.app.services
+    _send(env, [{"event": "$pageview", "distinct_id": who} for who in ("gone", "kept")])
+    folder = env.settings.backups_dir / services.back_up().name
+    (folder / "pending-erasures.jsonl").write_bytes(b'\n{"project_id": 1, "distinct_i')
+    services.erase_person(env.project.id, "gone")
+    assert list_backups(env.settings.backups_dir)[0].pending_erasures == 1
+    assert services.apply_backup_erasures() == 1
+    assert _backup_ids(folder) == {"kept"}

@@ -43,7 +43,7 @@ MANIFEST = "backup.json"
 PARTIAL = ".partial-"
 # Deletions made after a backup, still to be repeated in it: one JSON object a line. It sits
 # in the backup's folder, so a copy of the folder restored by hand carries it too, and the
-# server started on that copy applies it before anything else (`read_erasures`).
+# server started on that copy applies it before anything else (`pending_erasures`).
 ERASURES = "pending-erasures.jsonl"
 
 
@@ -209,7 +209,7 @@ def list_backups(backups_dir: Path) -> list[BackupInfo]:
             info = _parse(folder.name, orjson.loads((folder / MANIFEST).read_bytes()))
             pending = 0
             with contextlib.suppress(OSError):
-                pending = len(read_erasures(folder))
+                pending = len(pending_erasures(folder).erasures)
             found.append(dataclasses.replace(info, pending_erasures=pending))
     return sorted(found, key=lambda b: (b.created_at, b.name), reverse=True)
 
@@ -258,26 +258,39 @@ def record_erasure(backups_dir: Path, erasure: Erasure) -> int:
     just made (durably, before this returns); returns how many backups. Called with no backup
     being written (a backup's copy from before the deletion is finished and listed, one from
     after it lacks what went)."""
-    line = orjson.dumps({"project_id": erasure.project_id, "distinct_ids": erasure.distinct_ids})
+    # A line of its own even after one a crash cut short (which then reads as no deletion).
+    line = (
+        b"\n"
+        + orjson.dumps({"project_id": erasure.project_id, "distinct_ids": erasure.distinct_ids})
+        + b"\n"
+    )
     backups = list_backups(backups_dir)
     for backup in backups:
         path = backups_dir / backup.name / ERASURES
         with open(path, "ab") as handle:
-            handle.write(line + b"\n")
+            handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
-        if path.stat().st_size == len(line) + 1:  # just created: its name must last too
+        if path.stat().st_size == len(line):  # just created: its name must last too
             _fsync_dir(path.parent)
     return len(backups)
 
 
-def read_erasures(folder: Path) -> list[Erasure]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Pending:
+    """A folder's pending deletions, and how many lines of its list they were read from."""
+
+    erasures: list[Erasure]
+    lines: int
+
+
+def pending_erasures(folder: Path) -> Pending:
     """The deletions a backup (or a data directory restored from one) must still repeat, in
     the order they were made. A line cut short by a crash is not one."""
     try:
-        lines = (folder / ERASURES).read_bytes().splitlines()
+        lines = (folder / ERASURES).read_bytes().split(b"\n")
     except FileNotFoundError:
-        return []
+        return Pending([], 0)
     found: list[Erasure] = []
     for line in lines:
         with contextlib.suppress(ValueError, KeyError, TypeError):
@@ -286,14 +299,23 @@ def read_erasures(folder: Path) -> list[Erasure]:
             if not isinstance(raw["project_id"], int) or not all(isinstance(i, str) for i in ids):
                 raise TypeError("not an erasure")
             found.append(Erasure(project_id=raw["project_id"], distinct_ids=tuple(ids)))
-    return found
+    return Pending(found, len(lines))
 
 
-def clear_erasures(folder: Path) -> None:
-    """Forget a folder's pending deletions, once they are applied (durably)."""
-    with contextlib.suppress(FileNotFoundError):
-        (folder / ERASURES).unlink()
-        _fsync_dir(folder)
+def drop_erasures(folder: Path, lines: int) -> None:
+    """Forget the first `lines` lines of a folder's pending deletions, those just applied;
+    any noted since stay (durably either way)."""
+    path = folder / ERASURES
+    try:
+        rest = path.read_bytes().split(b"\n")[lines:]
+    except FileNotFoundError:
+        return
+    if any(rest):
+        _write_durably(path.with_suffix(".tmp"), b"\n".join(rest))
+        os.replace(path.with_suffix(".tmp"), path)
+    else:
+        path.unlink()
+    _fsync_dir(folder)
 
 
 def opens_here(folder: Path) -> bool:

@@ -21,12 +21,12 @@ from userlens.replay.compaction import compact_recordings
 from userlens.replay.recordings import delete_person, delete_project_data
 from userlens.store.backup import (
     back_up_before_upgrade,
-    clear_erasures,
     copied_size,
+    drop_erasures,
     list_backups,
     make_backup,
     opens_here,
-    read_erasures,
+    pending_erasures,
     record_erasure,
     recount,
 )
@@ -221,27 +221,35 @@ class Services:
         """Repeat in each backup the deletions made since it, and bring its `backup.json` up
         to date; returns how many backups changed. A backup this version cannot open without
         migrating it (one made before an upgrade) keeps them pending: the server restored from
-        it applies them when it starts."""
+        it applies them when it starts.
+
+        The deleting runs without the backups lock (deletions noted meanwhile wait for the next
+        run, not for this one); only forgetting what was applied takes it."""
         changed = 0
-        with self._backups:
-            for backup in list_backups(self.settings.backups_dir):
-                folder = self.settings.backups_dir / backup.name
-                erasures = read_erasures(folder)
-                if not erasures or not opens_here(folder):
-                    continue
-                try:
-                    _erase_in_backup(folder, erasures)
-                except Exception:  # one broken backup does not keep the others as they are
+        for backup in list_backups(self.settings.backups_dir):
+            folder = self.settings.backups_dir / backup.name
+            pending = pending_erasures(folder)
+            if not pending.erasures or not opens_here(folder):
+                continue
+            try:
+                _erase_in_backup(folder, pending.erasures)
+                with self._backups:
+                    if not folder.exists():  # pruned meanwhile
+                        continue
+                    drop_erasures(folder, pending.lines)
+                    recount(folder)
+            except Exception:  # one broken backup does not keep the others as they are
+                if folder.exists():
                     log.exception("could not repeat deletions in backup %s", backup.name)
-                    continue
-                changed += 1
+                continue
+            changed += 1
         return changed
 
     def apply_restored_erasures(self) -> int:
         """On a data directory restored from a backup: repeat the deletions made after the
         backup (its pending list), before anything reads the data; returns how many."""
-        erasures = read_erasures(self.settings.data_dir)
-        for erasure in erasures:
+        pending = pending_erasures(self.settings.data_dir)
+        for erasure in pending.erasures:
             if erasure.distinct_ids:
                 for distinct_id in erasure.distinct_ids:
                     self.erase_person(erasure.project_id, distinct_id)
@@ -250,8 +258,8 @@ class Services:
                     self.meta.delete_project(erasure.project_id)
                     self._note_in_backups(erasure)
                 self._purge_project(erasure.project_id, DELETION_WAIT_S)
-        clear_erasures(self.settings.data_dir)
-        return len(erasures)
+        drop_erasures(self.settings.data_dir, pending.lines)
+        return len(pending.erasures)
 
     def _flush_for_deletion(self, wait_s: float) -> None:
         if not self.writer.flush(wait_s):
@@ -279,7 +287,7 @@ class Services:
 
 
 def _erase_in_backup(folder: Path, erasures: list[Erasure]) -> None:
-    """Repeat deletions in a backup's own stores, recount it and clear its list."""
+    """Repeat deletions in a backup's own stores."""
     events = DuckDBEventStore(folder / "events.duckdb", memory_limit="256MB", threads=1)
     sqlite_file = folder / "metadata.sqlite3"
     meta = MetaStore(f"sqlite:///{sqlite_file}") if sqlite_file.exists() else None
@@ -289,8 +297,6 @@ def _erase_in_backup(folder: Path, erasures: list[Erasure]) -> None:
         events.close()
         if meta is not None:
             meta.close()
-    recount(folder)
-    clear_erasures(folder)
 
 
 def erase_everywhere(

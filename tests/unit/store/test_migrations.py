@@ -237,7 +237,7 @@ def test_a_deletion_waits_in_a_backup_before_an_upgrade_until_it_is_restored(
     import shutil
 
     from tests.conftest import make_settings
-    from userlens.store.backup import read_erasures
+    from userlens.store.backup import pending_erasures
     from userlens.web.services import open_services
 
     data = tmp_path / "data"
@@ -266,7 +266,7 @@ def test_a_deletion_waits_in_a_backup_before_an_upgrade_until_it_is_restored(
     assert copy.execute("SELECT max(version) FROM schema_migrations").fetchall() == [(2,)]
     assert copy.execute("SELECT count(*) FROM events").fetchall() == [(3,)]
     copy.close()
-    assert [e.distinct_ids for e in read_erasures(folder)] == [("gone",)]
+    assert [e.distinct_ids for e in pending_erasures(folder).erasures] == [("gone",)]
     assert list_backups(settings.backups_dir)[0].pending_erasures == 1
     # Restored, it is upgraded and the deletion repeated before anyone reads it.
     restored = tmp_path / "restored"
@@ -276,4 +276,4 @@ def test_a_deletion_waits_in_a_backup_before_an_upgrade_until_it_is_restored(
         assert services.events.count_events(1) == 1
     finally:
         services.close()
-    assert read_erasures(restored) == []
+    assert not (restored / "pending-erasures.jsonl").exists()
