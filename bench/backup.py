@@ -17,7 +17,14 @@ What it does:
 4. In the same run, a baseline: copying the same files with `shutil` (the event store's file
    and every recording file, in full), as an operator would with the server stopped.
 5. Prints both times and their ratio, the longest write during the backup (what capture's
-   loader waited), and last, a JSON line.
+   loader waited).
+6. Deleting a person from the backup, as the server repeats a person's deletion in the
+   backups made before it (`userlens.web.services.erase_in_backup`: open the backup's store,
+   delete the person's events, person rows and recording index, close), for `--erasures`
+   persons, against a baseline on the same file: the person's rows deleted from `events`,
+   `person_distinct_ids` and `persons` by hand-written SQL in a plain DuckDB connection.
+   Ours and the baseline alternate, each on a different person of the same sort.
+7. Last, a JSON line with every figure.
 """
 
 from __future__ import annotations
@@ -42,12 +49,14 @@ sys.path.insert(0, str(BENCH_DIR))
 
 from queries import NOW, generate, reset_peak, status_mb  # noqa: E402
 from userlens.config import Settings  # noqa: E402
+from userlens.model.backup import Erasure  # noqa: E402
 from userlens.model.event import CapturedEvent  # noqa: E402
 from userlens.model.recording import RecordingChunk  # noqa: E402
 from userlens.store.backup import make_backup  # noqa: E402
 from userlens.store.duckdb import DuckDBEventStore  # noqa: E402
 from userlens.store.local_blobs import LocalBlobStore  # noqa: E402
 from userlens.store.meta import MetaStore  # noqa: E402
+from userlens.web.services import erase_in_backup  # noqa: E402
 
 PROJECT = 1
 
@@ -111,12 +120,59 @@ def baseline_copy(data: Path, target: Path) -> float:
     return time.perf_counter() - started
 
 
+def baseline_delete(path: Path, distinct_id: str) -> float:
+    """Seconds to delete one person's rows from a store file by hand-written SQL."""
+    import duckdb
+
+    started = time.perf_counter()
+    with duckdb.connect(str(path), config={"memory_limit": "256MB", "threads": 1}) as con:
+        con.execute("BEGIN")
+        found = con.execute(
+            "SELECT person_id FROM person_distinct_ids WHERE project_id = ? AND distinct_id = ?",
+            [PROJECT, distinct_id],
+        ).fetchall()
+        con.execute(
+            "DELETE FROM events WHERE project_id = ? AND distinct_id = ?", [PROJECT, distinct_id]
+        )
+        con.execute(
+            "DELETE FROM person_distinct_ids WHERE project_id = ? AND distinct_id = ?",
+            [PROJECT, distinct_id],
+        )
+        if found:
+            con.execute(
+                "DELETE FROM persons WHERE project_id = ? AND id = ?", [PROJECT, found[0][0]]
+            )
+        con.execute("COMMIT")
+    return time.perf_counter() - started
+
+
+def erasures(folder: Path, persons: int, count: int) -> tuple[list[float], list[float], float]:
+    """Seconds per person deleted from the backup in `folder`, ours and the baseline's
+    (alternating, on different persons), and the peak RSS over ours."""
+    ours, base, peak = [], [], 0.0
+    step = max(1, persons // (2 * count + 1))
+    for i in range(count):
+        reset_peak()
+        started = time.perf_counter()
+        erase_in_backup(folder, [Erasure(PROJECT, (f"u{(2 * i + 1) * step}",))])
+        ours.append(time.perf_counter() - started)
+        peak = max(peak, status_mb("VmHWM"))
+        base.append(baseline_delete(folder / "events.duckdb", f"u{(2 * i + 2) * step}"))
+        print(
+            f"erasure {i + 1}: from the backup {ours[-1] * 1000:.0f} ms, "
+            f"hand-written DELETE {base[-1] * 1000:.0f} ms",
+            flush=True,
+        )
+    return ours, base, peak
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--millions", type=float, default=10.0)
     parser.add_argument("--recordings", type=int, default=20_000)
     parser.add_argument("--memory-limit", default=Settings().duckdb_memory_limit)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--erasures", type=int, default=5)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-backup-") as tmp:
@@ -170,6 +226,9 @@ def main() -> int:
             )
         store.close()
         meta.close()
+        [kept] = [p for p in (data / "backups").iterdir() if not p.name.startswith(".")]
+        persons = int(args.millions * 100_000)
+        erased, erased_base, erase_peak = erasures(kept, persons, args.erasures)
 
     figures: dict[str, Any] = {
         "events": events,
@@ -182,6 +241,10 @@ def main() -> int:
         "longest_write_during_backup_ms": round(max(worst), 1),
         "writes_during_backup": writes,
         "peak_rss_mb": round(max(peaks)),
+        "erasure_s": round(statistics.median(erased), 3),
+        "baseline_delete_s": round(statistics.median(erased_base), 3),
+        "erasure_ratio": round(statistics.median(erased) / statistics.median(erased_base), 2),
+        "erasure_peak_rss_mb": round(erase_peak),
         "load_average_after": round(os.getloadavg()[0], 2),
     }
     print(
@@ -189,6 +252,11 @@ def main() -> int:
         f"{figures['baseline_copy_s']:.2f} s (ratio {figures['ratio']}); the loader waited "
         f"at most {figures['longest_write_during_backup_ms']:.0f} ms; "
         f"peak RSS {figures['peak_rss_mb']} MB"
+    )
+    print(
+        f"a person deleted from the backup in {figures['erasure_s']:.2f} s against a "
+        f"hand-written DELETE's {figures['baseline_delete_s']:.2f} s (ratio "
+        f"{figures['erasure_ratio']}); peak RSS {figures['erasure_peak_rss_mb']} MB"
     )
     print(json.dumps(figures))
     return 0

@@ -466,17 +466,17 @@ def test_a_deletion_noted_while_others_are_repeated_waits_for_the_next_run(
     _send(env, [{"event": "$pageview", "distinct_id": who} for who in ("one", "two", "kept")])
     folder = env.settings.backups_dir / services.back_up().name
     services.erase_person(env.project.id, "one")
-    real = services_module._erase_in_backup
+    real = services_module.erase_in_backup
 
     def erase_then_another(at: Path, erasures: list[Any]) -> None:
         real(at, erasures)
         services.erase_person(env.project.id, "two")  # not held up by the run
 
-    monkeypatch.setattr(services_module, "_erase_in_backup", erase_then_another)
+    monkeypatch.setattr(services_module, "erase_in_backup", erase_then_another)
     assert services.apply_backup_erasures() == 1
     assert _backup_ids(folder) == {"two", "kept"}
     assert list_backups(env.settings.backups_dir)[0].pending_erasures == 1
-    monkeypatch.setattr(services_module, "_erase_in_backup", real)
+    monkeypatch.setattr(services_module, "erase_in_backup", real)
     assert services.apply_backup_erasures() == 1
     assert _backup_ids(folder) == {"kept"}
     assert not (folder / "pending-erasures.jsonl").exists()

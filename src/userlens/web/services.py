@@ -232,7 +232,7 @@ class Services:
             if not pending.erasures or not opens_here(folder):
                 continue
             try:
-                _erase_in_backup(folder, pending.erasures)
+                erase_in_backup(folder, pending.erasures)
                 with self._backups:
                     if not folder.exists():  # pruned meanwhile
                         continue
@@ -286,7 +286,7 @@ class Services:
         self.enricher.close()
 
 
-def _erase_in_backup(folder: Path, erasures: list[Erasure]) -> None:
+def erase_in_backup(folder: Path, erasures: list[Erasure]) -> None:
     """Repeat deletions in a backup's own stores."""
     events = DuckDBEventStore(folder / "events.duckdb", memory_limit="256MB", threads=1)
     sqlite_file = folder / "metadata.sqlite3"
