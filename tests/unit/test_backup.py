@@ -316,6 +316,11 @@ def test_a_deleted_person_is_deleted_from_earlier_backups_and_never_restored(
     gone_session, kept_session = f"s-{uuid.uuid4().hex}", f"s-{uuid.uuid4().hex}"
     record_session(env, "anon-1", gone_session)
     record_session(env, "bob", kept_session)
+    listed = services.meta.create_cohort(
+        env.project.id,
+        CohortIn(name="Both", definition=CohortDefinition(distinct_ids=["anon-1", "bob"])),
+    )
+    cohort_url = f"/api/projects/{env.project.id}/cohorts/{listed.id}"
     env.flush()
     events_url = f"/api/projects/{env.project.id}/events"
     in_backup = _all(env.client, events_url, env.auth)
@@ -350,6 +355,8 @@ def test_a_deleted_person_is_deleted_from_earlier_backups_and_never_restored(
         snapshots = f"/api/projects/{env.project.id}/sessions/{{}}/snapshots"
         assert early.get(snapshots.format(gone_session), headers=env.auth).status_code == 404
         assert early.get(snapshots.format(kept_session), headers=env.auth).json()["events"]
+        cohort = early.get(cohort_url, headers=env.auth).json()
+        assert cohort["definition"]["distinct_ids"] == ["bob"]
     finally:
         early.__exit__(None, None, None)
     assert not (tmp_path / "early" / "pending-erasures.jsonl").exists()
@@ -370,6 +377,8 @@ def test_a_deleted_person_is_deleted_from_earlier_backups_and_never_restored(
     late = _restored(folder, tmp_path / "late")
     try:
         assert _all(late, events_url, env.auth) == _expected_after(in_backup, gone)
+        cohort = late.get(cohort_url, headers=env.auth).json()
+        assert cohort["definition"]["distinct_ids"] == ["bob"]
     finally:
         late.__exit__(None, None, None)
 

@@ -211,11 +211,20 @@ MAX_LISTED = 100_000
 class CohortDefinition(Spec):
     """Either `distinct_ids` (a static list) or `rules`."""
 
+    # A saved list may be empty: deleting a person takes their ids out of every list.
     distinct_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
-        default=None, min_length=1, max_length=MAX_LISTED
+        default=None, max_length=MAX_LISTED
     )
     match: Literal["all", "any"] = "all"
     rules: list[CohortRule] = Field(default_factory=list, max_length=20)
+
+    @field_validator("distinct_ids")
+    @classmethod
+    def _some_listed(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        # A field check: it runs on input, not on a list read back (`model.ids.STORED`).
+        if value == [] and new_input(info):
+            raise ValueError("a list cohort needs at least one distinct id")
+        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> CohortDefinition:

@@ -140,15 +140,18 @@ class Services:
     def erase_person(
         self, project_id: int, distinct_id: str, *, wait_s: float | None = None
     ) -> PersonDeletion:
-        """Delete a person's events, person record and recordings, and the write-ahead log's
-        copies of their events. Raises `StoreUnavailable` when the events still queued for
-        the store cannot be loaded within `wait_s` (then nothing is deleted), or when the log
-        cannot be purged afterwards (then the store is clean and a second call finishes).
+        """Delete a person's events, person record and recordings, their distinct ids from the
+        project's list cohorts, and the write-ahead log's copies of their events; note the
+        deletion in the backups made before it. Raises `StoreUnavailable` when the events
+        still queued for the store cannot be loaded within `wait_s` (then nothing is deleted),
+        or when the log cannot be purged or the backups told afterwards (then the store is
+        clean and a second call finishes).
         `wait_s` defaults to `DELETION_WAIT_S`."""
         wait_s = DELETION_WAIT_S if wait_s is None else wait_s
         # Acknowledged events of this person still on their way must be deleted too.
         self._flush_for_deletion(wait_s)
         done = delete_person(self.events, self.blobs, project_id, distinct_id)
+        self.meta.forget_distinct_ids(project_id, done.distinct_ids)
         if not self._note_in_backups(Erasure(project_id, done.distinct_ids)):
             raise StoreUnavailable(
                 "the person was deleted, but the backups could not be told to delete them too; "
@@ -309,6 +312,8 @@ def erase_everywhere(
         if erasure.distinct_ids:
             for distinct_id in erasure.distinct_ids:
                 delete_person(events, blobs, erasure.project_id, distinct_id)
+            if meta is not None:
+                meta.forget_distinct_ids(erasure.project_id, erasure.distinct_ids)
             continue
         if meta is not None:
             with contextlib.suppress(NotFound):

@@ -240,6 +240,7 @@ def test_bad_cohorts_are_400_naming_the_field(env: Env) -> None:
     cases = [
         ({"name": "", "definition": {"distinct_ids": ["a"]}}, "body.name"),
         ({"name": "x", "definition": {}}, "body.definition"),
+        ({"name": "x", "definition": {"distinct_ids": []}}, "body.definition"),
         (
             {
                 "name": "x",
@@ -380,3 +381,40 @@ def test_stickiness_breaks_down_by_saved_cohorts(make_env: Callable[..., Env]) -
     resp = env.client.post(query, json=plain, headers=env.auth)
     assert resp.status_code == 400
     assert "line: the stickiness has no breakdown" in str(resp.json()["detail"])
+
+
+def test_a_deleted_persons_ids_leave_every_list_cohort(make_env: Callable[..., Env]) -> None:
+    clock = FakeClock()
+    env = make_env(clock=clock)
+    _seed(env, clock)
+    identify = {"event": "$identify", "distinct_id": "ann@shop.test"}
+    identify["properties"] = {"$anon_distinct_id": "ann"}  # type: ignore[assignment]
+    env.client.post("/e/", json={"api_key": env.project.api_token, **identify})
+    env.flush()
+    url = f"/api/projects/{env.project.id}/cohorts"
+    lists = {
+        "Both": ["ann", "bob"],
+        "Ann only": ["ann@shop.test", "ann"],
+        "Bob only": ["bob"],
+    }
+    made = {}
+    for name, ids in lists.items():
+        body = {"name": name, "definition": {"distinct_ids": ids}}
+        made[name] = env.client.post(url, json=body, headers=env.auth).json()["id"]
+    rules = {"name": "Buyers", "definition": {"rules": [{"kind": "did_event", "event": "buy"}]}}
+    buyers = env.client.post(url, json=rules, headers=env.auth).json()
+
+    gone = env.client.delete(f"/api/projects/{env.project.id}/persons/ann", headers=env.auth)
+    assert gone.status_code == 200, gone.text
+    erased = set(gone.json()["distinct_ids"])
+    assert erased == {"ann", "ann@shop.test"}
+    for name, ids in lists.items():
+        cohort = env.client.get(f"{url}/{made[name]}", headers=env.auth).json()
+        assert cohort["definition"]["distinct_ids"] == [i for i in ids if i not in erased]
+    # An emptied list still opens and filters (to nobody), and the rule cohort is untouched.
+    empty = env.client.get(f"{url}/{made['Ann only']}/persons", headers=env.auth)
+    assert empty.status_code == 200 and empty.json()["count"] == 0
+    assert _persons(env, [{"type": "cohort", "cohort_id": made["Ann only"]}]) == 0
+    assert _persons(env, [{"type": "cohort", "cohort_id": made["Both"]}]) == 1
+    after = env.client.get(f"{url}/{buyers['id']}", headers=env.auth).json()
+    assert after["definition"] == buyers["definition"]

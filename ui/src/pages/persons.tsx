@@ -79,7 +79,7 @@ function DeletePerson(props: { projectId: number; distinctId: string; name: stri
   return (
     <section class="card stack" aria-labelledby="delete-person">
       <h2 id="delete-person">Delete this person</h2>
-      <p class="hint">Their events, their person record and their recordings are deleted at once, for good.</p>
+      <p class="hint">Their events, their person record and their recordings are deleted at once, for good, and they leave every list cohort; backups made before lose them within a minute.</p>
       <div class="row-buttons">
         <TwoStepDelete ask="Delete person…" confirm={`Delete ${props.name} for good`}
           done={async () => {

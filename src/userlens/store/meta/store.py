@@ -739,6 +739,27 @@ class MetaStore:
             s.commit()
             return _cohort(row)
 
+    def forget_distinct_ids(self, project_id: int, distinct_ids: Sequence[str]) -> int:
+        """Take a deleted person's distinct ids out of the project's list cohorts (a list may
+        end up empty); returns how many cohorts changed."""
+        gone = set(distinct_ids)
+        changed = 0
+        with self._session() as s:
+            query = sa.select(CohortRow).where(CohortRow.project_id == project_id)
+            for row in s.scalars(query):
+                listed = row.definition.get("distinct_ids")
+                if not isinstance(listed, list) or gone.isdisjoint(listed):
+                    continue
+                # A new dict, so that the JSON column sees the change.
+                row.definition = {
+                    **row.definition,
+                    "distinct_ids": [i for i in listed if i not in gone],
+                }
+                row.updated_at = self._now()
+                changed += 1
+            s.commit()
+        return changed
+
     def delete_cohort(self, project_id: int, cohort_id: int) -> None:
         with self._session() as s:
             s.delete(_owned(s, CohortRow, project_id, cohort_id, "cohort"))
