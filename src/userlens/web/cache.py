@@ -33,3 +33,13 @@ class ResultCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
+
+    def forget_project(self, project_id: int) -> None:
+        """Drop a project's answers (after a deletion: they may name whoever went)."""
+        with self._lock:
+            for key in [k for k in self._entries if k[0] == project_id]:
+                del self._entries[key]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)

@@ -152,6 +152,7 @@ class Services:
         self._flush_for_deletion(wait_s)
         done = delete_person(self.events, self.blobs, project_id, distinct_id)
         self.meta.forget_distinct_ids(project_id, done.distinct_ids)
+        self.insight_cache.forget_project(project_id)
         if not self._note_in_backups(Erasure(project_id, done.distinct_ids)):
             raise StoreUnavailable(
                 "the person was deleted, but the backups could not be told to delete them too; "
@@ -168,6 +169,7 @@ class Services:
         the project is deleted all the same, and `sweep_deleted_projects` removes its data."""
         was = self.meta.delete_project(project_id)
         self.tokens.forget(was.api_token)
+        self.insight_cache.forget_project(project_id)
         try:
             return self._purge_project(project_id, DELETION_WAIT_S if wait_s is None else wait_s)
         finally:

@@ -296,12 +296,18 @@ def test_deleting_a_person_removes_events_person_and_recordings_at_once(env: Env
     record_session(env, "someone-else", keep_session, marker="kept-marker")
     blobs = env.settings.blobs_dir
     assert any(session in str(p) for p in _files_under(blobs))
+    # An answer that names them, cached by the server.
+    spec = {"kind": "trends", "series": [{"math": "unique_persons"}], "breakdown": "$session_id"}
+    query = f"/api/projects/{env.project.id}/query"
+    assert env.client.post(query, json=spec, headers=env.auth).status_code == 200
+    assert len(env.app.services.insight_cache) == 1
 
     resp = env.client.delete(f"/api/projects/{env.project.id}/persons/user-9", headers=env.auth)
     assert resp.status_code == 200, resp.text
     done = resp.json()
     assert set(done["distinct_ids"]) == {"anon-9", "user-9"}
     assert done["events"] == 3 and done["sessions"] == [session]
+    assert len(env.app.services.insight_cache) == 0  # no longer kept in memory
 
     assert env.events(distinct_id="anon-9") == [] and env.events(distinct_id="user-9") == []
     for distinct_id in ("anon-9", "user-9"):
