@@ -63,8 +63,9 @@ class Services:
     insight_cache: ResultCache = dataclasses.field(default_factory=ResultCache)
     _backing_up: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     _compacting: threading.Lock = dataclasses.field(default_factory=threading.Lock)
-    # Held while a backup is written or pruned, while a deletion is noted in the backups, and
-    # while one is applied to them: each sees the backups directory whole.
+    # Held while a backup is written and pruned, while a deletion is noted in the backups, and
+    # while the deletions applied to a backup are taken off its list: each sees the backups
+    # directory whole.
     _backups: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -368,7 +369,11 @@ def open_services(settings: Settings, *, now_us: Callable[[], int] | None = None
         now_us=clock,
         disk=DiskGuard(statvfs_free(settings.data_dir), settings.min_free_disk_mb * 1024 * 1024),
     )
-    repeated = services.apply_restored_erasures()
+    try:
+        repeated = services.apply_restored_erasures()
+    except BaseException:
+        services.close()
+        raise
     if repeated:
         log.info("repeated %d deletions made after the backup this directory came from", repeated)
     return services
