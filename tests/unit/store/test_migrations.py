@@ -37,6 +37,22 @@ def _old_data_dir(data: Path) -> None:
     engine.dispose()
 
 
+def _old_event_store(data: Path, *distinct_ids: str) -> None:
+    """A data directory whose event store a release before the last migration left, with one
+    event of project 1 for each distinct id."""
+    data.mkdir()
+    con = duckdb.connect(str(data / "events.duckdb"))
+    migrate_events(con, target=2)
+    for distinct_id in distinct_ids:
+        con.execute(
+            "INSERT INTO events (project_id, uuid, event, distinct_id, person_id, timestamp, "
+            "received_at, properties) VALUES (1, gen_random_uuid(), 'old', ?, gen_random_uuid(), "
+            "now(), now(), '{}')",
+            [distinct_id],
+        )
+    con.close()
+
+
 def test_upgraded_data_dir_starts_and_keeps_projects(tmp_path: Path) -> None:
     data = tmp_path / "data"
     _old_data_dir(data)
@@ -188,15 +204,7 @@ def test_an_event_store_to_migrate_is_backed_up_first_and_a_current_one_is_not(
     from userlens.web.services import open_services
 
     data = tmp_path / "data"
-    data.mkdir()
-    con = duckdb.connect(str(data / "events.duckdb"))
-    migrate_events(con, target=2)  # as a release before the last migration left it
-    con.execute(
-        "INSERT INTO events (project_id, uuid, event, distinct_id, person_id, timestamp, "
-        "received_at, properties) VALUES (1, gen_random_uuid(), 'old', 'd', gen_random_uuid(), "
-        "now(), now(), '{}')"
-    )
-    con.close()
+    _old_event_store(data, "d")
     settings = make_settings(data)
     services = open_services(settings)
     try:
@@ -241,17 +249,7 @@ def test_a_deletion_waits_in_a_backup_before_an_upgrade_until_it_is_restored(
     from userlens.web.services import open_services
 
     data = tmp_path / "data"
-    data.mkdir()
-    con = duckdb.connect(str(data / "events.duckdb"))
-    migrate_events(con, target=2)  # as a release before the last migration left it
-    for distinct_id in ("gone", "gone", "kept"):
-        con.execute(
-            "INSERT INTO events (project_id, uuid, event, distinct_id, person_id, timestamp, "
-            "received_at, properties) VALUES (1, gen_random_uuid(), 'old', ?, gen_random_uuid(), "
-            "now(), now(), '{}')",
-            [distinct_id],
-        )
-    con.close()
+    _old_event_store(data, "gone", "gone", "kept")
     settings = make_settings(data)
     services = open_services(settings)
     try:
