@@ -20,6 +20,7 @@ from userlens.model.filters import (
     FilterGroup,
     HasProperty,
 )
+from userlens.model.ids import STORED
 from userlens.model.insight import Operator, PropertyFilter
 from userlens.store.events import EventStore
 
@@ -137,9 +138,9 @@ cohorts = st.builds(
     cohort_id=st.just(1),
     negate=st.booleans(),
     definition=st.one_of(
-        st.builds(
-            CohortDefinition,
-            distinct_ids=st.lists(st.sampled_from([*IDS, "nobody"]), min_size=1, max_size=3),
+        # A saved list, which deleting persons may have emptied.
+        st.lists(st.sampled_from([*IDS, "nobody"]), max_size=3).map(
+            lambda ids: CohortDefinition.model_validate({"distinct_ids": ids}, context=STORED)
         ),
         st.builds(
             CohortDefinition,
