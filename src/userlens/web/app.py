@@ -106,7 +106,11 @@ def _housekeeping(services: Services) -> list[Coroutine[Any, Any, None]]:
             "recording compaction (windows merged)",
             services.compact_recordings,
         ),
-        _every(60, "deletions repeated in backups (backups)", services.apply_backup_erasures),
+        _every(
+            60,
+            "deletions repeated in earlier backups (backups changed)",
+            services.apply_backup_erasures,
+        ),
     ]
     if settings.backup_interval_s:
         # Checked every minute against the newest backup's age, so that restarting the server
