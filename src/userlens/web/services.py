@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -257,8 +258,7 @@ class Services:
         pending = pending_erasures(self.settings.data_dir)
         for erasure in pending.erasures:
             if erasure.distinct_ids:
-                for distinct_id in erasure.distinct_ids:
-                    self.erase_person(erasure.project_id, distinct_id)
+                _each_person(erasure, self.erase_person)
             else:
                 with contextlib.suppress(NotFound):  # gone from the metadata already
                     self.meta.delete_project(erasure.project_id)
@@ -305,6 +305,15 @@ def erase_in_backup(folder: Path, erasures: list[Erasure]) -> None:
             meta.close()
 
 
+def _each_person(erasure: Erasure, delete: Callable[[int, str], PersonDeletion]) -> None:
+    """Delete, by one of their ids, each person who holds an erased distinct id: once the
+    ids merged with it are gone, they are not looked for again."""
+    gone: set[str] = set()
+    for distinct_id in erasure.distinct_ids:
+        if distinct_id not in gone:
+            gone.update(delete(erasure.project_id, distinct_id).distinct_ids)
+
+
 def erase_everywhere(
     events: EventStore, blobs: BlobStore, meta: MetaStore | None, erasures: list[Erasure]
 ) -> None:
@@ -313,8 +322,7 @@ def erase_everywhere(
     data."""
     for erasure in erasures:
         if erasure.distinct_ids:
-            for distinct_id in erasure.distinct_ids:
-                delete_person(events, blobs, erasure.project_id, distinct_id)
+            _each_person(erasure, functools.partial(delete_person, events, blobs))
             if meta is not None:
                 meta.forget_distinct_ids(erasure.project_id, erasure.distinct_ids)
             continue
