@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.conftest import USERLENS, ServerProcess, free_port
+from tests.conftest import USERLENS, ServerProcess, eventually, free_port
 from userlens.model.event import CapturedEvent
 from userlens.store.wal import SegmentLog
 from userlens.store.writer import LogRecord, encode
@@ -109,82 +111,145 @@ def _send(srv: ServerProcess, project: dict[str, Any], *distinct_ids: str) -> No
     assert httpx.post(srv.url + "/batch/", json=body).status_code == 200
 
 
-def test_person_delete_on_a_stopped_server(tmp_path: Path) -> None:
+def _event_ids(srv: ServerProcess, project: dict[str, Any], auth: dict[str, str]) -> list[str]:
+    url = f"{srv.url}/api/projects/{project['id']}/events"
+    return sorted(e["distinct_id"] for e in httpx.get(url, headers=auth).json()["results"])
+
+
+def test_person_delete_on_a_running_server_and_a_stopped_one(tmp_path: Path) -> None:
+    """While the server runs, the command hands the deletion to it and prints its answer;
+    on a stopped server's directory, it deletes by itself."""
     data = tmp_path / "data"
     srv = _started(data)
     try:
-        project, _ = srv.project_with_admin("Shop")
-        _send(srv, project, "gone", "kept")
-        busy = run(data, "person", "delete", str(project["id"]), "gone")
-        assert busy.returncode != 0 and "server running" in busy.stderr
+        project, auth = srv.project_with_admin("Shop")
+        _send(srv, project, "gone", "gone", "kept", "later")
+        eventually(lambda: len(_event_ids(srv, project, auth)) == 4)
+        done = run(data, "person", "delete", str(project["id"]), "gone", "--json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"events": 2, "distinct_ids": ["gone"], "sessions": []}
+        assert _event_ids(srv, project, auth) == ["kept", "later"]
+        missing = run(data, "person", "delete", "999", "kept")
+        assert missing.returncode != 0 and "no project 999" in missing.stderr
     finally:
         srv.stop()
-    done = run(data, "person", "delete", str(project["id"]), "gone", "--json")
+    done = run(data, "person", "delete", str(project["id"]), "later")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["events"] == 1
-    missing = run(data, "person", "delete", "999", "gone")
+    assert done.stdout.strip() == "Deleted 1 events and 0 recorded sessions of later"
+    missing = run(data, "person", "delete", "999", "kept")
     assert missing.returncode != 0 and "no project 999" in missing.stderr
+    srv.start()
+    try:
+        assert _event_ids(srv, project, auth) == ["kept"]
+    finally:
+        srv.stop()
 
 
-def test_project_delete_on_a_stopped_server(tmp_path: Path) -> None:
+def test_a_command_no_server_takes_up_does_nothing_later(tmp_path: Path) -> None:
+    """The event store held by a process that is not a server: the command gives up after
+    `--wait`, says so, and leaves nothing for a server to do later."""
+    data = tmp_path / "data"
+    srv = _started(data)
+    try:
+        project, auth = srv.project_with_admin("Shop")
+        _send(srv, project, "alice", "bob")
+        eventually(lambda: len(_event_ids(srv, project, auth)) == 2)
+    finally:
+        srv.stop()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+            "sys.stdin.read()",
+            str(data / "events.duckdb"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        refused = run(data, "person", "delete", str(project["id"]), "alice", "--wait", "0.5")
+        assert refused.returncode != 0
+        assert "no running server took the command up" in refused.stderr
+        assert "nothing was done" in refused.stderr
+    finally:
+        holder.communicate("", timeout=30)
+    srv.start()
+    try:
+        time.sleep(2)  # the server takes requests up every second: it has none
+        assert _event_ids(srv, project, auth) == ["alice", "bob"]
+    finally:
+        srv.stop()
+
+
+def test_project_delete_on_a_running_server_and_a_stopped_one(tmp_path: Path) -> None:
     data = tmp_path / "data"
     srv = _started(data)
     try:
         doomed, _ = srv.project_with_admin("Shop")
         kept, auth = srv.project_with_admin("Kept")
-        for project in (doomed, kept):
+        offline, _ = srv.project_with_admin("Later")
+        for project in (doomed, kept, offline):
             _send(srv, project, "a", "b")
-        busy = run(data, "project", "delete", str(doomed["id"]), "--yes")
-        assert busy.returncode != 0 and "server running" in busy.stderr
+        eventually(lambda: len(_event_ids(srv, offline, auth)) == 2)
+        kept_back = run(data, "project", "delete", str(doomed["id"]), stdin="n\n")
+        assert kept_back.returncode != 0 and "Aborted" in kept_back.stderr
+        assert "Shop" in run(data, "project", "list").stdout
+        done = run(data, "project", "delete", str(doomed["id"]), "--json", stdin="y\n")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"events": 2, "persons": 2, "recorded_sessions": 0}
+        # Its capture token stops working at once.
+        sent = {"api_key": doomed["api_token"], "event": "late", "distinct_id": "a"}
+        assert httpx.post(srv.url + "/e/", json=sent).status_code == 401
+        again = run(data, "project", "delete", str(doomed["id"]), "--yes")
+        assert again.returncode != 0 and f"no project {doomed['id']}" in again.stderr
     finally:
         srv.stop()
-    kept_back = run(data, "project", "delete", str(doomed["id"]), stdin="n\n")
-    assert kept_back.returncode != 0 and "Aborted" in kept_back.stderr
-    assert "Shop" in run(data, "project", "list").stdout
-    done = run(data, "project", "delete", str(doomed["id"]), "--json", stdin="y\n")
+    done = run(data, "project", "delete", str(offline["id"]), "--yes")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {
-        "events": 2,
-        "persons": 2,
-        "recorded_sessions": 0,
-    }
+    assert done.stdout.strip() == (
+        f"Deleted project {offline['id']}: 2 events, 2 persons and 0 recorded sessions"
+    )
     assert [p["id"] for p in json.loads(run(data, "project", "list", "--json").stdout)] == [
         kept["id"]
     ]
-    again = run(data, "project", "delete", str(doomed["id"]), "--yes")
-    assert again.returncode != 0 and f"no project {doomed['id']}" in again.stderr
+    again = run(data, "project", "delete", str(offline["id"]), "--yes")
+    assert again.returncode != 0 and f"no project {offline['id']}" in again.stderr
     srv.start()
     try:
-        sent = {"api_key": doomed["api_token"], "event": "late", "distinct_id": "a"}
-        assert httpx.post(srv.url + "/e/", json=sent).status_code == 401
-        url = f"{srv.url}/api/projects/{kept['id']}/events"
-        assert len(httpx.get(url, headers=auth).json()["results"]) == 2
+        assert _event_ids(srv, kept, auth) == ["a", "b"]
     finally:
         srv.stop()
 
 
-def test_backup_on_a_stopped_server_and_its_list(tmp_path: Path) -> None:
+def test_backup_on_a_running_server_and_a_stopped_one_and_their_list(tmp_path: Path) -> None:
     data = tmp_path / "data"
     srv = _started(data)
     try:
         project, auth = srv.project_with_admin("Shop")
         _send(srv, project, "a", "b", "c")
-        busy = run(data, "backup", "create")
-        assert busy.returncode != 0 and "POST /api/backups" in busy.stderr
         assert json.loads(run(data, "backup", "list", "--json").stdout) == []
+        # While the server runs, the server backs up (every event acknowledged before is in).
+        online = run(data, "backup", "create", "--json")
+        assert online.returncode == 0, online.stderr
+        first = json.loads(online.stdout)
+        assert (first["events"], first["persons"], first["metadata"]) == (3, 3, True)
     finally:
         srv.stop()
     done = run(data, "backup", "create", "--json")
     assert done.returncode == 0, done.stderr
     made = json.loads(done.stdout)
+    assert made["name"] != first["name"]
     assert (made["events"], made["persons"], made["metadata"]) == (3, 3, True)
     listed = run(data, "backup", "list")
     assert listed.returncode == 0 and made["name"] in listed.stdout and "3 events" in listed.stdout
-    # A person deleted afterwards is deleted from the backup too.
+    # A person deleted afterwards is deleted from the backups too.
     gone = run(data, "person", "delete", str(project["id"]), "c")
     assert gone.returncode == 0, gone.stderr
-    [after] = json.loads(run(data, "backup", "list", "--json").stdout)
-    assert (after["events"], after["persons"], after["pending_erasures"]) == (2, 2, 0)
+    backups = json.loads(run(data, "backup", "list", "--json").stdout)
+    assert [(b["events"], b["persons"], b["pending_erasures"]) for b in backups] == [(2, 2, 0)] * 2
     # The backup folder is a data directory: the server starts on it with the same data.
     restored = ServerProcess(data_dir=data / "backups" / made["name"], port=free_port())
     restored.start()

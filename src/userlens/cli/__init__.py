@@ -27,6 +27,16 @@ from userlens.store.meta import MetaStore
 console = Console(stderr=True)
 
 
+WAIT_OPTION = click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="While the server runs: seconds to wait for it to take the command up.",
+)
+
+
 def _settings(ctx: click.Context) -> Settings:
     obj: dict[str, Any] = ctx.ensure_object(dict)
     settings = obj.get("settings")
@@ -164,30 +174,28 @@ def project_list(ctx: click.Context, as_json: bool) -> None:
 @click.argument("project_id", type=int)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@WAIT_OPTION
 @click.pass_context
-def project_delete(ctx: click.Context, project_id: int, yes: bool, as_json: bool) -> None:
+def project_delete(
+    ctx: click.Context, project_id: int, yes: bool, as_json: bool, wait_s: float
+) -> None:
     """Delete a project for good: its events, persons, recordings, cohorts, saved insights
     and dashboards; its capture token stops working.
 
-    Works on a stopped server's data directory; while the server runs, use
-    `DELETE /api/projects/{id}` (or the project's settings page) instead.
+    While the server runs, the server does it (this command waits for its answer).
     """
-    from userlens.cli.admin import delete_project_offline  # imported on use: keeps start-up light
+    from userlens.cli.admin import delete_project  # imported on use: keeps start-up light
 
     if not yes:
         click.confirm(
             f"Delete project {project_id} and all its data for good?", abort=True, err=True
         )
-    done = delete_project_offline(_settings(ctx), project_id)
+    done = delete_project(_settings(ctx), project_id, wait_s=wait_s)
     _emit(
         as_json,
-        {
-            "events": done.events,
-            "persons": done.persons,
-            "recorded_sessions": done.recorded_sessions,
-        },
-        f"Deleted project {project_id}: {done.events} events, {done.persons} persons and "
-        f"{done.recorded_sessions} recorded sessions",
+        done,
+        f"Deleted project {project_id}: {done['events']} events, {done['persons']} persons and "
+        f"{done['recorded_sessions']} recorded sessions",
     )
 
 
@@ -364,25 +372,24 @@ def person() -> None:
 @click.argument("project_id", type=int)
 @click.argument("distinct_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@WAIT_OPTION
 @click.pass_context
-def person_delete(ctx: click.Context, project_id: int, distinct_id: str, as_json: bool) -> None:
-    """Delete a person's events, person record and recordings now.
+def person_delete(
+    ctx: click.Context, project_id: int, distinct_id: str, as_json: bool, wait_s: float
+) -> None:
+    """Delete a person's events, person record and recordings now, by any of their distinct
+    ids; and their ids from the project's list cohorts and from the backups.
 
-    Works on a stopped server's data directory; while the server runs, use
-    `DELETE /api/projects/{id}/persons/{distinct_id}` instead.
+    While the server runs, the server does it (this command waits for its answer).
     """
-    from userlens.cli.admin import delete_person_offline  # imported on use: keeps start-up light
+    from userlens.cli.admin import delete_person  # imported on use: keeps start-up light
 
-    done = delete_person_offline(_settings(ctx), project_id, distinct_id)
+    done = delete_person(_settings(ctx), project_id, distinct_id, wait_s=wait_s)
     _emit(
         as_json,
-        {
-            "events": done.events,
-            "distinct_ids": list(done.distinct_ids),
-            "sessions": list(done.sessions),
-        },
-        f"Deleted {done.events} events and {len(done.sessions)} recorded sessions of "
-        f"{', '.join(done.distinct_ids)}",
+        done,
+        f"Deleted {done['events']} events and {len(done['sessions'])} recorded sessions of "
+        f"{', '.join(done['distinct_ids'])}",
     )
 
 
@@ -409,17 +416,19 @@ def _backup_line(info: BackupInfo, folder: Path) -> str:
 
 @backup.command("create")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@WAIT_OPTION
 @click.pass_context
-def backup_create(ctx: click.Context, as_json: bool) -> None:
+def backup_create(ctx: click.Context, as_json: bool, wait_s: float) -> None:
     """Back up every project, user and recording into a new folder of the backups directory.
 
-    Works on a stopped server's data directory; while the server runs, use
-    `POST /api/backups` (or `USERLENS_BACKUP_INTERVAL_S`) instead.
+    While the server runs, the server does it (this command waits for its answer).
     """
-    from userlens.cli.admin import backup_offline
+    from userlens.cli.admin import back_up
+    from userlens.store.backup import list_backups
 
     settings = _settings(ctx)
-    info = backup_offline(settings)
+    name = back_up(settings, wait_s=wait_s)
+    info = next(b for b in list_backups(settings.backups_dir) if b.name == name)
     _emit(as_json, _backup_fields(info), "Backed up to " + _backup_line(info, settings.backups_dir))
 
 

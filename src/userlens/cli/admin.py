@@ -1,65 +1,150 @@
-"""Maintenance commands that open the data directory directly (the server must be stopped)."""
+"""Maintenance commands that need the event store: a backup, deleting a person or a project.
+
+On a stopped server's data directory they open the stores themselves. While a server holds the
+event store, they hand the command to it instead, through the metadata database that both
+open (`store.meta.requests`), and wait for its answer: the server takes requests up within a
+second or so. A request no server takes up within `wait_s` is withdrawn, so that nothing
+happens later that the command said it did not do."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
+
 import click
 import duckdb
+from rich.console import Console
 
 from userlens.config import Settings
 from userlens.errors import NotFound, StoreUnavailable
-from userlens.model.backup import BackupInfo
-from userlens.model.recording import PersonDeletion, ProjectDeletion
+from userlens.model.admin import AdminAction, AdminRequest
 from userlens.store.disk import DiskFull
-from userlens.web.services import Services, open_services
+from userlens.store.meta import MetaStore
+from userlens.web.services import PROJECT_LEFT, PROJECT_SWEPT, Services, open_services
+
+WAIT_S = 30.0  # how long a command waits for a running server to take it up
+WORK_WAIT_S = 3600.0  # and then for the server to finish it
+POLL_S = 0.2
 
 
-def _open(settings: Settings, instead: str = "delete through the API") -> Services:
+def _carry_out(
+    settings: Settings,
+    offline: Callable[[Services], dict[str, Any]],
+    action: AdminAction,
+    *,
+    project_id: int | None = None,
+    distinct_id: str | None = None,
+    wait_s: float = WAIT_S,
+) -> dict[str, Any]:
+    """`offline(services)` on a data directory no one holds; else the server's answer to the
+    same request. What was done, as `--json` prints it."""
     try:
-        return open_services(settings)
-    except duckdb.IOException as exc:
-        raise click.ClickException(
-            f"the event store is in use (is the server running?): {instead} instead. ({exc})"
-        ) from exc
-
-
-def backup_offline(settings: Settings) -> BackupInfo:
-    services = _open(settings, "back up through the API (POST /api/backups)")
+        services = open_services(settings)
+    except duckdb.IOException as exc:  # the store is locked: a server (or another command)
+        return _ask_server(settings, action, project_id, distinct_id, wait_s, in_use=exc)
     try:
-        return services.back_up()
-    except OSError as exc:
-        raise click.ClickException(f"the backup could not be written: {exc}") from exc
-    except DiskFull as exc:
-        raise click.ClickException(exc.detail) from exc
+        return offline(services)
     finally:
         services.close()
 
 
-def delete_person_offline(settings: Settings, project_id: int, distinct_id: str) -> PersonDeletion:
-    services = _open(settings)
+def _ask_server(
+    settings: Settings,
+    action: AdminAction,
+    project_id: int | None,
+    distinct_id: str | None,
+    wait_s: float,
+    *,
+    in_use: Exception,
+) -> dict[str, Any]:
+    meta = MetaStore(settings.metadata_url)
     try:
+        request = meta.requests.add(action, project_id=project_id, distinct_id=distinct_id)
+        with Console(stderr=True).status("The server is running: handed the command to it…"):
+            answer = _answer(meta, request, wait_s, in_use)
+    finally:
+        meta.close()
+    if answer.error is not None:
+        raise click.ClickException(answer.error)
+    return answer.result or {}
+
+
+def _answer(
+    meta: MetaStore, request: AdminRequest, wait_s: float, in_use: Exception
+) -> AdminRequest:
+    start = time.monotonic()
+    while True:
+        now = meta.requests.get(request.id)
+        if now is None:  # pragma: no cover - only a hand in the database removes it
+            raise click.ClickException(f"request {request.id} disappeared")
+        if now.finished_at is not None:
+            return now
+        waited = time.monotonic() - start
+        taken = now.started_at is not None
+        if not taken and waited > wait_s and meta.requests.withdraw(request.id, "not taken up"):
+            raise click.ClickException(
+                f"the event store is in use, but no running server took the command up "
+                f"within {wait_s:g} s, so nothing was done. Is the server running (and "
+                f"is no other command using the data directory)? ({in_use})"
+            )
+        if waited > wait_s + WORK_WAIT_S:
+            raise click.ClickException(
+                f"the server is still carrying out request {request.id}; its log says more"
+            )
+        time.sleep(POLL_S)
+
+
+def back_up(settings: Settings, *, wait_s: float = WAIT_S) -> str:
+    """Back up; the new backup's folder name."""
+
+    def offline(services: Services) -> dict[str, Any]:
+        try:
+            return {"name": services.back_up().name}
+        except OSError as exc:
+            raise click.ClickException(f"the backup could not be written: {exc}") from exc
+        except DiskFull as exc:
+            raise click.ClickException(exc.detail) from exc
+
+    return str(_carry_out(settings, offline, AdminAction.BACKUP, wait_s=wait_s)["name"])
+
+
+def delete_person(
+    settings: Settings, project_id: int, distinct_id: str, *, wait_s: float = WAIT_S
+) -> dict[str, Any]:
+    def offline(services: Services) -> dict[str, Any]:
         if services.meta.project(project_id) is None:
             raise click.ClickException(f"no project {project_id}")
-        done = services.erase_person(project_id, distinct_id)
+        try:
+            done = services.erase_person(project_id, distinct_id)
+        except StoreUnavailable as exc:
+            raise click.ClickException(f"{exc} (run the command again)") from exc
         services.apply_backup_erasures()  # a server would within a minute
-        return done
-    except StoreUnavailable as exc:
-        raise click.ClickException(f"{exc} (run the command again)") from exc
-    finally:
-        services.close()
+        return done.fields()
+
+    return _carry_out(
+        settings,
+        offline,
+        AdminAction.DELETE_PERSON,
+        project_id=project_id,
+        distinct_id=distinct_id,
+        wait_s=wait_s,
+    )
 
 
-def delete_project_offline(settings: Settings, project_id: int) -> ProjectDeletion:
-    services = _open(settings)
-    try:
-        done = services.erase_project(project_id)
+def delete_project(
+    settings: Settings, project_id: int, *, wait_s: float = WAIT_S
+) -> dict[str, Any]:
+    def offline(services: Services) -> dict[str, Any]:
+        try:
+            done = services.erase_project(project_id)
+        except NotFound as exc:
+            raise click.ClickException(f"no project {project_id}") from exc
+        except StoreUnavailable as exc:
+            raise click.ClickException(f"{PROJECT_LEFT}: {exc} ({PROJECT_SWEPT})") from exc
         services.apply_backup_erasures()
-        return done
-    except NotFound as exc:
-        raise click.ClickException(f"no project {project_id}") from exc
-    except StoreUnavailable as exc:
-        raise click.ClickException(
-            f"the project is deleted, but not all of its data yet: {exc} (the server's sweep "
-            "removes the rest)"
-        ) from exc
-    finally:
-        services.close()
+        return done.fields()
+
+    return _carry_out(
+        settings, offline, AdminAction.DELETE_PROJECT, project_id=project_id, wait_s=wait_s
+    )

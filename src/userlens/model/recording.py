@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from typing import Any
 
 
 @dataclasses.dataclass(slots=True)
@@ -98,6 +99,14 @@ class PersonDeletion:
     sessions: tuple[str, ...]
     blob_prefixes: tuple[str, ...]
 
+    def fields(self) -> dict[str, Any]:
+        """What the CLI prints of it (`--json`)."""
+        return {
+            "events": self.events,
+            "distinct_ids": list(self.distinct_ids),
+            "sessions": list(self.sessions),
+        }
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ProjectDeletion:
@@ -108,3 +117,11 @@ class ProjectDeletion:
     persons: int
     recorded_sessions: int
     blob_prefixes: tuple[str, ...]
+
+    def fields(self) -> dict[str, Any]:
+        """What the CLI prints of it (`--json`)."""
+        return {
+            "events": self.events,
+            "persons": self.persons,
+            "recorded_sessions": self.recorded_sessions,
+        }

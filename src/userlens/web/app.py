@@ -85,8 +85,8 @@ async def _every(interval_s: int, what: str, job: Callable[[], int]) -> None:
 
 def _housekeeping(services: Services) -> list[Coroutine[Any, Any, None]]:
     """The recording retention sweep, the compaction of finished recordings, the sweep of
-    deleted projects' data, deletions repeated in the backups made before them, and backups
-    when `backup_interval_s` asks for them."""
+    deleted projects' data, deletions repeated in the backups made before them, the commands
+    the CLI hands to the server, and backups when `backup_interval_s` asks for them."""
     settings = services.settings
     jobs = [
         _every(
@@ -111,6 +111,7 @@ def _housekeeping(services: Services) -> list[Coroutine[Any, Any, None]]:
             "deletions repeated in earlier backups (backups changed)",
             services.apply_backup_erasures,
         ),
+        _every(1, "requests from the CLI (carried out)", services.carry_out_requests),
     ]
     if settings.backup_interval_s:
         # Checked every minute against the newest backup's age, so that restarting the server

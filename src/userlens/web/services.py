@@ -11,11 +11,21 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from userlens.capture.enrich import Enricher
 from userlens.capture.tokens import TokenCache
 from userlens.config import Settings
-from userlens.errors import Busy, InvalidInput, NotFound, StoreUnavailable, first_line
+from userlens.errors import (
+    Backpressure,
+    Busy,
+    InvalidInput,
+    NotFound,
+    StoreUnavailable,
+    UserlensError,
+    first_line,
+)
+from userlens.model.admin import AdminAction, AdminRequest
 from userlens.model.backup import BackupInfo, Erasure
 from userlens.model.recording import PersonDeletion, ProjectDeletion
 from userlens.replay.compaction import compact_recordings
@@ -44,6 +54,9 @@ from userlens.web.cache import ResultCache
 log = logging.getLogger(__name__)
 
 DELETION_WAIT_S = 60.0  # how long a deletion or a backup waits for queued events to reach the store
+# What a project deletion that could not remove all of the project's data says.
+PROJECT_LEFT = "the project is deleted, but not all of its data yet"
+PROJECT_SWEPT = "the server's sweep removes the rest"
 
 
 def wall_clock_us() -> int:
@@ -267,6 +280,41 @@ class Services:
         drop_erasures(self.settings.data_dir, pending.lines)
         return len(pending.erasures)
 
+    def carry_out_requests(self) -> int:
+        """Carry out the commands the CLI handed to this server while it holds the event store
+        (`store.meta.requests`), oldest first, each answered with its result or its error;
+        returns how many."""
+        done = 0
+        while (request := self.meta.requests.claim_next()) is not None:
+            try:
+                result = self._carry_out(request)
+            except Backpressure as exc:  # the disk is too full for a backup
+                self.meta.requests.finish(request.id, error=exc.detail)
+            except UserlensError as exc:
+                self.meta.requests.finish(request.id, error=str(exc))
+            except Exception as exc:
+                log.exception("the CLI's request %d (%s) failed", request.id, request.action)
+                self.meta.requests.finish(request.id, error=f"the server failed: {first_line(exc)}")
+            else:
+                self.meta.requests.finish(request.id, result=result)
+            done += 1
+        return done
+
+    def _carry_out(self, request: AdminRequest) -> dict[str, Any]:
+        project_id = request.project_id
+        if request.action is AdminAction.BACKUP:
+            return {"name": self.back_up().name}
+        if project_id is None or self.meta.project(project_id) is None:
+            raise NotFound(f"no project {project_id}")
+        if request.action is AdminAction.DELETE_PERSON and request.distinct_id is not None:
+            return self.erase_person(project_id, request.distinct_id).fields()
+        if request.action is AdminAction.DELETE_PROJECT:
+            try:
+                return self.erase_project(project_id).fields()
+            except StoreUnavailable as exc:
+                raise StoreUnavailable(f"{PROJECT_LEFT}: {exc} ({PROJECT_SWEPT})") from exc
+        raise InvalidInput(f"a request the server cannot carry out: {request.action}")
+
     def _flush_for_deletion(self, wait_s: float) -> None:
         if not self.writer.flush(wait_s):
             raise StoreUnavailable(
@@ -339,11 +387,15 @@ def open_services(settings: Settings, *, now_us: Callable[[], int] | None = None
     meta = MetaStore(
         settings.metadata_url, now=lambda: datetime.fromtimestamp(clock() / 1e6, tz=UTC)
     )
-    events = DuckDBEventStore(
-        settings.events_db_path,
-        memory_limit=settings.duckdb_memory_limit,
-        threads=settings.duckdb_threads,
-    )
+    try:
+        events = DuckDBEventStore(
+            settings.events_db_path,
+            memory_limit=settings.duckdb_memory_limit,
+            threads=settings.duckdb_threads,
+        )
+    except BaseException:  # held by a running server, say
+        meta.close()
+        raise
     wal = SegmentLog(settings.wal_dir)
     try:
         recovered = recover(events, wal, batch=settings.max_batch_events)
@@ -384,4 +436,7 @@ def open_services(settings: Settings, *, now_us: Callable[[], int] | None = None
         raise
     if repeated:
         log.info("repeated %d deletions made after the backup this directory came from", repeated)
+    # Whoever holds the event store carries out what the CLI asked of a server that stopped.
+    if requeued := meta.requests.requeue_interrupted():
+        log.info("%d requests from the CLI, interrupted by a stop, to carry out again", requeued)
     return services

@@ -9,6 +9,8 @@ import duckdb
 import httpx
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from tests.conftest import ServerProcess, free_port
@@ -19,6 +21,7 @@ from userlens.store.duckdb.schema import LATEST, current_version
 from userlens.store.duckdb.schema import migrate as migrate_events
 from userlens.store.meta.store import MetaStore, alembic_config, make_engine
 from userlens.store.meta.store import migrate as migrate_meta
+from userlens.store.meta.tables import Base
 
 
 def _old_data_dir(data: Path) -> None:
@@ -93,6 +96,16 @@ def test_fresh_data_dir_starts(server: ServerProcess) -> None:
     assert httpx.get(server.url + "/_health").json()["status"] == "ok"
     assert (server.data_dir / "events.duckdb").is_file()
     assert (server.data_dir / "metadata.sqlite3").is_file()
+
+
+def test_the_migrations_build_the_tables_the_code_declares(tmp_path: Path) -> None:
+    """A migration that leaves out a table, a column or an index the models have (or adds one
+    they lack) shows here, not on a user's upgrade."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    migrate_meta(engine)
+    with engine.connect() as con:
+        assert compare_metadata(MigrationContext.configure(con), Base.metadata) == []
+    engine.dispose()
 
 
 def test_event_schema_migrations_are_idempotent(tmp_path: Path) -> None:

@@ -52,6 +52,7 @@ from userlens.model.saved import (
     product_overview,
 )
 from userlens.model.url_rules import not_in_browsers
+from userlens.store.meta.requests import AdminRequests
 from userlens.store.meta.tables import (
     ApiTokenRow,
     CohortRow,
@@ -281,6 +282,7 @@ class MetaStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._now = now or (lambda: datetime.now(UTC))
         self._first_run = threading.Lock()
+        self.requests = AdminRequests(self._sessions, self._now)
 
     def close(self) -> None:
         self.engine.dispose()
