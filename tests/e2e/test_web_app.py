@@ -5,6 +5,7 @@ Screenshots of each page go to test-artifacts/web/."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -1471,3 +1472,40 @@ def test_a_demo_recording_replays_its_pages(page: Page, server: ServerProcess) -
     assert "$exception" not in visited  # so this recording logged nothing
     expect(page.get_by_test_id("console")).to_contain_text("Nothing was logged")
     shot(page, "15d-demo-replay")
+
+
+def test_a_list_cohort_emptied_by_deletions_says_so_and_keeps_its_name_editable(
+    page: Page, server: ServerProcess
+) -> None:
+    """Deleting everyone a list cohort names leaves it empty: its page says why it matches
+    nobody, and renaming it still saves (a new or edited list still needs an id)."""
+    project = _shop_with_journeys(page, server, "Emptied", {"ben": 1, "cleo": 1})
+    email = f"admin-{project['id']}@emptied.test"
+    token = json.loads(server.cli("token", "create", email, "--json"))["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    api = f"{server.url}/api/projects/{project['id']}"
+    body = {"name": "Beta", "definition": {"distinct_ids": ["ben"]}}
+    made = httpx.post(f"{api}/cohorts", json=body, headers=auth)
+    assert made.status_code == 201, made.text
+    assert httpx.delete(f"{api}/persons/ben", headers=auth).status_code == 200
+
+    page.goto(f"{server.url}/projects/{project['id']}/cohorts/{made.json()['id']}")
+    expect(page.get_by_role("heading", name="Beta")).to_be_visible()
+    expect(page.get_by_text("An empty list")).to_be_visible()
+    expect(page.get_by_test_id("emptied-list")).to_contain_text("matches nobody")
+    expect(page.get_by_role("heading", name="0 persons")).to_be_visible()
+    shot(page, "23c-emptied-list-cohort")
+    page.get_by_label("Name").fill("Beta (closed)")
+    page.get_by_role("button", name="Save cohort").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+    expect(page.get_by_role("heading", name="Beta (closed)")).to_be_visible()
+    stored = httpx.get(f"{api}/cohorts/{made.json()['id']}", headers=auth).json()
+    assert (stored["name"], stored["definition"]["distinct_ids"]) == ("Beta (closed)", [])
+    # Given ids again, it is an ordinary list; emptied by hand, it is refused.
+    page.get_by_label("Distinct ids, one per line").fill("cleo")
+    page.get_by_role("button", name="Save cohort").click()
+    expect(page.get_by_role("heading", name="1 person")).to_be_visible()
+    expect(page.get_by_test_id("emptied-list")).to_have_count(0)
+    page.get_by_label("Distinct ids, one per line").fill("")
+    page.get_by_role("button", name="Save cohort").click()
+    expect(page.get_by_role("alert")).to_contain_text("List at least one distinct id")

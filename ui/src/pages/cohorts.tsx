@@ -27,6 +27,7 @@ const plural = (n: number, one: string) => `${n.toLocaleString()} ${one}${n === 
 
 /** A cohort's definition in words. */
 export function describe(definition: Definition): string {
+  if (definition.distinct_ids?.length === 0) return "An empty list";
   if (definition.distinct_ids) return `A list of ${plural(definition.distinct_ids.length, "distinct id")}`;
   const parts = (definition.rules ?? []).map((r) =>
     r.kind === "did_event"
@@ -208,9 +209,11 @@ function CohortPage(props: { projectId: number; cohortId: number | null }) {
 
   const { note, error, submit } = useSubmit(async () => {
     const listed = [...new Set(ids.split("\n").map((s) => s.trim()).filter(Boolean))];
-    if (kind === "list" && listed.length === 0) throw new ApiError(400, "invalid", "List at least one distinct id, one per line.");
+    // A stored list emptied by deleting everyone in it keeps its name and description editable.
+    const keptEmpty = kind === "list" && listed.length === 0 && emptied(loaded);
+    if (kind === "list" && listed.length === 0 && !keptEmpty) throw new ApiError(400, "invalid", "List at least one distinct id, one per line.");
     const definition = kind === "list" ? { distinct_ids: listed } : { match, rules: rules.map(ruleOf) };
-    const body = { name: name.trim(), description: description.trim(), definition };
+    const body = { name: name.trim(), description: description.trim(), ...(keptEmpty ? {} : { definition }) };
     if (props.cohortId === null) {
       const made = await api<SavedCohort>("POST", `/api/projects/${props.projectId}/cohorts`, body);
       navigate(`${base}/${made.id}`, true);
@@ -275,6 +278,7 @@ function CohortPage(props: { projectId: number; cohortId: number | null }) {
                 <label for="cohort-ids">Distinct ids, one per line</label>
                 <textarea id="cohort-ids" rows={8} value={ids} onInput={(e) => setIds(e.currentTarget.value)} />
                 <span class="hint">A person is in the cohort when any of their distinct ids is listed.</span>
+                {emptied(loaded) && <span class="hint" data-testid="emptied-list">Everyone it listed was deleted, so it matches nobody. It can keep its name, or be given new ids.</span>}
               </div>
             )}
           </fieldset>
@@ -293,6 +297,12 @@ function CohortPage(props: { projectId: number; cohortId: number | null }) {
       </div>
     </div>
   );
+}
+
+/** Whether a saved list cohort was left with no ids (everyone in it was deleted). */
+function emptied(cohort: SavedCohort | null): boolean {
+  const ids = (cohort?.definition as Definition | undefined)?.distinct_ids;
+  return Array.isArray(ids) && ids.length === 0;
 }
 
 /** Whether a spec (any JSON) names the saved cohort `id`. */
