@@ -20,7 +20,7 @@ from tests.unit.replay.test_recording_api import _files_under, record_session
 from userlens.model.cohort import CohortIn
 from userlens.model.filters import CohortDefinition
 from userlens.model.project import Role
-from userlens.store.backup import list_backups
+from userlens.store.backup import list_backups, restore_backup
 from userlens.web.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -39,9 +39,16 @@ def _send(env: Env, events: list[dict[str, Any]], token: str | None = None) -> N
     assert resp.status_code == 200, resp.text
 
 
-def _restored(backup: Path, into: Path) -> TestClient:
-    """A server started on a copy of the backup folder, as the README says to restore one."""
-    shutil.copytree(backup, into, symlinks=True)
+def _restored(backup: Path, into: Path, *, by_hand: bool = False) -> TestClient:
+    """A server started on a copy of the backup folder, made as `userlens backup restore`
+    makes it, or `by_hand` (a plain copy of the folder, as the README also allows)."""
+    if by_hand:
+        shutil.copytree(backup, into, symlinks=True)
+    else:
+        restore_backup(backup, into)
+        # The recordings are links to the backup's files, not copies.
+        kept = [p for p in (backup / "blobs").rglob("*") if p.is_file()]
+        assert all(p.stat().st_ino == (into / p.relative_to(backup)).stat().st_ino for p in kept)
     client = TestClient(create_app(make_settings(into)))
     client.__enter__()
     return client
@@ -112,7 +119,7 @@ def test_a_backup_starts_as_a_server_with_everything_of_its_moment(
     listed = env.client.get("/api/backups", headers=root).json()
     assert [b["name"] for b in listed] == [made["name"]]
 
-    restored = _restored(folder, tmp_path / "restored")
+    restored = _restored(folder, tmp_path / "restored", by_hand=True)
     try:
         # The same API token, the same password, the same projects and everything in them.
         assert _all(restored, events_url, env.auth) == before["events"]
@@ -500,3 +507,4 @@ def test_a_deletion_noted_after_a_line_a_crash_cut_short_is_still_read(env: Env)
     assert list_backups(env.settings.backups_dir)[0].pending_erasures == 1
     assert services.apply_backup_erasures() == 1
     assert _backup_ids(folder) == {"kept"}
+

@@ -432,6 +432,36 @@ def backup_create(ctx: click.Context, as_json: bool, wait_s: float) -> None:
     _emit(as_json, _backup_fields(info), "Backed up to " + _backup_line(info, settings.backups_dir))
 
 
+@backup.command("restore")
+@click.argument("name")
+@click.option(
+    "--into",
+    "into",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The new data directory to make (absent or empty).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def backup_restore(ctx: click.Context, name: str, into: Path, as_json: bool) -> None:
+    """Make a new data directory from the backup NAME (see `backup list`), to start a server
+    on. The server must be stopped; the backup stays as it is.
+
+    Deletions made since the backup are repeated by the server started on the new directory,
+    before it serves anything.
+    """
+    from userlens.cli.admin import restore
+
+    settings = _settings(ctx)
+    info = restore(settings, name, into)
+    _emit(
+        as_json,
+        {**_backup_fields(info), "into": str(into)},
+        f"Restored backup {name} ({info.events:,} events, {info.recorded_sessions:,} recorded "
+        f"sessions) into {into}. Start the server on it: USERLENS_DATA_DIR={into} userlens serve",
+    )
+
+
 @backup.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context

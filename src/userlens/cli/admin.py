@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -19,6 +20,8 @@ from rich.console import Console
 from userlens.config import Settings
 from userlens.errors import NotFound, StoreUnavailable
 from userlens.model.admin import AdminAction, AdminRequest
+from userlens.model.backup import BackupInfo
+from userlens.store.backup import list_backups, restore_backup
 from userlens.store.disk import DiskFull
 from userlens.store.meta import MetaStore
 from userlens.web.services import PROJECT_LEFT, PROJECT_SWEPT, Services, open_services
@@ -107,6 +110,29 @@ def back_up(settings: Settings, *, wait_s: float = WAIT_S) -> str:
             raise click.ClickException(exc.detail) from exc
 
     return str(_carry_out(settings, offline, AdminAction.BACKUP, wait_s=wait_s)["name"])
+
+
+def restore(settings: Settings, name: str, into: Path) -> BackupInfo:
+    """Copy the backup `name` into a new data directory `into`; the backup restored. Only
+    while the server is stopped: it may be repeating deletions in the backup."""
+    found = {b.name: b for b in list_backups(settings.backups_dir)}
+    if name not in found:
+        raise click.ClickException(f"no backup {name} in {settings.backups_dir}")
+    if settings.events_db_path.exists():
+        try:
+            duckdb.connect(str(settings.events_db_path), read_only=True).close()
+        except duckdb.IOException as exc:
+            raise click.ClickException(
+                "the event store is in use (is the server running?): stop the server first, "
+                f"as it may be changing the backup (repeating deletions in it). ({exc})"
+            ) from exc
+    try:
+        restore_backup(settings.backups_dir / name, into)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"the backup could not be copied: {exc}") from exc
+    return found[name]
 
 
 def delete_person(

@@ -3,7 +3,8 @@
 A backup is a folder under the backups directory, laid out as a data directory of its own
 (`events.duckdb`, `metadata.sqlite3`, `blobs/`) with a `backup.json` saying what it holds.
 It is written under a `.partial-` name and renamed once complete, so a folder with a plain
-name is always whole. To restore one, stop the server and start it on a copy of the folder.
+name is always whole. To restore one, stop the server and start it on a copy of the folder
+(`restore_backup` makes that copy).
 """
 
 from __future__ import annotations
@@ -79,28 +80,63 @@ def back_up_closed_stores(
     SQLite file (None when the metadata is elsewhere)."""
 
     def fill(folder: Path) -> tuple[BackupCounts, bool]:
-        events = data_dir / "events.duckdb"
-        for name in ("events.duckdb", "events.duckdb.wal"):
-            if (data_dir / name).exists():
-                copy_durably(data_dir / name, folder / name)
-        if metadata is not None:
-            source = sqlite3.connect(metadata)
-            try:
-                copy_sqlite(source, folder / "metadata.sqlite3")
-            finally:
-                source.close()
-        blobs = LocalBlobStore(data_dir / "blobs")
-        missing = blobs.link_into(LocalBlobStore(folder / "blobs"), blobs.list("recordings/"))
-        if missing:  # nothing runs: no blob can go while they are linked
-            raise FileNotFoundError(f"recording files vanished while backed up: {missing[:3]}")
+        _copy_closed_stores(data_dir, metadata, folder)
         counts = (
             count_rows(folder / "events.duckdb")
-            if events.exists()
+            if (folder / "events.duckdb").exists()
             else BackupCounts(events=0, persons=0, recorded_sessions=0, recording_chunks=0)
         )
         return counts, metadata is not None
 
     return _write(backups_dir, _stamp(now) + "-before-upgrade", now, keep, fill)
+
+
+def _copy_closed_stores(source: Path, metadata: Path | None, target: Path) -> None:
+    """Copy the stores of a data directory (or backup folder) `source` that nobody has open
+    into the folder `target`: the event store's files and the SQLite `metadata` copied,
+    fsynced; the recording files hard-linked (they are never changed in place; copied across
+    file systems)."""
+    for name in ("events.duckdb", "events.duckdb.wal"):
+        if (source / name).exists():
+            copy_durably(source / name, target / name)
+    if metadata is not None:
+        connection = sqlite3.connect(metadata)
+        try:
+            copy_sqlite(connection, target / "metadata.sqlite3")
+        finally:
+            connection.close()
+    blobs = LocalBlobStore(source / "blobs")
+    missing = blobs.link_into(LocalBlobStore(target / "blobs"), blobs.list("recordings/"))
+    if missing:  # nothing runs: no blob can go while they are linked
+        raise FileNotFoundError(f"recording files vanished while copied: {missing[:3]}")
+
+
+def restore_backup(folder: Path, into: Path) -> None:
+    """Make a new data directory `into` (absent, or an empty directory) from the backup
+    folder `folder`, which nobody may be changing (the server that owns it is stopped): its
+    stores copied, its recording files linked, and its list of deletions still to repeat
+    kept, which the server started on `into` repeats before anything else. The backup itself
+    is left as it was. Written under a hidden name beside `into`, then renamed: `into` is
+    whole or absent."""
+    if into.exists() and (not into.is_dir() or any(into.iterdir())):
+        raise FileExistsError(f"{into} exists and is not an empty directory")
+    into.parent.mkdir(parents=True, exist_ok=True)
+    partial = into.parent / f"{PARTIAL}restore-{into.name}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    try:
+        sqlite_file = folder / "metadata.sqlite3"
+        _copy_closed_stores(folder, sqlite_file if sqlite_file.exists() else None, partial)
+        if (folder / ERASURES).exists():
+            copy_durably(folder / ERASURES, partial / ERASURES)
+        _fsync_dir(partial)
+        if into.exists():
+            into.rmdir()
+        os.rename(partial, into)
+        _fsync_dir(into.parent)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 def back_up_before_upgrade(settings: Settings, now: datetime) -> BackupInfo | None:
