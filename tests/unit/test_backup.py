@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -508,3 +510,29 @@ def test_a_deletion_noted_after_a_line_a_crash_cut_short_is_still_read(env: Env)
     assert services.apply_backup_erasures() == 1
     assert _backup_ids(folder) == {"kept"}
 
+
+def _others_can_open(path: Path) -> subprocess.CompletedProcess[str]:
+    """Whether another process can open the event store file (it must not, while the server
+    holds it)."""
+    return subprocess.run(
+        [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1])", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_server_keeps_its_event_store_to_itself_after_a_backup(env: Env) -> None:
+    """DuckDB keeps other processes out of its file with a POSIX lock, which a process loses
+    when it closes any descriptor of that file. Copying the file for a backup must not hand
+    the store to a second process (a CLI command, a second server) while the server writes."""
+    _send(env, [{"event": "e", "distinct_id": "a"}])
+    env.flush()
+    path = env.settings.events_db_path
+    before = _others_can_open(path)
+    assert before.returncode != 0 and "lock" in before.stderr.lower()
+    env.app.services.back_up()
+    after = _others_can_open(path)
+    assert after.returncode != 0 and "lock" in after.stderr.lower(), after.stderr
+    _send(env, [{"event": "e", "distinct_id": "b"}])
+    assert sorted(e["distinct_id"] for e in env.events()) == ["a", "b"]

@@ -29,16 +29,20 @@ def copy_database(
     con: duckdb.DuckDBPyConnection,
     write_lock: threading.Lock,
     source: Path,
+    source_fd: int,
     path: Path,
     *,
     copy_blobs: Callable[[list[str]], list[str]],
 ) -> BackupCounts:
     """Copy the store whose file is `source`, as of one moment, to a new file at `path`.
 
-    `write_lock` is the store's: held, no transaction writes. `copy_blobs` gets the blob keys
-    of the copy's recording chunks and returns those it could not copy because they were
-    deleted since (a retention sweep, a person's deletion): their rows are left out of the
-    copy, so that it never points at a recording it does not hold.
+    `write_lock` is the store's: held, no transaction writes. The file is read through
+    `source_fd`, a descriptor the store keeps open for as long as DuckDB has the file: DuckDB
+    keeps other processes out with a POSIX lock, which this process would lose on closing any
+    descriptor of the file, its own or not. `copy_blobs` gets the blob keys of the copy's
+    recording chunks and returns those it could not copy because they were deleted since (a
+    retention sweep, a person's deletion): their rows are left out of the copy, so that it
+    never points at a recording it does not hold.
     """
     if path.exists():
         raise FileExistsError(f"{path} exists")
@@ -46,7 +50,7 @@ def copy_database(
     with write_lock:
         with contextlib.suppress(duckdb.Error):  # then the log is copied as it is
             con.execute("CHECKPOINT")
-        copy_durably(source, path)
+        copy_from_descriptor(source_fd, path)
         if log.exists():
             copy_durably(log, Path(f"{path}.wal"))
     alias = f"_backup_{secrets.token_hex(6)}"
@@ -83,6 +87,25 @@ def _counts(row: tuple[Any, ...]) -> BackupCounts:
         recorded_sessions=int(row[2]),
         recording_chunks=int(row[3]),
     )
+
+
+def copy_from_descriptor(source_fd: int, target: Path) -> None:
+    """Copy the whole file open as `source_fd` (read at explicit offsets: its position is
+    left alone) into a new file `target`, fsynced. The descriptor stays open."""
+    size = os.fstat(source_fd).st_size
+    with open(target, "xb") as out:
+        done = 0
+        while done < size:
+            try:
+                sent = os.sendfile(out.fileno(), source_fd, done, min(size - done, 1 << 30))
+            except OSError:  # a file system without sendfile between files
+                chunk = os.pread(source_fd, min(size - done, 8 << 20), done)
+                sent = out.write(chunk) if chunk else 0
+            if sent == 0:  # the file shrank meanwhile: nothing writes it while copied
+                raise OSError(f"{target}: the source ended at {done} of {size} bytes")
+            done += sent
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def copy_durably(source: Path, target: Path) -> None:

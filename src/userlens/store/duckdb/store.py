@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -219,6 +220,9 @@ class DuckDBEventStore:
             },
         )
         self._path = path
+        # A descriptor of the file for backups to read it through, kept open until the store
+        # closes: closing any descriptor of the file would drop DuckDB's lock on it.
+        self._file_fd = os.open(path, os.O_RDONLY) if path is not None else -1
         self._log_path = Path(f"{path}.wal") if path is not None else None
         self._idle_checkpoint_bytes = idle_checkpoint_mb * 1024 * 1024
         migrate(self._con)
@@ -467,7 +471,14 @@ class DuckDBEventStore:
         """A consistent copy of the whole store in a new DuckDB file (see `copy_database`)."""
         if self._path is None:
             raise InvalidInput("a store kept in memory has no file to back up")
-        return copy_database(self._con, self._write_lock, self._path, path, copy_blobs=copy_blobs)
+        return copy_database(
+            self._con,
+            self._write_lock,
+            self._path,
+            self._file_fd,
+            path,
+            copy_blobs=copy_blobs,
+        )
 
     def count_events(self, project_id: int) -> int:
         with self._reader() as cur:
@@ -498,8 +509,12 @@ class DuckDBEventStore:
         with self._write_lock:
             if not self._closed:
                 self._closed = True
-                self._con.execute("CHECKPOINT")
-                self._con.close()
+                try:
+                    self._con.execute("CHECKPOINT")
+                    self._con.close()
+                finally:
+                    if self._file_fd >= 0:
+                        os.close(self._file_fd)
 
 
 def _upsert_pairs(
