@@ -76,6 +76,7 @@ def _ask_server(
 def _answer(
     meta: MetaStore, request: AdminRequest, wait_s: float, in_use: Exception
 ) -> AdminRequest:
+    """The request once finished; withdrawn (and an error) if no server took it up in time."""
     start = time.monotonic()
     while True:
         now = meta.requests.get(request.id)
@@ -113,7 +114,7 @@ def back_up(settings: Settings, *, wait_s: float = WAIT_S) -> str:
 
 
 def restore(settings: Settings, name: str, into: Path) -> BackupInfo:
-    """Copy the backup `name` into a new data directory `into`; the backup restored. Only
+    """Copy the backup `name` into a new data directory `into`, and describe the backup. Only
     while the server is stopped: it may be repeating deletions in the backup."""
     found = {b.name: b for b in list_backups(settings.backups_dir)}
     if name not in found:
