@@ -135,7 +135,7 @@ def test_person_delete_on_a_running_server_and_a_stopped_one(tmp_path: Path) -> 
         srv.stop()
     done = run(data, "person", "delete", str(project["id"]), "later")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "Deleted 1 events and 0 recorded sessions of later"
+    assert done.stdout.strip() == "Deleted 1 event of later, from 0 sessions, and their recordings"
     missing = run(data, "person", "delete", "999", "kept")
     assert missing.returncode != 0 and "no project 999" in missing.stderr
     srv.start()

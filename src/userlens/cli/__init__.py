@@ -37,6 +37,10 @@ WAIT_OPTION = click.option(
 )
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}" + ("" if n == 1 else "s")
+
+
 def _settings(ctx: click.Context) -> Settings:
     obj: dict[str, Any] = ctx.ensure_object(dict)
     settings = obj.get("settings")
@@ -388,8 +392,8 @@ def person_delete(
     _emit(
         as_json,
         done,
-        f"Deleted {done['events']} events and {len(done['sessions'])} recorded sessions of "
-        f"{', '.join(done['distinct_ids'])}",
+        f"Deleted {_count(done['events'], 'event')} of {', '.join(done['distinct_ids'])}, from "
+        f"{_count(len(done['sessions']), 'session')}, and their recordings",
     )
 
 
