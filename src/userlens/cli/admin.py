@@ -9,7 +9,6 @@ happens later that the command said it did not do."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,11 @@ import duckdb
 from rich.console import Console
 
 from userlens.config import Settings
-from userlens.errors import NotFound, StoreUnavailable
 from userlens.model.admin import AdminAction, AdminRequest
 from userlens.model.backup import BackupInfo
 from userlens.store.backup import list_backups, restore_backup
-from userlens.store.disk import DiskFull
 from userlens.store.meta import MetaStore
-from userlens.web.services import PROJECT_LEFT, PROJECT_SWEPT, Services, open_services
+from userlens.web.services import command_error, open_services
 
 WAIT_S = 30.0  # how long a command waits for a running server to take it up
 WORK_WAIT_S = 3600.0  # and then for the server to finish it
@@ -33,21 +30,27 @@ POLL_S = 0.2
 
 def _carry_out(
     settings: Settings,
-    offline: Callable[[Services], dict[str, Any]],
     action: AdminAction,
     *,
     project_id: int | None = None,
     distinct_id: str | None = None,
     wait_s: float = WAIT_S,
 ) -> dict[str, Any]:
-    """`offline(services)` on a data directory no one holds; else the server's answer to the
-    same request. What was done, as `--json` prints it."""
+    """The command, carried out here on a data directory no one holds, else the running
+    server's answer to it. What was done, as `--json` prints it."""
     try:
         services = open_services(settings)
     except duckdb.IOException as exc:  # the store is locked: a server (or another command)
         return _ask_server(settings, action, project_id, distinct_id, wait_s, in_use=exc)
     try:
-        return offline(services)
+        done = services.carry_out(action, project_id, distinct_id)
+        if action is not AdminAction.BACKUP:
+            services.apply_backup_erasures()  # a server would within a minute
+        return done
+    except Exception as exc:
+        if (error := command_error(exc)) is None:
+            raise
+        raise click.ClickException(error) from exc
     finally:
         services.close()
 
@@ -101,16 +104,7 @@ def _answer(
 
 def back_up(settings: Settings, *, wait_s: float = WAIT_S) -> str:
     """Back up; the new backup's folder name."""
-
-    def offline(services: Services) -> dict[str, Any]:
-        try:
-            return {"name": services.back_up().name}
-        except OSError as exc:
-            raise click.ClickException(f"the backup could not be written: {exc}") from exc
-        except DiskFull as exc:
-            raise click.ClickException(exc.detail) from exc
-
-    return str(_carry_out(settings, offline, AdminAction.BACKUP, wait_s=wait_s)["name"])
+    return str(_carry_out(settings, AdminAction.BACKUP, wait_s=wait_s)["name"])
 
 
 def restore(settings: Settings, name: str, into: Path) -> BackupInfo:
@@ -139,19 +133,8 @@ def restore(settings: Settings, name: str, into: Path) -> BackupInfo:
 def delete_person(
     settings: Settings, project_id: int, distinct_id: str, *, wait_s: float = WAIT_S
 ) -> dict[str, Any]:
-    def offline(services: Services) -> dict[str, Any]:
-        if services.meta.project(project_id) is None:
-            raise click.ClickException(f"no project {project_id}")
-        try:
-            done = services.erase_person(project_id, distinct_id)
-        except StoreUnavailable as exc:
-            raise click.ClickException(f"{exc} (run the command again)") from exc
-        services.apply_backup_erasures()  # a server would within a minute
-        return done.fields()
-
     return _carry_out(
         settings,
-        offline,
         AdminAction.DELETE_PERSON,
         project_id=project_id,
         distinct_id=distinct_id,
@@ -162,16 +145,4 @@ def delete_person(
 def delete_project(
     settings: Settings, project_id: int, *, wait_s: float = WAIT_S
 ) -> dict[str, Any]:
-    def offline(services: Services) -> dict[str, Any]:
-        try:
-            done = services.erase_project(project_id)
-        except NotFound as exc:
-            raise click.ClickException(f"no project {project_id}") from exc
-        except StoreUnavailable as exc:
-            raise click.ClickException(f"{PROJECT_LEFT}: {exc} ({PROJECT_SWEPT})") from exc
-        services.apply_backup_erasures()
-        return done.fields()
-
-    return _carry_out(
-        settings, offline, AdminAction.DELETE_PROJECT, project_id=project_id, wait_s=wait_s
-    )
+    return _carry_out(settings, AdminAction.DELETE_PROJECT, project_id=project_id, wait_s=wait_s)

@@ -25,7 +25,7 @@ from userlens.errors import (
     UserlensError,
     first_line,
 )
-from userlens.model.admin import AdminAction, AdminRequest
+from userlens.model.admin import AdminAction
 from userlens.model.backup import BackupInfo, Erasure
 from userlens.model.recording import PersonDeletion, ProjectDeletion
 from userlens.replay.compaction import compact_recordings
@@ -54,9 +54,16 @@ from userlens.web.cache import ResultCache
 log = logging.getLogger(__name__)
 
 DELETION_WAIT_S = 60.0  # how long a deletion or a backup waits for queued events to reach the store
-# What a project deletion that could not remove all of the project's data says.
-PROJECT_LEFT = "the project is deleted, but not all of its data yet"
-PROJECT_SWEPT = "the server's sweep removes the rest"
+
+
+def command_error(exc: BaseException) -> str | None:
+    """What a command's user reads for an error `Services.carry_out` expects (a missing
+    project, a busy or failed backup, a store that could not finish); None for any other."""
+    if isinstance(exc, Backpressure):  # no room on the disk for a backup
+        return exc.detail
+    if isinstance(exc, UserlensError):
+        return str(exc)
+    return None
 
 
 def wall_clock_us() -> int:
@@ -287,33 +294,42 @@ class Services:
         done = 0
         while (request := self.meta.requests.claim_next()) is not None:
             try:
-                result = self._carry_out(request)
-            except Backpressure as exc:  # the disk is too full for a backup
-                self.meta.requests.finish(request.id, error=exc.detail)
-            except UserlensError as exc:
-                self.meta.requests.finish(request.id, error=str(exc))
+                result = self.carry_out(request.action, request.project_id, request.distinct_id)
             except Exception as exc:
-                log.exception("the CLI's request %d (%s) failed", request.id, request.action)
-                self.meta.requests.finish(request.id, error=f"the server failed: {first_line(exc)}")
+                error = command_error(exc)
+                if error is None:
+                    log.exception("the CLI's request %d (%s) failed", request.id, request.action)
+                    error = f"the server failed: {first_line(exc)}"
+                self.meta.requests.finish(request.id, error=error)
             else:
                 self.meta.requests.finish(request.id, result=result)
             done += 1
         return done
 
-    def _carry_out(self, request: AdminRequest) -> dict[str, Any]:
-        project_id = request.project_id
-        if request.action is AdminAction.BACKUP:
-            return {"name": self.back_up().name}
+    def carry_out(
+        self, action: AdminAction, project_id: int | None = None, distinct_id: str | None = None
+    ) -> dict[str, Any]:
+        """One of the CLI's commands that need the event store, by whoever holds it (the
+        server, for a request; the CLI itself, on a stopped server's directory): what it did,
+        as the CLI prints it. Errors it expects say what went wrong (`command_error`)."""
+        if action is AdminAction.BACKUP:
+            try:
+                return {"name": self.back_up().name}
+            except OSError as exc:
+                raise StoreUnavailable(f"the backup could not be written: {exc}") from exc
         if project_id is None or self.meta.project(project_id) is None:
             raise NotFound(f"no project {project_id}")
-        if request.action is AdminAction.DELETE_PERSON and request.distinct_id is not None:
-            return self.erase_person(project_id, request.distinct_id).fields()
-        if request.action is AdminAction.DELETE_PROJECT:
+        if action is AdminAction.DELETE_PERSON and distinct_id is not None:
+            return self.erase_person(project_id, distinct_id).fields()
+        if action is AdminAction.DELETE_PROJECT:
             try:
                 return self.erase_project(project_id).fields()
             except StoreUnavailable as exc:
-                raise StoreUnavailable(f"{PROJECT_LEFT}: {exc} ({PROJECT_SWEPT})") from exc
-        raise InvalidInput(f"a request the server cannot carry out: {request.action}")
+                raise StoreUnavailable(
+                    f"the project is deleted, but not all of its data yet: {exc} (the "
+                    "server's sweep removes the rest)"
+                ) from exc
+        raise InvalidInput(f"a command the server cannot carry out: {action}")
 
     def _flush_for_deletion(self, wait_s: float) -> None:
         if not self.writer.flush(wait_s):
