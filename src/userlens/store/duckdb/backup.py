@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -109,10 +108,13 @@ def copy_from_descriptor(source_fd: int, target: Path) -> None:
 
 
 def copy_durably(source: Path, target: Path) -> None:
-    """Copy a file's bytes, fsynced."""
-    shutil.copyfile(source, target)
-    with open(target, "rb+") as handle:
-        os.fsync(handle.fileno())
+    """Copy a file nobody holds a lock on (closing it here would drop this process's) into a
+    new file `target`, fsynced."""
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        copy_from_descriptor(fd, target)
+    finally:
+        os.close(fd)
 
 
 def count_rows(path: Path) -> BackupCounts:
