@@ -98,8 +98,8 @@ function Backups() {
       <h2 id="backups">Backups</h2>
       <p class="muted">
         A backup copies every project, user and recording while the server runs, into a folder of the
-        server's backups directory. Copy that folder off this machine; to restore, start the server on a copy
-        of it.
+        server's backups directory. Copy that folder off this machine. To restore, stop the server, run{" "}
+        <code>userlens backup restore NAME --into DIR</code> and start the server on <code>DIR</code>.
       </p>
       {freeMb !== null && <p class="hint" data-testid="disk-free">{size(freeMb * 1024 * 1024)} free on the server's disk.</p>}
       {backups !== null && backups.length === 0 && <p class="muted">No backups yet.</p>}
