@@ -977,6 +977,44 @@ def test_the_persons_list_shows_more_on_request(page: Page, server: ServerProces
     expect(page.get_by_text("60 events", exact=True)).to_be_visible()
 
 
+def test_a_person_is_named_by_their_email_without_the_spaces_sent_with_it(
+    page: Page, server: ServerProcess
+) -> None:
+    """An email sent with spaces around it names the person as it reads, on every page (the
+    server's lists trim it too), and is not shown again among their properties."""
+    project = _shop_with_journeys(page, server, "Padded", {"dora": 1})
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    told = httpx.post(
+        f"{server.url}/capture/",
+        json={
+            "api_key": project["api_token"],
+            "event": "$set",
+            "distinct_id": "dora",
+            "properties": {"$set": {"email": "  dora@shop.test ", "company": "Shop"}},
+        },
+    )
+    assert told.status_code == 200
+    person_api = f"{server.url}/api/projects/{project['id']}/persons/dora"
+    deadline = time.monotonic() + 30
+    while page.request.get(person_api).json()["properties"].get("email") is None:
+        assert time.monotonic() < deadline, "the person's email was never stored"
+        page.wait_for_timeout(100)
+    page.goto(f"{server.url}/projects/{project['id']}/persons")
+    listed = page.get_by_test_id("persons-list")
+    expect(listed.get_by_role("row").nth(1)).to_contain_text("company Shop")
+    expect(listed).not_to_contain_text("email")
+    listed.get_by_role("link", name="dora@shop.test").click()
+    expect(page.get_by_role("heading", name="dora@shop.test")).to_be_visible()
+    to_events = page.get_by_role("link", name="All their events")
+    assert (to_events.get_attribute("href") or "").endswith("&name=dora%40shop.test")
+    to_events.click()
+    expect(page.get_by_text("Events of dora@shop.test")).to_be_visible()
+    # The events list names people by what the server sends: the same name.
+    expect(
+        page.get_by_test_id("events").get_by_role("cell", name="dora@shop.test").first
+    ).to_have_attribute("title", "dora@shop.test · dora")
+
+
 def test_an_admin_backs_the_server_up_from_the_projects_page(
     page: Page, server: ServerProcess
 ) -> None:

@@ -4,11 +4,12 @@ import { api, localDay } from "./api";
 
 type Props = Record<string, unknown>;
 
-/** A person's name: their email or name when one is set, else their first distinct id. */
+/** A person's name: their email or name when one is set (trimmed, as the server names them),
+ * else their first distinct id. */
 export function personName(properties: Props, distinctIds: string[]): string {
   for (const key of ["email", "name"]) {
     const value = properties[key];
-    if (typeof value === "string" && value.trim()) return value;
+    if (typeof value === "string" && value.trim()) return value.trim();
   }
   return distinctIds[0] ?? "";
 }
@@ -70,11 +71,16 @@ const ORIGIN: [string, string][] = [
   ["$initial_referrer", "referrer"],
 ];
 
+/** Whether a property's value is `text`, but for spaces around it. */
+function sameText(value: unknown, text: string): boolean {
+  return typeof value === "string" && value.trim() === text;
+}
+
 /** What a list shows of a person's properties, as (label, value) pairs: the product's own
  * properties (not the one they are named by) in name order, then where they came from. */
 export function propertySummary(properties: Props, name: string): [string, string][] {
   const own = Object.keys(properties)
-    .filter((k) => !k.startsWith("$") && properties[k] !== null && properties[k] !== "" && properties[k] !== name)
+    .filter((k) => !k.startsWith("$") && properties[k] !== null && properties[k] !== "" && !sameText(properties[k], name))
     .sort()
     .map((k): [string, string] => [k, shownValue(properties[k])]);
   const origin = new Map<string, string>();
