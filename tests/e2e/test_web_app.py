@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -126,20 +127,14 @@ def test_a_new_user_walks_from_install_to_a_replayed_drop_off(
     )
     token = re.search(r'data-token="([^"]+)"', snippet)
     assert token is not None
-    told = httpx.post(
-        f"{server.url}/capture/",
-        json={
-            "api_key": token.group(1),
-            "event": "$set",
-            "distinct_id": failed_visit["distinct_id"],
-            "properties": {"$set": {"email": "payer@shop.test"}},
-        },
+    payer = failed_visit["distinct_id"]
+    _capture(server, token.group(1), "$set", payer, {"$set": {"email": "payer@shop.test"}})
+    person_api = f"{sessions_api.removesuffix('/sessions')}/persons/{payer}"
+    _wait_for(
+        page,
+        lambda: page.request.get(person_api).json()["properties"].get("email") is not None,
+        "the person's email was never stored",
     )
-    assert told.status_code == 200
-    person_api = f"{sessions_api.removesuffix('/sessions')}/persons/{failed_visit['distinct_id']}"
-    while page.request.get(person_api).json()["properties"].get("email") is None:
-        assert time.monotonic() < deadline + 10, "the person's email was never stored"
-        page.wait_for_timeout(100)
     steps.get_by_role("row").nth(2).get_by_role("button").last.click()  # dropped before step 2
     persons = page.get_by_test_id("persons")
     expect(persons.get_by_role("row")).to_have_count(2)
@@ -265,6 +260,25 @@ def test_a_form_on_another_site_changes_nothing(
     assert answer.value.status in (401, 403)
     page.goto(server.url)
     expect(page.get_by_text("No projects yet")).to_be_visible()
+
+
+def _capture(
+    server: ServerProcess, api_key: str, event: str, who: str, props: dict[str, Any]
+) -> None:
+    """One event through the capture endpoint, as an SDK sends it; acknowledged."""
+    sent = httpx.post(
+        f"{server.url}/capture/",
+        json={"api_key": api_key, "event": event, "distinct_id": who, "properties": props},
+    )
+    assert sent.status_code == 200
+
+
+def _wait_for(page: Page, ready: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    """Polls `ready` until it holds: acknowledged events are stored a moment later."""
+    deadline = time.monotonic() + seconds
+    while not ready():
+        assert time.monotonic() < deadline, what
+        page.wait_for_timeout(100)
 
 
 def _shop_with_journeys(
@@ -862,21 +876,14 @@ def test_insights_from_a_chart_to_the_people_behind_it(page: Page, server: Serve
 
     # Cleo also signs in on another device: her person page lists both ids, each in full.
     laptop = "cleo-on-her-laptop-0f6a1c2e-5d4b-4e8f-9a7c-3b2d1e0f9a8b"
-    aliased = httpx.post(
-        f"{server.url}/capture/",
-        json={
-            "api_key": project["api_token"],
-            "event": "$create_alias",
-            "distinct_id": "cleo",
-            "properties": {"alias": laptop},
-        },
-    )
-    assert aliased.status_code == 200
+    _capture(server, project["api_token"], "$create_alias", "cleo", {"alias": laptop})
     stored_by = f"{server.url}/api/projects/{project['id']}/persons/{laptop}"
-    deadline = time.monotonic() + 10
-    while page.request.get(stored_by).status != 200:  # loaded a moment after the 200
-        assert time.monotonic() < deadline, "the alias was never stored"
-        page.wait_for_timeout(100)
+    _wait_for(
+        page,
+        lambda: page.request.get(stored_by).status == 200,
+        "the alias was never stored",
+        seconds=10,
+    )
     page.goto(f"{server.url}/projects/{project['id']}/persons/{laptop}")
     expect(page.get_by_role("heading", name="cleo@shop.test")).to_be_visible()
     expect(page.get_by_test_id("distinct-ids").locator("div")).to_have_text(["cleo", laptop])
@@ -984,21 +991,14 @@ def test_a_person_is_named_by_their_email_without_the_spaces_sent_with_it(
     server's lists trim it too), and is not shown again among their properties."""
     project = _shop_with_journeys(page, server, "Padded", {"dora": 1})
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-    told = httpx.post(
-        f"{server.url}/capture/",
-        json={
-            "api_key": project["api_token"],
-            "event": "$set",
-            "distinct_id": "dora",
-            "properties": {"$set": {"email": "  dora@shop.test ", "company": "Shop"}},
-        },
-    )
-    assert told.status_code == 200
+    padded = {"$set": {"email": "  dora@shop.test ", "company": "Shop"}}
+    _capture(server, project["api_token"], "$set", "dora", padded)
     person_api = f"{server.url}/api/projects/{project['id']}/persons/dora"
-    deadline = time.monotonic() + 30
-    while page.request.get(person_api).json()["properties"].get("email") is None:
-        assert time.monotonic() < deadline, "the person's email was never stored"
-        page.wait_for_timeout(100)
+    _wait_for(
+        page,
+        lambda: page.request.get(person_api).json()["properties"].get("email") is not None,
+        "the person's email was never stored",
+    )
     page.goto(f"{server.url}/projects/{project['id']}/persons")
     listed = page.get_by_test_id("persons-list")
     expect(listed.get_by_role("row").nth(1)).to_contain_text("company Shop")
