@@ -57,7 +57,7 @@ from userlens.capture.envelope import unwrap  # noqa: E402
 from userlens.capture.normalize import normalize  # noqa: E402
 from userlens.model.event import CapturedEvent  # noqa: E402
 from userlens.store.duckdb import DuckDBEventStore  # noqa: E402
-from userlens.store.duckdb.store import _event_table  # noqa: E402
+from userlens.store.duckdb.store import BATCH_ROWS, _event_table  # noqa: E402
 from userlens.store.duckdb.views import registered  # noqa: E402
 from userlens.store.writer import LogRecord, encode  # noqa: E402
 
@@ -157,11 +157,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for table in tables:
                 con.execute("BEGIN TRANSACTION")
                 with registered(con, "_batch", table):
-                    con.execute(
-                        "INSERT OR IGNORE INTO events SELECT project_id, CAST(uuid AS UUID), "
-                        "event, distinct_id, CAST(person_id AS UUID), * EXCLUDE (project_id, "
-                        "uuid, event, distinct_id, person_id) FROM _batch"
-                    )
+                    con.execute(f"INSERT OR IGNORE INTO events {BATCH_ROWS}")
                 con.execute("COMMIT")
             con.execute("CHECKPOINT")
 
@@ -175,11 +171,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         def append() -> None:
             for table in tables:
                 with registered(con, "_batch", table):
-                    con.execute(
-                        "INSERT INTO rows SELECT project_id, CAST(uuid AS UUID), event, "
-                        "distinct_id, CAST(person_id AS UUID), * EXCLUDE (project_id, uuid, "
-                        "event, distinct_id, person_id) FROM _batch"
-                    )
+                    con.execute(f"INSERT INTO rows {BATCH_ROWS}")
             con.execute("CHECKPOINT")
 
         figures["append"] = cpu_us_per_event(append, n)

@@ -94,6 +94,13 @@ _READ_COLUMNS = """
 """
 
 
+# The rows of an `_event_table` registered as `_batch`, in the `events` table's column order.
+BATCH_ROWS = (
+    "SELECT project_id, CAST(uuid AS UUID), event, distinct_id, CAST(person_id AS UUID), "
+    "* EXCLUDE (project_id, uuid, event, distinct_id, person_id) FROM _batch"
+)
+
+
 def _event_table(events: Sequence[CapturedEvent]) -> pa.Table:
     # Column by column: one tight comprehension per column beats appending row by row.
     columns = {
@@ -270,9 +277,7 @@ class DuckDBEventStore:
                 _insert_chunks(con, chunks)
             with registered(con, "_batch", _event_table(events)):
                 rows = con.execute(
-                    "INSERT OR IGNORE INTO events SELECT project_id, CAST(uuid AS UUID), "
-                    "event, distinct_id, CAST(person_id AS UUID), * EXCLUDE (project_id, uuid, "
-                    "event, distinct_id, person_id) FROM _batch "
+                    f"INSERT OR IGNORE INTO events {BATCH_ROWS} "
                     "RETURNING project_id, CAST(uuid AS VARCHAR) AS uuid"
                 ).fetchall()  # not `fetchnumpy`: numpy is no dependency of the server
         except BaseException:
